@@ -1,0 +1,49 @@
+"""Users and their linked cards."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.dbtypes import at_field
+
+ROLES = ("user", "advisor", "moderator", "admin", "editor")
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: str = Field(primary_key=True, max_length=40)
+    # HMAC-SHA256 of the E.164 number under the server's key: for lookup and matching.
+    phone_hash: str = Field(max_length=64, unique=True)
+    phone_masked: str = Field(max_length=32)  # "+86 138****8000", for display only
+    display_name: str = Field(max_length=64)
+    avatar_url: str | None = Field(default=None, max_length=512)
+    roles: str = Field(default="user", max_length=128)  # comma-separated, see ROLES
+    is_cardholder: bool = Field(default=False)
+    discoverable: bool = Field(default=True)
+    region: str | None = Field(default=None, max_length=32)
+    language: str = Field(default="zh", max_length=8)
+    risk_profile: str | None = Field(default=None, max_length=16)
+    created_at: datetime = at_field()
+    last_active_at: datetime | None = at_field(nullable=True)
+
+    @property
+    def role_set(self) -> frozenset[str]:
+        return frozenset(r for r in self.roles.split(",") if r)
+
+    def has_role(self, role: str) -> bool:
+        return role in self.role_set
+
+
+class Card(SQLModel, table=True):
+    __tablename__ = "user_cards"
+    __table_args__ = (UniqueConstraint("user_id", "card_token_hash"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    user_id: str = Field(foreign_key="users.id", index=True, max_length=40)
+    card_token_hash: str = Field(max_length=64)
+    last4: str = Field(max_length=4)
+    created_at: datetime = at_field()

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from app.auth.models import User
+
+
+class OtpRequest(BaseModel):
+    phone: str = Field(min_length=3, max_length=32)
+
+
+class OtpSent(BaseModel):
+    sent: bool = True
+    dev_code: str | None = Field(default=None, description="only with QUANZI_ENV=dev or test")
+
+
+class TokenRequest(BaseModel):
+    phone: str = Field(min_length=3, max_length=32)
+    code: str = Field(min_length=4, max_length=12)
+
+
+class MePublic(BaseModel):
+    id: str
+    display_name: str
+    avatar_url: str | None
+    roles: list[str]
+    is_cardholder: bool
+    discoverable: bool
+    phone_masked: str
+
+    @classmethod
+    def of(cls, user: User) -> MePublic:
+        return cls(
+            id=user.id,
+            display_name=user.display_name,
+            avatar_url=user.avatar_url,
+            roles=sorted(user.role_set),
+            is_cardholder=user.is_cardholder,
+            discoverable=user.discoverable,
+            phone_masked=user.phone_masked,
+        )
+
+
+class UserPublic(BaseModel):
+    """What other users may see of a user."""
+
+    id: str
+    display_name: str
+    avatar_url: str | None
+
+
+class TokenPublic(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    user: MePublic
+
+
+class MeUpdate(BaseModel):
+    display_name: str | None = Field(default=None, min_length=1, max_length=64)
+    discoverable: bool | None = None
+
+
+class CardLink(BaseModel):
+    card_token: str = Field(min_length=8, max_length=128)
+    last4: str = Field(pattern=r"^[0-9]{4}$")
+
+
+class CardPublic(BaseModel):
+    id: str
+    last4: str
+    created_at: datetime
+    is_cardholder: bool

@@ -1,0 +1,101 @@
+"""Typed settings, read once from ``QUANZI_*`` environment variables.
+
+Grouped by concern (runtime, storage, secrets, auth limits, money limits). Production
+refuses to start on a default secret; dev and test run on the embedded defaults.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "dev-secret-change-me-0123456789abcdef"
+DEFAULT_SERVICE_TOKEN = "dev-service-token"
+DEFAULT_PHONE_KEY = "dev-phone-hmac-key"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="QUANZI_", extra="ignore")
+
+    # runtime
+    env: Literal["dev", "test", "prod"] = "dev"
+    data_dir: Path = Path("var")
+    timezone: str = "Asia/Shanghai"
+    public_base_url: str = "http://127.0.0.1:8000"
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    # storage
+    database_url: str = ""  # empty: a SQLite file under data_dir
+    redis_url: str = "memory://"
+    redis_prefix: str = "qz:"
+    db_pool_size: int = 10
+
+    # secrets
+    secret_key: str = DEFAULT_SECRET
+    service_token: str = DEFAULT_SERVICE_TOKEN
+    phone_hmac_key: str = DEFAULT_PHONE_KEY
+
+    # auth
+    access_token_ttl_s: int = 30 * 24 * 3600
+    otp_ttl_s: int = 300
+    otp_max_attempts: int = 5
+    otp_per_phone_per_hour: int = 5
+    otp_per_ip_per_hour: int = 1000
+    default_phone_region: str = "CN"
+
+    # money (integer fen)
+    topup_max_fen: int = Field(default=1_000_000, gt=0)
+    transfer_max_fen: int = Field(default=50_000, gt=0)
+    transfer_daily_max_fen: int = Field(default=200_000, gt=0)
+    red_packet_max_fen: int = Field(default=20_000, gt=0)
+    red_packet_max_count: int = Field(default=100, gt=0)
+    pending_ttl_s: int = 24 * 3600
+    idempotency_ttl_s: int = 48 * 3600
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets_in_prod(self) -> Settings:
+        if self.env == "prod":
+            defaults = {
+                "QUANZI_SECRET_KEY": self.secret_key == DEFAULT_SECRET,
+                "QUANZI_SERVICE_TOKEN": self.service_token == DEFAULT_SERVICE_TOKEN,
+                "QUANZI_PHONE_HMAC_KEY": self.phone_hmac_key == DEFAULT_PHONE_KEY,
+            }
+            bad = [name for name, is_default in defaults.items() if is_default]
+            if bad:
+                raise ValueError(f"refusing to start in prod with default secrets: {', '.join(bad)}")
+            if len(self.secret_key) < 32:
+                raise ValueError("QUANZI_SECRET_KEY must be at least 32 characters in prod")
+        return self
+
+    @property
+    def is_dev(self) -> bool:
+        """Dev and test expose the dev clock and the OTP code in the response."""
+        return self.env in ("dev", "test")
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL with its async driver chosen (aiosqlite or asyncpg)."""
+        url = self.database_url or f"sqlite:///{self.data_dir / 'quanzi.db'}"
+        for plain, driver in (
+            ("sqlite://", "sqlite+aiosqlite://"),
+            ("postgresql://", "postgresql+asyncpg://"),
+            ("postgres://", "postgresql+asyncpg://"),
+        ):
+            if url.startswith(plain):
+                return driver + url[len(plain) :]
+        return url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.sqlalchemy_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings, read once from the environment."""
+    return Settings()

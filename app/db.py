@@ -1,0 +1,101 @@
+"""Database wiring: the async engine, sessions, and the use-case transaction.
+
+Every use case runs in ``async with transaction(db):``. It commits once and then runs
+the callbacks queued with ``after_commit`` (WebSocket pushes, notifications), so no
+event leaves the process for data that was rolled back.
+
+SQLite (the embedded default) takes its write lock at ``BEGIN IMMEDIATE`` and waits on
+a busy timeout, so concurrent writers queue instead of failing with "database is
+locked"; conditional updates then behave as on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import MetaData, event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlmodel import SQLModel
+
+from app.config import Settings
+
+# Constraint names that Alembic can address on both backends.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata: MetaData = SQLModel.metadata
+
+AfterCommit = Callable[[], Awaitable[Any]]
+
+
+def make_engine(settings: Settings) -> AsyncEngine:
+    url = settings.sqlalchemy_url
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+        _sqlite_immediate_transactions(engine)
+        return engine
+    return create_async_engine(
+        url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size * 2, pool_pre_ping=False
+    )
+
+
+def _sqlite_immediate_transactions(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+
+
+def after_commit(db: AsyncSession, callback: AfterCommit) -> None:
+    """Queue ``callback`` to run once the current use-case transaction has committed."""
+    db.info.setdefault("after_commit", []).append(callback)
+
+
+@asynccontextmanager
+async def transaction(db: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """The use case's one transaction: commit, then run the after-commit callbacks."""
+    if db.in_transaction():
+        # A read before the use case (e.g. loading the current user) autobegan one.
+        await db.commit()
+    db.info["after_commit"] = []
+    try:
+        async with db.begin():
+            yield db
+    except BaseException:
+        db.info["after_commit"] = []
+        raise
+    callbacks = db.info.pop("after_commit", [])
+    for callback in callbacks:
+        await callback()
+
+
+async def end_read(db: AsyncSession) -> None:
+    """End a read's implicit transaction without expiring the objects it loaded."""
+    if db.in_transaction():
+        await db.commit()
+
+
+def is_unique_violation(exc: Exception) -> bool:
+    """True when an IntegrityError came from a unique constraint (either backend)."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    return "unique" in text or "duplicate key" in text

@@ -1,0 +1,121 @@
+"""FastAPI dependencies: the runtime, a session, the caller, and the Idempotency-Key.
+
+Routers declare what they need with these ``Annotated`` aliases:
+``user: CurrentUser, db: DbSession, rt: Rt``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import tokens
+from app.auth.models import User
+from app.db import end_read
+from app.errors import Forbidden, Unauthenticated, ValidationFailed
+from app.idempotency import service as idempotency
+from app.runtime import Runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.rt  # type: ignore[no-any-return]
+
+
+Rt = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def get_db(rt: Rt) -> AsyncIterator[AsyncSession]:
+    async with rt.sessionmaker() as session:
+        yield session
+
+
+DbSession = Annotated[AsyncSession, Depends(get_db)]
+
+
+def bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+async def get_current_user(request: Request, rt: Rt, db: DbSession) -> User:
+    token = bearer(request)
+    if token is None:
+        raise Unauthenticated("missing bearer token")
+    user_id = tokens.verify(rt.settings, token)
+    user = await db.get(User, user_id)
+    if user is None:
+        raise Unauthenticated("unknown user")
+    await end_read(db)  # use cases open their own transaction
+    db.expunge(user)  # a plain value from here on: later rollbacks cannot expire it
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require_role(*roles: str) -> Callable[[User], Awaitable[User]]:
+    """A dependency that lets through users holding any of ``roles``. Raises Forbidden."""
+
+    async def _check(user: CurrentUser) -> User:
+        if not any(user.has_role(r) for r in roles):
+            raise Forbidden(f"requires role {' or '.join(roles)}")
+        return user
+
+    return _check
+
+
+async def get_service_caller(request: Request, rt: Rt) -> str:
+    token = bearer(request)
+    if token is None or not tokens.is_service_token(rt.settings, token):
+        raise Unauthenticated("a valid service token is required")
+    return "bank"
+
+
+ServiceCaller = Annotated[str, Depends(get_service_caller)]
+
+
+class Idempotent:
+    """The Idempotency-Key of a money-moving POST, ready to ``run`` an action once."""
+
+    def __init__(self, request: Request, key: str) -> None:
+        self.request = request
+        self.key = key
+
+    async def run(
+        self,
+        db: AsyncSession,
+        rt: Runtime,
+        *,
+        user_id: str,
+        body: BaseModel | None,
+        action: Callable[[], Awaitable[BaseModel]],
+        status_code: int = 200,
+    ) -> JSONResponse:
+        payload = body.model_dump(mode="json") if body is not None else None
+        fp = idempotency.fingerprint(self.request.method, self.request.url.path, payload)
+        outcome = await idempotency.run(
+            db, rt, user_id=user_id, key=self.key, fp=fp, action=action, status_code=status_code
+        )
+        headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
+        return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)
+
+
+def get_idempotent(
+    request: Request, idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None
+) -> Idempotent:
+    if idempotency_key is None:
+        raise ValidationFailed("the Idempotency-Key header is required", field="Idempotency-Key")
+    if not 1 <= len(idempotency_key) <= 128 or not idempotency_key.isprintable():
+        raise ValidationFailed("Idempotency-Key must be 1–128 printable characters", field="Idempotency-Key")
+    return Idempotent(request, idempotency_key)
+
+
+IdempotencyKey = Annotated[Idempotent, Depends(get_idempotent)]

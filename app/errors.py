@@ -1,0 +1,161 @@
+"""Domain errors and the one place that turns them into responses.
+
+Services raise a ``QuanziError`` subclass; each carries the API's snake_case ``code``
+and an HTTP status. ``install_handlers`` renders them as the error envelope
+``{"error": {"code", "message", "details"}}``; the WebSocket gateway renders the same
+errors as ``{"op": "error", ...}`` frames via ``error_frame``. Anything else is a bug:
+logged with the request id, answered 500 without internals.
+
+| class | code | status |
+|---|---|---|
+| Unauthenticated | unauthenticated | 401 |
+| Forbidden | forbidden | 403 |
+| NotFound | not_found | 404 |
+| ValidationFailed | validation_error | 422 |
+| Conflict | conflict | 409 |
+| InsufficientFunds | insufficient_funds | 409 |
+| LimitExceeded | limit_exceeded | 409 |
+| AlreadyClaimed | already_claimed | 409 |
+| SoldOut | sold_out | 409 |
+| Expired | expired | 410 |
+| PayloadTooLarge | payload_too_large | 413 |
+| RateLimited | rate_limited | 429 (+ Retry-After) |
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = structlog.get_logger()
+
+
+class QuanziError(Exception):
+    code = "error"
+    status = 400
+    default_message = "request failed"
+
+    def __init__(self, message: str | None = None, **details: Any) -> None:
+        self.message = message or self.default_message
+        self.details = details
+        super().__init__(self.message)
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+
+class Unauthenticated(QuanziError):
+    code, status, default_message = "unauthenticated", 401, "missing or invalid credentials"
+
+
+class Forbidden(QuanziError):
+    code, status, default_message = "forbidden", 403, "not allowed"
+
+
+class NotFound(QuanziError):
+    code, status, default_message = "not_found", 404, "not found"
+
+
+class ValidationFailed(QuanziError):
+    code, status, default_message = "validation_error", 422, "invalid request"
+
+
+class Conflict(QuanziError):
+    code, status, default_message = "conflict", 409, "conflict"
+
+
+class InsufficientFunds(QuanziError):
+    code, status, default_message = "insufficient_funds", 409, "insufficient funds"
+
+
+class LimitExceeded(QuanziError):
+    code, status, default_message = "limit_exceeded", 409, "limit exceeded"
+
+
+class AlreadyClaimed(QuanziError):
+    code, status, default_message = "already_claimed", 409, "already claimed"
+
+
+class SoldOut(QuanziError):
+    code, status, default_message = "sold_out", 409, "sold out"
+
+
+class Expired(QuanziError):
+    code, status, default_message = "expired", 410, "expired"
+
+
+class PayloadTooLarge(QuanziError):
+    code, status, default_message = "payload_too_large", 413, "payload too large"
+
+
+class RateLimited(QuanziError):
+    code, status, default_message = "rate_limited", 429, "too many requests"
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 1, **details: Any) -> None:
+        self.retry_after = max(1, int(retry_after))
+        super().__init__(message, retry_after=self.retry_after, **details)
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+def error_response(exc: QuanziError) -> JSONResponse:
+    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers())
+
+
+def error_frame(exc: QuanziError, cid: str | None = None) -> dict[str, Any]:
+    """The WebSocket rendering of a domain error."""
+    return {"op": "error", "cid": cid, "code": exc.code, "message": exc.message, "details": exc.details}
+
+
+_HTTP_CODES = {401: Unauthenticated, 403: Forbidden, 404: NotFound, 405: NotFound, 413: PayloadTooLarge}
+
+
+def _json_safe_errors(errors: list[Any]) -> list[dict[str, Any]]:
+    safe = []
+    for err in errors:
+        safe.append(
+            {
+                "loc": [str(p) for p in err.get("loc", ())],
+                "msg": str(err.get("msg", "")),
+                "type": str(err.get("type", "")),
+            }
+        )
+    return safe
+
+
+def install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(QuanziError)
+    async def _domain(request: Request, exc: QuanziError) -> JSONResponse:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(
+            ValidationFailed("invalid request", errors=_json_safe_errors(list(exc.errors())))
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        cls = _HTTP_CODES.get(exc.status_code)
+        if cls is None:
+            err: QuanziError = QuanziError(str(exc.detail))
+            err.status = exc.status_code
+        else:
+            err = cls(str(exc.detail) if exc.detail else None)
+        return error_response(err)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled_error", path=request.url.path)
+        return JSONResponse(
+            {"error": {"code": "internal_error", "message": "internal error", "details": {}}}, status_code=500
+        )

@@ -1,0 +1,77 @@
+"""The message center: stored per user, listed with a cursor, pushed live after commit.
+
+Kinds in use: friend_request, friend_accepted, transfer_received, transfer_refunded,
+red_packet_refunded, energy_stolen, watered, tree_planted, post_removed,
+referral_reward, moderation_decision.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import after_commit, transaction
+from app.ids import new_id
+from app.notifications.models import Notification
+from app.notifications.schemas import NotificationPublic
+from app.pagination import Page, decode_cursor, encode_cursor
+from app.realtime.hub import user_channel
+from app.runtime import Runtime
+
+
+def to_public(n: Notification) -> NotificationPublic:
+    return NotificationPublic(
+        id=n.id, kind=n.kind, data=n.data, read=n.read_at is not None, created_at=n.created_at
+    )
+
+
+async def notify(
+    db: AsyncSession, rt: Runtime, *, user_id: str, kind: str, data: dict[str, Any]
+) -> Notification:
+    """Store a notification in the caller's transaction; push it as a ``notify`` frame after commit."""
+    n = Notification(id=new_id("n_"), user_id=user_id, kind=kind, data=data, created_at=rt.clock.now())
+    db.add(n)
+    frame = {"op": "notify", "notification": to_public(n).model_dump(mode="json")}
+
+    async def push() -> None:
+        await rt.hub.publish(user_channel(user_id), frame)
+
+    after_commit(db, push)
+    return n
+
+
+async def list_for(
+    db: AsyncSession, *, user_id: str, limit: int, cursor: str | None, unread: bool | None
+) -> Page[NotificationPublic]:
+    """My notifications, newest first."""
+    before = decode_cursor(cursor)
+    query = select(Notification).where(Notification.user_id == user_id)
+    if before is not None:
+        query = query.where(Notification.id < str(before))
+    if unread is True:
+        query = query.where(Notification.read_at.is_(None))  # type: ignore[union-attr]
+    elif unread is False:
+        query = query.where(Notification.read_at.is_not(None))  # type: ignore[union-attr]
+    rows = (await db.execute(query.order_by(Notification.id.desc()).limit(limit + 1))).scalars().all()  # type: ignore[attr-defined]
+    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    return Page[NotificationPublic](items=[to_public(n) for n in rows[:limit]], next_cursor=next_cursor)
+
+
+async def mark_read(
+    db: AsyncSession, rt: Runtime, *, user_id: str, ids: list[str] | None, everything: bool
+) -> int:
+    """Mark my notifications read (only mine: other ids are ignored)."""
+    async with transaction(db):
+        stmt = update(Notification).where(Notification.user_id == user_id, Notification.read_at.is_(None))  # type: ignore[union-attr]
+        if not everything:
+            stmt = stmt.where(Notification.id.in_(ids or []))  # type: ignore[attr-defined]
+        result = await db.execute(stmt.values(read_at=rt.clock.now()))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def send(rt: Runtime, *, user_id: str, kind: str, data: dict[str, Any]) -> None:
+    """Notify in a transaction of its own (for jobs and hooks outside a use case)."""
+    async with rt.sessionmaker() as db, transaction(db):
+        await notify(db, rt, user_id=user_id, kind=kind, data=data)

@@ -1,0 +1,176 @@
+"""Publish/subscribe between the service and connected clients, across workers.
+
+``hub.publish(channel, message)`` delivers a JSON-able dict to every local and remote
+subscriber of ``channel``; ``async with hub.subscribe(channels) as sub`` gives a
+``Subscription`` to read from. Two backends behind one interface:
+
+- ``MemoryHub`` (``memory://``): one process, queues only.
+- ``RedisHub`` (``redis://``): Redis pub/sub; one subscriber connection per worker that
+  (un)subscribes channels as local clients come and go, and fans in to local queues.
+
+Channels are named by the caller (``user_channel(user_id)``); the hub adds the
+deployment's key prefix. A subscriber that falls too far behind is marked
+``overflowed`` and should reconnect and sync, rather than slow everyone down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+import redis.asyncio as aioredis
+import structlog
+
+log = structlog.get_logger()
+
+QUEUE_MAX = 2000
+
+
+def user_channel(user_id: str) -> str:
+    return f"user:{user_id}"
+
+
+class Subscription:
+    def __init__(self, channels: tuple[str, ...]) -> None:
+        self.channels = channels
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_MAX)
+        self.overflowed = False
+
+    def deliver(self, message: dict[str, Any]) -> None:
+        try:
+            self.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self.overflowed = True
+
+    async def get(self) -> dict[str, Any]:
+        return await self.queue.get()
+
+
+class Hub:
+    """The interface; ``_local`` holds this process's subscriptions per channel."""
+
+    def __init__(self) -> None:
+        self._local: dict[str, set[Subscription]] = defaultdict(set)
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    async def publish(self, channel: str, message: dict[str, Any]) -> None:
+        await self.publish_many([channel], message)
+
+    async def publish_many(self, channels: Iterable[str], message: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, channels: Iterable[str]) -> AsyncIterator[Subscription]:
+        sub = Subscription(tuple(channels))
+        await self._add(sub)
+        try:
+            yield sub
+        finally:
+            await self._remove(sub)
+
+    async def _add(self, sub: Subscription) -> None:
+        for ch in sub.channels:
+            self._local[ch].add(sub)
+
+    async def _remove(self, sub: Subscription) -> None:
+        for ch in sub.channels:
+            subs = self._local.get(ch)
+            if subs is not None:
+                subs.discard(sub)
+                if not subs:
+                    del self._local[ch]
+
+    def _dispatch(self, channel: str, message: dict[str, Any]) -> None:
+        for sub in tuple(self._local.get(channel, ())):
+            sub.deliver(message)
+
+    def local_subscribers(self, channel: str) -> int:
+        return len(self._local.get(channel, ()))
+
+
+class MemoryHub(Hub):
+    async def publish_many(self, channels: Iterable[str], message: dict[str, Any]) -> None:
+        for ch in channels:
+            self._dispatch(ch, message)
+
+
+class RedisHub(Hub):
+    def __init__(self, redis: aioredis.Redis, prefix: str) -> None:
+        super().__init__()
+        self._redis = redis
+        self._prefix = prefix + "hub:"
+        self._pubsub: Any = None
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        # A subscription that never carries traffic keeps the listener's connection open.
+        await self._pubsub.subscribe(self._prefix + "_keepalive")
+        self._task = asyncio.create_task(self._listen(), name="redis-hub-listener")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self._pubsub is not None:
+            with contextlib.suppress(Exception):
+                await self._pubsub.aclose()
+
+    async def publish_many(self, channels: Iterable[str], message: dict[str, Any]) -> None:
+        data = json.dumps(message, separators=(",", ":"), default=str)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for ch in channels:
+                pipe.publish(self._prefix + ch, data)
+            await pipe.execute()
+
+    async def _add(self, sub: Subscription) -> None:
+        async with self._lock:
+            new = [ch for ch in sub.channels if ch not in self._local]
+            await super()._add(sub)
+            if new:
+                await self._pubsub.subscribe(*(self._prefix + ch for ch in new))
+
+    async def _remove(self, sub: Subscription) -> None:
+        async with self._lock:
+            await super()._remove(sub)
+            gone = [ch for ch in sub.channels if ch not in self._local]
+            if gone:
+                with contextlib.suppress(Exception):
+                    await self._pubsub.unsubscribe(*(self._prefix + ch for ch in gone))
+
+    async def _listen(self) -> None:
+        n = len(self._prefix)
+        while True:
+            try:
+                msg = await self._pubsub.get_message(timeout=1.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("hub_listener_error")
+                await asyncio.sleep(0.5)
+                continue
+            if msg is None or msg.get("type") != "message":
+                continue
+            channel = msg["channel"]
+            try:
+                payload = json.loads(msg["data"])
+            except ValueError:
+                continue
+            self._dispatch(channel[n:], payload)
+
+
+def make_hub(redis_url: str, redis: aioredis.Redis, prefix: str) -> Hub:
+    if redis_url.startswith("memory://"):
+        return MemoryHub()
+    return RedisHub(redis, prefix)

@@ -1,0 +1,49 @@
+"""Alembic environment: async engine from Quanzi's settings, every feature's tables."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from alembic import context
+from sqlalchemy.engine import Connection
+
+from app import features
+from app.config import get_settings
+from app.db import make_engine, metadata
+
+features.import_models()
+config = context.config
+
+
+def _run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _run_async() -> None:
+    settings: Any = config.attributes.get("settings") or get_settings()
+    engine = make_engine(settings)
+    async with engine.connect() as conn:
+        await conn.run_sync(_run)
+        await conn.commit()
+    await engine.dispose()
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+    else:
+        asyncio.run(_run_async())
+
+
+if context.is_offline_mode():
+    raise SystemExit("offline migrations are not supported; run `quanzi migrate`")
+run_migrations_online()

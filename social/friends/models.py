@@ -1,0 +1,33 @@
+"""The friend graph: mutual friendships (one row per pair) and blocks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, Index
+from sqlmodel import Field, SQLModel
+
+from app.dbtypes import at_field
+
+
+class Friendship(SQLModel, table=True):
+    """Stored once per pair, with ``user_lo < user_hi``."""
+
+    __tablename__ = "friendships"
+    __table_args__ = (
+        CheckConstraint("user_lo < user_hi", name="ordered_pair"),
+        Index("ix_friendships_user_hi", "user_hi"),
+    )
+
+    user_lo: str = Field(primary_key=True, foreign_key="users.id", max_length=40)
+    user_hi: str = Field(primary_key=True, foreign_key="users.id", max_length=40)
+    created_at: datetime = at_field()
+
+
+class Block(SQLModel, table=True):
+    __tablename__ = "blocks"
+    __table_args__ = (Index("ix_blocks_blocked_id", "blocked_id"),)
+
+    blocker_id: str = Field(primary_key=True, foreign_key="users.id", max_length=40)
+    blocked_id: str = Field(primary_key=True, foreign_key="users.id", max_length=40)
+    created_at: datetime = at_field()

@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import pytest
+
+from app.config import DEFAULT_SECRET, Settings
+from tests.support.people import error_code
+
+pytestmark = pytest.mark.anyio
+
+
+async def login(client, phone: str) -> dict:
+    r = await client.post("/v1/auth/otp", json={"phone": phone})
+    assert r.status_code == 202, r.text
+    code = r.json()["dev_code"]
+    r = await client.post("/v1/auth/token", json={"phone": phone, "code": code})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def test_first_login_creates_user_and_second_finds_it(client):
+    first = await login(client, "138 0013 8000")
+    again = await login(client, "+86 138-0013-8000")
+    assert first["user"]["id"] == again["user"]["id"]
+    assert first["token_type"] == "bearer"
+    assert first["user"]["phone_masked"] == "+86 138****8000"
+    me = await client.get("/v1/me", headers={"Authorization": f"Bearer {again['access_token']}"})
+    assert me.status_code == 200
+    assert me.json()["roles"] == ["user"]
+    assert me.json()["is_cardholder"] is False
+
+
+async def test_wrong_code_is_unauthenticated_and_tries_are_limited(client):
+    r = await client.post("/v1/auth/otp", json={"phone": "13800138000"})
+    code = r.json()["dev_code"]
+    wrong = "000000" if code != "000000" else "111111"
+    for _ in range(5):
+        r = await client.post("/v1/auth/token", json={"phone": "13800138000", "code": wrong})
+        assert r.status_code == 401
+        assert error_code(r) == "unauthenticated"
+    r = await client.post("/v1/auth/token", json={"phone": "13800138000", "code": code})
+    assert r.status_code == 429
+    assert r.headers["Retry-After"]
+
+
+async def test_code_is_single_use(client):
+    r = await client.post("/v1/auth/otp", json={"phone": "13800138000"})
+    code = r.json()["dev_code"]
+    assert (
+        await client.post("/v1/auth/token", json={"phone": "13800138000", "code": code})
+    ).status_code == 200
+    r = await client.post("/v1/auth/token", json={"phone": "13800138000", "code": code})
+    assert r.status_code == 401
+
+
+async def test_otp_is_rate_limited_per_phone(client):
+    for _ in range(5):
+        assert (await client.post("/v1/auth/otp", json={"phone": "13800138000"})).status_code == 202
+    r = await client.post("/v1/auth/otp", json={"phone": "13800138000"})
+    assert r.status_code == 429
+    assert error_code(r) == "rate_limited"
+    assert int(r.headers["Retry-After"]) >= 1
+    # Another phone from the same address is still fine (carrier NAT).
+    assert (await client.post("/v1/auth/otp", json={"phone": "13800138001"})).status_code == 202
+
+
+@pytest.mark.parametrize("phone", ["", "12", "not a phone", "+86 123", "1" * 30])
+async def test_bad_phone_is_validation_error(client, phone):
+    r = await client.post("/v1/auth/otp", json={"phone": phone})
+    assert r.status_code == 422
+    assert error_code(r) == "validation_error"
+
+
+async def test_me_requires_a_valid_token(client, rt, users):
+    alice = await users.make("alice")
+    assert (await client.get("/v1/me")).status_code == 401
+    assert (await client.get("/v1/me", headers={"Authorization": "Bearer nonsense"})).status_code == 401
+    assert (await client.get("/v1/me", headers={"Authorization": "Basic abc"})).status_code == 401
+    expired = jwt.encode(
+        {"sub": alice.id, "typ": "access", "exp": datetime.now(UTC) - timedelta(seconds=5)},
+        rt.settings.secret_key,
+        algorithm="HS256",
+    )
+    r = await client.get("/v1/me", headers={"Authorization": f"Bearer {expired}"})
+    assert r.status_code == 401
+    assert r.json()["error"]["message"] == "token expired"
+    forged = jwt.encode(
+        {"sub": alice.id, "typ": "access", "exp": datetime.now(UTC) + timedelta(hours=1)},
+        "another-secret-another-secret-000",
+        algorithm="HS256",
+    )
+    assert (await client.get("/v1/me", headers={"Authorization": f"Bearer {forged}"})).status_code == 401
+
+
+async def test_patch_me_changes_only_my_profile(client, users):
+    alice = await users.make("alice")
+    bob = await users.make("bob")
+    r = await client.patch(
+        "/v1/me", json={"display_name": "Alice Z", "discoverable": False}, headers=alice.headers
+    )
+    assert r.status_code == 200
+    assert r.json()["display_name"] == "Alice Z"
+    assert r.json()["discoverable"] is False
+    assert (await client.get("/v1/me", headers=bob.headers)).json()["display_name"] == "bob"
+    r = await client.patch("/v1/me", json={"display_name": ""}, headers=alice.headers)
+    assert r.status_code == 422
+
+
+async def test_linking_a_card_makes_a_cardholder_and_is_idempotent(client, users):
+    alice = await users.make("alice", cardholder=False)
+    body = {"card_token": "tok_abcdefgh", "last4": "4321"}
+    r1 = await client.post("/v1/me/cards", json=body, headers=alice.headers)
+    r2 = await client.post("/v1/me/cards", json=body, headers=alice.headers)
+    assert r1.status_code == r2.status_code == 201
+    assert r1.json()["id"] == r2.json()["id"]
+    assert (await client.get("/v1/me", headers=alice.headers)).json()["is_cardholder"] is True
+    r = await client.post(
+        "/v1/me/cards", json={"card_token": "tok_abcdefgh", "last4": "12a4"}, headers=alice.headers
+    )
+    assert r.status_code == 422
+
+
+def test_prod_refuses_default_secrets():
+    with pytest.raises(ValueError, match="default secrets"):
+        Settings(env="prod")
+    with pytest.raises(ValueError, match="QUANZI_SECRET_KEY"):
+        Settings(env="prod", service_token="x" * 40, phone_hmac_key="y" * 40)
+    ok = Settings(env="prod", secret_key="s" * 40, service_token="t" * 40, phone_hmac_key="p" * 40)
+    assert ok.secret_key != DEFAULT_SECRET
+
+
+async def test_dev_endpoints_are_absent_in_prod(rt):
+    import httpx
+
+    from app.main import create_app
+
+    prod = rt.settings.model_copy(update={"env": "prod"})
+    rt.settings = prod
+    application = create_app(runtime=rt, run_jobs=False)
+    async with application.router.lifespan_context(application):
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=application), base_url="http://t"
+        ) as c:
+            assert (await c.get("/v1/dev/clock")).status_code == 404
+            r = await c.post("/v1/auth/otp", json={"phone": "13800138000"})
+            assert r.status_code == 202
+            assert r.json()["dev_code"] is None

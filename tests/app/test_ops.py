@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_health_ready_metrics(client):
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    r = await client.get("/readyz")
+    assert r.status_code == 200
+    assert r.json()["checks"] == {"database": "ok", "redis": "ok"}
+    r = await client.get("/metrics")
+    assert r.status_code == 200
+    assert "quanzi_http_requests_total" in r.text
+
+
+async def test_unknown_path_and_bad_json_use_the_error_envelope(client, users):
+    alice = await users.make("alice")
+    r = await client.get("/v1/nope")
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == "not_found"
+    r = await client.post(
+        "/v1/wallet/topup",
+        content=b"{not json",
+        headers={**alice.headers, "Idempotency-Key": "k", "Content-Type": "application/json"},
+    )
+    assert r.status_code == 422
+    assert r.json()["error"]["code"] == "validation_error"
+    r = await client.post("/v1/wallet/topup", json=[1, 2], headers={**alice.headers, "Idempotency-Key": "k"})
+    assert r.status_code == 422
+
+
+async def test_dev_clock_moves_business_time_forward_only(client):
+    before = (await client.get("/v1/dev/clock")).json()
+    r = await client.post("/v1/dev/clock", json={"advance_s": 3600})
+    assert r.status_code == 200
+    assert r.json()["offset_s"] == before["offset_s"] + 3600
+    assert (await client.post("/v1/dev/clock", json={"advance_s": -5})).status_code == 422
+
+
+async def test_request_id_is_echoed(client):
+    r = await client.get("/healthz", headers={"X-Request-ID": "abc123"})
+    assert r.headers["x-request-id"] == "abc123"
