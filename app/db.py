@@ -38,7 +38,11 @@ def make_engine(settings: Settings) -> AsyncEngine:
     url = settings.sqlalchemy_url
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # One connection per process: writers queue in the pool (fair, no sleeps) instead of
+        # in SQLite's busy handler, which backs off in sleeps of up to 100 ms.
+        engine = create_async_engine(
+            url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=60
+        )
         _sqlite_immediate_transactions(engine)
         return engine
     return create_async_engine(

@@ -63,6 +63,7 @@ def test() -> None:
     ci = os.environ.get("CI", "").lower() == "true"
     extra = sys.argv[2:]
     run(BIN / "ruff", "check", "app", "social", "games", "content", "tests", "scripts")
+    run(BIN / "ruff", "format", "--check", "app", "social", "games", "content", "tests", "scripts")
     run(BIN / "mypy")
     print("\n=== suite on the embedded defaults (SQLite + in-process Redis) ===", flush=True)
     run(BIN / "pytest", *extra, env={"QUANZI_TEST_DATABASE_URL": "", "QUANZI_TEST_REDIS_URL": "memory://"})
