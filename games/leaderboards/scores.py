@@ -1,0 +1,54 @@
+"""Leaderboard scores in Redis sorted sets: the write side every feature calls.
+
+One sorted set per (board, period, bucket), buckets in the bank's time zone:
+``lb:<board>:day:2026-11-25``, ``lb:<board>:week:2026-W48``, ``lb:<board>:all:all``.
+Boards: ``energy``, ``steps``, ``eggs`` (games) and ``creators`` (content). Redis is a
+cache here: every board can be rebuilt from the database.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from app.runtime import Runtime
+
+PERIODS = ("day", "week", "all")
+# Day and week sets are kept a while after their period ends, then expire.
+TTL_S = {"day": 8 * 24 * 3600, "week": 35 * 24 * 3600}
+
+
+def bucket(rt: Runtime, period: str, at: datetime) -> str:
+    local = rt.clock.local(at)
+    if period == "day":
+        return local.date().isoformat()
+    if period == "week":
+        year, week, _ = local.isocalendar()
+        return f"{year}-W{week:02d}"
+    return "all"
+
+
+def key(rt: Runtime, board: str, period: str, at: datetime) -> str:
+    return rt.keys("lb", board, period, bucket(rt, period, at))
+
+
+async def add_score(rt: Runtime, *, board: str, user_id: str, delta: float, at: datetime) -> None:
+    """Add ``delta`` to the user's score on every period of ``board`` (call after commit)."""
+    async with rt.redis.pipeline(transaction=False) as pipe:
+        for period in PERIODS:
+            k = key(rt, board, period, at)
+            pipe.zincrby(k, delta, user_id)
+            if period in TTL_S:
+                pipe.expire(k, TTL_S[period])
+        await pipe.execute()
+
+
+async def set_score(
+    rt: Runtime, *, board: str, period: str, at: datetime, user_id: str, score: float
+) -> None:
+    """Set a score outright (steps: the day's running total)."""
+    k = key(rt, board, period, at)
+    async with rt.redis.pipeline(transaction=False) as pipe:
+        pipe.zadd(k, {user_id: score})
+        if period in TTL_S:
+            pipe.expire(k, TTL_S[period])
+        await pipe.execute()
