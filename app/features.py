@@ -5,7 +5,8 @@ Each feature is a package that may hold, by convention:
 - ``models.py``: its SQLModel tables (imported so Alembic and the metadata see them);
 - ``api.py`` with ``router``: its REST/WebSocket routes;
 - ``seed.py`` with ``async def seed(ctx)``: its part of the demo data;
-- ``jobs.py`` with ``JOBS``: periodic background jobs (``Job``) the service runs.
+- ``jobs.py`` with ``JOBS``: periodic background jobs (``Job``) the service runs;
+- ``hooks.py``: imported at start-up to register ``app.hooks`` callbacks.
 
 Adding a feature is adding its name here.
 """
@@ -60,7 +61,10 @@ def modules(part: str) -> Iterator[tuple[str, ModuleType]]:
 
 
 def import_models() -> None:
+    """Import every feature's tables and hook registrations (app, CLI, migrations)."""
     for _ in modules("models"):
+        pass
+    for _ in modules("hooks"):
         pass
 
 
