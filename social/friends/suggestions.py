@@ -32,7 +32,7 @@ async def _second_hop(db: AsyncSession, friends: list[str]) -> list[tuple[str, s
             select(Friendship.user_lo, Friendship.user_hi).where(col(Friendship.user_lo).in_(chunk)),
             select(Friendship.user_lo, Friendship.user_hi).where(col(Friendship.user_hi).in_(chunk)),
         )
-        edges.extend((a, b) for a, b in (await db.execute(q)).tuples())
+        edges.extend((str(a), str(b)) for a, b in (await db.execute(q)).all())
     return edges
 
 
