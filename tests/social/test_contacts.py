@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.support.people import error_code
 
@@ -145,3 +147,31 @@ async def test_contacts_endpoints_need_a_token(client):
     assert (await client.post("/v1/contacts/sync", json={"contacts": []})).status_code == 401
     assert (await client.get("/v1/contacts/matches")).status_code == 401
     assert (await client.delete("/v1/contacts/matches")).status_code == 401
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True),
+    st.sampled_from(["{n}", "+86{n}", "0086{n}", "86{n}", "+86 {a}-{b}-{c}", "{a} {b} {c}", "({a}) {b}{c}"]),
+)
+def test_fast_path_agrees_with_phonenumbers(national, template):
+    from app.auth import phones
+    from social.contacts.service import e164
+
+    raw = template.format(n=national, a=national[:3], b=national[3:7], c=national[7:])
+    expected = phones.normalise(raw, "CN")
+    got = e164(raw, "CN")
+    # Same answer whenever phonenumbers accepts it; the fast path may also accept a number
+    # phonenumbers calls invalid (it can match nobody, since users log in with valid ones).
+    if expected is not None:
+        assert got == expected
+    assert got == "+86" + national
+
+
+def test_hashes_match_the_users_keyed_hash():
+    from app.auth import phones
+    from social.contacts.schemas import ContactIn
+    from social.contacts.service import hash_contacts
+
+    got = hash_contacts([ContactIn(phone="138 0013 8000", name="x")], region="CN", key="k")
+    assert got == {phones.phone_hash("+8613800138000", "k"): "x"}
