@@ -57,6 +57,19 @@ class Settings(BaseSettings):
     pending_ttl_s: int = 24 * 3600
     idempotency_ttl_s: int = 48 * 3600
 
+    # social
+    contacts_sync_max: int = Field(default=2000, gt=0)
+    # Per-user token bucket on numbers checked that were not already matched (after
+    # Signal's contact-discovery limit: a large allowance that refills slowly).
+    contacts_bucket_capacity: int = Field(default=50_000, gt=0)
+    contacts_bucket_refill_per_day: int = Field(default=5_000, gt=0)
+    friend_requests_per_day: int = Field(default=100, gt=0)
+    suggestions_max: int = Field(default=50, gt=0)
+    referral_reward_fen: int = Field(default=2_000, gt=0)
+    referral_redeem_window_days: int = Field(default=7, gt=0)
+    referral_rewards_per_year: int = Field(default=10, ge=0)
+    advisor_default_capacity: int = Field(default=200, ge=0)
+
     @model_validator(mode="after")
     def _refuse_default_secrets_in_prod(self) -> Settings:
         if self.env == "prod":

@@ -29,6 +29,9 @@ FEATURES: tuple[str, ...] = (
     "app.ops",
     "app.devtools",
     "social.friends",
+    "social.contacts",
+    "social.referrals",
+    "social.advisors",
     "social.chat",
 )
 
