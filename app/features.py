@@ -30,6 +30,7 @@ FEATURES: tuple[str, ...] = (
     "app.devtools",
     "social.friends",
     "social.chat",
+    "app.realtime",
 )
 
 
