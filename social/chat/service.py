@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from app.auth.models import User
@@ -117,29 +118,93 @@ async def post_message(
     """Append a message in the caller's transaction; members get it after commit.
 
     Membership is the caller's check. Locks the conversation row. Raises NotFound."""
-    now = rt.clock.now()
-    seq = (
-        await db.execute(
-            update(Conversation)
-            .where(Conversation.id == conversation_id)  # type: ignore[arg-type]
-            .values(last_seq=Conversation.last_seq + 1, last_message_at=now)
-            .returning(Conversation.last_seq)
-        )
-    ).scalar_one_or_none()
-    if seq is None:
+    msg = await _append(
+        db,
+        rt,
+        conversation_id=conversation_id,
+        sender_id=sender_id,
+        kind=kind,
+        body=body,
+        cid=cid,
+        guard=False,
+    )
+    if msg is None:
         raise NotFound("conversation not found", conversation_id=conversation_id)
+    return msg
+
+
+def _sender_may_post(conversation_id: str, sender_id: str) -> Any:
+    """SQL: the sender is a member, and in a direct conversation neither side blocked the other."""
+    other = aliased(ConversationMember)
+    is_member = (
+        select(ConversationMember.user_id)
+        .where(ConversationMember.conversation_id == conversation_id, ConversationMember.user_id == sender_id)
+        .exists()
+    )
+    blocked = (
+        select(Block.blocker_id)
+        .join(other, other.conversation_id == conversation_id)
+        .where(
+            other.user_id != sender_id,
+            or_(
+                and_(Block.blocker_id == sender_id, Block.blocked_id == other.user_id),
+                and_(Block.blocked_id == sender_id, Block.blocker_id == other.user_id),
+            ),
+        )
+        .exists()
+    )
+    return and_(is_member, or_(Conversation.kind != "direct", ~blocked))
+
+
+async def _append(
+    db: AsyncSession,
+    rt: Runtime,
+    *,
+    conversation_id: str,
+    sender_id: str | None,
+    kind: str,
+    body: dict[str, Any],
+    cid: str | None,
+    guard: bool,
+) -> Message | None:
+    """Bump the seq and insert the message (None when the conversation is missing, or with
+    ``guard`` when the sender may not post). Few round trips: this is chat's hot path."""
+    now = rt.clock.now()
+    stmt = update(Conversation).where(Conversation.id == conversation_id)  # type: ignore[arg-type]
+    if guard and sender_id is not None:
+        stmt = stmt.where(_sender_may_post(conversation_id, sender_id))
+    row = (
+        await db.execute(
+            stmt.values(last_seq=Conversation.last_seq + 1, last_message_at=now).returning(
+                Conversation.last_seq, Conversation.kind, Conversation.direct_key
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    seq, conv_kind, direct_key = int(row[0]), row[1], row[2]
     msg = Message(
         id=new_id("m_"),
         conversation_id=conversation_id,
-        seq=int(seq),
+        seq=seq,
         sender_id=sender_id,
         kind=kind,
         body=body,
         cid=cid,
         created_at=now,
     )
-    db.add(msg)
-    await db.flush()
+    await db.execute(
+        insert(Message).values(
+            id=msg.id,
+            conversation_id=conversation_id,
+            seq=seq,
+            sender_id=sender_id,
+            kind=kind,
+            body=body,
+            cid=cid,
+            created_at=now,
+        )
+    )
     if sender_id is not None:
         # The sender has read their own message: it does not count as unread for them.
         await db.execute(
@@ -147,11 +212,14 @@ async def post_message(
             .where(
                 ConversationMember.conversation_id == conversation_id,
                 ConversationMember.user_id == sender_id,
-                ConversationMember.last_read_seq < msg.seq,
+                ConversationMember.last_read_seq < seq,
             )
-            .values(last_read_seq=msg.seq)
+            .values(last_read_seq=seq)
         )
-    members = await member_ids(db, conversation_id)
+    if conv_kind == "direct" and direct_key:
+        members = direct_key.split("|")  # a direct conversation's members are in its key
+    else:
+        members = await member_ids(db, conversation_id)
     frame = message_frame(msg)
 
     async def publish() -> None:
@@ -482,11 +550,7 @@ async def send_message(
         )
     try:
         async with transaction(db):
-            member = await access_conversation(db, conversation_id=conversation_id, user_id=user_id)
-            peer = member.peer_of(user_id)
-            if peer is not None and await friends.is_blocked_either(db, user_id, peer):
-                raise Forbidden("blocked users cannot message each other")
-            msg = await post_message(
+            msg = await _append(
                 db,
                 rt,
                 conversation_id=conversation_id,
@@ -494,7 +558,11 @@ async def send_message(
                 kind="text",
                 body={"text": text},
                 cid=cid,
+                guard=True,
             )
+            if msg is None:  # refused by the guard: not a member (NotFound), else blocked
+                await access_conversation(db, conversation_id=conversation_id, user_id=user_id)
+                raise Forbidden("blocked users cannot message each other")
         return msg, False
     except IntegrityError as exc:
         if not is_unique_violation(exc):
