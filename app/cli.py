@@ -41,7 +41,7 @@ def _serve(host: str, port: int, workers: int) -> None:
         workers=workers,
         log_level="warning",
         access_log=False,
-        ws_max_size=64 * 1024,
+        ws_max_size=settings.ws_transport_max_bytes,
     )
 
 

@@ -70,6 +70,20 @@ class Settings(BaseSettings):
     referral_rewards_per_year: int = Field(default=10, ge=0)
     advisor_default_capacity: int = Field(default=200, ge=0)
 
+    # chat
+    chat_text_max_chars: int = Field(default=4000, gt=0)
+    chat_group_max_members: int = Field(default=500, ge=2)  # the creator included
+
+    # realtime (the /v1/ws gateway)
+    ws_max_frame_bytes: int = Field(default=64 * 1024, gt=0)  # larger frames get an error frame
+    ws_transport_max_bytes: int = Field(default=1024 * 1024, gt=0)  # uvicorn closes (1009) above this
+    ws_heartbeat_s: float = Field(default=25.0, gt=0)  # ping an idle client this often
+    ws_heartbeat_misses: int = Field(default=2, ge=1)  # silent intervals before the server closes
+    ws_auth_timeout_s: float = Field(default=10.0, gt=0)  # wait this long for a first-frame auth
+    ws_send_rate_per_s: float = Field(default=50.0, gt=0)  # per connection: send/sync/read frames
+    ws_send_burst: int = Field(default=100, gt=0)
+    ws_sync_max: int = Field(default=1000, gt=0)  # messages per sync; more: sync again
+
     @model_validator(mode="after")
     def _refuse_default_secrets_in_prod(self) -> Settings:
         if self.env == "prod":

@@ -33,6 +33,7 @@ FEATURES: tuple[str, ...] = (
     "social.referrals",
     "social.advisors",
     "social.chat",
+    "app.realtime",
 )
 
 
