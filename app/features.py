@@ -30,6 +30,10 @@ FEATURES: tuple[str, ...] = (
     "app.devtools",
     "social.friends",
     "social.chat",
+    "content.media",
+    "content.posts",
+    "content.feed",
+    "content.moderation",
 )
 
 
