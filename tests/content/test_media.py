@@ -80,7 +80,6 @@ async def test_upload_strips_exif_and_gps_and_applies_orientation(client, users)
     assert top[2] > 150 and top[0] < 100
     assert bottom[0] > 150 and bottom[2] < 100
     thumb = await client.get(urlsplit(body["thumb_url"]).path)
-    )
     assert thumb.status_code == 200
     assert max(Image.open(io.BytesIO(thumb.content)).size) <= 320
 
