@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from app.deps import CurrentUser, DbSession, Rt
 from app.pagination import Cursor, Limit, Page
@@ -20,5 +20,7 @@ async def get_feed(
     tab: Annotated[Literal["latest", "following", "hot"], Query()] = "latest",
     limit: Limit = 20,
     cursor: Cursor = None,
-) -> Page[PostPublic]:
-    return await feed.feed(db, rt, viewer=user, tab=tab, limit=limit, cursor=cursor)
+) -> Response:
+    page = await feed.feed(db, rt, viewer=user, tab=tab, limit=limit, cursor=cursor)
+    # Already a validated model: serialise once (FastAPI would validate it again).
+    return Response(page.model_dump_json(), media_type="application/json")

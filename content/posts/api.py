@@ -29,9 +29,10 @@ async def create_post(body: PostCreate, user: CurrentUser, db: DbSession, rt: Rt
 @router.get("/v1/posts/hot", response_model=Page[PostPublic])
 async def hot_posts(
     user: CurrentUser, db: DbSession, rt: Rt, limit: Limit = 20, cursor: Cursor = None
-) -> Page[PostPublic]:
+) -> Response:
     """The hot list: the same ranking as ``GET /v1/feed?tab=hot``."""
-    return await feed.feed(db, rt, viewer=user, tab="hot", limit=limit, cursor=cursor)
+    page = await feed.feed(db, rt, viewer=user, tab="hot", limit=limit, cursor=cursor)
+    return Response(page.model_dump_json(), media_type="application/json")
 
 
 @router.get("/v1/posts/{post_id}", response_model=PostPublic)
