@@ -15,10 +15,7 @@ from app.runtime import Runtime
 class ContentSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="QUANZI_CONTENT_", extra="ignore")
 
-    # posts
-    text_max: int = Field(default=5000, gt=0)
-    comment_max: int = Field(default=2000, gt=0)
-    images_max: int = Field(default=9, ge=0)
+    # posts (text ≤ 5000 characters and ≤ 9 images are the API contract, in the schemas)
     edit_window_s: int = Field(default=15 * 60, ge=0)
     report_threshold: int = Field(default=3, ge=1)
     # feed: hot = points · 2^(−age / half-life); PGC points multiplied by the boost

@@ -43,6 +43,7 @@ from content.posts.schemas import (
     ReportPublic,
 )
 from social.friends import service as friends
+from social.friends.models import Block
 
 BADGES = {"advisor": "理财经理", "editor": "官方编辑"}
 
@@ -388,8 +389,6 @@ async def list_comments(
     q = select(Comment, User).join(User, User.id == Comment.author_id).where(Comment.post_id == post.id)
     if not is_moderator(viewer):
         q = q.where((Comment.status == "published") | (Comment.author_id == viewer.id))
-        from social.friends.models import Block
-
         q = q.where(
             Comment.author_id.not_in(select(Block.blocked_id).where(Block.blocker_id == viewer.id)),  # type: ignore[attr-defined]
             Comment.author_id.not_in(select(Block.blocker_id).where(Block.blocked_id == viewer.id)),  # type: ignore[attr-defined]

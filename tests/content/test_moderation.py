@@ -271,3 +271,56 @@ async def test_edit_is_screened_again(client, users):
     assert r.status_code == 200 and r.json()["status"] == "pending_review"
     r = await client.patch(f"/v1/posts/{p['id']}", json={"text": "资金盘"}, headers=alice.headers)
     assert r.status_code == 422
+
+
+async def test_only_moderators_reach_any_moderation_endpoint(client, users):
+    alice, bob = await users.make("alice"), await users.make("bob")
+    advisor = await users.make("adv", roles="advisor,user")
+    held = await new_post(client, bob, text="稳赚不赔")
+    mod = await users.make("mod", roles="moderator,user")
+    [item] = (await client.get("/v1/moderation/queue", headers=mod.headers)).json()["items"]
+    calls = [
+        ("GET", "/v1/moderation/queue", None),
+        ("GET", "/v1/moderation/terms", None),
+        ("PUT", "/v1/moderation/terms", {"categories": {}}),
+        ("POST", f"/v1/moderation/items/{item['id']}/decision", {"action": "approve", "reason": "ok"}),
+        ("POST", f"/v1/moderation/users/{bob.id}/mute", {"hours": 1, "reason": "x"}),
+        ("GET", "/v1/moderation/audit", None),
+    ]
+    for who in (alice, bob, advisor):
+        for method, path, body in calls:
+            r = await client.request(method, path, json=body, headers=who.headers)
+            assert r.status_code == 403 and error_code(r) == "forbidden", (method, path)
+    # Nothing changed: the item is still open, the post still held, no audit entry, bob can post.
+    assert (await client.get("/v1/moderation/queue", headers=mod.headers)).json()["items"][0]["id"] == item[
+        "id"
+    ]
+    assert (await client.get(f"/v1/posts/{held['id']}", headers=bob.headers)).json()[
+        "status"
+    ] == "pending_review"
+    assert (await client.get("/v1/moderation/audit", headers=mod.headers)).json()["items"] == []
+    assert (await client.get("/v1/moderation/terms", headers=mod.headers)).json()["version"] == 0
+    await new_post(client, bob, text="still allowed to post")
+    # An admin may moderate too.
+    admin = await users.make("admin", roles="admin,user")
+    assert (await client.get("/v1/moderation/queue", headers=admin.headers)).status_code == 200
+
+
+async def test_other_users_cannot_see_or_touch_my_held_post(client, users):
+    alice, bob = await users.make("alice"), await users.make("bob")
+    held = await new_post(client, alice, text="保本保息")
+    pid = held["id"]
+    for method, path, body in [
+        ("GET", f"/v1/posts/{pid}", None),
+        ("PATCH", f"/v1/posts/{pid}", {"text": "x"}),
+        ("DELETE", f"/v1/posts/{pid}", None),
+        ("POST", f"/v1/posts/{pid}/like", None),
+        ("POST", f"/v1/posts/{pid}/comments", {"text": "x"}),
+        ("GET", f"/v1/posts/{pid}/comments", None),
+        ("POST", f"/v1/posts/{pid}/report", {"reason": "x"}),
+    ]:
+        r = await client.request(method, path, json=body, headers=bob.headers)
+        assert r.status_code == 404, (method, path)
+        assert pid not in r.text
+    got = (await client.get(f"/v1/posts/{pid}", headers=alice.headers)).json()
+    assert got["text"] == "保本保息" and got["like_count"] == 0 and got["comment_count"] == 0
