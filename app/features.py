@@ -34,6 +34,10 @@ FEATURES: tuple[str, ...] = (
     "social.advisors",
     "social.chat",
     "app.realtime",
+    "content.media",
+    "content.posts",
+    "content.feed",
+    "content.moderation",
 )
 
 

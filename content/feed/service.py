@@ -1,0 +1,74 @@
+"""The feed: latest, following and hot, as keyset pages that new posts never disturb.
+
+- ``latest`` and ``following``: newest first by post id (time-sortable); the cursor is
+  the last id, so posts that arrive meanwhile sort above it and never shift a page.
+- ``hot``: by the stored hot key (see ``content.feed.ranking``) then id; the cursor holds
+  the last (key, id) and the ranking time of the first page, and later pages leave out
+  posts created after it. A post whose likes change while a reader pages may move
+  across the cursor (seen twice or not at all); new posts never do.
+
+Everyone sees only published posts, never from a muted author or across a block.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.models import User
+from app.errors import ValidationFailed
+from app.pagination import Page, decode_cursor, encode_cursor
+from app.runtime import Runtime
+from content.moderation.service import muted_user_ids
+from content.posts import service as posts
+from content.posts.models import Follow, Post
+from content.posts.schemas import PostPublic
+from social.friends.models import Block
+
+TABS = ("latest", "following", "hot")
+
+
+def _visible(q: Select[Any], viewer_id: str, now: datetime) -> Select[Any]:
+    return q.where(
+        Post.status == "published",
+        Post.author_id.not_in(select(Block.blocked_id).where(Block.blocker_id == viewer_id)),  # type: ignore[attr-defined]
+        Post.author_id.not_in(select(Block.blocker_id).where(Block.blocked_id == viewer_id)),  # type: ignore[attr-defined]
+        (Post.author_id == viewer_id) | Post.author_id.not_in(muted_user_ids(now)),  # type: ignore[attr-defined]
+    )
+
+
+async def feed(
+    db: AsyncSession, rt: Runtime, *, viewer: User, tab: str, limit: int, cursor: str | None
+) -> Page[PostPublic]:
+    """One page of a feed tab. Raises ValidationFailed (bad cursor)."""
+    now = rt.clock.now()
+    after = decode_cursor(cursor)
+    q = _visible(select(Post), viewer.id, now)
+    try:
+        if tab == "hot":
+            as_of = datetime.fromisoformat(after["t"]) if after else now
+            q = q.where(Post.created_at <= as_of)
+            if after:
+                q = q.where(tuple_(Post.hot_score, Post.id) < (float(after["s"]), str(after["i"])))
+            q = q.order_by(Post.hot_score.desc(), Post.id.desc())  # type: ignore[attr-defined]
+        else:
+            if tab == "following":
+                followees = select(Follow.followee_id).where(Follow.follower_id == viewer.id)
+                q = q.where(Post.author_id.in_(followees))  # type: ignore[attr-defined]
+            if after:
+                q = q.where(Post.id < str(after["i"]))
+            q = q.order_by(Post.id.desc())  # type: ignore[attr-defined]
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ValidationFailed("invalid cursor", field="cursor") from exc
+    rows = list((await db.execute(q.limit(limit + 1))).scalars().all())
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        value: dict[str, Any] = {"i": last.id}
+        if tab == "hot":
+            value |= {"s": last.hot_score, "t": as_of.isoformat()}
+        next_cursor = encode_cursor(value)
+    return Page[PostPublic](items=await posts.present(db, rt, rows[:limit], viewer), next_cursor=next_cursor)

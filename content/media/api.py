@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response, UploadFile
+
+from app.deps import CurrentUser, DbSession, Rt
+from app.errors import PayloadTooLarge
+from content.config import content_settings
+from content.media import service as media
+from content.media.schemas import MediaPublic
+
+router = APIRouter(tags=["content"])
+_MULTIPART_OVERHEAD = 64 * 1024
+
+
+@router.post("/v1/media", response_model=MediaPublic, status_code=201)
+async def upload(request: Request, file: UploadFile, user: CurrentUser, db: DbSession, rt: Rt) -> MediaPublic:
+    """Upload an image (multipart field ``file``): JPEG, PNG or WebP, by content."""
+    cap = content_settings(rt).media_max_bytes
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > cap + _MULTIPART_OVERHEAD:
+        raise PayloadTooLarge("the file is too large", max_bytes=cap)
+    data = await file.read(cap + 1)
+    return await media.upload(db, rt, owner_id=user.id, data=data)
+
+
+@router.get("/v1/media/{media_id}/{variant}")
+async def get_media(media_id: str, variant: str, db: DbSession, rt: Rt) -> Response:
+    """The image bytes. Public by design (ids are unguessable) so that CDNs and image
+    views can cache them; immutable, since a media id never changes content."""
+    blob = await media.fetch(db, rt, media_id=media_id, variant=variant)
+    return Response(
+        content=blob.data,
+        media_type=blob.content_type,
+        headers={
+            "Cache-Control": "public, max-age=31536000, immutable",
+            "ETag": f'"{media_id}-{variant}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

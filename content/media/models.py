@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+from app.dbtypes import at_field
+
+
+class Media(SQLModel, table=True):
+    """An uploaded image, re-encoded: the original (≤ 2048 px) and a thumbnail (≤ 320 px)."""
+
+    __tablename__ = "media"
+
+    id: str = Field(primary_key=True, max_length=40)
+    owner_id: str = Field(foreign_key="users.id", index=True, max_length=40)
+    content_type: str = Field(max_length=32)
+    width: int
+    height: int
+    thumb_width: int
+    thumb_height: int
+    size_bytes: int
+    created_at: datetime = at_field()

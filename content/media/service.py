@@ -1,0 +1,94 @@
+"""Media uploads: processed off the event loop, stored, and served back."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import anyio
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import transaction
+from app.errors import NotFound, PayloadTooLarge, ValidationFailed
+from app.ids import new_id
+from app.runtime import Runtime
+from content.config import content_settings
+from content.media import images
+from content.media.models import Media
+from content.media.schemas import MediaPublic
+from content.media.storage import storage
+from content.posts.service import media_url
+
+VARIANTS = ("original", "thumb")
+_ID = re.compile(r"^m_[0-9a-z]{26}$")
+
+
+def _key(media_id: str, variant: str, content_type: str) -> str:
+    return f"{media_id}/{variant}.{'png' if content_type == 'image/png' else 'jpg'}"
+
+
+async def upload(db: AsyncSession, rt: Runtime, *, owner_id: str, data: bytes) -> MediaPublic:
+    """Re-encode and store an image (original ≤ 2048 px, thumbnail ≤ 320 px).
+
+    Raises PayloadTooLarge (bytes or pixels over the caps), ValidationFailed (not a
+    JPEG/PNG/WebP image, truncated or corrupt)."""
+    cs = content_settings(rt)
+    if len(data) > cs.media_max_bytes:
+        raise PayloadTooLarge("the file is too large", max_bytes=cs.media_max_bytes)
+    try:
+        done = await anyio.to_thread.run_sync(
+            lambda: images.process(
+                data,
+                max_pixels=cs.media_max_pixels,
+                original_px=cs.media_original_px,
+                thumb_px=cs.media_thumb_px,
+            )
+        )
+    except images.ImageRejected as exc:
+        if exc.too_large:
+            raise PayloadTooLarge(str(exc), reason="too_many_pixels", max_pixels=cs.media_max_pixels) from exc
+        raise ValidationFailed(str(exc), field="file") from exc
+    media_id = new_id("m_")
+    store = storage(rt)
+    await store.put(_key(media_id, "original", done.content_type), done.original.data)
+    await store.put(_key(media_id, "thumb", done.content_type), done.thumb.data)
+    async with transaction(db):
+        db.add(
+            Media(
+                id=media_id,
+                owner_id=owner_id,
+                content_type=done.content_type,
+                width=done.original.width,
+                height=done.original.height,
+                thumb_width=done.thumb.width,
+                thumb_height=done.thumb.height,
+                size_bytes=len(done.original.data),
+                created_at=rt.clock.now(),
+            )
+        )
+    return MediaPublic(
+        id=media_id,
+        url=media_url(rt, media_id, "original"),
+        thumb_url=media_url(rt, media_id, "thumb"),
+        width=done.original.width,
+        height=done.original.height,
+    )
+
+
+@dataclass
+class Blob:
+    data: bytes
+    content_type: str
+
+
+async def fetch(db: AsyncSession, rt: Runtime, *, media_id: str, variant: str) -> Blob:
+    """The stored bytes of one variant. Raises NotFound."""
+    if variant not in VARIANTS or not _ID.match(media_id):
+        raise NotFound("no such media")
+    row = await db.get(Media, media_id)
+    if row is None:
+        raise NotFound("no such media")
+    data = await storage(rt).get(_key(media_id, variant, row.content_type))
+    if data is None:
+        raise NotFound("no such media")
+    return Blob(data, row.content_type)

@@ -1,0 +1,388 @@
+"""Moderation: screening text, the review queue, decisions, mutes, term lists, the audit log.
+
+Term lists live in the database with a version; each worker caches its compiled filter
+in ``rt.extras`` keyed by that version and rebuilds it when the version moves, so an
+edit applies on every worker without a restart.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import anyio
+from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.models import User
+from app.db import is_unique_violation, transaction
+from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.ids import new_id
+from app.notifications.service import notify
+from app.pagination import Page, decode_cursor, encode_cursor
+from app.runtime import Runtime
+from content.config import content_settings
+from content.moderation import termfilter
+from content.moderation.models import AuditEntry, FilterConfig, ModerationItem, Mute
+from content.moderation.schemas import (
+    AuditPublic,
+    DecisionPublic,
+    MutePublic,
+    QueueItem,
+    TermCategory,
+    TermsIn,
+    TermsPublic,
+)
+from content.posts import counters
+from content.posts.models import Comment, Post
+
+_CACHE = "content.filter"
+
+
+# --- screening --------------------------------------------------------------------------
+
+
+async def get_filter(db: AsyncSession, rt: Runtime) -> termfilter.TermFilter:
+    """The compiled filter for the current term-list version (rebuilt when it changed)."""
+    version = int(await db.scalar(select(FilterConfig.version).where(FilterConfig.id == 1)) or 0)
+    cached = rt.extras.get(_CACHE)
+    if cached is not None and cached[0] == version:
+        return cached[1]  # type: ignore[no-any-return]
+    config: dict[str, Any] = termfilter.DEFAULT_CONFIG
+    if version:
+        config = await db.scalar(select(FilterConfig.config).where(FilterConfig.id == 1)) or config
+    allowed = content_settings(rt).allowed_domains
+    built = await anyio.to_thread.run_sync(termfilter.build, config, allowed)
+    rt.extras[_CACHE] = (version, built)
+    return built
+
+
+async def screen(db: AsyncSession, rt: Runtime, *texts: str | None) -> termfilter.Verdict:
+    """Run the term filter over the texts. Raises ValidationFailed when a blocking category matches."""
+    f = await get_filter(db, rt)
+    verdict = f.scan("\n".join(t for t in texts if t))
+    if verdict.action == "block":
+        blocking = [c for c in verdict.categories if f.actions.get(c) == "block"]
+        raise ValidationFailed(
+            f"this text is not allowed ({', '.join(blocking)})",
+            reason="content_blocked",
+            category=blocking[0],
+            categories=blocking,
+        )
+    return verdict
+
+
+# --- mutes --------------------------------------------------------------------------------
+
+
+def muted_user_ids(now: datetime) -> Select[Any]:
+    """A subquery of the users muted at ``now``."""
+    return select(Mute.user_id).where(Mute.until_at > now)
+
+
+async def muted_until(db: AsyncSession, *, user_id: str, now: datetime) -> datetime | None:
+    until = await db.scalar(select(Mute.until_at).where(Mute.user_id == user_id))
+    return until if until is not None and until > now else None
+
+
+async def check_not_muted(db: AsyncSession, *, user_id: str, now: datetime) -> None:
+    """Raises Forbidden while the user is muted."""
+    until = await muted_until(db, user_id=user_id, now=now)
+    if until is not None:
+        raise Forbidden("you are muted", reason="muted", muted_until=until.isoformat())
+
+
+async def mute(
+    db: AsyncSession, rt: Runtime, *, moderator_id: str, user_id: str, hours: int, reason: str
+) -> MutePublic:
+    """Mute a user for ``hours`` (replacing any mute); audited and notified. Raises NotFound."""
+    async with transaction(db):
+        if await db.get(User, user_id) is None:
+            raise NotFound("no such user")
+        now = rt.clock.now()
+        until = now + timedelta(hours=hours)
+        row = await db.get(Mute, user_id, with_for_update=True)
+        if row is None:
+            db.add(
+                Mute(user_id=user_id, until_at=until, reason=reason, muted_by=moderator_id, created_at=now)
+            )
+        else:
+            row.until_at, row.reason, row.muted_by, row.created_at = until, reason, moderator_id, now
+        _audit(
+            db,
+            moderator_id=moderator_id,
+            action="mute",
+            target_kind="user",
+            target_id=user_id,
+            reason=reason,
+            data={"hours": hours, "until": until.isoformat()},
+            now=now,
+        )
+        await notify(
+            db,
+            rt,
+            user_id=user_id,
+            kind="moderation_decision",
+            data={"decision": "mute", "muted_until": until.isoformat(), "reason": reason},
+        )
+    return MutePublic(user_id=user_id, muted_until=until)
+
+
+# --- the queue ----------------------------------------------------------------------------
+
+
+async def enqueue(
+    db: AsyncSession,
+    rt: Runtime,
+    *,
+    target_kind: str,
+    target_id: str,
+    author_id: str,
+    reason: str,
+    details: dict[str, Any],
+) -> ModerationItem:
+    """Put content in the review queue (once: an open item for it is reused); caller's transaction."""
+    open_item = (
+        await db.execute(
+            select(ModerationItem).where(
+                ModerationItem.target_kind == target_kind,
+                ModerationItem.target_id == target_id,
+                ModerationItem.status == "open",
+            )
+        )
+    ).scalar_one_or_none()
+    if open_item is not None:
+        return open_item
+    item = ModerationItem(
+        id=new_id("mi_"),
+        target_kind=target_kind,
+        target_id=target_id,
+        author_id=author_id,
+        reason=reason,
+        details=details,
+        created_at=rt.clock.now(),
+    )
+    db.add(item)
+    await db.flush()
+    return item
+
+
+def _snapshot(target: Post | Comment | None) -> dict[str, Any]:
+    if target is None:
+        return {"status": "missing"}
+    if isinstance(target, Post):
+        return {"kind": target.kind, "title": target.title, "text": target.text, "status": target.status}
+    return {"post_id": target.post_id, "text": target.text, "status": target.status}
+
+
+async def _target(
+    db: AsyncSession, kind: str, target_id: str, *, lock: bool = False
+) -> Post | Comment | None:
+    model: Any = Post if kind == "post" else Comment
+    q = select(model).where(model.id == target_id)
+    if lock:
+        q = q.with_for_update()
+    found: Post | Comment | None = (await db.execute(q)).scalar_one_or_none()
+    return found
+
+
+async def queue(db: AsyncSession, *, limit: int, cursor: str | None) -> Page[QueueItem]:
+    """Open items, oldest first, each with its reason and a snapshot of the content."""
+    after = decode_cursor(cursor)
+    q = select(ModerationItem).where(ModerationItem.status == "open")
+    if after is not None:
+        try:
+            at, item_id = datetime.fromisoformat(after[0]), str(after[1])
+        except (TypeError, ValueError, IndexError, KeyError) as exc:
+            raise ValidationFailed("invalid cursor", field="cursor") from exc
+        q = q.where(
+            (ModerationItem.created_at > at)
+            | ((ModerationItem.created_at == at) & (ModerationItem.id > item_id))
+        )
+    rows = (
+        (await db.execute(q.order_by(ModerationItem.created_at, ModerationItem.id).limit(limit + 1)))
+        .scalars()
+        .all()
+    )
+    items = []
+    for item in rows[:limit]:
+        target = await _target(db, item.target_kind, item.target_id)
+        items.append(
+            QueueItem(
+                id=item.id,
+                target_kind=item.target_kind,
+                target_id=item.target_id,
+                author_id=item.author_id,
+                reason=item.reason,
+                details=item.details,
+                created_at=item.created_at,
+                target=_snapshot(target),
+            )
+        )
+    last = rows[limit - 1] if len(rows) > limit else None
+    next_cursor = encode_cursor([last.created_at.isoformat(), last.id]) if last else None
+    return Page[QueueItem](items=items, next_cursor=next_cursor)
+
+
+_NEW_STATUS = {"approve": "published", "reject": "removed", "remove": "removed"}
+
+
+async def decide(
+    db: AsyncSession, rt: Runtime, *, moderator_id: str, item_id: str, action: str, reason: str
+) -> DecisionPublic:
+    """Approve (publish), reject or remove the item's content; audited; the author is notified.
+
+    Locks the item and its content (FOR UPDATE). Raises NotFound, Conflict (already decided)."""
+    async with transaction(db):
+        now = rt.clock.now()
+        item = (
+            await db.execute(select(ModerationItem).where(ModerationItem.id == item_id).with_for_update())
+        ).scalar_one_or_none()
+        if item is None:
+            raise NotFound("no such moderation item")
+        if item.status != "open":
+            raise Conflict("this item was already decided", reason="already_decided", decision=item.decision)
+        target = await _target(db, item.target_kind, item.target_id, lock=True)
+        new_status = _NEW_STATUS[action]
+        status = target.status if target is not None else "missing"
+        if target is not None and target.status != "deleted":
+            old = target.status
+            target.status = status = new_status
+            if isinstance(target, Comment) and old != new_status:
+                # Only published comments count on their post.
+                delta = (new_status == "published") - (old == "published")
+                if delta:
+                    await db.flush()
+                    await counters.bump(db, rt, target.post_id, comments=delta)
+        item.status, item.decision, item.decided_by, item.decided_at = "closed", action, moderator_id, now
+        _audit(
+            db,
+            moderator_id=moderator_id,
+            action=action,
+            target_kind=item.target_kind,
+            target_id=item.target_id,
+            item_id=item.id,
+            reason=reason,
+            data={"queue_reason": item.reason, "target_status": status},
+            now=now,
+        )
+        data = {
+            "item_id": item.id,
+            "target_kind": item.target_kind,
+            "target_id": item.target_id,
+            "decision": action,
+            "reason": reason,
+        }
+        if item.target_kind == "post" and action == "remove":
+            await notify(
+                db, rt, user_id=item.author_id, kind="post_removed", data={**data, "post_id": item.target_id}
+            )
+        else:
+            await notify(db, rt, user_id=item.author_id, kind="moderation_decision", data=data)
+    return DecisionPublic(
+        item_id=item.id,
+        action=action,
+        target_kind=item.target_kind,
+        target_id=item.target_id,
+        target_status=status,
+    )
+
+
+# --- terms --------------------------------------------------------------------------------
+
+
+async def get_terms(db: AsyncSession) -> TermsPublic:
+    """The current term lists (the built-in defaults until a moderator edits them)."""
+    row = await db.get(FilterConfig, 1)
+    config = row.config if row is not None else termfilter.DEFAULT_CONFIG
+    return TermsPublic(
+        version=row.version if row is not None else 0,
+        categories={k: TermCategory.model_validate(v) for k, v in config.items()},
+        updated_by=row.updated_by if row is not None else None,
+        updated_at=row.updated_at if row is not None else None,
+    )
+
+
+async def put_terms(db: AsyncSession, rt: Runtime, *, moderator_id: str, body: TermsIn) -> TermsPublic:
+    """Replace the term lists and bump the version (every worker rebuilds on its next scan).
+
+    Locks the config row. Raises Conflict when ``expected_version`` is stale."""
+    config = {name: cat.model_dump() for name, cat in body.categories.items()}
+    try:
+        async with transaction(db):
+            now = rt.clock.now()
+            row = await db.get(FilterConfig, 1, with_for_update=True)
+            current = row.version if row is not None else 0
+            if body.expected_version is not None and body.expected_version != current:
+                raise Conflict("the term lists changed meanwhile", reason="stale_version", version=current)
+            if row is None:
+                row = FilterConfig(id=1, version=1, config=config, updated_by=moderator_id, updated_at=now)
+                db.add(row)
+            else:
+                row.version, row.config, row.updated_by, row.updated_at = (
+                    current + 1,
+                    config,
+                    moderator_id,
+                    now,
+                )
+            await db.flush()
+            _audit(
+                db,
+                moderator_id=moderator_id,
+                action="terms",
+                target_kind="terms",
+                target_id=str(row.version),
+                reason="term lists updated",
+                data={name: {"action": c["action"], "terms": len(c["terms"])} for name, c in config.items()},
+                now=now,
+            )
+    except IntegrityError as exc:
+        if not is_unique_violation(exc):
+            raise
+        raise Conflict("the term lists changed meanwhile", reason="stale_version") from exc
+    return await get_terms(db)
+
+
+# --- the audit log --------------------------------------------------------------------------
+
+
+def _audit(
+    db: AsyncSession,
+    *,
+    moderator_id: str,
+    action: str,
+    target_kind: str,
+    target_id: str,
+    reason: str,
+    now: datetime,
+    item_id: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """Append an audit entry (there is no path that changes or deletes one)."""
+    db.add(
+        AuditEntry(
+            id=new_id("au_"),
+            moderator_id=moderator_id,
+            action=action,
+            target_kind=target_kind,
+            target_id=target_id,
+            item_id=item_id,
+            reason=reason,
+            data=data or {},
+            created_at=now,
+        )
+    )
+
+
+async def audit_log(db: AsyncSession, *, limit: int, cursor: str | None) -> Page[AuditPublic]:
+    """Every decision, newest first."""
+    before = decode_cursor(cursor)
+    q = select(AuditEntry)
+    if before is not None:
+        q = q.where(AuditEntry.id < str(before))
+    rows = (await db.execute(q.order_by(AuditEntry.id.desc()).limit(limit + 1))).scalars().all()  # type: ignore[attr-defined]
+    items = [AuditPublic.model_validate(r, from_attributes=True) for r in rows[:limit]]
+    return Page[AuditPublic](
+        items=items, next_cursor=encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    )

@@ -1,0 +1,584 @@
+"""Posts, comments and answers, likes, follows and reports.
+
+Who may see what lives in ``access_post``: everyone sees published posts except across a
+block or from a muted author; the author and moderators also see pending and removed
+ones; a deleted post is found by no one. Creator-leaderboard points are written to Redis
+after commit (``content.creators``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.models import User
+from app.db import transaction
+from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.ids import new_id
+from app.pagination import Page, decode_cursor, encode_cursor
+from app.runtime import Runtime
+from content import creators
+from content.config import ContentSettings, content_settings
+from content.feed.ranking import hot_key
+from content.media.models import Media
+from content.moderation import service as moderation
+from content.posts import counters
+from content.posts.models import Comment, Follow, Post, PostLike, PostReport
+from content.posts.schemas import (
+    AuthorPublic,
+    CommentCreate,
+    CommentPublic,
+    FollowPublic,
+    LikePublic,
+    MediaRef,
+    PostCreate,
+    PostPublic,
+    PostUpdate,
+    ProductCard,
+    ReportPublic,
+)
+from social.friends import service as friends
+from social.friends.models import Block
+
+BADGES = {"advisor": "理财经理", "editor": "官方编辑"}
+
+
+def is_moderator(user: User) -> bool:
+    return user.has_role("moderator") or user.has_role("admin")
+
+
+def pgc_badge(user: User) -> str | None:
+    """The PGC badge of an advisor or editor, None for everyone else (UGC)."""
+    for role, badge in BADGES.items():
+        if user.has_role(role):
+            return badge
+    return None
+
+
+def insert_ignore(db: AsyncSession, model: Any, values: dict[str, Any]) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING the key (on PostgreSQL and SQLite)."""
+    if db.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt: Any = pg_insert(model)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(model)
+    pk = [c for c in model.__table__.primary_key.columns]
+    return stmt.values(**values).on_conflict_do_nothing().returning(pk[0])
+
+
+# --- presentation ---------------------------------------------------------------------------
+
+
+def media_url(rt: Runtime, media_id: str, variant: str) -> str:
+    return f"{rt.settings.public_base_url.rstrip('/')}/v1/media/{media_id}/{variant}"
+
+
+def _author(user: User | None, author_id: str) -> AuthorPublic:
+    if user is None:
+        return AuthorPublic(id=author_id, display_name="")
+    return AuthorPublic(id=user.id, display_name=user.display_name, avatar_url=user.avatar_url)
+
+
+async def present(db: AsyncSession, rt: Runtime, posts: Sequence[Post], viewer: User) -> list[PostPublic]:
+    """Posts as the viewer sees them (author, liked_by_me; flags only for the author and moderators)."""
+    if not posts:
+        return []
+    ids = [p.id for p in posts]
+    authors = {
+        u.id: u
+        for u in (await db.execute(select(User).where(User.id.in_({p.author_id for p in posts})))).scalars()  # type: ignore[attr-defined]
+    }
+    liked = set(
+        (
+            await db.execute(
+                select(PostLike.post_id).where(PostLike.user_id == viewer.id, PostLike.post_id.in_(ids))  # type: ignore[attr-defined]
+            )
+        ).scalars()
+    )
+    window = timedelta(seconds=content_settings(rt).edit_window_s)
+    mod = is_moderator(viewer)
+    out = []
+    for p in posts:
+        mine = p.author_id == viewer.id
+        out.append(
+            PostPublic(
+                id=p.id,
+                kind=p.kind,
+                source=p.source,  # type: ignore[arg-type]
+                badge=p.badge,
+                title=p.title,
+                text=p.text,
+                media=[
+                    MediaRef(
+                        id=m["id"],
+                        url=media_url(rt, m["id"], "original"),
+                        thumb_url=media_url(rt, m["id"], "thumb"),
+                        width=m["width"],
+                        height=m["height"],
+                    )
+                    for m in p.media
+                ],
+                product=ProductCard.model_validate(p.product) if p.product else None,
+                status=p.status,  # type: ignore[arg-type]
+                author=_author(authors.get(p.author_id), p.author_id),
+                like_count=p.like_count,
+                comment_count=p.comment_count,
+                liked_by_me=p.id in liked,
+                accepted_comment_id=p.accepted_comment_id,
+                flags=list(p.flags) if (mine or mod) else None,
+                created_at=p.created_at,
+                edited_at=p.edited_at,
+                editable_until=p.created_at + window if mine else None,
+            )
+        )
+    return out
+
+
+# --- access -------------------------------------------------------------------------------
+
+
+async def access_post(
+    db: AsyncSession, rt: Runtime, *, viewer: User, post_id: str, lock: bool = False
+) -> Post:
+    """The post if the viewer may see it. Raises NotFound (also for what they may not see)."""
+    q = select(Post).where(Post.id == post_id)
+    if lock:
+        q = q.with_for_update()
+    post = (await db.execute(q)).scalar_one_or_none()
+    if post is None or post.status == "deleted":
+        raise NotFound("no such post")
+    if post.author_id == viewer.id or is_moderator(viewer):
+        return post
+    if (
+        post.status != "published"
+        or await friends.is_blocked_either(db, viewer.id, post.author_id)
+        or await moderation.muted_until(db, user_id=post.author_id, now=rt.clock.now()) is not None
+    ):
+        raise NotFound("no such post")
+    return post
+
+
+def check_product(cs: ContentSettings, product: ProductCard | None) -> None:
+    """A product card links into the bank (an allowed https domain or an in-app path). Raises ValidationFailed."""
+    if product is None:
+        return
+    link = product.link
+    if link.startswith("/") and not link.startswith("//"):
+        return
+    parts = urlsplit(link)
+    host = (parts.hostname or "").lower()
+    if parts.scheme != "https" or not any(host == d or host.endswith("." + d) for d in cs.allowed_domains):
+        raise ValidationFailed("a product link must point to the bank", field="product.link")
+
+
+async def _own_media(db: AsyncSession, *, owner_id: str, media_ids: list[str]) -> list[dict[str, Any]]:
+    """The snapshot of the author's own images, in the order given. Raises ValidationFailed."""
+    if not media_ids:
+        return []
+    if len(set(media_ids)) != len(media_ids):
+        raise ValidationFailed("an image is listed twice", field="media_ids")
+    rows = {
+        m.id: m
+        for m in (
+            await db.execute(select(Media).where(Media.id.in_(media_ids), Media.owner_id == owner_id))  # type: ignore[attr-defined]
+        ).scalars()
+    }
+    missing = [i for i in media_ids if i not in rows]
+    if missing:
+        raise ValidationFailed("unknown images (upload them first)", field="media_ids", ids=missing)
+    return [{"id": i, "width": rows[i].width, "height": rows[i].height} for i in media_ids]
+
+
+def _verdict_status(verdict: Any) -> tuple[str, list[str]]:
+    if verdict.action == "review":
+        return "pending_review", verdict.categories
+    return "published", verdict.categories
+
+
+async def _hold_for_review(
+    db: AsyncSession, rt: Runtime, *, kind: str, target_id: str, author_id: str, verdict: Any
+) -> None:
+    await moderation.enqueue(
+        db,
+        rt,
+        target_kind=kind,
+        target_id=target_id,
+        author_id=author_id,
+        reason="filter",
+        details={"categories": verdict.categories, "hits": verdict.hits},
+    )
+
+
+# --- posts ----------------------------------------------------------------------------------
+
+
+async def create_post(db: AsyncSession, rt: Runtime, *, author: User, body: PostCreate) -> PostPublic:
+    """Publish a post, or hold it for review when the filter says so.
+
+    PGC when the author is an advisor or editor. Raises ValidationFailed (article without
+    a title, foreign images, bad product link, blocked terms), Forbidden (muted)."""
+    cs = content_settings(rt)
+    if body.kind == "article" and not body.title:
+        raise ValidationFailed("an article needs a title", field="title")
+    check_product(cs, body.product)
+    async with transaction(db):
+        now = rt.clock.now()
+        await moderation.check_not_muted(db, user_id=author.id, now=now)
+        media = await _own_media(db, owner_id=author.id, media_ids=body.media_ids)
+        verdict = await moderation.screen(db, rt, body.title, body.text)
+        status, flags = _verdict_status(verdict)
+        badge = pgc_badge(author)
+        post = Post(
+            id=new_id("p_"),
+            author_id=author.id,
+            kind=body.kind,
+            source="pgc" if badge else "ugc",
+            badge=badge,
+            title=body.title,
+            text=body.text,
+            media=media,
+            product=body.product.model_dump() if body.product else None,
+            status=status,
+            flags=flags,
+            hot_score=hot_key(
+                likes=0,
+                comments=0,
+                created_at=now,
+                pgc=badge is not None,
+                pgc_boost=cs.pgc_boost,
+                half_life_h=cs.hot_half_life_h,
+            ),
+            created_at=now,
+        )
+        db.add(post)
+        await db.flush()
+        if status == "pending_review":
+            await _hold_for_review(
+                db, rt, kind="post", target_id=post.id, author_id=author.id, verdict=verdict
+            )
+    return (await present(db, rt, [post], author))[0]
+
+
+async def get_post(db: AsyncSession, rt: Runtime, *, viewer: User, post_id: str) -> PostPublic:
+    """One post as the viewer may see it. Raises NotFound."""
+    post = await access_post(db, rt, viewer=viewer, post_id=post_id)
+    return (await present(db, rt, [post], viewer))[0]
+
+
+async def update_post(
+    db: AsyncSession, rt: Runtime, *, user: User, post_id: str, body: PostUpdate
+) -> PostPublic:
+    """Edit my post within the edit window (business clock); the new text is screened again.
+
+    Locks the post. Raises NotFound, Forbidden (not the author, muted), Conflict (window
+    closed, removed), ValidationFailed."""
+    cs = content_settings(rt)
+    check_product(cs, body.product)
+    given = body.model_fields_set
+    async with transaction(db):
+        now = rt.clock.now()
+        post = await access_post(db, rt, viewer=user, post_id=post_id, lock=True)
+        if post.author_id != user.id:
+            raise Forbidden("only the author edits a post")
+        await moderation.check_not_muted(db, user_id=user.id, now=now)
+        if post.status == "removed":
+            raise Conflict("a removed post cannot be edited", reason="removed")
+        if now - post.created_at > timedelta(seconds=cs.edit_window_s):
+            raise Conflict(
+                "posts can be edited only within the edit window",
+                reason="edit_window_closed",
+                window_s=cs.edit_window_s,
+            )
+        title = body.title if "title" in given else post.title
+        text = body.text if "text" in given and body.text is not None else post.text
+        if post.kind == "article" and not title:
+            raise ValidationFailed("an article needs a title", field="title")
+        if "media_ids" in given:
+            post.media = await _own_media(db, owner_id=user.id, media_ids=body.media_ids or [])
+        if "product" in given:
+            post.product = body.product.model_dump() if body.product else None
+        verdict = await moderation.screen(db, rt, title, text)
+        status, flags = _verdict_status(verdict)
+        post.title, post.text, post.flags, post.edited_at = title, text, flags, now
+        if status == "pending_review":
+            post.status = status
+            await _hold_for_review(db, rt, kind="post", target_id=post.id, author_id=user.id, verdict=verdict)
+        await db.flush()
+    return (await present(db, rt, [post], user))[0]
+
+
+async def delete_post(db: AsyncSession, rt: Runtime, *, user: User, post_id: str) -> None:
+    """Delete my post (any time). Raises NotFound, Forbidden (not the author)."""
+    async with transaction(db):
+        post = await access_post(db, rt, viewer=user, post_id=post_id, lock=True)
+        if post.author_id != user.id:
+            raise Forbidden("only the author deletes a post")
+        post.status = "deleted"
+
+
+# --- comments and answers --------------------------------------------------------------------
+
+
+def _comment_public(c: Comment, post: Post, author: User | None) -> CommentPublic:
+    return CommentPublic(
+        id=c.id,
+        post_id=c.post_id,
+        author=_author(author, c.author_id),
+        text=c.text,
+        reply_to=c.reply_to,
+        is_answer=post.kind == "question" and c.reply_to is None,
+        accepted=post.accepted_comment_id == c.id,
+        status=c.status,  # type: ignore[arg-type]
+        created_at=c.created_at,
+    )
+
+
+async def add_comment(
+    db: AsyncSession, rt: Runtime, *, user: User, post_id: str, body: CommentCreate
+) -> CommentPublic:
+    """Comment on a published post (an answer, on a question), or reply to a comment.
+
+    Raises NotFound, Forbidden (muted), ValidationFailed (blocked terms, bad reply_to)."""
+    async with transaction(db):
+        now = rt.clock.now()
+        post = await access_post(db, rt, viewer=user, post_id=post_id)
+        if post.status != "published":
+            raise Conflict("only published posts take comments", reason="not_published")
+        await moderation.check_not_muted(db, user_id=user.id, now=now)
+        if body.reply_to is not None:
+            parent = await db.get(Comment, body.reply_to)
+            if parent is None or parent.post_id != post.id or parent.status != "published":
+                raise ValidationFailed("reply_to is not a comment of this post", field="reply_to")
+        verdict = await moderation.screen(db, rt, body.text)
+        status, flags = _verdict_status(verdict)
+        comment = Comment(
+            id=new_id("cm_"),
+            post_id=post.id,
+            author_id=user.id,
+            reply_to=body.reply_to,
+            text=body.text,
+            status=status,
+            flags=flags,
+            created_at=now,
+        )
+        db.add(comment)
+        await db.flush()
+        if status == "published":
+            await counters.bump(db, rt, post.id, comments=1)
+        else:
+            await _hold_for_review(
+                db, rt, kind="comment", target_id=comment.id, author_id=user.id, verdict=verdict
+            )
+    return _comment_public(comment, post, user)
+
+
+async def list_comments(
+    db: AsyncSession, rt: Runtime, *, viewer: User, post_id: str, limit: int, cursor: str | None
+) -> Page[CommentPublic]:
+    """A post's comments, oldest first (mine also while pending; blocked users' hidden). Raises NotFound."""
+    post = await access_post(db, rt, viewer=viewer, post_id=post_id)
+    after = decode_cursor(cursor)
+    q = select(Comment, User).join(User, User.id == Comment.author_id).where(Comment.post_id == post.id)
+    if not is_moderator(viewer):
+        q = q.where((Comment.status == "published") | (Comment.author_id == viewer.id))
+        q = q.where(
+            Comment.author_id.not_in(select(Block.blocked_id).where(Block.blocker_id == viewer.id)),  # type: ignore[attr-defined]
+            Comment.author_id.not_in(select(Block.blocker_id).where(Block.blocked_id == viewer.id)),  # type: ignore[attr-defined]
+        )
+    if after is not None:
+        q = q.where(Comment.id > str(after))
+    rows = (await db.execute(q.order_by(Comment.id).limit(limit + 1))).all()
+    items = [_comment_public(c, post, u) for c, u in rows[:limit]]
+    return Page[CommentPublic](
+        items=items, next_cursor=encode_cursor(rows[limit - 1][0].id) if len(rows) > limit else None
+    )
+
+
+async def accept_answer(
+    db: AsyncSession, rt: Runtime, *, user: User, post_id: str, comment_id: str
+) -> CommentPublic:
+    """The asker accepts one answer (idempotent for the same one); its author earns creator points.
+
+    Raises NotFound, Forbidden (not the asker), ValidationFailed (not a question, not an
+    answer, own answer), Conflict (another answer was accepted)."""
+    async with transaction(db):
+        now = rt.clock.now()
+        post = await access_post(db, rt, viewer=user, post_id=post_id)
+        if post.author_id != user.id:
+            raise Forbidden("only the asker accepts an answer")
+        if post.kind != "question":
+            raise ValidationFailed("only questions have answers to accept", field="post_id")
+        comment = await db.get(Comment, comment_id)
+        if comment is None or comment.post_id != post.id:
+            raise NotFound("no such answer")
+        if comment.reply_to is not None or comment.status != "published":
+            raise ValidationFailed("that comment is not an answer", field="comment_id")
+        if comment.author_id == user.id:
+            raise ValidationFailed("you cannot accept your own answer", field="comment_id")
+        won = await db.scalar(
+            update(Post)
+            .where(Post.id == post.id, Post.accepted_comment_id.is_(None))  # type: ignore[union-attr]
+            .values(accepted_comment_id=comment.id, accepted_at=now)
+            .returning(Post.id)
+            .execution_options(synchronize_session=False)
+        )
+        if won is None:
+            current = await db.scalar(select(Post.accepted_comment_id).where(Post.id == post.id))
+            if current != comment.id:
+                raise Conflict("another answer is already accepted", reason="already_accepted")
+        else:
+            post.accepted_comment_id = comment.id
+            creators.after_commit_score(
+                db,
+                rt,
+                user_id=comment.author_id,
+                delta=content_settings(rt).points_per_accepted_answer,
+                at=now,
+            )
+        author = await db.get(User, comment.author_id)
+    return _comment_public(comment, post, author)
+
+
+# --- likes ----------------------------------------------------------------------------------
+
+
+async def like(db: AsyncSession, rt: Runtime, *, user: User, post_id: str) -> LikePublic:
+    """Like a published post (idempotent); the count moves exactly once. Raises NotFound."""
+    async with transaction(db):
+        now = rt.clock.now()
+        post = await access_post(db, rt, viewer=user, post_id=post_id)
+        if post.status != "published":
+            raise NotFound("no such post")
+        inserted = await db.scalar(
+            insert_ignore(
+                db,
+                PostLike,
+                {"post_id": post.id, "user_id": user.id, "author_id": post.author_id, "created_at": now},
+            )
+        )
+        if inserted is not None:
+            count = (await counters.bump(db, rt, post.id, likes=1)).like_count
+            if post.author_id != user.id:
+                creators.after_commit_score(
+                    db, rt, user_id=post.author_id, delta=content_settings(rt).points_per_like, at=now
+                )
+        else:
+            count = int(await db.scalar(select(Post.like_count).where(Post.id == post.id)) or 0)
+    return LikePublic(post_id=post.id, liked=True, like_count=count)
+
+
+async def unlike(db: AsyncSession, rt: Runtime, *, user: User, post_id: str) -> LikePublic:
+    """Take my like back (idempotent); the author's creator points go back down. Raises NotFound."""
+    async with transaction(db):
+        post = await access_post(db, rt, viewer=user, post_id=post_id)
+        removed = (
+            await db.execute(
+                delete(PostLike)
+                .where(PostLike.post_id == post.id, PostLike.user_id == user.id)
+                .returning(PostLike.created_at, PostLike.author_id)
+            )
+        ).one_or_none()
+        if removed is not None:
+            count = (await counters.bump(db, rt, post.id, likes=-1)).like_count
+            liked_at, author_id = removed
+            if author_id != user.id:
+                # Subtract from the periods the like was counted in.
+                creators.after_commit_score(
+                    db, rt, user_id=author_id, delta=-content_settings(rt).points_per_like, at=liked_at
+                )
+        else:
+            count = int(await db.scalar(select(Post.like_count).where(Post.id == post.id)) or 0)
+    return LikePublic(post_id=post.id, liked=False, like_count=count)
+
+
+# --- follows --------------------------------------------------------------------------------
+
+
+async def _follow_counts(db: AsyncSession, user_id: str) -> tuple[int, int]:
+    followers = await db.scalar(select(func.count()).select_from(Follow).where(Follow.followee_id == user_id))
+    following = await db.scalar(select(func.count()).select_from(Follow).where(Follow.follower_id == user_id))
+    return int(followers or 0), int(following or 0)
+
+
+async def follow(db: AsyncSession, rt: Runtime, *, user: User, target_id: str, on: bool) -> FollowPublic:
+    """Follow (``on``) or unfollow a user, idempotently; counts are derived from the rows.
+
+    Raises NotFound (unknown user or blocked either way), ValidationFailed (myself)."""
+    if target_id == user.id:
+        raise ValidationFailed("you cannot follow yourself", field="user_id")
+    async with transaction(db):
+        if await db.get(User, target_id) is None:
+            raise NotFound("no such user")
+        if on:
+            if await friends.is_blocked_either(db, user.id, target_id):
+                raise NotFound("no such user")
+            await db.execute(
+                insert_ignore(
+                    db,
+                    Follow,
+                    {"follower_id": user.id, "followee_id": target_id, "created_at": rt.clock.now()},
+                )
+            )
+        else:
+            await db.execute(
+                delete(Follow).where(Follow.follower_id == user.id, Follow.followee_id == target_id)
+            )
+        followers, following = await _follow_counts(db, target_id)
+    return FollowPublic(user_id=target_id, following=on, follower_count=followers, following_count=following)
+
+
+# --- reports --------------------------------------------------------------------------------
+
+
+async def report(db: AsyncSession, rt: Runtime, *, user: User, post_id: str, reason: str) -> ReportPublic:
+    """Report a post (once per user); at the threshold it is hidden and queued for review.
+
+    Raises NotFound, ValidationFailed (my own post)."""
+    cs = content_settings(rt)
+    async with transaction(db):
+        now = rt.clock.now()
+        post = await access_post(db, rt, viewer=user, post_id=post_id)
+        if post.author_id == user.id:
+            raise ValidationFailed("you cannot report your own post", field="post_id")
+        inserted = await db.scalar(
+            insert_ignore(
+                db,
+                PostReport,
+                {"post_id": post.id, "reporter_id": user.id, "reason": reason, "created_at": now},
+            )
+        )
+        if inserted is not None:
+            counts = await counters.bump(db, rt, post.id, reports=1)
+            # Exactly one report crosses the threshold (the counter moves under the row lock).
+            if counts.report_count == cs.report_threshold:
+                held = await db.scalar(
+                    update(Post)
+                    .where(Post.id == post.id, Post.status == "published")
+                    .values(status="pending_review")
+                    .returning(Post.id)
+                    .execution_options(synchronize_session=False)
+                )
+                if held is not None:
+                    reasons = (
+                        await db.execute(
+                            select(PostReport.reason).where(PostReport.post_id == post.id).limit(20)
+                        )
+                    ).scalars()
+                    await moderation.enqueue(
+                        db,
+                        rt,
+                        target_kind="post",
+                        target_id=post.id,
+                        author_id=post.author_id,
+                        reason="reports",
+                        details={"reports": counts.report_count, "reasons": list(reasons)},
+                    )
+    return ReportPublic(post_id=post.id)

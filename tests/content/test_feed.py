@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from content.feed.ranking import hot_key, hotness
+from tests.content.helpers import block, feed_ids, new_post
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_latest_is_newest_first_and_following_only_my_followees(client, users):
+    alice, bob, carol, me = [await users.make(n) for n in ("alice", "bob", "carol", "me")]
+    a = await new_post(client, alice, text="a")
+    b = await new_post(client, bob, text="b")
+    c = await new_post(client, carol, text="c")
+    assert await feed_ids(client, me, "latest") == [c["id"], b["id"], a["id"]]
+    assert await feed_ids(client, me, "following") == []
+    await client.post(f"/v1/users/{alice.id}/follow", headers=me.headers)
+    await client.post(f"/v1/users/{carol.id}/follow", headers=me.headers)
+    assert await feed_ids(client, me, "following") == [c["id"], a["id"]]
+
+
+async def test_hot_ranks_by_likes_and_comments_with_decay(client, users, rt):
+    author = await users.make("author")
+    fans = [await users.make(f"f{i}") for i in range(4)]
+    old = await new_post(client, author, text="old but loved")
+    for f in fans:
+        await client.post(f"/v1/posts/{old['id']}/like", headers=f.headers)
+    rt.clock.advance(3600)
+    fresh = await new_post(client, author, text="fresh")
+    # 5 points an hour older beats 1 point now (half-life 12 h).
+    assert await feed_ids(client, fans[0], "hot") == [old["id"], fresh["id"]]
+    rt.clock.advance(48 * 3600)
+    newest = await new_post(client, author, text="newest")
+    # 48 h later, the new post with 1 point beats both (2^-4 · 5 < 1).
+    assert (await feed_ids(client, fans[0], "hot"))[0] == newest["id"]
+
+
+async def test_pgc_is_boosted_in_hot(client, users):
+    adv = await users.make("adv", roles="advisor,user")
+    alice = await users.make("alice")
+    u = await new_post(client, alice, text="ugc")
+    p = await new_post(client, adv, text="pgc")
+    u2 = await new_post(client, alice, text="ugc later")
+    ids = await feed_ids(client, alice, "hot")
+    assert ids.index(p["id"]) < ids.index(u2["id"]) < ids.index(u["id"])
+
+
+@pytest.mark.parametrize("tab", ["latest", "hot", "following"])
+async def test_cursor_pages_have_no_duplicates_or_gaps_while_posts_arrive(client, users, tab):
+    authors = [await users.make(f"a{i}") for i in range(3)]
+    reader = await users.make("reader")
+    for a in authors:
+        await client.post(f"/v1/users/{a.id}/follow", headers=reader.headers)
+    for i in range(13):
+        await new_post(client, authors[i % 3], text=f"post {i}")
+    snapshot = await feed_ids(client, reader, tab)
+    assert len(snapshot) == 13
+    seen: list[str] = []
+    cursor = None
+    n = 0
+    while True:
+        params = {"tab": tab, "limit": 4} | ({"cursor": cursor} if cursor else {})
+        page = (await client.get("/v1/feed", params=params, headers=reader.headers)).json()
+        seen += [p["id"] for p in page["items"]]
+        await new_post(client, authors[n % 3], text=f"arriving {n}")  # new posts while paging
+        n += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == snapshot
+
+
+async def test_pending_removed_deleted_muted_and_blocked_content_is_hidden(client, users, rt):
+    alice, bob, carol, dave, reader = [
+        await users.make(n) for n in ("alice", "bob", "carol", "dave", "reader")
+    ]
+    mod = await users.make("mod", roles="moderator,user")
+    ok = await new_post(client, alice, text="正常内容")
+    held = await new_post(client, alice, text="保本保息，快来")
+    assert held["status"] == "pending_review"
+    gone = await new_post(client, alice, text="删除我")
+    await client.delete(f"/v1/posts/{gone['id']}", headers=alice.headers)
+    muted = await new_post(client, bob, text="bob says hi")
+    blocked = await new_post(client, carol, text="carol says hi")
+    visible = await new_post(client, dave, text="dave says hi")
+    await client.post(
+        f"/v1/moderation/users/{bob.id}/mute", json={"hours": 2, "reason": "spam"}, headers=mod.headers
+    )
+    await block(rt, reader, carol)
+    for who in (alice, bob, carol, dave):
+        await client.post(f"/v1/users/{who.id}/follow", headers=reader.headers)
+    for tab in ("latest", "hot", "following"):
+        assert set(await feed_ids(client, reader, tab)) == {ok["id"], visible["id"]}, tab
+    for post in (held, gone, muted, blocked):
+        assert (await client.get(f"/v1/posts/{post['id']}", headers=reader.headers)).status_code == 404
+    # The author still sees her held post; moderators too.
+    assert (await client.get(f"/v1/posts/{held['id']}", headers=alice.headers)).json()[
+        "status"
+    ] == "pending_review"
+    assert (await client.get(f"/v1/posts/{held['id']}", headers=mod.headers)).status_code == 200
+    # The muted author sees his own post; once the mute ends, everyone does.
+    assert muted["id"] in await feed_ids(client, bob, "latest")
+    rt.clock.advance(2 * 3600 + 1)
+    assert muted["id"] in await feed_ids(client, reader, "latest")
+
+
+async def test_bad_cursor_and_tab_are_422(client, users):
+    me = await users.make("me")
+    for params in (
+        {"tab": "mine"},
+        {"cursor": "!!!"},
+        {"cursor": "bm90IGpzb24"},
+        {"tab": "hot", "cursor": "eyJ4IjoxfQ"},
+    ):
+        r = await client.get("/v1/feed", params=params, headers=me.headers)
+        assert r.status_code == 422, params
+
+
+async def test_hot_posts_list(client, users):
+    alice = await users.make("alice")
+    p = await new_post(client, alice)
+    r = await client.get("/v1/posts/hot", headers=alice.headers)
+    assert r.status_code == 200 and [x["id"] for x in r.json()["items"]] == [p["id"]]
+
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+counts = st.integers(min_value=0, max_value=100_000)
+ages = st.floats(min_value=0, max_value=24 * 365, allow_nan=False)
+
+
+@given(l1=counts, c1=counts, age1=ages, l2=counts, c2=counts, age2=ages, later=ages)
+def test_the_stored_key_orders_posts_as_the_decayed_score_does_at_any_time(l1, c1, age1, l2, c2, age2, later):
+    now = T0 + timedelta(hours=24 * 365 + later)
+    kw = {"pgc": False, "pgc_boost": 1.5, "half_life_h": 12.0}
+    t1, t2 = now - timedelta(hours=age1 + later), now - timedelta(hours=age2 + later)
+    k1 = hot_key(likes=l1, comments=c1, created_at=t1, **kw)
+    k2 = hot_key(likes=l2, comments=c2, created_at=t2, **kw)
+    h1 = hotness(likes=l1, comments=c1, created_at=t1, now=now, **kw)
+    h2 = hotness(likes=l2, comments=c2, created_at=t2, now=now, **kw)
+    if h1 > 0 and h2 > 0 and abs(h1 - h2) > 1e-9 * max(h1, h2):
+        assert (k1 > k2) == (h1 > h2)
+
+
+@given(likes=counts, comments=counts)
+def test_more_engagement_is_never_colder(likes, comments):
+    kw = {"created_at": T0, "pgc": False, "pgc_boost": 1.5, "half_life_h": 12.0}
+    base = hot_key(likes=likes, comments=comments, **kw)
+    assert hot_key(likes=likes + 1, comments=comments, **kw) > base
+    assert hot_key(likes=likes, comments=comments + 1, **kw) > base
+    assert hot_key(likes=likes, comments=comments, **(kw | {"pgc": True})) > base

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+
+from app import seed as seeding
+from app.auth import tokens
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_demo_seed_gives_li_na_a_feed_and_the_moderator_a_queue(client, rt):
+    ctx = await seeding.run(rt)
+    await seeding.run(rt)  # harmless the second time
+
+    def headers(handle: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {tokens.issue(rt.settings, ctx.users[handle].id)}"}
+
+    following = (await client.get("/v1/feed?tab=following", headers=headers("lina"))).json()["items"]
+    assert {p["source"] for p in following} == {"pgc", "ugc"}
+    article = next(p for p in following if p["kind"] == "article" and p["media"])
+    assert article["product"]["link"].startswith("https://bank.example/") and article["badge"]
+    assert (await client.get(urlsplit(article["media"][0]["thumb_url"]).path)).status_code == 200
+    mine = (await client.get("/v1/feed?tab=latest", headers=headers("lina"))).json()["items"]
+    question = next(p for p in mine if p["kind"] == "question")
+    assert question["accepted_comment_id"] and question["comment_count"] == 2
+    queue = (await client.get("/v1/moderation/queue", headers=headers("moderator"))).json()["items"]
+    assert len(queue) == 1 and queue[0]["author_id"] == ctx.users["chenjie"].id
