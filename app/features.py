@@ -30,6 +30,8 @@ FEATURES: tuple[str, ...] = (
     "app.devtools",
     "social.friends",
     "social.chat",
+    "social.transfers",
+    "social.red_packets",
 )
 
 
