@@ -10,7 +10,9 @@ Exactly-once grabs, on any number of workers, are decided in the database:
   grab takes share ``count - remaining_count_before``;
 - the claim row's primary key (packet, user) makes a second grab by the same user fail
   (checked under the packet lock, so it is answered ``already_claimed`` and the
-  transaction, decrement included, is rolled back).
+  transaction, decrement included, is rolled back);
+- in front of that, a Redis ticket counter (``gate.py``) answers ``sold_out`` without
+  touching the row once every share is taken or being taken — a fast path only.
 
 Who may grab: members of the conversation; in a direct chat only the other person
 (not the sender); in a group every member including the sender (as in WeChat), so
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
 from sqlalchemy import case, select, update
@@ -49,6 +51,7 @@ from app.runtime import Runtime
 from social.chat import service as chat
 from social.chat.models import Conversation
 from social.friends import service as friends
+from social.red_packets import gate
 from social.red_packets.models import RedPacket, RedPacketClaim
 from social.red_packets.schemas import ClaimPublic, GrabPublic, RedPacketCreated, RedPacketPublic
 from social.red_packets.split import luckiest_index, split
@@ -200,6 +203,9 @@ async def grab(db: AsyncSession, rt: Runtime, *, packet_id: str, user_id: str) -
                 RedPacket.mode,
                 RedPacket.to_user_id,
                 RedPacket.sender_may_grab,
+                RedPacket.status,
+                RedPacket.remaining_count,
+                RedPacket.expires_at,
             ).where(RedPacket.id == packet_id)
         )
     ).first()
@@ -215,6 +221,20 @@ async def grab(db: AsyncSession, rt: Runtime, *, packet_id: str, user_id: str) -
     if claimed is not None:
         raise AlreadyClaimed("you already grabbed this red packet")
     now = rt.clock.now()
+    if p.status == "refunded" or (p.status == "open" and p.expires_at <= now):
+        raise Expired("the red packet has expired", expires_at=p.expires_at.isoformat())
+    if p.status == "finished" or not await gate.take(rt, packet_id, remaining_in_db=p.remaining_count):
+        raise SoldOut("every share has been taken")
+    try:
+        return await _take_share(db, rt, packet_id=packet_id, user_id=user_id, p=p, now=now)
+    except Exception:
+        await gate.give_back(rt, packet_id)  # the grab did not happen
+        raise
+
+
+async def _take_share(
+    db: AsyncSession, rt: Runtime, *, packet_id: str, user_id: str, p: Any, now: datetime
+) -> GrabPublic:
     taken = (
         await db.execute(
             update(RedPacket)

@@ -19,9 +19,10 @@ from typing import Any, NoReturn
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import end_read, transaction
+from app.db import end_read, is_unique_violation, transaction
 from app.errors import Conflict, Expired, Forbidden, LimitExceeded, NotFound, ValidationFailed
 from app.ids import new_id
 from app.ledger import service as ledger
@@ -98,11 +99,24 @@ async def _count_against_daily_limit(db: AsyncSession, rt: Runtime, *, user_id: 
         raise LimitExceeded("daily transfer limit reached", daily_max_fen=limit, day=day.isoformat())
 
 
+async def _direct_conversation(db: AsyncSession, rt: Runtime, a: str, b: str) -> str:
+    """The pair's direct chat, created in this transaction if need be. Two first transfers
+    between a pair at once both try to create it: the loser's insert fails on the unique
+    pair key, so it runs in a savepoint and the loser then reads the winner's row."""
+    try:
+        async with db.begin_nested():
+            return (await chat.get_or_create_direct(db, rt, a, b)).id
+    except IntegrityError as exc:
+        if not is_unique_violation(exc):
+            raise
+    return (await chat.get_or_create_direct(db, rt, a, b)).id
+
+
 async def _conversation_for(
     db: AsyncSession, rt: Runtime, *, sender_id: str, receiver_id: str, conversation_id: str | None
 ) -> str:
     if conversation_id is None:
-        return (await chat.get_or_create_direct(db, rt, sender_id, receiver_id)).id
+        return await _direct_conversation(db, rt, sender_id, receiver_id)
     if not await chat.is_member(db, conversation_id, sender_id):
         raise NotFound("conversation not found", conversation_id=conversation_id)
     if not await chat.is_member(db, conversation_id, receiver_id):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import anyio
 import pytest
 from sqlalchemy import func, select
 
@@ -235,3 +236,21 @@ async def test_only_the_receiver_settles_and_only_parties_see(client, rt, users,
     assert await balance(rt, escrow_of(tid)) == 900
     async with rt.sessionmaker() as db:
         assert await ledger.balance(db, ledger.wallet_account(bob.id)) == 0
+
+
+async def test_two_first_transfers_at_once_share_one_direct_chat(client, rt, users):
+    alice = await users.make("alice", balance_fen=10_000)
+    bob = await users.make("bob", balance_fen=10_000)
+    await users.friends(alice, bob)
+    got: list = []
+
+    async def one(sender, to):
+        got.append(await send(client, sender, to, 100))
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(3):
+            tg.start_soon(one, alice, bob)
+            tg.start_soon(one, bob, alice)
+    assert [r.status_code for r in got] == [201] * 6
+    assert len({r.json()["conversation_id"] for r in got}) == 1
+    assert len(await messages(rt, got[0].json()["conversation_id"])) == 6

@@ -1,0 +1,52 @@
+"""The Redis fast path in front of a grab: a ticket counter per packet.
+
+Only an optimisation — PostgreSQL decides who gets a share. The counter starts at the
+packet's ``remaining_count`` as the database has it (seeded when the key is missing) and
+expires after ``TTL_S``, to be seeded again. A grab takes a ticket before it touches
+the packet row; without a ticket it is answered ``sold_out`` at once, so a crowd that
+arrives after the last share does not queue on the packet's row lock.
+
+Why this is safe: handing out too many tickets (a reseed while grabs are in flight)
+only sends a few extra grabs to the database, whose conditional update refuses them. A
+ticket lost with a crashed worker can at worst answer ``sold_out`` early for a share
+that is still there, until the key expires and is reseeded; whatever is never grabbed
+goes back to the sender with the 24 h refund. Money is never decided here.
+"""
+
+from __future__ import annotations
+
+from app.runtime import Runtime
+
+TTL_S = 30
+
+_TAKE = """
+local v = redis.call('GET', KEYS[1])
+if not v then return -1 end
+if tonumber(v) <= 0 then return 0 end
+redis.call('DECR', KEYS[1])
+return 1
+"""
+
+_GIVE_BACK = """
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('INCR', KEYS[1]) end
+return 0
+"""
+
+
+def _key(rt: Runtime, packet_id: str) -> str:
+    return rt.keys("red_packet", "tickets", packet_id)
+
+
+async def take(rt: Runtime, packet_id: str, *, remaining_in_db: int) -> bool:
+    """Take a ticket; False means every share is taken (or being taken)."""
+    key = _key(rt, packet_id)
+    got = int(await rt.redis.eval(_TAKE, 1, key))  # type: ignore[misc]
+    if got == -1:
+        await rt.redis.set(key, remaining_in_db, nx=True, ex=TTL_S)
+        got = int(await rt.redis.eval(_TAKE, 1, key))  # type: ignore[misc]
+    return got == 1
+
+
+async def give_back(rt: Runtime, packet_id: str) -> None:
+    """Return a ticket whose grab did not happen (already claimed, rolled back)."""
+    await rt.redis.eval(_GIVE_BACK, 1, _key(rt, packet_id))  # type: ignore[misc]
