@@ -26,7 +26,9 @@ async def _groups(b: Bench, sender_id: str, groups: list[list[str]]) -> list[str
     ids = []
     async with b.rt.sessionmaker() as db, transaction(db):
         for members in groups:
-            conv = Conversation(id=new_id("c_"), kind="group", title="bench", created_by=sender_id, created_at=now)
+            conv = Conversation(
+                id=new_id("c_"), kind="group", title="bench", created_by=sender_id, created_at=now
+            )
             db.add(conv)
             await db.flush()
             for uid in (sender_id, *members):

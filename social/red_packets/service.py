@@ -180,9 +180,7 @@ async def create_packet(
 
 async def _explain_no_share(db: AsyncSession, rt: Runtime, *, packet_id: str) -> NoReturn:
     row = (
-        await db.execute(
-            select(RedPacket.status, RedPacket.expires_at).where(RedPacket.id == packet_id)
-        )
+        await db.execute(select(RedPacket.status, RedPacket.expires_at).where(RedPacket.id == packet_id))
     ).one()
     if row.status == "finished":
         raise SoldOut("every share has been taken")
@@ -216,7 +214,9 @@ async def grab(db: AsyncSession, rt: Runtime, *, packet_id: str, user_id: str) -
     if user_id == p.sender_id and not p.sender_may_grab:
         raise Forbidden("the sender cannot grab a red packet in a direct chat")
     claimed = await db.scalar(
-        select(RedPacketClaim.idx).where(RedPacketClaim.packet_id == packet_id, RedPacketClaim.user_id == user_id)
+        select(RedPacketClaim.idx).where(
+            RedPacketClaim.packet_id == packet_id, RedPacketClaim.user_id == user_id
+        )
     )
     if claimed is not None:
         raise AlreadyClaimed("you already grabbed this red packet")
@@ -315,7 +315,9 @@ async def access_packet(db: AsyncSession, rt: Runtime, *, packet_id: str, user_i
     claims = (
         (
             await db.execute(
-                select(RedPacketClaim).where(RedPacketClaim.packet_id == packet_id).order_by(RedPacketClaim.idx)
+                select(RedPacketClaim)
+                .where(RedPacketClaim.packet_id == packet_id)
+                .order_by(RedPacketClaim.idx)
             )
         )
         .scalars()

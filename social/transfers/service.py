@@ -187,7 +187,9 @@ async def create_transfer(
     return to_public(t)
 
 
-async def _explain_not_pending(db: AsyncSession, *, transfer_id: str, user_id: str, now: datetime) -> NoReturn:
+async def _explain_not_pending(
+    db: AsyncSession, *, transfer_id: str, user_id: str, now: datetime
+) -> NoReturn:
     t = await db.get(Transfer, transfer_id)
     if t is None or user_id not in (t.sender_id, t.receiver_id):
         raise NotFound("transfer not found", transfer_id=transfer_id)
@@ -233,7 +235,12 @@ async def _settle(
     if accept:
         # The receiver's "received" bubble, as in WeChat.
         await chat.post_message(
-            db, rt, conversation_id=t.conversation_id, sender_id=user_id, kind="transfer", body=_body(t, status)
+            db,
+            rt,
+            conversation_id=t.conversation_id,
+            sender_id=user_id,
+            kind="transfer",
+            body=_body(t, status),
         )
         await notify(
             db,

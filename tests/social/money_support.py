@@ -43,7 +43,9 @@ async def make_group(rt: Runtime, members: list[Any], title: str = "group") -> s
     """A group conversation with these members (straight into the chat tables)."""
     now = rt.clock.now()
     async with rt.sessionmaker() as db, transaction(db):
-        conv = Conversation(id=new_id("c_"), kind="group", title=title, created_by=members[0].id, created_at=now)
+        conv = Conversation(
+            id=new_id("c_"), kind="group", title=title, created_by=members[0].id, created_at=now
+        )
         db.add(conv)
         await db.flush()
         for m in members:

@@ -37,7 +37,9 @@ async def test_unaccepted_transfer_is_refunded_once_after_24h(client, rt, users)
     bob = await users.make("bob")
     await users.friends(alice, bob)
     t = (
-        await client.post("/v1/transfers", json={"to_user_id": bob.id, "amount_fen": 2_500}, headers=idem(alice))
+        await client.post(
+            "/v1/transfers", json={"to_user_id": bob.id, "amount_fen": 2_500}, headers=idem(alice)
+        )
     ).json()
     rt.clock.advance(DAY - 60)
     assert await transfers.refund_expired(rt) == 0

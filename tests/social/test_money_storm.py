@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import itertools
 import random
 from collections import Counter, defaultdict
 from typing import Any
@@ -113,7 +112,9 @@ async def test_grab_storm_through_two_workers_is_exactly_once(settings, rt, user
         for c in claims:
             by_packet[c.packet_id] += c.amount_fen
         assert set(by_packet.values()) == {total}
-        rows = (await db.execute(select(RedPacket.status, RedPacket.remaining_count, RedPacket.remaining_fen))).all()
+        rows = (
+            await db.execute(select(RedPacket.status, RedPacket.remaining_count, RedPacket.remaining_fen))
+        ).all()
         assert set(rows) == {("finished", 0, 0)}
         for packet_id in packets:
             assert await ledger.balance(db, red_packets.escrow_of(packet_id)) == 0
@@ -140,7 +141,6 @@ async def test_kill_9_in_a_grab_and_transfer_storm_keeps_every_invariant(setting
         for p in packets:
             for m in crowd:
                 ops.append((f"/v1/red-packets/{p}/grab", m, f"grab-{p}", None))
-        keys = itertools.count()
         transfer_ops: list[tuple[Any, Any, int]] = [(a, b, k) for a, b in pairs for k in range(6)] + [
             (b, a, k) for a, b in pairs for k in range(6, 10)
         ]
@@ -149,9 +149,12 @@ async def test_kill_9_in_a_grab_and_transfer_storm_keeps_every_invariant(setting
         outcomes: dict[str, int] = {}
         cut_off: list[tuple[str, Any, str, dict[str, Any] | None]] = []
         killed = anyio.Event()
+        halfway = anyio.Event()
         limiter = anyio.CapacityLimiter(CONCURRENCY)
 
-        async def call(n: int, path: str, person: Any, key: str, body: dict[str, Any] | None) -> httpx.Response | None:
+        async def call(
+            n: int, path: str, person: Any, key: str, body: dict[str, Any] | None
+        ) -> httpx.Response | None:
             nonlocal done
             async with limiter:
                 try:
@@ -162,6 +165,8 @@ async def test_kill_9_in_a_grab_and_transfer_storm_keeps_every_invariant(setting
                     cut_off.append((path, person, key, body))
                     return None
             done += 1
+            if done == 150:
+                halfway.set()
             outcomes[f"{person.id}:{key}"] = r.status_code
             return r
 
@@ -169,15 +174,18 @@ async def test_kill_9_in_a_grab_and_transfer_storm_keeps_every_invariant(setting
             await call(n, *op)
 
         async def transferrer(n: int, a: Any, b: Any, k: int) -> None:
-            r = await call(n, "/v1/transfers", a, f"t-{a.id}-{k}", {"to_user_id": b.id, "amount_fen": 100 + k})
+            r = await call(
+                n, "/v1/transfers", a, f"t-{a.id}-{k}", {"to_user_id": b.id, "amount_fen": 100 + k}
+            )
             if r is None or r.status_code != 201 or k % 3 == 2:
                 return  # every third transfer is left pending for the sweep
             action = "accept" if k % 3 == 0 else "decline"
-            await call(n + 1, f"/v1/transfers/{r.json()['id']}/{action}", b, f"{action}-{r.json()['id']}", None)
+            await call(
+                n + 1, f"/v1/transfers/{r.json()['id']}/{action}", b, f"{action}-{r.json()['id']}", None
+            )
 
         async def killer() -> None:
-            while done < 150:
-                await anyio.sleep(0.01)  # polling the storm's progress, not business time
+            await halfway.wait()
             servers[0].kill()
             killed.set()
             await servers[0].restart()
@@ -252,7 +260,11 @@ async def check_transfers(rt: Any, *, allow_pending: bool) -> None:
             )
         ).all():
             kinds[ref_id].append(kind)
-        settle = {"accepted": "transfer_accept", "declined": "transfer_decline", "refunded": "transfer_refund"}
+        settle = {
+            "accepted": "transfer_accept",
+            "declined": "transfer_decline",
+            "refunded": "transfer_refund",
+        }
         for t in all_transfers:
             escrow = await ledger.balance(db, transfers.escrow_of(t.id))
             if t.status == "pending":

@@ -62,7 +62,12 @@ async def test_random_packet_is_grabbed_share_by_share_and_sums_to_total(client,
     assert twice.status_code == 409 and error_code(twice) == "already_claimed"
     info = (await client.get(f"/v1/red-packets/{p['id']}", headers=carol.headers)).json()
     assert info["status"] == "finished"
-    assert (info["total_fen"], info["count"], info["remaining_count"], info["remaining_fen"]) == (1000, 3, 0, 0)
+    assert (info["total_fen"], info["count"], info["remaining_count"], info["remaining_fen"]) == (
+        1000,
+        3,
+        0,
+        0,
+    )
     assert {c["user_id"]: c["amount_fen"] for c in info["claims"]} == amounts
     lucky = [c for c in info["claims"] if c["luckiest"]]
     assert len(lucky) == 1 and lucky[0]["amount_fen"] == max(amounts.values())

@@ -227,7 +227,9 @@ async def test_only_the_receiver_settles_and_only_parties_see(client, rt, users,
     r = await client.get(f"/v1/transfers/{tid}", headers=mallory.headers)
     assert r.status_code == 404 and "amount_fen" not in r.text
     assert (await client.get(f"/v1/transfers/{tid}")).status_code == 401
-    assert (await client.post("/v1/transfers", json={"to_user_id": bob.id, "amount_fen": 1})).status_code == 401
+    assert (
+        await client.post("/v1/transfers", json={"to_user_id": bob.id, "amount_fen": 1})
+    ).status_code == 401
     assert (await client.get("/v1/transfers/tr_missing", headers=alice.headers)).status_code == 404
     assert (await client.get(f"/v1/transfers/{'x' * 41}", headers=alice.headers)).status_code == 422
     got = await client.get(f"/v1/transfers/{tid}", headers=alice.headers)
