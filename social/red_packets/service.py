@@ -223,12 +223,17 @@ async def grab(db: AsyncSession, rt: Runtime, *, packet_id: str, user_id: str) -
     now = rt.clock.now()
     if p.status == "refunded" or (p.status == "open" and p.expires_at <= now):
         raise Expired("the red packet has expired", expires_at=p.expires_at.isoformat())
-    if p.status == "finished" or not await gate.take(rt, packet_id, remaining_in_db=p.remaining_count):
+    if p.status == "finished":
+        raise SoldOut("every share has been taken")
+    ticket = await gate.take(rt, packet_id, user_id=user_id, remaining_in_db=p.remaining_count)
+    if ticket == gate.ALREADY:
+        raise AlreadyClaimed("you already grabbed this red packet")
+    if not ticket:
         raise SoldOut("every share has been taken")
     try:
         return await _take_share(db, rt, packet_id=packet_id, user_id=user_id, p=p, now=now)
     except Exception:
-        await gate.give_back(rt, packet_id)  # the grab did not happen
+        await gate.give_back(rt, packet_id, user_id=user_id)  # the grab did not happen
         raise
 
 
