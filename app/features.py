@@ -33,6 +33,8 @@ FEATURES: tuple[str, ...] = (
     "social.referrals",
     "social.advisors",
     "social.chat",
+    "social.transfers",
+    "social.red_packets",
     "app.realtime",
     "content.media",
     "content.posts",

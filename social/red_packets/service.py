@@ -1,0 +1,438 @@
+"""Red packets in a conversation: created from the sender's wallet into a per-packet
+escrow, grabbed share by share, what is left refunded to the sender after 24 h.
+
+Exactly-once grabs, on any number of workers, are decided in the database:
+
+- the shares are cut at creation (``split.py``) and stored in grab order;
+- a grab is one conditional ``UPDATE red_packets SET remaining_count = remaining_count - 1
+  WHERE status = 'open' AND remaining_count > 0 AND expires_at > now`` — it takes the
+  packet's row lock, so the grabs of one packet queue, and never goes below zero; the
+  grab takes share ``count - remaining_count_before``;
+- the claim row's primary key (packet, user) makes a second grab by the same user fail
+  (checked under the packet lock, so it is answered ``already_claimed`` and the
+  transaction, decrement included, is rolled back);
+- in front of that, a Redis ticket counter (``gate.py``) answers ``sold_out`` without
+  touching the row once every share is taken or being taken — a fast path only.
+
+Who may grab: members of the conversation; in a direct chat only the other person
+(not the sender); in a group every member including the sender (as in WeChat), so
+``count`` may be at most the number of members who may grab. An ``exclusive`` packet has
+one share for one named member.
+
+Lock order: packet row, ledger accounts (sorted by ``post``), conversation row.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, NoReturn
+
+from sqlalchemy import case, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import end_read, transaction
+from app.errors import (
+    AlreadyClaimed,
+    Expired,
+    Forbidden,
+    LimitExceeded,
+    NotFound,
+    SoldOut,
+    ValidationFailed,
+)
+from app.ids import new_id
+from app.ledger import service as ledger
+from app.notifications.service import notify
+from app.runtime import Runtime
+from social.chat import service as chat
+from social.chat.models import Conversation
+from social.friends import service as friends
+from social.red_packets import gate
+from social.red_packets.models import RedPacket, RedPacketClaim
+from social.red_packets.schemas import ClaimPublic, GrabPublic, RedPacketCreated, RedPacketPublic
+from social.red_packets.split import luckiest_index, split
+
+ESCROW_KIND = "red_packet_escrow"
+SWEEP_BATCH = 200
+_rng = random.SystemRandom()
+
+
+def escrow_of(packet_id: str) -> str:
+    return ledger.escrow_account("red_packet", packet_id)
+
+
+def _insert(db: AsyncSession) -> Callable[..., Any]:
+    return pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+async def create_packet(
+    db: AsyncSession,
+    rt: Runtime,
+    *,
+    sender_id: str,
+    conversation_id: str,
+    total_fen: int,
+    count: int,
+    mode: str,
+    to_user_id: str | None = None,
+    greeting: str = "",
+    rng: random.Random | None = None,
+) -> RedPacketCreated:
+    """Put ``total_fen`` from the sender's wallet into a new packet's escrow, cut its shares
+    and post it in the conversation. Runs in the caller's transaction (``idem.run``).
+
+    Raises NotFound (not a member), Forbidden (blocked), LimitExceeded, ValidationFailed,
+    InsufficientFunds."""
+    settings = rt.settings
+    if total_fen > settings.red_packet_max_fen:
+        raise LimitExceeded("red packet above the limit", max_fen=settings.red_packet_max_fen)
+    if count > settings.red_packet_max_count:
+        raise ValidationFailed(
+            f"a red packet has 1–{settings.red_packet_max_count} shares",
+            field="count",
+            max_count=settings.red_packet_max_count,
+        )
+    if total_fen < count:
+        raise ValidationFailed("every share needs at least 1 fen", field="total_fen")
+    conv = await db.get(Conversation, conversation_id)
+    if conv is None or not await chat.is_member(db, conversation_id, sender_id):
+        raise NotFound("conversation not found", conversation_id=conversation_id)
+    members = await chat.member_ids(db, conversation_id)
+    direct = conv.kind == "direct"
+    if direct:
+        others = [m for m in members if m != sender_id]
+        if any([await friends.is_blocked_either(db, sender_id, o) for o in others]):
+            raise Forbidden("you cannot send to this conversation")
+        eligible = others
+    else:
+        eligible = members
+    if mode == "exclusive":
+        if to_user_id is None or to_user_id == sender_id or to_user_id not in members:
+            raise ValidationFailed("an exclusive packet names another member", field="to_user_id")
+        if count != 1:
+            raise ValidationFailed("an exclusive packet has one share", field="count")
+    elif to_user_id is not None:
+        raise ValidationFailed("to_user_id is only for exclusive packets", field="to_user_id")
+    if count > len(eligible):
+        raise ValidationFailed(
+            "more shares than members who can grab", field="count", max_count=len(eligible)
+        )
+    shares = split(mode, total_fen, count, rng or _rng)
+    now = rt.clock.now()
+    p = RedPacket(
+        id=new_id("rp_"),
+        conversation_id=conversation_id,
+        sender_id=sender_id,
+        mode=mode,
+        to_user_id=to_user_id,
+        sender_may_grab=not direct,
+        greeting=greeting,
+        total_fen=total_fen,
+        count=count,
+        shares=shares,
+        remaining_count=count,
+        remaining_fen=total_fen,
+        status="open",
+        created_at=now,
+        expires_at=now + timedelta(seconds=settings.pending_ttl_s),
+    )
+    db.add(p)
+    await db.flush()
+    await ledger.open_account(db, account_id=escrow_of(p.id), kind=ESCROW_KIND, owner_id=None, now=now)
+    await ledger.post(
+        db,
+        kind="red_packet",
+        entries=ledger.move(ledger.wallet_account(sender_id), escrow_of(p.id), total_fen),
+        now=now,
+        ref_id=p.id,
+        memo="red packet sent",
+    )
+    await chat.post_message(
+        db,
+        rt,
+        conversation_id=conversation_id,
+        sender_id=sender_id,
+        kind="red_packet",
+        body={
+            "packet_id": p.id,
+            "total_fen": total_fen,
+            "count": count,
+            "mode": mode,
+            "to_user_id": to_user_id,
+            "greeting": greeting,
+            "expires_at": p.expires_at.isoformat(),
+        },
+    )
+    return RedPacketCreated(
+        id=p.id,
+        conversation_id=conversation_id,
+        total_fen=total_fen,
+        count=count,
+        mode=mode,
+        status=p.status,
+        expires_at=p.expires_at,
+    )
+
+
+async def _explain_no_share(db: AsyncSession, rt: Runtime, *, packet_id: str) -> NoReturn:
+    row = (
+        await db.execute(select(RedPacket.status, RedPacket.expires_at).where(RedPacket.id == packet_id))
+    ).one()
+    if row.status == "finished":
+        raise SoldOut("every share has been taken")
+    raise Expired("the red packet has expired", expires_at=row.expires_at.isoformat())
+
+
+async def grab(db: AsyncSession, rt: Runtime, *, packet_id: str, user_id: str) -> GrabPublic:
+    """Take the next share of a packet into the user's wallet. Runs in the caller's
+    transaction (``idem.run``); locks the packet row (conditional UPDATE).
+
+    Raises NotFound (no packet, or not a member), Forbidden (not for this user),
+    AlreadyClaimed, SoldOut, Expired."""
+    p = (
+        await db.execute(
+            select(
+                RedPacket.conversation_id,
+                RedPacket.sender_id,
+                RedPacket.mode,
+                RedPacket.to_user_id,
+                RedPacket.sender_may_grab,
+                RedPacket.status,
+                RedPacket.remaining_count,
+                RedPacket.expires_at,
+            ).where(RedPacket.id == packet_id)
+        )
+    ).first()
+    if p is None or not await chat.is_member(db, p.conversation_id, user_id):
+        raise NotFound("red packet not found", packet_id=packet_id)
+    if p.mode == "exclusive" and user_id != p.to_user_id:
+        raise Forbidden("this red packet is for someone else")
+    if user_id == p.sender_id and not p.sender_may_grab:
+        raise Forbidden("the sender cannot grab a red packet in a direct chat")
+    claimed = await db.scalar(
+        select(RedPacketClaim.idx).where(
+            RedPacketClaim.packet_id == packet_id, RedPacketClaim.user_id == user_id
+        )
+    )
+    if claimed is not None:
+        raise AlreadyClaimed("you already grabbed this red packet")
+    now = rt.clock.now()
+    if p.status == "refunded" or (p.status == "open" and p.expires_at <= now):
+        raise Expired("the red packet has expired", expires_at=p.expires_at.isoformat())
+    if p.status == "finished":
+        raise SoldOut("every share has been taken")
+    ticket = await gate.take(rt, packet_id, user_id=user_id, remaining_in_db=p.remaining_count)
+    if ticket == gate.ALREADY:
+        raise AlreadyClaimed("you already grabbed this red packet")
+    if not ticket:
+        raise SoldOut("every share has been taken")
+    try:
+        return await _take_share(db, rt, packet_id=packet_id, user_id=user_id, p=p, now=now)
+    except Exception:
+        await gate.give_back(rt, packet_id, user_id=user_id)  # the grab did not happen
+        raise
+
+
+async def _take_share(
+    db: AsyncSession, rt: Runtime, *, packet_id: str, user_id: str, p: Any, now: datetime
+) -> GrabPublic:
+    taken = (
+        await db.execute(
+            update(RedPacket)
+            .where(
+                RedPacket.id == packet_id,
+                RedPacket.status == "open",
+                RedPacket.remaining_count > 0,
+                RedPacket.expires_at > now,
+            )
+            .values(
+                remaining_count=RedPacket.remaining_count - 1,
+                status=case((RedPacket.remaining_count == 1, "finished"), else_=RedPacket.status),
+                closed_at=case((RedPacket.remaining_count == 1, now), else_=RedPacket.closed_at),
+            )
+            .returning(RedPacket.remaining_count, RedPacket.count, RedPacket.shares)
+            .execution_options(synchronize_session=False)
+        )
+    ).first()
+    if taken is None:
+        await _explain_no_share(db, rt, packet_id=packet_id)
+    idx = taken.count - taken.remaining_count - 1
+    amount = int(taken.shares[idx])
+    await db.execute(
+        update(RedPacket)
+        .where(RedPacket.id == packet_id)
+        .values(remaining_fen=RedPacket.remaining_fen - amount)
+        .execution_options(synchronize_session=False)
+    )
+    inserted = (
+        await db.execute(
+            _insert(db)(RedPacketClaim)
+            .values(packet_id=packet_id, user_id=user_id, idx=idx, amount_fen=amount, at=now)
+            .on_conflict_do_nothing(index_elements=["packet_id", "user_id"])
+            .returning(RedPacketClaim.idx)
+        )
+    ).first()
+    if inserted is None:
+        # A concurrent grab by the same user won; the rollback undoes our decrement.
+        raise AlreadyClaimed("you already grabbed this red packet")
+    await ledger.post(
+        db,
+        kind="red_packet_claim",
+        entries=ledger.move(escrow_of(packet_id), ledger.wallet_account(user_id), amount),
+        now=now,
+        ref_id=packet_id,
+        memo="red packet grabbed",
+    )
+    await chat.post_message(
+        db,
+        rt,
+        conversation_id=p.conversation_id,
+        sender_id=None,
+        kind="system",
+        body={
+            "event": "red_packet_claimed",
+            "packet_id": packet_id,
+            "user_id": user_id,
+            "sender_id": p.sender_id,
+            "amount_fen": amount,
+            "remaining_count": taken.remaining_count,
+        },
+    )
+    return GrabPublic(packet_id=packet_id, amount_fen=amount, remaining_count=taken.remaining_count)
+
+
+def _public_status(p: RedPacket, rt: Runtime) -> str:
+    if p.status == "open" and p.expires_at <= rt.clock.now():
+        return "expired"
+    return p.status
+
+
+async def access_packet(db: AsyncSession, rt: Runtime, *, packet_id: str, user_id: str) -> RedPacketPublic:
+    """A packet and its claims, for members of its conversation. Raises NotFound for others."""
+    p = await db.get(RedPacket, packet_id)
+    if p is None or not await chat.is_member(db, p.conversation_id, user_id):
+        await end_read(db)
+        raise NotFound("red packet not found", packet_id=packet_id)
+    claims = (
+        (
+            await db.execute(
+                select(RedPacketClaim)
+                .where(RedPacketClaim.packet_id == packet_id)
+                .order_by(RedPacketClaim.idx)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    await end_read(db)
+    luckiest = None
+    if p.mode == "random" and p.status == "finished" and claims:
+        luckiest = claims[luckiest_index([c.amount_fen for c in claims])].user_id
+    return RedPacketPublic(
+        id=p.id,
+        conversation_id=p.conversation_id,
+        sender_id=p.sender_id,
+        mode=p.mode,
+        to_user_id=p.to_user_id,
+        greeting=p.greeting,
+        total_fen=p.total_fen,
+        count=p.count,
+        remaining_count=p.remaining_count,
+        remaining_fen=p.remaining_fen,
+        refunded_fen=p.refunded_fen,
+        status=_public_status(p, rt),
+        created_at=p.created_at,
+        expires_at=p.expires_at,
+        claims=[
+            ClaimPublic(user_id=c.user_id, amount_fen=c.amount_fen, at=c.at, luckiest=c.user_id == luckiest)
+            for c in claims
+        ],
+    )
+
+
+async def refund_one(db: AsyncSession, rt: Runtime, *, packet_id: str) -> int | None:
+    """Close one expired open packet and refund what is left to its sender, in the caller's
+    transaction. Returns the refunded fen, or None when it was not open and expired (someone
+    else closed it). Locks the packet row (conditional UPDATE)."""
+    now = rt.clock.now()
+    row = (
+        await db.execute(
+            update(RedPacket)
+            .where(RedPacket.id == packet_id, RedPacket.status == "open", RedPacket.expires_at <= now)
+            .values(
+                status="refunded",
+                refunded_fen=RedPacket.remaining_fen,
+                remaining_fen=0,
+                remaining_count=0,
+                closed_at=now,
+            )
+            .returning(RedPacket.refunded_fen, RedPacket.sender_id, RedPacket.conversation_id)
+            .execution_options(synchronize_session=False)
+        )
+    ).first()
+    if row is None:
+        return None
+    refunded = int(row.refunded_fen)
+    await ledger.post(
+        db,
+        kind="red_packet_refund",
+        entries=ledger.move(escrow_of(packet_id), ledger.wallet_account(row.sender_id), refunded),
+        now=now,
+        ref_id=packet_id,
+        memo="red packet expired: refunded",
+    )
+    await chat.post_message(
+        db,
+        rt,
+        conversation_id=row.conversation_id,
+        sender_id=None,
+        kind="system",
+        body={
+            "event": "red_packet_refunded",
+            "packet_id": packet_id,
+            "sender_id": row.sender_id,
+            "refunded_fen": refunded,
+        },
+    )
+    await notify(
+        db,
+        rt,
+        user_id=row.sender_id,
+        kind="red_packet_refunded",
+        data={"packet_id": packet_id, "refunded_fen": refunded, "conversation_id": row.conversation_id},
+    )
+    return refunded
+
+
+async def refund_expired(rt: Runtime, *, max_rounds: int = 50) -> int:
+    """The sweep: refund every open packet past its expiry; returns how many this call
+    refunded. Scans by ``expires_at`` (catches up after downtime); safe on several workers
+    at once (``refund_one`` decides by a conditional update)."""
+    refunded = 0
+    async with rt.sessionmaker() as db:
+        for _ in range(max_rounds):
+            now = rt.clock.now()
+            ids = (
+                (
+                    await db.execute(
+                        select(RedPacket.id)
+                        .where(RedPacket.status == "open", RedPacket.expires_at <= now)
+                        .order_by(RedPacket.expires_at)
+                        .limit(SWEEP_BATCH)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            await end_read(db)
+            if not ids:
+                break
+            for packet_id in ids:
+                async with transaction(db):
+                    if await refund_one(db, rt, packet_id=packet_id) is not None:
+                        refunded += 1
+    return refunded

@@ -1,0 +1,364 @@
+"""Transfers between friends: money waits in a per-transfer escrow until it is accepted,
+declined, or refunded by the 24 h sweep.
+
+A transfer leaves ``pending`` exactly once: accept, decline and refund are each a
+conditional ``UPDATE … WHERE status = 'pending'`` (row lock on PostgreSQL, write lock on
+SQLite) and only the statement that changed the row moves the escrow. So a transfer is
+paid once or refunded once, also when the receiver accepts while two workers sweep.
+
+Lock order in every use case: the transfer's own rows, then ledger accounts (``post``
+sorts them), then the conversation row (``post_message``) — no cycles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, NoReturn
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import end_read, is_unique_violation, transaction
+from app.errors import Conflict, Expired, Forbidden, LimitExceeded, NotFound, ValidationFailed
+from app.ids import new_id
+from app.ledger import service as ledger
+from app.notifications.service import notify
+from app.runtime import Runtime
+from social.chat import service as chat
+from social.friends import service as friends
+from social.transfers.models import Transfer, TransferDailyUsage
+from social.transfers.schemas import TransferPublic
+
+ESCROW_KIND = "transfer_escrow"
+SWEEP_BATCH = 200
+
+
+def escrow_of(transfer_id: str) -> str:
+    return ledger.escrow_account("transfer", transfer_id)
+
+
+def to_public(t: Transfer) -> TransferPublic:
+    return TransferPublic(
+        id=t.id,
+        status=t.status,
+        expires_at=t.expires_at,
+        from_user_id=t.sender_id,
+        to_user_id=t.receiver_id,
+        amount_fen=t.amount_fen,
+        note=t.note,
+        conversation_id=t.conversation_id,
+        created_at=t.created_at,
+        resolved_at=t.resolved_at,
+    )
+
+
+def _insert(db: AsyncSession) -> Callable[..., Any]:
+    return pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def _body(t: Transfer, status: str) -> dict[str, Any]:
+    return {
+        "transfer_id": t.id,
+        "amount_fen": t.amount_fen,
+        "from_user_id": t.sender_id,
+        "to_user_id": t.receiver_id,
+        "note": t.note,
+        "status": status,
+        "expires_at": t.expires_at.isoformat(),
+    }
+
+
+async def _count_against_daily_limit(db: AsyncSession, rt: Runtime, *, user_id: str, amount_fen: int) -> None:
+    """Add ``amount_fen`` to today's sent total, refusing to cross the daily limit.
+
+    Locks the user's row for the day. Raises LimitExceeded."""
+    day = rt.clock.today()
+    limit = rt.settings.transfer_daily_max_fen
+    await db.execute(
+        _insert(db)(TransferDailyUsage)
+        .values(user_id=user_id, day=day, sent_fen=0)
+        .on_conflict_do_nothing(index_elements=["user_id", "day"])
+    )
+    row = (
+        await db.execute(
+            update(TransferDailyUsage)
+            .where(
+                TransferDailyUsage.user_id == user_id,
+                TransferDailyUsage.day == day,
+                TransferDailyUsage.sent_fen + amount_fen <= limit,
+            )
+            .values(sent_fen=TransferDailyUsage.sent_fen + amount_fen)
+            .returning(TransferDailyUsage.sent_fen)
+        )
+    ).first()
+    if row is None:
+        raise LimitExceeded("daily transfer limit reached", daily_max_fen=limit, day=day.isoformat())
+
+
+async def _direct_conversation(db: AsyncSession, rt: Runtime, a: str, b: str) -> str:
+    """The pair's direct chat, created in this transaction if need be. Two first transfers
+    between a pair at once both try to create it: the loser's insert fails on the unique
+    pair key, so it runs in a savepoint and the loser then reads the winner's row."""
+    try:
+        async with db.begin_nested():
+            return (await chat.get_or_create_direct(db, rt, a, b)).id
+    except IntegrityError as exc:
+        if not is_unique_violation(exc):
+            raise
+    return (await chat.get_or_create_direct(db, rt, a, b)).id
+
+
+async def _conversation_for(
+    db: AsyncSession, rt: Runtime, *, sender_id: str, receiver_id: str, conversation_id: str | None
+) -> str:
+    if conversation_id is None:
+        return await _direct_conversation(db, rt, sender_id, receiver_id)
+    if not await chat.is_member(db, conversation_id, sender_id):
+        raise NotFound("conversation not found", conversation_id=conversation_id)
+    if not await chat.is_member(db, conversation_id, receiver_id):
+        raise ValidationFailed("the receiver is not in that conversation", field="conversation_id")
+    return conversation_id
+
+
+async def create_transfer(
+    db: AsyncSession,
+    rt: Runtime,
+    *,
+    sender_id: str,
+    to_user_id: str,
+    amount_fen: int,
+    note: str = "",
+    conversation_id: str | None = None,
+) -> TransferPublic:
+    """Move ``amount_fen`` from the sender's wallet into a new pending transfer's escrow and
+    post it in the chat. Runs in the caller's transaction (``idem.run``).
+
+    Raises ValidationFailed, LimitExceeded, Forbidden (not friends, blocked), NotFound,
+    InsufficientFunds."""
+    if to_user_id == sender_id:
+        raise ValidationFailed("cannot transfer to yourself", field="to_user_id")
+    if amount_fen > rt.settings.transfer_max_fen:
+        raise LimitExceeded("transfer above the limit", max_fen=rt.settings.transfer_max_fen)
+    if not await friends.are_friends(db, sender_id, to_user_id) or await friends.is_blocked_either(
+        db, sender_id, to_user_id
+    ):
+        raise Forbidden("transfers are between friends only")
+    conv_id = await _conversation_for(
+        db, rt, sender_id=sender_id, receiver_id=to_user_id, conversation_id=conversation_id
+    )
+    await _count_against_daily_limit(db, rt, user_id=sender_id, amount_fen=amount_fen)
+    now = rt.clock.now()
+    t = Transfer(
+        id=new_id("tr_"),
+        sender_id=sender_id,
+        receiver_id=to_user_id,
+        amount_fen=amount_fen,
+        note=note,
+        conversation_id=conv_id,
+        status="pending",
+        created_at=now,
+        expires_at=now + timedelta(seconds=rt.settings.pending_ttl_s),
+    )
+    db.add(t)
+    await db.flush()
+    await ledger.open_account(db, account_id=escrow_of(t.id), kind=ESCROW_KIND, owner_id=None, now=now)
+    await ledger.post(
+        db,
+        kind="transfer",
+        entries=ledger.move(ledger.wallet_account(sender_id), escrow_of(t.id), amount_fen),
+        now=now,
+        ref_id=t.id,
+        memo="transfer sent",
+    )
+    await chat.post_message(
+        db, rt, conversation_id=conv_id, sender_id=sender_id, kind="transfer", body=_body(t, "pending")
+    )
+    await notify(
+        db,
+        rt,
+        user_id=to_user_id,
+        kind="transfer_received",
+        data={"transfer_id": t.id, "from_user_id": sender_id, "amount_fen": amount_fen, "note": note},
+    )
+    return to_public(t)
+
+
+async def _explain_not_pending(
+    db: AsyncSession, *, transfer_id: str, user_id: str, now: datetime
+) -> NoReturn:
+    t = await db.get(Transfer, transfer_id)
+    if t is None or user_id not in (t.sender_id, t.receiver_id):
+        raise NotFound("transfer not found", transfer_id=transfer_id)
+    if user_id != t.receiver_id:
+        raise Forbidden("only the receiver can accept or decline a transfer")
+    if t.status != "pending":
+        raise Conflict(f"the transfer is already {t.status}", status=t.status)
+    raise Expired("the transfer has expired and is being refunded", expires_at=t.expires_at.isoformat())
+
+
+async def _settle(
+    db: AsyncSession, rt: Runtime, *, transfer_id: str, user_id: str, accept: bool
+) -> TransferPublic:
+    now = rt.clock.now()
+    status = "accepted" if accept else "declined"
+    changed = (
+        await db.execute(
+            update(Transfer)
+            .where(
+                Transfer.id == transfer_id,
+                Transfer.receiver_id == user_id,
+                Transfer.status == "pending",
+                Transfer.expires_at > now,
+            )
+            .values(status=status, resolved_at=now)
+            .returning(Transfer.id)
+            .execution_options(synchronize_session=False)
+        )
+    ).first()
+    if changed is None:
+        await _explain_not_pending(db, transfer_id=transfer_id, user_id=user_id, now=now)
+    t = await db.get(Transfer, transfer_id, populate_existing=True)
+    assert t is not None
+    payee = t.receiver_id if accept else t.sender_id
+    await ledger.post(
+        db,
+        kind="transfer_accept" if accept else "transfer_decline",
+        entries=ledger.move(escrow_of(t.id), ledger.wallet_account(payee), t.amount_fen),
+        now=now,
+        ref_id=t.id,
+        memo=f"transfer {status}",
+    )
+    if accept:
+        # The receiver's "received" bubble, as in WeChat.
+        await chat.post_message(
+            db,
+            rt,
+            conversation_id=t.conversation_id,
+            sender_id=user_id,
+            kind="transfer",
+            body=_body(t, status),
+        )
+        await notify(
+            db,
+            rt,
+            user_id=t.sender_id,
+            kind="transfer_accepted",
+            data={"transfer_id": t.id, "to_user_id": t.receiver_id, "amount_fen": t.amount_fen},
+        )
+    else:
+        await chat.post_message(
+            db,
+            rt,
+            conversation_id=t.conversation_id,
+            sender_id=None,
+            kind="system",
+            body={"event": "transfer_declined", **_body(t, status)},
+        )
+        await notify(
+            db,
+            rt,
+            user_id=t.sender_id,
+            kind="transfer_refunded",
+            data={"transfer_id": t.id, "amount_fen": t.amount_fen, "reason": "declined"},
+        )
+    return to_public(t)
+
+
+async def accept_transfer(db: AsyncSession, rt: Runtime, *, transfer_id: str, user_id: str) -> TransferPublic:
+    """Receiver takes the money (escrow → receiver). In the caller's transaction; locks the
+    transfer row (conditional UPDATE). Raises NotFound, Forbidden, Conflict, Expired."""
+    return await _settle(db, rt, transfer_id=transfer_id, user_id=user_id, accept=True)
+
+
+async def decline_transfer(
+    db: AsyncSession, rt: Runtime, *, transfer_id: str, user_id: str
+) -> TransferPublic:
+    """Receiver sends the money back (escrow → sender). In the caller's transaction; locks
+    the transfer row. Raises NotFound, Forbidden, Conflict, Expired."""
+    return await _settle(db, rt, transfer_id=transfer_id, user_id=user_id, accept=False)
+
+
+async def access_transfer(db: AsyncSession, *, transfer_id: str, user_id: str) -> TransferPublic:
+    """A transfer as seen by one of its two parties. Raises NotFound for anyone else."""
+    t = await db.get(Transfer, transfer_id)
+    await end_read(db)
+    if t is None or user_id not in (t.sender_id, t.receiver_id):
+        raise NotFound("transfer not found", transfer_id=transfer_id)
+    return to_public(t)
+
+
+async def refund_one(db: AsyncSession, rt: Runtime, *, transfer_id: str) -> bool:
+    """Refund one expired pending transfer to its sender, in the caller's transaction.
+
+    Returns False when it is no longer pending (someone else settled it). Locks the row."""
+    now = rt.clock.now()
+    changed = (
+        await db.execute(
+            update(Transfer)
+            .where(Transfer.id == transfer_id, Transfer.status == "pending", Transfer.expires_at <= now)
+            .values(status="refunded", resolved_at=now)
+            .returning(Transfer.id)
+            .execution_options(synchronize_session=False)
+        )
+    ).first()
+    if changed is None:
+        return False
+    t = await db.get(Transfer, transfer_id, populate_existing=True)
+    assert t is not None
+    await ledger.post(
+        db,
+        kind="transfer_refund",
+        entries=ledger.move(escrow_of(t.id), ledger.wallet_account(t.sender_id), t.amount_fen),
+        now=now,
+        ref_id=t.id,
+        memo="transfer expired: refunded",
+    )
+    await chat.post_message(
+        db,
+        rt,
+        conversation_id=t.conversation_id,
+        sender_id=None,
+        kind="system",
+        body={"event": "transfer_refunded", **_body(t, "refunded")},
+    )
+    await notify(
+        db,
+        rt,
+        user_id=t.sender_id,
+        kind="transfer_refunded",
+        data={"transfer_id": t.id, "amount_fen": t.amount_fen, "reason": "expired"},
+    )
+    return True
+
+
+async def refund_expired(rt: Runtime, *, max_rounds: int = 50) -> int:
+    """The sweep: refund every pending transfer past its expiry; returns how many this call
+    refunded. Scans the database by ``expires_at`` (so it catches up after downtime) and is
+    safe on several workers at once (``refund_one`` decides by a conditional update)."""
+    refunded = 0
+    async with rt.sessionmaker() as db:
+        for _ in range(max_rounds):
+            now = rt.clock.now()
+            ids = (
+                (
+                    await db.execute(
+                        select(Transfer.id)
+                        .where(Transfer.status == "pending", Transfer.expires_at <= now)
+                        .order_by(Transfer.expires_at)
+                        .limit(SWEEP_BATCH)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            await end_read(db)
+            if not ids:
+                break
+            for transfer_id in ids:
+                async with transaction(db):
+                    refunded += await refund_one(db, rt, transfer_id=transfer_id)
+    return refunded
