@@ -30,6 +30,11 @@ FEATURES: tuple[str, ...] = (
     "app.devtools",
     "social.friends",
     "social.chat",
+    "app.events",
+    "games.forest",
+    "games.farm",
+    "games.quiz",
+    "games.leaderboards",
 )
 
 
