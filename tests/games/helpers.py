@@ -17,7 +17,13 @@ def service_headers(rt: Runtime) -> dict[str, str]:
     return {"Authorization": f"Bearer {rt.settings.service_token}"}
 
 
-def event(user_id: str, category: str = "bill_payment", amount_fen: int = 5000, at: datetime | None = None, event_id: str | None = None) -> dict[str, Any]:
+def event(
+    user_id: str,
+    category: str = "bill_payment",
+    amount_fen: int = 5000,
+    at: datetime | None = None,
+    event_id: str | None = None,
+) -> dict[str, Any]:
     return {
         "event_id": event_id or f"ev-{next(_ids)}",
         "user_id": user_id,
@@ -50,14 +56,18 @@ async def assert_energy_conserved(rt: Runtime) -> None:
     async with rt.sessionmaker() as db:
         for ball in (await db.execute(select(EnergyBall))).scalars():
             taken = await db.scalar(
-                select(func.coalesce(func.sum(BallCollection.grams), 0)).where(BallCollection.ball_id == ball.id)
+                select(func.coalesce(func.sum(BallCollection.grams), 0)).where(
+                    BallCollection.ball_id == ball.id
+                )
             )
             assert taken == ball.amount_g - ball.remaining_g, ball
             assert 0 <= ball.remaining_g <= ball.amount_g
             assert ball.friends_taken_g <= ball.amount_g * ball.share_pct // 100
         for acc in (await db.execute(select(ForestAccount))).scalars():
             got = await db.scalar(
-                select(func.coalesce(func.sum(BallCollection.grams), 0)).where(BallCollection.collector_id == acc.user_id)
+                select(func.coalesce(func.sum(BallCollection.grams), 0)).where(
+                    BallCollection.collector_id == acc.user_id
+                )
             )
             assert acc.collected_g == got
             assert acc.energy_g == acc.collected_g - acc.spent_g >= 0

@@ -14,7 +14,12 @@ async def test_a_ball_ripens_after_24h_and_the_owner_collects_it(client, rt, use
     await spend(client, rt, [event(li.id, "bill_payment", at=rt.clock.now())])
     forest = (await client.get("/v1/forest", headers=li.headers)).json()
     [ball] = forest["balls"]
-    assert (ball["source"], ball["amount_g"], ball["remaining_g"], ball["state"]) == ("bill_payment", 262, 262, "growing")
+    assert (ball["source"], ball["amount_g"], ball["remaining_g"], ball["state"]) == (
+        "bill_payment",
+        262,
+        262,
+        "growing",
+    )
     r = await client.post(f"/v1/forest/balls/{ball['id']}/collect", headers=li.headers)
     assert r.status_code == 409 and r.json()["error"]["details"]["reason"] == "not_ripe"
     await rt.advance_clock(24 * 3600 + 1)
@@ -84,7 +89,9 @@ async def test_a_non_friend_can_neither_collect_nor_water(client, rt, users):
     ball = await ripe_ball(client, rt, owner)
     r = await client.post(f"/v1/forest/balls/{ball['id']}/collect", headers=stranger.headers)
     assert r.status_code == 404
-    r = await client.post(f"/v1/forest/friends/{owner.id}/water", json={"grams": 10}, headers=stranger.headers)
+    r = await client.post(
+        f"/v1/forest/friends/{owner.id}/water", json={"grams": 10}, headers=stranger.headers
+    )
     assert r.status_code == 404
     assert (await client.get("/v1/forest", headers=owner.headers)).json()["balls"][0]["remaining_g"] == 262
 
@@ -137,7 +144,9 @@ async def test_watering_moves_energy_as_a_ball_the_friend_collects(client, rt, u
     r = await client.post(f"/v1/forest/balls/{forest_b['balls'][0]['id']}/collect", headers=c.headers)
     assert r.status_code == 409
     for x in forest_b["balls"]:
-        assert (await client.post(f"/v1/forest/balls/{x['id']}/collect", headers=b.headers)).status_code == 200
+        assert (
+            await client.post(f"/v1/forest/balls/{x['id']}/collect", headers=b.headers)
+        ).status_code == 200
     assert (await client.get("/v1/forest", headers=b.headers)).json()["energy_g"] == 198
     kinds = [n["kind"] for n in (await client.get("/v1/notifications", headers=b.headers)).json()["items"]]
     assert kinds.count("watered") == 3
@@ -186,7 +195,9 @@ async def test_a_grove_is_planted_when_friends_meet_the_cost(client, rt, users):
     await _give_energy(rt, stranger.id, 10_000)
     grove = (await client.post("/v1/forest/groves", json={"species_id": "saxaul"}, headers=a.headers)).json()
     gid = grove["id"]
-    r = await client.post(f"/v1/forest/groves/{gid}/contribute", json={"grams": 100}, headers=stranger.headers)
+    r = await client.post(
+        f"/v1/forest/groves/{gid}/contribute", json={"grams": 100}, headers=stranger.headers
+    )
     assert r.status_code == 404
     r = await client.post(f"/v1/forest/groves/{gid}/contribute", json={"grams": 9_000}, headers=a.headers)
     assert r.json()["raised_g"] == 9_000 and r.json()["tree_id"] is None
@@ -194,7 +205,9 @@ async def test_a_grove_is_planted_when_friends_meet_the_cost(client, rt, users):
     body = r.json()
     assert body["contributed_g"] == 8_900 and body["raised_g"] == 17_900 and body["tree_id"]
     assert (await client.get("/v1/forest", headers=b.headers)).json()["energy_g"] == 1_100
-    assert [t["grove_id"] for t in (await client.get("/v1/forest", headers=a.headers)).json()["planted"]] == [gid]
+    assert [t["grove_id"] for t in (await client.get("/v1/forest", headers=a.headers)).json()["planted"]] == [
+        gid
+    ]
     r = await client.post(f"/v1/forest/groves/{gid}/contribute", json={"grams": 1}, headers=b.headers)
     assert r.status_code == 409 and error_code(r) == "sold_out"
 
@@ -203,7 +216,9 @@ async def test_forest_endpoints_need_a_token_and_keep_private_data_private(clien
     a = await users.make("a")
     b = await users.make("b")
     await _give_energy(rt, a.id, 20_000)
-    tree_id = (await client.post("/v1/forest/plant", json={"species_id": "saxaul"}, headers=a.headers)).json()["tree_id"]
+    tree_id = (
+        await client.post("/v1/forest/plant", json={"species_id": "saxaul"}, headers=a.headers)
+    ).json()["tree_id"]
     grove = (await client.post("/v1/forest/groves", json={"species_id": "saxaul"}, headers=a.headers)).json()
     ball = await ripe_ball(client, rt, a)
     anonymous = [
