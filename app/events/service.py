@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -93,33 +94,13 @@ async def ingest_spending(db: AsyncSession, rt: Runtime, *, events: list[Spendin
                 result.no_energy += 1
                 continue
             groups[(e.user_id, e.category, energy_rules.cap_period_key(rule, e.occurred_at, tz))].append(e)
-        if groups:
-            await db.execute(
-                insert_ignore(db, EnergyCap).values(
-                    [
-                        {"user_id": u, "category": c, "period": p, "used": 0, "last_grant": 0}
-                        for (u, c, p) in groups
-                    ]
-                )
-            )
+        grants = await _grant_caps(db, {k: len(v) for k, v in groups.items()})
         balls: list[dict[str, object]] = []
         granted_events: list[tuple[str, int]] = []
         feed: dict[str, int] = defaultdict(int)
         for (user_id, category, period), evs in sorted(groups.items()):
             rule = r.energy.categories[category]
-            new_used = least(EnergyCap.used + len(evs), rule.cap)
-            granted = (
-                await db.execute(
-                    update(EnergyCap)
-                    .where(
-                        EnergyCap.user_id == user_id,
-                        EnergyCap.category == category,
-                        EnergyCap.period == period,
-                    )
-                    .values(last_grant=new_used - EnergyCap.used, used=new_used)
-                    .returning(EnergyCap.last_grant)
-                )
-            ).scalar_one()
+            granted = grants[(user_id, category, period)]
             evs.sort(key=lambda e: (e.occurred_at, e.event_id))
             result.no_energy += len(evs) - int(granted)
             for e in evs[: int(granted)]:
@@ -141,14 +122,52 @@ async def ingest_spending(db: AsyncSession, rt: Runtime, *, events: list[Spendin
                 feed[user_id] += r.farm.feed_per_spending_event_g
                 result.energy_g += grams
         await forest.add_balls(db, balls)
+        by_grams: dict[int, list[str]] = defaultdict(list)
         for eid, grams in granted_events:
+            by_grams[grams].append(eid)
+        for grams, eids in by_grams.items():
             await db.execute(
-                update(SpendingEvent).where(SpendingEvent.event_id == eid).values(energy_g=grams)
+                update(SpendingEvent).where(col(SpendingEvent.event_id).in_(eids)).values(energy_g=grams)
             )
-        for user_id, grams in feed.items():
-            await farm.add_feed(db, rt, user_id=user_id, grams=grams)
+        await farm.add_feed_many(db, rt, grams_by_user=feed)
         result.energy_balls = len(balls)
     return result
+
+
+async def _grant_caps(
+    db: AsyncSession, wanted: dict[tuple[str, str, str], int]
+) -> dict[tuple[str, str, str], int]:
+    """Grant up to each bucket's cap in one upsert: ``used = min(used + wanted, cap)``,
+    RETURNING what was granted. The row lock on conflict keeps concurrent batches exact."""
+    if not wanted:
+        return {}
+    cats = rules().energy.categories
+    rows = [
+        {
+            "user_id": u,
+            "category": c,
+            "period": p,
+            "used": min(n, cats[c].cap),
+            "last_grant": min(n, cats[c].cap),
+        }
+        for (u, c, p), n in sorted(wanted.items())
+    ]
+    stmt: Any
+    if db.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt = pg_insert(EnergyCap).values(rows)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(EnergyCap).values(rows)
+    cap = case({name: rule.cap for name, rule in cats.items()}, value=EnergyCap.category, else_=0)
+    new_used = least(EnergyCap.used + stmt.excluded.used, cap)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["user_id", "category", "period"],
+        set_={"last_grant": new_used - EnergyCap.used, "used": new_used},
+    ).returning(EnergyCap.user_id, EnergyCap.category, EnergyCap.period, EnergyCap.last_grant)
+    return {(u, c, p): int(g) for u, c, p, g in (await db.execute(stmt)).all()}
 
 
 async def report_steps(db: AsyncSession, rt: Runtime, *, user_id: str, day: date, steps: int) -> StepsPublic:

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.auth.models import User
 from app.db import after_commit, transaction
@@ -62,6 +63,18 @@ async def add_feed(db: AsyncSession, rt: Runtime, *, user_id: str, grams: int) -
     """Add feed to a farm (creating it); in the caller's transaction."""
     await ensure_farms(db, [user_id])
     await db.execute(update(Farm).where(Farm.user_id == user_id).values(feed_g=Farm.feed_g + grams))
+
+
+async def add_feed_many(db: AsyncSession, rt: Runtime, *, grams_by_user: dict[str, int]) -> None:
+    """Add feed to many farms at once (one UPDATE per distinct amount); in the caller's transaction."""
+    await ensure_farms(db, list(grams_by_user))
+    by_amount: dict[int, list[str]] = {}
+    for uid, grams in grams_by_user.items():
+        by_amount.setdefault(grams, []).append(uid)
+    for grams, uids in sorted(by_amount.items()):
+        await db.execute(
+            update(Farm).where(col(Farm.user_id).in_(sorted(uids))).values(feed_g=Farm.feed_g + grams)
+        )
 
 
 async def _lock(db: AsyncSession, user_ids: list[str]) -> dict[str, Farm]:

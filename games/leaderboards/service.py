@@ -12,6 +12,7 @@ from sqlmodel import col
 from app.auth.models import User
 from app.errors import NotFound
 from app.runtime import Runtime
+from games.leaderboards import boards as _boards  # noqa: F401  (registers the games' boards)
 from games.leaderboards import registry, scores
 from social.friends import service as friends
 

@@ -110,3 +110,24 @@ async def test_steps_are_a_monotone_running_total_with_one_ball_a_day(client, rt
     await rt.advance_clock(48 * 3600)
     r = await client.post(f"/v1/forest/balls/{ball['id']}/collect", headers=li.headers)
     assert r.status_code == 200 and r.json()["collected_g"] == 296
+
+
+async def test_concurrent_batches_never_grant_past_a_cap(client, rt, users):
+    import anyio
+
+    li = await users.make("li")
+    now = rt.clock.now()
+    results = []
+
+    async def send(n):
+        results.append(
+            await spend(
+                client, rt, [event(li.id, "transit", 300, at=now, event_id=f"c{n}-{i}") for i in range(3)]
+            )
+        )
+
+    async with anyio.create_task_group() as tg:
+        for n in range(6):
+            tg.start_soon(send, n)
+    assert sum(r["energy_balls"] for r in results) == 5
+    assert len((await client.get("/v1/forest", headers=li.headers)).json()["balls"]) == 5

@@ -41,12 +41,9 @@ async def test_spending_and_the_quiz_earn_feed(client, rt, users):
     assert (await _farm(client, li))["feed_g"] == 180 + 18
     quiz = (await client.get("/v1/farm/quiz", headers=li.headers)).json()
     qid, _, choices, right, explanation = question_for(li.id, rt.clock.today().isoformat())
-    assert (
-        (quiz["question_id"] == qid
-        and quiz["answered"] is False
-        and "explanation" not in quiz)
-        or quiz["explanation"] is None
-    )
+    assert (quiz["question_id"] == qid and quiz["answered"] is False and "explanation" not in quiz) or quiz[
+        "explanation"
+    ] is None
     assert len(choices) == len(quiz["choices"])
     r = await client.post("/v1/farm/quiz/answer", json={"choice": 9}, headers=li.headers)
     assert r.status_code == 422
