@@ -81,6 +81,7 @@ async def collect_storm(b: Bench) -> Result:
         extra={
             "collected_200": outcomes.get(200, 0),
             "sold_out_409": outcomes.get(409, 0),
+            "other_status": {str(k): v for k, v in outcomes.items() if k not in (200, 409)},
             "balls_over_share": over_share,
             "energy_conserved": taken == collected,
         },
@@ -123,11 +124,21 @@ async def leaderboard(b: Bench) -> Result:
 
     top = await read("global")
     friends_board = await read("friends")
+    ids = [me.id, *(f.id for f in friends)]
+
+    async def redis_only(i: int) -> None:
+        if i % 2:
+            await rt.redis.zrevrange(key, 0, 99, withscores=True)
+        else:
+            await rt.redis.zmscore(key, ids)
+
+    raw = await measure(redis_only, total=total, concurrency=1)
     extra: dict[str, Any] = {
         "members": await rt.redis.zcard(key),
         "load_s": round(load_s, 1),
         "global_top100": top.summary(),
         "friends_500": friends_board.summary(),
+        "redis_only_top100_or_zmscore501": raw.summary(),
         "target_p99_ms": 10,
         "measured": "service call (read_board) in the bench process, concurrency 1",
     }
