@@ -45,7 +45,7 @@ def _serve(host: str, port: int, workers: int) -> None:
         workers=workers,
         log_level="warning",
         access_log=False,
-        ws_max_size=64 * 1024,
+        ws_max_size=settings.ws_transport_max_bytes,
     )
 
 
@@ -79,15 +79,16 @@ async def _seed(users: int) -> None:
             console.print(f"inserted {made} synthetic users")
         ctx = await seeding.run(rt)
         if settings.is_dev:
-            table = Table(title="Demo users (dev tokens, valid 30 days)")
-            table.add_column("handle")
-            table.add_column("phone")
-            table.add_column("name")
-            table.add_column("bearer token", overflow="fold")
-            toks = seeding.demo_tokens(ctx)
+            table = Table(title="Demo users")
+            for column in ("handle", "phone", "name"):
+                table.add_column(column)
             for handle, (phone, name, _roles) in seeding.DEMO_PEOPLE.items():
-                table.add_row(handle, phone, name, toks[handle])
+                table.add_row(handle, phone, name)
             console.print(table)
+            toks = seeding.demo_tokens(ctx)
+            console.print("Bearer tokens (valid 30 days; paste one into Authorize in /docs):")
+            for handle, token in toks.items():
+                console.print(f"  {handle:<10} {token}", soft_wrap=True)
             _write_tokens(Path(settings.data_dir) / "demo-tokens.txt", toks)
     finally:
         await rt.close()

@@ -57,6 +57,33 @@ class Settings(BaseSettings):
     pending_ttl_s: int = 24 * 3600
     idempotency_ttl_s: int = 48 * 3600
 
+    # social
+    contacts_sync_max: int = Field(default=2000, gt=0)
+    # Per-user token bucket on numbers checked that were not already matched (after
+    # Signal's contact-discovery limit: a large allowance that refills slowly).
+    contacts_bucket_capacity: int = Field(default=50_000, gt=0)
+    contacts_bucket_refill_per_day: int = Field(default=5_000, gt=0)
+    friend_requests_per_day: int = Field(default=100, gt=0)
+    suggestions_max: int = Field(default=50, gt=0)
+    referral_reward_fen: int = Field(default=2_000, gt=0)
+    referral_redeem_window_days: int = Field(default=7, gt=0)
+    referral_rewards_per_year: int = Field(default=10, ge=0)
+    advisor_default_capacity: int = Field(default=200, ge=0)
+
+    # chat
+    chat_text_max_chars: int = Field(default=4000, gt=0)
+    chat_group_max_members: int = Field(default=500, ge=2)  # the creator included
+
+    # realtime (the /v1/ws gateway)
+    ws_max_frame_bytes: int = Field(default=64 * 1024, gt=0)  # larger frames get an error frame
+    ws_transport_max_bytes: int = Field(default=1024 * 1024, gt=0)  # uvicorn closes (1009) above this
+    ws_heartbeat_s: float = Field(default=25.0, gt=0)  # ping an idle client this often
+    ws_heartbeat_misses: int = Field(default=2, ge=1)  # silent intervals before the server closes
+    ws_auth_timeout_s: float = Field(default=10.0, gt=0)  # wait this long for a first-frame auth
+    ws_send_rate_per_s: float = Field(default=50.0, gt=0)  # per connection: send/sync/read frames
+    ws_send_burst: int = Field(default=100, gt=0)
+    ws_sync_max: int = Field(default=1000, gt=0)  # messages per sync; more: sync again
+
     @model_validator(mode="after")
     def _refuse_default_secrets_in_prod(self) -> Settings:
         if self.env == "prod":

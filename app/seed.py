@@ -8,15 +8,18 @@ Re-running is harmless: each part checks whether it already ran.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 from sqlalchemy import func, insert, select
 from tqdm import tqdm
 
 from app import features
-from app.auth import phones, tokens
 from app.auth import service as auth
+from app.auth import tokens
 from app.auth.models import User
 from app.db import end_read, transaction
 from app.ids import new_id
@@ -100,74 +103,110 @@ def demo_tokens(ctx: SeedContext) -> dict[str, str]:
     return {handle: tokens.issue(ctx.rt.settings, user.id) for handle, user in ctx.users.items()}
 
 
-async def bulk_users(rt: Runtime, count: int, *, cardholder_share: float = 0.1, batch: int = 5000) -> int:
-    """Insert ``count`` synthetic users (phones +86 170xxxxxxxx) with wallets, fast.
+def _bulk_rows(
+    first: int, n: int, *, key: str, now: Any, every_nth_cardholder: int
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Rows for synthetic users ``first … first+n-1`` (phones +86 170xxxxxxxx); CPU only."""
+    mac = hmac.new(key.encode(), digestmod=hashlib.sha256)
+    users, accounts = [], []
+    for i in range(first, first + n):
+        national = f"170{i:08d}"
+        digest = mac.copy()
+        digest.update(f"+86{national}".encode())
+        uid = new_id("u_")
+        users.append(
+            (
+                uid,
+                digest.hexdigest(),
+                f"+86 {national[:3]}****{national[-4:]}",
+                f"用户{i:07d}",
+                "user",
+                bool(every_nth_cardholder) and i % every_nth_cardholder == 0,
+                True,
+                "zh",
+                now,
+            )
+        )
+        accounts.append((ledger.wallet_account(uid), "wallet", uid, 0, True, now))
+    return users, accounts
 
-    Uses COPY on PostgreSQL and batched inserts on SQLite; shows a progress bar."""
-    async with rt.sessionmaker() as db:
-        start = int(await db.scalar(select(func.count()).select_from(User)) or 0)
+
+_USER_COLUMNS = [
+    "id",
+    "phone_hash",
+    "phone_masked",
+    "display_name",
+    "roles",
+    "is_cardholder",
+    "discoverable",
+    "language",
+    "created_at",
+]
+_ACCOUNT_COLUMNS = ["id", "kind", "owner_id", "balance_fen", "tracks_balance", "created_at"]
+
+
+def bulk_phone(i: int) -> str:
+    """The phone number of synthetic user ``i`` (see ``bulk_users``)."""
+    return f"+86170{i:08d}"
+
+
+async def bulk_users(
+    rt: Runtime,
+    count: int,
+    *,
+    cardholder_share: float = 0.1,
+    batch: int = 20_000,
+    first: int | None = None,
+    progress: bool = True,
+) -> int:
+    """Insert ``count`` synthetic users (phones ``bulk_phone(i)``) with wallets, fast.
+
+    User ``i`` is a cardholder when ``i`` is a multiple of ``1 / cardholder_share``.
+    Numbering continues after the users already there unless ``first`` is given. Uses
+    COPY on PostgreSQL (the next batch is built in a thread while the previous one is
+    copied) and batched multi-row inserts on SQLite; shows a progress bar."""
+    if first is None:
+        async with rt.sessionmaker() as db:
+            first = int(await db.scalar(select(func.count()).select_from(User)) or 0)
     now = rt.clock.now()
     key = rt.settings.phone_hmac_key
+    nth = round(1 / cardholder_share) if cardholder_share else 0
     made = 0
-    with tqdm(total=count, desc="users", unit="user") as bar:
-        while made < count:
-            n = min(batch, count - made)
-            users, accounts = [], []
-            for i in range(start + made, start + made + n):
-                e164 = f"+86170{i:08d}"
-                uid = new_id("u_")
-                users.append(
-                    {
-                        "id": uid,
-                        "phone_hash": phones.phone_hash(e164, key),
-                        "phone_masked": phones.mask(e164),
-                        "display_name": f"用户{i:07d}",
-                        "avatar_url": None,
-                        "roles": "user",
-                        "is_cardholder": (i % round(1 / cardholder_share)) == 0
-                        if cardholder_share
-                        else False,
-                        "discoverable": True,
-                        "region": None,
-                        "language": "zh",
-                        "risk_profile": None,
-                        "created_at": now,
-                        "last_active_at": None,
-                    }
-                )
-                accounts.append(
-                    {
-                        "id": ledger.wallet_account(uid),
-                        "kind": "wallet",
-                        "owner_id": uid,
-                        "balance_fen": 0,
-                        "tracks_balance": True,
-                        "created_at": now,
-                    }
-                )
-            await _bulk_insert(rt, users, accounts)
-            made += n
-            bar.update(n)
+
+    def build(at: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        return _bulk_rows(at, min(batch, first + count - at), key=key, now=now, every_nth_cardholder=nth)
+
+    with tqdm(total=count, desc="users", unit="user", disable=not progress) as bar:
+        pending = await anyio.to_thread.run_sync(build, first) if count else None
+        while pending is not None:
+            users, accounts = pending
+            at = first + made + len(users)
+            async with anyio.create_task_group() as tg:
+                nxt: list[Any] = [None]
+
+                async def prepare(at: int = at, nxt: list[Any] = nxt) -> None:
+                    if at < first + count:
+                        nxt[0] = await anyio.to_thread.run_sync(build, at)
+
+                tg.start_soon(prepare)
+                await _bulk_insert(rt, users, accounts)
+            made += len(users)
+            bar.update(len(users))
+            pending = nxt[0]
     return made
 
 
-async def _bulk_insert(rt: Runtime, users: list[dict[str, Any]], accounts: list[dict[str, Any]]) -> None:
+async def _bulk_insert(rt: Runtime, users: list[tuple[Any, ...]], accounts: list[tuple[Any, ...]]) -> None:
     from app.ledger.models import Account
 
     if rt.settings.is_sqlite:
         async with rt.sessionmaker() as db, transaction(db):
-            await db.execute(insert(User), users)
-            await db.execute(insert(Account), accounts)
+            await db.execute(insert(User), [dict(zip(_USER_COLUMNS, u, strict=True)) for u in users])
+            await db.execute(insert(Account), [dict(zip(_ACCOUNT_COLUMNS, a, strict=True)) for a in accounts])
         return
     async with rt.engine.connect() as conn:
         raw = await conn.get_raw_connection()
         driver: Any = raw.driver_connection
         async with driver.transaction():
-            await driver.copy_records_to_table(
-                "users", records=[tuple(u.values()) for u in users], columns=list(users[0].keys())
-            )
-            await driver.copy_records_to_table(
-                "ledger_accounts",
-                records=[tuple(a.values()) for a in accounts],
-                columns=list(accounts[0].keys()),
-            )
+            await driver.copy_records_to_table("users", records=users, columns=_USER_COLUMNS)
+            await driver.copy_records_to_table("ledger_accounts", records=accounts, columns=_ACCOUNT_COLUMNS)

@@ -35,6 +35,7 @@ class Stats:
     seconds: float
     latencies_ms: list[float]
     errors: int = 0
+    error_kinds: dict[str, int] = field(default_factory=dict)
 
     @property
     def ops_per_s(self) -> float:
@@ -54,6 +55,7 @@ class Stats:
             "p50_ms": round(self.pct(0.50), 2),
             "p99_ms": round(self.pct(0.99), 2),
             "mean_ms": round(statistics.fmean(self.latencies_ms), 2) if self.latencies_ms else 0.0,
+            **({"error_kinds": self.error_kinds} if self.error_kinds else {}),
         }
 
 
@@ -71,24 +73,31 @@ async def measure(op: Callable[[int], Awaitable[Any]], *, total: int, concurrenc
     An ``op`` that raises counts as an error (and still counts its latency)."""
     counter = itertools.count()
     latencies: list[float] = []
-    errors = 0
+    kinds: dict[str, int] = {}
 
     async def worker() -> None:
-        nonlocal errors
         while (i := next(counter)) < total:
             t0 = time.perf_counter()
             try:
                 await op(i)
-            except Exception:
-                errors += 1
+            except httpx.HTTPStatusError as exc:
+                kind = f"http_{exc.response.status_code}"
+                kinds[kind] = kinds.get(kind, 0) + 1
+            except Exception as exc:
+                kinds[type(exc).__name__] = kinds.get(type(exc).__name__, 0) + 1
             latencies.append((time.perf_counter() - t0) * 1000)
 
     start = time.perf_counter()
     async with anyio.create_task_group() as tg:
         for _ in range(concurrency):
             tg.start_soon(worker)
+    errors = sum(kinds.values())
     return Stats(
-        ops=total - errors, seconds=time.perf_counter() - start, latencies_ms=latencies, errors=errors
+        ops=total - errors,
+        seconds=time.perf_counter() - start,
+        latencies_ms=latencies,
+        errors=errors,
+        error_kinds=kinds,
     )
 
 

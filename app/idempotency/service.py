@@ -58,6 +58,21 @@ async def _stored(db: AsyncSession, user_id: str, key: str, fp: str) -> Outcome 
     return Outcome(row.status_code, json.loads(row.response_json), replayed=True)
 
 
+async def _insert(
+    db: AsyncSession, rt: Runtime, *, user_id: str, key: str, fp: str, status_code: int, body: dict[str, Any]
+) -> None:
+    await db.execute(
+        insert(IdempotencyRecord).values(
+            user_id=user_id,
+            key=key,
+            fingerprint=fp,
+            status_code=status_code,
+            response_json=json.dumps(body),
+            created_at=rt.clock.now(),
+        )
+    )
+
+
 async def run(
     db: AsyncSession,
     rt: Runtime,
@@ -72,19 +87,10 @@ async def run(
     prior = await _stored(db, user_id, key, fp)
     if prior is not None:
         return prior
-    now = rt.clock.now()
     try:
         async with transaction(db):
-            await db.execute(
-                insert(IdempotencyRecord).values(
-                    user_id=user_id,
-                    key=key,
-                    fingerprint=fp,
-                    status_code=0,
-                    response_json="{}",
-                    created_at=now,
-                )
-            )
+            # Claim the key first: a concurrent duplicate waits here on the primary key.
+            await _insert(db, rt, user_id=user_id, key=key, fp=fp, status_code=0, body={})
             result = await action()
             body = result.model_dump(mode="json")
             await db.execute(
@@ -111,16 +117,7 @@ async def _remember_error(
 ) -> Outcome:
     try:
         async with transaction(db):
-            await db.execute(
-                insert(IdempotencyRecord).values(
-                    user_id=user_id,
-                    key=key,
-                    fingerprint=fp,
-                    status_code=exc.status,
-                    response_json=json.dumps(exc.body()),
-                    created_at=rt.clock.now(),
-                )
-            )
+            await _insert(db, rt, user_id=user_id, key=key, fp=fp, status_code=exc.status, body=exc.body())
     except IntegrityError as again:
         if not is_unique_violation(again):
             raise

@@ -19,7 +19,7 @@ async def topup(b: Bench) -> Result:
     clients = b.clients
 
     async def op(i: int) -> None:
-        p = people[i % len(people)]
+        p = people[(i // 2) % len(people)]  # i and i+1: the same request twice, at once
         headers = {**p.headers, "Idempotency-Key": f"bench-{i // 2}"}
         r = await clients[i % len(clients)].post(
             "/v1/wallet/topup", json={"amount_fen": 100}, headers=headers
@@ -31,10 +31,15 @@ async def topup(b: Bench) -> Result:
         from app.ledger import service as ledger
 
         audit = await ledger.audit(db)
+        credited = sum([await ledger.balance(db, ledger.wallet_account(p.id)) for p in people])
     return Result(
         stats=stats,
         baseline=await b.baseline(concurrency),
-        extra={"ledger_ok": audit.ok, "retries_replayed": total // 2},
+        extra={
+            "ledger_ok": audit.ok,
+            "distinct_keys": total // 2,
+            "one_effect_per_key": credited == 100 * (total // 2),
+        },
     )
 
 

@@ -1,24 +1,40 @@
-"""Conversations and messages: the storage side every chat feature posts through.
+"""Conversations and messages: the use cases behind REST and the WebSocket gateway.
 
 ``post_message`` assigns the next seq by bumping ``conversations.last_seq`` (row lock on
 PostgreSQL, write lock on SQLite) in the caller's transaction, so seqs have no gaps, and
-publishes the ``message`` frame to every member after commit.
+publishes the ``message`` frame to every member after commit. Every other chat feature
+(transfers, red packets) posts through it.
+
+Who may do what: only members read or post (anyone else gets ``NotFound``, so a
+conversation's existence does not leak); a conversation is started with friends only;
+two users where either blocked the other cannot message each other in their direct
+conversation. Unread counts are ``last_seq - last_read_seq``; posting marks the
+sender's own message read.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+from sqlmodel import col
 
-from app.db import after_commit, is_unique_violation, transaction
-from app.errors import NotFound
+from app.auth.models import User
+from app.db import after_commit, end_read, is_unique_violation, transaction
+from app.errors import Forbidden, NotFound, ValidationFailed
 from app.ids import new_id
+from app.pagination import Page, decode_cursor, encode_cursor
 from app.realtime.hub import user_channel
 from app.runtime import Runtime
 from social.chat.models import Conversation, ConversationMember, Message
+from social.chat.schemas import ConversationDetail, ConversationPublic, MessagePage, MessagePublic, Peer
+from social.friends import service as friends
+from social.friends.models import Block
 from social.friends.service import pair
 
 MESSAGE_KINDS = ("text", "image", "transfer", "red_packet", "system")
@@ -102,30 +118,108 @@ async def post_message(
     """Append a message in the caller's transaction; members get it after commit.
 
     Membership is the caller's check. Locks the conversation row. Raises NotFound."""
-    now = rt.clock.now()
-    seq = (
-        await db.execute(
-            update(Conversation)
-            .where(Conversation.id == conversation_id)  # type: ignore[arg-type]
-            .values(last_seq=Conversation.last_seq + 1, last_message_at=now)
-            .returning(Conversation.last_seq)
-        )
-    ).scalar_one_or_none()
-    if seq is None:
+    msg = await _append(
+        db,
+        rt,
+        conversation_id=conversation_id,
+        sender_id=sender_id,
+        kind=kind,
+        body=body,
+        cid=cid,
+        guard=False,
+    )
+    if msg is None:
         raise NotFound("conversation not found", conversation_id=conversation_id)
+    return msg
+
+
+def _sender_may_post(conversation_id: str, sender_id: str) -> Any:
+    """SQL: the sender is a member, and in a direct conversation neither side blocked the other."""
+    other = aliased(ConversationMember)
+    is_member = (
+        select(ConversationMember.user_id)
+        .where(ConversationMember.conversation_id == conversation_id, ConversationMember.user_id == sender_id)
+        .exists()
+    )
+    blocked = (
+        select(Block.blocker_id)
+        .join(other, other.conversation_id == conversation_id)
+        .where(
+            other.user_id != sender_id,
+            or_(
+                and_(Block.blocker_id == sender_id, Block.blocked_id == other.user_id),
+                and_(Block.blocked_id == sender_id, Block.blocker_id == other.user_id),
+            ),
+        )
+        .exists()
+    )
+    return and_(is_member, or_(Conversation.kind != "direct", ~blocked))
+
+
+async def _append(
+    db: AsyncSession,
+    rt: Runtime,
+    *,
+    conversation_id: str,
+    sender_id: str | None,
+    kind: str,
+    body: dict[str, Any],
+    cid: str | None,
+    guard: bool,
+) -> Message | None:
+    """Bump the seq and insert the message (None when the conversation is missing, or with
+    ``guard`` when the sender may not post). Few round trips: this is chat's hot path."""
+    now = rt.clock.now()
+    stmt = update(Conversation).where(Conversation.id == conversation_id)  # type: ignore[arg-type]
+    if guard and sender_id is not None:
+        stmt = stmt.where(_sender_may_post(conversation_id, sender_id))
+    row = (
+        await db.execute(
+            stmt.values(last_seq=Conversation.last_seq + 1, last_message_at=now).returning(
+                Conversation.last_seq, Conversation.kind, Conversation.direct_key
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    seq, conv_kind, direct_key = int(row[0]), row[1], row[2]
     msg = Message(
         id=new_id("m_"),
         conversation_id=conversation_id,
-        seq=int(seq),
+        seq=seq,
         sender_id=sender_id,
         kind=kind,
         body=body,
         cid=cid,
         created_at=now,
     )
-    db.add(msg)
-    await db.flush()
-    members = await member_ids(db, conversation_id)
+    await db.execute(
+        insert(Message).values(
+            id=msg.id,
+            conversation_id=conversation_id,
+            seq=seq,
+            sender_id=sender_id,
+            kind=kind,
+            body=body,
+            cid=cid,
+            created_at=now,
+        )
+    )
+    if sender_id is not None:
+        # The sender has read their own message: it does not count as unread for them.
+        await db.execute(
+            update(ConversationMember)
+            .where(
+                ConversationMember.conversation_id == conversation_id,
+                ConversationMember.user_id == sender_id,
+                ConversationMember.last_read_seq < seq,
+            )
+            .values(last_read_seq=seq)
+        )
+    if conv_kind == "direct" and direct_key:
+        members = direct_key.split("|")  # a direct conversation's members are in its key
+    else:
+        members = await member_ids(db, conversation_id)
     frame = message_frame(msg)
 
     async def publish() -> None:
@@ -133,3 +227,399 @@ async def post_message(
 
     after_commit(db, publish)
     return msg
+
+
+# ---- reading ---------------------------------------------------------------------------
+
+
+def to_public(m: Message) -> MessagePublic:
+    return MessagePublic(
+        id=m.id,
+        conversation_id=m.conversation_id,
+        seq=m.seq,
+        sender_id=m.sender_id,
+        kind=m.kind,
+        body=m.body,
+        created_at=m.created_at,
+    )
+
+
+@dataclass(frozen=True)
+class Membership:
+    """What a member's request needs to know about the conversation and their place in it."""
+
+    conversation_id: str
+    kind: str
+    direct_key: str | None
+    last_seq: int
+    last_read_seq: int
+
+    def peer_of(self, user_id: str) -> str | None:
+        if self.direct_key is None:
+            return None
+        lo, _, hi = self.direct_key.partition("|")
+        return hi if lo == user_id else lo
+
+
+async def access_conversation(db: AsyncSession, *, conversation_id: str, user_id: str) -> Membership:
+    """The caller's membership of a conversation. Raises NotFound when not a member."""
+    row = (
+        await db.execute(
+            select(
+                Conversation.kind,
+                Conversation.direct_key,
+                Conversation.last_seq,
+                ConversationMember.last_read_seq,
+            )
+            .join(ConversationMember, ConversationMember.conversation_id == Conversation.id)
+            .where(Conversation.id == conversation_id, ConversationMember.user_id == user_id)
+        )
+    ).one_or_none()
+    if row is None:
+        raise NotFound("conversation not found", conversation_id=conversation_id)
+    return Membership(conversation_id, row[0], row[1], int(row[2]), int(row[3]))
+
+
+def _activity(c: Any) -> Any:
+    return func.coalesce(c.last_message_at, c.created_at)
+
+
+async def _publics(
+    db: AsyncSession, user_id: str, rows: list[tuple[Conversation, int]]
+) -> list[ConversationPublic]:
+    """Conversation rows (with the caller's last_read_seq) with counts, peers and last messages."""
+    ids = [c.id for c, _ in rows]
+    if not ids:
+        return []
+    counts: dict[str, int] = dict(
+        (
+            await db.execute(
+                select(ConversationMember.conversation_id, func.count())
+                .where(col(ConversationMember.conversation_id).in_(ids))
+                .group_by(ConversationMember.conversation_id)
+            )
+        ).all()
+    )
+    direct_ids = [c.id for c, _ in rows if c.kind == "direct"]
+    peers: dict[str, Peer] = {}
+    if direct_ids:
+        for cid, uid, name, avatar in (
+            await db.execute(
+                select(ConversationMember.conversation_id, User.id, User.display_name, User.avatar_url)
+                .join(User, User.id == ConversationMember.user_id)
+                .where(
+                    col(ConversationMember.conversation_id).in_(direct_ids),
+                    ConversationMember.user_id != user_id,
+                )
+            )
+        ).all():
+            peers[cid] = Peer(user_id=uid, display_name=name, avatar_url=avatar)
+    with_messages = [(c.id, c.last_seq) for c, _ in rows if c.last_seq > 0]
+    last: dict[str, Message] = {}
+    if with_messages:
+        cond = or_(*(and_(Message.conversation_id == cid, Message.seq == seq) for cid, seq in with_messages))
+        for m in (await db.execute(select(Message).where(cond))).scalars():
+            last[m.conversation_id] = m
+    out = []
+    for c, read_seq in rows:
+        lm = last.get(c.id)
+        out.append(
+            ConversationPublic(
+                id=c.id,
+                kind=c.kind,  # type: ignore[arg-type]
+                title=c.title,
+                created_by=c.created_by,
+                member_count=int(counts.get(c.id, 0)),
+                peer=peers.get(c.id),
+                last_seq=c.last_seq,
+                last_read_seq=read_seq,
+                unread_count=max(0, c.last_seq - read_seq),
+                last_message=to_public(lm) if lm is not None else None,
+                last_message_at=c.last_message_at,
+                created_at=c.created_at,
+            )
+        )
+    return out
+
+
+async def list_conversations(
+    db: AsyncSession, *, user_id: str, limit: int, cursor: str | None
+) -> Page[ConversationPublic]:
+    """My conversations, most recently active first, with last message and unread count."""
+    after = decode_cursor(cursor)
+    activity = _activity(Conversation)
+    query = (
+        select(Conversation, ConversationMember.last_read_seq)
+        .join(ConversationMember, ConversationMember.conversation_id == Conversation.id)
+        .where(ConversationMember.user_id == user_id)
+    )
+    if after is not None:
+        try:
+            at, last_id = datetime.fromisoformat(after[0]), str(after[1])
+        except (TypeError, ValueError, IndexError, KeyError) as exc:
+            raise ValidationFailed("invalid cursor", field="cursor") from exc
+        query = query.where(or_(activity < at, and_(activity == at, Conversation.id < last_id)))
+    rows = [
+        (c, int(r))
+        for c, r in (
+            await db.execute(query.order_by(activity.desc(), col(Conversation.id).desc()).limit(limit + 1))
+        ).all()
+    ]
+    next_cursor = None
+    if len(rows) > limit:
+        c = rows[limit - 1][0]
+        next_cursor = encode_cursor([(c.last_message_at or c.created_at).isoformat(), c.id])
+    items = await _publics(db, user_id, rows[:limit])
+    await end_read(db)
+    return Page[ConversationPublic](items=items, next_cursor=next_cursor)
+
+
+async def get_conversation(db: AsyncSession, *, user_id: str, conversation_id: str) -> ConversationDetail:
+    """One of my conversations with its member ids. Raises NotFound when not a member."""
+    row = (
+        await db.execute(
+            select(Conversation, ConversationMember.last_read_seq)
+            .join(ConversationMember, ConversationMember.conversation_id == Conversation.id)
+            .where(Conversation.id == conversation_id, ConversationMember.user_id == user_id)
+        )
+    ).one_or_none()
+    if row is None:
+        raise NotFound("conversation not found", conversation_id=conversation_id)
+    [public] = await _publics(db, user_id, [(row[0], int(row[1]))])
+    members = await member_ids(db, conversation_id)
+    await end_read(db)
+    return ConversationDetail(**public.model_dump(), member_ids=sorted(members))
+
+
+async def list_messages(
+    db: AsyncSession,
+    *,
+    user_id: str,
+    conversation_id: str,
+    after_seq: int | None,
+    before_seq: int | None,
+    limit: int,
+    cursor: str | None = None,
+) -> MessagePage:
+    """A page of messages in ascending seq: after ``after_seq`` (oldest first), else the
+    newest before ``before_seq`` (or the newest of all). Raises NotFound when not a member."""
+    if cursor:
+        pos = decode_cursor(cursor)
+        if not isinstance(pos, dict) or not all(isinstance(v, int) for v in pos.values()):
+            raise ValidationFailed("invalid cursor", field="cursor")
+        after_seq, before_seq = pos.get("after_seq"), pos.get("before_seq")
+    await access_conversation(db, conversation_id=conversation_id, user_id=user_id)
+    query = select(Message).where(Message.conversation_id == conversation_id)
+    if before_seq is not None:
+        query = query.where(Message.seq < before_seq)
+    forward = after_seq is not None
+    if forward:
+        query = query.where(Message.seq > (after_seq or 0))
+        rows = list((await db.execute(query.order_by(Message.seq).limit(limit + 1))).scalars())
+        more = len(rows) > limit
+        rows = rows[:limit]
+        next_cursor = encode_cursor({"after_seq": rows[-1].seq}) if more else None
+    else:
+        rows = list((await db.execute(query.order_by(col(Message.seq).desc()).limit(limit + 1))).scalars())
+        more = len(rows) > limit
+        rows = rows[:limit][::-1]
+        next_cursor = encode_cursor({"before_seq": rows[0].seq}) if more else None
+    await end_read(db)
+    return MessagePage(items=[to_public(m) for m in rows], next_cursor=next_cursor)
+
+
+async def messages_after(
+    db: AsyncSession, *, user_id: str, conversation_id: str, after_seq: int, limit: int
+) -> tuple[list[Message], int, bool]:
+    """What a reconnecting member missed: up to ``limit`` messages after ``after_seq``, the
+    seq they are synced to, and whether more remain. Raises NotFound when not a member."""
+    member = await access_conversation(db, conversation_id=conversation_id, user_id=user_id)
+    rows = list(
+        (
+            await db.execute(
+                select(Message)
+                .where(Message.conversation_id == conversation_id, Message.seq > after_seq)
+                .order_by(Message.seq)
+                .limit(limit + 1)
+            )
+        ).scalars()
+    )
+    await end_read(db)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    # Nothing after after_seq: the client is synced to it (or to the last message, if it
+    # claimed more than exists).
+    synced = rows[-1].seq if rows else min(after_seq, member.last_seq)
+    return rows, synced, more
+
+
+# ---- changing --------------------------------------------------------------------------
+
+
+async def create_conversation(
+    db: AsyncSession, rt: Runtime, *, creator_id: str, member_ids: list[str], title: str | None
+) -> tuple[ConversationDetail, bool]:
+    """Start a conversation with friends: one friend and no title gives the direct
+    conversation (found or created), anything else a new group (the creator owns it).
+    Returns it and whether it was created. Raises ValidationFailed, Forbidden."""
+    others = list(dict.fromkeys(u for u in member_ids if u != creator_id))
+    if not others:
+        raise ValidationFailed("add at least one other member", field="member_ids")
+    if len(others) + 1 > rt.settings.chat_group_max_members:
+        raise ValidationFailed(
+            f"a group holds at most {rt.settings.chat_group_max_members} members",
+            field="member_ids",
+            max_members=rt.settings.chat_group_max_members,
+        )
+    if len(others) == 1 and title is None:
+        return await _start_direct(db, rt, creator_id=creator_id, peer_id=others[0])
+    friend_set = set(await friends.friend_ids(db, creator_id))
+    strangers = [u for u in others if u not in friend_set]
+    if strangers:
+        raise Forbidden("you can only add your friends to a conversation", user_ids=strangers)
+    blocked = (
+        await db.execute(
+            select(Block.blocker_id, Block.blocked_id).where(
+                or_(
+                    and_(Block.blocker_id == creator_id, col(Block.blocked_id).in_(others)),
+                    and_(Block.blocked_id == creator_id, col(Block.blocker_id).in_(others)),
+                )
+            )
+        )
+    ).all()
+    if blocked:
+        ids = sorted({b if a == creator_id else a for a, b in blocked})
+        raise Forbidden("blocked users cannot be added", user_ids=ids)
+    now = rt.clock.now()
+    conv = Conversation(id=new_id("c_"), kind="group", title=title, created_by=creator_id, created_at=now)
+    async with transaction(db):
+        db.add(conv)
+        await db.flush()
+        db.add(ConversationMember(conversation_id=conv.id, user_id=creator_id, role="owner", joined_at=now))
+        for uid in others:
+            db.add(ConversationMember(conversation_id=conv.id, user_id=uid, joined_at=now))
+        await db.flush()
+        await post_message(
+            db,
+            rt,
+            conversation_id=conv.id,
+            sender_id=None,
+            kind="system",
+            body={"event": "group_created", "by": creator_id, "title": title, "member_ids": others},
+        )
+    return await get_conversation(db, user_id=creator_id, conversation_id=conv.id), True
+
+
+async def _start_direct(
+    db: AsyncSession, rt: Runtime, *, creator_id: str, peer_id: str
+) -> tuple[ConversationDetail, bool]:
+    lo, hi = pair(creator_id, peer_id)
+    existing = await db.scalar(select(Conversation.id).where(Conversation.direct_key == f"{lo}|{hi}"))
+    if await friends.is_blocked_either(db, creator_id, peer_id):
+        raise Forbidden("blocked users cannot message each other")
+    if existing is None and not await friends.are_friends(db, creator_id, peer_id):
+        raise Forbidden("you can only start a conversation with a friend", user_ids=[peer_id])
+    await end_read(db)
+    conv = await get_or_create_direct(db, rt, creator_id, peer_id)
+    await end_read(db)
+    return await get_conversation(db, user_id=creator_id, conversation_id=conv.id), existing is None
+
+
+async def send_message(
+    db: AsyncSession,
+    rt: Runtime,
+    *,
+    user_id: str,
+    conversation_id: str,
+    cid: str,
+    kind: str,
+    body: dict[str, Any],
+) -> tuple[Message, bool]:
+    """Post a member's message, idempotent by ``cid``: a resend returns the stored message
+    (and True). Locks the conversation row. Raises NotFound, Forbidden, ValidationFailed."""
+    if kind != "text":
+        raise ValidationFailed("clients send text messages", field="body.kind")
+    text = body.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise ValidationFailed("text must not be blank", field="body.text")
+    if len(text) > rt.settings.chat_text_max_chars:
+        raise ValidationFailed(
+            f"text is longer than {rt.settings.chat_text_max_chars} characters",
+            field="body.text",
+            max_chars=rt.settings.chat_text_max_chars,
+        )
+    try:
+        async with transaction(db):
+            msg = await _append(
+                db,
+                rt,
+                conversation_id=conversation_id,
+                sender_id=user_id,
+                kind="text",
+                body={"text": text},
+                cid=cid,
+                guard=True,
+            )
+            if msg is None:  # refused by the guard: not a member (NotFound), else blocked
+                await access_conversation(db, conversation_id=conversation_id, user_id=user_id)
+                raise Forbidden("blocked users cannot message each other")
+        return msg, False
+    except IntegrityError as exc:
+        if not is_unique_violation(exc):
+            raise
+        found = await _sent_before(db, conversation_id=conversation_id, user_id=user_id, cid=cid)
+        if found is None:
+            raise
+        return found, True
+    except (NotFound, Forbidden):
+        # A resend of a message accepted before the sender lost access still gets its ack.
+        found = await _sent_before(db, conversation_id=conversation_id, user_id=user_id, cid=cid)
+        if found is None:
+            raise
+        return found, True
+
+
+async def _sent_before(db: AsyncSession, *, conversation_id: str, user_id: str, cid: str) -> Message | None:
+    found = (
+        await db.execute(
+            select(Message).where(
+                Message.conversation_id == conversation_id, Message.sender_id == user_id, Message.cid == cid
+            )
+        )
+    ).scalar_one_or_none()
+    await end_read(db)
+    return found
+
+
+async def mark_read(
+    db: AsyncSession, rt: Runtime, *, user_id: str, conversation_id: str, seq: int
+) -> tuple[int, int]:
+    """Move my read marker forward to ``seq`` (never back, never past the last message);
+    my other devices get a ``read`` frame. Returns (last_read_seq, unread). Raises NotFound."""
+    async with transaction(db):
+        member = await access_conversation(db, conversation_id=conversation_id, user_id=user_id)
+        target = min(seq, member.last_seq)
+        moved = await db.execute(
+            update(ConversationMember)
+            .where(
+                ConversationMember.conversation_id == conversation_id,
+                ConversationMember.user_id == user_id,
+                ConversationMember.last_read_seq < target,
+            )
+            .values(last_read_seq=target)
+        )
+        now_read = max(member.last_read_seq, target)
+        if int(getattr(moved, "rowcount", 0) or 0):
+            frame = {"op": "read", "conversation_id": conversation_id, "seq": now_read}
+
+            async def publish() -> None:
+                await rt.hub.publish(user_channel(user_id), frame)
+
+            after_commit(db, publish)
+    return now_read, max(0, member.last_seq - now_read)
+
+
+async def user_exists(db: AsyncSession, user_id: str) -> bool:
+    found = await db.scalar(select(User.id).where(User.id == user_id))
+    await end_read(db)
+    return found is not None

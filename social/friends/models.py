@@ -31,3 +31,23 @@ class Block(SQLModel, table=True):
     blocker_id: str = Field(primary_key=True, foreign_key="users.id", max_length=40)
     blocked_id: str = Field(primary_key=True, foreign_key="users.id", max_length=40)
     created_at: datetime = at_field()
+
+
+class FriendRequest(SQLModel, table=True):
+    """A request from one user to another; ``pending_key`` ("lo|hi") is set only while
+    pending, so the unique constraint allows one pending request per pair."""
+
+    __tablename__ = "friend_requests"
+    __table_args__ = (
+        Index("ix_friend_requests_to_id_status", "to_id", "status"),
+        Index("ix_friend_requests_from_id_status", "from_id", "status"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    from_id: str = Field(foreign_key="users.id", max_length=40)
+    to_id: str = Field(foreign_key="users.id", max_length=40)
+    message: str | None = Field(default=None, max_length=200)
+    status: str = Field(default="pending", max_length=12)  # pending|accepted|declined|cancelled
+    pending_key: str | None = Field(default=None, unique=True, max_length=81)
+    created_at: datetime = at_field()
+    decided_at: datetime | None = at_field(nullable=True)

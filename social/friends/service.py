@@ -1,14 +1,30 @@
-"""Friendships and blocks: the questions every other feature asks of the graph."""
+"""Friendships, friend requests and blocks.
+
+The first functions answer the questions every other feature asks of the graph
+(``are_friends``, ``friend_ids``, ``is_blocked_either``); the use cases below them
+(requests, unfriend, block) each run in one transaction and notify after commit.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, exists, or_, select, union_all
+from sqlalchemy import delete, exists, or_, select, union_all, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-from app.errors import ValidationFailed
-from social.friends.models import Block, Friendship
+from app.auth.models import User
+from app.auth.schemas import UserPublic
+from app.db import end_read, is_unique_violation, transaction
+from app.errors import Conflict, NotFound, ValidationFailed
+from app.ids import new_id
+from app.notifications.service import notify
+from app.pagination import Page, decode_cursor, encode_cursor
+from app.ratelimit import fixed_window
+from app.runtime import Runtime
+from social.friends.models import Block, FriendRequest, Friendship
+from social.friends.schemas import BlockPublic, FriendPublic, FriendRequestPublic
 
 
 def pair(a: str, b: str) -> tuple[str, str]:
@@ -60,3 +76,283 @@ async def make_friends(db: AsyncSession, a: str, b: str, *, now: datetime) -> No
 async def remove_friends(db: AsyncSession, a: str, b: str) -> None:
     lo, hi = pair(a, b)
     await db.execute(delete(Friendship).where(Friendship.user_lo == lo, Friendship.user_hi == hi))
+
+
+# --- use cases: requests, unfriend, blocks, listing -------------------------------------
+
+
+def _pending_key(a: str, b: str) -> str:
+    lo, hi = pair(a, b)
+    return f"{lo}|{hi}"
+
+
+async def blocked_ids(db: AsyncSession, user_id: str) -> set[str]:
+    """Everyone ``user_id`` blocked or was blocked by."""
+    q = union_all(
+        select(Block.blocked_id).where(Block.blocker_id == user_id),
+        select(Block.blocker_id).where(Block.blocked_id == user_id),
+    )
+    return set((await db.execute(q)).scalars().all())
+
+
+async def pending_peer_ids(db: AsyncSession, user_id: str) -> set[str]:
+    """Users with a pending request to or from ``user_id``."""
+    q = union_all(
+        select(FriendRequest.to_id).where(
+            FriendRequest.from_id == user_id, FriendRequest.status == "pending"
+        ),
+        select(FriendRequest.from_id).where(
+            FriendRequest.to_id == user_id, FriendRequest.status == "pending"
+        ),
+    )
+    return set((await db.execute(q)).scalars().all())
+
+
+def request_public(r: FriendRequest, *, me: str, users: dict[str, User]) -> FriendRequestPublic:
+    other = r.to_id if r.from_id == me else r.from_id
+    peer = users.get(other)
+    return FriendRequestPublic(
+        id=r.id,
+        direction="outgoing" if r.from_id == me else "incoming",
+        from_user_id=r.from_id,
+        to_user_id=r.to_id,
+        user=UserPublic(
+            id=other,
+            display_name=peer.display_name if peer else "",
+            avatar_url=peer.avatar_url if peer else None,
+        ),
+        message=r.message,
+        status=r.status,
+        created_at=r.created_at,
+        decided_at=r.decided_at,
+    )
+
+
+async def _users(db: AsyncSession, ids: set[str]) -> dict[str, User]:
+    if not ids:
+        return {}
+    rows = (await db.execute(select(User).where(col(User.id).in_(ids)))).scalars().all()
+    return {u.id: u for u in rows}
+
+
+async def send_request(
+    db: AsyncSession, rt: Runtime, *, user_id: str, to_user_id: str, message: str | None
+) -> FriendRequestPublic:
+    """Ask ``to_user_id`` to be friends; a crossing pending request is accepted instead.
+
+    Raises ValidationFailed (self), NotFound (unknown or blocked either way), Conflict
+    (already friends or already pending), RateLimited."""
+    if to_user_id == user_id:
+        raise ValidationFailed("you cannot befriend yourself", field="user_id")
+    await fixed_window(
+        rt.redis,
+        rt.keys("friendreq", user_id),
+        limit=rt.settings.friend_requests_per_day,
+        window_s=24 * 3600,
+    )
+    now = rt.clock.now()
+    try:
+        async with transaction(db):
+            target = await db.get(User, to_user_id)
+            if target is None or await is_blocked_either(db, user_id, to_user_id):
+                raise NotFound("user not found", user_id=to_user_id)
+            if await are_friends(db, user_id, to_user_id):
+                raise Conflict("already friends", user_id=to_user_id)
+            existing = (
+                await db.execute(
+                    select(FriendRequest).where(
+                        FriendRequest.pending_key == _pending_key(user_id, to_user_id)
+                    )
+                )
+            ).scalar_one_or_none()
+            if existing is not None and existing.from_id == user_id:
+                raise Conflict("a request is already pending", request_id=existing.id)
+            if existing is not None:
+                # They asked me already: asking back is accepting.
+                await _accept(db, rt, existing, now=now)
+                req = existing
+            else:
+                req = FriendRequest(
+                    id=new_id("fr_"),
+                    from_id=user_id,
+                    to_id=to_user_id,
+                    message=message,
+                    status="pending",
+                    pending_key=_pending_key(user_id, to_user_id),
+                    created_at=now,
+                )
+                db.add(req)
+                await db.flush()
+                me = await db.get(User, user_id)
+                await notify(
+                    db,
+                    rt,
+                    user_id=to_user_id,
+                    kind="friend_request",
+                    data={
+                        "request_id": req.id,
+                        "from_user_id": user_id,
+                        "display_name": me.display_name if me else "",
+                        "message": message,
+                    },
+                )
+            users = await _users(db, {user_id, to_user_id})
+            return request_public(req, me=user_id, users=users)
+    except IntegrityError as exc:
+        if not is_unique_violation(exc):
+            raise
+        raise Conflict("a request between you is already pending") from exc
+
+
+async def _accept(db: AsyncSession, rt: Runtime, req: FriendRequest, *, now: datetime) -> None:
+    req.status = "accepted"
+    req.pending_key = None
+    req.decided_at = now
+    await db.flush()
+    await make_friends(db, req.from_id, req.to_id, now=now)
+    accepter = await db.get(User, req.to_id)
+    await notify(
+        db,
+        rt,
+        user_id=req.from_id,
+        kind="friend_accepted",
+        data={
+            "request_id": req.id,
+            "user_id": req.to_id,
+            "display_name": accepter.display_name if accepter else "",
+        },
+    )
+
+
+async def decide_request(
+    db: AsyncSession, rt: Runtime, *, user_id: str, request_id: str, action: str
+) -> FriendRequestPublic:
+    """Accept or decline (the receiver) or cancel (the sender) a pending request.
+
+    Locks the request row. Raises NotFound (not yours), Conflict (no longer pending)."""
+    async with transaction(db):
+        req = await db.get(FriendRequest, request_id, with_for_update=True)
+        allowed = req is not None and (
+            (action in ("accept", "decline") and req.to_id == user_id)
+            or (action == "cancel" and req.from_id == user_id)
+        )
+        if req is None or not allowed:
+            raise NotFound("friend request not found", request_id=request_id)
+        if req.status != "pending":
+            raise Conflict(f"the request is already {req.status}", status=req.status)
+        now = rt.clock.now()
+        if action == "accept":
+            if await is_blocked_either(db, req.from_id, req.to_id):
+                raise NotFound("friend request not found", request_id=request_id)
+            await _accept(db, rt, req, now=now)
+        else:
+            req.status = "declined" if action == "decline" else "cancelled"
+            req.pending_key = None
+            req.decided_at = now
+            await db.flush()
+        users = await _users(db, {req.from_id, req.to_id})
+        return request_public(req, me=user_id, users=users)
+
+
+async def list_requests(
+    db: AsyncSession, *, user_id: str, direction: str | None, limit: int, cursor: str | None
+) -> Page[FriendRequestPublic]:
+    """My pending requests, incoming and outgoing, newest first."""
+    before = decode_cursor(cursor)
+    mine = []
+    if direction in (None, "incoming"):
+        mine.append(FriendRequest.to_id == user_id)
+    if direction in (None, "outgoing"):
+        mine.append(FriendRequest.from_id == user_id)
+    q = select(FriendRequest).where(or_(*mine), FriendRequest.status == "pending")
+    if before is not None:
+        q = q.where(FriendRequest.id < str(before))
+    rows = list((await db.execute(q.order_by(col(FriendRequest.id).desc()).limit(limit + 1))).scalars().all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    users = await _users(db, {r.from_id for r in rows} | {r.to_id for r in rows})
+    await end_read(db)
+    return Page[FriendRequestPublic](
+        items=[request_public(r, me=user_id, users=users) for r in rows],
+        next_cursor=encode_cursor(rows[-1].id) if more else None,
+    )
+
+
+async def list_friends(
+    db: AsyncSession, *, user_id: str, limit: int, cursor: str | None
+) -> Page[FriendPublic]:
+    """My friends, by user id."""
+    after = decode_cursor(cursor)
+    q = union_all(
+        select(col(Friendship.user_hi).label("uid"), col(Friendship.created_at).label("since")).where(
+            Friendship.user_lo == user_id
+        ),
+        select(col(Friendship.user_lo).label("uid"), col(Friendship.created_at).label("since")).where(
+            Friendship.user_hi == user_id
+        ),
+    ).subquery()
+    stmt = select(User, q.c.since).join(q, q.c.uid == User.id)
+    if after is not None:
+        stmt = stmt.where(User.id > str(after))
+    rows = (await db.execute(stmt.order_by(User.id).limit(limit + 1))).all()
+    await end_read(db)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [
+        FriendPublic(user_id=u.id, display_name=u.display_name, avatar_url=u.avatar_url, since=since)
+        for u, since in rows
+    ]
+    return Page[FriendPublic](items=items, next_cursor=encode_cursor(items[-1].user_id) if more else None)
+
+
+async def unfriend(db: AsyncSession, *, user_id: str, friend_id: str) -> None:
+    """End a friendship. Raises NotFound (not friends)."""
+    async with transaction(db):
+        if friend_id == user_id or not await are_friends(db, user_id, friend_id):
+            raise NotFound("not a friend", user_id=friend_id)
+        await remove_friends(db, user_id, friend_id)
+
+
+async def block(db: AsyncSession, rt: Runtime, *, user_id: str, blocked_id: str) -> BlockPublic:
+    """Block a user (idempotent): ends the friendship and any pending request between us.
+
+    Raises ValidationFailed (self), NotFound (unknown user)."""
+    if blocked_id == user_id:
+        raise ValidationFailed("you cannot block yourself", field="user_id")
+    now = rt.clock.now()
+    async with transaction(db):
+        if await db.get(User, blocked_id) is None:
+            raise NotFound("user not found", user_id=blocked_id)
+        existing = await db.get(Block, (user_id, blocked_id))
+        if existing is None:
+            existing = Block(blocker_id=user_id, blocked_id=blocked_id, created_at=now)
+            db.add(existing)
+            await db.flush()
+        await remove_friends(db, user_id, blocked_id)
+        await db.execute(
+            update(FriendRequest)
+            .where(FriendRequest.pending_key == _pending_key(user_id, blocked_id))
+            .values(status="cancelled", pending_key=None, decided_at=now)
+        )
+        return BlockPublic(user_id=blocked_id, created_at=existing.created_at)
+
+
+async def unblock(db: AsyncSession, *, user_id: str, blocked_id: str) -> None:
+    """Lift my block. Raises NotFound (no such block of mine)."""
+    async with transaction(db):
+        result = await db.execute(
+            delete(Block).where(Block.blocker_id == user_id, Block.blocked_id == blocked_id)
+        )
+        if not getattr(result, "rowcount", 0):
+            raise NotFound("no such block", user_id=blocked_id)
+
+
+async def list_blocks(db: AsyncSession, *, user_id: str) -> list[BlockPublic]:
+    """The users I blocked."""
+    rows = (
+        (await db.execute(select(Block).where(Block.blocker_id == user_id).order_by(Block.created_at)))
+        .scalars()
+        .all()
+    )
+    await end_read(db)
+    return [BlockPublic(user_id=b.blocked_id, created_at=b.created_at) for b in rows]

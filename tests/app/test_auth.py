@@ -147,3 +147,23 @@ async def test_dev_endpoints_are_absent_in_prod(rt):
             r = await c.post("/v1/auth/otp", json={"phone": "13800138000"})
             assert r.status_code == 202
             assert r.json()["dev_code"] is None
+
+
+async def test_otp_is_rate_limited_per_client_address(client, rt):
+    rt.settings.otp_per_ip_per_hour = 3
+    for n in range(3):
+        assert (await client.post("/v1/auth/otp", json={"phone": f"1380013800{n}"})).status_code == 202
+    r = await client.post("/v1/auth/otp", json={"phone": "13800138009"})
+    assert r.status_code == 429
+    assert error_code(r) == "rate_limited"
+
+
+async def test_codes_are_stored_hashed_and_expire_in_five_minutes(client, rt):
+    from app.auth import phones
+
+    r = await client.post("/v1/auth/otp", json={"phone": "13800138000"})
+    code = r.json()["dev_code"]
+    key = rt.keys("otp", phones.phone_hash("+8613800138000", rt.settings.phone_hmac_key))
+    stored = await rt.redis.hgetall(key)
+    assert code not in stored.values()
+    assert 0 < await rt.redis.ttl(key) <= 300

@@ -71,3 +71,21 @@ async def test_fifty_concurrent_duplicates_have_one_effect(client, rt, users):
     assert await users.balance(alice) == 777
     async with rt.sessionmaker() as db:
         assert (await ledger.audit(db)).ok
+
+
+async def test_keys_are_kept_at_least_a_day_then_swept(client, rt, users):
+    from app.idempotency.service import sweep
+
+    alice = await users.make("alice")
+    h = {**alice.headers, "Idempotency-Key": "old"}
+    await client.post("/v1/wallet/topup", json={"amount_fen": 100}, headers=h)
+    rt.clock.advance(24 * 3600)
+    assert await sweep(rt) == 0
+    assert (await client.post("/v1/wallet/topup", json={"amount_fen": 100}, headers=h)).headers.get(
+        "Idempotent-Replayed"
+    ) == "true"
+    rt.clock.advance(25 * 3600)
+    assert await sweep(rt) == 1
+    r = await client.post("/v1/wallet/topup", json={"amount_fen": 100}, headers=h)
+    assert r.status_code == 200 and "Idempotent-Replayed" not in r.headers
+    assert await users.balance(alice) == 200

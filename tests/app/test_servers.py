@@ -50,3 +50,60 @@ async def test_topups_from_two_workers_keep_the_ledger_balanced(settings, rt, us
         total = sum([await ledger.balance(db, ledger.wallet_account(p.id)) for p in people])
     assert audit.ok, audit
     assert total == 40 * 10 * 100
+
+
+async def test_a_worker_killed_mid_storm_loses_no_money(settings, rt, users):
+    """SIGKILL one of two workers while top-ups stream in; retry every key on the survivor.
+
+    Afterwards the ledger balances, and every key took effect exactly once."""
+    needs_real(settings)
+    people = [await users.make(f"p{i}") for i in range(10)]
+    keys = [(p, f"k{n}") for n in range(30) for p in people]
+    async with running_servers(settings, count=2) as (victim, survivor):
+        async with (
+            httpx.AsyncClient(base_url=victim.url, timeout=10) as vc,
+            httpx.AsyncClient(base_url=survivor.url, timeout=30) as sc,
+        ):
+            sent = anyio.Event()
+
+            async def storm(chunk: list) -> None:
+                for n, (p, key) in enumerate(chunk):
+                    if n == 5:
+                        sent.set()
+                    try:
+                        await vc.post(
+                            "/v1/wallet/topup",
+                            json={"amount_fen": 100},
+                            headers={**p.headers, "Idempotency-Key": key},
+                        )
+                    except httpx.HTTPError:
+                        return  # the worker died under us
+
+            async with anyio.create_task_group() as tg:
+                for i in range(10):
+                    tg.start_soon(storm, keys[i::10])
+                await sent.wait()
+                victim.kill()
+            # The client retries every request (the same key) against the surviving worker.
+            for p, key in keys:
+                r = await sc.post(
+                    "/v1/wallet/topup",
+                    json={"amount_fen": 100},
+                    headers={**p.headers, "Idempotency-Key": key},
+                )
+                assert r.status_code == 200, r.text
+            await victim.restart()
+    async with rt.sessionmaker() as db:
+        audit = await ledger.audit(db)
+        balances = [await ledger.balance(db, ledger.wallet_account(p.id)) for p in people]
+    assert audit.ok, audit
+    assert balances == [30 * 100] * len(people)
+
+
+async def test_the_dev_clock_is_shared_by_all_workers(settings):
+    needs_real(settings)
+    async with running_servers(settings, count=2) as (a, b), httpx.AsyncClient() as c:
+        before = (await c.get(b.url + "/v1/dev/clock")).json()["offset_s"]
+        await c.post(a.url + "/v1/dev/clock", json={"advance_s": 7200})
+        after = (await c.get(b.url + "/v1/dev/clock")).json()["offset_s"]
+    assert after == before + 7200

@@ -93,7 +93,7 @@ class Server:
             "warning",
             "--no-access-log",
             "--ws-max-size",
-            "65536",
+            str(self.settings.ws_transport_max_bytes),
         ]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env={**server_env(self.settings), **self.extra_env})
 

@@ -1,0 +1,412 @@
+"""The ``/v1/ws`` connection: authenticate, then read frames, push hub events, keep alive.
+
+One ``Connection`` per socket runs three tasks until the first ends:
+
+- **reader**: each client frame is checked (size, JSON, object, known op, fields),
+  rate limited, and handled by the same chat service functions as REST. Anything wrong
+  becomes an ``error`` frame (``app.errors.error_frame``); the connection stays open.
+- **pusher**: forwards everything published on the user's hub channel
+  (``user_channel(user_id)``: messages, read markers, notifications) — every device of
+  the user subscribes to it, on whichever worker it is connected.
+- **heartbeat**: after ``ws_heartbeat_s`` without hearing from the client the server
+  sends ``{"op":"ping"}``; after ``ws_heartbeat_misses`` silent intervals it closes the
+  connection (4408). Any frame from the client counts as a sign of life.
+
+Close codes: 4401 authentication failed, 4408 heartbeat timeout, 1013 the client fell
+too far behind its events (reconnect and ``sync``). The protocol for client developers
+is ``docs/protocol.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from typing import Any
+
+import structlog
+from pydantic import TypeAdapter, ValidationError
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from app.auth import tokens
+from app.errors import (
+    PayloadTooLarge,
+    QuanziError,
+    RateLimited,
+    Unauthenticated,
+    ValidationFailed,
+    error_frame,
+)
+from app.observability import WS_CONNECTIONS
+from app.realtime.hub import Subscription, user_channel
+from app.runtime import Runtime
+from social.chat import service as chat
+from social.chat.schemas import (
+    CLIENT_OPS,
+    AuthFrame,
+    ClientFrame,
+    PingFrame,
+    PongFrame,
+    ReadFrame,
+    SendFrame,
+    SyncFrame,
+)
+
+log = structlog.get_logger()
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_HEARTBEAT = 4408
+CLOSE_TRY_AGAIN = 1013
+
+_frames: TypeAdapter[Any] = TypeAdapter(ClientFrame)
+_auth_frame: TypeAdapter[AuthFrame] = TypeAdapter(AuthFrame)
+# Frames that cost a database round trip spend from the connection's rate bucket.
+_METERED = frozenset({"send", "sync", "read"})
+_SEND_ERRORS = (WebSocketDisconnect, RuntimeError, OSError)
+
+
+def dumps(frame: dict[str, Any]) -> str:
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+class Bucket:
+    """A token bucket for one connection (connection state, so it lives with the socket)."""
+
+    def __init__(self, rate_per_s: float, burst: int) -> None:
+        self.rate = rate_per_s
+        self.capacity = float(burst)
+        self.tokens = float(burst)
+        self.at = time.monotonic()
+
+    def take(self) -> None:
+        """Spend one token. Raises RateLimited."""
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens < 1:
+            raise RateLimited(
+                "sending too fast", retry_after=int((1 - self.tokens) / self.rate) + 1, limit_per_s=self.rate
+            )
+        self.tokens -= 1
+
+
+def _safe_errors(exc: ValidationError) -> list[dict[str, Any]]:
+    return [
+        {
+            "loc": [str(p) for p in e.get("loc", ())],
+            "msg": str(e.get("msg", "")),
+            "type": str(e.get("type", "")),
+        }
+        for e in exc.errors()
+    ]
+
+
+def parse_frame(text: str, max_bytes: int) -> tuple[Any, str | None]:
+    """A client frame as its model, and its cid when it has one. Raises ValidationFailed,
+    PayloadTooLarge (with the cid known so far in ``details``)."""
+    if len(text) > max_bytes // 4 and len(text.encode("utf-8")) > max_bytes:
+        raise PayloadTooLarge(f"frames are limited to {max_bytes} bytes", max_bytes=max_bytes)
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ValidationFailed("frame is not JSON") from exc
+    if not isinstance(data, dict):
+        raise ValidationFailed("a frame is a JSON object with an op")
+    cid = data.get("cid") if isinstance(data.get("cid"), str) and len(data["cid"]) <= 64 else None
+    op = data.get("op")
+    if op not in CLIENT_OPS:
+        shown = (
+            op[:32]
+            if isinstance(op, str)
+            else op
+            if op is None or isinstance(op, int | float | bool)
+            else "…"
+        )
+        raise _WithCid(ValidationFailed("unknown op", op=shown, ops=list(CLIENT_OPS)), cid)
+    try:
+        return _frames.validate_python(data), cid
+    except ValidationError as exc:
+        raise _WithCid(ValidationFailed("invalid frame", errors=_safe_errors(exc)), cid) from exc
+
+
+class _WithCid(Exception):
+    def __init__(self, error: QuanziError, cid: str | None) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.cid = cid
+
+
+class Connection:
+    def __init__(self, ws: WebSocket, rt: Runtime, user_id: str) -> None:
+        self.ws = ws
+        self.rt = rt
+        self.user_id = user_id
+        self.settings = rt.settings
+        self.bucket = Bucket(rt.settings.ws_send_rate_per_s, rt.settings.ws_send_burst)
+        self.last_heard = time.monotonic()
+        self._write_lock = asyncio.Lock()
+
+    async def write(self, frame: dict[str, Any]) -> None:
+        data = dumps(frame)
+        async with self._write_lock:
+            await self.ws.send_text(data)
+
+    async def close(self, code: int, reason: str) -> None:
+        async with self._write_lock:
+            if self.ws.application_state == WebSocketState.CONNECTED:
+                with contextlib.suppress(*_SEND_ERRORS):
+                    await self.ws.close(code, reason)
+
+    async def run(self, sub: Subscription) -> None:
+        tasks = [
+            asyncio.create_task(self.reader(), name="ws-reader"),
+            asyncio.create_task(self.pusher(sub), name="ws-pusher"),
+            asyncio.create_task(self.heartbeat(), name="ws-heartbeat"),
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for t in done:
+            if t.cancelled():
+                continue
+            exc = t.exception()
+            if exc is not None and not isinstance(exc, _SEND_ERRORS):
+                log.error("ws_task_failed", task=t.get_name(), error=repr(exc))
+
+    # -- the three tasks --------------------------------------------------------------
+
+    async def reader(self) -> None:
+        while True:
+            message = await self.ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            self.last_heard = time.monotonic()
+            text = message.get("text")
+            if text is None:
+                await self.write(
+                    error_frame(ValidationFailed("binary frames are not supported; send JSON text"))
+                )
+                continue
+            await self.handle(text)
+
+    async def pusher(self, sub: Subscription) -> None:
+        while True:
+            frame = await sub.get()
+            if sub.overflowed:
+                await self.close(CLOSE_TRY_AGAIN, "fell behind: reconnect and sync")
+                return
+            await self.write(frame)
+
+    async def heartbeat(self) -> None:
+        interval = self.settings.ws_heartbeat_s
+        limit = interval * self.settings.ws_heartbeat_misses
+        while True:
+            # Transport keep-alive runs on real time, not on the business clock.
+            await asyncio.sleep(interval)
+            silent = time.monotonic() - self.last_heard
+            if silent >= limit:
+                await self.close(CLOSE_HEARTBEAT, "heartbeat timeout")
+                return
+            if silent >= interval * 0.9:
+                await self.write({"op": "ping"})
+
+    # -- frames -----------------------------------------------------------------------
+
+    async def handle(self, text: str) -> None:
+        cid: str | None = None
+        try:
+            try:
+                frame, cid = parse_frame(text, self.settings.ws_max_frame_bytes)
+            except _WithCid as wrapped:
+                cid = wrapped.cid
+                raise wrapped.error from None
+            if frame.op in _METERED:
+                self.bucket.take()
+            await self.dispatch(frame)
+        except QuanziError as exc:
+            await self.write(error_frame(exc, cid))
+        except _SEND_ERRORS:
+            raise
+        except Exception:
+            log.exception("ws_frame_failed", user_id=self.user_id)
+            await self.write(
+                {
+                    "op": "error",
+                    "cid": cid,
+                    "code": "internal_error",
+                    "message": "internal error",
+                    "details": {},
+                }
+            )
+
+    async def dispatch(self, frame: Any) -> None:
+        if isinstance(frame, SendFrame):
+            async with self.rt.sessionmaker() as db:
+                msg, _ = await chat.send_message(
+                    db,
+                    self.rt,
+                    user_id=self.user_id,
+                    conversation_id=frame.conversation_id,
+                    cid=frame.cid,
+                    kind=frame.body.kind,
+                    body=frame.body.model_dump(),
+                )
+            await self.write(
+                {
+                    "op": "ack",
+                    "cid": frame.cid,
+                    "conversation_id": msg.conversation_id,
+                    "seq": msg.seq,
+                    "message_id": msg.id,
+                }
+            )
+        elif isinstance(frame, SyncFrame):
+            await self.sync(frame)
+        elif isinstance(frame, ReadFrame):
+            async with self.rt.sessionmaker() as db:
+                await chat.mark_read(
+                    db, self.rt, user_id=self.user_id, conversation_id=frame.conversation_id, seq=frame.seq
+                )
+        elif isinstance(frame, PingFrame):
+            await self.write({"op": "pong"})
+        elif isinstance(frame, PongFrame):
+            pass
+        elif isinstance(frame, AuthFrame):
+            raise ValidationFailed("already authenticated")
+
+    async def sync(self, frame: SyncFrame) -> None:
+        async with self.rt.sessionmaker() as db:
+            rows, synced, more = await chat.messages_after(
+                db,
+                user_id=self.user_id,
+                conversation_id=frame.conversation_id,
+                after_seq=frame.after_seq,
+                limit=self.settings.ws_sync_max,
+            )
+        for m in rows:
+            await self.write(chat.message_frame(m))
+        await self.write(
+            {"op": "synced", "conversation_id": frame.conversation_id, "seq": synced, "more": more}
+        )
+
+
+async def authenticate(ws: WebSocket, rt: Runtime, token: str | None) -> str | None:
+    """The user id behind the handshake's token or the first frame's; on failure an error
+    frame is sent, the socket closed (4401), and None returned."""
+    try:
+        if token is None:
+            token = await _first_frame_token(ws, rt)
+            if token is None:
+                return None
+        user_id = tokens.verify(rt.settings, token)
+        async with rt.sessionmaker() as db:
+            if not await chat.user_exists(db, user_id):
+                raise Unauthenticated("unknown user")
+        return user_id
+    except QuanziError as exc:
+        with contextlib.suppress(*_SEND_ERRORS):
+            await ws.send_text(dumps(error_frame(exc)))
+            await ws.close(CLOSE_UNAUTHENTICATED, exc.code)
+        return None
+
+
+async def _first_frame_token(ws: WebSocket, rt: Runtime) -> str | None:
+    try:
+        message = await asyncio.wait_for(ws.receive(), timeout=rt.settings.ws_auth_timeout_s)
+    except TimeoutError:
+        raise Unauthenticated('no credentials: pass ?token= or send {"op":"auth","token":…} first') from None
+    if message["type"] == "websocket.disconnect":
+        return None
+    text = message.get("text") or ""
+    if len(text) > 8192:
+        raise Unauthenticated("the first frame must be an auth frame")
+    try:
+        return _auth_frame.validate_json(text).token
+    except ValidationError:
+        raise Unauthenticated('the first frame must be {"op":"auth","token":…}') from None
+
+
+def _handshake_token(ws: WebSocket) -> str | None:
+    token = ws.query_params.get("token")
+    if token:
+        return token
+    scheme, _, value = ws.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+async def serve(ws: WebSocket, rt: Runtime) -> None:
+    """Run one client connection from handshake to close."""
+    await ws.accept()
+    WS_CONNECTIONS.inc()
+    user_id = await authenticate(ws, rt, _handshake_token(ws))
+    if user_id is None:
+        return
+    conn = Connection(ws, rt, user_id)
+    async with rt.hub.subscribe([user_channel(user_id)]) as sub:
+        # Subscribed before "ready": whatever is published from here on reaches this device.
+        with contextlib.suppress(*_SEND_ERRORS):
+            await conn.write(
+                {
+                    "op": "ready",
+                    "user_id": user_id,
+                    "heartbeat_s": rt.settings.ws_heartbeat_s,
+                    "max_frame_bytes": rt.settings.ws_max_frame_bytes,
+                }
+            )
+            await conn.run(sub)
+    await conn.close(1000, "bye")
+
+
+async def relay(ws: WebSocket, rt: Runtime, room: str) -> None:
+    """Dev/test baseline for benchmarks: the same socket stack and hub, no auth, no storage.
+
+    A ``send`` frame is acknowledged and published to everyone in ``room`` as a message."""
+    await ws.accept()
+    channel = f"relay:{room}"
+    lock = asyncio.Lock()
+
+    async def write(frame: dict[str, Any]) -> None:
+        data = dumps(frame)
+        async with lock:
+            await ws.send_text(data)
+
+    async with rt.hub.subscribe([channel]) as sub:
+
+        async def pump() -> None:
+            while True:
+                await write(await sub.get())
+
+        pusher = asyncio.create_task(pump())
+        try:
+            while True:
+                message = await ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                try:
+                    data = json.loads(message.get("text") or "")
+                except ValueError:
+                    continue
+                if not isinstance(data, dict) or data.get("op") != "send":
+                    continue
+                await rt.hub.publish(
+                    channel,
+                    {
+                        "op": "message",
+                        "conversation_id": room,
+                        "cid": data.get("cid"),
+                        "body": data.get("body"),
+                    },
+                )
+                await write({"op": "ack", "cid": data.get("cid"), "conversation_id": room})
+        except _SEND_ERRORS:
+            return
+        finally:
+            pusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError, *_SEND_ERRORS):
+                await pusher

@@ -1,0 +1,184 @@
+"""Chat over the WebSocket: delivered messages per second and send→deliver latency.
+
+200 sockets (two users each in 100 direct conversations) send as fast as their acks
+allow; each message's delivery to the other member is timed (the send time travels in
+the text). The baseline, in the same run and with the same client load, is the bare
+dev relay ``/v1/dev/ws-relay`` on the same server stack and hub (no auth, no storage).
+A third phase paces the chat at half the maximum rate measured and reports its latency
+(the target is p99 ≤ 50 ms there).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import websockets
+
+from scripts.benchlib import Bench, Result, Stats
+from social.chat import service as chat
+
+
+@dataclass
+class Phase:
+    warmup_s: float
+    measure_s: float
+    start: float = 0.0
+    delivered: int = 0
+    sent: int = 0
+    errors: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+
+    def in_window(self, t: float) -> bool:
+        return self.start + self.warmup_s <= t < self.start + self.warmup_s + self.measure_s
+
+    def stats(self) -> Stats:
+        return Stats(
+            ops=self.delivered, seconds=self.measure_s, latencies_ms=self.latencies_ms, errors=self.errors
+        )
+
+
+class Socket:
+    """One client socket: a reader task resolves acks and times deliveries from the peer."""
+
+    def __init__(self, ws: Any, me: str, conversation_id: str, phase: Phase) -> None:
+        self.ws = ws
+        self.me = me
+        self.conversation_id = conversation_id
+        self.phase = phase
+        self.acks: dict[str, asyncio.Future[None]] = {}
+        self.cids = itertools.count()
+        self.nonce = uuid.uuid4().hex[:8]  # cids are idempotency keys: unique per phase
+
+    async def read(self) -> None:
+        async for raw in self.ws:
+            f = json.loads(raw)
+            op = f.get("op")
+            if op == "ack" or op == "error":
+                fut = self.acks.pop(f.get("cid") or "", None)
+                if op == "error":
+                    self.phase.errors += 1
+                if fut is not None and not fut.done():
+                    fut.set_result(None)
+            elif op == "message":
+                text, sender = _text_and_sender(f)
+                if sender is None or sender == self.me:
+                    continue  # my own message echoed back
+                now = time.perf_counter()
+                if self.phase.in_window(now):
+                    self.phase.delivered += 1
+                    self.phase.latencies_ms.append((now - float(text)) * 1000)
+            elif op == "ping":
+                await self.ws.send('{"op":"pong"}')
+
+    async def send_one(self) -> None:
+        cid = f"{self.me}-{self.nonce}{next(self.cids)}"
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.acks[cid] = fut
+        frame = {
+            "op": "send",
+            "cid": cid,
+            "conversation_id": self.conversation_id,
+            "body": {"kind": "text", "text": repr(time.perf_counter())},
+        }
+        await self.ws.send(json.dumps(frame))
+        await asyncio.wait_for(fut, timeout=30)
+        self.phase.sent += 1
+
+
+def _text_and_sender(f: dict[str, Any]) -> tuple[str, str | None]:
+    if "message" in f:  # the chat's message frame
+        return f["message"]["body"]["text"], f["message"]["sender_id"]
+    return f["body"]["text"], f["cid"].rsplit("-", 1)[0]  # the relay's frame
+
+
+async def run_phase(
+    urls: list[tuple[str, str, str]], phase: Phase, interval_s: Callable[[], float] | None = None
+) -> Stats:
+    """Open every socket (url, my id, conversation), send until the window closes, time it."""
+    conns = [await websockets.connect(url, max_size=None, open_timeout=60) for url, _, _ in urls]
+    try:
+        sockets = []
+        for ws, (_, me, conv) in zip(conns, urls, strict=True):
+            if "/v1/ws" in ws.request.path:
+                ready = json.loads(await ws.recv())
+                assert ready["op"] == "ready", ready
+            sockets.append(Socket(ws, me, conv, phase))
+        readers = [asyncio.create_task(s.read()) for s in sockets]
+        phase.start = time.perf_counter()
+        stop_at = phase.start + phase.warmup_s + phase.measure_s
+
+        async def sender(s: Socket, offset: float) -> None:
+            next_at = time.perf_counter() + offset
+            while time.perf_counter() < stop_at:
+                if interval_s is not None:
+                    await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+                    next_at += interval_s()
+                try:
+                    await s.send_one()
+                except (TimeoutError, websockets.ConnectionClosed):
+                    phase.errors += 1
+
+        n = len(sockets)
+        gap = interval_s() / n if interval_s is not None else 0.0
+        await asyncio.gather(*(sender(s, i * gap) for i, s in enumerate(sockets)))
+        await asyncio.sleep(0.2)  # let the last deliveries arrive (outside the window anyway)
+        for r in readers:
+            r.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+    finally:
+        await asyncio.gather(*(ws.close() for ws in conns), return_exceptions=True)
+    return phase.stats()
+
+
+async def chat_bench(b: Bench) -> Result:
+    """200 sockets in 100 direct conversations vs the bare relay; then half the max rate."""
+    pairs = b.scale(100, 20)
+    warmup, window = b.scale(2, 1), b.scale(10, 3)
+    people = await b.make_users(pairs * 2)
+    convs = []
+    async with b.rt.sessionmaker() as db:
+        for i in range(pairs):
+            c = await chat.get_or_create_direct(db, b.rt, people[2 * i].id, people[2 * i + 1].id)
+            convs.append(c.id)
+    ws_urls = [u.replace("http://", "ws://") for u in b.urls]
+
+    def targets(route: Callable[[int, int], str]) -> list[tuple[str, str, str]]:
+        out = []
+        for i, conv in enumerate(convs):
+            for k in (0, 1):
+                p = people[2 * i + k]
+                # The two members of a pair sit on different workers when there are several.
+                out.append((ws_urls[(i + k) % len(ws_urls)] + route(i, k), p.id, conv))
+        return out
+
+    relay = await run_phase(targets(lambda i, k: f"/v1/dev/ws-relay?room=r{i}"), Phase(warmup, window))
+    people_by_id = {p.id: p for p in people}
+    chat_targets = [
+        (url + f"/v1/ws?token={people_by_id[me].token}", me, conv)
+        for url, me, conv in targets(lambda i, k: "")
+    ]
+    full = await run_phase(chat_targets, Phase(warmup, window))
+    half_rate = max(1.0, full.ops_per_s / 2)
+    per_socket_interval = len(chat_targets) / half_rate
+    half = await run_phase(chat_targets, Phase(warmup, window), interval_s=lambda: per_socket_interval)
+    return Result(
+        stats=full,
+        baseline=relay,
+        baseline_name="ws_relay",
+        extra={
+            "sockets": len(chat_targets),
+            "conversations": pairs,
+            "window_s": window,
+            "half_rate": {"target_msgs_per_s": round(half_rate, 1), **half.summary()},
+        },
+    )
+
+
+SCENARIOS = {"chat": chat_bench}

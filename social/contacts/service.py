@@ -1,0 +1,188 @@
+"""Private contact discovery: which of my address book's numbers are discoverable cardholders.
+
+A sync normalises every number to E.164 (default region from settings), hashes it with
+the server's HMAC key (``app.auth.phones.phone_hash``, the same keyed hash users are
+stored under) and looks the hashes up in ``users.phone_hash``. Only discoverable
+cardholders match; never the caller, never a user blocked either way. Matches are kept
+as ``contact_edges`` (for suggestions); the numbers themselves, matched or not, and the
+names the client gave them are not stored anywhere, and nothing is logged.
+
+Enumeration defence (after Signal's contact discovery): a per-user token bucket in
+Redis (``contacts_bucket_capacity`` tokens, refilling ``contacts_bucket_refill_per_day``
+a day). Each distinct number in a sync that is not already one of my stored matches
+costs one token, charged before any lookup; a sync that cannot pay is refused whole
+with ``rate_limited`` and a ``Retry-After``. Since unmatched numbers are not kept, an
+unmatched number costs again on every sync; the daily refill is sized so that an
+honest address book re-syncs daily without trouble.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import re
+
+import anyio
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.auth import phones
+from app.auth.models import User
+from app.db import end_read, transaction
+from app.errors import ValidationFailed
+from app.ratelimit import token_bucket
+from app.runtime import Runtime
+from social.contacts.models import ContactEdge
+from social.contacts.schemas import ContactIn, MatchPublic, StoredMatchPublic, SyncPublic
+from social.friends.service import blocked_ids, friend_ids
+
+_LOOKUP_CHUNK = 1000
+
+
+_SEPARATORS = re.compile(r"[\s\-().]")
+_CN_MOBILE = re.compile(r"(?:\+86|0086|86)?(1[3-9][0-9]{9})")
+
+
+def e164(raw: str, region: str) -> str | None:
+    """E.164 form of an address-book entry: mainland mobiles ("138 0013 8000", "+86 138-0013-8000",
+    "0086…") by a fast path, everything else by ``app.auth.phones.normalise``."""
+    if region == "CN":
+        m = _CN_MOBILE.fullmatch(_SEPARATORS.sub("", raw))
+        if m is not None:
+            return "+86" + m.group(1)
+    return phones.normalise(raw, region)
+
+
+def hash_contacts(contacts: list[ContactIn], *, region: str, key: str) -> dict[str, str | None]:
+    """phone hash → the first name given for it, for every valid number (CPU-bound)."""
+    mac = hmac.new(key.encode(), digestmod=hashlib.sha256)
+    out: dict[str, str | None] = {}
+    for c in contacts:
+        number = e164(c.phone, region)
+        if number is None:
+            continue
+        h = mac.copy()
+        h.update(number.encode())
+        digest = h.hexdigest()
+        if digest not in out or (out[digest] is None and c.name):
+            out[digest] = c.name
+    return out
+
+
+async def sync(db: AsyncSession, rt: Runtime, *, user_id: str, contacts: list[ContactIn]) -> SyncPublic:
+    """Match my address book against discoverable cardholders and remember the matches.
+
+    Raises ValidationFailed (too many numbers), RateLimited (token bucket spent)."""
+    limit = rt.settings.contacts_sync_max
+    if len(contacts) > limit:
+        raise ValidationFailed(f"at most {limit} contacts per sync", field="contacts", max=limit)
+    wanted = await anyio.to_thread.run_sync(
+        functools.partial(
+            hash_contacts,
+            contacts,
+            region=rt.settings.default_phone_region,
+            key=rt.settings.phone_hmac_key,
+        )
+    )
+    known = {
+        u_hash
+        for u_hash in (
+            await db.execute(
+                select(User.phone_hash)
+                .join(ContactEdge, ContactEdge.contact_id == User.id)
+                .where(ContactEdge.owner_id == user_id)
+            )
+        ).scalars()
+    }
+    await end_read(db)
+    new = [h for h in wanted if h not in known]
+    if new:
+        capacity = rt.settings.contacts_bucket_capacity
+        await token_bucket(
+            rt.redis,
+            rt.keys("contacts", "bucket", user_id),
+            capacity=capacity,
+            refill_per_s=rt.settings.contacts_bucket_refill_per_day / 86_400,
+            cost=min(len(new), capacity),
+        )
+    hashes = list(wanted)
+    now = rt.clock.now()
+    async with transaction(db):
+        excluded = await blocked_ids(db, user_id)
+        found: list[User] = []
+        for i in range(0, len(hashes), _LOOKUP_CHUNK):
+            chunk = hashes[i : i + _LOOKUP_CHUNK]
+            found.extend(
+                (
+                    await db.execute(
+                        select(User).where(
+                            col(User.phone_hash).in_(chunk),
+                            col(User.is_cardholder).is_(True),
+                            col(User.discoverable).is_(True),
+                            User.id != user_id,
+                        )
+                    )
+                ).scalars()
+            )
+        matched = sorted((u for u in found if u.id not in excluded), key=lambda u: u.id)
+        if matched:
+            rows = [{"owner_id": user_id, "contact_id": u.id, "created_at": now} for u in matched]
+            dialect = db.get_bind().dialect.name
+            stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(ContactEdge)
+            await db.execute(stmt.on_conflict_do_nothing(index_elements=["owner_id", "contact_id"]), rows)
+        friends = set(await friend_ids(db, user_id)) if matched else set()
+    return SyncPublic(
+        matches=[
+            MatchPublic(
+                user_id=u.id,
+                display_name=u.display_name,
+                avatar_url=u.avatar_url,
+                contact_name=wanted.get(u.phone_hash),
+                is_friend=u.id in friends,
+            )
+            for u in matched
+        ],
+        checked=len(wanted),
+        charged=len(new),
+    )
+
+
+async def stored_matches(db: AsyncSession, *, user_id: str) -> list[StoredMatchPublic]:
+    """My remembered matches that still qualify (discoverable cardholders, not blocked)."""
+    rows = (
+        (
+            await db.execute(
+                select(User)
+                .join(ContactEdge, ContactEdge.contact_id == User.id)
+                .where(
+                    ContactEdge.owner_id == user_id,
+                    col(User.is_cardholder).is_(True),
+                    col(User.discoverable).is_(True),
+                )
+                .order_by(User.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    excluded = await blocked_ids(db, user_id)
+    friends = set(await friend_ids(db, user_id))
+    await end_read(db)
+    return [
+        StoredMatchPublic(
+            user_id=u.id, display_name=u.display_name, avatar_url=u.avatar_url, is_friend=u.id in friends
+        )
+        for u in rows
+        if u.id not in excluded
+    ]
+
+
+async def forget(db: AsyncSession, *, user_id: str) -> int:
+    """Delete every match I synced (e.g. when I revoke address-book access)."""
+    async with transaction(db):
+        result = await db.execute(delete(ContactEdge).where(ContactEdge.owner_id == user_id))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+
+from app.deps import CurrentUser, DbSession, Rt
+from app.pagination import Cursor, Limit, Page
+from social.friends import service as friends
+from social.friends import suggestions as suggesting
+from social.friends.schemas import (
+    BlockPublic,
+    FriendPublic,
+    FriendRequestCreate,
+    FriendRequestPublic,
+    SuggestionPublic,
+)
+
+router = APIRouter(tags=["friends"])
+
+
+@router.get("/v1/friends", response_model=Page[FriendPublic])
+async def list_friends(
+    user: CurrentUser, db: DbSession, limit: Limit = 20, cursor: Cursor = None
+) -> Page[FriendPublic]:
+    return await friends.list_friends(db, user_id=user.id, limit=limit, cursor=cursor)
+
+
+@router.get(
+    "/v1/friends/suggestions", response_model=list[SuggestionPublic], response_model_exclude_none=True
+)
+async def list_suggestions(
+    user: CurrentUser, db: DbSession, rt: Rt, limit: Annotated[int, Query(ge=1, le=50)] = 20
+) -> list[SuggestionPublic]:
+    return await suggesting.suggestions(db, user_id=user.id, limit=min(limit, rt.settings.suggestions_max))
+
+
+@router.post("/v1/friends/requests", status_code=201, response_model=FriendRequestPublic)
+async def send_request(
+    body: FriendRequestCreate, user: CurrentUser, db: DbSession, rt: Rt
+) -> FriendRequestPublic:
+    return await friends.send_request(db, rt, user_id=user.id, to_user_id=body.user_id, message=body.message)
+
+
+@router.get("/v1/friends/requests", response_model=Page[FriendRequestPublic])
+async def list_requests(
+    user: CurrentUser,
+    db: DbSession,
+    direction: Literal["incoming", "outgoing"] | None = None,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> Page[FriendRequestPublic]:
+    return await friends.list_requests(db, user_id=user.id, direction=direction, limit=limit, cursor=cursor)
+
+
+@router.post("/v1/friends/requests/{request_id}/{action}", response_model=FriendRequestPublic)
+async def decide_request(
+    request_id: str, action: Literal["accept", "decline", "cancel"], user: CurrentUser, db: DbSession, rt: Rt
+) -> FriendRequestPublic:
+    return await friends.decide_request(db, rt, user_id=user.id, request_id=request_id, action=action)
+
+
+@router.delete("/v1/friends/{friend_id}", status_code=204)
+async def unfriend(friend_id: str, user: CurrentUser, db: DbSession) -> Response:
+    await friends.unfriend(db, user_id=user.id, friend_id=friend_id)
+    return Response(status_code=204)
+
+
+@router.get("/v1/blocks", response_model=list[BlockPublic])
+async def list_blocks(user: CurrentUser, db: DbSession) -> list[BlockPublic]:
+    return await friends.list_blocks(db, user_id=user.id)
+
+
+@router.post("/v1/blocks/{blocked_id}", status_code=201, response_model=BlockPublic)
+async def block(blocked_id: str, user: CurrentUser, db: DbSession, rt: Rt) -> BlockPublic:
+    return await friends.block(db, rt, user_id=user.id, blocked_id=blocked_id)
+
+
+@router.delete("/v1/blocks/{blocked_id}", status_code=204)
+async def unblock(blocked_id: str, user: CurrentUser, db: DbSession) -> Response:
+    await friends.unblock(db, user_id=user.id, blocked_id=blocked_id)
+    return Response(status_code=204)

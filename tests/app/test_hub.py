@@ -1,0 +1,44 @@
+"""The realtime hub on its backend: memory in one process, Redis across processes."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from app.realtime.hub import user_channel
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_publish_reaches_every_subscriber_of_the_channel_only(rt):
+    await rt.hub.start()
+    try:
+        async with (
+            rt.hub.subscribe([user_channel("a")]) as phone,
+            rt.hub.subscribe([user_channel("a")]) as tablet,
+            rt.hub.subscribe([user_channel("b")]) as other,
+        ):
+            await rt.hub.publish(user_channel("a"), {"op": "message", "n": 1})
+            with anyio.fail_after(5):
+                assert (await phone.get())["n"] == 1
+                assert (await tablet.get())["n"] == 1
+            await rt.hub.publish(user_channel("b"), {"op": "message", "n": 2})
+            with anyio.fail_after(5):
+                assert (await other.get())["n"] == 2
+            assert phone.queue.empty()
+        assert rt.hub.local_subscribers(user_channel("a")) == 0
+    finally:
+        await rt.hub.close()
+
+
+async def test_messages_on_one_channel_keep_their_order(rt):
+    await rt.hub.start()
+    try:
+        async with rt.hub.subscribe([user_channel("a")]) as sub:
+            for n in range(200):
+                await rt.hub.publish(user_channel("a"), {"n": n})
+            with anyio.fail_after(10):
+                got = [(await sub.get())["n"] for _ in range(200)]
+        assert got == list(range(200))
+    finally:
+        await rt.hub.close()

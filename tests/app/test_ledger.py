@@ -1,0 +1,90 @@
+"""The ledger's own rules and its invariants under concurrent debits."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from app.db import transaction
+from app.errors import InsufficientFunds, NotFound, ValidationFailed
+from app.ledger import service as ledger
+from app.ledger.service import Entry
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_unbalanced_or_fractional_postings_are_refused(rt, users):
+    alice = await users.make("alice", balance_fen=100)
+    wallet = ledger.wallet_account(alice.id)
+    async with rt.sessionmaker() as db:
+        for entries in (
+            [Entry(wallet, -10), Entry(ledger.SETTLEMENT, 9)],
+            [Entry(wallet, 0), Entry(ledger.SETTLEMENT, 0)],
+            [],
+        ):
+            with pytest.raises(ValidationFailed):
+                async with transaction(db):
+                    await ledger.post(db, kind="test", entries=entries, now=rt.clock.now())
+        with pytest.raises(ValidationFailed):
+            ledger.move(wallet, ledger.SETTLEMENT, -5)
+        with pytest.raises(NotFound):
+            async with transaction(db):
+                await ledger.post(
+                    db,
+                    kind="test",
+                    entries=ledger.move(ledger.SETTLEMENT, "wallet:nobody", 5),
+                    now=rt.clock.now(),
+                )
+        assert (await ledger.audit(db)).ok
+
+
+async def test_a_wallet_never_goes_below_zero(rt, users):
+    alice = await users.make("alice", balance_fen=100)
+    async with rt.sessionmaker() as db:
+        with pytest.raises(InsufficientFunds):
+            async with transaction(db):
+                await ledger.post(
+                    db,
+                    kind="test",
+                    now=rt.clock.now(),
+                    entries=ledger.move(ledger.wallet_account(alice.id), ledger.SETTLEMENT, 101),
+                )
+        assert await ledger.balance(db, ledger.wallet_account(alice.id)) == 100
+
+
+async def test_concurrent_debits_never_overdraw(rt, users):
+    """100 concurrent debits of 30 fen from a 1 000 fen wallet: exactly 33 succeed."""
+    alice = await users.make("alice", balance_fen=1_000)
+    wallet = ledger.wallet_account(alice.id)
+    outcomes: list[str] = []
+
+    async def debit() -> None:
+        async with rt.sessionmaker() as db:
+            try:
+                async with transaction(db):
+                    await ledger.post(
+                        db,
+                        kind="test",
+                        now=rt.clock.now(),
+                        entries=ledger.move(wallet, ledger.SETTLEMENT, 30),
+                    )
+                outcomes.append("ok")
+            except InsufficientFunds:
+                outcomes.append("short")
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(100):
+            tg.start_soon(debit)
+    assert outcomes.count("ok") == 33
+    async with rt.sessionmaker() as db:
+        assert await ledger.balance(db, wallet) == 10
+        audit = await ledger.audit(db)
+        assert audit.ok, audit
+        assert audit.postings_sum_fen == 0
+
+
+async def test_settlement_balance_is_the_sum_of_its_postings(rt, users):
+    await users.make("a", balance_fen=250)
+    await users.make("b", balance_fen=750)
+    async with rt.sessionmaker() as db:
+        assert await ledger.balance(db, ledger.SETTLEMENT) == -1_000

@@ -1,0 +1,91 @@
+"""Connection limits on a real server with small settings: the per-connection send rate,
+the server-side heartbeat, and the first-frame auth timeout."""
+
+from __future__ import annotations
+
+import json
+
+import anyio
+import pytest
+import websockets
+
+from tests.support.servers import running_servers
+from tests.support.ws import ws_connect, ws_url
+
+pytestmark = pytest.mark.anyio
+
+LIMITS = {
+    "QUANZI_WS_HEARTBEAT_S": "0.3",
+    "QUANZI_WS_HEARTBEAT_MISSES": "2",
+    "QUANZI_WS_SEND_BURST": "5",
+    "QUANZI_WS_SEND_RATE_PER_S": "2",
+    "QUANZI_WS_AUTH_TIMEOUT_S": "0.5",
+}
+
+
+@pytest.fixture(scope="module")
+async def server(base_settings):
+    async with running_servers(base_settings, extra_env=LIMITS) as [srv]:
+        yield srv
+
+
+async def test_sending_too_fast_gets_rate_limited_frames_and_the_connection_stays(server, client, users):
+    alice, bob = await users.make("alice"), await users.make("bob")
+    await users.friends(alice, bob)
+    conv = (
+        await client.post("/v1/conversations", json={"member_ids": [bob.id]}, headers=alice.headers)
+    ).json()["id"]
+    async with ws_connect(server, alice) as a:
+        for i in range(12):
+            await a.send(
+                {"op": "send", "cid": f"f{i}", "conversation_id": conv, "body": {"kind": "text", "text": "x"}}
+            )
+        outcomes = {}
+        for _ in range(12):
+            f = await a.recv()
+            while f["op"] not in ("ack", "error"):
+                f = await a.recv()
+            outcomes[f["cid"]] = f
+        acks = [f for f in outcomes.values() if f["op"] == "ack"]
+        limited = [f for f in outcomes.values() if f["op"] == "error"]
+        assert len(outcomes) == 12 and 5 <= len(acks) <= 7
+        assert limited and all(
+            f["code"] == "rate_limited" and f["details"]["retry_after"] >= 1 for f in limited
+        )
+        await a.roundtrip()  # pings are not metered
+    r = await client.get(f"/v1/conversations/{conv}/messages", headers=alice.headers)
+    assert len(r.json()["items"]) == len(acks), "limited sends are not stored"
+
+
+async def test_a_client_that_stops_answering_pings_is_closed(server, users):
+    alice = await users.make("alice")
+    async with websockets.connect(ws_url(server, alice.token)) as ws:
+        assert json.loads(await ws.recv())["op"] == "ready"
+        seen = []
+        with anyio.fail_after(5), pytest.raises(websockets.ConnectionClosed) as closed:
+            while True:
+                seen.append(json.loads(await ws.recv())["op"])
+        assert "ping" in seen
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4408
+
+
+async def test_a_client_that_answers_pings_stays_connected(server, users):
+    alice = await users.make("alice")
+    async with ws_connect(server, alice) as a:
+        pings = 0
+        with anyio.move_on_after(1.5):
+            while True:
+                if (await a.recv())["op"] == "ping":
+                    pings += 1
+                    await a.send({"op": "pong"})
+        assert pings >= 2
+        await a.roundtrip()
+
+
+async def test_no_credentials_in_time_is_refused(server):
+    async with websockets.connect(ws_url(server)) as ws:
+        err = json.loads(await ws.recv())
+        assert err["op"] == "error" and err["code"] == "unauthenticated"
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await ws.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
