@@ -9,6 +9,13 @@ from tests.support.people import error_code
 pytestmark = pytest.mark.anyio
 
 
+@pytest.fixture
+def settings(settings):
+    """A smaller pool (8 + 16 overflow): 50 concurrent collectors still contend on the ball's
+    row, and the run stays well inside a PostgreSQL server shared with other test runs."""
+    return settings.model_copy(update={"db_pool_size": 8})
+
+
 async def test_a_ball_ripens_after_24h_and_the_owner_collects_it(client, rt, users):
     li = await users.make("li")
     await spend(client, rt, [event(li.id, "bill_payment", at=rt.clock.now())])
