@@ -18,6 +18,10 @@ from app.config import get_settings
 cli = typer.Typer(help="Quanzi: social finance behind a bank's mobile app.", no_args_is_help=True)
 users_cli = typer.Typer(help="Manage users.", no_args_is_help=True)
 cli.add_typer(users_cli, name="users")
+leaderboards_cli = typer.Typer(
+    help="Leaderboards (Redis sorted sets, rebuilt from the database).", no_args_is_help=True
+)
+cli.add_typer(leaderboards_cli, name="leaderboards")
 console = Console()
 
 
@@ -129,6 +133,27 @@ def grant_role(phone: str, role: str) -> None:
             await rt.close()
 
     asyncio.run(_grant())
+
+
+@leaderboards_cli.command("rebuild")
+def leaderboards_rebuild() -> None:
+    """Recompute every board's current day, week and all-time scores from the database."""
+    from app import features
+    from app.runtime import build_runtime
+    from games.leaderboards import boards
+
+    async def _rebuild() -> dict[str, int]:
+        features.import_models()
+        for _ in features.modules("api"):
+            pass  # boards register when their feature loads
+        rt = build_runtime(get_settings())
+        try:
+            return await boards.rebuild_all(rt)
+        finally:
+            await rt.close()
+
+    for name, count in asyncio.run(_rebuild()).items():
+        console.print(f"{name}: {count} users")
 
 
 def main() -> None:

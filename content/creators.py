@@ -77,3 +77,13 @@ async def write_rebuilt(rt: Runtime) -> int:
                 pipe.expire(k, scores.TTL_S[period])
         await pipe.execute()
     return len(by_key)
+
+
+async def current_scores(rt: Runtime) -> dict[str, dict[str, float]]:
+    """Scores for the current day, week and all time: the leaderboard registry's rebuild shape."""
+    now = rt.clock.now()
+    current = {period: f"{period}:{scores.bucket(rt, period, now)}" for period in scores.PERIODS}
+    rebuilt = await rebuild_scores(rt)
+    return {
+        uid: {period: per.get(key, 0.0) for period, key in current.items()} for uid, per in rebuilt.items()
+    }

@@ -52,3 +52,23 @@ async def set_score(
         if period in TTL_S:
             pipe.expire(k, TTL_S[period])
         await pipe.execute()
+
+
+async def replace_board(
+    rt: Runtime, *, board: str, period: str, at: datetime, members: dict[str, float]
+) -> None:
+    """Swap a bucket's whole content at once (the rebuild): write a temporary set, RENAME it over."""
+    k = key(rt, board, period, at)
+    if not members:
+        await rt.redis.delete(k)
+        return
+    tmp = f"{k}:rebuild"
+    items = list(members.items())
+    async with rt.redis.pipeline(transaction=False) as pipe:
+        pipe.delete(tmp)
+        for i in range(0, len(items), 10_000):
+            pipe.zadd(tmp, dict(items[i : i + 10_000]))
+        pipe.rename(tmp, k)
+        if period in TTL_S:
+            pipe.expire(k, TTL_S[period])
+        await pipe.execute()

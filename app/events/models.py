@@ -1,0 +1,48 @@
+"""Bank events as received: spending events (idempotent by event_id), step days, cap counters."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, Index
+from sqlmodel import Field, SQLModel
+
+from app.dbtypes import at_field
+
+
+class SpendingEvent(SQLModel, table=True):
+    """One bank spending event; the primary key makes a replayed event_id a no-op."""
+
+    __tablename__ = "spending_events"
+    __table_args__ = (Index("ix_spending_events_user_id_occurred_at", "user_id", "occurred_at"),)
+
+    event_id: str = Field(primary_key=True, max_length=64)
+    user_id: str = Field(foreign_key="users.id", max_length=40)
+    category: str = Field(max_length=32)
+    amount_fen: int = Field(sa_type=BigInteger())
+    occurred_at: datetime = at_field()
+    received_at: datetime = at_field()
+    energy_g: int = Field(default=0)  # 0: no energy (small amount, over the cap, category earns none)
+
+
+class EnergyCap(SQLModel, table=True):
+    """How many events of a category earned energy in a cap period (day or month)."""
+
+    __tablename__ = "energy_caps"
+
+    user_id: str = Field(primary_key=True, foreign_key="users.id", max_length=40)
+    category: str = Field(primary_key=True, max_length=32)
+    period: str = Field(primary_key=True, max_length=10)  # 2026-11-25 | 2026-11
+    used: int = Field(default=0)
+    last_grant: int = Field(default=0)  # set by the conditional update that grants
+
+
+class StepDay(SQLModel, table=True):
+    """A user's running step total for one business day."""
+
+    __tablename__ = "step_days"
+
+    user_id: str = Field(primary_key=True, foreign_key="users.id", max_length=40)
+    day: date = Field(primary_key=True)
+    steps: int = Field(default=0)
+    updated_at: datetime = at_field()

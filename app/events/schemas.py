@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import AwareDatetime, BaseModel, Field, StrictInt
+
+from app.types import PositiveFen
+
+
+class SpendingEventIn(BaseModel):
+    event_id: str = Field(min_length=1, max_length=64)
+    user_id: str = Field(min_length=1, max_length=40)
+    amount_fen: PositiveFen
+    category: str = Field(min_length=1, max_length=32)
+    occurred_at: AwareDatetime
+
+
+class SpendingBatchIn(BaseModel):
+    events: list[SpendingEventIn] = Field(min_length=1, max_length=1000)
+
+
+class SpendingResult(BaseModel):
+    received: int
+    accepted: int  # new events stored
+    duplicates: int  # event_id seen before (idempotent replay)
+    energy_balls: int  # balls made
+    energy_g: int
+    unknown_category: int  # ignored and counted
+    unknown_user: int  # not a Quanzi user: ignored and counted
+    no_energy: int  # known category, but too small, over the cap, or earns nothing
+
+
+class StepsIn(BaseModel):
+    date: dt.date
+    steps: StrictInt = Field(ge=0)
+
+
+class StepsPublic(BaseModel):
+    date: dt.date
+    steps: int
+    energy_g: int  # the day's ball
+    ball_id: str | None

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from app.deps import CurrentUser, DbSession, Rt
+from games.farm import service as farm
+from games.farm.schemas import (
+    ChasePublic,
+    DonateIn,
+    DonatePublic,
+    FarmPublic,
+    FeedPublic,
+    ProjectList,
+    VisitPublic,
+)
+
+router = APIRouter(tags=["farm"])
+
+
+@router.get("/v1/farm", response_model=FarmPublic)
+async def get_farm(user: CurrentUser, db: DbSession, rt: Rt) -> FarmPublic:
+    return await farm.get_farm(db, rt, user_id=user.id)
+
+
+@router.post("/v1/farm/feed", response_model=FeedPublic)
+async def feed(user: CurrentUser, db: DbSession, rt: Rt) -> FeedPublic:
+    return await farm.feed(db, rt, user_id=user.id)
+
+
+@router.post("/v1/farm/visit/{host_id}", response_model=VisitPublic)
+async def visit(host_id: str, user: CurrentUser, db: DbSession, rt: Rt) -> VisitPublic:
+    return await farm.visit(db, rt, user_id=user.id, host_id=host_id)
+
+
+@router.post("/v1/farm/chase", response_model=ChasePublic)
+async def chase(user: CurrentUser, db: DbSession, rt: Rt) -> ChasePublic:
+    return await farm.chase(db, rt, user_id=user.id)
+
+
+@router.get("/v1/farm/projects", response_model=ProjectList)
+async def projects(user: CurrentUser) -> ProjectList:
+    return farm.list_projects()
+
+
+@router.post("/v1/farm/donate", response_model=DonatePublic)
+async def donate(body: DonateIn, user: CurrentUser, db: DbSession, rt: Rt) -> DonatePublic:
+    return await farm.donate(db, rt, user_id=user.id, eggs=body.eggs, project_id=body.project_id)

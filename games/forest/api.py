@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import anyio
+from fastapi import APIRouter, Request, Response
+
+from app.deps import CurrentUser, DbSession, Rt
+from games.forest import images
+from games.forest import service as forest
+from games.forest.schemas import (
+    CollectPublic,
+    ContributeIn,
+    ForestPublic,
+    FriendsPublic,
+    GroveIn,
+    GrovePublic,
+    PlantIn,
+    PlantPublic,
+    ProtectPublic,
+    SpeciesList,
+    WaterIn,
+    WaterPublic,
+)
+
+router = APIRouter(tags=["forest"])
+PNG = {200: {"content": {"image/png": {}}, "description": "PNG image"}}
+
+
+@router.get("/v1/forest", response_model=ForestPublic)
+async def get_forest(user: CurrentUser, db: DbSession, rt: Rt) -> ForestPublic:
+    return await forest.get_forest(db, rt, user_id=user.id)
+
+
+@router.post("/v1/forest/balls/{ball_id}/collect", response_model=CollectPublic)
+async def collect(ball_id: str, user: CurrentUser, db: DbSession, rt: Rt) -> CollectPublic:
+    return await forest.collect(db, rt, ball_id=ball_id, user_id=user.id)
+
+
+@router.get("/v1/forest/friends", response_model=FriendsPublic)
+async def friends(user: CurrentUser, db: DbSession, rt: Rt) -> FriendsPublic:
+    return await forest.list_friends(db, rt, user_id=user.id)
+
+
+@router.post("/v1/forest/friends/{friend_id}/water", response_model=WaterPublic)
+async def water(friend_id: str, body: WaterIn, user: CurrentUser, db: DbSession, rt: Rt) -> WaterPublic:
+    return await forest.water(db, rt, user_id=user.id, friend_id=friend_id, grams=body.grams)
+
+
+@router.post("/v1/forest/protect", response_model=ProtectPublic)
+async def protect(user: CurrentUser, db: DbSession, rt: Rt) -> ProtectPublic:
+    return await forest.protect(db, rt, user_id=user.id)
+
+
+@router.get("/v1/forest/species", response_model=SpeciesList)
+async def species(user: CurrentUser) -> SpeciesList:
+    return forest.list_species()
+
+
+@router.post("/v1/forest/plant", response_model=PlantPublic)
+async def plant(body: PlantIn, user: CurrentUser, db: DbSession, rt: Rt) -> PlantPublic:
+    return await forest.plant(db, rt, user_id=user.id, species_id=body.species_id)
+
+
+def _png(request: Request, tag: str, render: object, state: object) -> Response:
+    headers = {"ETag": tag, "Cache-Control": "private, max-age=60"}
+    if request.headers.get("if-none-match") == tag:
+        return Response(status_code=304, headers=headers)
+    return Response(content=render, media_type="image/png", headers=headers)  # type: ignore[arg-type]
+
+
+@router.get("/v1/forest/trees/{tree_id}/certificate.png", response_class=Response, responses=PNG)
+async def certificate(tree_id: str, request: Request, user: CurrentUser, db: DbSession, rt: Rt) -> Response:
+    state = await forest.certificate_state(db, rt, user_id=user.id, tree_id=tree_id)
+    tag = images.etag(state)
+    if request.headers.get("if-none-match") == tag:
+        return _png(request, tag, b"", state)
+    data = await anyio.to_thread.run_sync(images.render_certificate, state)
+    return _png(request, tag, data, state)
+
+
+@router.get("/v1/forest/widget.png", response_class=Response, responses=PNG)
+async def widget(request: Request, user: CurrentUser, db: DbSession, rt: Rt) -> Response:
+    state = await forest.widget_state(db, rt, user_id=user.id)
+    tag = images.etag(state)
+    if request.headers.get("if-none-match") == tag:
+        return _png(request, tag, b"", state)
+    data = await anyio.to_thread.run_sync(images.render_widget, state)
+    return _png(request, tag, data, state)
+
+
+@router.post("/v1/forest/groves", response_model=GrovePublic, status_code=201)
+async def create_grove(body: GroveIn, user: CurrentUser, db: DbSession, rt: Rt) -> GrovePublic:
+    return await forest.create_grove(db, rt, user_id=user.id, species_id=body.species_id)
+
+
+@router.get("/v1/forest/groves/{grove_id}", response_model=GrovePublic)
+async def get_grove(grove_id: str, user: CurrentUser, db: DbSession) -> GrovePublic:
+    return await forest.get_grove(db, user_id=user.id, grove_id=grove_id)
+
+
+@router.post("/v1/forest/groves/{grove_id}/contribute", response_model=GrovePublic)
+async def contribute(
+    grove_id: str, body: ContributeIn, user: CurrentUser, db: DbSession, rt: Rt
+) -> GrovePublic:
+    return await forest.contribute(db, rt, user_id=user.id, grove_id=grove_id, grams=body.grams)

@@ -1,0 +1,655 @@
+"""Forest use cases: balls, collecting (owner and friends), watering, protection, planting, groves.
+
+Energy is conserved (DESIGN invariant 4): a ball's collections sum to amount_g − remaining_g;
+an account's energy_g = collected_g − spent_g ≥ 0. Every change of a ball or an account is
+a conditional UPDATE evaluated in the database, so concurrent collectors on PostgreSQL
+queue on the row lock and re-check the condition on the row as the previous one left it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.auth.models import User
+from app.db import after_commit, is_unique_violation, transaction
+from app.errors import (
+    AlreadyClaimed,
+    Conflict,
+    Expired,
+    InsufficientFunds,
+    LimitExceeded,
+    NotFound,
+    SoldOut,
+    ValidationFailed,
+)
+from app.ids import new_id
+from app.notifications.service import notify
+from app.runtime import Runtime
+from games.forest.models import (
+    BallCollection,
+    EnergyBall,
+    ForestAccount,
+    Grove,
+    GroveContribution,
+    Tree,
+    Watering,
+)
+from games.forest.schemas import (
+    BallPublic,
+    CollectPublic,
+    ForestPublic,
+    FriendForest,
+    FriendsPublic,
+    GrovePublic,
+    PlantPublic,
+    ProtectPublic,
+    SpeciesList,
+    SpeciesPublic,
+    TreePublic,
+    WaterPublic,
+)
+from games.leaderboards import scores
+from games.rules import Rules, rules
+from games.rules import energy as energy_rules
+from games.rules import forest as forest_rules
+from games.sql import greatest, insert_ignore, least
+from social.friends import service as friends
+
+# ---------------------------------------------------------------- helpers (flush, never commit)
+
+
+async def ensure_accounts(db: AsyncSession, user_ids: Iterable[str]) -> None:
+    ids = sorted(set(user_ids))
+    if ids:
+        await db.execute(
+            insert_ignore(db, ForestAccount).values([{"user_id": u, "energy_g": 0} for u in ids])
+        )
+
+
+async def credit(db: AsyncSession, *, user_id: str, grams: int) -> int:
+    """Add collected energy to an account; returns the new energy_g."""
+    await ensure_accounts(db, [user_id])
+    result = await db.execute(
+        update(ForestAccount)
+        .where(ForestAccount.user_id == user_id)
+        .values(energy_g=ForestAccount.energy_g + grams, collected_g=ForestAccount.collected_g + grams)
+        .returning(ForestAccount.energy_g)
+    )
+    return int(result.scalar_one())
+
+
+async def debit(db: AsyncSession, *, user_id: str, grams: int) -> int:
+    """Spend energy actually held (conditional UPDATE). Raises InsufficientFunds."""
+    await ensure_accounts(db, [user_id])
+    result = await db.execute(
+        update(ForestAccount)
+        .where(ForestAccount.user_id == user_id, ForestAccount.energy_g >= grams)
+        .values(energy_g=ForestAccount.energy_g - grams, spent_g=ForestAccount.spent_g + grams)
+        .returning(ForestAccount.energy_g)
+    )
+    left = result.scalar_one_or_none()
+    if left is None:
+        raise InsufficientFunds("not enough energy", needed_g=grams)
+    return int(left)
+
+
+@dataclass(frozen=True)
+class NewBall:
+    owner_id: str
+    source: str
+    source_ref: str
+    amount_g: int
+    action_at: datetime
+
+
+def ball_row(
+    r: Rules, b: NewBall, *, now: datetime, ripen_after_h: float | None = None, share_pct: int | None = None
+) -> dict[str, object]:
+    """A ball's row with the amounts and times of the rules in force (stored on the ball)."""
+    ripe_at, expires_at = energy_rules.ball_life(r.energy, b.action_at, ripen_after_h=ripen_after_h)
+    return {
+        "id": new_id("eb_"),
+        "owner_id": b.owner_id,
+        "source": b.source,
+        "source_ref": b.source_ref,
+        "amount_g": b.amount_g,
+        "remaining_g": b.amount_g,
+        "friends_taken_g": 0,
+        "share_pct": r.forest.friends_share_pct if share_pct is None else share_pct,
+        "take_pct": r.forest.friend_take_pct,
+        "last_take_g": 0,
+        "rules_version": r.version,
+        "created_at": now,
+        "ripe_at": ripe_at,
+        "expires_at": expires_at,
+    }
+
+
+async def add_balls(db: AsyncSession, rows: list[dict[str, object]]) -> None:
+    """Insert balls; a ball whose (owner, source_ref) exists already is skipped."""
+    if rows:
+        await db.execute(insert_ignore(db, EnergyBall).values(rows))
+
+
+def _ball_public(b: EnergyBall, now: datetime) -> BallPublic:
+    return BallPublic(
+        id=b.id,
+        source=b.source,
+        amount_g=b.amount_g,
+        remaining_g=b.remaining_g,
+        ripe_at=b.ripe_at,
+        expires_at=b.expires_at,
+        state=energy_rules.ball_state(b.ripe_at, b.expires_at, b.remaining_g, now),
+    )
+
+
+def certificate_url(tree_id: str) -> str:
+    return f"/v1/forest/trees/{tree_id}/certificate.png"
+
+
+def _tree_public(t: Tree) -> TreePublic:
+    return TreePublic(
+        id=t.id,
+        species_id=t.species_id,
+        name=t.species_name,
+        region=t.region,
+        cost_g=t.cost_g,
+        planted_at=t.planted_at,
+        grove_id=t.grove_id,
+        certificate_url=certificate_url(t.id),
+    )
+
+
+def day_start(rt: Runtime, at: datetime) -> datetime:
+    local = rt.clock.local(at)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+async def _collected_since(db: AsyncSession, user_id: str, since: datetime) -> int:
+    total = await db.scalar(
+        select(func.coalesce(func.sum(BallCollection.grams), 0)).where(
+            BallCollection.collector_id == user_id, BallCollection.collected_at >= since
+        )
+    )
+    return int(total or 0)
+
+
+# ---------------------------------------------------------------- reads
+
+
+async def get_account(db: AsyncSession, user_id: str) -> ForestAccount | None:
+    return await db.get(ForestAccount, user_id)
+
+
+async def get_forest(db: AsyncSession, rt: Runtime, *, user_id: str) -> ForestPublic:
+    """My forest: energy held, live balls (growing and ripe), protection, trees planted."""
+    now = rt.clock.now()
+    account = await db.get(ForestAccount, user_id)
+    balls = (
+        await db.execute(
+            select(EnergyBall)
+            .where(EnergyBall.owner_id == user_id, EnergyBall.expires_at > now, EnergyBall.remaining_g > 0)
+            .order_by(EnergyBall.ripe_at, EnergyBall.id)
+        )
+    ).scalars()
+    trees = (
+        await db.execute(select(Tree).where(Tree.owner_id == user_id).order_by(Tree.planted_at, Tree.id))
+    ).scalars()
+    protected = (
+        account.protected_until
+        if account and account.protected_until and account.protected_until > now
+        else None
+    )
+    return ForestPublic(
+        user_id=user_id,
+        energy_g=account.energy_g if account else 0,
+        today_g=await _collected_since(db, user_id, day_start(rt, now)),
+        balls=[_ball_public(b, now) for b in balls],
+        protected_until=protected,
+        planted=[_tree_public(t) for t in trees],
+        rules_version=rules().version,
+    )
+
+
+async def list_friends(db: AsyncSession, rt: Runtime, *, user_id: str) -> FriendsPublic:
+    """My friends with what I could collect from each right now and their energy totals."""
+    now = rt.clock.now()
+    ids = await friends.friend_ids(db, user_id)
+    if not ids:
+        return FriendsPublic(items=[])
+    people = {u.id: u for u in (await db.execute(select(User).where(col(User.id).in_(ids)))).scalars()}
+    accounts = {
+        a.user_id: a
+        for a in (
+            await db.execute(select(ForestAccount).where(col(ForestAccount.user_id).in_(ids)))
+        ).scalars()
+    }
+    balls = list(
+        (
+            await db.execute(
+                select(EnergyBall).where(
+                    col(EnergyBall.owner_id).in_(ids),
+                    EnergyBall.ripe_at <= now,
+                    EnergyBall.expires_at > now,
+                    EnergyBall.remaining_g > 0,
+                )
+            )
+        ).scalars()
+    )
+    mine: set[str] = set()
+    if balls:
+        mine = set(
+            (
+                await db.execute(
+                    select(BallCollection.ball_id).where(
+                        BallCollection.collector_id == user_id,
+                        col(BallCollection.ball_id).in_([b.id for b in balls]),
+                    )
+                )
+            ).scalars()
+        )
+    tree_counts: dict[str, int] = dict(
+        (
+            await db.execute(
+                select(Tree.owner_id, func.count()).where(col(Tree.owner_id).in_(ids)).group_by(Tree.owner_id)
+            )
+        ).all()  # type: ignore[arg-type,attr-defined]
+    )
+    collectable: dict[str, int] = {}
+    for b in balls:
+        if b.id in mine:
+            continue
+        collectable[b.owner_id] = collectable.get(b.owner_id, 0) + forest_rules.friend_take(
+            amount_g=b.amount_g,
+            remaining_g=b.remaining_g,
+            friends_taken_g=b.friends_taken_g,
+            share_pct=b.share_pct,
+            take_pct=b.take_pct,
+        )
+    items = []
+    for fid in ids:
+        if fid not in people:
+            continue
+        acc = accounts.get(fid)
+        protected = acc.protected_until if acc and acc.protected_until and acc.protected_until > now else None
+        items.append(
+            FriendForest(
+                user_id=fid,
+                display_name=people[fid].display_name,
+                collectable_g=0 if protected else collectable.get(fid, 0),
+                energy_g=acc.energy_g if acc else 0,
+                collected_g=acc.collected_g if acc else 0,
+                trees=int(tree_counts.get(fid, 0)),
+                protected_until=protected,
+            )
+        )
+    items.sort(key=lambda f: (-f.collectable_g, f.display_name, f.user_id))
+    return FriendsPublic(items=items)
+
+
+def list_species() -> SpeciesList:
+    return SpeciesList(
+        items=[
+            SpeciesPublic(id=s.id, name=s.name, cost_g=s.cost_g, region=s.region)
+            for s in rules().forest.species
+        ]
+    )
+
+
+async def access_tree(db: AsyncSession, *, user_id: str, tree_id: str) -> Tree:
+    """The tree if it is mine. Raises NotFound (also for another user's tree)."""
+    tree = await db.get(Tree, tree_id)
+    if tree is None or tree.owner_id != user_id:
+        raise NotFound("no such tree")
+    return tree
+
+
+# ---------------------------------------------------------------- collecting
+
+
+async def collect(db: AsyncSession, rt: Runtime, *, ball_id: str, user_id: str) -> CollectPublic:
+    """Collect a ripe ball: the owner takes the rest, a friend their take once, within the
+    friends' share. Conditional UPDATE on the ball row (the row lock serialises collectors).
+    Raises NotFound (no ball, or not a friend), Conflict (not ripe, protected), Expired,
+    AlreadyClaimed (this friend already collected), SoldOut (nothing left for friends)."""
+    now = rt.clock.now()
+    try:
+        async with transaction(db):
+            ball = await db.get(EnergyBall, ball_id)
+            if ball is None:
+                raise NotFound("no such energy ball")
+            owner_id = ball.owner_id
+            is_owner = owner_id == user_id
+            if not is_owner and not await friends.are_friends(db, owner_id, user_id):
+                raise NotFound("no such energy ball")
+            if now < ball.ripe_at:
+                raise Conflict(
+                    "the ball is not ripe yet", reason="not_ripe", ripe_at=ball.ripe_at.isoformat()
+                )
+            if now >= ball.expires_at:
+                raise Expired("the ball has expired")
+            where = [
+                EnergyBall.id == ball_id,
+                EnergyBall.ripe_at <= now,
+                EnergyBall.expires_at > now,
+                EnergyBall.remaining_g > 0,
+            ]
+            if is_owner:
+                stmt = (
+                    update(EnergyBall).where(*where).values(last_take_g=EnergyBall.remaining_g, remaining_g=0)
+                )
+            else:
+                account = await db.get(ForestAccount, owner_id)
+                if account and account.protected_until and account.protected_until > now:
+                    raise Conflict("this forest is protected", reason="protected")
+                cap_left = EnergyBall.amount_g * EnergyBall.share_pct // 100 - EnergyBall.friends_taken_g
+                per_friend = greatest(EnergyBall.amount_g * EnergyBall.take_pct // 100, 1)
+                take = least(per_friend, cap_left, EnergyBall.remaining_g)
+                stmt = (
+                    update(EnergyBall)
+                    .where(*where, cap_left > 0)
+                    .values(
+                        last_take_g=take,
+                        remaining_g=EnergyBall.remaining_g - take,
+                        friends_taken_g=EnergyBall.friends_taken_g + take,
+                    )
+                )
+            taken = (await db.execute(stmt.returning(EnergyBall.last_take_g))).scalar_one_or_none()
+            if not taken:
+                if is_owner:
+                    raise AlreadyClaimed("already collected")
+                raise SoldOut("friends have taken their share of this ball")
+            db.add(
+                BallCollection(
+                    id=new_id("bc_"),
+                    ball_id=ball_id,
+                    owner_id=owner_id,
+                    collector_id=user_id,
+                    grams=taken,
+                    collected_at=now,
+                )
+            )
+            await db.flush()
+            energy_g = await credit(db, user_id=user_id, grams=taken)
+            if not is_owner:
+                await notify(
+                    db,
+                    rt,
+                    user_id=owner_id,
+                    kind="energy_stolen",
+                    data={"friend_id": user_id, "ball_id": ball_id, "grams": taken},
+                )
+            after_commit(
+                db, lambda: scores.add_score(rt, board="energy", user_id=user_id, delta=taken, at=now)
+            )
+    except IntegrityError as exc:
+        if is_unique_violation(exc):
+            raise AlreadyClaimed("you already collected from this ball") from exc
+        raise
+    return CollectPublic(collected_g=taken, ball_id=ball_id, energy_g=energy_g)
+
+
+# ---------------------------------------------------------------- watering and protection
+
+
+async def water(db: AsyncSession, rt: Runtime, *, user_id: str, friend_id: str, grams: int) -> WaterPublic:
+    """Give a friend energy from mine, as a ball they collect. Raises ValidationFailed (amount),
+    NotFound (not a friend), LimitExceeded (daily limit per friend), InsufficientFunds."""
+    r = rules()
+    if grams not in r.forest.watering_grams:
+        raise ValidationFailed("grams must be one of the watering amounts", allowed=r.forest.watering_grams)
+    now = rt.clock.now()
+    day = rt.clock.local(now).date().isoformat()
+    limit = r.forest.watering_per_friend_per_day
+    try:
+        async with transaction(db):
+            if friend_id == user_id or not await friends.are_friends(db, user_id, friend_id):
+                raise NotFound("no such friend")
+            done = int(
+                await db.scalar(
+                    select(func.count())
+                    .select_from(Watering)
+                    .where(Watering.from_id == user_id, Watering.to_id == friend_id, Watering.day == day)
+                )
+                or 0
+            )
+            if done >= limit:
+                raise LimitExceeded("watered this friend enough today", limit=limit)
+            left = await debit(db, user_id=user_id, grams=grams)
+            wid = new_id("w_")
+            row = ball_row(
+                r,
+                NewBall(
+                    owner_id=friend_id,
+                    source="water",
+                    source_ref=f"water:{wid}",
+                    amount_g=grams,
+                    action_at=now,
+                ),
+                now=now,
+                ripen_after_h=r.forest.watering_ripen_after_h,
+                share_pct=0,
+            )
+            await add_balls(db, [row])
+            db.add(
+                Watering(
+                    id=wid,
+                    from_id=user_id,
+                    to_id=friend_id,
+                    day=day,
+                    n=done + 1,
+                    grams=grams,
+                    ball_id=str(row["id"]),
+                    watered_at=now,
+                )
+            )
+            await db.flush()
+            await notify(
+                db,
+                rt,
+                user_id=friend_id,
+                kind="watered",
+                data={"friend_id": user_id, "grams": grams, "ball_id": row["id"]},
+            )
+    except IntegrityError as exc:
+        if is_unique_violation(exc):
+            raise LimitExceeded("watered this friend enough today", limit=limit) from exc
+        raise
+    return WaterPublic(ball_id=str(row["id"]), grams=grams, energy_g=left, remaining_today=limit - done - 1)
+
+
+async def protect(db: AsyncSession, rt: Runtime, *, user_id: str) -> ProtectPublic:
+    """Use a protection card: friends cannot collect for the configured hours. Raises Conflict (already protected)."""
+    now = rt.clock.now()
+    until = now + timedelta(hours=rules().forest.protection_h)
+    async with transaction(db):
+        await ensure_accounts(db, [user_id])
+        result = await db.execute(
+            update(ForestAccount)
+            .where(
+                ForestAccount.user_id == user_id,
+                (ForestAccount.protected_until.is_(None)) | (ForestAccount.protected_until <= now),  # type: ignore[union-attr,operator]
+            )
+            .values(protected_until=until)
+            .returning(ForestAccount.protected_until)
+        )
+        if result.scalar_one_or_none() is None:
+            raise Conflict("already protected", reason="protected")
+    return ProtectPublic(protected_until=until)
+
+
+# ---------------------------------------------------------------- planting
+
+
+def _species(species_id: str):  # type: ignore[no-untyped-def]
+    species = rules().forest.species_by_id(species_id)
+    if species is None:
+        raise NotFound("no such species")
+    return species
+
+
+async def plant(db: AsyncSession, rt: Runtime, *, user_id: str, species_id: str) -> PlantPublic:
+    """Spend energy held on a tree. Raises NotFound (species), InsufficientFunds."""
+    species = _species(species_id)
+    now = rt.clock.now()
+    async with transaction(db):
+        left = await debit(db, user_id=user_id, grams=species.cost_g)
+        tree = await _make_tree(db, rt, owner_id=user_id, species_id=species_id, now=now, grove_id=None)
+    return PlantPublic(tree_id=tree.id, certificate_url=certificate_url(tree.id), energy_g=left)
+
+
+async def _make_tree(
+    db: AsyncSession, rt: Runtime, *, owner_id: str, species_id: str, now: datetime, grove_id: str | None
+) -> Tree:
+    species = _species(species_id)
+    tree = Tree(
+        id=new_id("t_"),
+        owner_id=owner_id,
+        species_id=species.id,
+        species_name=species.name,
+        region=species.region,
+        cost_g=species.cost_g,
+        grove_id=grove_id,
+        rules_version=rules().version,
+        planted_at=now,
+    )
+    db.add(tree)
+    await db.flush()
+    await notify(
+        db,
+        rt,
+        user_id=owner_id,
+        kind="tree_planted",
+        data={"tree_id": tree.id, "species_id": species.id, "certificate_url": certificate_url(tree.id)},
+    )
+    return tree
+
+
+def _grove_public(g: Grove, contributed: int | None = None) -> GrovePublic:
+    return GrovePublic(
+        id=g.id,
+        creator_id=g.creator_id,
+        species_id=g.species_id,
+        cost_g=g.cost_g,
+        raised_g=g.raised_g,
+        tree_id=g.tree_id,
+        completed_at=g.completed_at,
+        contributed_g=contributed,
+    )
+
+
+async def create_grove(db: AsyncSession, rt: Runtime, *, user_id: str, species_id: str) -> GrovePublic:
+    """Start co-planting a species with friends. Raises NotFound (species)."""
+    species = _species(species_id)
+    async with transaction(db):
+        grove = Grove(
+            id=new_id("g_"),
+            creator_id=user_id,
+            species_id=species.id,
+            cost_g=species.cost_g,
+            created_at=rt.clock.now(),
+        )
+        db.add(grove)
+        await db.flush()
+    return _grove_public(grove)
+
+
+async def access_grove(db: AsyncSession, *, user_id: str, grove_id: str) -> Grove:
+    """The grove if I started it or am the starter's friend. Raises NotFound."""
+    grove = await db.get(Grove, grove_id)
+    if grove is None or (
+        grove.creator_id != user_id and not await friends.are_friends(db, grove.creator_id, user_id)
+    ):
+        raise NotFound("no such grove")
+    return grove
+
+
+async def get_grove(db: AsyncSession, *, user_id: str, grove_id: str) -> GrovePublic:
+    return _grove_public(await access_grove(db, user_id=user_id, grove_id=grove_id))
+
+
+async def contribute(
+    db: AsyncSession, rt: Runtime, *, user_id: str, grove_id: str, grams: int
+) -> GrovePublic:
+    """Give energy to a grove, at most what it still needs (conditional UPDATE on the grove
+    row); the contribution that meets the cost plants the tree for the grove's starter.
+    Raises NotFound, SoldOut (already complete), InsufficientFunds."""
+    now = rt.clock.now()
+    async with transaction(db):
+        grove = await access_grove(db, user_id=user_id, grove_id=grove_id)
+        take = least(Grove.cost_g - Grove.raised_g, grams)
+        taken = (
+            await db.execute(
+                update(Grove)
+                .where(Grove.id == grove_id, Grove.raised_g < Grove.cost_g)
+                .values(last_take_g=take, raised_g=Grove.raised_g + take)
+                .returning(Grove.last_take_g, Grove.raised_g, Grove.cost_g)
+            )
+        ).one_or_none()
+        if taken is None:
+            raise SoldOut("this grove is complete")
+        given, raised, cost = int(taken[0]), int(taken[1]), int(taken[2])
+        await debit(db, user_id=user_id, grams=given)
+        db.add(
+            GroveContribution(
+                id=new_id("gc_"), grove_id=grove_id, user_id=user_id, grams=given, contributed_at=now
+            )
+        )
+        if raised >= cost:
+            tree = await _make_tree(
+                db, rt, owner_id=grove.creator_id, species_id=grove.species_id, now=now, grove_id=grove_id
+            )
+            await db.execute(
+                update(Grove).where(Grove.id == grove_id).values(tree_id=tree.id, completed_at=now)
+            )
+        await db.flush()
+        await db.refresh(grove)
+    return _grove_public(grove, contributed=given)
+
+
+# ---------------------------------------------------------------- pictures' state
+
+
+async def widget_state(db: AsyncSession, rt: Runtime, *, user_id: str):  # type: ignore[no-untyped-def]
+    """What the widget shows, as a frozen state (the picture's cache key)."""
+    from games.forest.images import WidgetState
+
+    r = rules().forest
+    forest = await get_forest(db, rt, user_id=user_id)
+    name = await db.scalar(select(User.display_name).where(User.id == user_id)) or ""
+    target = r.species[0]
+    stage = forest_rules.tree_stage(forest.energy_g, target.cost_g, len(r.stages))
+    return WidgetState(
+        display_name=name,
+        trees_planted=len(forest.planted),
+        energy_g=forest.energy_g,
+        today_g=forest.today_g,
+        next_species=target.name,
+        next_cost_g=target.cost_g,
+        stage=stage,
+        stage_name=r.stages[stage],
+        stages=len(r.stages),
+    )
+
+
+async def certificate_state(db: AsyncSession, rt: Runtime, *, user_id: str, tree_id: str):  # type: ignore[no-untyped-def]
+    """A tree's certificate as a frozen state. Raises NotFound (not my tree)."""
+    from games.forest.images import CertificateState
+
+    tree = await access_tree(db, user_id=user_id, tree_id=tree_id)
+    name = await db.scalar(select(User.display_name).where(User.id == tree.owner_id)) or ""
+    return CertificateState(
+        tree_id=tree.id,
+        owner_name=name,
+        species_name=tree.species_name,
+        region=tree.region,
+        cost_g=tree.cost_g,
+        planted_on=rt.clock.local(tree.planted_at).date().isoformat(),
+    )

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.deps import CurrentUser, DbSession, Rt
+from games.leaderboards import boards as _boards  # noqa: F401  (registers energy, steps, eggs)
+from games.leaderboards import service as leaderboards
+from games.leaderboards.service import BoardPublic, Period, Scope
+
+router = APIRouter(tags=["leaderboards"])
+
+
+@router.get("/v1/leaderboards/{board}", response_model=BoardPublic)
+async def read_board(
+    board: str,
+    user: CurrentUser,
+    db: DbSession,
+    rt: Rt,
+    scope: Scope = "global",
+    period: Period = "week",
+    limit: Annotated[int, Query(ge=1, le=100)] = 100,
+) -> BoardPublic:
+    return await leaderboards.read_board(
+        db, rt, board=board, scope=scope, period=period, user_id=user.id, limit=limit
+    )

@@ -1,0 +1,106 @@
+"""The games' boards (energy, steps, eggs): registered with their rebuild from the database,
+and the full rebuild of every registered board (``quanzi leaderboards rebuild``)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from app.events.models import StepDay
+from app.runtime import Runtime
+from games.farm.models import EggLog
+from games.forest.models import BallCollection
+from games.leaderboards import registry, scores
+from games.leaderboards.registry import Scores
+
+
+def period_starts(rt: Runtime, now: datetime) -> dict[str, datetime]:
+    """Start of the current day and ISO week in the bank's zone (UTC-aware)."""
+    local = rt.clock.local(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    return {"day": local, "week": local - timedelta(days=local.weekday())}
+
+
+async def _sum_by_user(rt: Runtime, model: Any, user_col: Any, value_col: Any, at_col: Any) -> Scores:
+    now = rt.clock.now()
+    starts = period_starts(rt, now)
+    out: Scores = defaultdict(dict)
+    async with rt.sessionmaker() as db:
+        for period, since in (("day", starts["day"]), ("week", starts["week"]), ("all", None)):
+            q = select(user_col, func.sum(value_col)).group_by(user_col)
+            if since is not None:
+                q = q.where(at_col >= since)
+            for uid, total in (await db.execute(q)).all():
+                out[uid][period] = float(total or 0)
+    return dict(out)
+
+
+async def rebuild_energy(rt: Runtime) -> Scores:
+    return await _sum_by_user(
+        rt, BallCollection, BallCollection.collector_id, BallCollection.grams, BallCollection.collected_at
+    )
+
+
+async def rebuild_eggs(rt: Runtime) -> Scores:
+    return await _sum_by_user(rt, EggLog, EggLog.user_id, EggLog.eggs, EggLog.laid_at)
+
+
+def _week_days(day: date) -> tuple[date, date]:
+    start = day - timedelta(days=day.weekday())
+    return start, start + timedelta(days=6)
+
+
+async def rebuild_steps(rt: Runtime) -> Scores:
+    today = rt.clock.today()
+    monday, sunday = _week_days(today)
+    out: Scores = defaultdict(dict)
+    async with rt.sessionmaker() as db:
+        ranges: list[tuple[str, date | None, date | None]] = [
+            ("day", today, today),
+            ("week", monday, sunday),
+            ("all", None, None),
+        ]
+        for period, lo, hi in ranges:
+            q = select(StepDay.user_id, func.sum(StepDay.steps)).group_by(StepDay.user_id)
+            if lo is not None and hi is not None:
+                q = q.where(StepDay.day >= lo, StepDay.day <= hi)
+            for uid, total in (await db.execute(q)).all():
+                out[uid][period] = float(total or 0)
+    return dict(out)
+
+
+async def refresh_steps_user(rt: Runtime, *, user_id: str, at: datetime) -> None:
+    """Set one user's steps scores for the day, week and all-time buckets of ``at`` from the database."""
+    day = rt.clock.local(at).date()
+    monday, sunday = _week_days(day)
+    async with rt.sessionmaker() as db:
+        base = select(func.coalesce(func.sum(StepDay.steps), 0)).where(StepDay.user_id == user_id)
+        totals = {
+            "day": await db.scalar(base.where(StepDay.day == day)),
+            "week": await db.scalar(base.where(StepDay.day >= monday, StepDay.day <= sunday)),
+            "all": await db.scalar(base),
+        }
+    for period, total in totals.items():
+        await scores.set_score(
+            rt, board="steps", period=period, at=at, user_id=user_id, score=float(total or 0)
+        )
+
+
+registry.register_board("energy", rebuild=rebuild_energy)
+registry.register_board("steps", rebuild=rebuild_steps)
+registry.register_board("eggs", rebuild=rebuild_eggs)
+
+
+async def rebuild_all(rt: Runtime) -> dict[str, int]:
+    """Recompute every registered board's current buckets from the database and swap them in."""
+    now = rt.clock.now()
+    counts: dict[str, int] = {}
+    for name, board in sorted(registry.BOARDS.items()):
+        computed = await board.rebuild(rt)
+        for period in scores.PERIODS:
+            members = {uid: by_period[period] for uid, by_period in computed.items() if by_period.get(period)}
+            await scores.replace_board(rt, board=name, period=period, at=now, members=members)
+        counts[name] = len(computed)
+    return counts

@@ -1,0 +1,84 @@
+"""Reading boards: the global top N, my friends' board (ZMSCORE over my friend list), my rank."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.auth.models import User
+from app.errors import NotFound
+from app.runtime import Runtime
+from games.leaderboards import boards as _boards  # noqa: F401  (registers the games' boards)
+from games.leaderboards import registry, scores
+from social.friends import service as friends
+
+Scope = Literal["global", "friends"]
+Period = Literal["day", "week", "all"]
+
+
+class Entry(BaseModel):
+    rank: int
+    user_id: str
+    display_name: str
+    score: float
+
+
+class Me(BaseModel):
+    rank: int | None
+    score: float
+
+
+class BoardPublic(BaseModel):
+    board: str
+    scope: str
+    period: str
+    bucket: str
+    items: list[Entry]
+    me: Me
+
+
+async def _names(db: AsyncSession, ids: list[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    return dict((await db.execute(select(User.id, User.display_name).where(col(User.id).in_(ids)))).all())  # type: ignore[arg-type,attr-defined]
+
+
+async def read_board(
+    db: AsyncSession, rt: Runtime, *, board: str, scope: Scope, period: Period, user_id: str, limit: int
+) -> BoardPublic:
+    """A board's current bucket. Raises NotFound (no such board)."""
+    if registry.get_board(board) is None:
+        raise NotFound("no such leaderboard", boards=sorted(registry.BOARDS))
+    now = rt.clock.now()
+    k = scores.key(rt, board, period, now)
+    if scope == "global":
+        async with rt.redis.pipeline(transaction=False) as pipe:
+            pipe.zrevrange(k, 0, limit - 1, withscores=True)
+            pipe.zrevrank(k, user_id)
+            pipe.zscore(k, user_id)
+            top, my_rank, my_score = await pipe.execute()
+        ranked = [(uid, float(score)) for uid, score in top]
+        me = Me(rank=None if my_rank is None else int(my_rank) + 1, score=float(my_score or 0))
+    else:
+        ids = [*await friends.friend_ids(db, user_id), user_id]
+        values = await rt.redis.zmscore(k, ids)
+        present = [(uid, float(v)) for uid, v in zip(ids, values, strict=True) if v is not None]
+        present.sort(key=lambda p: (-p[1], p[0]))
+        position = next((i for i, (uid, _) in enumerate(present) if uid == user_id), None)
+        me = Me(
+            rank=None if position is None else position + 1,
+            score=present[position][1] if position is not None else 0.0,
+        )
+        ranked = present[:limit]
+    names = await _names(db, [uid for uid, _ in ranked])
+    items = [
+        Entry(rank=i + 1, user_id=uid, display_name=names.get(uid, ""), score=score)
+        for i, (uid, score) in enumerate(ranked)
+    ]
+    return BoardPublic(
+        board=board, scope=scope, period=period, bucket=scores.bucket(rt, period, now), items=items, me=me
+    )

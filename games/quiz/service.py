@@ -1,0 +1,97 @@
+"""The daily quiz: one question per user per business day, rewarded with farm feed."""
+
+from __future__ import annotations
+
+import hashlib
+
+from pydantic import BaseModel, Field, StrictInt
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import is_unique_violation, transaction
+from app.errors import AlreadyClaimed, ValidationFailed
+from app.runtime import Runtime
+from games.farm import service as farm
+from games.quiz.models import QuizAnswer
+from games.quiz.questions import QUESTIONS, Q
+from games.rules import rules
+
+
+class QuizPublic(BaseModel):
+    day: str
+    question_id: str
+    question: str
+    choices: list[str]
+    answered: bool
+    choice: int | None = None
+    correct: bool | None = None
+    answer: int | None = None  # shown once answered
+    explanation: str | None = None  # shown once answered
+    reward_g: int
+
+
+class AnswerIn(BaseModel):
+    choice: StrictInt = Field(ge=0, le=9)
+
+
+class AnswerPublic(BaseModel):
+    correct: bool
+    reward_g: int
+    answer: int
+    explanation: str
+
+
+def question_for(user_id: str, day: str) -> Q:
+    """The user's question for a business day: deterministic, spread over the bank."""
+    digest = hashlib.sha256(f"quiz:{user_id}:{day}".encode()).digest()
+    return QUESTIONS[int.from_bytes(digest[:8], "big") % len(QUESTIONS)]
+
+
+async def today(db: AsyncSession, rt: Runtime, *, user_id: str) -> QuizPublic:
+    """Today's question, and my answer with the explanation if I answered."""
+    day = rt.clock.today().isoformat()
+    qid, text, choices, right, explanation = question_for(user_id, day)
+    done = await db.get(QuizAnswer, (user_id, day))
+    out = QuizPublic(
+        day=day,
+        question_id=qid,
+        question=text,
+        choices=list(choices),
+        answered=done is not None,
+        reward_g=rules().farm.quiz_reward_g,
+    )
+    if done is not None:
+        out.choice, out.correct, out.answer, out.explanation = done.choice, done.correct, right, explanation
+    return out
+
+
+async def answer(db: AsyncSession, rt: Runtime, *, user_id: str, choice: int) -> AnswerPublic:
+    """Answer today's question once; a right answer earns feed. Raises ValidationFailed, AlreadyClaimed."""
+    now = rt.clock.now()
+    day = rt.clock.local(now).date().isoformat()
+    qid, _, choices, right, explanation = question_for(user_id, day)
+    if not 0 <= choice < len(choices):
+        raise ValidationFailed("no such choice", field="choice", choices=len(choices))
+    correct = choice == right
+    reward = rules().farm.quiz_reward_g if correct else 0
+    try:
+        async with transaction(db):
+            db.add(
+                QuizAnswer(
+                    user_id=user_id,
+                    day=day,
+                    question_id=qid,
+                    choice=choice,
+                    correct=correct,
+                    reward_g=reward,
+                    answered_at=now,
+                )
+            )
+            await db.flush()
+            if reward:
+                await farm.add_feed(db, rt, user_id=user_id, grams=reward)
+    except IntegrityError as exc:
+        if is_unique_violation(exc):
+            raise AlreadyClaimed("today's question is answered") from exc
+        raise
+    return AnswerPublic(correct=correct, reward_g=reward, answer=right, explanation=explanation)

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import pytest
+
+from app import seed as seeding
+from app.auth import tokens
+from tests.games.helpers import assert_energy_conserved
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_li_na_sees_her_forest_farm_and_boards_at_once(client, rt):
+    ctx = await seeding.run(rt)
+    headers = {"Authorization": f"Bearer {tokens.issue(rt.settings, ctx.users['lina'].id)}"}
+    forest = (await client.get("/v1/forest", headers=headers)).json()
+    states = {b["state"] for b in forest["balls"]}
+    assert {"ripe", "growing"} <= states and forest["planted"] and forest["energy_g"] > 0
+    friends = (await client.get("/v1/forest/friends", headers=headers)).json()["items"]
+    assert any(f["collectable_g"] > 0 for f in friends)
+    farm = (await client.get("/v1/farm", headers=headers)).json()
+    assert farm["state"] == "eating" and farm["thief"] is not None
+    assert (await client.get("/v1/farm/quiz", headers=headers)).json()["question"]
+    board = (await client.get("/v1/leaderboards/energy", headers=headers)).json()
+    assert board["items"] and board["me"]["rank"] is not None
+    await assert_energy_conserved(rt)
+    await seeding.run(rt)  # a second run changes nothing
+    assert (await client.get("/v1/forest", headers=headers)).json()["energy_g"] == forest["energy_g"]
