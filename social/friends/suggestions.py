@@ -17,19 +17,30 @@ Non-discoverable users are filtered on that head only, through the users' primar
 the head were hidden, the statement runs again with a larger ``k``. The order is score
 rounded to 6 decimals (the shown precision, so float summation order cannot reorder
 equal scores), then user id.
+
+The ranked head (``CACHE_K`` candidates, before the discoverable filter) is kept in
+Redis for ``suggestions_cache_s`` business-clock seconds, stamped with a fingerprint of
+my own edges (count and newest ``created_at`` of my friendships and contact edges in
+both directions). A call within that time, with the same fingerprint, re-applies the
+exclusions and the discoverable filter to the cached head in one small query and skips
+the ranking; so a user I just befriended, blocked or asked never shows, and my own new
+friends and contacts are seen at once. Changes two hops away (a friend's new friend)
+show within the cache time.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 from functools import cache
 from typing import Any
 
-from sqlalchemy import TextClause, text
+from sqlalchemy import TextClause, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.db import end_read
+from app.runtime import Runtime
 from social.friends import suggest
 from social.friends.schemas import Reason, SuggestionPublic
 
@@ -46,11 +57,10 @@ def _sqlite_has_ln() -> bool:
 SQLITE_HAS_LN = _sqlite_has_ln()
 
 
-@cache
-def _statement(dialect: str) -> TextClause:
-    mat = "MATERIALIZED" if dialect == "postgresql" else ""
-    return text(f"""
-WITH f AS {mat} (
+CACHE_K = 80  # candidates kept per user: suggestions_max (50) and room for exclusions
+
+_MINE = """
+f AS {mat} (
     SELECT user_hi AS fid FROM friendships WHERE user_lo = :me
     UNION ALL SELECT user_lo FROM friendships WHERE user_hi = :me
 ),
@@ -61,7 +71,36 @@ x AS {mat} (
     UNION ALL SELECT blocker_id FROM blocks WHERE blocked_id = :me
     UNION ALL SELECT to_id FROM friend_requests WHERE from_id = :me AND status = 'pending'
     UNION ALL SELECT from_id FROM friend_requests WHERE to_id = :me AND status = 'pending'
-),
+)"""
+
+_FINGERPRINT = text("""
+WITH mine AS (
+    SELECT created_at FROM friendships WHERE user_lo = :me
+    UNION ALL SELECT created_at FROM friendships WHERE user_hi = :me
+    UNION ALL SELECT created_at FROM contact_edges WHERE owner_id = :me
+    UNION ALL SELECT created_at FROM contact_edges WHERE contact_id = :me
+)
+SELECT count(*), max(created_at) FROM mine
+""")
+
+
+@cache
+def _fresh_statement(dialect: str) -> TextClause:
+    """The cached candidates still to show: not excluded now, discoverable now."""
+    mine = _MINE.format(mat="MATERIALIZED" if dialect == "postgresql" else "")
+    return text(f"""
+WITH {mine}
+SELECT u.id, u.display_name, u.avatar_url FROM users u
+WHERE u.id IN :ids AND u.discoverable AND u.id NOT IN (SELECT xid FROM x)
+""").bindparams(bindparam("ids", expanding=True))
+
+
+@cache
+def _statement(dialect: str) -> TextClause:
+    mat = "MATERIALIZED" if dialect == "postgresql" else ""
+    mine = _MINE.format(mat=mat)
+    return text(f"""
+WITH {mine},
 d AS {mat} (
     SELECT fid, (SELECT count(*) FROM friendships WHERE user_lo = f.fid)
               + (SELECT count(*) FROM friendships WHERE user_hi = f.fid) AS deg
@@ -115,36 +154,83 @@ def _ln(x: float | None) -> float | None:
     return math.log(x) if x is not None and x > 0 else None
 
 
-async def suggestions(db: AsyncSession, *, user_id: str, limit: int) -> list[SuggestionPublic]:
+async def suggestions(db: AsyncSession, rt: Runtime, *, user_id: str, limit: int) -> list[SuggestionPublic]:
     """Friends-of-friends and contacts I may know, best first (see ``suggest``)."""
     conn = await db.connection()
+    ttl = rt.settings.suggestions_cache_s
+    key = rt.keys("suggest", user_id)
+    fingerprint = ""
+    if ttl:
+        count, newest = (await db.execute(_FINGERPRINT, {"me": user_id})).one()
+        fingerprint = f"{count}|{newest}"
+        head = await _cached(rt, key, fingerprint)
+        if head is not None:
+            shown = await _still_shown(db, conn.dialect.name, user_id=user_id, head=head)
+            if len(shown) >= limit or len(head) < CACHE_K:
+                await end_read(db)
+                return shown[:limit]
     await _prepare(conn)
     stmt = _statement(conn.dialect.name)
-    k = limit + 8
+    k = max(CACHE_K, limit + 8)
     while True:
         params = {"me": user_id, "k": k, "in_contacts": suggest.IN_CONTACTS, "has_me_w": suggest.HAS_ME}
         rows = (await db.execute(stmt, params)).all()
-        shown = [r for r in rows if r.discoverable]
+        out = [
+            _public(r.vid, r.score, r.mutual, r.in_c, r.display_name, r.avatar_url)
+            for r in rows
+            if r.discoverable
+        ]
         # Fewer rows than k: every candidate was seen. Otherwise hidden users may have
         # pushed visible ones past k; look further.
-        if len(shown) >= limit or len(rows) < k:
+        if len(out) >= limit or len(rows) < k:
             break
         k *= 4
     await end_read(db)
-    out = []
-    for r in shown[:limit]:
-        reasons = []
-        if r.mutual:
-            reasons.append(Reason(kind="mutual_friends", count=int(r.mutual)))
-        if r.in_c:
-            reasons.append(Reason(kind="in_contacts"))
-        out.append(
-            SuggestionPublic(
-                user_id=r.vid,
-                display_name=r.display_name,
-                avatar_url=r.avatar_url,
-                reasons=reasons,
-                score=round(float(r.score), 6),
-            )
-        )
-    return out
+    if ttl:
+        entry = {
+            "fp": fingerprint,
+            "at": rt.clock.now().timestamp(),
+            "head": [[r.vid, float(r.score), int(r.mutual), int(r.in_c)] for r in rows[:CACHE_K]],
+        }
+        await rt.redis.set(key, json.dumps(entry), ex=ttl + 5)
+    return out[:limit]
+
+
+async def _cached(rt: Runtime, key: str, fingerprint: str) -> list[list[Any]] | None:
+    raw = await rt.redis.get(key)
+    if raw is None:
+        return None
+    entry = json.loads(raw)
+    fresh = rt.clock.now().timestamp() - entry["at"] < rt.settings.suggestions_cache_s
+    return entry["head"] if fresh and entry["fp"] == fingerprint else None
+
+
+async def _still_shown(
+    db: AsyncSession, dialect: str, *, user_id: str, head: list[list[Any]]
+) -> list[SuggestionPublic]:
+    if not head:
+        return []
+    found = await db.execute(_fresh_statement(dialect), {"me": user_id, "ids": [h[0] for h in head]})
+    users = {r.id: r for r in found}
+    return [
+        _public(vid, score, mutual, in_c, users[vid].display_name, users[vid].avatar_url)
+        for vid, score, mutual, in_c in head
+        if vid in users
+    ]
+
+
+def _public(
+    vid: str, score: float, mutual: int, in_c: int, display_name: str, avatar_url: str | None
+) -> SuggestionPublic:
+    reasons = []
+    if mutual:
+        reasons.append(Reason(kind="mutual_friends", count=int(mutual)))
+    if in_c:
+        reasons.append(Reason(kind="in_contacts"))
+    return SuggestionPublic(
+        user_id=vid,
+        display_name=display_name,
+        avatar_url=avatar_url,
+        reasons=reasons,
+        score=round(float(score), 6),
+    )
