@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     contacts_bucket_refill_per_day: int = Field(default=5_000, gt=0)
     friend_requests_per_day: int = Field(default=100, gt=0)
     suggestions_max: int = Field(default=50, gt=0)
+    # A user's ranked candidates are reused this long (business-clock seconds) while
+    # their own friends and contact edges are unchanged; exclusions are always fresh.
+    suggestions_cache_s: int = Field(default=30, ge=0)
     referral_reward_fen: int = Field(default=2_000, gt=0)
     referral_redeem_window_days: int = Field(default=7, gt=0)
     referral_rewards_per_year: int = Field(default=10, ge=0)

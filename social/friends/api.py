@@ -32,7 +32,9 @@ async def list_friends(
 async def list_suggestions(
     user: CurrentUser, db: DbSession, rt: Rt, limit: Annotated[int, Query(ge=1, le=50)] = 20
 ) -> list[SuggestionPublic]:
-    return await suggesting.suggestions(db, user_id=user.id, limit=min(limit, rt.settings.suggestions_max))
+    return await suggesting.suggestions(
+        db, rt, user_id=user.id, limit=min(limit, rt.settings.suggestions_max)
+    )
 
 
 @router.post("/v1/friends/requests", status_code=201, response_model=FriendRequestPublic)

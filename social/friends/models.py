@@ -11,12 +11,13 @@ from app.dbtypes import at_field
 
 
 class Friendship(SQLModel, table=True):
-    """Stored once per pair, with ``user_lo < user_hi``."""
+    """Stored once per pair, with ``user_lo < user_hi``. The primary key and the
+    (user_hi, user_lo) index make both halves of an adjacency look-up index-only."""
 
     __tablename__ = "friendships"
     __table_args__ = (
         CheckConstraint("user_lo < user_hi", name="ordered_pair"),
-        Index("ix_friendships_user_hi", "user_hi"),
+        Index("ix_friendships_user_hi_user_lo", "user_hi", "user_lo"),
     )
 
     user_lo: str = Field(primary_key=True, foreign_key="users.id", max_length=40)

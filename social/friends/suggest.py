@@ -1,8 +1,10 @@
-"""Friend suggestions: a pure ranking over the user's 2-hop ego graph.
+"""Friend suggestions: the documented score, and its reference ranking in networkx.
 
-The graph holds the user, their friends, and their friends' friends (the service loads
-exactly these edges from the database, never the whole graph). A candidate ``v`` is
-scored by
+The service (``social.friends.suggestions``) computes this ranking in one SQL statement
+so the ego graph never leaves the database; ``rank`` below is the plain-Python reference
+over the user's 2-hop ego graph (the user, their friends, their friends' friends), and
+the tests check the SQL against it and against ``nx.adamic_adar_index``. A candidate
+``v`` is scored by
 
     score(v) = AA(me, v) + IN_CONTACTS · [v is in my address book]
                           + HAS_ME · [my number is in v's address book]

@@ -1,112 +1,236 @@
-"""The suggestions use case: load the 2-hop ego graph, rank it off the event loop, filter.
+"""The suggestions use case: the ranking of ``social.friends.suggest``, computed in SQL.
 
-Queries: my friends; the edges of my friends (the second hop); my contact edges in both
-directions; the exclusions (pending requests, blocks). The ranking itself
-(``social.friends.suggest``) runs in a worker thread. Non-discoverable users are
-filtered on the ranked head only, so no query ever carries every friend-of-friend.
+One statement does the whole ranking on either backend, so the ego graph never leaves
+the database (300 friends with 300 friends each is 90 000 edges):
+
+1. ``f``: my friends (both directions of the pair table).
+2. ``w``: each friend's Adamic–Adar weight 1/ln(degree), the degree counted on the
+   primary key and the (user_hi, user_lo) index (index-only, no edge is returned).
+3. ``c``: one row per (mutual friend, candidate) edge carrying that weight, plus one
+   row per "in my contacts" and per "has me in contacts" edge.
+4. ``s``: grouped by candidate: score, mutual-friend count, in-contacts flag.
+5. Exclusions (myself, friends, blocks either way, pending requests either way) are
+   removed from the grouped rows, and the best ``k`` kept (ORDER BY … LIMIT).
+
+Non-discoverable users are filtered on that head only, through the users' primary key
+(joining every candidate to ``users`` would cost more than the ranking); if too many of
+the head were hidden, the statement runs again with a larger ``k``. The order is score
+rounded to 6 decimals (the shown precision, so float summation order cannot reorder
+equal scores), then user id.
+
+The ranked head (``CACHE_K`` candidates, before the discoverable filter) is kept in
+Redis for ``suggestions_cache_s`` business-clock seconds, stamped with a fingerprint of
+my own edges (count and newest ``created_at`` of my friendships and contact edges in
+both directions). A call within that time, with the same fingerprint, re-applies the
+exclusions and the discoverable filter to the cached head in one small query and skips
+the ranking; so a user I just befriended, blocked or asked never shows, and my own new
+friends and contacts are seen at once. Changes two hops away (a friend's new friend)
+show within the cache time.
 """
 
 from __future__ import annotations
 
+import json
+import math
+import sqlite3
+from functools import cache
 from typing import Any
 
-import anyio
-from sqlalchemy import select, union_all
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
+from sqlalchemy import TextClause, bindparam, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from app.auth.models import User
 from app.db import end_read
-from social.contacts.models import ContactEdge
+from app.runtime import Runtime
 from social.friends import suggest
-from social.friends.models import Friendship
 from social.friends.schemas import Reason, SuggestionPublic
-from social.friends.service import blocked_ids, friend_ids, pending_peer_ids
 
-_SECOND_HOP_PG = (
-    "SELECT user_lo, user_hi FROM friendships WHERE user_lo = ANY($1::varchar[]) "
-    "UNION ALL SELECT user_lo, user_hi FROM friendships WHERE user_hi = ANY($1::varchar[])"
+
+def _sqlite_has_ln() -> bool:
+    try:
+        sqlite3.connect(":memory:").execute("SELECT ln(2.0)")
+    except sqlite3.OperationalError:
+        return False
+    return True
+
+
+# SQLite has ln() only when built with its math functions (3.35+, a compile option).
+SQLITE_HAS_LN = _sqlite_has_ln()
+
+
+CACHE_K = 80  # candidates kept per user: suggestions_max (50) and room for exclusions
+
+_MINE = """
+f AS {mat} (
+    SELECT user_hi AS fid FROM friendships WHERE user_lo = :me
+    UNION ALL SELECT user_lo FROM friendships WHERE user_hi = :me
+),
+x AS {mat} (
+    SELECT fid AS xid FROM f
+    UNION ALL SELECT CAST(:me AS VARCHAR(40))
+    UNION ALL SELECT blocked_id FROM blocks WHERE blocker_id = :me
+    UNION ALL SELECT blocker_id FROM blocks WHERE blocked_id = :me
+    UNION ALL SELECT to_id FROM friend_requests WHERE from_id = :me AND status = 'pending'
+    UNION ALL SELECT from_id FROM friend_requests WHERE to_id = :me AND status = 'pending'
+)"""
+
+_FINGERPRINT = text("""
+WITH mine AS (
+    SELECT created_at FROM friendships WHERE user_lo = :me
+    UNION ALL SELECT created_at FROM friendships WHERE user_hi = :me
+    UNION ALL SELECT created_at FROM contact_edges WHERE owner_id = :me
+    UNION ALL SELECT created_at FROM contact_edges WHERE contact_id = :me
 )
+SELECT count(*), max(created_at) FROM mine
+""")
 
 
-async def _second_hop(db: AsyncSession, friends: list[str]) -> list[tuple[str, str]]:
-    """Every edge of my friends (the 2-hop ego graph's edges)."""
-    if not friends:
-        return []
-    if db.get_bind().dialect.name == "postgresql":
-        # ~90 000 rows for 300 × 300: the driver's records directly, without ORM row processing.
-        conn = await db.connection()
+@cache
+def _fresh_statement(dialect: str) -> TextClause:
+    """The cached candidates still to show: not excluded now, discoverable now."""
+    mine = _MINE.format(mat="MATERIALIZED" if dialect == "postgresql" else "")
+    return text(f"""
+WITH {mine}
+SELECT u.id, u.display_name, u.avatar_url FROM users u
+WHERE u.id IN :ids AND u.discoverable AND u.id NOT IN (SELECT xid FROM x)
+""").bindparams(bindparam("ids", expanding=True))
+
+
+@cache
+def _statement(dialect: str) -> TextClause:
+    mat = "MATERIALIZED" if dialect == "postgresql" else ""
+    mine = _MINE.format(mat=mat)
+    return text(f"""
+WITH {mine},
+d AS {mat} (
+    SELECT fid, (SELECT count(*) FROM friendships WHERE user_lo = f.fid)
+              + (SELECT count(*) FROM friendships WHERE user_hi = f.fid) AS deg
+    FROM f
+),
+w AS {mat} (
+    SELECT fid, 1.0 / ln(CAST(deg AS DOUBLE PRECISION)) AS aa FROM d WHERE deg > 1
+),
+c AS (
+    SELECT e.user_hi AS vid, w.aa, 1 AS mutual, 0 AS in_c, 0 AS has_me
+        FROM w JOIN friendships e ON e.user_lo = w.fid
+    UNION ALL SELECT e.user_lo, w.aa, 1, 0, 0
+        FROM w JOIN friendships e ON e.user_hi = w.fid
+    UNION ALL SELECT contact_id, 0.0, 0, 1, 0 FROM contact_edges WHERE owner_id = :me
+    UNION ALL SELECT owner_id, 0.0, 0, 0, 1 FROM contact_edges WHERE contact_id = :me
+),
+s AS (
+    SELECT vid,
+           sum(aa) + CAST(:in_contacts AS DOUBLE PRECISION) * sum(in_c)
+                   + CAST(:has_me_w AS DOUBLE PRECISION) * sum(has_me) AS score,
+           sum(mutual) AS mutual,
+           sum(in_c) AS in_c
+    FROM c GROUP BY vid
+),
+t AS (
+    SELECT vid, score, mutual, in_c, round(score * 1000000) AS rank_key FROM s
+    WHERE vid NOT IN (SELECT xid FROM x)
+    ORDER BY rank_key DESC, vid
+    LIMIT :k
+)
+SELECT t.vid, t.score, t.mutual, t.in_c, u.discoverable, u.display_name, u.avatar_url
+FROM t JOIN users u ON u.id = t.vid
+ORDER BY t.rank_key DESC, t.vid
+""")
+
+
+async def _prepare(conn: AsyncConnection) -> None:
+    """Per backend: JIT off on PostgreSQL; ``ln`` registered on SQLite builds without it."""
+    if conn.dialect.name == "postgresql":
+        # The statement's cost estimate grows with the friend count past jit_above_cost,
+        # and compiling it (~100-150 ms) costs more than running it.
+        await conn.exec_driver_sql("SET LOCAL jit = off")
+    elif not SQLITE_HAS_LN and not conn.info.get("quanzi_ln"):
         raw = await conn.get_raw_connection()
         driver: Any = raw.driver_connection
-        return [(r[0], r[1]) for r in await driver.fetch(_SECOND_HOP_PG, friends)]
-    edges: list[tuple[str, str]] = []
-    for i in range(0, len(friends), 500):
-        chunk = friends[i : i + 500]
-        q = union_all(
-            select(Friendship.user_lo, Friendship.user_hi).where(col(Friendship.user_lo).in_(chunk)),
-            select(Friendship.user_lo, Friendship.user_hi).where(col(Friendship.user_hi).in_(chunk)),
-        )
-        edges.extend((str(a), str(b)) for a, b in (await db.execute(q)).all())
-    return edges
+        await driver.create_function("ln", 1, _ln, deterministic=True)
+        conn.info["quanzi_ln"] = True
 
 
-async def suggestions(db: AsyncSession, *, user_id: str, limit: int) -> list[SuggestionPublic]:
+def _ln(x: float | None) -> float | None:
+    return math.log(x) if x is not None and x > 0 else None
+
+
+async def suggestions(db: AsyncSession, rt: Runtime, *, user_id: str, limit: int) -> list[SuggestionPublic]:
     """Friends-of-friends and contacts I may know, best first (see ``suggest``)."""
-    friends = await friend_ids(db, user_id)
-    edges = await _second_hop(db, friends)
-    my_contacts = set(
-        (await db.execute(select(ContactEdge.contact_id).where(ContactEdge.owner_id == user_id))).scalars()
-    )
-    has_me = set(
-        (await db.execute(select(ContactEdge.owner_id).where(ContactEdge.contact_id == user_id))).scalars()
-    )
-    exclude = await blocked_ids(db, user_id) | await pending_peer_ids(db, user_id)
-
-    graph: Any = None
-    want = limit
-    out: list[SuggestionPublic] = []
+    conn = await db.connection()
+    ttl = rt.settings.suggestions_cache_s
+    key = rt.keys("suggest", user_id)
+    fingerprint = ""
+    if ttl:
+        count, newest = (await db.execute(_FINGERPRINT, {"me": user_id})).one()
+        fingerprint = f"{count}|{newest}"
+        head = await _cached(rt, key, fingerprint)
+        if head is not None:
+            shown = await _still_shown(db, conn.dialect.name, user_id=user_id, head=head)
+            if len(shown) >= limit or len(head) < CACHE_K:
+                await end_read(db)
+                return shown[:limit]
+    await _prepare(conn)
+    stmt = _statement(conn.dialect.name)
+    k = max(CACHE_K, limit + 8)
     while True:
-
-        def _rank(want: int = want, exclude: set[str] = exclude) -> list[suggest.Suggestion]:
-            nonlocal graph
-            if graph is None:  # built once, in the worker thread
-                graph = suggest.ego_graph(user_id, edges)
-            return suggest.rank(
-                graph, user_id, my_contacts=my_contacts, has_me=has_me, exclude=exclude, limit=want
-            )
-
-        ranked = await anyio.to_thread.run_sync(_rank)
-        ids = [s.user_id for s in ranked]
-        shown = {
-            u.id: u
-            for u in (
-                await db.execute(select(User).where(col(User.id).in_(ids), col(User.discoverable).is_(True)))
-            ).scalars()
-        }
-        out = []
-        for s in ranked:
-            u = shown.get(s.user_id)
-            if u is None:
-                continue
-            reasons = []
-            if s.mutual_friends:
-                reasons.append(Reason(kind="mutual_friends", count=s.mutual_friends))
-            if s.in_contacts:
-                reasons.append(Reason(kind="in_contacts"))
-            out.append(
-                SuggestionPublic(
-                    user_id=u.id,
-                    display_name=u.display_name,
-                    avatar_url=u.avatar_url,
-                    reasons=reasons,
-                    score=s.score,
-                )
-            )
-            if len(out) == limit:
-                break
-        if len(out) >= limit or len(ranked) < want:
+        params = {"me": user_id, "k": k, "in_contacts": suggest.IN_CONTACTS, "has_me_w": suggest.HAS_ME}
+        rows = (await db.execute(stmt, params)).all()
+        out = [
+            _public(r.vid, r.score, r.mutual, r.in_c, r.display_name, r.avatar_url)
+            for r in rows
+            if r.discoverable
+        ]
+        # Fewer rows than k: every candidate was seen. Otherwise hidden users may have
+        # pushed visible ones past k; look further.
+        if len(out) >= limit or len(rows) < k:
             break
-        exclude |= {s.user_id for s in ranked if s.user_id not in shown}
-        want = limit * 4
+        k *= 4
     await end_read(db)
-    return out
+    if ttl:
+        entry = {
+            "fp": fingerprint,
+            "at": rt.clock.now().timestamp(),
+            "head": [[r.vid, float(r.score), int(r.mutual), int(r.in_c)] for r in rows[:CACHE_K]],
+        }
+        await rt.redis.set(key, json.dumps(entry), ex=ttl + 5)
+    return out[:limit]
+
+
+async def _cached(rt: Runtime, key: str, fingerprint: str) -> list[list[Any]] | None:
+    raw = await rt.redis.get(key)
+    if raw is None:
+        return None
+    entry = json.loads(raw)
+    fresh = rt.clock.now().timestamp() - entry["at"] < rt.settings.suggestions_cache_s
+    return entry["head"] if fresh and entry["fp"] == fingerprint else None
+
+
+async def _still_shown(
+    db: AsyncSession, dialect: str, *, user_id: str, head: list[list[Any]]
+) -> list[SuggestionPublic]:
+    if not head:
+        return []
+    found = await db.execute(_fresh_statement(dialect), {"me": user_id, "ids": [h[0] for h in head]})
+    users = {r.id: r for r in found}
+    return [
+        _public(vid, score, mutual, in_c, users[vid].display_name, users[vid].avatar_url)
+        for vid, score, mutual, in_c in head
+        if vid in users
+    ]
+
+
+def _public(
+    vid: str, score: float, mutual: int, in_c: int, display_name: str, avatar_url: str | None
+) -> SuggestionPublic:
+    reasons = []
+    if mutual:
+        reasons.append(Reason(kind="mutual_friends", count=int(mutual)))
+    if in_c:
+        reasons.append(Reason(kind="in_contacts"))
+    return SuggestionPublic(
+        user_id=vid,
+        display_name=display_name,
+        avatar_url=avatar_url,
+        reasons=reasons,
+        score=round(float(score), 6),
+    )

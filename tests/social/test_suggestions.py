@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 import networkx as nx
 import pytest
@@ -97,3 +98,166 @@ async def test_suggestions_endpoint_on_a_constructed_graph(client, users, rt):
     theirs = (await client.get("/v1/friends/suggestions", headers=x.headers)).json()
     assert me.id in [s["user_id"] for s in theirs] and x.id not in [s["user_id"] for s in theirs]
     assert (await client.get("/v1/friends/suggestions?limit=0", headers=me.headers)).status_code == 422
+
+
+async def _store_graph(rt, *, seed: int, n: int, p: float, hidden_p: float) -> dict:
+    """A random graph with contacts, blocks, requests and hidden users, written as rows."""
+    from app.auth.models import User
+    from social.contacts.models import ContactEdge
+    from social.friends.models import Block, FriendRequest, Friendship
+
+    rng = random.Random(seed)
+    ids = [f"u_eq{seed:02d}_{i:03d}" for i in range(n)]
+    me = ids[0]
+    g = nx.gnp_random_graph(n, p, seed=seed)
+    g = nx.relabel_nodes(g, dict(enumerate(ids)))
+    others = ids[1:]
+    hidden = {u for u in others if rng.random() < hidden_p}
+    mine = set(rng.sample(others, 4))
+    has_me = set(rng.sample(others, 4))
+    blocked = set(rng.sample(others, 2))  # one blocked by me, one who blocked me
+    pending = set(rng.sample(others, 2))  # one asked by me, one who asked me
+    declined = rng.choice(others)  # a decided request excludes nobody
+    now = rt.clock.now()
+    async with rt.sessionmaker() as db, db.begin():
+        db.add_all(
+            User(
+                id=u,
+                phone_hash=f"h{u}",
+                phone_masked="+86 170****0000",
+                display_name=u,
+                discoverable=u not in hidden,
+                created_at=now,
+            )
+            for u in ids
+        )
+        await db.flush()
+        db.add_all(Friendship(user_lo=min(a, b), user_hi=max(a, b), created_at=now) for a, b in g.edges)
+        db.add_all(ContactEdge(owner_id=me, contact_id=u, created_at=now) for u in mine)
+        db.add_all(ContactEdge(owner_id=u, contact_id=me, created_at=now) for u in has_me)
+        b1, b2 = sorted(blocked)
+        db.add(Block(blocker_id=me, blocked_id=b1, created_at=now))
+        db.add(Block(blocker_id=b2, blocked_id=me, created_at=now))
+        p1, p2 = sorted(pending)
+        for i, (a, b, status) in enumerate(
+            [(me, p1, "pending"), (p2, me, "pending"), (me, declined, "declined")]
+        ):
+            key = f"{min(a, b)}|{max(a, b)}" if status == "pending" else None
+            db.add(
+                FriendRequest(
+                    id=f"fr_eq{seed:02d}{i}",
+                    from_id=a,
+                    to_id=b,
+                    status=status,
+                    pending_key=key,
+                    created_at=now,
+                )
+            )
+    return {"g": g, "me": me, "hidden": hidden, "mine": mine, "has_me": has_me, "skip": blocked | pending}
+
+
+@pytest.mark.parametrize(
+    ("seed", "n", "p", "hidden_p", "limit"),
+    [
+        (1, 30, 0.2, 0.1, 50),
+        (2, 40, 0.15, 0.0, 50),
+        (3, 40, 0.25, 0.2, 7),
+        (4, 60, 0.1, 0.1, 50),
+        (5, 50, 0.3, 0.85, 3),
+        (8, 200, 0.06, 0.9, 20),  # most of the first 80 are hidden: the query looks further
+        (6, 25, 0.4, 0.0, 50),  # dense: many equal scores, ordered by id
+    ],
+)
+async def test_sql_ranking_equals_networkx_adamic_adar(rt, seed, n, p, hidden_p, limit):
+    from social.friends.suggestions import suggestions
+
+    case = await _store_graph(rt, seed=seed, n=n, p=p, hidden_p=hidden_p)
+    g, me = case["g"], case["me"]
+    friends = set(g[me])
+    skip = friends | {me} | case["skip"] | case["hidden"]
+    pool = [v for v in g if v not in skip]
+    aa = {v: s for _, v, s in nx.adamic_adar_index(g, [(me, v) for v in pool])}
+    mutual = {v: len(list(nx.common_neighbors(g, me, v))) for v in pool}
+    shown = {v for v in pool if mutual[v] or v in case["mine"] or v in case["has_me"]}
+    score = {
+        v: aa[v] + suggest.IN_CONTACTS * (v in case["mine"]) + suggest.HAS_ME * (v in case["has_me"])
+        for v in shown
+    }
+    expected = sorted(shown, key=lambda v: (-round(score[v], 6), v))[:limit]
+
+    for _ in range(2):  # ranked in SQL, then served from the cached head
+        async with rt.sessionmaker() as db:
+            got = await suggestions(db, rt, user_id=me, limit=limit)
+        assert [s.user_id for s in got] == expected
+        for s in got:
+            assert s.score == pytest.approx(score[s.user_id], abs=1e-6)
+            reasons = [{"kind": "mutual_friends", "count": mutual[s.user_id]}] if mutual[s.user_id] else []
+            reasons += [{"kind": "in_contacts", "count": None}] if s.user_id in case["mine"] else []
+            assert [r.model_dump() for r in s.reasons] == reasons
+
+
+async def test_sql_ranking_with_python_ln(rt, monkeypatch):
+    """SQLite builds without math functions get ``ln`` registered per connection."""
+    from social.friends import suggestions as suggesting
+
+    monkeypatch.setattr(suggesting, "SQLITE_HAS_LN", False)
+    case = await _store_graph(rt, seed=7, n=30, p=0.2, hidden_p=0.0)
+    g, me = case["g"], case["me"]
+    async with rt.sessionmaker() as db:
+        got = await suggesting.suggestions(db, rt, user_id=me, limit=50)
+    friends = set(g[me])
+    for s in got:
+        if s.user_id not in case["mine"] and s.user_id not in case["has_me"]:
+            [(_, _, want)] = nx.adamic_adar_index(g, [(me, s.user_id)])
+            assert s.score == pytest.approx(want, abs=1e-6)
+        assert s.user_id not in friends | {me}
+
+
+async def test_cached_suggestions_apply_exclusions_at_once(client, users, rt):
+    me, a, b = [await users.make(n) for n in ("me", "a", "b")]
+    x, y, z = [await users.make(n) for n in "xyz"]
+    await users.friends(me, a)
+    await users.friends(me, b)
+    for p, q in [(a, x), (b, x), (a, y), (b, z)]:
+        await users.friends(p, q)
+
+    async def shown(who=me):
+        r = await client.get("/v1/friends/suggestions", headers=who.headers)
+        assert r.status_code == 200, r.text
+        return [s["user_id"] for s in r.json()]
+
+    assert await shown() == [x.id, y.id, z.id]
+    # each change is seen on the next call, though the ranking is cached
+    await client.post("/v1/friends/requests", json={"user_id": x.id}, headers=me.headers)
+    assert await shown() == [y.id, z.id]
+    await client.post(f"/v1/blocks/{me.id}", headers=y.headers)
+    assert await shown() == [z.id]
+    await client.patch("/v1/me", json={"discoverable": False}, headers=z.headers)
+    assert await shown() == []
+    await client.patch("/v1/me", json={"discoverable": True}, headers=z.headers)
+    assert await shown() == [z.id]
+    # my own new friend's friends and my new contacts: my fingerprint changed
+    c, w = await users.make("c"), await users.make("w", phone="+8613900000077")
+    await users.friends(me, c)
+    await users.friends(c, w)
+    assert await shown() == [w.id, z.id]  # w: 1/ln 2 (c); z: 1/ln 3 (b)
+    solo = await users.make("solo", phone="+8613900000078")
+    await client.post("/v1/contacts/sync", json={"contacts": [{"phone": "13900000078"}]}, headers=me.headers)
+    assert await shown() == [w.id, solo.id, z.id]  # solo: 1.0 (in my contacts)
+
+
+async def test_a_friends_new_friend_shows_once_the_cache_time_passed(client, users, rt):
+    me, a, b, x, late = [await users.make(n) for n in ("me", "a", "b", "x", "late")]
+    await users.friends(me, a)
+    await users.friends(me, b)
+    await users.friends(a, x)
+
+    async def shown():
+        r = await client.get("/v1/friends/suggestions", headers=me.headers)
+        return [s["user_id"] for s in r.json()]
+
+    assert await shown() == [x.id]
+    await users.friends(b, late)  # two hops away: my fingerprint is unchanged
+    assert await shown() == [x.id]
+    rt.clock.advance(rt.settings.suggestions_cache_s + 1)
+    assert await shown() == [x.id, late.id]  # equal scores (1/ln 2): by user id
