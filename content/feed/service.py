@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select, tuple_
+from sqlalchemy import BindParameter, Select, bindparam, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import User
@@ -70,7 +70,9 @@ def _following(author_ids: list[str]) -> Select[Any]:
     id in turn (~100 ms). The cost grows as the followed authors post less than the
     rest: a reader whose 500 authors have all gone quiet walks far back.
     """
-    followed = bindparam("followed_authors", author_ids, expanding=True, literal_execute=True)
+    followed: BindParameter[list[str]] = bindparam(
+        "followed_authors", author_ids, expanding=True, literal_execute=True
+    )
     return select(Post).where(Post.status == "published", Post.author_id.in_(followed))  # type: ignore[attr-defined]
 
 
