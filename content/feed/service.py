@@ -8,6 +8,9 @@
   across the cursor (seen twice or not at all); new posts never do.
 
 Everyone sees only published posts, never from a muted author or across a block.
+
+Why ``following`` has its own query shape (see ``_following``): measured on 1 000 000
+posts from 50 000 authors, a reader following 500.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select, tuple_
+from sqlalchemy import BindParameter, Select, bindparam, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import User
@@ -40,13 +43,49 @@ def _visible(q: Select[Any], viewer_id: str, now: datetime) -> Select[Any]:
     )
 
 
+async def _followed_authors(db: AsyncSession, viewer_id: str, now: datetime) -> list[str]:
+    """The authors the viewer follows and may see: no block either way, not muted now."""
+    q = select(Follow.followee_id).where(
+        Follow.follower_id == viewer_id,
+        Follow.followee_id.not_in(select(Block.blocked_id).where(Block.blocker_id == viewer_id)),  # type: ignore[attr-defined]
+        Follow.followee_id.not_in(select(Block.blocker_id).where(Block.blocked_id == viewer_id)),  # type: ignore[attr-defined]
+        Follow.followee_id.not_in(muted_user_ids(now)),  # type: ignore[attr-defined]
+    )
+    return list((await db.execute(q)).scalars().all())
+
+
+def _following(author_ids: list[str]) -> Select[Any]:
+    """Published posts by these authors, for newest-first keyset paging by id.
+
+    Why this shape: the block and mute rules are applied once, to the (small) set of
+    followed authors, and the posts query is then a backward walk of the primary key
+    (ids are time-sortable) that keeps posts whose author is in that set and stops at
+    the page size. Reading 500 authors' newest posts one index range each (a LATERAL
+    join) touches every author's last page, ~10 000 index entries and as many heap
+    pages, where the walk touches ~2 000 consecutive rows (64 buffers, < 1 ms).
+
+    The ids are rendered into the SQL as literals, not bound: PostgreSQL then plans the
+    statement for this list and probes a hash of it; with 500 bound parameters asyncpg's
+    prepared statement soon runs on a generic plan that compares each row with every
+    id in turn (~100 ms). The cost grows as the followed authors post less than the
+    rest: a reader whose 500 authors have all gone quiet walks far back.
+    """
+    followed: BindParameter[list[str]] = bindparam(
+        "followed_authors", author_ids, expanding=True, literal_execute=True
+    )
+    return select(Post).where(Post.status == "published", Post.author_id.in_(followed))  # type: ignore[attr-defined]
+
+
 async def feed(
     db: AsyncSession, rt: Runtime, *, viewer: User, tab: str, limit: int, cursor: str | None
 ) -> Page[PostPublic]:
     """One page of a feed tab. Raises ValidationFailed (bad cursor)."""
     now = rt.clock.now()
     after = decode_cursor(cursor)
-    q = _visible(select(Post), viewer.id, now)
+    if tab == "following":
+        q = _following(await _followed_authors(db, viewer.id, now))
+    else:
+        q = _visible(select(Post), viewer.id, now)
     try:
         if tab == "hot":
             as_of = datetime.fromisoformat(after["t"]) if after else now
@@ -55,9 +94,6 @@ async def feed(
                 q = q.where(tuple_(Post.hot_score, Post.id) < (float(after["s"]), str(after["i"])))
             q = q.order_by(Post.hot_score.desc(), Post.id.desc())  # type: ignore[attr-defined]
         else:
-            if tab == "following":
-                followees = select(Follow.followee_id).where(Follow.follower_id == viewer.id)
-                q = q.where(Post.author_id.in_(followees))  # type: ignore[attr-defined]
             if after:
                 q = q.where(Post.id < str(after["i"]))
             q = q.order_by(Post.id.desc())  # type: ignore[attr-defined]

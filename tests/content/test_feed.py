@@ -109,6 +109,32 @@ async def test_pending_removed_deleted_muted_and_blocked_content_is_hidden(clien
     assert muted["id"] in await feed_ids(client, reader, "latest")
 
 
+async def test_following_hides_authors_who_block_me_and_muted_ones_until_the_mute_ends(client, users, rt):
+    blocker, noisy, fine, reader = [await users.make(n) for n in ("blocker", "noisy", "fine", "reader")]
+    mod = await users.make("mod", roles="moderator,user")
+    for who in (blocker, noisy, fine):
+        await client.post(f"/v1/users/{who.id}/follow", headers=reader.headers)
+    hidden = await new_post(client, blocker, text="you cannot see me")
+    loud = [await new_post(client, noisy, text=f"noisy {i}") for i in range(3)]
+    calm = [await new_post(client, fine, text=f"fine {i}") for i in range(3)]
+    await block(rt, blocker, reader)  # the author blocks the reader: hidden both ways
+    await client.post(
+        f"/v1/moderation/users/{noisy.id}/mute", json={"hours": 1, "reason": "spam"}, headers=mod.headers
+    )
+    assert await feed_ids(client, reader, "following") == [p["id"] for p in reversed(calm)]
+    rt.clock.advance(3600 + 1)
+    # Pages of two, newest first, across both authors; the blocker's post never shows.
+    seen, cursor = [], None
+    while True:
+        params = {"tab": "following", "limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = (await client.get("/v1/feed", params=params, headers=reader.headers)).json()
+        seen += [p["id"] for p in page["items"]]
+        if not (cursor := page["next_cursor"]):
+            break
+    assert seen == sorted((p["id"] for p in loud + calm), reverse=True)
+    assert hidden["id"] not in seen
+
+
 async def test_bad_cursor_and_tab_are_422(client, users):
     me = await users.make("me")
     for params in (
