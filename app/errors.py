@@ -20,6 +20,10 @@ logged with the request id, answered 500 without internals.
 | Expired | expired | 410 |
 | PayloadTooLarge | payload_too_large | 413 |
 | RateLimited | rate_limited | 429 (+ Retry-After) |
+| Unavailable | unavailable | 503 (+ Retry-After) |
+
+A saturated database connection pool is answered ``unavailable`` (503, retry shortly),
+not 500: it is load, not a bug, and the request changed nothing.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = structlog.get_logger()
@@ -107,6 +112,13 @@ class RateLimited(QuanziError):
         return {"Retry-After": str(self.retry_after)}
 
 
+class Unavailable(QuanziError):
+    code, status, default_message = "unavailable", 503, "busy; retry shortly"
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "1"}
+
+
 def error_response(exc: QuanziError) -> JSONResponse:
     return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers())
 
@@ -152,6 +164,11 @@ def install_handlers(app: FastAPI) -> None:
         else:
             err = cls(str(exc.detail) if exc.detail else None)
         return error_response(err)
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool_timeout(request: Request, exc: PoolTimeout) -> JSONResponse:
+        log.warning("db_pool_exhausted", path=request.url.path)
+        return error_response(Unavailable())
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

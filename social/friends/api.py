@@ -55,11 +55,22 @@ async def list_requests(
     return await friends.list_requests(db, user_id=user.id, direction=direction, limit=limit, cursor=cursor)
 
 
-@router.post("/v1/friends/requests/{request_id}/{action}", response_model=FriendRequestPublic)
-async def decide_request(
-    request_id: str, action: Literal["accept", "decline", "cancel"], user: CurrentUser, db: DbSession, rt: Rt
-) -> FriendRequestPublic:
-    return await friends.decide_request(db, rt, user_id=user.id, request_id=request_id, action=action)
+@router.post("/v1/friends/requests/{request_id}/accept", response_model=FriendRequestPublic)
+async def accept_request(request_id: str, user: CurrentUser, db: DbSession, rt: Rt) -> FriendRequestPublic:
+    """The receiver accepts: the two become friends."""
+    return await friends.decide_request(db, rt, user_id=user.id, request_id=request_id, action="accept")
+
+
+@router.post("/v1/friends/requests/{request_id}/decline", response_model=FriendRequestPublic)
+async def decline_request(request_id: str, user: CurrentUser, db: DbSession, rt: Rt) -> FriendRequestPublic:
+    """The receiver declines."""
+    return await friends.decide_request(db, rt, user_id=user.id, request_id=request_id, action="decline")
+
+
+@router.post("/v1/friends/requests/{request_id}/cancel", response_model=FriendRequestPublic)
+async def cancel_request(request_id: str, user: CurrentUser, db: DbSession, rt: Rt) -> FriendRequestPublic:
+    """The sender withdraws a pending request."""
+    return await friends.decide_request(db, rt, user_id=user.id, request_id=request_id, action="cancel")
 
 
 @router.delete("/v1/friends/{friend_id}", status_code=204)

@@ -42,3 +42,18 @@ async def test_dev_clock_moves_business_time_forward_only(client):
 async def test_request_id_is_echoed(client):
     r = await client.get("/healthz", headers={"X-Request-ID": "abc123"})
     assert r.headers["x-request-id"] == "abc123"
+
+
+async def test_an_exhausted_connection_pool_is_503_not_500(client, rt, users, monkeypatch):
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    alice = await users.make("alice")
+
+    def exhausted(*args, **kwargs):
+        raise PoolTimeout("QueuePool limit reached")
+
+    monkeypatch.setattr(rt, "sessionmaker", exhausted)
+    r = await client.get("/v1/wallet", headers=alice.headers)
+    assert r.status_code == 503
+    assert r.json()["error"]["code"] == "unavailable"
+    assert r.headers["Retry-After"] == "1"
