@@ -22,9 +22,12 @@ import functools
 import hashlib
 import hmac
 import re
+from datetime import datetime
+from typing import Any
 
 import anyio
-from sqlalchemy import delete, select
+from sqlalchemy import Row, String, any_, bindparam, delete, func, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,6 +36,7 @@ from sqlmodel import col
 from app.auth import phones
 from app.auth.models import User
 from app.db import end_read, transaction
+from app.dbtypes import UTCDateTime
 from app.errors import ValidationFailed
 from app.ratelimit import token_bucket
 from app.runtime import Runtime
@@ -73,6 +77,45 @@ def hash_contacts(contacts: list[ContactIn], *, region: str, key: str) -> dict[s
     return out
 
 
+_MATCH_COLUMNS = (User.id, User.display_name, User.avatar_url, User.phone_hash)
+
+
+async def _cardholders_by_hash(db: AsyncSession, hashes: list[str], *, user_id: str) -> list[Row[Any]]:
+    """Discoverable cardholders (not ``user_id``) among ``hashes``: (id, display_name,
+    avatar_url, phone_hash) rows. PostgreSQL takes the hashes as one array parameter
+    (``= ANY($1)``: one statement, nothing to render per number); SQLite takes chunks
+    of ``IN`` lists under its bound-variable limit."""
+    qualifies = (col(User.is_cardholder).is_(True), col(User.discoverable).is_(True), User.id != user_id)
+    if db.get_bind().dialect.name == "postgresql":
+        wanted = bindparam("hashes", hashes, type_=ARRAY(String))
+        q = select(*_MATCH_COLUMNS).where(User.phone_hash == any_(wanted), *qualifies)
+        return list((await db.execute(q)).all())
+    found: list[Row[Any]] = []
+    for i in range(0, len(hashes), _LOOKUP_CHUNK):
+        chunk = hashes[i : i + _LOOKUP_CHUNK]
+        q = select(*_MATCH_COLUMNS).where(col(User.phone_hash).in_(chunk), *qualifies)
+        found.extend((await db.execute(q)).all())
+    return found
+
+
+async def _remember(db: AsyncSession, *, owner_id: str, contact_ids: list[str], now: datetime) -> None:
+    """Store owner → contact edges, keeping the ones already there."""
+    if db.get_bind().dialect.name == "postgresql":
+        # One statement with three parameters, however many matches (unnest of an array).
+        edges = select(
+            literal(owner_id, String),
+            func.unnest(bindparam("ids", contact_ids, type_=ARRAY(String))),
+            literal(now, UTCDateTime()),
+        )
+        insert = pg_insert(ContactEdge).from_select(["owner_id", "contact_id", "created_at"], edges)
+        await db.execute(insert.on_conflict_do_nothing(index_elements=["owner_id", "contact_id"]))
+        return
+    rows = [{"owner_id": owner_id, "contact_id": c, "created_at": now} for c in contact_ids]
+    await db.execute(
+        sqlite_insert(ContactEdge).on_conflict_do_nothing(index_elements=["owner_id", "contact_id"]), rows
+    )
+
+
 async def sync(db: AsyncSession, rt: Runtime, *, user_id: str, contacts: list[ContactIn]) -> SyncPublic:
     """Match my address book against discoverable cardholders and remember the matches.
 
@@ -109,31 +152,13 @@ async def sync(db: AsyncSession, rt: Runtime, *, user_id: str, contacts: list[Co
             refill_per_s=rt.settings.contacts_bucket_refill_per_day / 86_400,
             cost=min(len(new), capacity),
         )
-    hashes = list(wanted)
     now = rt.clock.now()
     async with transaction(db):
         excluded = await blocked_ids(db, user_id)
-        found: list[User] = []
-        for i in range(0, len(hashes), _LOOKUP_CHUNK):
-            chunk = hashes[i : i + _LOOKUP_CHUNK]
-            found.extend(
-                (
-                    await db.execute(
-                        select(User).where(
-                            col(User.phone_hash).in_(chunk),
-                            col(User.is_cardholder).is_(True),
-                            col(User.discoverable).is_(True),
-                            User.id != user_id,
-                        )
-                    )
-                ).scalars()
-            )
+        found = await _cardholders_by_hash(db, list(wanted), user_id=user_id)
         matched = sorted((u for u in found if u.id not in excluded), key=lambda u: u.id)
         if matched:
-            rows = [{"owner_id": user_id, "contact_id": u.id, "created_at": now} for u in matched]
-            dialect = db.get_bind().dialect.name
-            stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(ContactEdge)
-            await db.execute(stmt.on_conflict_do_nothing(index_elements=["owner_id", "contact_id"]), rows)
+            await _remember(db, owner_id=user_id, contact_ids=[u.id for u in matched], now=now)
         friends = set(await friend_ids(db, user_id)) if matched else set()
     return SyncPublic(
         matches=[
