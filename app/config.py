@@ -76,6 +76,7 @@ class Settings(BaseSettings):
     # chat
     chat_text_max_chars: int = Field(default=4000, gt=0)
     chat_group_max_members: int = Field(default=500, ge=2)  # the creator included
+    chat_send_batch_max: int = Field(default=200, gt=0)  # WebSocket sends stored per transaction
 
     # realtime (the /v1/ws gateway)
     ws_max_frame_bytes: int = Field(default=64 * 1024, gt=0)  # larger frames get an error frame

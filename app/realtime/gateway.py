@@ -3,7 +3,9 @@
 One ``Connection`` per socket runs three tasks until the first ends:
 
 - **reader**: each client frame is checked (size, JSON, object, known op, fields),
-  rate limited, and handled by the same chat service functions as REST. Anything wrong
+  rate limited, and handled by the same chat service functions as REST (a ``send`` goes
+  through the worker's group-commit batcher, ``social/chat/batcher.py``, and is answered
+  before the next frame is read). Anything wrong
   becomes an ``error`` frame (``app.errors.error_frame``); the connection stays open.
 - **pusher**: forwards everything published on the user's hub channel
   (``user_channel(user_id)``: messages, read markers, notifications) — every device of
@@ -42,6 +44,7 @@ from app.observability import WS_CONNECTIONS
 from app.realtime.hub import Subscription, user_channel
 from app.runtime import Runtime
 from social.chat import service as chat
+from social.chat.batcher import batcher
 from social.chat.schemas import (
     CLIENT_OPS,
     AuthFrame,
@@ -245,16 +248,14 @@ class Connection:
 
     async def dispatch(self, frame: Any) -> None:
         if isinstance(frame, SendFrame):
-            async with self.rt.sessionmaker() as db:
-                msg, _ = await chat.send_message(
-                    db,
-                    self.rt,
-                    user_id=self.user_id,
-                    conversation_id=frame.conversation_id,
-                    cid=frame.cid,
-                    kind=frame.body.kind,
-                    body=frame.body.model_dump(),
-                )
+            # Stored with the other sends queued on this worker, in one transaction.
+            msg, _ = await batcher(self.rt).send(
+                user_id=self.user_id,
+                conversation_id=frame.conversation_id,
+                cid=frame.cid,
+                kind=frame.body.kind,
+                body=frame.body.model_dump(),
+            )
             await self.write(
                 {
                     "op": "ack",

@@ -525,6 +525,22 @@ async def _start_direct(
     return await get_conversation(db, user_id=creator_id, conversation_id=conv.id), existing is None
 
 
+def check_text(rt: Runtime, *, kind: str, body: dict[str, Any]) -> str:
+    """The text of a client's message body. Raises ValidationFailed."""
+    if kind != "text":
+        raise ValidationFailed("clients send text messages", field="body.kind")
+    text = body.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise ValidationFailed("text must not be blank", field="body.text")
+    if len(text) > rt.settings.chat_text_max_chars:
+        raise ValidationFailed(
+            f"text is longer than {rt.settings.chat_text_max_chars} characters",
+            field="body.text",
+            max_chars=rt.settings.chat_text_max_chars,
+        )
+    return text
+
+
 async def send_message(
     db: AsyncSession,
     rt: Runtime,
@@ -537,17 +553,7 @@ async def send_message(
 ) -> tuple[Message, bool]:
     """Post a member's message, idempotent by ``cid``: a resend returns the stored message
     (and True). Locks the conversation row. Raises NotFound, Forbidden, ValidationFailed."""
-    if kind != "text":
-        raise ValidationFailed("clients send text messages", field="body.kind")
-    text = body.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise ValidationFailed("text must not be blank", field="body.text")
-    if len(text) > rt.settings.chat_text_max_chars:
-        raise ValidationFailed(
-            f"text is longer than {rt.settings.chat_text_max_chars} characters",
-            field="body.text",
-            max_chars=rt.settings.chat_text_max_chars,
-        )
+    text = check_text(rt, kind=kind, body=body)
     try:
         async with transaction(db):
             msg = await _append(
