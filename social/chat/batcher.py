@@ -31,12 +31,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import bindparam, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
+from sqlalchemy import and_, bindparam, case, false, or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.db import transaction
 from app.errors import Forbidden, NotFound, QuanziError
@@ -49,11 +49,12 @@ from social.friends.models import Block
 
 log = structlog.get_logger()
 
-Outcome = tuple[Message, bool] | QuanziError
+Outcome = tuple["Posted", bool] | QuanziError
 
 _conversations = Conversation.__table__  # type: ignore[attr-defined]
 _members = ConversationMember.__table__  # type: ignore[attr-defined]
 _messages = Message.__table__  # type: ignore[attr-defined]
+_blocks = Block.__table__  # type: ignore[attr-defined]
 
 _bump_seq = (
     _conversations.update()
@@ -71,6 +72,26 @@ _mark_read = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """A stored message: what the sender's ack and the members' frame need."""
+
+    id: str
+    conversation_id: str
+    seq: int
+    sender_id: str
+    cid: str
+    kind: str
+    body: dict[str, Any]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, m: Message) -> Posted:
+        return cls(
+            m.id, m.conversation_id, m.seq, m.sender_id or "", m.cid or "", m.kind, m.body, m.created_at
+        )
+
+
 @dataclass
 class Send:
     """One queued send and the future its sender waits on."""
@@ -79,7 +100,7 @@ class Send:
     conversation_id: str
     cid: str
     text: str
-    future: asyncio.Future[tuple[Message, bool]] = field(repr=False)
+    future: asyncio.Future[tuple[Posted, bool]] = field(repr=False)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -103,11 +124,11 @@ class SendBatcher:
 
     async def send(
         self, *, user_id: str, conversation_id: str, cid: str, kind: str, body: dict[str, Any]
-    ) -> tuple[Message, bool]:
+    ) -> tuple[Posted, bool]:
         """Post a member's text message with the next batch; a resent cid returns the
         stored message (and True). Raises ValidationFailed, NotFound, Forbidden."""
         text = chat.check_text(self.rt, kind=kind, body=body)
-        future: asyncio.Future[tuple[Message, bool]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[tuple[Posted, bool]] = asyncio.get_running_loop().create_future()
         self._pending.append(Send(user_id, conversation_id, cid, text, future))
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush_all(), name="chat-send-batcher")
@@ -153,7 +174,7 @@ class SendBatcher:
         for s in batch:
             try:
                 async with self.rt.sessionmaker() as db:
-                    result = await chat.send_message(
+                    msg, resent = await chat.send_message(
                         db,
                         self.rt,
                         user_id=s.user_id,
@@ -167,7 +188,7 @@ class SendBatcher:
                     s.future.set_exception(exc)
             else:
                 if not s.future.done():
-                    s.future.set_result(result)
+                    s.future.set_result((Posted.of(msg), resent))
 
 
 async def store_batch(
@@ -177,23 +198,33 @@ async def store_batch(
     (channels, frame) pairs to publish once committed. Locks the conversation rows."""
     now = rt.clock.now()
     async with transaction(db):
-        earlier: dict[tuple[str, str, str], Message] = {
-            (m.conversation_id, m.sender_id or "", m.cid or ""): m
-            for m in (
-                await db.execute(
-                    select(Message).where(
-                        tuple_(Message.conversation_id, Message.sender_id, Message.cid).in_(
-                            list({s.key for s in sends})
-                        )
-                    )
+        conn = await db.connection()
+        rows = (await conn.execute(_state_query(sends))).all()
+        # Per (conversation, sender): the conversation's last_seq and key, and whether the
+        # sender is blocked; per (conversation, sender, cid): the message stored before.
+        state: dict[tuple[str, str], tuple[int, str | None, bool]] = {}
+        earlier: dict[tuple[str, str, str], Posted] = {}
+        for r in rows:
+            state[(r.conversation_id, r.user_id)] = (int(r.last_seq), r.direct_key, bool(r.blocked))
+            if r.message_id is not None:
+                earlier[(r.conversation_id, r.user_id, r.cid)] = Posted(
+                    r.message_id,
+                    r.conversation_id,
+                    int(r.seq),
+                    r.user_id,
+                    r.cid,
+                    r.kind,
+                    r.body,
+                    r.created_at,
                 )
-            ).scalars()
-        }
-        access = await _access(db, [s for s in sends if s.key not in earlier])
+        refused = [s for s in sends if _refusal(s, state) is not None]
+        if refused:
+            # A resend of a message accepted before the sender lost access still gets its ack.
+            earlier.update(await _sent_before(conn, refused))
 
         outcomes: list[Outcome | None] = []
-        fresh: dict[tuple[str, str, str], Message] = {}  # stored by this batch, by key
-        by_conversation: dict[str, list[Message]] = {}
+        fresh: dict[tuple[str, str, str], Posted] = {}  # stored by this batch, by key
+        next_seq: dict[str, int] = {}
         for s in sends:
             if s.key in earlier:
                 outcomes.append((earlier[s.key], True))
@@ -201,46 +232,25 @@ async def store_batch(
             if s.key in fresh:
                 outcomes.append(None)  # a repeat within the batch: answered like the first
                 continue
-            refusal = access.get((s.conversation_id, s.user_id))
+            refusal = _refusal(s, state)
             if refusal is not None:
                 outcomes.append(refusal)
                 continue
-            msg = Message(
-                id=new_id("m_"),
-                conversation_id=s.conversation_id,
-                seq=0,
-                sender_id=s.user_id,
-                kind="text",
-                body={"text": s.text},
-                cid=s.cid,
-                created_at=now,
+            last_seq, _, _ = state[(s.conversation_id, s.user_id)]
+            seq = next_seq[s.conversation_id] = next_seq.get(s.conversation_id, last_seq) + 1
+            msg = Posted(
+                new_id("m_"), s.conversation_id, seq, s.user_id, s.cid, "text", {"text": s.text}, now
             )
             fresh[s.key] = msg
-            by_conversation.setdefault(s.conversation_id, []).append(msg)
             outcomes.append((msg, False))
 
         frames: list[tuple[list[str], dict[str, Any]]] = []
-        if by_conversation:
-            ids = sorted(by_conversation)
-            locked = (
-                await db.execute(
-                    select(Conversation.id, Conversation.last_seq, Conversation.direct_key)
-                    .where(col(Conversation.id).in_(ids))
-                    .order_by(col(Conversation.id))
-                    .with_for_update()
-                )
-            ).all()
-            last_seq = {c: int(seq) for c, seq, _ in locked}
-            bumps, read_marks = [], {}
-            for conversation_id in ids:
-                seq = int(last_seq[conversation_id])
-                for msg in by_conversation[conversation_id]:
-                    seq += 1
-                    msg.seq = seq
-                    read_marks[(conversation_id, msg.sender_id)] = seq
-                bumps.append({"b_id": conversation_id, "b_seq": seq, "b_at": now})
-            await db.execute(_bump_seq, bumps)
-            await db.execute(
+        if fresh:
+            await conn.execute(
+                _bump_seq,
+                [{"b_id": c, "b_seq": seq, "b_at": now} for c, seq in sorted(next_seq.items())],
+            )
+            await conn.execute(
                 _messages.insert(),
                 [
                     {
@@ -253,86 +263,108 @@ async def store_batch(
                         "cid": m.cid,
                         "created_at": m.created_at,
                     }
-                    for msgs in by_conversation.values()
-                    for m in msgs
+                    for m in fresh.values()
                 ],
             )
             # Senders have read their own messages: they do not count as unread for them.
-            await db.execute(
+            read_marks = {(m.conversation_id, m.sender_id): m.seq for m in fresh.values()}
+            await conn.execute(
                 _mark_read,
                 [
                     {"b_conversation": c, "b_user": u, "b_seq": seq}
                     for (c, u), seq in sorted(read_marks.items())
                 ],
             )
-            members = await _audiences(db, {c: key for c, _, key in locked})
-            for msgs in by_conversation.values():
-                for m in msgs:
-                    frames.append(
-                        ([user_channel(u) for u in members[m.conversation_id]], chat.message_frame(m))
-                    )
+            direct_keys = {c: key for (c, _), (_, key, _) in state.items() if c in next_seq}
+            members = await _audiences(conn, direct_keys)
+            for m in fresh.values():
+                frames.append(([user_channel(u) for u in members[m.conversation_id]], chat.message_frame(m)))
     answered = [o if o is not None else (fresh[s.key], True) for s, o in zip(sends, outcomes, strict=True)]
     return answered, frames
 
 
-async def _access(db: AsyncSession, sends: list[Send]) -> dict[tuple[str, str], QuanziError | None]:
-    """Per (conversation, sender): None when the sender may post, else the refusal
-    (NotFound when not a member, Forbidden when blocked in a direct conversation)."""
-    pairs = list({(s.conversation_id, s.user_id) for s in sends})
-    if not pairs:
-        return {}
-    rows = (
-        await db.execute(
-            select(ConversationMember.conversation_id, ConversationMember.user_id, Conversation.direct_key)
-            .join(Conversation, Conversation.id == ConversationMember.conversation_id)
-            .where(tuple_(ConversationMember.conversation_id, ConversationMember.user_id).in_(pairs))
-        )
-    ).all()
-    peers: dict[tuple[str, str], str] = {}
-    for conversation_id, user_id, direct_key in rows:
-        peers[(conversation_id, user_id)] = ""
-        if direct_key:
-            lo, _, hi = direct_key.partition("|")
-            peers[(conversation_id, user_id)] = hi if lo == user_id else lo
-    ties = {(u, p) for (_, u), p in peers.items() if p} | {(p, u) for (_, u), p in peers.items() if p}
-    blocked: set[tuple[str, str]] = set()
-    if ties:
-        blocked = {
-            (a, b)
-            for a, b in (
-                await db.execute(
-                    select(Block.blocker_id, Block.blocked_id).where(
-                        tuple_(Block.blocker_id, Block.blocked_id).in_(list(ties))
-                    )
-                )
-            ).all()
-        }
-    out: dict[tuple[str, str], QuanziError | None] = {}
-    for conversation_id, user_id in pairs:
-        peer = peers.get((conversation_id, user_id))
-        if peer is None:
-            out[(conversation_id, user_id)] = NotFound(
-                "conversation not found", conversation_id=conversation_id
+def _state_query(sends: list[Send]) -> Any:
+    """One query for the whole batch, locking the conversations in id order (so that two
+    workers flushing at once cannot deadlock): per (conversation, sender) that is a
+    membership, the conversation's last_seq and direct key and whether either side of a
+    direct conversation blocked the other; joined with the sender's earlier messages that
+    carry one of the batch's cids."""
+    cm, c, m, b = _members.c, _conversations.c, _messages.c, _blocks.c
+    other = _members.alias("other")
+    blocked = (
+        select(b.blocker_id)
+        .select_from(
+            other.join(
+                _blocks,
+                or_(
+                    and_(b.blocker_id == cm.user_id, b.blocked_id == other.c.user_id),
+                    and_(b.blocked_id == cm.user_id, b.blocker_id == other.c.user_id),
+                ),
             )
-        elif peer and ((user_id, peer) in blocked or (peer, user_id) in blocked):
-            out[(conversation_id, user_id)] = Forbidden("blocked users cannot message each other")
-        else:
-            out[(conversation_id, user_id)] = None
-    return out
+        )
+        .where(other.c.conversation_id == cm.conversation_id, other.c.user_id != cm.user_id)
+        .exists()
+    )
+    return (
+        select(
+            cm.conversation_id,
+            cm.user_id,
+            c.last_seq,
+            c.direct_key,
+            case((c.direct_key.is_not(None), blocked), else_=false()).label("blocked"),
+            m.id.label("message_id"),
+            m.seq,
+            m.cid,
+            m.kind,
+            m.body,
+            m.created_at,
+        )
+        .select_from(
+            _members.join(_conversations, c.id == cm.conversation_id).outerjoin(
+                _messages,
+                and_(
+                    m.conversation_id == cm.conversation_id,
+                    m.sender_id == cm.user_id,
+                    m.cid.in_(list({s.cid for s in sends})),
+                ),
+            )
+        )
+        .where(
+            tuple_(cm.conversation_id, cm.user_id).in_(list({(s.conversation_id, s.user_id) for s in sends}))
+        )
+        .order_by(cm.conversation_id)
+        .with_for_update(of=_conversations)
+    )
 
 
-async def _audiences(db: AsyncSession, direct_keys: dict[str, str | None]) -> dict[str, list[str]]:
+def _refusal(s: Send, state: dict[tuple[str, str], tuple[int, str | None, bool]]) -> QuanziError | None:
+    found = state.get((s.conversation_id, s.user_id))
+    if found is None:
+        return NotFound("conversation not found", conversation_id=s.conversation_id)
+    if found[2]:
+        return Forbidden("blocked users cannot message each other")
+    return None
+
+
+async def _sent_before(conn: AsyncConnection, sends: list[Send]) -> dict[tuple[str, str, str], Posted]:
+    m = _messages.c
+    rows = await conn.execute(
+        select(m.id, m.conversation_id, m.seq, m.sender_id, m.cid, m.kind, m.body, m.created_at).where(
+            tuple_(m.conversation_id, m.sender_id, m.cid).in_(list({s.key for s in sends}))
+        )
+    )
+    return {(r.conversation_id, r.sender_id, r.cid): Posted(*r) for r in rows}
+
+
+async def _audiences(conn: AsyncConnection, direct_keys: dict[str, str | None]) -> dict[str, list[str]]:
     """Who gets each conversation's messages: a direct conversation's members are in its
     key; a group's are looked up (one query for all the groups)."""
     out = {c: key.split("|") if key else [] for c, key in direct_keys.items()}
     groups = [c for c, key in direct_keys.items() if not key]
     if groups:
-        for conversation_id, user_id in (
-            await db.execute(
-                select(ConversationMember.conversation_id, ConversationMember.user_id).where(
-                    col(ConversationMember.conversation_id).in_(groups)
-                )
-            )
-        ).all():
+        cm = _members.c
+        for conversation_id, user_id in await conn.execute(
+            select(cm.conversation_id, cm.user_id).where(cm.conversation_id.in_(groups))
+        ):
             out[conversation_id].append(user_id)
     return out

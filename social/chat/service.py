@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -40,7 +40,26 @@ from social.friends.service import pair
 MESSAGE_KINDS = ("text", "image", "transfer", "red_packet", "system")
 
 
-def message_frame(m: Message) -> dict[str, Any]:
+class StoredMessage(Protocol):
+    """What a ``message`` frame is made of: a ``Message`` row, or the send batcher's copy."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def conversation_id(self) -> str: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def sender_id(self) -> str | None: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def body(self) -> dict[str, Any]: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
+def message_frame(m: StoredMessage) -> dict[str, Any]:
     return {
         "op": "message",
         "conversation_id": m.conversation_id,
