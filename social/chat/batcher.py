@@ -199,7 +199,15 @@ async def store_batch(
     now = rt.clock.now()
     async with transaction(db):
         conn = await db.connection()
-        rows = (await conn.execute(_state_query(sends))).all()
+        rows = (
+            await conn.execute(
+                _batch_state,
+                {
+                    "b_pairs": list({(s.conversation_id, s.user_id) for s in sends}),
+                    "b_cids": list({s.cid for s in sends}),
+                },
+            )
+        ).all()
         # Per (conversation, sender): the conversation's last_seq and key, and whether the
         # sender is blocked; per (conversation, sender, cid): the message stored before.
         state: dict[tuple[str, str], tuple[int, str | None, bool]] = {}
@@ -283,12 +291,13 @@ async def store_batch(
     return answered, frames
 
 
-def _state_query(sends: list[Send]) -> Any:
+def _state_query() -> Any:
     """One query for the whole batch, locking the conversations in id order (so that two
     workers flushing at once cannot deadlock): per (conversation, sender) that is a
     membership, the conversation's last_seq and direct key and whether either side of a
     direct conversation blocked the other; joined with the sender's earlier messages that
-    carry one of the batch's cids."""
+    carry one of the batch's cids. Parameters: ``b_pairs`` (conversation, sender) and
+    ``b_cids``."""
     cm, c, m, b = _members.c, _conversations.c, _messages.c, _blocks.c
     other = _members.alias("other")
     blocked = (
@@ -325,16 +334,17 @@ def _state_query(sends: list[Send]) -> Any:
                 and_(
                     m.conversation_id == cm.conversation_id,
                     m.sender_id == cm.user_id,
-                    m.cid.in_(list({s.cid for s in sends})),
+                    m.cid.in_(bindparam("b_cids", expanding=True)),
                 ),
             )
         )
-        .where(
-            tuple_(cm.conversation_id, cm.user_id).in_(list({(s.conversation_id, s.user_id) for s in sends}))
-        )
+        .where(tuple_(cm.conversation_id, cm.user_id).in_(bindparam("b_pairs", expanding=True)))
         .order_by(cm.conversation_id)
         .with_for_update(of=_conversations)
     )
+
+
+_batch_state = _state_query()
 
 
 def _refusal(s: Send, state: dict[tuple[str, str], tuple[int, str | None, bool]]) -> QuanziError | None:
