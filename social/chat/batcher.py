@@ -19,7 +19,8 @@ After the commit it publishes every ``message`` frame in one hub round trip, the
 answers the sends. A refused send (``NotFound``, ``Forbidden``) fails alone. If the batch
 transaction fails as a whole (a cid raced in from another worker, a lost connection),
 each of its sends is retried on its own through ``chat.send_message``, so one bad send
-cannot fail the others.
+cannot fail the others (but not when no pooled connection could be had: that fails the
+batch's sends at once, as it would have failed each alone).
 
 Ordering: the gateway awaits each send before reading the connection's next frame, and
 a worker's batches commit and publish one after another, so one worker publishes each
@@ -36,6 +37,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import and_, bindparam, case, false, or_, select, tuple_
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.db import transaction
@@ -153,6 +155,12 @@ class SendBatcher:
         try:
             async with self.rt.sessionmaker() as db:
                 outcomes, frames = await store_batch(db, self.rt, batch)
+        except PoolTimeout as exc:
+            # No connection to be had: retrying send by send would only wait longer.
+            for s in batch:
+                if not s.future.done():
+                    s.future.set_exception(exc)
+            return
         except Exception:
             log.warning("chat_batch_failed", size=len(batch), exc_info=True)
             await self._one_by_one(batch)

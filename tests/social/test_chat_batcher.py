@@ -215,3 +215,26 @@ async def test_two_workers_batching_into_the_same_conversations_keep_seqs_gap_fr
         mine = {m.cid: m.id for m, _ in results if m.conversation_id == conv and m.sender_id == a.id}
         assert len(mine) == 6, "each cid of a sender is one message"
         assert [m["seq"] for m in await history(client, a, conv)] == list(range(1, 13))
+
+
+async def test_no_connection_fails_the_batch_without_retrying_each_send(client, users, rt, monkeypatch):
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    from social.chat import service as chat
+
+    alice, bob = await users.make("alice"), await users.make("bob")
+    await users.friends(alice, bob)
+    conv = await direct(client, alice, bob)
+
+    async def no_connection(db, rt, sends):
+        raise PoolTimeout("QueuePool limit reached")
+
+    async def must_not_run(*args, **kwargs):
+        raise AssertionError("retried send by send")
+
+    monkeypatch.setattr(batching, "store_batch", no_connection)
+    monkeypatch.setattr(chat, "send_message", must_not_run)
+    results = await asyncio.gather(
+        send(rt, alice, conv, "a1"), send(rt, bob, conv, "b1"), return_exceptions=True
+    )
+    assert [type(r) for r in results] == [PoolTimeout, PoolTimeout]
