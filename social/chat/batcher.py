@@ -132,7 +132,7 @@ class SendBatcher:
         text = chat.check_text(self.rt, kind=kind, body=body)
         future: asyncio.Future[tuple[Posted, bool]] = asyncio.get_running_loop().create_future()
         self._pending.append(Send(user_id, conversation_id, cid, text, future))
-        if self._flusher is None:
+        if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_all(), name="chat-send-batcher")
         return await future
 
