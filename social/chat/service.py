@@ -3,7 +3,8 @@
 ``post_message`` assigns the next seq by bumping ``conversations.last_seq`` (row lock on
 PostgreSQL, write lock on SQLite) in the caller's transaction, so seqs have no gaps, and
 publishes the ``message`` frame to every member after commit. Every other chat feature
-(transfers, red packets) posts through it.
+(transfers, red packets) posts through it. WebSocket sends go through
+``social/chat/batcher.py``, which stores many sends in one transaction by the same rules.
 
 Who may do what: only members read or post (anyone else gets ``NotFound``, so a
 conversation's existence does not leak); a conversation is started with friends only;
