@@ -76,6 +76,7 @@ class Settings(BaseSettings):
     # chat
     chat_text_max_chars: int = Field(default=4000, gt=0)
     chat_group_max_members: int = Field(default=500, ge=2)  # the creator included
+    chat_send_batch_max: int = Field(default=200, gt=0)  # WebSocket sends stored per transaction
 
     # realtime (the /v1/ws gateway)
     ws_max_frame_bytes: int = Field(default=64 * 1024, gt=0)  # larger frames get an error frame
@@ -86,6 +87,7 @@ class Settings(BaseSettings):
     ws_send_rate_per_s: float = Field(default=50.0, gt=0)  # per connection: send/sync/read frames
     ws_send_burst: int = Field(default=100, gt=0)
     ws_sync_max: int = Field(default=1000, gt=0)  # messages per sync; more: sync again
+    ws_gap_wait_s: float = Field(default=0.2, ge=0)  # hold a push this long for a lower seq, then fetch it
 
     @model_validator(mode="after")
     def _refuse_default_secrets_in_prod(self) -> Settings:

@@ -3,11 +3,15 @@
 One ``Connection`` per socket runs three tasks until the first ends:
 
 - **reader**: each client frame is checked (size, JSON, object, known op, fields),
-  rate limited, and handled by the same chat service functions as REST. Anything wrong
+  rate limited, and handled by the same chat service functions as REST (a ``send`` goes
+  through the worker's group-commit batcher, ``social/chat/batcher.py``, and is answered
+  before the next frame is read). Anything wrong
   becomes an ``error`` frame (``app.errors.error_frame``); the connection stays open.
 - **pusher**: forwards everything published on the user's hub channel
   (``user_channel(user_id)``: messages, read markers, notifications) — every device of
-  the user subscribes to it, on whichever worker it is connected.
+  the user subscribes to it, on whichever worker it is connected. ``message`` frames
+  go out in seq order per conversation (``app/realtime/ordering.py``): one that arrives
+  ahead of a lower seq is held briefly, then the gap is filled from the database.
 - **heartbeat**: after ``ws_heartbeat_s`` without hearing from the client the server
   sends ``{"op":"ping"}``; after ``ws_heartbeat_misses`` silent intervals it closes the
   connection (4408). Any frame from the client counts as a sign of life.
@@ -40,8 +44,10 @@ from app.errors import (
 )
 from app.observability import WS_CONNECTIONS
 from app.realtime.hub import Subscription, user_channel
+from app.realtime.ordering import Gap, InOrder
 from app.runtime import Runtime
 from social.chat import service as chat
+from social.chat.batcher import batcher
 from social.chat.schemas import (
     CLIENT_OPS,
     AuthFrame,
@@ -194,12 +200,41 @@ class Connection:
             await self.handle(text)
 
     async def pusher(self, sub: Subscription) -> None:
+        order = InOrder(self.settings.ws_gap_wait_s)
         while True:
-            frame = await sub.get()
+            deadline = order.next_deadline()
+            if deadline is None:
+                frame: dict[str, Any] | None = await sub.get()
+            else:
+                try:
+                    # Transport timing on real time, like the heartbeat.
+                    frame = await asyncio.wait_for(sub.get(), max(0.0, deadline - time.monotonic()))
+                except TimeoutError:
+                    frame = None
             if sub.overflowed:
                 await self.close(CLOSE_TRY_AGAIN, "fell behind: reconnect and sync")
                 return
-            await self.write(frame)
+            now = time.monotonic()
+            for out in order.push(frame, now) if frame is not None else ():
+                await self.write(out)
+            for gap in order.due(now):
+                for out in order.filled(gap, await self._fetch_gap(gap)):
+                    await self.write(out)
+
+    async def _fetch_gap(self, gap: Gap) -> list[dict[str, Any]]:
+        """The messages of a gap in this connection's pushes (empty if they cannot be read)."""
+        try:
+            async with self.rt.sessionmaker() as db:
+                rows, _, _ = await chat.messages_after(
+                    db,
+                    user_id=self.user_id,
+                    conversation_id=gap.conversation_id,
+                    after_seq=gap.after_seq,
+                    limit=min(gap.before_seq - gap.after_seq - 1, self.settings.ws_sync_max),
+                )
+        except QuanziError:
+            return []
+        return [chat.message_frame(m) for m in rows]
 
     async def heartbeat(self) -> None:
         interval = self.settings.ws_heartbeat_s
@@ -245,16 +280,14 @@ class Connection:
 
     async def dispatch(self, frame: Any) -> None:
         if isinstance(frame, SendFrame):
-            async with self.rt.sessionmaker() as db:
-                msg, _ = await chat.send_message(
-                    db,
-                    self.rt,
-                    user_id=self.user_id,
-                    conversation_id=frame.conversation_id,
-                    cid=frame.cid,
-                    kind=frame.body.kind,
-                    body=frame.body.model_dump(),
-                )
+            # Stored with the other sends queued on this worker, in one transaction.
+            msg, _ = await batcher(self.rt).send(
+                user_id=self.user_id,
+                conversation_id=frame.conversation_id,
+                cid=frame.cid,
+                kind=frame.body.kind,
+                body=frame.body.model_dump(),
+            )
             await self.write(
                 {
                     "op": "ack",

@@ -68,6 +68,10 @@ class Hub:
     async def publish_many(self, channels: Iterable[str], message: dict[str, Any]) -> None:
         raise NotImplementedError
 
+    async def publish_each(self, items: Iterable[tuple[Iterable[str], dict[str, Any]]]) -> None:
+        """Publish several messages, each to its channels, in order (one round trip on Redis)."""
+        raise NotImplementedError
+
     @contextlib.asynccontextmanager
     async def subscribe(self, channels: Iterable[str]) -> AsyncIterator[Subscription]:
         sub = Subscription(tuple(channels))
@@ -102,6 +106,11 @@ class MemoryHub(Hub):
         for ch in channels:
             self._dispatch(ch, message)
 
+    async def publish_each(self, items: Iterable[tuple[Iterable[str], dict[str, Any]]]) -> None:
+        for channels, message in items:
+            for ch in channels:
+                self._dispatch(ch, message)
+
 
 class RedisHub(Hub):
     def __init__(self, redis: aioredis.Redis, prefix: str) -> None:
@@ -133,6 +142,15 @@ class RedisHub(Hub):
             for ch in channels:
                 pipe.publish(self._prefix + ch, data)
             await pipe.execute()
+
+    async def publish_each(self, items: Iterable[tuple[Iterable[str], dict[str, Any]]]) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for channels, message in items:
+                data = json.dumps(message, separators=(",", ":"), default=str)
+                for ch in channels:
+                    pipe.publish(self._prefix + ch, data)
+            if len(pipe):
+                await pipe.execute()
 
     async def _add(self, sub: Subscription) -> None:
         async with self._lock:

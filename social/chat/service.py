@@ -3,7 +3,8 @@
 ``post_message`` assigns the next seq by bumping ``conversations.last_seq`` (row lock on
 PostgreSQL, write lock on SQLite) in the caller's transaction, so seqs have no gaps, and
 publishes the ``message`` frame to every member after commit. Every other chat feature
-(transfers, red packets) posts through it.
+(transfers, red packets) posts through it. WebSocket sends go through
+``social/chat/batcher.py``, which stores many sends in one transaction by the same rules.
 
 Who may do what: only members read or post (anyone else gets ``NotFound``, so a
 conversation's existence does not leak); a conversation is started with friends only;
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -40,7 +41,26 @@ from social.friends.service import pair
 MESSAGE_KINDS = ("text", "image", "transfer", "red_packet", "system")
 
 
-def message_frame(m: Message) -> dict[str, Any]:
+class StoredMessage(Protocol):
+    """What a ``message`` frame is made of: a ``Message`` row, or the send batcher's copy."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def conversation_id(self) -> str: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def sender_id(self) -> str | None: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def body(self) -> dict[str, Any]: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
+def message_frame(m: StoredMessage) -> dict[str, Any]:
     return {
         "op": "message",
         "conversation_id": m.conversation_id,
@@ -525,6 +545,22 @@ async def _start_direct(
     return await get_conversation(db, user_id=creator_id, conversation_id=conv.id), existing is None
 
 
+def check_text(rt: Runtime, *, kind: str, body: dict[str, Any]) -> str:
+    """The text of a client's message body. Raises ValidationFailed."""
+    if kind != "text":
+        raise ValidationFailed("clients send text messages", field="body.kind")
+    text = body.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise ValidationFailed("text must not be blank", field="body.text")
+    if len(text) > rt.settings.chat_text_max_chars:
+        raise ValidationFailed(
+            f"text is longer than {rt.settings.chat_text_max_chars} characters",
+            field="body.text",
+            max_chars=rt.settings.chat_text_max_chars,
+        )
+    return text
+
+
 async def send_message(
     db: AsyncSession,
     rt: Runtime,
@@ -537,17 +573,7 @@ async def send_message(
 ) -> tuple[Message, bool]:
     """Post a member's message, idempotent by ``cid``: a resend returns the stored message
     (and True). Locks the conversation row. Raises NotFound, Forbidden, ValidationFailed."""
-    if kind != "text":
-        raise ValidationFailed("clients send text messages", field="body.kind")
-    text = body.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise ValidationFailed("text must not be blank", field="body.text")
-    if len(text) > rt.settings.chat_text_max_chars:
-        raise ValidationFailed(
-            f"text is longer than {rt.settings.chat_text_max_chars} characters",
-            field="body.text",
-            max_chars=rt.settings.chat_text_max_chars,
-        )
+    text = check_text(rt, kind=kind, body=body)
     try:
         async with transaction(db):
             msg = await _append(

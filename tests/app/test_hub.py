@@ -42,3 +42,23 @@ async def test_messages_on_one_channel_keep_their_order(rt):
         assert got == list(range(200))
     finally:
         await rt.hub.close()
+
+
+async def test_publish_each_delivers_every_message_to_its_channels_in_order(rt):
+    await rt.hub.start()
+    try:
+        async with (
+            rt.hub.subscribe([user_channel("a")]) as a,
+            rt.hub.subscribe([user_channel("b")]) as b,
+        ):
+            await rt.hub.publish_each(
+                [([user_channel("a"), user_channel("b")], {"n": n}) for n in range(50)]
+                + [([user_channel("b")], {"n": "b only"})]
+            )
+            await rt.hub.publish_each([])
+            with anyio.fail_after(10):
+                assert [(await a.get())["n"] for _ in range(50)] == list(range(50))
+                assert [(await b.get())["n"] for _ in range(51)] == [*range(50), "b only"]
+            assert a.queue.empty()
+    finally:
+        await rt.hub.close()

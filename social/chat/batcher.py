@@ -1,0 +1,388 @@
+"""Group commit for WebSocket text sends: one transaction per batch of sends, not per send.
+
+``await batcher(rt).send(user_id=…, conversation_id=…, cid=…, kind=…, body=…)`` checks the
+text (``chat.check_text``), queues the send and waits for its outcome: the same
+``(Message, resent)`` or the same domain error as ``chat.send_message``. A worker has one
+batcher; its flusher task runs while sends are queued and takes up to
+``chat_send_batch_max`` of them at a time. For one batch, in one transaction, it:
+
+1. looks up earlier messages with the same (conversation, sender, cid) — a resend gets
+   the stored message back, as does a repeat inside the batch — and the senders'
+   memberships and, in direct conversations, blocks (a few queries for the whole batch);
+2. locks the batch's conversation rows in id order (``SELECT … ORDER BY id FOR UPDATE``,
+   so two workers flushing at once take the locks in the same order and cannot
+   deadlock), numbers the accepted sends from each ``last_seq`` on and stores the new
+   ``last_seq`` (one executemany);
+3. inserts the messages and moves each sender's read marker past their own message.
+
+After the commit it publishes every ``message`` frame in one hub round trip, then
+answers the sends. A refused send (``NotFound``, ``Forbidden``) fails alone. If the batch
+transaction fails as a whole (a cid raced in from another worker, a lost connection),
+each of its sends is retried on its own through ``chat.send_message``, so one bad send
+cannot fail the others (but not when no pooled connection could be had: that fails the
+batch's sends at once, as it would have failed each alone).
+
+Ordering: the gateway awaits each send before reading the connection's next frame, and
+a worker's batches commit and publish one after another, so one worker publishes each
+conversation's messages in seq order. Under load a batch is whatever queued while the
+previous one was being stored; an idle worker stores a lone send at once (no timer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import and_, bindparam, case, false, or_, select, tuple_
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from app.db import transaction
+from app.errors import Forbidden, NotFound, QuanziError
+from app.ids import new_id
+from app.realtime.hub import user_channel
+from app.runtime import Runtime
+from social.chat import service as chat
+from social.chat.models import Conversation, ConversationMember, Message
+from social.friends.models import Block
+
+log = structlog.get_logger()
+
+Outcome = tuple["Posted", bool] | QuanziError
+
+_conversations = Conversation.__table__  # type: ignore[attr-defined]
+_members = ConversationMember.__table__  # type: ignore[attr-defined]
+_messages = Message.__table__  # type: ignore[attr-defined]
+_blocks = Block.__table__  # type: ignore[attr-defined]
+
+_bump_seq = (
+    _conversations.update()
+    .where(_conversations.c.id == bindparam("b_id"))
+    .values(last_seq=bindparam("b_seq"), last_message_at=bindparam("b_at"))
+)
+_mark_read = (
+    _members.update()
+    .where(
+        _members.c.conversation_id == bindparam("b_conversation"),
+        _members.c.user_id == bindparam("b_user"),
+        _members.c.last_read_seq < bindparam("b_seq"),
+    )
+    .values(last_read_seq=bindparam("b_seq"))
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """A stored message: what the sender's ack and the members' frame need."""
+
+    id: str
+    conversation_id: str
+    seq: int
+    sender_id: str
+    cid: str
+    kind: str
+    body: dict[str, Any]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, m: Message) -> Posted:
+        return cls(
+            m.id, m.conversation_id, m.seq, m.sender_id or "", m.cid or "", m.kind, m.body, m.created_at
+        )
+
+
+@dataclass
+class Send:
+    """One queued send and the future its sender waits on."""
+
+    user_id: str
+    conversation_id: str
+    cid: str
+    text: str
+    future: asyncio.Future[tuple[Posted, bool]] = field(repr=False)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.conversation_id, self.user_id, self.cid)
+
+
+def batcher(rt: Runtime) -> SendBatcher:
+    """This worker's batcher (one per runtime)."""
+    found = rt.extras.get("chat.batcher")
+    if found is None:
+        found = rt.extras["chat.batcher"] = SendBatcher(rt)
+    return found  # type: ignore[no-any-return]
+
+
+class SendBatcher:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.max_batch = rt.settings.chat_send_batch_max
+        self._pending: list[Send] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def send(
+        self, *, user_id: str, conversation_id: str, cid: str, kind: str, body: dict[str, Any]
+    ) -> tuple[Posted, bool]:
+        """Post a member's text message with the next batch; a resent cid returns the
+        stored message (and True). Raises ValidationFailed, NotFound, Forbidden."""
+        text = chat.check_text(self.rt, kind=kind, body=body)
+        future: asyncio.Future[tuple[Posted, bool]] = asyncio.get_running_loop().create_future()
+        self._pending.append(Send(user_id, conversation_id, cid, text, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_all(), name="chat-send-batcher")
+        return await future
+
+    async def _flush_all(self) -> None:
+        """Store batches until nothing is queued, then end (the next send starts a new run)."""
+        batch: list[Send] = []
+        try:
+            while self._pending:
+                batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+                await self._flush(batch)
+        finally:
+            self._flusher = None
+            # Only when cancelled (shutdown) is anything left unanswered.
+            left, self._pending = [*batch, *self._pending], []
+            for s in left:
+                if not s.future.done():
+                    s.future.cancel()
+
+    async def _flush(self, batch: list[Send]) -> None:
+        try:
+            async with self.rt.sessionmaker() as db:
+                outcomes, frames = await store_batch(db, self.rt, batch)
+        except PoolTimeout as exc:
+            # No connection to be had: retrying send by send would only wait longer.
+            for s in batch:
+                if not s.future.done():
+                    s.future.set_exception(exc)
+            return
+        except Exception:
+            log.warning("chat_batch_failed", size=len(batch), exc_info=True)
+            await self._one_by_one(batch)
+            return
+        try:
+            await self.rt.hub.publish_each(frames)
+        except Exception:
+            # Committed: the acks still go out; members catch up with sync.
+            log.exception("chat_batch_publish_failed", size=len(frames))
+        for s, outcome in zip(batch, outcomes, strict=True):
+            if s.future.done():  # the sender went away
+                continue
+            if isinstance(outcome, QuanziError):
+                s.future.set_exception(outcome)
+            else:
+                s.future.set_result(outcome)
+
+    async def _one_by_one(self, batch: list[Send]) -> None:
+        for s in batch:
+            try:
+                async with self.rt.sessionmaker() as db:
+                    msg, resent = await chat.send_message(
+                        db,
+                        self.rt,
+                        user_id=s.user_id,
+                        conversation_id=s.conversation_id,
+                        cid=s.cid,
+                        kind="text",
+                        body={"text": s.text},
+                    )
+            except Exception as exc:  # handed to the sender, who reports it
+                if not s.future.done():
+                    s.future.set_exception(exc)
+            else:
+                if not s.future.done():
+                    s.future.set_result((Posted.of(msg), resent))
+
+
+async def store_batch(
+    db: AsyncSession, rt: Runtime, sends: list[Send]
+) -> tuple[list[Outcome], list[tuple[list[str], dict[str, Any]]]]:
+    """Store a batch of checked text sends in one transaction: each send's outcome, and the
+    (channels, frame) pairs to publish once committed. Locks the conversation rows."""
+    now = rt.clock.now()
+    async with transaction(db):
+        conn = await db.connection()
+        rows = (
+            await conn.execute(
+                _batch_state,
+                {
+                    "b_pairs": list({(s.conversation_id, s.user_id) for s in sends}),
+                    "b_cids": list({s.cid for s in sends}),
+                },
+            )
+        ).all()
+        # Per (conversation, sender): the conversation's last_seq and key, and whether the
+        # sender is blocked; per (conversation, sender, cid): the message stored before.
+        state: dict[tuple[str, str], tuple[int, str | None, bool]] = {}
+        earlier: dict[tuple[str, str, str], Posted] = {}
+        for r in rows:
+            state[(r.conversation_id, r.user_id)] = (int(r.last_seq), r.direct_key, bool(r.blocked))
+            if r.message_id is not None:
+                earlier[(r.conversation_id, r.user_id, r.cid)] = Posted(
+                    r.message_id,
+                    r.conversation_id,
+                    int(r.seq),
+                    r.user_id,
+                    r.cid,
+                    r.kind,
+                    r.body,
+                    r.created_at,
+                )
+        refused = [s for s in sends if _refusal(s, state) is not None]
+        if refused:
+            # A resend of a message accepted before the sender lost access still gets its ack.
+            earlier.update(await _sent_before(conn, refused))
+
+        outcomes: list[Outcome | None] = []
+        fresh: dict[tuple[str, str, str], Posted] = {}  # stored by this batch, by key
+        next_seq: dict[str, int] = {}
+        for s in sends:
+            if s.key in earlier:
+                outcomes.append((earlier[s.key], True))
+                continue
+            if s.key in fresh:
+                outcomes.append(None)  # a repeat within the batch: answered like the first
+                continue
+            refusal = _refusal(s, state)
+            if refusal is not None:
+                outcomes.append(refusal)
+                continue
+            last_seq, _, _ = state[(s.conversation_id, s.user_id)]
+            seq = next_seq[s.conversation_id] = next_seq.get(s.conversation_id, last_seq) + 1
+            msg = Posted(
+                new_id("m_"), s.conversation_id, seq, s.user_id, s.cid, "text", {"text": s.text}, now
+            )
+            fresh[s.key] = msg
+            outcomes.append((msg, False))
+
+        frames: list[tuple[list[str], dict[str, Any]]] = []
+        if fresh:
+            await conn.execute(
+                _bump_seq,
+                [{"b_id": c, "b_seq": seq, "b_at": now} for c, seq in sorted(next_seq.items())],
+            )
+            await conn.execute(
+                _messages.insert(),
+                [
+                    {
+                        "id": m.id,
+                        "conversation_id": m.conversation_id,
+                        "seq": m.seq,
+                        "sender_id": m.sender_id,
+                        "kind": m.kind,
+                        "body": m.body,
+                        "cid": m.cid,
+                        "created_at": m.created_at,
+                    }
+                    for m in fresh.values()
+                ],
+            )
+            # Senders have read their own messages: they do not count as unread for them.
+            read_marks = {(m.conversation_id, m.sender_id): m.seq for m in fresh.values()}
+            await conn.execute(
+                _mark_read,
+                [
+                    {"b_conversation": c, "b_user": u, "b_seq": seq}
+                    for (c, u), seq in sorted(read_marks.items())
+                ],
+            )
+            direct_keys = {c: key for (c, _), (_, key, _) in state.items() if c in next_seq}
+            members = await _audiences(conn, direct_keys)
+            for m in fresh.values():
+                frames.append(([user_channel(u) for u in members[m.conversation_id]], chat.message_frame(m)))
+    answered = [o if o is not None else (fresh[s.key], True) for s, o in zip(sends, outcomes, strict=True)]
+    return answered, frames
+
+
+def _state_query() -> Any:
+    """One query for the whole batch, locking the conversations in id order (so that two
+    workers flushing at once cannot deadlock): per (conversation, sender) that is a
+    membership, the conversation's last_seq and direct key and whether either side of a
+    direct conversation blocked the other; joined with the sender's earlier messages that
+    carry one of the batch's cids. Parameters: ``b_pairs`` (conversation, sender) and
+    ``b_cids``."""
+    cm, c, m, b = _members.c, _conversations.c, _messages.c, _blocks.c
+    other = _members.alias("other")
+    blocked = (
+        select(b.blocker_id)
+        .select_from(
+            other.join(
+                _blocks,
+                or_(
+                    and_(b.blocker_id == cm.user_id, b.blocked_id == other.c.user_id),
+                    and_(b.blocked_id == cm.user_id, b.blocker_id == other.c.user_id),
+                ),
+            )
+        )
+        .where(other.c.conversation_id == cm.conversation_id, other.c.user_id != cm.user_id)
+        .exists()
+    )
+    return (
+        select(
+            cm.conversation_id,
+            cm.user_id,
+            c.last_seq,
+            c.direct_key,
+            case((c.direct_key.is_not(None), blocked), else_=false()).label("blocked"),
+            m.id.label("message_id"),
+            m.seq,
+            m.cid,
+            m.kind,
+            m.body,
+            m.created_at,
+        )
+        .select_from(
+            _members.join(_conversations, c.id == cm.conversation_id).outerjoin(
+                _messages,
+                and_(
+                    m.conversation_id == cm.conversation_id,
+                    m.sender_id == cm.user_id,
+                    m.cid.in_(bindparam("b_cids", expanding=True)),
+                ),
+            )
+        )
+        .where(tuple_(cm.conversation_id, cm.user_id).in_(bindparam("b_pairs", expanding=True)))
+        .order_by(cm.conversation_id)
+        .with_for_update(of=_conversations)
+    )
+
+
+_batch_state = _state_query()
+
+
+def _refusal(s: Send, state: dict[tuple[str, str], tuple[int, str | None, bool]]) -> QuanziError | None:
+    found = state.get((s.conversation_id, s.user_id))
+    if found is None:
+        return NotFound("conversation not found", conversation_id=s.conversation_id)
+    if found[2]:
+        return Forbidden("blocked users cannot message each other")
+    return None
+
+
+async def _sent_before(conn: AsyncConnection, sends: list[Send]) -> dict[tuple[str, str, str], Posted]:
+    m = _messages.c
+    rows = await conn.execute(
+        select(m.id, m.conversation_id, m.seq, m.sender_id, m.cid, m.kind, m.body, m.created_at).where(
+            tuple_(m.conversation_id, m.sender_id, m.cid).in_(list({s.key for s in sends}))
+        )
+    )
+    return {(r.conversation_id, r.sender_id, r.cid): Posted(*r) for r in rows}
+
+
+async def _audiences(conn: AsyncConnection, direct_keys: dict[str, str | None]) -> dict[str, list[str]]:
+    """Who gets each conversation's messages: a direct conversation's members are in its
+    key; a group's are looked up (one query for all the groups)."""
+    out = {c: key.split("|") if key else [] for c, key in direct_keys.items()}
+    groups = [c for c, key in direct_keys.items() if not key]
+    if groups:
+        cm = _members.c
+        for conversation_id, user_id in await conn.execute(
+            select(cm.conversation_id, cm.user_id).where(cm.conversation_id.in_(groups))
+        ):
+            out[conversation_id].append(user_id)
+    return out
