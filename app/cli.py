@@ -46,6 +46,7 @@ def _serve(host: str, port: int, workers: int) -> None:
         log_level="warning",
         access_log=False,
         ws_max_size=settings.ws_transport_max_bytes,
+        timeout_keep_alive=settings.http_keep_alive_s,
     )
 
 

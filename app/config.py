@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     # realtime (the /v1/ws gateway)
     ws_max_frame_bytes: int = Field(default=64 * 1024, gt=0)  # larger frames get an error frame
     ws_transport_max_bytes: int = Field(default=1024 * 1024, gt=0)  # uvicorn closes (1009) above this
+    # Idle HTTP keep-alive: longer than a gateway's pool idle time (often 60 s), so the server
+    # is not the side that closes a connection the client is about to reuse.
+    http_keep_alive_s: int = Field(default=75, gt=0)
     ws_heartbeat_s: float = Field(default=25.0, gt=0)  # ping an idle client this often
     ws_heartbeat_misses: int = Field(default=2, ge=1)  # silent intervals before the server closes
     ws_auth_timeout_s: float = Field(default=10.0, gt=0)  # wait this long for a first-frame auth

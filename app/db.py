@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import MetaData, event
+from sqlalchemy import CursorResult, Executable, MetaData, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlmodel import SQLModel
 
@@ -97,6 +97,13 @@ async def end_read(db: AsyncSession) -> None:
     """End a read's implicit transaction without expiring the objects it loaded."""
     if db.in_transaction():
         await db.commit()
+
+
+async def execute(db: AsyncSession, statement: Executable, params: Any = None) -> CursorResult[Any]:
+    """Run a Core statement on the session's connection, skipping the ORM's per-statement
+    work (hot paths build their statements once, with bind parameters, and run them here)."""
+    conn = await db.connection()
+    return await conn.execute(statement, params)
 
 
 def is_unique_violation(exc: Exception) -> bool:

@@ -22,7 +22,7 @@ from app.idempotency import service as idempotency
 from app.runtime import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     return request.app.state.rt  # type: ignore[no-any-return]
 
 
@@ -108,7 +108,7 @@ class Idempotent:
         return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)
 
 
-def get_idempotent(
+async def get_idempotent(
     request: Request, idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None
 ) -> Idempotent:
     if idempotency_key is None:

@@ -12,7 +12,7 @@ from app.errors import NotFound
 from app.runtime import Runtime
 
 
-def dev_only(rt: Runtime = Depends(get_runtime)) -> None:
+async def dev_only(rt: Runtime = Depends(get_runtime)) -> None:
     if not rt.settings.is_dev:
         raise NotFound()
 

@@ -18,11 +18,11 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import end_read, is_unique_violation, transaction
+from app.db import end_read, execute, is_unique_violation, transaction
 from app.errors import Conflict, QuanziError, RateLimited
 from app.idempotency.models import IdempotencyRecord
 from app.runtime import Runtime
@@ -58,19 +58,27 @@ async def _stored(db: AsyncSession, user_id: str, key: str, fp: str) -> Outcome 
     return Outcome(row.status_code, json.loads(row.response_json), replayed=True)
 
 
+_records = IdempotencyRecord.__table__  # type: ignore[attr-defined]
+_INSERT = insert(_records)
+_STORE_RESPONSE = (
+    update(_records)
+    .where(_records.c.user_id == bindparam("p_user"), _records.c.key == bindparam("p_key"))
+    .values(status_code=bindparam("p_status"), response_json=bindparam("p_response"))
+)
+
+
 async def _insert(
     db: AsyncSession, rt: Runtime, *, user_id: str, key: str, fp: str, status_code: int, body: dict[str, Any]
 ) -> None:
-    await db.execute(
-        insert(IdempotencyRecord).values(
-            user_id=user_id,
-            key=key,
-            fingerprint=fp,
-            status_code=status_code,
-            response_json=json.dumps(body),
-            created_at=rt.clock.now(),
-        )
-    )
+    values = {
+        "user_id": user_id,
+        "key": key,
+        "fingerprint": fp,
+        "status_code": status_code,
+        "response_json": json.dumps(body),
+        "created_at": rt.clock.now(),
+    }
+    await execute(db, _INSERT, values)
 
 
 async def run(
@@ -83,21 +91,23 @@ async def run(
     action: Callable[[], Awaitable[BaseModel]],
     status_code: int = 200,
 ) -> Outcome:
-    """Run ``action`` once per (user, key) inside one transaction. Raises Conflict."""
-    prior = await _stored(db, user_id, key, fp)
-    if prior is not None:
-        return prior
+    """Run ``action`` once per (user, key) inside one transaction. Raises Conflict.
+
+    There is no read first: the claim insert itself finds a replay (it fails at once on the
+    stored row) or a concurrent duplicate (it waits for the other's commit, then fails)."""
     try:
         async with transaction(db):
             # Claim the key first: a concurrent duplicate waits here on the primary key.
             await _insert(db, rt, user_id=user_id, key=key, fp=fp, status_code=0, body={})
             result = await action()
             body = result.model_dump(mode="json")
-            await db.execute(
-                update(IdempotencyRecord)
-                .where(IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key)
-                .values(status_code=status_code, response_json=json.dumps(body))
-            )
+            response = {
+                "p_user": user_id,
+                "p_key": key,
+                "p_status": status_code,
+                "p_response": json.dumps(body),
+            }
+            await execute(db, _STORE_RESPONSE, response)
         return Outcome(status_code, body, replayed=False)
     except IntegrityError as exc:
         if not is_unique_violation(exc):

@@ -13,11 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import execute
 from app.errors import InsufficientFunds, NotFound, ValidationFailed
 from app.ids import new_id
 from app.ledger.models import Account, LedgerTransaction, Posting
@@ -64,6 +65,18 @@ async def open_account(
     await db.execute(stmt.on_conflict_do_nothing(index_elements=["id"]))
 
 
+_accounts = Account.__table__  # type: ignore[attr-defined]
+# Built once: the hot path only binds values.
+_CHANGE_BALANCE = (
+    update(_accounts)
+    .where(_accounts.c.id == bindparam("account"), _accounts.c.balance_fen + bindparam("delta") >= 0)
+    .values(balance_fen=_accounts.c.balance_fen + bindparam("delta"))
+    .returning(_accounts.c.balance_fen)
+)
+_INSERT_TRANSACTION = insert(LedgerTransaction.__table__)  # type: ignore[attr-defined]
+_INSERT_POSTING = insert(Posting.__table__)  # type: ignore[attr-defined]
+
+
 async def post(
     db: AsyncSession,
     *,
@@ -86,12 +99,7 @@ async def post(
         if entry.account_id in SYSTEM_ACCOUNTS:
             continue
         row = (
-            await db.execute(
-                update(Account)
-                .where(Account.id == entry.account_id, Account.balance_fen + entry.amount_fen >= 0)
-                .values(balance_fen=Account.balance_fen + entry.amount_fen)
-                .returning(Account.balance_fen)
-            )
+            await execute(db, _CHANGE_BALANCE, {"account": entry.account_id, "delta": entry.amount_fen})
         ).first()
         if row is None:
             exists = await db.scalar(select(Account.id).where(Account.id == entry.account_id))
@@ -100,11 +108,14 @@ async def post(
             raise InsufficientFunds(account_id=entry.account_id, needed_fen=-entry.amount_fen)
         balances[entry.account_id] = int(row[0])
     txn_id = new_id("lt_")
-    await db.execute(
-        insert(LedgerTransaction).values(id=txn_id, kind=kind, ref_id=ref_id, memo=memo, created_at=now)
+    await execute(
+        db,
+        _INSERT_TRANSACTION,
+        {"id": txn_id, "kind": kind, "ref_id": ref_id, "memo": memo, "created_at": now},
     )
-    await db.execute(
-        insert(Posting),
+    await execute(
+        db,
+        _INSERT_POSTING,
         [
             {
                 "transaction_id": txn_id,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import after_commit, transaction
@@ -32,7 +32,7 @@ async def notify(
 ) -> Notification:
     """Store a notification in the caller's transaction; push it as a ``notify`` frame after commit."""
     n = Notification(id=new_id("n_"), user_id=user_id, kind=kind, data=data, created_at=rt.clock.now())
-    db.add(n)
+    await db.execute(insert(Notification).values(**n.model_dump()))
     frame = {"op": "notify", "notification": to_public(n).model_dump(mode="json")}
 
     async def push() -> None:

@@ -17,16 +17,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, Protocol
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import col
 
 from app.auth.models import User
-from app.db import after_commit, end_read, is_unique_violation, transaction
+from app.db import after_commit, end_read, execute, is_unique_violation, transaction
 from app.errors import Forbidden, NotFound, ValidationFailed
 from app.ids import new_id
 from app.pagination import Page, decode_cursor, encode_cursor
@@ -91,6 +94,12 @@ async def member_ids(db: AsyncSession, conversation_id: str) -> list[str]:
     return list(rows.scalars().all())
 
 
+async def direct_conversation_id(db: AsyncSession, a: str, b: str) -> str | None:
+    """The id of the direct conversation of two users, if it exists."""
+    lo, hi = pair(a, b)
+    return await db.scalar(select(Conversation.id).where(Conversation.direct_key == f"{lo}|{hi}"))
+
+
 async def get_or_create_direct(db: AsyncSession, rt: Runtime, a: str, b: str) -> Conversation:
     """The direct conversation of two users, created on first use (own transaction if none is open).
 
@@ -153,7 +162,7 @@ async def post_message(
     return msg
 
 
-def _sender_may_post(conversation_id: str, sender_id: str) -> Any:
+def _sender_may_post(conversation_id: Any, sender_id: Any) -> Any:
     """SQL: the sender is a member, and in a direct conversation neither side blocked the other."""
     other = aliased(ConversationMember)
     is_member = (
@@ -188,58 +197,50 @@ async def _append(
     guard: bool,
 ) -> Message | None:
     """Bump the seq and insert the message (None when the conversation is missing, or with
-    ``guard`` when the sender may not post). Few round trips: this is chat's hot path."""
+    ``guard`` when the sender may not post). Chat's hot path: its statements are built
+    once, and callers post the message last in their transaction, so the conversation row
+    stays locked for as short as possible."""
     now = rt.clock.now()
-    stmt = update(Conversation).where(Conversation.id == conversation_id)  # type: ignore[arg-type]
-    if guard and sender_id is not None:
-        stmt = stmt.where(_sender_may_post(conversation_id, sender_id))
-    row = (
-        await db.execute(
-            stmt.values(last_seq=Conversation.last_seq + 1, last_message_at=now).returning(
-                Conversation.last_seq, Conversation.kind, Conversation.direct_key
-            )
-        )
-    ).one_or_none()
-    if row is None:
-        return None
-    seq, conv_kind, direct_key = int(row[0]), row[1], row[2]
     msg = Message(
         id=new_id("m_"),
         conversation_id=conversation_id,
-        seq=seq,
+        seq=0,
         sender_id=sender_id,
         kind=kind,
         body=body,
         cid=cid,
         created_at=now,
     )
-    await db.execute(
-        insert(Message).values(
-            id=msg.id,
-            conversation_id=conversation_id,
-            seq=seq,
-            sender_id=sender_id,
-            kind=kind,
-            body=body,
-            cid=cid,
-            created_at=now,
-        )
-    )
-    if sender_id is not None:
-        # The sender has read their own message: it does not count as unread for them.
-        await db.execute(
-            update(ConversationMember)
-            .where(
-                ConversationMember.conversation_id == conversation_id,
-                ConversationMember.user_id == sender_id,
-                ConversationMember.last_read_seq < seq,
-            )
-            .values(last_read_seq=seq)
-        )
-    if conv_kind == "direct" and direct_key:
-        members = direct_key.split("|")  # a direct conversation's members are in its key
-    else:
+    params = {
+        "p_id": msg.id,
+        "p_conv": conversation_id,
+        "p_sender": sender_id,
+        "p_kind": kind,
+        "p_body": body,
+        "p_cid": cid,
+        "p_now": now,
+    }
+    has_sender = sender_id is not None
+    if db.get_bind().dialect.name == "postgresql":
+        row: Any = (
+            await execute(db, _append_in_one_statement(guard and has_sender, has_sender), params)
+        ).first()
+        if row is None:
+            return None
+        msg.seq, members = int(row[0]), list(row[1] or [])
+    else:  # statement by statement (SQLite: one writer at a time anyway)
+        row = (await execute(db, _bump(guard and has_sender), params)).first()
+        if row is None:
+            return None
+        msg.seq = int(row[0])
+        await execute(db, _INSERT_MESSAGE, {**params, "p_seq": msg.seq})
+        if has_sender:
+            await execute(db, _mark_own_read(bindparam("p_seq")), {**params, "p_seq": msg.seq})
         members = await member_ids(db, conversation_id)
+    loaded = db.identity_map.get(identity_key(Conversation, conversation_id))
+    if loaded is not None:  # as the ORM's own UPDATE would: the session sees the new seq
+        set_committed_value(loaded, "last_seq", msg.seq)
+        set_committed_value(loaded, "last_message_at", now)
     frame = message_frame(msg)
 
     async def publish() -> None:
@@ -247,6 +248,74 @@ async def _append(
 
     after_commit(db, publish)
     return msg
+
+
+_conversations = Conversation.__table__  # type: ignore[attr-defined]
+_members = ConversationMember.__table__  # type: ignore[attr-defined]
+_messages = Message.__table__  # type: ignore[attr-defined]
+
+
+@cache
+def _bump(guard: bool) -> Any:
+    """UPDATE conversations SET last_seq = last_seq + 1 … RETURNING last_seq (the row lock)."""
+    stmt = update(_conversations).where(_conversations.c.id == bindparam("p_conv"))
+    if guard:
+        stmt = stmt.where(_sender_may_post(bindparam("p_conv"), bindparam("p_sender")))
+    return stmt.values(last_seq=_conversations.c.last_seq + 1, last_message_at=bindparam("p_now")).returning(
+        _conversations.c.last_seq
+    )
+
+
+def _message_row(seq: Any) -> list[Any]:
+    c = _messages.c
+    return [
+        bindparam("p_id", type_=c.id.type),
+        bindparam("p_conv", type_=c.conversation_id.type),
+        seq,
+        bindparam("p_sender", type_=c.sender_id.type),
+        bindparam("p_kind", type_=c.kind.type),
+        bindparam("p_body", type_=c.body.type),
+        bindparam("p_cid", type_=c.cid.type),
+        bindparam("p_now", type_=c.created_at.type),
+    ]
+
+
+_MESSAGE_COLUMNS = ["id", "conversation_id", "seq", "sender_id", "kind", "body", "cid", "created_at"]
+_INSERT_MESSAGE = insert(_messages).from_select(_MESSAGE_COLUMNS, select(*_message_row(bindparam("p_seq"))))
+
+
+def _mark_own_read(seq: Any) -> Any:
+    """The sender has read their own message: it does not count as unread for them."""
+    c = _members.c
+    return (
+        update(_members)
+        .where(
+            c.conversation_id == bindparam("p_conv"),
+            c.user_id == bindparam("p_sender"),
+            c.last_read_seq < seq,
+        )
+        .values(last_read_seq=seq)
+    )
+
+
+@cache
+def _append_in_one_statement(guard: bool, has_sender: bool) -> Any:
+    """PostgreSQL: the seq bump (row lock), the insert and the sender's read mark in one
+    round trip (data-modifying CTEs), returning the new seq and the member list."""
+    bumped = _bump(guard).cte("bumped")
+    ctes = [
+        insert(_messages)
+        .from_select(_MESSAGE_COLUMNS, select(*_message_row(bumped.c.last_seq)))
+        .cte("inserted")
+    ]
+    if has_sender:
+        ctes.append(_mark_own_read(bumped.c.last_seq).cte("read_mark"))
+    members = (
+        select(func.array_agg(_members.c.user_id))
+        .where(_members.c.conversation_id == bindparam("p_conv"))
+        .scalar_subquery()
+    )
+    return select(bumped.c.last_seq, members).add_cte(*ctes)
 
 
 # ---- reading ---------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, exists, or_, select, union_all, update
+from sqlalchemy import and_, delete, exists, or_, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -62,6 +62,21 @@ async def is_blocked_either(db: AsyncSession, a: str, b: str) -> bool:
             )
         )
     )
+
+
+async def are_unblocked_friends(db: AsyncSession, a: str, b: str) -> bool:
+    """Friends, and neither has blocked the other: who may send whom money (one statement)."""
+    if a == b:
+        return False
+    lo, hi = pair(a, b)
+    befriended = exists().where(Friendship.user_lo == lo, Friendship.user_hi == hi)
+    blocked = exists().where(
+        or_(
+            (Block.blocker_id == a) & (Block.blocked_id == b),
+            (Block.blocker_id == b) & (Block.blocked_id == a),
+        )
+    )
+    return bool(await db.scalar(select(and_(befriended, ~blocked))))
 
 
 async def make_friends(db: AsyncSession, a: str, b: str, *, now: datetime) -> None:

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,7 +49,7 @@ from app.ledger import service as ledger
 from app.notifications.service import notify
 from app.runtime import Runtime
 from social.chat import service as chat
-from social.chat.models import Conversation
+from social.chat.models import Conversation, ConversationMember
 from social.friends import service as friends
 from social.red_packets import gate
 from social.red_packets.models import RedPacket, RedPacketClaim
@@ -187,38 +187,63 @@ async def _explain_no_share(db: AsyncSession, rt: Runtime, *, packet_id: str) ->
     raise Expired("the red packet has expired", expires_at=row.expires_at.isoformat())
 
 
+def _packet_as_seen_by(packet_id: str, user_id: str) -> Any:
+    """One read for a grab: the packet, whether the user is a member of its conversation
+    and whether they already hold a share."""
+    is_member = (
+        select(ConversationMember.user_id)
+        .where(
+            ConversationMember.conversation_id == RedPacket.conversation_id,
+            ConversationMember.user_id == user_id,
+        )
+        .exists()
+    )
+    claimed = (
+        select(RedPacketClaim.idx)
+        .where(RedPacketClaim.packet_id == RedPacket.id, RedPacketClaim.user_id == user_id)
+        .exists()
+    )
+    return select(
+        RedPacket.conversation_id,
+        RedPacket.sender_id,
+        RedPacket.mode,
+        RedPacket.to_user_id,
+        RedPacket.sender_may_grab,
+        RedPacket.status,
+        RedPacket.remaining_count,
+        RedPacket.expires_at,
+        is_member.label("is_member"),
+        claimed.label("claimed"),
+    ).where(RedPacket.id == packet_id)
+
+
+def _next_share(db: AsyncSession) -> Any:
+    """SQL: the amount of the share the next grab takes, ``shares[count - remaining_count]``,
+    read from the row being updated (so the decrement of ``remaining_fen`` needs no second
+    statement)."""
+    if db.get_bind().dialect.name == "postgresql":
+        return literal_column(
+            "((red_packets.shares ->> (red_packets.count - red_packets.remaining_count))::bigint)"
+        )
+    return literal_column(
+        "json_extract(red_packets.shares, '$[' || (red_packets.count - red_packets.remaining_count) || ']')"
+    )
+
+
 async def grab(db: AsyncSession, rt: Runtime, *, packet_id: str, user_id: str) -> GrabPublic:
     """Take the next share of a packet into the user's wallet. Runs in the caller's
     transaction (``idem.run``); locks the packet row (conditional UPDATE).
 
     Raises NotFound (no packet, or not a member), Forbidden (not for this user),
     AlreadyClaimed, SoldOut, Expired."""
-    p = (
-        await db.execute(
-            select(
-                RedPacket.conversation_id,
-                RedPacket.sender_id,
-                RedPacket.mode,
-                RedPacket.to_user_id,
-                RedPacket.sender_may_grab,
-                RedPacket.status,
-                RedPacket.remaining_count,
-                RedPacket.expires_at,
-            ).where(RedPacket.id == packet_id)
-        )
-    ).first()
-    if p is None or not await chat.is_member(db, p.conversation_id, user_id):
+    p = (await db.execute(_packet_as_seen_by(packet_id, user_id))).first()
+    if p is None or not p.is_member:
         raise NotFound("red packet not found", packet_id=packet_id)
     if p.mode == "exclusive" and user_id != p.to_user_id:
         raise Forbidden("this red packet is for someone else")
     if user_id == p.sender_id and not p.sender_may_grab:
         raise Forbidden("the sender cannot grab a red packet in a direct chat")
-    claimed = await db.scalar(
-        select(RedPacketClaim.idx).where(
-            RedPacketClaim.packet_id == packet_id, RedPacketClaim.user_id == user_id
-        )
-    )
-    if claimed is not None:
+    if p.claimed:
         raise AlreadyClaimed("you already grabbed this red packet")
     now = rt.clock.now()
     if p.status == "refunded" or (p.status == "open" and p.expires_at <= now):
@@ -251,6 +276,7 @@ async def _take_share(
             )
             .values(
                 remaining_count=RedPacket.remaining_count - 1,
+                remaining_fen=RedPacket.remaining_fen - _next_share(db),
                 status=case((RedPacket.remaining_count == 1, "finished"), else_=RedPacket.status),
                 closed_at=case((RedPacket.remaining_count == 1, now), else_=RedPacket.closed_at),
             )
@@ -262,12 +288,6 @@ async def _take_share(
         await _explain_no_share(db, rt, packet_id=packet_id)
     idx = taken.count - taken.remaining_count - 1
     amount = int(taken.shares[idx])
-    await db.execute(
-        update(RedPacket)
-        .where(RedPacket.id == packet_id)
-        .values(remaining_fen=RedPacket.remaining_fen - amount)
-        .execution_options(synchronize_session=False)
-    )
     inserted = (
         await db.execute(
             _insert(db)(RedPacketClaim)

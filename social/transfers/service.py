@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -78,31 +78,30 @@ async def _count_against_daily_limit(db: AsyncSession, rt: Runtime, *, user_id: 
     Locks the user's row for the day. Raises LimitExceeded."""
     day = rt.clock.today()
     limit = rt.settings.transfer_daily_max_fen
-    await db.execute(
-        _insert(db)(TransferDailyUsage)
-        .values(user_id=user_id, day=day, sent_fen=0)
-        .on_conflict_do_nothing(index_elements=["user_id", "day"])
-    )
+    refused = LimitExceeded("daily transfer limit reached", daily_max_fen=limit, day=day.isoformat())
+    if amount_fen > limit:
+        raise refused
+    upsert = _insert(db)(TransferDailyUsage).values(user_id=user_id, day=day, sent_fen=amount_fen)
     row = (
         await db.execute(
-            update(TransferDailyUsage)
-            .where(
-                TransferDailyUsage.user_id == user_id,
-                TransferDailyUsage.day == day,
-                TransferDailyUsage.sent_fen + amount_fen <= limit,
-            )
-            .values(sent_fen=TransferDailyUsage.sent_fen + amount_fen)
-            .returning(TransferDailyUsage.sent_fen)
+            upsert.on_conflict_do_update(
+                index_elements=["user_id", "day"],
+                set_={"sent_fen": TransferDailyUsage.sent_fen + upsert.excluded.sent_fen},
+                where=TransferDailyUsage.sent_fen + upsert.excluded.sent_fen <= limit,
+            ).returning(TransferDailyUsage.sent_fen)
         )
     ).first()
     if row is None:
-        raise LimitExceeded("daily transfer limit reached", daily_max_fen=limit, day=day.isoformat())
+        raise refused
 
 
 async def _direct_conversation(db: AsyncSession, rt: Runtime, a: str, b: str) -> str:
     """The pair's direct chat, created in this transaction if need be. Two first transfers
     between a pair at once both try to create it: the loser's insert fails on the unique
     pair key, so it runs in a savepoint and the loser then reads the winner's row."""
+    existing = await chat.direct_conversation_id(db, a, b)
+    if existing is not None:
+        return existing
     try:
         async with db.begin_nested():
             return (await chat.get_or_create_direct(db, rt, a, b)).id
@@ -143,9 +142,7 @@ async def create_transfer(
         raise ValidationFailed("cannot transfer to yourself", field="to_user_id")
     if amount_fen > rt.settings.transfer_max_fen:
         raise LimitExceeded("transfer above the limit", max_fen=rt.settings.transfer_max_fen)
-    if not await friends.are_friends(db, sender_id, to_user_id) or await friends.is_blocked_either(
-        db, sender_id, to_user_id
-    ):
+    if not await friends.are_unblocked_friends(db, sender_id, to_user_id):
         raise Forbidden("transfers are between friends only")
     conv_id = await _conversation_for(
         db, rt, sender_id=sender_id, receiver_id=to_user_id, conversation_id=conversation_id
@@ -163,8 +160,7 @@ async def create_transfer(
         created_at=now,
         expires_at=now + timedelta(seconds=rt.settings.pending_ttl_s),
     )
-    db.add(t)
-    await db.flush()
+    await db.execute(insert(Transfer).values(**t.model_dump()))
     await ledger.open_account(db, account_id=escrow_of(t.id), kind=ESCROW_KIND, owner_id=None, now=now)
     await ledger.post(
         db,
@@ -174,15 +170,15 @@ async def create_transfer(
         ref_id=t.id,
         memo="transfer sent",
     )
-    await chat.post_message(
-        db, rt, conversation_id=conv_id, sender_id=sender_id, kind="transfer", body=_body(t, "pending")
-    )
     await notify(
         db,
         rt,
         user_id=to_user_id,
         kind="transfer_received",
         data={"transfer_id": t.id, "from_user_id": sender_id, "amount_fen": amount_fen, "note": note},
+    )
+    await chat.post_message(
+        db, rt, conversation_id=conv_id, sender_id=sender_id, kind="transfer", body=_body(t, "pending")
     )
     return to_public(t)
 
@@ -205,7 +201,7 @@ async def _settle(
 ) -> TransferPublic:
     now = rt.clock.now()
     status = "accepted" if accept else "declined"
-    changed = (
+    row = (
         await db.execute(
             update(Transfer)
             .where(
@@ -215,14 +211,13 @@ async def _settle(
                 Transfer.expires_at > now,
             )
             .values(status=status, resolved_at=now)
-            .returning(Transfer.id)
+            .returning(*Transfer.__table__.c)  # type: ignore[attr-defined]
             .execution_options(synchronize_session=False)
         )
     ).first()
-    if changed is None:
+    if row is None:
         await _explain_not_pending(db, transfer_id=transfer_id, user_id=user_id, now=now)
-    t = await db.get(Transfer, transfer_id, populate_existing=True)
-    assert t is not None
+    t = Transfer(**row._mapping)
     payee = t.receiver_id if accept else t.sender_id
     await ledger.post(
         db,
@@ -232,7 +227,15 @@ async def _settle(
         ref_id=t.id,
         memo=f"transfer {status}",
     )
+    # Notification first, message last: posting locks the conversation row until commit.
     if accept:
+        await notify(
+            db,
+            rt,
+            user_id=t.sender_id,
+            kind="transfer_accepted",
+            data={"transfer_id": t.id, "to_user_id": t.receiver_id, "amount_fen": t.amount_fen},
+        )
         # The receiver's "received" bubble, as in WeChat.
         await chat.post_message(
             db,
@@ -242,14 +245,14 @@ async def _settle(
             kind="transfer",
             body=_body(t, status),
         )
+    else:
         await notify(
             db,
             rt,
             user_id=t.sender_id,
-            kind="transfer_accepted",
-            data={"transfer_id": t.id, "to_user_id": t.receiver_id, "amount_fen": t.amount_fen},
+            kind="transfer_refunded",
+            data={"transfer_id": t.id, "amount_fen": t.amount_fen, "reason": "declined"},
         )
-    else:
         await chat.post_message(
             db,
             rt,
@@ -257,13 +260,6 @@ async def _settle(
             sender_id=None,
             kind="system",
             body={"event": "transfer_declined", **_body(t, status)},
-        )
-        await notify(
-            db,
-            rt,
-            user_id=t.sender_id,
-            kind="transfer_refunded",
-            data={"transfer_id": t.id, "amount_fen": t.amount_fen, "reason": "declined"},
         )
     return to_public(t)
 

@@ -94,6 +94,8 @@ class Server:
             "--no-access-log",
             "--ws-max-size",
             str(self.settings.ws_transport_max_bytes),
+            "--timeout-keep-alive",
+            str(self.settings.http_keep_alive_s),
         ]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env={**server_env(self.settings), **self.extra_env})
 
