@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -47,6 +47,17 @@ async def _names(db: AsyncSession, ids: list[str]) -> dict[str, str]:
     return dict((await db.execute(select(User.id, User.display_name).where(col(User.id).in_(ids)))).all())  # type: ignore[arg-type,attr-defined]
 
 
+async def _names_of_friends_and_me(db: AsyncSession, user_id: str) -> dict[str, str]:
+    rows = await db.execute(
+        select(User.id, User.display_name).where(
+            or_(col(User.id) == user_id, col(User.id).in_(friends.friend_ids_query(user_id)))
+        )
+    )
+    named = dict(rows.all())  # type: ignore[arg-type]
+    named.setdefault(user_id, "")
+    return named
+
+
 async def read_board(
     db: AsyncSession, rt: Runtime, *, board: str, scope: Scope, period: Period, user_id: str, limit: int
 ) -> BoardPublic:
@@ -55,6 +66,7 @@ async def read_board(
         raise NotFound("no such leaderboard", boards=sorted(registry.BOARDS))
     now = rt.clock.now()
     k = scores.key(rt, board, period, now)
+    named: dict[str, str] = {}
     if scope == "global":
         async with rt.redis.pipeline(transaction=False) as pipe:
             pipe.zrevrange(k, 0, limit - 1, withscores=True)
@@ -64,7 +76,9 @@ async def read_board(
         ranked = [(uid, float(score)) for uid, score in top]
         me = Me(rank=None if my_rank is None else int(my_rank) + 1, score=float(my_score or 0))
     else:
-        ids = [*await friends.friend_ids(db, user_id), user_id]
+        # One SQL read gives the friends and their names; then one ZMSCORE.
+        named = await _names_of_friends_and_me(db, user_id)
+        ids = list(named)
         values = await rt.redis.zmscore(k, ids)
         present = [(uid, float(v)) for uid, v in zip(ids, values, strict=True) if v is not None]
         present.sort(key=lambda p: (-p[1], p[0]))
@@ -74,7 +88,7 @@ async def read_board(
             score=present[position][1] if position is not None else 0.0,
         )
         ranked = present[:limit]
-    names = await _names(db, [uid for uid, _ in ranked])
+    names = named if scope == "friends" else await _names(db, [uid for uid, _ in ranked])
     items = [
         Entry(rank=i + 1, user_id=uid, display_name=names.get(uid, ""), score=score)
         for i, (uid, score) in enumerate(ranked)

@@ -8,6 +8,7 @@ The first functions answer the questions every other feature asks of the graph
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, delete, exists, or_, select, union_all, update
 from sqlalchemy.exc import IntegrityError
@@ -40,12 +41,16 @@ async def are_friends(db: AsyncSession, a: str, b: str) -> bool:
     return bool(await db.scalar(select(exists().where(Friendship.user_lo == lo, Friendship.user_hi == hi))))
 
 
-async def friend_ids(db: AsyncSession, user_id: str) -> list[str]:
-    q = union_all(
+def friend_ids_query(user_id: str) -> Any:
+    """SQL: the ids of a user's friends (for ``IN (…)`` in other queries)."""
+    return union_all(
         select(Friendship.user_hi).where(Friendship.user_lo == user_id),
         select(Friendship.user_lo).where(Friendship.user_hi == user_id),
     )
-    return list((await db.execute(q)).scalars().all())
+
+
+async def friend_ids(db: AsyncSession, user_id: str) -> list[str]:
+    return list((await db.execute(friend_ids_query(user_id))).scalars().all())
 
 
 async def is_blocked_either(db: AsyncSession, a: str, b: str) -> bool:

@@ -34,7 +34,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import end_read, transaction
+from app import expiry
+from app.db import end_read
 from app.errors import (
     AlreadyClaimed,
     Expired,
@@ -57,7 +58,6 @@ from social.red_packets.schemas import ClaimPublic, GrabPublic, RedPacketCreated
 from social.red_packets.split import luckiest_index, split
 
 ESCROW_KIND = "red_packet_escrow"
-SWEEP_BATCH = 200
 _rng = random.SystemRandom()
 
 
@@ -405,6 +405,13 @@ async def refund_one(db: AsyncSession, rt: Runtime, *, packet_id: str) -> int | 
         ref_id=packet_id,
         memo="red packet expired: refunded",
     )
+    await notify(
+        db,
+        rt,
+        user_id=row.sender_id,
+        kind="red_packet_refunded",
+        data={"packet_id": packet_id, "refunded_fen": refunded, "conversation_id": row.conversation_id},
+    )
     await chat.post_message(
         db,
         rt,
@@ -418,41 +425,21 @@ async def refund_one(db: AsyncSession, rt: Runtime, *, packet_id: str) -> int | 
             "refunded_fen": refunded,
         },
     )
-    await notify(
-        db,
-        rt,
-        user_id=row.sender_id,
-        kind="red_packet_refunded",
-        data={"packet_id": packet_id, "refunded_fen": refunded, "conversation_id": row.conversation_id},
-    )
     return refunded
 
 
 async def refund_expired(rt: Runtime, *, max_rounds: int = 50) -> int:
     """The sweep: refund every open packet past its expiry; returns how many this call
-    refunded. Scans by ``expires_at`` (catches up after downtime); safe on several workers
-    at once (``refund_one`` decides by a conditional update)."""
-    refunded = 0
-    async with rt.sessionmaker() as db:
-        for _ in range(max_rounds):
-            now = rt.clock.now()
-            ids = (
-                (
-                    await db.execute(
-                        select(RedPacket.id)
-                        .where(RedPacket.status == "open", RedPacket.expires_at <= now)
-                        .order_by(RedPacket.expires_at)
-                        .limit(SWEEP_BATCH)
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            await end_read(db)
-            if not ids:
-                break
-            for packet_id in ids:
-                async with transaction(db):
-                    if await refund_one(db, rt, packet_id=packet_id) is not None:
-                        refunded += 1
-    return refunded
+    refunded (``app.expiry.sweep``: catches up after downtime, safe on several workers)."""
+
+    def due(now: datetime) -> Any:
+        return (
+            select(RedPacket.id)
+            .where(RedPacket.status == "open", RedPacket.expires_at <= now)
+            .order_by(RedPacket.expires_at)
+        )
+
+    async def handle(db: AsyncSession, packet_id: str) -> bool:
+        return await refund_one(db, rt, packet_id=packet_id) is not None
+
+    return await expiry.sweep(rt, due=due, handle=handle, max_rounds=max_rounds)

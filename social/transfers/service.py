@@ -22,7 +22,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import end_read, is_unique_violation, transaction
+from app import expiry
+from app.db import end_read, is_unique_violation
 from app.errors import Conflict, Expired, Forbidden, LimitExceeded, NotFound, ValidationFailed
 from app.ids import new_id
 from app.ledger import service as ledger
@@ -34,7 +35,6 @@ from social.transfers.models import Transfer, TransferDailyUsage
 from social.transfers.schemas import TransferPublic
 
 ESCROW_KIND = "transfer_escrow"
-SWEEP_BATCH = 200
 
 
 def escrow_of(transfer_id: str) -> str:
@@ -313,6 +313,13 @@ async def refund_one(db: AsyncSession, rt: Runtime, *, transfer_id: str) -> bool
         ref_id=t.id,
         memo="transfer expired: refunded",
     )
+    await notify(
+        db,
+        rt,
+        user_id=t.sender_id,
+        kind="transfer_refunded",
+        data={"transfer_id": t.id, "amount_fen": t.amount_fen, "reason": "expired"},
+    )
     await chat.post_message(
         db,
         rt,
@@ -321,40 +328,21 @@ async def refund_one(db: AsyncSession, rt: Runtime, *, transfer_id: str) -> bool
         kind="system",
         body={"event": "transfer_refunded", **_body(t, "refunded")},
     )
-    await notify(
-        db,
-        rt,
-        user_id=t.sender_id,
-        kind="transfer_refunded",
-        data={"transfer_id": t.id, "amount_fen": t.amount_fen, "reason": "expired"},
-    )
     return True
 
 
 async def refund_expired(rt: Runtime, *, max_rounds: int = 50) -> int:
     """The sweep: refund every pending transfer past its expiry; returns how many this call
-    refunded. Scans the database by ``expires_at`` (so it catches up after downtime) and is
-    safe on several workers at once (``refund_one`` decides by a conditional update)."""
-    refunded = 0
-    async with rt.sessionmaker() as db:
-        for _ in range(max_rounds):
-            now = rt.clock.now()
-            ids = (
-                (
-                    await db.execute(
-                        select(Transfer.id)
-                        .where(Transfer.status == "pending", Transfer.expires_at <= now)
-                        .order_by(Transfer.expires_at)
-                        .limit(SWEEP_BATCH)
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            await end_read(db)
-            if not ids:
-                break
-            for transfer_id in ids:
-                async with transaction(db):
-                    refunded += await refund_one(db, rt, transfer_id=transfer_id)
-    return refunded
+    refunded (``app.expiry.sweep``: catches up after downtime, safe on several workers)."""
+
+    def due(now: datetime) -> Any:
+        return (
+            select(Transfer.id)
+            .where(Transfer.status == "pending", Transfer.expires_at <= now)
+            .order_by(Transfer.expires_at)
+        )
+
+    async def handle(db: AsyncSession, transfer_id: str) -> bool:
+        return await refund_one(db, rt, transfer_id=transfer_id)
+
+    return await expiry.sweep(rt, due=due, handle=handle, max_rounds=max_rounds)

@@ -1,0 +1,42 @@
+"""Sweeping what has expired: the loop behind the 24 h refunds of transfers and red packets.
+
+``sweep`` reads the due ids in batches by ``expires_at`` (so a sweep catches up after
+downtime) and handles each in its own transaction. It is safe on several workers at
+once because each ``handle`` decides by a conditional update and answers whether it
+acted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import end_read, transaction
+from app.runtime import Runtime
+
+BATCH = 200
+
+
+async def sweep(
+    rt: Runtime,
+    *,
+    due: Callable[[datetime], Any],
+    handle: Callable[[AsyncSession, str], Awaitable[bool]],
+    max_rounds: int = 50,
+) -> int:
+    """Run ``handle`` for every id that ``due(now)`` (a SELECT of ids, oldest first) finds;
+    returns how many this call handled."""
+    handled = 0
+    async with rt.sessionmaker() as db:
+        for _ in range(max_rounds):
+            ids = (await db.execute(due(rt.clock.now()).limit(BATCH))).scalars().all()
+            await end_read(db)
+            if not ids:
+                break
+            for id_ in ids:
+                async with transaction(db):
+                    handled += bool(await handle(db, id_))
+    return handled
