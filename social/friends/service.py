@@ -10,14 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, or_, select, union_all, update
+from sqlalchemy import and_, bindparam, delete, exists, or_, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.auth.models import User
 from app.auth.schemas import UserPublic
-from app.db import end_read, is_unique_violation, transaction
+from app.db import end_read, execute, is_unique_violation, transaction
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.ids import new_id
 from app.notifications.service import notify
@@ -69,19 +69,30 @@ async def is_blocked_either(db: AsyncSession, a: str, b: str) -> bool:
     )
 
 
+_friendships = Friendship.__table__  # type: ignore[attr-defined]
+_blocks = Block.__table__  # type: ignore[attr-defined]
+_UNBLOCKED_FRIENDS = select(
+    and_(
+        exists().where(
+            _friendships.c.user_lo == bindparam("p_lo"), _friendships.c.user_hi == bindparam("p_hi")
+        ),
+        ~exists().where(
+            or_(
+                (_blocks.c.blocker_id == bindparam("p_lo")) & (_blocks.c.blocked_id == bindparam("p_hi")),
+                (_blocks.c.blocker_id == bindparam("p_hi")) & (_blocks.c.blocked_id == bindparam("p_lo")),
+            )
+        ),
+    )
+)
+
+
 async def are_unblocked_friends(db: AsyncSession, a: str, b: str) -> bool:
-    """Friends, and neither has blocked the other: who may send whom money (one statement)."""
+    """Friends, and neither has blocked the other: who may send whom money (one statement,
+    built once: it is on the transfer path)."""
     if a == b:
         return False
     lo, hi = pair(a, b)
-    befriended = exists().where(Friendship.user_lo == lo, Friendship.user_hi == hi)
-    blocked = exists().where(
-        or_(
-            (Block.blocker_id == a) & (Block.blocked_id == b),
-            (Block.blocker_id == b) & (Block.blocked_id == a),
-        )
-    )
-    return bool(await db.scalar(select(and_(befriended, ~blocked))))
+    return bool((await execute(db, _UNBLOCKED_FRIENDS, {"p_lo": lo, "p_hi": hi})).scalar())
 
 
 async def make_friends(db: AsyncSession, a: str, b: str, *, now: datetime) -> None:

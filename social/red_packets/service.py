@@ -27,15 +27,16 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, NoReturn
 
-from sqlalchemy import case, literal_column, select, update
+from sqlalchemy import bindparam, case, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import expiry
-from app.db import end_read
+from app.db import end_read, execute
 from app.errors import (
     AlreadyClaimed,
     Expired,
@@ -187,46 +188,76 @@ async def _explain_no_share(db: AsyncSession, rt: Runtime, *, packet_id: str) ->
     raise Expired("the red packet has expired", expires_at=row.expires_at.isoformat())
 
 
-def _packet_as_seen_by(packet_id: str, user_id: str) -> Any:
-    """One read for a grab: the packet, whether the user is a member of its conversation
-    and whether they already hold a share."""
-    is_member = (
-        select(ConversationMember.user_id)
-        .where(
-            ConversationMember.conversation_id == RedPacket.conversation_id,
-            ConversationMember.user_id == user_id,
-        )
-        .exists()
+_packets = RedPacket.__table__  # type: ignore[attr-defined]
+_claims = RedPacketClaim.__table__  # type: ignore[attr-defined]
+_members = ConversationMember.__table__  # type: ignore[attr-defined]
+
+# A grab's statements, built once (the hot path binds p_packet, p_user, p_now, …).
+_GRAB_VIEW = select(
+    _packets.c.conversation_id,
+    _packets.c.sender_id,
+    _packets.c.mode,
+    _packets.c.to_user_id,
+    _packets.c.sender_may_grab,
+    _packets.c.status,
+    _packets.c.remaining_count,
+    _packets.c.expires_at,
+    select(_members.c.user_id)
+    .where(
+        _members.c.conversation_id == _packets.c.conversation_id, _members.c.user_id == bindparam("p_user")
     )
-    claimed = (
-        select(RedPacketClaim.idx)
-        .where(RedPacketClaim.packet_id == RedPacket.id, RedPacketClaim.user_id == user_id)
-        .exists()
-    )
-    return select(
-        RedPacket.conversation_id,
-        RedPacket.sender_id,
-        RedPacket.mode,
-        RedPacket.to_user_id,
-        RedPacket.sender_may_grab,
-        RedPacket.status,
-        RedPacket.remaining_count,
-        RedPacket.expires_at,
-        is_member.label("is_member"),
-        claimed.label("claimed"),
-    ).where(RedPacket.id == packet_id)
+    .exists()
+    .label("is_member"),
+    select(_claims.c.idx)
+    .where(_claims.c.packet_id == _packets.c.id, _claims.c.user_id == bindparam("p_user"))
+    .exists()
+    .label("claimed"),
+).where(_packets.c.id == bindparam("p_packet"))
+"""One read for a grab: the packet, whether the user is a member of its conversation and
+whether they already hold a share."""
 
 
-def _next_share(db: AsyncSession) -> Any:
-    """SQL: the amount of the share the next grab takes, ``shares[count - remaining_count]``,
-    read from the row being updated (so the decrement of ``remaining_fen`` needs no second
-    statement)."""
-    if db.get_bind().dialect.name == "postgresql":
-        return literal_column(
+@cache
+def _take_share_statement(dialect: str) -> Any:
+    """The conditional UPDATE that takes the next share (the packet's row lock) and
+    decrements ``remaining_fen`` by that share, ``shares[count - remaining_count]``, read
+    from the row being updated."""
+    next_share: Any
+    if dialect == "postgresql":
+        next_share = literal_column(
             "((red_packets.shares ->> (red_packets.count - red_packets.remaining_count))::bigint)"
         )
-    return literal_column(
-        "json_extract(red_packets.shares, '$[' || (red_packets.count - red_packets.remaining_count) || ']')"
+    else:
+        next_share = literal_column(
+            "json_extract(red_packets.shares, '$[' || (red_packets.count - red_packets.remaining_count) || ']')"
+        )
+    c = _packets.c
+    last = c.remaining_count == 1
+    return (
+        update(_packets)
+        .where(
+            c.id == bindparam("p_packet"),
+            c.status == "open",
+            c.remaining_count > 0,
+            c.expires_at > bindparam("p_now"),
+        )
+        .values(
+            remaining_count=c.remaining_count - 1,
+            remaining_fen=c.remaining_fen - next_share,
+            status=case((last, "finished"), else_=c.status),
+            closed_at=case((last, bindparam("p_now")), else_=c.closed_at),
+        )
+        .returning(c.remaining_count, c.count, c.shares)
+    )
+
+
+@cache
+def _insert_claim_statement(dialect: str) -> Any:
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(_claims)
+        .on_conflict_do_nothing(index_elements=["packet_id", "user_id"])
+        .returning(_claims.c.idx)
     )
 
 
@@ -236,7 +267,7 @@ async def grab(db: AsyncSession, rt: Runtime, *, packet_id: str, user_id: str) -
 
     Raises NotFound (no packet, or not a member), Forbidden (not for this user),
     AlreadyClaimed, SoldOut, Expired."""
-    p = (await db.execute(_packet_as_seen_by(packet_id, user_id))).first()
+    p = (await execute(db, _GRAB_VIEW, {"p_packet": packet_id, "p_user": user_id})).first()
     if p is None or not p.is_member:
         raise NotFound("red packet not found", packet_id=packet_id)
     if p.mode == "exclusive" and user_id != p.to_user_id:
@@ -265,37 +296,14 @@ async def grab(db: AsyncSession, rt: Runtime, *, packet_id: str, user_id: str) -
 async def _take_share(
     db: AsyncSession, rt: Runtime, *, packet_id: str, user_id: str, p: Any, now: datetime
 ) -> GrabPublic:
-    taken = (
-        await db.execute(
-            update(RedPacket)
-            .where(
-                RedPacket.id == packet_id,
-                RedPacket.status == "open",
-                RedPacket.remaining_count > 0,
-                RedPacket.expires_at > now,
-            )
-            .values(
-                remaining_count=RedPacket.remaining_count - 1,
-                remaining_fen=RedPacket.remaining_fen - _next_share(db),
-                status=case((RedPacket.remaining_count == 1, "finished"), else_=RedPacket.status),
-                closed_at=case((RedPacket.remaining_count == 1, now), else_=RedPacket.closed_at),
-            )
-            .returning(RedPacket.remaining_count, RedPacket.count, RedPacket.shares)
-            .execution_options(synchronize_session=False)
-        )
-    ).first()
+    dialect = db.get_bind().dialect.name
+    taken = (await execute(db, _take_share_statement(dialect), {"p_packet": packet_id, "p_now": now})).first()
     if taken is None:
         await _explain_no_share(db, rt, packet_id=packet_id)
     idx = taken.count - taken.remaining_count - 1
     amount = int(taken.shares[idx])
-    inserted = (
-        await db.execute(
-            _insert(db)(RedPacketClaim)
-            .values(packet_id=packet_id, user_id=user_id, idx=idx, amount_fen=amount, at=now)
-            .on_conflict_do_nothing(index_elements=["packet_id", "user_id"])
-            .returning(RedPacketClaim.idx)
-        )
-    ).first()
+    claim = {"packet_id": packet_id, "user_id": user_id, "idx": idx, "amount_fen": amount, "at": now}
+    inserted = (await execute(db, _insert_claim_statement(dialect), claim)).first()
     if inserted is None:
         # A concurrent grab by the same user won; the rollback undoes our decrement.
         raise AlreadyClaimed("you already grabbed this red packet")

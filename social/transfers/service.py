@@ -14,16 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, NoReturn
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import expiry
-from app.db import end_read, is_unique_violation
+from app.db import end_read, execute, is_unique_violation
 from app.errors import Conflict, Expired, Forbidden, LimitExceeded, NotFound, ValidationFailed
 from app.ids import new_id
 from app.ledger import service as ledger
@@ -35,6 +36,22 @@ from social.transfers.models import Transfer, TransferDailyUsage
 from social.transfers.schemas import TransferPublic
 
 ESCROW_KIND = "transfer_escrow"
+
+
+_transfers = Transfer.__table__  # type: ignore[attr-defined]
+_INSERT_TRANSFER = insert(_transfers)
+_SETTLE = (
+    update(_transfers)
+    .where(
+        _transfers.c.id == bindparam("p_id"),
+        _transfers.c.receiver_id == bindparam("p_receiver"),
+        _transfers.c.status == "pending",
+        _transfers.c.expires_at > bindparam("p_now"),
+    )
+    .values(status=bindparam("p_status"), resolved_at=bindparam("p_now"))
+    .returning(*_transfers.c)
+)
+"""Accept or decline: leaves ``pending`` only once (the row lock), returning the row."""
 
 
 def escrow_of(transfer_id: str) -> str:
@@ -81,18 +98,23 @@ async def _count_against_daily_limit(db: AsyncSession, rt: Runtime, *, user_id: 
     refused = LimitExceeded("daily transfer limit reached", daily_max_fen=limit, day=day.isoformat())
     if amount_fen > limit:
         raise refused
-    upsert = _insert(db)(TransferDailyUsage).values(user_id=user_id, day=day, sent_fen=amount_fen)
-    row = (
-        await db.execute(
-            upsert.on_conflict_do_update(
-                index_elements=["user_id", "day"],
-                set_={"sent_fen": TransferDailyUsage.sent_fen + upsert.excluded.sent_fen},
-                where=TransferDailyUsage.sent_fen + upsert.excluded.sent_fen <= limit,
-            ).returning(TransferDailyUsage.sent_fen)
-        )
-    ).first()
+    params = {"user_id": user_id, "day": day, "sent_fen": amount_fen, "p_limit": limit}
+    row = (await execute(db, _add_to_daily_usage(db.get_bind().dialect.name), params)).first()
     if row is None:
         raise refused
+
+
+@cache
+def _add_to_daily_usage(dialect: str) -> Any:
+    """INSERT the day's row or add to it, unless that crosses ``p_limit`` (then no row)."""
+    usage = TransferDailyUsage.__table__  # type: ignore[attr-defined]
+    upsert = (pg_insert if dialect == "postgresql" else sqlite_insert)(usage)
+    added = usage.c.sent_fen + upsert.excluded.sent_fen
+    return upsert.on_conflict_do_update(
+        index_elements=["user_id", "day"],
+        set_={"sent_fen": added},
+        where=added <= bindparam("p_limit"),
+    ).returning(usage.c.sent_fen)
 
 
 async def _direct_conversation(db: AsyncSession, rt: Runtime, a: str, b: str) -> str:
@@ -160,7 +182,7 @@ async def create_transfer(
         created_at=now,
         expires_at=now + timedelta(seconds=rt.settings.pending_ttl_s),
     )
-    await db.execute(insert(Transfer).values(**t.model_dump()))
+    await execute(db, _INSERT_TRANSFER, t.model_dump())
     await ledger.open_account(db, account_id=escrow_of(t.id), kind=ESCROW_KIND, owner_id=None, now=now)
     await ledger.post(
         db,
@@ -201,20 +223,8 @@ async def _settle(
 ) -> TransferPublic:
     now = rt.clock.now()
     status = "accepted" if accept else "declined"
-    row = (
-        await db.execute(
-            update(Transfer)
-            .where(
-                Transfer.id == transfer_id,
-                Transfer.receiver_id == user_id,
-                Transfer.status == "pending",
-                Transfer.expires_at > now,
-            )
-            .values(status=status, resolved_at=now)
-            .returning(*Transfer.__table__.c)  # type: ignore[attr-defined]
-            .execution_options(synchronize_session=False)
-        )
-    ).first()
+    settled = {"p_id": transfer_id, "p_receiver": user_id, "p_now": now, "p_status": status}
+    row = (await execute(db, _SETTLE, settled)).first()
     if row is None:
         await _explain_not_pending(db, transfer_id=transfer_id, user_id=user_id, now=now)
     t = Transfer(**row._mapping)
