@@ -34,6 +34,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -170,9 +171,26 @@ def install_handlers(app: FastAPI) -> None:
         log.warning("db_pool_exhausted", path=request.url.path)
         return error_response(Unavailable())
 
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        if database_unreachable(exc):
+            log.warning("db_unreachable", path=request.url.path, error=str(exc.orig)[:200])
+            return error_response(Unavailable())
+        return await _unexpected(request, exc)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled_error", path=request.url.path)
         return JSONResponse(
             {"error": {"code": "internal_error", "message": "internal error", "details": {}}}, status_code=500
         )
+
+
+def database_unreachable(exc: DBAPIError) -> bool:
+    """The database refused or lost the connection (too many clients, shutting down,
+    network): a temporary 503, not a bug. SQLSTATE classes 08 (connection), 53
+    (insufficient resources), 57P (operator intervention)."""
+    state = str(getattr(exc.orig, "sqlstate", "") or "")
+    return (
+        exc.connection_invalidated or state.startswith(("08", "53", "57P")) or isinstance(exc.orig, OSError)
+    )

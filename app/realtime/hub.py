@@ -112,10 +112,19 @@ class MemoryHub(Hub):
                 self._dispatch(ch, message)
 
 
+# One command for one message to many channels: the payload crosses the wire once and the
+# reply is one integer (a pipeline of PUBLISHes costs a command and a reply per member).
+_FANOUT = """
+for i = 2, #ARGV do redis.call('PUBLISH', ARGV[i], ARGV[1]) end
+return #ARGV - 1
+"""
+
+
 class RedisHub(Hub):
     def __init__(self, redis: aioredis.Redis, prefix: str) -> None:
         super().__init__()
         self._redis = redis
+        self._fanout = redis.register_script(_FANOUT)
         self._prefix = prefix + "hub:"
         self._pubsub: Any = None
         self._task: asyncio.Task[None] | None = None
@@ -137,18 +146,18 @@ class RedisHub(Hub):
                 await self._pubsub.aclose()
 
     async def publish_many(self, channels: Iterable[str], message: dict[str, Any]) -> None:
-        data = json.dumps(message, separators=(",", ":"), default=str)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for ch in channels:
-                pipe.publish(self._prefix + ch, data)
-            await pipe.execute()
+        targets = [self._prefix + ch for ch in channels]
+        if targets:
+            data = json.dumps(message, separators=(",", ":"), default=str)
+            await self._fanout(args=[data, *targets])
 
     async def publish_each(self, items: Iterable[tuple[Iterable[str], dict[str, Any]]]) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
             for channels, message in items:
-                data = json.dumps(message, separators=(",", ":"), default=str)
-                for ch in channels:
-                    pipe.publish(self._prefix + ch, data)
+                targets = [self._prefix + ch for ch in channels]
+                if targets:
+                    data = json.dumps(message, separators=(",", ":"), default=str)
+                    await self._fanout(args=[data, *targets], client=pipe)
             if len(pipe):
                 await pipe.execute()
 

@@ -57,3 +57,20 @@ async def test_an_exhausted_connection_pool_is_503_not_500(client, rt, users, mo
     assert r.status_code == 503
     assert r.json()["error"]["code"] == "unavailable"
     assert r.headers["Retry-After"] == "1"
+
+
+async def test_a_database_that_refuses_connections_is_503_not_500(client, rt, users, monkeypatch):
+    from sqlalchemy.exc import DBAPIError
+
+    class TooManyClients(Exception):
+        sqlstate = "53300"  # what asyncpg raises when max_connections is reached
+
+    alice = await users.make("alice")
+
+    def refused(*args, **kwargs):
+        raise DBAPIError("connect", {}, TooManyClients("sorry, too many clients already"))
+
+    monkeypatch.setattr(rt, "sessionmaker", refused)
+    r = await client.get("/v1/wallet", headers=alice.headers)
+    assert r.status_code == 503
+    assert r.json()["error"]["code"] == "unavailable"
