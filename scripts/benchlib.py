@@ -101,6 +101,9 @@ async def measure(op: Callable[[int], Awaitable[Any]], *, total: int, concurrenc
     )
 
 
+CLIENT_POOLS_PER_WORKER = 8
+
+
 @dataclass
 class Person:
     id: str
@@ -120,12 +123,16 @@ class Bench:
         self.quick = quick
         self._baselines: dict[int, Stats] = {}
         self._numbers = itertools.count(10_000_000)
-        self.client = httpx.AsyncClient(
-            base_url=self.urls[0], timeout=60, limits=httpx.Limits(max_connections=2000)
-        )
+        # Like a gateway in front of the service: every connection is kept alive (httpx keeps
+        # only 20 by default, and would otherwise open a new TCP connection per request).
+        limits = httpx.Limits(max_connections=2000, max_keepalive_connections=2000)
+        self.client = httpx.AsyncClient(base_url=self.urls[0], timeout=60, limits=limits)
+        # Many small pools, taking the workers in turn (``clients[i % len(clients)]``):
+        # httpcore scans its whole pool on every request, so one pool of 200 connections
+        # made the load generator, not the server, the bottleneck.
         self.clients = [
-            httpx.AsyncClient(base_url=u, timeout=60, limits=httpx.Limits(max_connections=2000))
-            for u in self.urls
+            httpx.AsyncClient(base_url=self.urls[k % len(self.urls)], timeout=60, limits=limits)
+            for k in range(CLIENT_POOLS_PER_WORKER * len(self.urls))
         ]
 
     @property
