@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -48,11 +48,9 @@ async def _names(db: AsyncSession, ids: list[str]) -> dict[str, str]:
 
 
 async def _names_of_friends_and_me(db: AsyncSession, user_id: str) -> dict[str, str]:
-    rows = await db.execute(
-        select(User.id, User.display_name).where(
-            or_(col(User.id) == user_id, col(User.id).in_(friends.friend_ids_query(user_id)))
-        )
-    )
+    # One IN over a union (an index lookup per id): "id = me OR id IN (…)" would scan users.
+    me_and_friends = friends.friend_ids_query(user_id, and_self=True)
+    rows = await db.execute(select(User.id, User.display_name).where(col(User.id).in_(me_and_friends)))
     named = dict(rows.all())  # type: ignore[arg-type]
     named.setdefault(user_id, "")
     return named

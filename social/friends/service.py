@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, exists, or_, select, union_all, update
+from sqlalchemy import and_, bindparam, delete, exists, literal, or_, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -41,12 +41,15 @@ async def are_friends(db: AsyncSession, a: str, b: str) -> bool:
     return bool(await db.scalar(select(exists().where(Friendship.user_lo == lo, Friendship.user_hi == hi))))
 
 
-def friend_ids_query(user_id: str) -> Any:
-    """SQL: the ids of a user's friends (for ``IN (…)`` in other queries)."""
-    return union_all(
+def friend_ids_query(user_id: str, *, and_self: bool = False) -> Any:
+    """SQL: the ids of a user's friends (and theirs with ``and_self``), for ``IN (…)``."""
+    parts = [
         select(Friendship.user_hi).where(Friendship.user_lo == user_id),
         select(Friendship.user_lo).where(Friendship.user_hi == user_id),
-    )
+    ]
+    if and_self:
+        parts.append(select(literal(user_id)))
+    return union_all(*parts)
 
 
 async def friend_ids(db: AsyncSession, user_id: str) -> list[str]:
