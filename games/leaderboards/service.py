@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import String, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.auth.models import User
+from app.db import execute
 from app.errors import NotFound
 from app.runtime import Runtime
 from games.leaderboards import boards as _boards  # noqa: F401  (registers the games' boards)
@@ -47,11 +48,17 @@ async def _names(db: AsyncSession, ids: list[str]) -> dict[str, str]:
     return dict((await db.execute(select(User.id, User.display_name).where(col(User.id).in_(ids)))).all())  # type: ignore[arg-type,attr-defined]
 
 
+# Me and my friends with their names, built once: one IN over a union (an index lookup per
+# id; "id = me OR id IN (…)" would scan users).
+_users = User.__table__  # type: ignore[attr-defined]
+_ME_AND_FRIENDS_NAMED = select(_users.c.id, _users.c.display_name).where(
+    _users.c.id.in_(friends.friend_ids_query(bindparam("p_user", type_=String()), and_self=True))
+)
+
+
 async def _names_of_friends_and_me(db: AsyncSession, user_id: str) -> dict[str, str]:
-    # One IN over a union (an index lookup per id): "id = me OR id IN (…)" would scan users.
-    me_and_friends = friends.friend_ids_query(user_id, and_self=True)
-    rows = await db.execute(select(User.id, User.display_name).where(col(User.id).in_(me_and_friends)))
-    named = dict(rows.all())  # type: ignore[arg-type]
+    rows: Any = await execute(db, _ME_AND_FRIENDS_NAMED, {"p_user": user_id})
+    named: dict[str, str] = {row[0]: row[1] for row in rows}
     named.setdefault(user_id, "")
     return named
 

@@ -41,14 +41,14 @@ async def are_friends(db: AsyncSession, a: str, b: str) -> bool:
     return bool(await db.scalar(select(exists().where(Friendship.user_lo == lo, Friendship.user_hi == hi))))
 
 
-def friend_ids_query(user_id: str, *, and_self: bool = False) -> Any:
+def friend_ids_query(user_id: Any, *, and_self: bool = False) -> Any:
     """SQL: the ids of a user's friends (and theirs with ``and_self``), for ``IN (…)``."""
     parts = [
         select(Friendship.user_hi).where(Friendship.user_lo == user_id),
         select(Friendship.user_lo).where(Friendship.user_hi == user_id),
     ]
     if and_self:
-        parts.append(select(literal(user_id)))
+        parts.append(select(literal(user_id) if isinstance(user_id, str) else user_id))
     return union_all(*parts)
 
 
