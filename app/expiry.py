@@ -9,7 +9,6 @@ acted.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,16 +22,19 @@ BATCH = 200
 async def sweep(
     rt: Runtime,
     *,
-    due: Callable[[datetime], Any],
+    pending: Any,
+    expires_at: Any,
     handle: Callable[[AsyncSession, str], Awaitable[bool]],
     max_rounds: int = 50,
 ) -> int:
-    """Run ``handle`` for every id that ``due(now)`` (a SELECT of ids, oldest first) finds;
-    returns how many this call handled."""
+    """Run ``handle`` for every id that ``pending`` (a SELECT of ids still waiting) finds
+    past ``expires_at`` (its expiry column), oldest first; returns how many this call
+    handled."""
     handled = 0
     async with rt.sessionmaker() as db:
         for _ in range(max_rounds):
-            ids = (await db.execute(due(rt.clock.now()).limit(BATCH))).scalars().all()
+            due = pending.where(expires_at <= rt.clock.now()).order_by(expires_at).limit(BATCH)
+            ids = (await db.execute(due)).scalars().all()
             await end_read(db)
             if not ids:
                 break

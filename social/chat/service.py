@@ -236,7 +236,8 @@ async def _append(
         await execute(db, _INSERT_MESSAGE, {**params, "p_seq": msg.seq})
         if has_sender:
             await execute(db, _mark_own_read(bindparam("p_seq")), {**params, "p_seq": msg.seq})
-        members = await member_ids(db, conversation_id)
+        # A direct conversation's members are in its key.
+        members = row[1].split("|") if row[1] else await member_ids(db, conversation_id)
     loaded = db.identity_map.get(identity_key(Conversation, conversation_id))
     if loaded is not None:  # as the ORM's own UPDATE would: the session sees the new seq
         set_committed_value(loaded, "last_seq", msg.seq)
@@ -257,12 +258,13 @@ _messages = Message.__table__  # type: ignore[attr-defined]
 
 @cache
 def _bump(guard: bool) -> Any:
-    """UPDATE conversations SET last_seq = last_seq + 1 … RETURNING last_seq (the row lock)."""
+    """UPDATE conversations SET last_seq = last_seq + 1 … RETURNING last_seq, direct_key
+    (the row lock)."""
     stmt = update(_conversations).where(_conversations.c.id == bindparam("p_conv"))
     if guard:
         stmt = stmt.where(_sender_may_post(bindparam("p_conv"), bindparam("p_sender")))
     return stmt.values(last_seq=_conversations.c.last_seq + 1, last_message_at=bindparam("p_now")).returning(
-        _conversations.c.last_seq
+        _conversations.c.last_seq, _conversations.c.direct_key
     )
 
 

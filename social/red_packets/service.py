@@ -440,14 +440,10 @@ async def refund_expired(rt: Runtime, *, max_rounds: int = 50) -> int:
     """The sweep: refund every open packet past its expiry; returns how many this call
     refunded (``app.expiry.sweep``: catches up after downtime, safe on several workers)."""
 
-    def due(now: datetime) -> Any:
-        return (
-            select(RedPacket.id)
-            .where(RedPacket.status == "open", RedPacket.expires_at <= now)
-            .order_by(RedPacket.expires_at)
-        )
-
     async def handle(db: AsyncSession, packet_id: str) -> bool:
         return await refund_one(db, rt, packet_id=packet_id) is not None
 
-    return await expiry.sweep(rt, due=due, handle=handle, max_rounds=max_rounds)
+    pending = select(RedPacket.id).where(RedPacket.status == "open")
+    return await expiry.sweep(
+        rt, pending=pending, expires_at=RedPacket.expires_at, handle=handle, max_rounds=max_rounds
+    )

@@ -345,14 +345,10 @@ async def refund_expired(rt: Runtime, *, max_rounds: int = 50) -> int:
     """The sweep: refund every pending transfer past its expiry; returns how many this call
     refunded (``app.expiry.sweep``: catches up after downtime, safe on several workers)."""
 
-    def due(now: datetime) -> Any:
-        return (
-            select(Transfer.id)
-            .where(Transfer.status == "pending", Transfer.expires_at <= now)
-            .order_by(Transfer.expires_at)
-        )
-
     async def handle(db: AsyncSession, transfer_id: str) -> bool:
         return await refund_one(db, rt, transfer_id=transfer_id)
 
-    return await expiry.sweep(rt, due=due, handle=handle, max_rounds=max_rounds)
+    pending = select(Transfer.id).where(Transfer.status == "pending")
+    return await expiry.sweep(
+        rt, pending=pending, expires_at=Transfer.expires_at, handle=handle, max_rounds=max_rounds
+    )
