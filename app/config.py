@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     database_url: str = ""  # empty: a SQLite file under data_dir
     redis_url: str = "memory://"
     redis_prefix: str = "qz:"
-    db_pool_size: int = 10
+    db_pool_size: int = 24  # per worker; plus a quarter of it as overflow
 
     # secrets
     secret_key: str = DEFAULT_SECRET

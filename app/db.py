@@ -45,8 +45,12 @@ def make_engine(settings: Settings) -> AsyncEngine:
         )
         _sqlite_immediate_transactions(engine)
         return engine
+    # Connections are kept, not churned: an overflow connection is closed when returned, and
+    # opening one (a PostgreSQL backend, asyncpg's type setup, re-preparing every statement)
+    # costs more than the request that needed it. So most of the budget is pool, little is
+    # overflow; workers × (pool + overflow) must stay under PostgreSQL's max_connections.
     return create_async_engine(
-        url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size * 2, pool_pre_ping=False
+        url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size // 4, pool_pre_ping=False
     )
 
 
