@@ -88,3 +88,41 @@ async def test_settlement_balance_is_the_sum_of_its_postings(rt, users):
     await users.make("b", balance_fen=750)
     async with rt.sessionmaker() as db:
         assert await ledger.balance(db, ledger.SETTLEMENT) == -1_000
+
+
+async def test_a_refused_posting_changes_no_account(rt, users):
+    """One account short of funds refuses the whole posting: no balance moves, no record."""
+    alice = await users.make("alice", balance_fen=100)
+    bob = await users.make("bob", balance_fen=100)
+    a, b = ledger.wallet_account(alice.id), ledger.wallet_account(bob.id)
+    async with rt.sessionmaker() as db:
+        before = (await ledger.audit(db), await ledger.balance(db, ledger.SETTLEMENT))
+        with pytest.raises(InsufficientFunds) as refused:
+            async with transaction(db):
+                await ledger.post(
+                    db,
+                    kind="test",
+                    now=rt.clock.now(),
+                    entries=[Entry(a, -60), Entry(b, -101), Entry(ledger.SETTLEMENT, 161)],
+                )
+        assert refused.value.body()["error"]["details"]["account_id"] == b
+        assert await ledger.balance(db, a) == 100 and await ledger.balance(db, b) == 100
+        assert (await ledger.audit(db), await ledger.balance(db, ledger.SETTLEMENT)) == before
+
+
+async def test_opposite_moves_between_two_wallets_do_not_deadlock(rt, users):
+    """Accounts are locked in id order, so A→B and B→A at once queue instead of deadlocking."""
+    alice = await users.make("alice", balance_fen=1_000)
+    bob = await users.make("bob", balance_fen=1_000)
+    a, b = ledger.wallet_account(alice.id), ledger.wallet_account(bob.id)
+
+    async def move(src: str, dst: str) -> None:
+        async with rt.sessionmaker() as db, transaction(db):
+            await ledger.post(db, kind="test", now=rt.clock.now(), entries=ledger.move(src, dst, 7))
+
+    async with anyio.create_task_group() as tg:
+        for i in range(60):
+            tg.start_soon(move, *((a, b) if i % 2 else (b, a)))
+    async with rt.sessionmaker() as db:
+        assert await ledger.balance(db, a) == 1_000 and await ledger.balance(db, b) == 1_000
+        assert (await ledger.audit(db)).ok
