@@ -79,19 +79,36 @@ def after_commit(db: AsyncSession, callback: AfterCommit) -> None:
     db.info.setdefault("after_commit", []).append(callback)
 
 
+async def last_in_transaction(db: AsyncSession, step: Callable[[], Awaitable[Any]]) -> None:
+    """Run ``step`` as the use-case transaction's last writes, just before it commits (now,
+    outside ``transaction``). For a write that locks a row many requests share, such as a
+    conversation's ``last_seq``: it then holds that lock only for the commit."""
+    steps = db.info.get("before_commit")
+    if steps is None:
+        await step()
+    else:
+        steps.append(step)
+
+
 @asynccontextmanager
 async def transaction(db: AsyncSession) -> AsyncIterator[AsyncSession]:
-    """The use case's one transaction: commit, then run the after-commit callbacks."""
+    """The use case's one transaction: its last steps (``last_in_transaction``), commit, then
+    the after-commit callbacks."""
     if db.in_transaction():
         # A read before the use case (e.g. loading the current user) autobegan one.
         await db.commit()
     db.info["after_commit"] = []
+    db.info["before_commit"] = []
     try:
         async with db.begin():
             yield db
+            for step in db.info["before_commit"]:
+                await step()
     except BaseException:
         db.info["after_commit"] = []
         raise
+    finally:
+        del db.info["before_commit"]
     callbacks = db.info.pop("after_commit", [])
     for callback in callbacks:
         await callback()

@@ -29,7 +29,7 @@ from sqlalchemy.orm.util import identity_key
 from sqlmodel import col
 
 from app.auth.models import User
-from app.db import after_commit, end_read, execute, is_unique_violation, transaction
+from app.db import after_commit, end_read, execute, is_unique_violation, last_in_transaction, transaction
 from app.errors import Forbidden, NotFound, ValidationFailed
 from app.ids import new_id
 from app.pagination import Page, decode_cursor, encode_cursor
@@ -160,6 +160,25 @@ async def post_message(
     if msg is None:
         raise NotFound("conversation not found", conversation_id=conversation_id)
     return msg
+
+
+async def post_message_last(
+    db: AsyncSession,
+    rt: Runtime,
+    *,
+    conversation_id: str,
+    sender_id: str | None,
+    kind: str,
+    body: dict[str, Any],
+) -> None:
+    """``post_message`` as the transaction's last write (``app.db.last_in_transaction``): the
+    conversation row, locked by every message of the conversation, is then held only for
+    the commit. For money use cases, whose messages share a group with many others."""
+
+    async def post() -> None:
+        await post_message(db, rt, conversation_id=conversation_id, sender_id=sender_id, kind=kind, body=body)
+
+    await last_in_transaction(db, post)
 
 
 def _sender_may_post(conversation_id: Any, sender_id: Any) -> Any:

@@ -152,7 +152,7 @@ async def create_packet(
         ref_id=p.id,
         memo="red packet sent",
     )
-    await chat.post_message(
+    await chat.post_message_last(
         db,
         rt,
         conversation_id=conversation_id,
@@ -315,7 +315,7 @@ async def _take_share(
         ref_id=packet_id,
         memo="red packet grabbed",
     )
-    await chat.post_message(
+    await chat.post_message_last(
         db,
         rt,
         conversation_id=p.conversation_id,
@@ -420,7 +420,7 @@ async def refund_one(db: AsyncSession, rt: Runtime, *, packet_id: str) -> int | 
         kind="red_packet_refunded",
         data={"packet_id": packet_id, "refunded_fen": refunded, "conversation_id": row.conversation_id},
     )
-    await chat.post_message(
+    await chat.post_message_last(
         db,
         rt,
         conversation_id=row.conversation_id,

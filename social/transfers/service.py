@@ -7,7 +7,7 @@ SQLite) and only the statement that changed the row moves the escrow. So a trans
 paid once or refunded once, also when the receiver accepts while two workers sweep.
 
 Lock order in every use case: the transfer's own rows, then ledger accounts (``post``
-sorts them), then the conversation row (``post_message``) — no cycles.
+sorts them), then the conversation row (``post_message_last``, just before commit) — no cycles.
 """
 
 from __future__ import annotations
@@ -199,7 +199,7 @@ async def create_transfer(
         kind="transfer_received",
         data={"transfer_id": t.id, "from_user_id": sender_id, "amount_fen": amount_fen, "note": note},
     )
-    await chat.post_message(
+    await chat.post_message_last(
         db, rt, conversation_id=conv_id, sender_id=sender_id, kind="transfer", body=_body(t, "pending")
     )
     return to_public(t)
@@ -237,7 +237,7 @@ async def _settle(
         ref_id=t.id,
         memo=f"transfer {status}",
     )
-    # Notification first, message last: posting locks the conversation row until commit.
+    # The message is written last (post_message_last): it locks the conversation row until commit.
     if accept:
         await notify(
             db,
@@ -247,7 +247,7 @@ async def _settle(
             data={"transfer_id": t.id, "to_user_id": t.receiver_id, "amount_fen": t.amount_fen},
         )
         # The receiver's "received" bubble, as in WeChat.
-        await chat.post_message(
+        await chat.post_message_last(
             db,
             rt,
             conversation_id=t.conversation_id,
@@ -263,7 +263,7 @@ async def _settle(
             kind="transfer_refunded",
             data={"transfer_id": t.id, "amount_fen": t.amount_fen, "reason": "declined"},
         )
-        await chat.post_message(
+        await chat.post_message_last(
             db,
             rt,
             conversation_id=t.conversation_id,
@@ -330,7 +330,7 @@ async def refund_one(db: AsyncSession, rt: Runtime, *, transfer_id: str) -> bool
         kind="transfer_refunded",
         data={"transfer_id": t.id, "amount_fen": t.amount_fen, "reason": "expired"},
     )
-    await chat.post_message(
+    await chat.post_message_last(
         db,
         rt,
         conversation_id=t.conversation_id,
