@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, NoReturn
 
-from sqlalchemy import bindparam, case, literal_column, select, update
+from sqlalchemy import bindparam, case, literal_column, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -261,6 +261,32 @@ def _insert_claim_statement(dialect: str) -> Any:
     )
 
 
+_TAKE_AND_CLAIM = text(
+    """
+WITH taken AS (
+    UPDATE red_packets SET
+        remaining_count = remaining_count - 1,
+        remaining_fen = remaining_fen - (shares ->> (count - remaining_count))::bigint,
+        status = CASE WHEN remaining_count = 1 THEN 'finished' ELSE status END,
+        closed_at = CASE WHEN remaining_count = 1 THEN CAST(:p_now AS timestamptz) ELSE closed_at END
+    WHERE id = :p_packet AND status = 'open' AND remaining_count > 0
+      AND expires_at > CAST(:p_now AS timestamptz)
+    RETURNING id, remaining_count, count - remaining_count - 1 AS idx,
+              (shares ->> (count - remaining_count - 1))::bigint AS amount_fen
+), claimed AS (
+    INSERT INTO red_packet_claims (packet_id, user_id, idx, amount_fen, at)
+    SELECT id, :p_user, idx, amount_fen, CAST(:p_now AS timestamptz) FROM taken
+    ON CONFLICT (packet_id, user_id) DO NOTHING
+    RETURNING idx
+)
+SELECT t.remaining_count, t.amount_fen, c.idx IS NOT NULL AS claimed
+FROM taken t LEFT JOIN claimed c ON true
+"""
+)
+"""On PostgreSQL the two statements above in one round trip (the packet row is hot): no
+row when no share could be taken, ``claimed`` false when the user's claim already exists."""
+
+
 async def grab(db: AsyncSession, rt: Runtime, *, packet_id: str, user_id: str) -> GrabPublic:
     """Take the next share of a packet into the user's wallet. Runs in the caller's
     transaction (``idem.run``); locks the packet row (conditional UPDATE).
@@ -297,14 +323,24 @@ async def _take_share(
     db: AsyncSession, rt: Runtime, *, packet_id: str, user_id: str, p: Any, now: datetime
 ) -> GrabPublic:
     dialect = db.get_bind().dialect.name
-    taken = (await execute(db, _take_share_statement(dialect), {"p_packet": packet_id, "p_now": now})).first()
-    if taken is None:
-        await _explain_no_share(db, rt, packet_id=packet_id)
-    idx = taken.count - taken.remaining_count - 1
-    amount = int(taken.shares[idx])
-    claim = {"packet_id": packet_id, "user_id": user_id, "idx": idx, "amount_fen": amount, "at": now}
-    inserted = (await execute(db, _insert_claim_statement(dialect), claim)).first()
-    if inserted is None:
+    if dialect == "postgresql":
+        params = {"p_packet": packet_id, "p_user": user_id, "p_now": now}
+        got = (await execute(db, _TAKE_AND_CLAIM, params)).first()
+        if got is None:
+            await _explain_no_share(db, rt, packet_id=packet_id)
+        remaining, amount, claimed = got.remaining_count, int(got.amount_fen), got.claimed
+    else:
+        taken = (
+            await execute(db, _take_share_statement(dialect), {"p_packet": packet_id, "p_now": now})
+        ).first()
+        if taken is None:
+            await _explain_no_share(db, rt, packet_id=packet_id)
+        remaining = taken.remaining_count
+        idx = taken.count - remaining - 1
+        amount = int(taken.shares[idx])
+        claim = {"packet_id": packet_id, "user_id": user_id, "idx": idx, "amount_fen": amount, "at": now}
+        claimed = (await execute(db, _insert_claim_statement(dialect), claim)).first() is not None
+    if not claimed:
         # A concurrent grab by the same user won; the rollback undoes our decrement.
         raise AlreadyClaimed("you already grabbed this red packet")
     await ledger.post(
@@ -327,10 +363,10 @@ async def _take_share(
             "user_id": user_id,
             "sender_id": p.sender_id,
             "amount_fen": amount,
-            "remaining_count": taken.remaining_count,
+            "remaining_count": remaining,
         },
     )
-    return GrabPublic(packet_id=packet_id, amount_fen=amount, remaining_count=taken.remaining_count)
+    return GrabPublic(packet_id=packet_id, amount_fen=amount, remaining_count=remaining)
 
 
 def _public_status(p: RedPacket, rt: Runtime) -> str:
