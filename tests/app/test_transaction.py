@@ -1,0 +1,63 @@
+"""``app.db.transaction``: last steps run just before the commit, callbacks after it."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.db import after_commit, last_in_transaction, transaction
+from app.ledger import service as ledger
+from app.ledger.models import Account
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_last_steps_run_after_the_body_and_before_the_commit(rt):
+    order: list[str] = []
+
+    async def last() -> None:
+        order.append("last")
+
+    async def committed() -> None:
+        order.append("committed")
+
+    async with rt.sessionmaker() as db:
+        async with transaction(db):
+            await last_in_transaction(db, last)
+            after_commit(db, committed)
+            order.append("body")
+        assert order == ["body", "last", "committed"]
+
+
+async def test_a_failing_body_skips_its_last_steps_and_a_failing_last_step_rolls_back(rt):
+    ran: list[str] = []
+
+    async def last() -> None:
+        ran.append("last")
+
+    async def fails() -> None:
+        raise RuntimeError("refused at the end")
+
+    async with rt.sessionmaker() as db:
+        with pytest.raises(ValueError):
+            async with transaction(db):
+                await last_in_transaction(db, last)
+                raise ValueError("the use case failed")
+        assert ran == []
+        with pytest.raises(RuntimeError):
+            async with transaction(db):
+                await ledger.open_account(
+                    db, account_id="escrow:test:x", kind="test", owner_id=None, now=rt.clock.now()
+                )
+                await last_in_transaction(db, fails)
+        assert await db.get(Account, "escrow:test:x") is None
+
+
+async def test_outside_a_transaction_a_last_step_runs_at_once(rt):
+    ran: list[str] = []
+
+    async def step() -> None:
+        ran.append("now")
+
+    async with rt.sessionmaker() as db:
+        await last_in_transaction(db, step)
+    assert ran == ["now"]
