@@ -291,6 +291,7 @@ async def _write(conn: AsyncConnection, now: datetime, last_seq: dict[str, int],
                 "convs": [m.conversation_id for m in fresh],
                 "seqs": [m.seq for m in fresh],
                 "senders": [m.sender_id for m in fresh],
+                "kinds": [m.kind for m in fresh],
                 "bodies": [json.dumps(m.body) for m in fresh],
                 "cids": [m.cid for m in fresh],
                 "read_convs": [c for (c, _), _ in read_marks],
@@ -329,11 +330,12 @@ WITH bumped AS (
     WHERE c.id = b.id
 ), stored AS (
     INSERT INTO messages (id, conversation_id, seq, sender_id, kind, body, cid, created_at)
-    SELECT m.id, m.conversation_id, m.seq, m.sender_id, 'text', CAST(m.body AS json), m.cid,
+    SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.kind, CAST(m.body AS json), m.cid,
            CAST(:at AS timestamptz)
     FROM unnest(CAST(:ids AS varchar[]), CAST(:convs AS varchar[]), CAST(:seqs AS int[]),
-                CAST(:senders AS varchar[]), CAST(:bodies AS text[]), CAST(:cids AS varchar[]))
-        AS m(id, conversation_id, seq, sender_id, body, cid)
+                CAST(:senders AS varchar[]), CAST(:kinds AS varchar[]), CAST(:bodies AS text[]),
+                CAST(:cids AS varchar[]))
+        AS m(id, conversation_id, seq, sender_id, kind, body, cid)
 )
 UPDATE conversation_members cm SET last_read_seq = r.seq
 FROM unnest(CAST(:read_convs AS varchar[]), CAST(:read_users AS varchar[]), CAST(:read_seqs AS int[]))

@@ -256,22 +256,30 @@ async def _settle(
             body=_body(t, status),
         )
     else:
-        await notify(
-            db,
-            rt,
-            user_id=t.sender_id,
-            kind="transfer_refunded",
-            data={"transfer_id": t.id, "amount_fen": t.amount_fen, "reason": "declined"},
-        )
-        await chat.post_message_last(
-            db,
-            rt,
-            conversation_id=t.conversation_id,
-            sender_id=None,
-            kind="system",
-            body={"event": "transfer_declined", **_body(t, status)},
-        )
+        await _tell_sender_money_is_back(db, rt, t, reason="declined")
     return to_public(t)
+
+
+async def _tell_sender_money_is_back(db: AsyncSession, rt: Runtime, t: Transfer, *, reason: str) -> None:
+    """A notification to the sender and a system message in the chat: declined or expired."""
+    await notify(
+        db,
+        rt,
+        user_id=t.sender_id,
+        kind="transfer_refunded",
+        data={"transfer_id": t.id, "amount_fen": t.amount_fen, "reason": reason},
+    )
+    status, event = (
+        ("declined", "transfer_declined") if reason == "declined" else ("refunded", "transfer_refunded")
+    )
+    await chat.post_message_last(
+        db,
+        rt,
+        conversation_id=t.conversation_id,
+        sender_id=None,
+        kind="system",
+        body={"event": event, **_body(t, status)},
+    )
 
 
 async def accept_transfer(db: AsyncSession, rt: Runtime, *, transfer_id: str, user_id: str) -> TransferPublic:
@@ -323,21 +331,7 @@ async def refund_one(db: AsyncSession, rt: Runtime, *, transfer_id: str) -> bool
         ref_id=t.id,
         memo="transfer expired: refunded",
     )
-    await notify(
-        db,
-        rt,
-        user_id=t.sender_id,
-        kind="transfer_refunded",
-        data={"transfer_id": t.id, "amount_fen": t.amount_fen, "reason": "expired"},
-    )
-    await chat.post_message_last(
-        db,
-        rt,
-        conversation_id=t.conversation_id,
-        sender_id=None,
-        kind="system",
-        body={"event": "transfer_refunded", **_body(t, "refunded")},
-    )
+    await _tell_sender_money_is_back(db, rt, t, reason="expired")
     return True
 
 
