@@ -2,7 +2,8 @@
 
 Every use case runs in ``async with transaction(db):``. It commits once and then runs
 the callbacks queued with ``after_commit`` (WebSocket pushes, notifications), so no
-event leaves the process for data that was rolled back.
+event leaves the process for data that was rolled back; when it rolls back instead, it
+runs those queued with ``on_rollback`` (undoing a step taken outside the database).
 
 SQLite (the embedded default) takes its write lock at ``BEGIN IMMEDIATE`` and waits on
 a busy timeout, so concurrent writers queue instead of failing with "database is
@@ -79,6 +80,12 @@ def after_commit(db: AsyncSession, callback: AfterCommit) -> None:
     db.info.setdefault("after_commit", []).append(callback)
 
 
+def on_rollback(db: AsyncSession, callback: AfterCommit) -> None:
+    """Queue ``callback`` to run if the current use-case transaction rolls back, whatever
+    failed (the use case, a later step, the commit)."""
+    db.info.setdefault("on_rollback", []).append(callback)
+
+
 async def last_in_transaction(db: AsyncSession, step: Callable[[], Awaitable[Any]]) -> None:
     """Run ``step`` as the use-case transaction's last writes, just before it commits (now,
     outside ``transaction``). For a write that locks a row many requests share, such as a
@@ -99,6 +106,7 @@ async def transaction(db: AsyncSession) -> AsyncIterator[AsyncSession]:
         await db.commit()
     db.info["after_commit"] = []
     db.info["before_commit"] = []
+    db.info["on_rollback"] = []
     try:
         async with db.begin():
             yield db
@@ -106,9 +114,12 @@ async def transaction(db: AsyncSession) -> AsyncIterator[AsyncSession]:
                 await step()
     except BaseException:
         db.info["after_commit"] = []
+        for undo in db.info.pop("on_rollback"):
+            await undo()
         raise
     finally:
         del db.info["before_commit"]
+        db.info.pop("on_rollback", None)
     callbacks = db.info.pop("after_commit", [])
     for callback in callbacks:
         await callback()

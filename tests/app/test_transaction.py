@@ -1,10 +1,11 @@
-"""``app.db.transaction``: last steps run just before the commit, callbacks after it."""
+"""``app.db.transaction``: last steps run just before the commit, callbacks after it, undo
+callbacks when it rolls back."""
 
 from __future__ import annotations
 
 import pytest
 
-from app.db import after_commit, last_in_transaction, transaction
+from app.db import after_commit, last_in_transaction, on_rollback, transaction
 from app.ledger import service as ledger
 from app.ledger.models import Account
 
@@ -61,3 +62,31 @@ async def test_outside_a_transaction_a_last_step_runs_at_once(rt):
     async with rt.sessionmaker() as db:
         await last_in_transaction(db, step)
     assert ran == ["now"]
+
+
+async def test_undo_callbacks_run_when_the_body_or_a_last_step_fails_and_not_after_a_commit(rt):
+    undone: list[str] = []
+
+    async def undo() -> None:
+        undone.append("undone")
+
+    async def fails() -> None:
+        raise RuntimeError("refused at the end")
+
+    async with rt.sessionmaker() as db:
+        async with transaction(db):
+            on_rollback(db, undo)
+        assert undone == []
+        with pytest.raises(ValueError):
+            async with transaction(db):
+                on_rollback(db, undo)
+                raise ValueError("the use case failed")
+        assert undone == ["undone"]
+        with pytest.raises(RuntimeError):
+            async with transaction(db):
+                on_rollback(db, undo)
+                await last_in_transaction(db, fails)
+        assert undone == ["undone", "undone"]
+        async with transaction(db):
+            pass  # a later transaction does not inherit the earlier undo callbacks
+        assert undone == ["undone", "undone"]
