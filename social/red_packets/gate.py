@@ -15,6 +15,8 @@ goes back to the sender with the 24 h refund. Money is never decided here.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from app.runtime import Runtime
 
 TTL_S = 30
@@ -39,7 +41,7 @@ end
 return 0
 """
 
-ALREADY = 2
+TAKEN, ALREADY = 1, 2
 
 
 def _keys(rt: Runtime, packet_id: str) -> list[str]:
@@ -47,13 +49,15 @@ def _keys(rt: Runtime, packet_id: str) -> list[str]:
     return [rt.keys("red_packet", tag, "tickets"), rt.keys("red_packet", tag, "takers")]
 
 
-async def take(rt: Runtime, packet_id: str, *, user_id: str, remaining_in_db: int) -> int:
-    """Take a ticket: 1 taken, 0 every share is taken (or being taken), ALREADY when this
-    user's other grab holds one."""
+async def take(
+    rt: Runtime, packet_id: str, *, user_id: str, remaining_in_db: Callable[[], Awaitable[int]]
+) -> int:
+    """Take a ticket: TAKEN, 0 every share is taken (or being taken), ALREADY when this
+    user's other grab holds one. ``remaining_in_db`` seeds a missing counter."""
     keys = _keys(rt, packet_id)
     got = int(await rt.redis.eval(_TAKE, 2, *keys, user_id, TTL_S))  # type: ignore[misc]
     if got == -1:
-        await rt.redis.set(keys[0], remaining_in_db, nx=True, ex=TTL_S)
+        await rt.redis.set(keys[0], await remaining_in_db(), nx=True, ex=TTL_S)
         got = int(await rt.redis.eval(_TAKE, 2, *keys, user_id, TTL_S))  # type: ignore[misc]
     return got
 

@@ -12,7 +12,8 @@ Exactly-once grabs, on any number of workers, are decided in the database:
   (checked under the packet lock, so it is answered ``already_claimed`` and the
   transaction, decrement included, is rolled back);
 - in front of that, a Redis ticket counter (``gate.py``) answers ``sold_out`` without
-  touching the row once every share is taken or being taken — a fast path only.
+  queueing on the row's lock once every share is taken or being taken — a fast path
+  only; a ticket is given back when its grab's transaction rolls back.
 
 Who may grab: members of the conversation; in a direct chat only the other person
 (not the sender); in a group every member including the sender (as in WeChat), so
@@ -36,7 +37,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import expiry
-from app.db import end_read, execute
+from app.db import end_read, execute, on_rollback
 from app.errors import (
     AlreadyClaimed,
     Expired,
@@ -200,7 +201,6 @@ _GRAB_VIEW = select(
     _packets.c.to_user_id,
     _packets.c.sender_may_grab,
     _packets.c.status,
-    _packets.c.remaining_count,
     _packets.c.expires_at,
     select(_members.c.user_id)
     .where(
@@ -213,8 +213,39 @@ _GRAB_VIEW = select(
     .exists()
     .label("claimed"),
 ).where(_packets.c.id == bindparam("p_packet"))
-"""One read for a grab: the packet, whether the user is a member of its conversation and
-whether they already hold a share."""
+"""What decides whether a user may grab: the packet, whether the user is a member of its
+conversation and whether they already hold a share."""
+
+_REMAINING = select(_packets.c.remaining_count).where(_packets.c.id == bindparam("p_packet"))
+
+
+def _refuse(p: Any, *, packet_id: str, user_id: str, now: datetime) -> None:
+    """Raise why ``user_id`` may not take a share of the packet seen as ``p`` (a
+    ``_GRAB_VIEW`` row or None), if they may not: NotFound (no packet, or not a member),
+    Forbidden (not for this user), AlreadyClaimed, Expired, SoldOut."""
+    if p is None or not p.is_member:
+        raise NotFound("red packet not found", packet_id=packet_id)
+    if p.mode == "exclusive" and user_id != p.to_user_id:
+        raise Forbidden("this red packet is for someone else")
+    if user_id == p.sender_id and not p.sender_may_grab:
+        raise Forbidden("the sender cannot grab a red packet in a direct chat")
+    if p.claimed:
+        raise AlreadyClaimed("you already grabbed this red packet")
+    if p.status == "refunded" or (p.status == "open" and p.expires_at <= now):
+        raise Expired("the red packet has expired", expires_at=p.expires_at.isoformat())
+    if p.status == "finished":
+        raise SoldOut("every share has been taken")
+
+
+def _may_grab(p: Any, user_id: str) -> bool:
+    """``_GRAB`` checks the same in SQL: a member, not yet holding a share, the packet not
+    for someone else, not the sender of a direct packet."""
+    return bool(
+        p.is_member
+        and not p.claimed
+        and (p.mode != "exclusive" or p.to_user_id == user_id)
+        and (p.sender_id != user_id or p.sender_may_grab)
+    )
 
 
 @cache
@@ -261,9 +292,16 @@ def _insert_claim_statement(dialect: str) -> Any:
     )
 
 
-_TAKE_AND_CLAIM = text(
+_GRAB = text(
     """
-WITH taken AS (
+WITH p AS (
+    SELECT id, conversation_id, sender_id, mode, to_user_id, sender_may_grab, status, expires_at,
+        EXISTS (SELECT 1 FROM conversation_members m
+                WHERE m.conversation_id = red_packets.conversation_id AND m.user_id = :p_user) AS is_member,
+        EXISTS (SELECT 1 FROM red_packet_claims c
+                WHERE c.packet_id = red_packets.id AND c.user_id = :p_user) AS claimed
+    FROM red_packets WHERE id = :p_packet
+), taken AS (
     UPDATE red_packets SET
         remaining_count = remaining_count - 1,
         remaining_fen = remaining_fen - (shares ->> (count - remaining_count))::bigint,
@@ -271,6 +309,8 @@ WITH taken AS (
         closed_at = CASE WHEN remaining_count = 1 THEN CAST(:p_now AS timestamptz) ELSE closed_at END
     WHERE id = :p_packet AND status = 'open' AND remaining_count > 0
       AND expires_at > CAST(:p_now AS timestamptz)
+      AND (SELECT is_member AND NOT claimed AND (mode <> 'exclusive' OR to_user_id = :p_user)
+                  AND (sender_id <> :p_user OR sender_may_grab) FROM p)
     RETURNING id, remaining_count, count - remaining_count - 1 AS idx,
               (shares ->> (count - remaining_count - 1))::bigint AS amount_fen
 ), claimed AS (
@@ -279,12 +319,15 @@ WITH taken AS (
     ON CONFLICT (packet_id, user_id) DO NOTHING
     RETURNING idx
 )
-SELECT t.remaining_count, t.amount_fen, c.idx IS NOT NULL AS claimed
-FROM taken t LEFT JOIN claimed c ON true
+SELECT p.*, t.remaining_count AS left_count, t.amount_fen, c.idx IS NOT NULL AS inserted
+FROM p LEFT JOIN taken t ON true LEFT JOIN claimed c ON true
 """
 )
-"""On PostgreSQL the two statements above in one round trip (the packet row is hot): no
-row when no share could be taken, ``claimed`` false when the user's claim already exists."""
+"""On PostgreSQL a whole grab's reads and writes but the ledger and the chat in one round
+trip: the ``_GRAB_VIEW`` row, and, when the user may grab, the next share taken (the
+packet's row lock, conditions re-checked on the locked row) and the claim inserted.
+``left_count`` is null when no share was taken, ``inserted`` false when the user's claim
+already exists (a concurrent grab by the same user)."""
 
 
 async def grab(db: AsyncSession, rt: Runtime, *, packet_id: str, user_id: str) -> GrabPublic:
@@ -293,54 +336,26 @@ async def grab(db: AsyncSession, rt: Runtime, *, packet_id: str, user_id: str) -
 
     Raises NotFound (no packet, or not a member), Forbidden (not for this user),
     AlreadyClaimed, SoldOut, Expired."""
-    p = (await execute(db, _GRAB_VIEW, {"p_packet": packet_id, "p_user": user_id})).first()
-    if p is None or not p.is_member:
-        raise NotFound("red packet not found", packet_id=packet_id)
-    if p.mode == "exclusive" and user_id != p.to_user_id:
-        raise Forbidden("this red packet is for someone else")
-    if user_id == p.sender_id and not p.sender_may_grab:
-        raise Forbidden("the sender cannot grab a red packet in a direct chat")
-    if p.claimed:
-        raise AlreadyClaimed("you already grabbed this red packet")
     now = rt.clock.now()
-    if p.status == "refunded" or (p.status == "open" and p.expires_at <= now):
-        raise Expired("the red packet has expired", expires_at=p.expires_at.isoformat())
-    if p.status == "finished":
-        raise SoldOut("every share has been taken")
-    ticket = await gate.take(rt, packet_id, user_id=user_id, remaining_in_db=p.remaining_count)
-    if ticket == gate.ALREADY:
-        raise AlreadyClaimed("you already grabbed this red packet")
-    if not ticket:
-        raise SoldOut("every share has been taken")
-    try:
-        return await _take_share(db, rt, packet_id=packet_id, user_id=user_id, p=p, now=now)
-    except Exception:
-        await gate.give_back(rt, packet_id, user_id=user_id)  # the grab did not happen
-        raise
+    params = {"p_packet": packet_id, "p_user": user_id, "p_now": now}
 
+    async def remaining_in_db() -> int:
+        return int((await execute(db, _REMAINING, params)).scalar() or 0)
 
-async def _take_share(
-    db: AsyncSession, rt: Runtime, *, packet_id: str, user_id: str, p: Any, now: datetime
-) -> GrabPublic:
-    dialect = db.get_bind().dialect.name
-    if dialect == "postgresql":
-        params = {"p_packet": packet_id, "p_user": user_id, "p_now": now}
-        got = (await execute(db, _TAKE_AND_CLAIM, params)).first()
-        if got is None:
-            await _explain_no_share(db, rt, packet_id=packet_id)
-        remaining, amount, claimed = got.remaining_count, int(got.amount_fen), got.claimed
-    else:
-        taken = (
-            await execute(db, _take_share_statement(dialect), {"p_packet": packet_id, "p_now": now})
-        ).first()
-        if taken is None:
-            await _explain_no_share(db, rt, packet_id=packet_id)
-        remaining = taken.remaining_count
-        idx = taken.count - remaining - 1
-        amount = int(taken.shares[idx])
-        claim = {"packet_id": packet_id, "user_id": user_id, "idx": idx, "amount_fen": amount, "at": now}
-        claimed = (await execute(db, _insert_claim_statement(dialect), claim)).first() is not None
-    if not claimed:
+    ticket = await gate.take(rt, packet_id, user_id=user_id, remaining_in_db=remaining_in_db)
+    if ticket != gate.TAKEN:  # say why from the row, without queueing on its lock
+        _refuse(
+            (await execute(db, _GRAB_VIEW, params)).first(), packet_id=packet_id, user_id=user_id, now=now
+        )
+        if ticket == gate.ALREADY:  # this user's other grab is in flight
+            raise AlreadyClaimed("you already grabbed this red packet")
+        raise SoldOut("every share has been taken")
+    on_rollback(db, lambda: gate.give_back(rt, packet_id, user_id=user_id))  # no grab, no ticket
+    p, remaining, amount, inserted = await _take_share(db, params)
+    _refuse(p, packet_id=packet_id, user_id=user_id, now=now)
+    if remaining is None:
+        await _explain_no_share(db, rt, packet_id=packet_id)
+    if not inserted:
         # A concurrent grab by the same user won; the rollback undoes our decrement.
         raise AlreadyClaimed("you already grabbed this red packet")
     await ledger.post(
@@ -367,6 +382,29 @@ async def _take_share(
         },
     )
     return GrabPublic(packet_id=packet_id, amount_fen=amount, remaining_count=remaining)
+
+
+async def _take_share(db: AsyncSession, params: dict[str, Any]) -> tuple[Any, int | None, int, bool]:
+    """Read the packet as ``_GRAB_VIEW`` and, if the user may grab, take the next share and
+    insert their claim. Returns (view row or None, remaining count or None when no share
+    was taken, the share, whether the claim was inserted)."""
+    dialect = db.get_bind().dialect.name
+    if dialect == "postgresql":
+        got = (await execute(db, _GRAB, params)).first()
+        if got is None or got.left_count is None:
+            return got, None, 0, False
+        return got, got.left_count, int(got.amount_fen), got.inserted
+    p = (await execute(db, _GRAB_VIEW, params)).first()
+    if p is None or not _may_grab(p, params["p_user"]):
+        return p, None, 0, False
+    taken = (await execute(db, _take_share_statement(dialect), params)).first()
+    if taken is None:
+        return p, None, 0, False
+    idx = taken.count - taken.remaining_count - 1
+    amount = int(taken.shares[idx])
+    claim = {"packet_id": params["p_packet"], "user_id": params["p_user"], "idx": idx, "amount_fen": amount}
+    inserted = (await execute(db, _insert_claim_statement(dialect), {**claim, "at": params["p_now"]})).first()
+    return p, taken.remaining_count, amount, inserted is not None
 
 
 def _public_status(p: RedPacket, rt: Runtime) -> str:

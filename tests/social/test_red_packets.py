@@ -238,6 +238,21 @@ async def test_a_grab_replayed_with_its_key_pays_once(client, users, group):
     assert await users.balance(alice) == 100_000 - 1_000 - 10
 
 
+async def test_a_key_reused_for_another_packet_is_refused_and_takes_nothing(client, users, group):
+    # The grab runs before its key is found taken, so its share, and its gate ticket, must go back.
+    conv, alice, bob, *_ = group
+    first = (await create(client, alice, conv, 1_000, 1)).json()
+    second = (await create(client, alice, conv, 500, 1)).json()
+    assert (await grab(client, bob, first["id"], key="k")).status_code == 200
+    reused = await grab(client, bob, second["id"], key="k")
+    assert reused.status_code == 409 and error_code(reused) == "conflict"
+    assert await users.balance(bob) == 1_000
+    retried = await grab(client, bob, second["id"], key="k2")
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["amount_fen"] == 500
+    assert await users.balance(bob) == 1_500
+
+
 async def test_concurrent_grabs_take_exactly_count_shares(client, rt, users):
     sender = await users.make("sender", balance_fen=10_000)
     crowd = [await users.make(f"m{i}") for i in range(24)]
