@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from redis.commands.core import AsyncScript
+
 from app.runtime import Runtime
 
 TTL_S = 30
@@ -44,6 +46,14 @@ return 0
 TAKEN, ALREADY = 1, 2
 
 
+def _script(rt: Runtime, source: str) -> AsyncScript:
+    """The script registered once per runtime: EVALSHA, not the source on every call."""
+    found = rt.extras.get(source)
+    if found is None:
+        found = rt.extras[source] = rt.redis.register_script(source)
+    return found  # type: ignore[no-any-return]
+
+
 def _keys(rt: Runtime, packet_id: str) -> list[str]:
     tag = "{" + packet_id + "}"  # one hash slot for both keys (Redis Cluster)
     return [rt.keys("red_packet", tag, "tickets"), rt.keys("red_packet", tag, "takers")]
@@ -55,13 +65,14 @@ async def take(
     """Take a ticket: TAKEN, 0 every share is taken (or being taken), ALREADY when this
     user's other grab holds one. ``remaining_in_db`` seeds a missing counter."""
     keys = _keys(rt, packet_id)
-    got = int(await rt.redis.eval(_TAKE, 2, *keys, user_id, TTL_S))  # type: ignore[misc]
+    script = _script(rt, _TAKE)
+    got = int(await script(keys, [user_id, TTL_S]))
     if got == -1:
         await rt.redis.set(keys[0], await remaining_in_db(), nx=True, ex=TTL_S)
-        got = int(await rt.redis.eval(_TAKE, 2, *keys, user_id, TTL_S))  # type: ignore[misc]
+        got = int(await script(keys, [user_id, TTL_S]))
     return got
 
 
 async def give_back(rt: Runtime, packet_id: str, *, user_id: str) -> None:
     """Return a ticket whose grab did not happen (already claimed, rolled back)."""
-    await rt.redis.eval(_GIVE_BACK, 2, *_keys(rt, packet_id), user_id)  # type: ignore[misc]
+    await _script(rt, _GIVE_BACK)(_keys(rt, packet_id), [user_id])
