@@ -1,10 +1,9 @@
 """Exactly-once money-moving requests (API.md: ``Idempotency-Key``).
 
-``run`` opens the use case's transaction, runs the action and inserts the (user, key)
-record with its response in the same transaction. A replay fails that insert on the
-stored row; a concurrent duplicate blocks on the primary key until the first commits, then
-fails it. Either way its transaction, action included, is rolled back and the stored
-response is answered: one effect, one stored answer. Domain errors (4xx) are
+``run`` opens the use case's transaction, first inserting the (user, key) record, then
+running the action and storing its response in the same transaction. A concurrent
+duplicate blocks on the primary key until the first commits, then fails the insert and
+answers the stored response: one effect, one stored answer. Domain errors (4xx) are
 stored too, so a replay answers the same; a different body under the same key is a
 ``conflict``. Records are kept ``idempotency_ttl_s`` (≥ 24 h) and then swept.
 """
@@ -19,7 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -59,7 +58,13 @@ async def _stored(db: AsyncSession, user_id: str, key: str, fp: str) -> Outcome 
     return Outcome(row.status_code, json.loads(row.response_json), replayed=True)
 
 
-_INSERT = insert(IdempotencyRecord.__table__)  # type: ignore[attr-defined]
+_records = IdempotencyRecord.__table__  # type: ignore[attr-defined]
+_INSERT = insert(_records)
+_STORE_RESPONSE = (
+    update(_records)
+    .where(_records.c.user_id == bindparam("p_user"), _records.c.key == bindparam("p_key"))
+    .values(status_code=bindparam("p_status"), response_json=bindparam("p_response"))
+)
 
 
 async def _insert(
@@ -88,17 +93,21 @@ async def run(
 ) -> Outcome:
     """Run ``action`` once per (user, key) inside one transaction. Raises Conflict.
 
-    There is no read first and no claim before the action: the record is inserted once,
-    with the response, after it. That insert finds a replay (it fails at once on the stored
-    row) or a concurrent duplicate (it waits for the other's commit, then fails); the
-    duplicate's work is rolled back with its transaction. A duplicate may thus run its
-    action before it is refused, so actions keep every effect inside the transaction (or
-    undo it when the transaction fails, like the red-packet gate)."""
+    There is no read first: the claim insert itself finds a replay (it fails at once on the
+    stored row) or a concurrent duplicate (it waits for the other's commit, then fails)."""
     try:
         async with transaction(db):
+            # Claim the key first: a concurrent duplicate waits here on the primary key.
+            await _insert(db, rt, user_id=user_id, key=key, fp=fp, status_code=0, body={})
             result = await action()
             body = result.model_dump(mode="json")
-            await _insert(db, rt, user_id=user_id, key=key, fp=fp, status_code=status_code, body=body)
+            response = {
+                "p_user": user_id,
+                "p_key": key,
+                "p_status": status_code,
+                "p_response": json.dumps(body),
+            }
+            await execute(db, _STORE_RESPONSE, response)
         return Outcome(status_code, body, replayed=False)
     except IntegrityError as exc:
         if not is_unique_violation(exc):
