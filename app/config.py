@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     redis_url: str = "memory://"
     redis_prefix: str = "qz:"
     db_pool_size: int = 24  # per worker; plus a quarter of it as overflow
+    db_pool_timeout_s: float = 30.0  # then 503 unavailable
+    # HTTP requests of a worker that work at once, the rest wait in order (app/admission.py);
+    # 0: the pool size on PostgreSQL, 2 on SQLite (one connection: more only queue unfairly there)
+    max_requests_in_flight: int = 0
 
     # secrets
     secret_key: str = DEFAULT_SECRET
@@ -128,6 +132,12 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.sqlalchemy_url.startswith("sqlite")
+
+    @property
+    def requests_in_flight(self) -> int:
+        if self.max_requests_in_flight > 0:
+            return self.max_requests_in_flight
+        return 2 if self.is_sqlite else self.db_pool_size
 
 
 @lru_cache

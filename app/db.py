@@ -51,7 +51,11 @@ def make_engine(settings: Settings) -> AsyncEngine:
     # costs more than the request that needed it. So most of the budget is pool, little is
     # overflow; workers × (pool + overflow) must stay under PostgreSQL's max_connections.
     return create_async_engine(
-        url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size // 4, pool_pre_ping=False
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size // 4,
+        pool_timeout=settings.db_pool_timeout_s,
+        pool_pre_ping=False,
     )
 
 

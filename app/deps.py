@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
+from app.admission import admitted
 from app.auth import tokens
 from app.auth.models import User
 from app.db import end_read
@@ -32,7 +33,7 @@ Rt = Annotated[Runtime, Depends(get_runtime)]
 
 
 async def get_db(rt: Rt) -> AsyncIterator[AsyncSession]:
-    async with rt.sessionmaker() as session:
+    async with admitted(rt), rt.sessionmaker() as session:  # in arrival order under load
         yield session
 
 
