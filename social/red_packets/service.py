@@ -237,17 +237,6 @@ def _refuse(p: Any, *, packet_id: str, user_id: str, now: datetime) -> None:
         raise SoldOut("every share has been taken")
 
 
-def _may_grab(p: Any, user_id: str) -> bool:
-    """``_GRAB`` checks the same in SQL: a member, not yet holding a share, the packet not
-    for someone else, not the sender of a direct packet."""
-    return bool(
-        p.is_member
-        and not p.claimed
-        and (p.mode != "exclusive" or p.to_user_id == user_id)
-        and (p.sender_id != user_id or p.sender_may_grab)
-    )
-
-
 @cache
 def _take_share_statement(dialect: str) -> Any:
     """The conditional UPDATE that takes the next share (the packet's row lock) and
@@ -386,7 +375,7 @@ async def grab(db: AsyncSession, rt: Runtime, *, packet_id: str, user_id: str) -
 
 async def _take_share(db: AsyncSession, params: dict[str, Any]) -> tuple[Any, int | None, int, bool]:
     """Read the packet as ``_GRAB_VIEW`` and, if the user may grab, take the next share and
-    insert their claim. Returns (view row or None, remaining count or None when no share
+    insert their claim (on SQLite a refused user is answered here, by ``_refuse``). Returns (view row or None, remaining count or None when no share
     was taken, the share, whether the claim was inserted)."""
     dialect = db.get_bind().dialect.name
     if dialect == "postgresql":
@@ -395,8 +384,7 @@ async def _take_share(db: AsyncSession, params: dict[str, Any]) -> tuple[Any, in
             return got, None, 0, False
         return got, got.left_count, int(got.amount_fen), got.inserted
     p = (await execute(db, _GRAB_VIEW, params)).first()
-    if p is None or not _may_grab(p, params["p_user"]):
-        return p, None, 0, False
+    _refuse(p, packet_id=params["p_packet"], user_id=params["p_user"], now=params["p_now"])
     taken = (await execute(db, _take_share_statement(dialect), params)).first()
     if taken is None:
         return p, None, 0, False

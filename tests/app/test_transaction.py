@@ -12,6 +12,10 @@ from app.ledger.models import Account
 pytestmark = pytest.mark.anyio
 
 
+async def refused_at_the_end() -> None:
+    raise RuntimeError("refused at the end")
+
+
 async def test_last_steps_run_after_the_body_and_before_the_commit(rt):
     order: list[str] = []
 
@@ -35,9 +39,6 @@ async def test_a_failing_body_skips_its_last_steps_and_a_failing_last_step_rolls
     async def last() -> None:
         ran.append("last")
 
-    async def fails() -> None:
-        raise RuntimeError("refused at the end")
-
     async with rt.sessionmaker() as db:
         with pytest.raises(ValueError):
             async with transaction(db):
@@ -49,7 +50,7 @@ async def test_a_failing_body_skips_its_last_steps_and_a_failing_last_step_rolls
                 await ledger.open_account(
                     db, account_id="escrow:test:x", kind="test", owner_id=None, now=rt.clock.now()
                 )
-                await last_in_transaction(db, fails)
+                await last_in_transaction(db, refused_at_the_end)
         assert await db.get(Account, "escrow:test:x") is None
 
 
@@ -70,9 +71,6 @@ async def test_undo_callbacks_run_when_the_body_or_a_last_step_fails_and_not_aft
     async def undo() -> None:
         undone.append("undone")
 
-    async def fails() -> None:
-        raise RuntimeError("refused at the end")
-
     async with rt.sessionmaker() as db:
         async with transaction(db):
             on_rollback(db, undo)
@@ -85,7 +83,7 @@ async def test_undo_callbacks_run_when_the_body_or_a_last_step_fails_and_not_aft
         with pytest.raises(RuntimeError):
             async with transaction(db):
                 on_rollback(db, undo)
-                await last_in_transaction(db, fails)
+                await last_in_transaction(db, refused_at_the_end)
         assert undone == ["undone", "undone"]
         async with transaction(db):
             pass  # a later transaction does not inherit the earlier undo callbacks
