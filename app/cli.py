@@ -14,6 +14,7 @@ from rich.table import Table
 
 from app import migrate as migrations
 from app.config import get_settings
+from app.db import resolve_database
 
 cli = typer.Typer(help="Quanzi: social finance behind a bank's mobile app.", no_args_is_help=True)
 users_cli = typer.Typer(help="Manage users.", no_args_is_help=True)
@@ -26,7 +27,9 @@ console = Console()
 
 
 def _serve(host: str, port: int, workers: int) -> None:
-    settings = get_settings()
+    # The embedded database (no QUANZI_DATABASE_URL) starts here, once; the workers get its URL.
+    settings = resolve_database(get_settings())
+    os.environ["QUANZI_DATABASE_URL"] = settings.database_url
     if workers > 1 and settings.redis_url.startswith("memory://"):
         console.print(
             "[red]memory:// Redis lives in one process; set QUANZI_REDIS_URL=redis://… for several workers"

@@ -54,8 +54,3 @@ class FrozenClock(Clock):
 def utcnow() -> datetime:
     """Real time, for token and code expiry only."""
     return datetime.now(UTC)
-
-
-def as_utc(at: datetime) -> datetime:
-    """SQLite hands back naive datetimes; they were stored as UTC."""
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)

@@ -30,13 +30,13 @@ class Settings(BaseSettings):
     log_json: bool = True
 
     # storage
-    database_url: str = ""  # empty: a SQLite file under data_dir
+    database_url: str = ""  # empty: the embedded PostgreSQL server under data_dir (app/embedded_pg.py)
     redis_url: str = "memory://"
     redis_prefix: str = "qz:"
     db_pool_size: int = 24  # per worker; plus a quarter of it as overflow
     db_pool_timeout_s: float = 30.0  # then 503 unavailable
     # HTTP requests of a worker that work at once, the rest wait in order (app/admission.py);
-    # 0: the pool size on PostgreSQL, 2 on SQLite (one connection: more only queue unfairly there)
+    # 0: the pool size
     max_requests_in_flight: int = 0
 
     # secrets
@@ -118,26 +118,17 @@ class Settings(BaseSettings):
 
     @property
     def sqlalchemy_url(self) -> str:
-        """The database URL with its async driver chosen (aiosqlite or asyncpg)."""
-        url = self.database_url or f"sqlite:///{self.data_dir / 'quanzi.db'}"
-        for plain, driver in (
-            ("sqlite://", "sqlite+aiosqlite://"),
-            ("postgresql://", "postgresql+asyncpg://"),
-            ("postgres://", "postgresql+asyncpg://"),
-        ):
+        """The database URL with the async driver (asyncpg). Empty until resolved: see
+        ``app.db.resolve_database``, which starts the embedded server when none is set."""
+        url = self.database_url
+        for plain in ("postgresql://", "postgres://"):
             if url.startswith(plain):
-                return driver + url[len(plain) :]
+                return "postgresql+asyncpg://" + url[len(plain) :]
         return url
 
     @property
-    def is_sqlite(self) -> bool:
-        return self.sqlalchemy_url.startswith("sqlite")
-
-    @property
     def requests_in_flight(self) -> int:
-        if self.max_requests_in_flight > 0:
-            return self.max_requests_in_flight
-        return 2 if self.is_sqlite else self.db_pool_size
+        return self.max_requests_in_flight or self.db_pool_size
 
 
 @lru_cache

@@ -5,9 +5,8 @@ the callbacks queued with ``after_commit`` (WebSocket pushes, notifications), so
 event leaves the process for data that was rolled back; when it rolls back instead, it
 runs those queued with ``on_rollback`` (undoing a step taken outside the database).
 
-SQLite (the embedded default) takes its write lock at ``BEGIN IMMEDIATE`` and waits on
-a busy timeout, so concurrent writers queue instead of failing with "database is
-locked"; conditional updates then behave as on PostgreSQL.
+The database is PostgreSQL: a server (``QUANZI_DATABASE_URL``) or, by default, the
+embedded one (``app/embedded_pg.py``), which ``resolve_database`` starts.
 """
 
 from __future__ import annotations
@@ -16,13 +15,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import CursorResult, Executable, MetaData, event
+from sqlalchemy import CursorResult, Executable, MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlmodel import SQLModel
 
+from app import embedded_pg
 from app.config import Settings
 
-# Constraint names that Alembic can address on both backends.
+# Constraint names that Alembic can address.
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -35,44 +35,27 @@ metadata: MetaData = SQLModel.metadata
 AfterCommit = Callable[[], Awaitable[Any]]
 
 
+def resolve_database(settings: Settings) -> Settings:
+    """``settings`` with a database URL: the configured server, or the embedded server
+    under ``data_dir``, started (or attached to) now."""
+    if settings.database_url:
+        return settings
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings.model_copy(update={"database_url": embedded_pg.service_url(settings.data_dir)})
+
+
 def make_engine(settings: Settings) -> AsyncEngine:
-    url = settings.sqlalchemy_url
-    if settings.is_sqlite:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        # One connection per process: writers queue in the pool (fair, no sleeps) instead of
-        # in SQLite's busy handler, which backs off in sleeps of up to 100 ms.
-        engine = create_async_engine(
-            url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=60
-        )
-        _sqlite_immediate_transactions(engine)
-        return engine
     # Connections are kept, not churned: an overflow connection is closed when returned, and
     # opening one (a PostgreSQL backend, asyncpg's type setup, re-preparing every statement)
     # costs more than the request that needed it. So most of the budget is pool, little is
     # overflow; workers × (pool + overflow) must stay under PostgreSQL's max_connections.
     return create_async_engine(
-        url,
+        resolve_database(settings).sqlalchemy_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size // 4,
         pool_timeout=settings.db_pool_timeout_s,
         pool_pre_ping=False,
     )
-
-
-def _sqlite_immediate_transactions(engine: AsyncEngine) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA busy_timeout=30000")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.close()
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -142,7 +125,14 @@ async def execute(db: AsyncSession, statement: Executable, params: Any = None) -
     return await conn.execute(statement, params)
 
 
-def is_unique_violation(exc: Exception) -> bool:
-    """True when an IntegrityError came from a unique constraint (either backend)."""
-    text = str(getattr(exc, "orig", exc)).lower()
-    return "unique" in text or "duplicate key" in text
+UNIQUE_VIOLATION = "23505"
+
+
+def is_unique_violation(exc: Exception, constraint: str | None = None) -> bool:
+    """True when an IntegrityError is PostgreSQL's unique violation (SQLSTATE 23505), on
+    ``constraint`` when one is named (its name from the schema's naming convention)."""
+    orig = getattr(exc, "orig", exc)
+    if getattr(orig, "sqlstate", None) != UNIQUE_VIOLATION:
+        return False
+    driver_error = getattr(orig, "orig", None) or orig.__cause__  # asyncpg's, which names it
+    return constraint is None or getattr(driver_error, "constraint_name", None) == constraint

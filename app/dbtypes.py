@@ -10,7 +10,7 @@ from sqlmodel import Field
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC in and out, on PostgreSQL and on SQLite (which stores naive)."""
+    """Timezone-aware UTC in and out (``timestamptz``); a naive datetime is refused."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
@@ -25,7 +25,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.astimezone(UTC)
 
 
 def at_field(*, nullable: bool = False, index: bool = False, default: Any = ...) -> Any:

@@ -57,10 +57,9 @@ async def get_current_user(request: Request, rt: Rt, db: DbSession) -> User:
     if token is None:
         raise Unauthenticated("missing bearer token")
     user_id = tokens.verify(rt.settings, token)
-    # Every request pays for this read, so on PostgreSQL it runs outside a transaction: one
-    # round trip instead of BEGIN, SELECT, COMMIT. (SQLite's transactions cost nothing extra.)
-    autocommit = {"isolation_level": "AUTOCOMMIT"} if not rt.settings.is_sqlite else {}
-    conn = await db.connection(execution_options=autocommit)
+    # Every request pays for this read, so it runs outside a transaction: one round trip
+    # instead of BEGIN, SELECT, COMMIT.
+    conn = await db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     row = (await conn.execute(_USER_BY_ID, {"p_id": user_id})).first()
     await end_read(db)  # gives the connection back; use cases open their own transaction
     if row is None:

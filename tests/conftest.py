@@ -1,13 +1,8 @@
-"""Test fixtures: one schema per run, a clean slate per test, on either backend.
+"""Test fixtures: one database per run, a clean slate per test (see ``support/backends``).
 
-Backends come from the environment:
-- ``QUANZI_TEST_DATABASE_URL`` — a PostgreSQL server URL (e.g.
-  ``postgresql://postgres@127.0.0.1:5432/postgres``): each run creates its own database
-  there and drops it afterwards. Unset: a SQLite file in a temporary folder.
-- ``QUANZI_TEST_REDIS_URL`` — ``redis://127.0.0.1:6379/0``: each test uses its own key
-  prefix. Unset: ``memory://``.
-- ``QUANZI_TEST_REQUIRE_REAL=1`` (set by CI): the real backends must be reachable, or
-  the run fails rather than skips.
+Tests run on PostgreSQL (the embedded server, or ``QUANZI_TEST_DATABASE_URL``) with the
+in-process Redis; tests marked ``real_backends`` get the real Redis. Where it is not
+reachable they are skipped, except under ``CI=true``, where the run fails instead.
 """
 
 from __future__ import annotations
@@ -22,30 +17,31 @@ import pytest
 from app.config import Settings
 from tests.support import backends
 
-pytest_plugins = ["anyio"]
+CI = os.environ.get("CI", "").lower() == "true"
 
 
-@pytest.fixture(scope="session")
-def anyio_backend() -> str:
-    return "asyncio"
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    wanting = [item for item in items if item.get_closest_marker("real_backends")]
+    problem = backends.redis_problem() if wanting else None
+    if problem is None:
+        return
+    if CI:
+        raise pytest.UsageError(f"CI=true: {problem}")
+    skip = pytest.mark.skip(reason=problem)
+    for item in wanting:
+        item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
 def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     data_dir: Path = tmp_path_factory.mktemp("quanzi")
     run_id = uuid.uuid4().hex[:10]
-    db_url, drop = backends.create_database(os.environ.get("QUANZI_TEST_DATABASE_URL"), data_dir, run_id)
-    redis_url = os.environ.get("QUANZI_TEST_REDIS_URL", "memory://")
-    if os.environ.get("QUANZI_TEST_REQUIRE_REAL") == "1":
-        assert db_url.startswith("postgresql"), "CI requires PostgreSQL (QUANZI_TEST_DATABASE_URL)"
-        assert redis_url.startswith("redis://"), "CI requires Redis (QUANZI_TEST_REDIS_URL)"
-    if redis_url.startswith("redis://"):
-        backends.check_redis(redis_url)
+    db_url, drop = backends.create_database(run_id)
     settings = Settings(
         env="test",
         data_dir=data_dir,
         database_url=db_url,
-        redis_url=redis_url,
+        redis_url="memory://",
         redis_prefix=f"qzt:{run_id}:",
         log_level="WARNING",
         db_pool_size=20,
@@ -54,16 +50,19 @@ def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings
     try:
         yield settings
     finally:
-        if redis_url.startswith("redis://"):
-            backends.drop_redis_prefix(redis_url, f"qzt:{run_id}:")
+        if backends.redis_problem() is None:
+            backends.drop_redis_prefix(backends.redis_url(), settings.redis_prefix)
         drop()
 
 
 @pytest.fixture
-def settings(base_settings: Settings) -> Settings:
-    return base_settings.model_copy(
-        update={"redis_prefix": f"{base_settings.redis_prefix}{uuid.uuid4().hex[:8]}:"}
-    )
+def settings(base_settings: Settings, request: pytest.FixtureRequest) -> Settings:
+    """The run's settings with a Redis key prefix of the test's own; the real Redis for
+    tests marked ``real_backends``."""
+    update: dict[str, object] = {"redis_prefix": f"{base_settings.redis_prefix}{uuid.uuid4().hex[:8]}:"}
+    if request.node.get_closest_marker("real_backends"):
+        update["redis_url"] = backends.redis_url()
+    return base_settings.model_copy(update=update)
 
 
 @pytest.fixture

@@ -37,7 +37,6 @@ def normalise(path: str) -> str:
     return re.sub(r"\{[^}]+\}", "{}", path)
 
 
-@pytest.mark.anyio
 async def test_every_contract_route_is_served(app):
     if not API_MD.exists():
         # The contract lives beside the repository, not in it; a clone elsewhere (CI's)

@@ -11,11 +11,7 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from app.ledger import service as ledger
-
-pytestmark = pytest.mark.anyio
 
 # Routes a client may call without a user token (the rest must answer 401).
 PUBLIC = {

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, func, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -28,7 +28,6 @@ from games.forest.models import EnergyBall
 from games.leaderboards import boards
 from games.rules import energy as energy_rules
 from games.rules import rules
-from games.sql import insert_ignore, least
 
 
 async def ingest_spending(db: AsyncSession, rt: Runtime, *, events: list[SpendingEventIn]) -> SpendingResult:
@@ -79,7 +78,10 @@ async def ingest_spending(db: AsyncSession, rt: Runtime, *, events: list[Spendin
         inserted = set(
             (
                 await db.execute(
-                    insert_ignore(db, SpendingEvent).values(rows).returning(SpendingEvent.event_id)
+                    insert(SpendingEvent)
+                    .values(rows)
+                    .on_conflict_do_nothing()
+                    .returning(SpendingEvent.event_id)
                 )
             ).scalars()
         )
@@ -152,17 +154,9 @@ async def _grant_caps(
         }
         for (u, c, p), n in sorted(wanted.items())
     ]
-    stmt: Any
-    if db.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        stmt = pg_insert(EnergyCap).values(rows)
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        stmt = sqlite_insert(EnergyCap).values(rows)
+    stmt = insert(EnergyCap).values(rows)
     cap = case({name: rule.cap for name, rule in cats.items()}, value=EnergyCap.category, else_=0)
-    new_used = least(EnergyCap.used + stmt.excluded.used, cap)
+    new_used = func.least(EnergyCap.used + stmt.excluded.used, cap)
     stmt = stmt.on_conflict_do_update(
         index_elements=["user_id", "category", "period"],
         set_={"last_grant": new_used - EnergyCap.used, "used": new_used},
@@ -185,7 +179,9 @@ async def report_steps(db: AsyncSession, rt: Runtime, *, user_id: str, day: date
     grams = energy_rules.steps_grams(r.energy.steps, steps)
     ref = f"steps:{day.isoformat()}"
     async with transaction(db):
-        await db.execute(insert_ignore(db, StepDay).values(user_id=user_id, day=day, steps=0, updated_at=now))
+        await db.execute(
+            insert(StepDay).values(user_id=user_id, day=day, steps=0, updated_at=now).on_conflict_do_nothing()
+        )
         prev = await db.execute(
             update(StepDay)
             .where(StepDay.user_id == user_id, StepDay.day == day, StepDay.steps < steps)

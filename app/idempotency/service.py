@@ -59,6 +59,7 @@ async def _stored(db: AsyncSession, user_id: str, key: str, fp: str) -> Outcome 
 
 
 _records = IdempotencyRecord.__table__  # type: ignore[attr-defined]
+_KEY_TAKEN = "pk_idempotency_keys"  # the (user, key) primary key
 _INSERT = insert(_records)
 _STORE_RESPONSE = (
     update(_records)
@@ -110,7 +111,7 @@ async def run(
             await execute(db, _STORE_RESPONSE, response)
         return Outcome(status_code, body, replayed=False)
     except IntegrityError as exc:
-        if not is_unique_violation(exc):
+        if not is_unique_violation(exc, _KEY_TAKEN):
             raise
         prior = await _stored(db, user_id, key, fp)
         if prior is None:
@@ -129,7 +130,7 @@ async def _remember_error(
         async with transaction(db):
             await _insert(db, rt, user_id=user_id, key=key, fp=fp, status_code=exc.status, body=exc.body())
     except IntegrityError as again:
-        if not is_unique_violation(again):
+        if not is_unique_violation(again, _KEY_TAKEN):
             raise
         prior = await _stored(db, user_id, key, fp)
         if prior is not None:

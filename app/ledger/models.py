@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, Identity, Integer
+from sqlalchemy import BigInteger, CheckConstraint, Column, Identity
 from sqlmodel import Field, SQLModel
 
 from app.dbtypes import at_field, fen_field
@@ -47,7 +47,7 @@ class Posting(SQLModel, table=True):
 
     id: int | None = Field(
         default=None,
-        sa_column=Column("id", BigInteger().with_variant(Integer, "sqlite"), Identity(), primary_key=True),
+        sa_column=Column("id", BigInteger(), Identity(), primary_key=True),
     )
     transaction_id: str = Field(foreign_key="ledger_transactions.id", index=True, max_length=40)
     account_id: str = Field(foreign_key="ledger_accounts.id", index=True, max_length=64)

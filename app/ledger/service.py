@@ -1,11 +1,10 @@
 """Posting money: the only code that changes a ledger balance.
 
-``post`` writes one balanced ledger transaction inside the caller's transaction. On
-SQLite each tracked account is changed by a conditional ``UPDATE … WHERE balance_fen + Δ
->= 0`` under the database's write lock; on PostgreSQL one statement (``_POST``) locks the
-accounts (``FOR UPDATE``), checks every new balance and only then writes. Either way two
-concurrent debits can never both pass a balance check, and accounts are locked in id
-order so that transactions touching several accounts cannot deadlock.
+``post`` writes one balanced ledger transaction inside the caller's transaction, in one
+statement (``_POST``): it locks the accounts (``FOR UPDATE``), checks every new balance
+and only then writes. So two concurrent debits can never both pass a balance check, and
+accounts are locked in id order so that transactions touching several accounts cannot
+deadlock.
 """
 
 from __future__ import annotations
@@ -14,15 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import execute
 from app.errors import InsufficientFunds, NotFound, ValidationFailed
 from app.ids import new_id
-from app.ledger.models import Account, LedgerTransaction, Posting
+from app.ledger.models import Account, Posting
 
 SETTLEMENT = "system:settlement"  # the bank side of top-ups and withdrawals
 REWARDS = "system:rewards"  # the bank's marketing budget (referral rewards)
@@ -61,21 +59,7 @@ async def open_account(
         "tracks_balance": account_id not in SYSTEM_ACCOUNTS,
         "created_at": now,
     }
-    dialect = db.get_bind().dialect.name
-    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(Account).values(**values)
-    await db.execute(stmt.on_conflict_do_nothing(index_elements=["id"]))
-
-
-_accounts = Account.__table__  # type: ignore[attr-defined]
-# Built once: the hot path only binds values.
-_CHANGE_BALANCE = (
-    update(_accounts)
-    .where(_accounts.c.id == bindparam("account"), _accounts.c.balance_fen + bindparam("delta") >= 0)
-    .values(balance_fen=_accounts.c.balance_fen + bindparam("delta"))
-    .returning(_accounts.c.balance_fen)
-)
-_INSERT_TRANSACTION = insert(LedgerTransaction.__table__)  # type: ignore[attr-defined]
-_INSERT_POSTING = insert(Posting.__table__)  # type: ignore[attr-defined]
+    await db.execute(insert(Account).values(**values).on_conflict_do_nothing(index_elements=["id"]))
 
 
 async def post(
@@ -95,50 +79,17 @@ async def post(
         raise ValidationFailed("postings must sum to zero")
     if any(not isinstance(e.amount_fen, int) or e.amount_fen == 0 for e in entries):
         raise ValidationFailed("posting amounts must be non-zero integers (fen)")
+    if len({e.account_id for e in entries}) != len(entries):
+        raise ValidationFailed("one entry per account in a ledger transaction")
     txn_id = new_id("lt_")
-    distinct = len({e.account_id for e in entries}) == len(entries)
-    if distinct and db.get_bind().dialect.name == "postgresql":
-        changed = await _post_in_one_statement(db, txn_id, kind, entries, now, ref_id, memo)
-        return Posted(transaction_id=txn_id, balances=changed)
-    balances: dict[str, int] = {}
-    for entry in sorted(entries, key=lambda e: e.account_id):
-        if entry.account_id in SYSTEM_ACCOUNTS:
-            continue
-        row = (
-            await execute(db, _CHANGE_BALANCE, {"account": entry.account_id, "delta": entry.amount_fen})
-        ).first()
-        if row is None:
-            exists = await db.scalar(select(Account.id).where(Account.id == entry.account_id))
-            if exists is None:
-                raise NotFound("account not found", account_id=entry.account_id)
-            raise InsufficientFunds(account_id=entry.account_id, needed_fen=-entry.amount_fen)
-        balances[entry.account_id] = int(row[0])
-    await execute(
-        db,
-        _INSERT_TRANSACTION,
-        {"id": txn_id, "kind": kind, "ref_id": ref_id, "memo": memo, "created_at": now},
-    )
-    await execute(
-        db,
-        _INSERT_POSTING,
-        [
-            {
-                "transaction_id": txn_id,
-                "account_id": e.account_id,
-                "amount_fen": e.amount_fen,
-                "balance_after_fen": balances.get(e.account_id),
-                "created_at": now,
-            }
-            for e in entries
-        ],
-    )
-    return Posted(transaction_id=txn_id, balances=balances)
+    changed = await _post_in_one_statement(db, txn_id, kind, entries, now, ref_id, memo)
+    return Posted(transaction_id=txn_id, balances=changed)
 
 
-# The PostgreSQL form of ``post``: one round trip instead of one per account plus two
-# inserts, so a money request holds its row locks for less time. It locks the tracked
-# accounts in id order, decides, and changes balances and writes the transaction only if
-# every account exists and stays ≥ 0 (otherwise it changes nothing and says which failed).
+# ``post`` in one round trip instead of one per account plus two inserts, so a money
+# request holds its row locks for less time. It locks the tracked accounts in id order,
+# decides, and changes balances and writes the transaction only if every account exists
+# and stays ≥ 0 (otherwise it changes nothing and says which failed).
 _POST = text(
     """
 WITH entry AS (
@@ -206,6 +157,8 @@ def move(from_account: str, to_account: str, amount_fen: int) -> list[Entry]:
     """The two entries that move ``amount_fen`` from one account to another."""
     if amount_fen <= 0:
         raise ValidationFailed("amount must be positive", amount_fen=amount_fen)
+    if from_account == to_account:
+        raise ValidationFailed("cannot move money to the same account")
     return [Entry(from_account, -amount_fen), Entry(to_account, amount_fen)]
 
 

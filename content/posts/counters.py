@@ -1,7 +1,7 @@
 """Atomic counter moves on a post, with its hot key recomputed in the same transaction.
 
-Each move is one ``UPDATE … SET n = n + d … RETURNING``: PostgreSQL locks the row until
-commit (SQLite holds the write lock), so concurrent moves serialise and the hot key
+Each move is one ``UPDATE … SET n = n + d … RETURNING``: it locks the row until commit,
+so concurrent moves serialise and the hot key
 written last matches the counts written last.
 """
 

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import User
@@ -60,18 +61,10 @@ def pgc_badge(user: User) -> str | None:
     return None
 
 
-def insert_ignore(db: AsyncSession, model: Any, values: dict[str, Any]) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING RETURNING the key (on PostgreSQL and SQLite)."""
-    if db.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        stmt: Any = pg_insert(model)
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        stmt = sqlite_insert(model)
+def insert_ignore(model: Any, values: dict[str, Any]) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING the key."""
     pk = [c for c in model.__table__.primary_key.columns]
-    return stmt.values(**values).on_conflict_do_nothing().returning(pk[0])
+    return insert(model).values(**values).on_conflict_do_nothing().returning(pk[0])
 
 
 # --- presentation ---------------------------------------------------------------------------
@@ -459,7 +452,6 @@ async def like(db: AsyncSession, rt: Runtime, *, user: User, post_id: str) -> Li
             raise NotFound("no such post")
         inserted = await db.scalar(
             insert_ignore(
-                db,
                 PostLike,
                 {"post_id": post.id, "user_id": user.id, "author_id": post.author_id, "created_at": now},
             )
@@ -522,7 +514,6 @@ async def follow(db: AsyncSession, rt: Runtime, *, user: User, target_id: str, o
                 raise NotFound("no such user")
             await db.execute(
                 insert_ignore(
-                    db,
                     Follow,
                     {"follower_id": user.id, "followee_id": target_id, "created_at": rt.clock.now()},
                 )
@@ -550,7 +541,6 @@ async def report(db: AsyncSession, rt: Runtime, *, user: User, post_id: str, rea
             raise ValidationFailed("you cannot report your own post", field="post_id")
         inserted = await db.scalar(
             insert_ignore(
-                db,
                 PostReport,
                 {"post_id": post.id, "reporter_id": user.id, "reason": reason, "created_at": now},
             )

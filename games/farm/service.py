@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -36,7 +37,6 @@ from games.farm.schemas import (
 from games.leaderboards import scores
 from games.rules import FarmRules, rules
 from games.rules import farm as farm_rules
-from games.sql import insert_ignore
 from social.friends import service as friends
 
 
@@ -56,7 +56,9 @@ async def ensure_farms(db: AsyncSession, user_ids: list[str]) -> None:
     start = rules().farm.starting_feed_g
     ids = sorted(set(user_ids))
     if ids:
-        await db.execute(insert_ignore(db, Farm).values([{"user_id": u, "feed_g": start} for u in ids]))
+        await db.execute(
+            insert(Farm).values([{"user_id": u, "feed_g": start} for u in ids]).on_conflict_do_nothing()
+        )
 
 
 async def add_feed(db: AsyncSession, rt: Runtime, *, user_id: str, grams: int) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -59,7 +60,6 @@ from games.leaderboards import scores
 from games.rules import Rules, rules
 from games.rules import energy as energy_rules
 from games.rules import forest as forest_rules
-from games.sql import greatest, insert_ignore, least
 from social.friends import service as friends
 
 # ---------------------------------------------------------------- helpers (flush, never commit)
@@ -69,7 +69,9 @@ async def ensure_accounts(db: AsyncSession, user_ids: Iterable[str]) -> None:
     ids = sorted(set(user_ids))
     if ids:
         await db.execute(
-            insert_ignore(db, ForestAccount).values([{"user_id": u, "energy_g": 0} for u in ids])
+            insert(ForestAccount)
+            .values([{"user_id": u, "energy_g": 0} for u in ids])
+            .on_conflict_do_nothing()
         )
 
 
@@ -135,7 +137,7 @@ def ball_row(
 async def add_balls(db: AsyncSession, rows: list[dict[str, object]]) -> None:
     """Insert balls; a ball whose (owner, source_ref) exists already is skipped."""
     if rows:
-        await db.execute(insert_ignore(db, EnergyBall).values(rows))
+        await db.execute(insert(EnergyBall).values(rows).on_conflict_do_nothing())
 
 
 def _ball_public(b: EnergyBall, now: datetime) -> BallPublic:
@@ -350,8 +352,8 @@ async def collect(db: AsyncSession, rt: Runtime, *, ball_id: str, user_id: str) 
                 if account and account.protected_until and account.protected_until > now:
                     raise Conflict("this forest is protected", reason="protected")
                 cap_left = EnergyBall.amount_g * EnergyBall.share_pct // 100 - EnergyBall.friends_taken_g
-                per_friend = greatest(EnergyBall.amount_g * EnergyBall.take_pct // 100, 1)
-                take = least(per_friend, cap_left, EnergyBall.remaining_g)
+                per_friend = func.greatest(EnergyBall.amount_g * EnergyBall.take_pct // 100, 1)
+                take = func.least(per_friend, cap_left, EnergyBall.remaining_g)
                 stmt = (
                     update(EnergyBall)
                     .where(*where, cap_left > 0)
@@ -584,7 +586,7 @@ async def contribute(
     now = rt.clock.now()
     async with transaction(db):
         grove = await access_grove(db, user_id=user_id, grove_id=grove_id)
-        take = least(Grove.cost_g - Grove.raised_g, grams)
+        take = func.least(Grove.cost_g - Grove.raised_g, grams)
         taken = (
             await db.execute(
                 update(Grove)

@@ -16,7 +16,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import insert, text, update
+from sqlalchemy import text, update
 
 from app.auth.models import User
 from content.config import ContentSettings
@@ -40,10 +40,6 @@ def _id_at(ms: int, rng: random.Random) -> str:
 
 
 async def _bulk(b: Bench, table: Any, rows: list[dict[str, Any]]) -> None:
-    if b.rt.settings.is_sqlite:
-        async with b.rt.sessionmaker() as db, db.begin():
-            await db.execute(insert(table), rows)
-        return
     json_cols = {"media", "flags", "product"}
     cols = list(rows[0].keys())
     records = [

@@ -38,17 +38,7 @@ def _formats(e164: str, i: int) -> str:
 
 
 async def _copy(rt: Runtime, table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
-    """Bulk insert: COPY on PostgreSQL, executemany on SQLite."""
-    from sqlalchemy import Table
-
-    from app.db import metadata
-
-    if rt.settings.is_sqlite:
-        t: Table = metadata.tables[table]
-        async with rt.sessionmaker() as db, db.begin():
-            for i in range(0, len(rows), 5000):
-                await db.execute(t.insert(), [dict(zip(columns, r, strict=True)) for r in rows[i : i + 5000]])
-        return
+    """Bulk insert (COPY)."""
     async with rt.engine.connect() as conn:
         raw = await conn.get_raw_connection()
         driver: Any = raw.driver_connection
@@ -64,10 +54,9 @@ async def contacts_sync(b: Bench) -> Result:
     t0 = time.perf_counter()
     await seeding.bulk_users(b.rt, n_users, first=first, progress=False)
     seed_s = time.perf_counter() - t0
-    if not b.rt.settings.is_sqlite:
-        async with b.rt.engine.connect() as conn:
-            await conn.exec_driver_sql("ANALYZE users")
-            await conn.commit()
+    async with b.rt.engine.connect() as conn:
+        await conn.exec_driver_sql("ANALYZE users")
+        await conn.commit()
     total = b.scale(200, 30)
     concurrency = 4
     people = await b.make_users(2 * total)
@@ -147,10 +136,9 @@ async def suggestions(b: Bench) -> Result:
         b.rt, "friendships", ["user_lo", "user_hi", "created_at"], [(lo, hi, now) for lo, hi in edges]
     )
     seed_s = time.perf_counter() - t0
-    if not b.rt.settings.is_sqlite:
-        async with b.rt.engine.connect() as conn:
-            await conn.exec_driver_sql("ANALYZE friendships")
-            await conn.commit()
+    async with b.rt.engine.connect() as conn:
+        await conn.exec_driver_sql("ANALYZE friendships")
+        await conn.commit()
     person = Person(me, tokens.issue(b.rt.settings, me))
     clients = b.clients
     got: list[int] = []

@@ -8,12 +8,9 @@ they are not friends.
 
 from __future__ import annotations
 
-from typing import Any
-
 import anyio
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -41,10 +38,6 @@ from social.friends.service import pair
 
 BATCH = 500  # clients per matching round: keeps the flow graph small
 GAME_BOARDS = ("energy", "steps", "eggs")
-
-
-def _insert(db: AsyncSession, table: Any) -> Any:
-    return (pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert)(table)
 
 
 def _split(text: str) -> frozenset[str]:
@@ -140,7 +133,7 @@ async def match(db: AsyncSession, rt: Runtime) -> MatchResult:
                     {"client_id": cid, "advisor_id": aid, "fit": f, "assigned_at": now}
                     for cid, (aid, f) in sorted(result.items())
                 ]
-                await db.execute(_insert(db, AdvisorAssignment).on_conflict_do_nothing(), values)
+                await db.execute(insert(AdvisorAssignment).on_conflict_do_nothing(), values)
                 taken: dict[str, int] = {}
                 for aid, _ in result.values():
                     taken[aid] = taken.get(aid, 0) + 1

@@ -60,21 +60,6 @@ _members = ConversationMember.__table__  # type: ignore[attr-defined]
 _messages = Message.__table__  # type: ignore[attr-defined]
 _blocks = Block.__table__  # type: ignore[attr-defined]
 
-_bump_seq = (
-    _conversations.update()
-    .where(_conversations.c.id == bindparam("b_id"))
-    .values(last_seq=bindparam("b_seq"), last_message_at=bindparam("b_at"))
-)
-_mark_read = (
-    _members.update()
-    .where(
-        _members.c.conversation_id == bindparam("b_conversation"),
-        _members.c.user_id == bindparam("b_user"),
-        _members.c.last_read_seq < bindparam("b_seq"),
-    )
-    .values(last_read_seq=bindparam("b_seq"))
-)
-
 
 @dataclass(frozen=True, slots=True)
 class Posted:
@@ -275,50 +260,27 @@ async def store_batch(
 
 async def _write(conn: AsyncConnection, now: datetime, last_seq: dict[str, int], fresh: list[Posted]) -> None:
     """Store a batch: each conversation's new ``last_seq``, the messages, and the senders'
-    read markers past their own messages. One statement on PostgreSQL, three executemany
-    on SQLite."""
+    read markers past their own messages, in one statement."""
     # Senders have read their own messages: they do not count as unread for them.
     read_marks = sorted({(m.conversation_id, m.sender_id): m.seq for m in fresh}.items())
     bumps = sorted(last_seq.items())
-    if conn.dialect.name == "postgresql":
-        await conn.execute(
-            _WRITE_BATCH,
-            {
-                "at": now,
-                "bump_ids": [c for c, _ in bumps],
-                "bump_seqs": [seq for _, seq in bumps],
-                "ids": [m.id for m in fresh],
-                "convs": [m.conversation_id for m in fresh],
-                "seqs": [m.seq for m in fresh],
-                "senders": [m.sender_id for m in fresh],
-                "kinds": [m.kind for m in fresh],
-                "bodies": [json.dumps(m.body) for m in fresh],
-                "cids": [m.cid for m in fresh],
-                "read_convs": [c for (c, _), _ in read_marks],
-                "read_users": [u for (_, u), _ in read_marks],
-                "read_seqs": [seq for _, seq in read_marks],
-            },
-        )
-        return
-    await conn.execute(_bump_seq, [{"b_id": c, "b_seq": seq, "b_at": now} for c, seq in bumps])
     await conn.execute(
-        _messages.insert(),
-        [
-            {
-                "id": m.id,
-                "conversation_id": m.conversation_id,
-                "seq": m.seq,
-                "sender_id": m.sender_id,
-                "kind": m.kind,
-                "body": m.body,
-                "cid": m.cid,
-                "created_at": m.created_at,
-            }
-            for m in fresh
-        ],
-    )
-    await conn.execute(
-        _mark_read, [{"b_conversation": c, "b_user": u, "b_seq": seq} for (c, u), seq in read_marks]
+        _WRITE_BATCH,
+        {
+            "at": now,
+            "bump_ids": [c for c, _ in bumps],
+            "bump_seqs": [seq for _, seq in bumps],
+            "ids": [m.id for m in fresh],
+            "convs": [m.conversation_id for m in fresh],
+            "seqs": [m.seq for m in fresh],
+            "senders": [m.sender_id for m in fresh],
+            "kinds": [m.kind for m in fresh],
+            "bodies": [json.dumps(m.body) for m in fresh],
+            "cids": [m.cid for m in fresh],
+            "read_convs": [c for (c, _), _ in read_marks],
+            "read_users": [u for (_, u), _ in read_marks],
+            "read_seqs": [seq for _, seq in read_marks],
+        },
     )
 
 

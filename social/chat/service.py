@@ -1,7 +1,7 @@
 """Conversations and messages: the use cases behind REST and the WebSocket gateway.
 
-``post_message`` assigns the next seq by bumping ``conversations.last_seq`` (row lock on
-PostgreSQL, write lock on SQLite) in the caller's transaction, so seqs have no gaps, and
+``post_message`` assigns the next seq by bumping ``conversations.last_seq`` (the row lock)
+in the caller's transaction, so seqs have no gaps, and
 publishes the ``message`` frame to every member after commit. Every other chat feature
 (transfers, red packets) posts through it. WebSocket sends go through
 ``social/chat/batcher.py``, which stores many sends in one transaction by the same rules.
@@ -240,23 +240,10 @@ async def _append(
         "p_now": now,
     }
     has_sender = sender_id is not None
-    if db.get_bind().dialect.name == "postgresql":
-        row: Any = (
-            await execute(db, _append_in_one_statement(guard and has_sender, has_sender), params)
-        ).first()
-        if row is None:
-            return None
-        msg.seq, members = int(row[0]), list(row[1] or [])
-    else:  # statement by statement (SQLite: one writer at a time anyway)
-        row = (await execute(db, _bump(guard and has_sender), params)).first()
-        if row is None:
-            return None
-        msg.seq = int(row[0])
-        await execute(db, _INSERT_MESSAGE, {**params, "p_seq": msg.seq})
-        if has_sender:
-            await execute(db, _mark_own_read(bindparam("p_seq")), {**params, "p_seq": msg.seq})
-        # A direct conversation's members are in its key.
-        members = row[1].split("|") if row[1] else await member_ids(db, conversation_id)
+    row: Any = (await execute(db, _append_in_one_statement(guard and has_sender, has_sender), params)).first()
+    if row is None:
+        return None
+    msg.seq, members = int(row[0]), list(row[1] or [])
     loaded = db.identity_map.get(identity_key(Conversation, conversation_id))
     if loaded is not None:  # as the ORM's own UPDATE would: the session sees the new seq
         set_committed_value(loaded, "last_seq", msg.seq)
@@ -302,7 +289,6 @@ def _message_row(seq: Any) -> list[Any]:
 
 
 _MESSAGE_COLUMNS = ["id", "conversation_id", "seq", "sender_id", "kind", "body", "cid", "created_at"]
-_INSERT_MESSAGE = insert(_messages).from_select(_MESSAGE_COLUMNS, select(*_message_row(bindparam("p_seq"))))
 
 
 def _mark_own_read(seq: Any) -> Any:
@@ -321,7 +307,7 @@ def _mark_own_read(seq: Any) -> Any:
 
 @cache
 def _append_in_one_statement(guard: bool, has_sender: bool) -> Any:
-    """PostgreSQL: the seq bump (row lock), the insert and the sender's read mark in one
+    """The seq bump (row lock), the insert and the sender's read mark in one
     round trip (data-modifying CTEs), returning the new seq and the member list."""
     bumped = _bump(guard).cte("bumped")
     ctes = [

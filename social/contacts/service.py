@@ -29,7 +29,6 @@ import anyio
 from sqlalchemy import Row, String, any_, bindparam, delete, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -43,9 +42,6 @@ from app.runtime import Runtime
 from social.contacts.models import ContactEdge
 from social.contacts.schemas import ContactIn, MatchPublic, StoredMatchPublic, SyncPublic
 from social.friends.service import blocked_ids, friend_ids
-
-_LOOKUP_CHUNK = 1000
-
 
 _SEPARATORS = re.compile(r"[\s\-().]")
 _CN_MOBILE = re.compile(r"(?:\+86|0086|86)?(1[3-9][0-9]{9})")
@@ -82,38 +78,24 @@ _MATCH_COLUMNS = (User.id, User.display_name, User.avatar_url, User.phone_hash)
 
 async def _cardholders_by_hash(db: AsyncSession, hashes: list[str], *, user_id: str) -> list[Row[Any]]:
     """Discoverable cardholders (not ``user_id``) among ``hashes``: (id, display_name,
-    avatar_url, phone_hash) rows. PostgreSQL takes the hashes as one array parameter
-    (``= ANY($1)``: one statement, nothing to render per number); SQLite takes chunks
-    of ``IN`` lists under its bound-variable limit."""
+    avatar_url, phone_hash) rows. The hashes go as one array parameter (``= ANY($1)``: one
+    statement, nothing to render per number)."""
     qualifies = (col(User.is_cardholder).is_(True), col(User.discoverable).is_(True), User.id != user_id)
-    if db.get_bind().dialect.name == "postgresql":
-        wanted = bindparam("hashes", hashes, type_=ARRAY(String))
-        q = select(*_MATCH_COLUMNS).where(User.phone_hash == any_(wanted), *qualifies)
-        return list((await db.execute(q)).all())
-    found: list[Row[Any]] = []
-    for i in range(0, len(hashes), _LOOKUP_CHUNK):
-        chunk = hashes[i : i + _LOOKUP_CHUNK]
-        q = select(*_MATCH_COLUMNS).where(col(User.phone_hash).in_(chunk), *qualifies)
-        found.extend((await db.execute(q)).all())
-    return found
+    wanted = bindparam("hashes", hashes, type_=ARRAY(String))
+    q = select(*_MATCH_COLUMNS).where(User.phone_hash == any_(wanted), *qualifies)
+    return list((await db.execute(q)).all())
 
 
 async def _remember(db: AsyncSession, *, owner_id: str, contact_ids: list[str], now: datetime) -> None:
     """Store owner → contact edges, keeping the ones already there."""
-    if db.get_bind().dialect.name == "postgresql":
-        # One statement with three parameters, however many matches (unnest of an array).
-        edges = select(
-            literal(owner_id, String),
-            func.unnest(bindparam("ids", contact_ids, type_=ARRAY(String))),
-            literal(now, UTCDateTime()),
-        )
-        insert = pg_insert(ContactEdge).from_select(["owner_id", "contact_id", "created_at"], edges)
-        await db.execute(insert.on_conflict_do_nothing(index_elements=["owner_id", "contact_id"]))
-        return
-    rows = [{"owner_id": owner_id, "contact_id": c, "created_at": now} for c in contact_ids]
-    await db.execute(
-        sqlite_insert(ContactEdge).on_conflict_do_nothing(index_elements=["owner_id", "contact_id"]), rows
+    # One statement with three parameters, however many matches (unnest of an array).
+    edges = select(
+        literal(owner_id, String),
+        func.unnest(bindparam("ids", contact_ids, type_=ARRAY(String))),
+        literal(now, UTCDateTime()),
     )
+    insert = pg_insert(ContactEdge).from_select(["owner_id", "contact_id", "created_at"], edges)
+    await db.execute(insert.on_conflict_do_nothing(index_elements=["owner_id", "contact_id"]))
 
 
 async def sync(db: AsyncSession, rt: Runtime, *, user_id: str, contacts: list[ContactIn]) -> SyncPublic:

@@ -31,40 +31,24 @@ show within the cache time.
 from __future__ import annotations
 
 import json
-import math
-import sqlite3
-from functools import cache
 from typing import Any
 
 from sqlalchemy import TextClause, bindparam, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import end_read
 from app.runtime import Runtime
 from social.friends import suggest
 from social.friends.schemas import Reason, SuggestionPublic
 
-
-def _sqlite_has_ln() -> bool:
-    try:
-        sqlite3.connect(":memory:").execute("SELECT ln(2.0)")
-    except sqlite3.OperationalError:
-        return False
-    return True
-
-
-# SQLite has ln() only when built with its math functions (3.35+, a compile option).
-SQLITE_HAS_LN = _sqlite_has_ln()
-
-
 CACHE_K = 80  # candidates kept per user: suggestions_max (50) and room for exclusions
 
 _MINE = """
-f AS {mat} (
+f AS MATERIALIZED (
     SELECT user_hi AS fid FROM friendships WHERE user_lo = :me
     UNION ALL SELECT user_lo FROM friendships WHERE user_hi = :me
 ),
-x AS {mat} (
+x AS MATERIALIZED (
     SELECT fid AS xid FROM f
     UNION ALL SELECT CAST(:me AS VARCHAR(40))
     UNION ALL SELECT blocked_id FROM blocks WHERE blocker_id = :me
@@ -84,29 +68,21 @@ SELECT count(*), max(created_at) FROM mine
 """)
 
 
-@cache
-def _fresh_statement(dialect: str) -> TextClause:
-    """The cached candidates still to show: not excluded now, discoverable now."""
-    mine = _MINE.format(mat="MATERIALIZED" if dialect == "postgresql" else "")
-    return text(f"""
-WITH {mine}
+_FRESH = text(f"""
+WITH {_MINE}
 SELECT u.id, u.display_name, u.avatar_url FROM users u
 WHERE u.id IN :ids AND u.discoverable AND u.id NOT IN (SELECT xid FROM x)
 """).bindparams(bindparam("ids", expanding=True))
+"""The cached candidates still to show: not excluded now, discoverable now."""
 
-
-@cache
-def _statement(dialect: str) -> TextClause:
-    mat = "MATERIALIZED" if dialect == "postgresql" else ""
-    mine = _MINE.format(mat=mat)
-    return text(f"""
-WITH {mine},
-d AS {mat} (
+_SUGGEST: TextClause = text(f"""
+WITH {_MINE},
+d AS MATERIALIZED (
     SELECT fid, (SELECT count(*) FROM friendships WHERE user_lo = f.fid)
               + (SELECT count(*) FROM friendships WHERE user_hi = f.fid) AS deg
     FROM f
 ),
-w AS {mat} (
+w AS MATERIALIZED (
     SELECT fid, 1.0 / ln(CAST(deg AS DOUBLE PRECISION)) AS aa FROM d WHERE deg > 1
 ),
 c AS (
@@ -137,23 +113,6 @@ ORDER BY t.rank_key DESC, t.vid
 """)
 
 
-async def _prepare(conn: AsyncConnection) -> None:
-    """Per backend: JIT off on PostgreSQL; ``ln`` registered on SQLite builds without it."""
-    if conn.dialect.name == "postgresql":
-        # The statement's cost estimate grows with the friend count past jit_above_cost,
-        # and compiling it (~100-150 ms) costs more than running it.
-        await conn.exec_driver_sql("SET LOCAL jit = off")
-    elif not SQLITE_HAS_LN and not conn.info.get("quanzi_ln"):
-        raw = await conn.get_raw_connection()
-        driver: Any = raw.driver_connection
-        await driver.create_function("ln", 1, _ln, deterministic=True)
-        conn.info["quanzi_ln"] = True
-
-
-def _ln(x: float | None) -> float | None:
-    return math.log(x) if x is not None and x > 0 else None
-
-
 async def suggestions(db: AsyncSession, rt: Runtime, *, user_id: str, limit: int) -> list[SuggestionPublic]:
     """Friends-of-friends and contacts I may know, best first (see ``suggest``)."""
     conn = await db.connection()
@@ -165,16 +124,17 @@ async def suggestions(db: AsyncSession, rt: Runtime, *, user_id: str, limit: int
         fingerprint = f"{count}|{newest}"
         head = await _cached(rt, key, fingerprint)
         if head is not None:
-            shown = await _still_shown(db, conn.dialect.name, user_id=user_id, head=head)
+            shown = await _still_shown(db, user_id=user_id, head=head)
             if len(shown) >= limit or len(head) < CACHE_K:
                 await end_read(db)
                 return shown[:limit]
-    await _prepare(conn)
-    stmt = _statement(conn.dialect.name)
+    # The statement's cost estimate grows with the friend count past jit_above_cost, and
+    # compiling it (~100-150 ms) costs more than running it.
+    await conn.exec_driver_sql("SET LOCAL jit = off")
     k = max(CACHE_K, limit + 8)
     while True:
         params = {"me": user_id, "k": k, "in_contacts": suggest.IN_CONTACTS, "has_me_w": suggest.HAS_ME}
-        rows = (await db.execute(stmt, params)).all()
+        rows = (await db.execute(_SUGGEST, params)).all()
         out = [
             _public(r.vid, r.score, r.mutual, r.in_c, r.display_name, r.avatar_url)
             for r in rows
@@ -205,12 +165,10 @@ async def _cached(rt: Runtime, key: str, fingerprint: str) -> list[list[Any]] | 
     return entry["head"] if fresh and entry["fp"] == fingerprint else None
 
 
-async def _still_shown(
-    db: AsyncSession, dialect: str, *, user_id: str, head: list[list[Any]]
-) -> list[SuggestionPublic]:
+async def _still_shown(db: AsyncSession, *, user_id: str, head: list[list[Any]]) -> list[SuggestionPublic]:
     if not head:
         return []
-    found = await db.execute(_fresh_statement(dialect), {"me": user_id, "ids": [h[0] for h in head]})
+    found = await db.execute(_FRESH, {"me": user_id, "ids": [h[0] for h in head]})
     users = {r.id: r for r in found}
     return [
         _public(vid, score, mutual, in_c, users[vid].display_name, users[vid].avatar_url)

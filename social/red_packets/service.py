@@ -26,14 +26,10 @@ Lock order: packet row, ledger accounts (sorted by ``post``), conversation row.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from functools import cache
 from typing import Any, NoReturn
 
-from sqlalchemy import bindparam, case, literal_column, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import expiry
@@ -65,10 +61,6 @@ _rng = random.SystemRandom()
 
 def escrow_of(packet_id: str) -> str:
     return ledger.escrow_account("red_packet", packet_id)
-
-
-def _insert(db: AsyncSession) -> Callable[..., Any]:
-    return pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 async def create_packet(
@@ -237,50 +229,6 @@ def _refuse(p: Any, *, packet_id: str, user_id: str, now: datetime) -> None:
         raise SoldOut("every share has been taken")
 
 
-@cache
-def _take_share_statement(dialect: str) -> Any:
-    """The conditional UPDATE that takes the next share (the packet's row lock) and
-    decrements ``remaining_fen`` by that share, ``shares[count - remaining_count]``, read
-    from the row being updated."""
-    next_share: Any
-    if dialect == "postgresql":
-        next_share = literal_column(
-            "((red_packets.shares ->> (red_packets.count - red_packets.remaining_count))::bigint)"
-        )
-    else:
-        next_share = literal_column(
-            "json_extract(red_packets.shares, '$[' || (red_packets.count - red_packets.remaining_count) || ']')"
-        )
-    c = _packets.c
-    last = c.remaining_count == 1
-    return (
-        update(_packets)
-        .where(
-            c.id == bindparam("p_packet"),
-            c.status == "open",
-            c.remaining_count > 0,
-            c.expires_at > bindparam("p_now"),
-        )
-        .values(
-            remaining_count=c.remaining_count - 1,
-            remaining_fen=c.remaining_fen - next_share,
-            status=case((last, "finished"), else_=c.status),
-            closed_at=case((last, bindparam("p_now")), else_=c.closed_at),
-        )
-        .returning(c.remaining_count, c.count, c.shares)
-    )
-
-
-@cache
-def _insert_claim_statement(dialect: str) -> Any:
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    return (
-        insert(_claims)
-        .on_conflict_do_nothing(index_elements=["packet_id", "user_id"])
-        .returning(_claims.c.idx)
-    )
-
-
 _GRAB = text(
     """
 WITH p AS (
@@ -312,8 +260,7 @@ SELECT p.*, t.remaining_count AS left_count, t.amount_fen, c.idx IS NOT NULL AS 
 FROM p LEFT JOIN taken t ON true LEFT JOIN claimed c ON true
 """
 )
-"""On PostgreSQL a whole grab's reads and writes but the ledger and the chat in one round
-trip: the ``_GRAB_VIEW`` row, and, when the user may grab, the next share taken (the
+"""A whole grab's reads and writes but the ledger and the chat in one round trip: the ``_GRAB_VIEW`` row, and, when the user may grab, the next share taken (the
 packet's row lock, conditions re-checked on the locked row) and the claim inserted.
 ``left_count`` is null when no share was taken, ``inserted`` false when the user's claim
 already exists (a concurrent grab by the same user)."""
@@ -375,24 +322,12 @@ async def grab(db: AsyncSession, rt: Runtime, *, packet_id: str, user_id: str) -
 
 async def _take_share(db: AsyncSession, params: dict[str, Any]) -> tuple[Any, int | None, int, bool]:
     """Read the packet as ``_GRAB_VIEW`` and, if the user may grab, take the next share and
-    insert their claim (on SQLite a refused user is answered here, by ``_refuse``). Returns (view row or None, remaining count or None when no share
-    was taken, the share, whether the claim was inserted)."""
-    dialect = db.get_bind().dialect.name
-    if dialect == "postgresql":
-        got = (await execute(db, _GRAB, params)).first()
-        if got is None or got.left_count is None:
-            return got, None, 0, False
-        return got, got.left_count, int(got.amount_fen), got.inserted
-    p = (await execute(db, _GRAB_VIEW, params)).first()
-    _refuse(p, packet_id=params["p_packet"], user_id=params["p_user"], now=params["p_now"])
-    taken = (await execute(db, _take_share_statement(dialect), params)).first()
-    if taken is None:
-        return p, None, 0, False
-    idx = taken.count - taken.remaining_count - 1
-    amount = int(taken.shares[idx])
-    claim = {"packet_id": params["p_packet"], "user_id": params["p_user"], "idx": idx, "amount_fen": amount}
-    inserted = (await execute(db, _insert_claim_statement(dialect), {**claim, "at": params["p_now"]})).first()
-    return p, taken.remaining_count, amount, inserted is not None
+    insert their claim, in one statement (``_GRAB``). Returns (view row or None, remaining
+    count or None when no share was taken, the share, whether the claim was inserted)."""
+    got = (await execute(db, _GRAB, params)).first()
+    if got is None or got.left_count is None:
+        return got, None, 0, False
+    return got, got.left_count, int(got.amount_fen), got.inserted
 
 
 def _public_status(p: RedPacket, rt: Runtime) -> str:

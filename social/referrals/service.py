@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
-from typing import Any
 
 import anyio
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -160,11 +158,6 @@ async def redeem(db: AsyncSession, rt: Runtime, *, user_id: str, code: str) -> R
         raise Conflict("you have already redeemed a referral code") from exc
 
 
-def _insert(db: AsyncSession, table: Any) -> Any:
-    """An INSERT that can take ON CONFLICT DO NOTHING on either backend."""
-    return (pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert)(table)
-
-
 async def reward_referrer(db: AsyncSession, rt: Runtime, user_id: str) -> None:
     """``on_first_card`` hook: reward ``user_id``'s referrer once, within the yearly cap.
 
@@ -189,7 +182,7 @@ async def reward_referrer(db: AsyncSession, rt: Runtime, user_id: str) -> None:
     )
     amount = rt.settings.referral_reward_fen if int(paid or 0) < rt.settings.referral_rewards_per_year else 0
     inserted = await db.scalar(
-        _insert(db, ReferralReward)
+        insert(ReferralReward)
         .values(
             referee_id=user_id,
             referrer_id=referral.referrer_id,

@@ -2,8 +2,8 @@
 declined, or refunded by the 24 h sweep.
 
 A transfer leaves ``pending`` exactly once: accept, decline and refund are each a
-conditional ``UPDATE … WHERE status = 'pending'`` (row lock on PostgreSQL, write lock on
-SQLite) and only the statement that changed the row moves the escrow. So a transfer is
+conditional ``UPDATE … WHERE status = 'pending'`` (the row lock) and only the statement
+that changed the row moves the escrow. So a transfer is
 paid once or refunded once, also when the receiver accepts while two workers sweep.
 
 Lock order in every use case: the transfer's own rows, then ledger accounts (``post``
@@ -12,14 +12,11 @@ sorts them), then the conversation row (``post_message_last``, just before commi
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from functools import cache
 from typing import Any, NoReturn
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -73,10 +70,6 @@ def to_public(t: Transfer) -> TransferPublic:
     )
 
 
-def _insert(db: AsyncSession) -> Callable[..., Any]:
-    return pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
-
-
 def _body(t: Transfer, status: str) -> dict[str, Any]:
     return {
         "transfer_id": t.id,
@@ -99,22 +92,24 @@ async def _count_against_daily_limit(db: AsyncSession, rt: Runtime, *, user_id: 
     if amount_fen > limit:
         raise refused
     params = {"user_id": user_id, "day": day, "sent_fen": amount_fen, "p_limit": limit}
-    row = (await execute(db, _add_to_daily_usage(db.get_bind().dialect.name), params)).first()
+    row = (await execute(db, _ADD_TO_DAILY_USAGE, params)).first()
     if row is None:
         raise refused
 
 
-@cache
-def _add_to_daily_usage(dialect: str) -> Any:
+def _add_to_daily_usage() -> Any:
     """INSERT the day's row or add to it, unless that crosses ``p_limit`` (then no row)."""
     usage = TransferDailyUsage.__table__  # type: ignore[attr-defined]
-    upsert = (pg_insert if dialect == "postgresql" else sqlite_insert)(usage)
+    upsert = pg_insert(usage)
     added = usage.c.sent_fen + upsert.excluded.sent_fen
     return upsert.on_conflict_do_update(
         index_elements=["user_id", "day"],
         set_={"sent_fen": added},
         where=added <= bindparam("p_limit"),
     ).returning(usage.c.sent_fen)
+
+
+_ADD_TO_DAILY_USAGE = _add_to_daily_usage()
 
 
 async def _direct_conversation(db: AsyncSession, rt: Runtime, a: str, b: str) -> str:

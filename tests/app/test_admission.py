@@ -11,8 +11,6 @@ import pytest
 from app.admission import admitted
 from app.errors import Unavailable
 
-pytestmark = pytest.mark.anyio
-
 
 def worker(rt, *, in_flight: int, timeout_s: float = 30.0):
     settings = rt.settings.model_copy(

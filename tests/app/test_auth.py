@@ -8,8 +8,6 @@ import pytest
 from app.config import DEFAULT_SECRET, Settings
 from tests.support.people import error_code
 
-pytestmark = pytest.mark.anyio
-
 
 async def login(client, phone: str) -> dict:
     r = await client.post("/v1/auth/otp", json={"phone": phone})

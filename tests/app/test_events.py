@@ -2,12 +2,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from tests.games.helpers import event, service_headers, spend
 from tests.support.people import error_code
-
-pytestmark = pytest.mark.anyio
 
 
 async def test_spending_events_become_balls_within_caps_and_are_idempotent(client, rt, users):

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import anyio
-import pytest
 
 from app.realtime.hub import user_channel
-
-pytestmark = pytest.mark.anyio
 
 
 async def test_publish_reaches_every_subscriber_of_the_channel_only(rt):

@@ -1,12 +1,9 @@
 from __future__ import annotations
 
 import anyio
-import pytest
 
 from app.ledger import service as ledger
 from tests.support.people import error_code
-
-pytestmark = pytest.mark.anyio
 
 
 async def test_same_key_same_body_replays_the_first_response(client, users):

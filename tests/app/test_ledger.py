@@ -10,8 +10,6 @@ from app.errors import InsufficientFunds, NotFound, ValidationFailed
 from app.ledger import service as ledger
 from app.ledger.service import Entry
 
-pytestmark = pytest.mark.anyio
-
 
 async def test_unbalanced_or_fractional_postings_are_refused(rt, users):
     alice = await users.make("alice", balance_fen=100)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -10,8 +9,6 @@ from alembic.script import ScriptDirectory
 from app import features
 from app.db import metadata
 from app.migrate import alembic_config
-
-pytestmark = pytest.mark.anyio
 
 
 def test_the_migrations_have_one_head(settings):

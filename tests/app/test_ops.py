@@ -1,9 +1,5 @@
 from __future__ import annotations
 
-import pytest
-
-pytestmark = pytest.mark.anyio
-
 
 async def test_health_ready_metrics(client):
     assert (await client.get("/healthz")).json() == {"status": "ok"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
@@ -11,8 +10,6 @@ from app.auth.models import User
 from app.config import get_settings
 from app.ledger import service as ledger
 from social.friends import service as friends
-
-pytestmark = pytest.mark.anyio
 
 
 async def test_the_demo_seed_runs_twice_without_duplicating(rt):

@@ -7,9 +7,7 @@ import httpx
 import pytest
 
 from app.ledger import service as ledger
-from tests.support.servers import needs_real, running_servers
-
-pytestmark = pytest.mark.anyio
+from tests.support.servers import running_servers
 
 
 async def test_a_real_server_answers(settings, users):
@@ -20,8 +18,8 @@ async def test_a_real_server_answers(settings, users):
         assert r.json()["id"] == alice.id
 
 
+@pytest.mark.real_backends
 async def test_topups_from_two_workers_keep_the_ledger_balanced(settings, rt, users):
-    needs_real(settings)
     people = [await users.make(f"p{i}") for i in range(20)]
     async with running_servers(settings, count=2) as servers:
         clients = [httpx.AsyncClient(base_url=s.url, timeout=30) for s in servers]
@@ -52,11 +50,11 @@ async def test_topups_from_two_workers_keep_the_ledger_balanced(settings, rt, us
     assert total == 40 * 10 * 100
 
 
+@pytest.mark.real_backends
 async def test_a_worker_killed_mid_storm_loses_no_money(settings, rt, users):
     """SIGKILL one of two workers while top-ups stream in; retry every key on the survivor.
 
     Afterwards the ledger balances, and every key took effect exactly once."""
-    needs_real(settings)
     people = [await users.make(f"p{i}") for i in range(10)]
     keys = [(p, f"k{n}") for n in range(30) for p in people]
     async with running_servers(settings, count=2) as (victim, survivor):
@@ -100,8 +98,8 @@ async def test_a_worker_killed_mid_storm_loses_no_money(settings, rt, users):
     assert balances == [30 * 100] * len(people)
 
 
+@pytest.mark.real_backends
 async def test_the_dev_clock_is_shared_by_all_workers(settings):
-    needs_real(settings)
     async with running_servers(settings, count=2) as (a, b), httpx.AsyncClient() as c:
         before = (await c.get(b.url + "/v1/dev/clock")).json()["offset_s"]
         await c.post(a.url + "/v1/dev/clock", json={"advance_s": 7200})

@@ -9,8 +9,6 @@ from app.db import after_commit, last_in_transaction, on_rollback, transaction
 from app.ledger import service as ledger
 from app.ledger.models import Account
 
-pytestmark = pytest.mark.anyio
-
 
 async def refused_at_the_end() -> None:
     raise RuntimeError("refused at the end")
@@ -88,3 +86,20 @@ async def test_undo_callbacks_run_when_the_body_or_a_last_step_fails_and_not_aft
         async with transaction(db):
             pass  # a later transaction does not inherit the earlier undo callbacks
         assert undone == ["undone", "undone"]
+
+
+async def test_a_unique_violation_is_known_by_its_sqlstate_and_constraint(rt):
+    from sqlalchemy.exc import IntegrityError
+
+    from app.db import is_unique_violation
+
+    async with rt.sessionmaker() as db:
+        with pytest.raises(IntegrityError) as caught:
+            async with transaction(db):
+                await ledger.open_system_accounts(db, rt.clock.now())
+                db.add(Account(id=ledger.SETTLEMENT, kind="settlement", created_at=rt.clock.now()))
+                await db.flush()
+    assert is_unique_violation(caught.value)
+    assert is_unique_violation(caught.value, "pk_ledger_accounts")
+    assert not is_unique_violation(caught.value, "pk_idempotency_keys")
+    assert not is_unique_violation(ValueError("unique"))

@@ -4,8 +4,6 @@ import pytest
 
 from tests.support.people import error_code
 
-pytestmark = pytest.mark.anyio
-
 
 async def test_topup_moves_money_from_settlement_into_my_wallet(client, users):
     alice = await users.make("alice")

@@ -7,12 +7,11 @@ import json
 
 import anyio
 import pytest
+import pytest_asyncio
 import websockets
 
 from tests.support.servers import running_servers
 from tests.support.ws import ws_connect, ws_url
-
-pytestmark = pytest.mark.anyio
 
 LIMITS = {
     "QUANZI_WS_HEARTBEAT_S": "0.3",
@@ -23,7 +22,7 @@ LIMITS = {
 }
 
 
-@pytest.fixture(scope="module")
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def server(base_settings):
     async with running_servers(base_settings, extra_env=LIMITS) as [srv]:
         yield srv

@@ -10,7 +10,7 @@ import pytest
 from app.db import transaction
 from app.realtime.ordering import Gap, InOrder
 from social.chat import service as chat
-from tests.support.servers import needs_real, running_servers
+from tests.support.servers import running_servers
 from tests.support.ws import ws_connect
 
 
@@ -112,11 +112,9 @@ def test_too_many_held_frames_make_the_gap_due_at_once():
     assert order.due(now=0.0) == [Gap("c1", after_seq=1, before_seq=3)]
 
 
-@pytest.mark.anyio
 @pytest.mark.real_backends
 async def test_a_socket_fills_a_gap_in_its_pushes_from_the_database(settings, client, users, rt, monkeypatch):
     """Over a real server: seq 3 is pushed, seq 2 never is; the socket delivers 2 then 3."""
-    needs_real(settings)
     alice, bob = await users.make("alice"), await users.make("bob")
     await users.friends(alice, bob)
     conv = (

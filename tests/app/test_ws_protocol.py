@@ -8,15 +8,14 @@ import json
 
 import anyio
 import pytest
+import pytest_asyncio
 import websockets
 
 from tests.support.servers import running_servers
 from tests.support.ws import ws_connect, ws_url
 
-pytestmark = pytest.mark.anyio
 
-
-@pytest.fixture(scope="module")
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def server(base_settings):
     async with running_servers(base_settings) as [srv]:
         yield srv

@@ -9,14 +9,13 @@ import pytest
 
 from app.notifications import service as notifications
 from app.runtime import build_runtime
-from tests.support.servers import needs_real, running_servers
+from tests.support.servers import running_servers
 from tests.support.ws import ws_connect
 
-pytestmark = [pytest.mark.anyio, pytest.mark.real_backends]
+pytestmark = pytest.mark.real_backends
 
 
 async def test_a_message_sent_on_one_worker_reaches_devices_on_the_other(settings, client, users):
-    needs_real(settings)
     alice, bob = await users.make("alice"), await users.make("bob")
     await users.friends(alice, bob)
     conv = (

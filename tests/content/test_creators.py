@@ -1,12 +1,8 @@
 from __future__ import annotations
 
-import pytest
-
 from content import creators
 from games.leaderboards import scores
 from tests.content.helpers import new_post
-
-pytestmark = pytest.mark.anyio
 
 
 async def board(rt, period: str, at=None) -> dict[str, float]:

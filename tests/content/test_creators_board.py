@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
 from games.leaderboards.registry import get_board
-
-pytestmark = pytest.mark.anyio
 
 
 async def test_likes_rank_creators_and_survive_a_rebuild(client, rt, users):

@@ -9,8 +9,6 @@ from hypothesis import strategies as st
 from content.feed.ranking import hot_key, hotness
 from tests.content.helpers import block, feed_ids, new_post
 
-pytestmark = pytest.mark.anyio
-
 
 async def test_latest_is_newest_first_and_following_only_my_followees(client, users):
     alice, bob, carol, me = [await users.make(n) for n in ("alice", "bob", "carol", "me")]

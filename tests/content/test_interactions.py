@@ -1,12 +1,9 @@
 from __future__ import annotations
 
 import anyio
-import pytest
 
 from tests.content.helpers import block, new_post
 from tests.support.people import error_code
-
-pytestmark = pytest.mark.anyio
 
 
 async def test_likes_are_idempotent(client, users):

@@ -13,8 +13,6 @@ from content.config import ContentSettings
 from tests.content.helpers import new_post
 from tests.support.people import error_code
 
-pytestmark = pytest.mark.anyio
-
 GPS_IFD = 0x8825
 ORIENTATION = 0x0112
 

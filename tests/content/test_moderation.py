@@ -9,8 +9,6 @@ from content.moderation import termfilter
 from tests.content.helpers import feed_ids, new_post
 from tests.support.people import error_code
 
-pytestmark = pytest.mark.anyio
-
 FILTER = termfilter.build(termfilter.DEFAULT_CONFIG, ["bank.example"])
 
 

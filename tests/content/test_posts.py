@@ -5,8 +5,6 @@ import pytest
 from tests.content.helpers import new_post
 from tests.support.people import error_code
 
-pytestmark = pytest.mark.anyio
-
 
 async def test_user_post_is_ugc_and_advisor_article_is_pgc_with_badge(client, users):
     alice = await users.make("alice")

@@ -2,12 +2,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-import pytest
-
 from app import seed as seeding
 from app.auth import tokens
-
-pytestmark = pytest.mark.anyio
 
 
 async def test_demo_seed_gives_li_na_a_feed_and_the_moderator_a_queue(client, rt):

@@ -1,12 +1,9 @@
 from __future__ import annotations
 
-import pytest
-
 from games.quiz.service import question_for
 from tests.games.helpers import event, spend
 from tests.support.people import error_code
 
-pytestmark = pytest.mark.anyio
 H = 3600
 
 

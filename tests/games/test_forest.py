@@ -6,8 +6,6 @@ import pytest
 from tests.games.helpers import assert_energy_conserved, event, ripe_ball, service_headers, spend
 from tests.support.people import error_code
 
-pytestmark = pytest.mark.anyio
-
 
 @pytest.fixture
 def settings(settings):

@@ -2,13 +2,10 @@ from __future__ import annotations
 
 import io
 
-import pytest
 from PIL import Image
 
 from games.forest import images
 from tests.games.test_forest import _give_energy
-
-pytestmark = pytest.mark.anyio
 
 
 async def test_widget_and_certificate_are_pngs_of_the_documented_size(client, rt, users):

@@ -2,13 +2,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from games.leaderboards import boards, registry, scores
 from tests.games.helpers import ripe_ball
 from tests.support.people import error_code
-
-pytestmark = pytest.mark.anyio
 
 
 async def _board(client, p, board, **params):

@@ -1,12 +1,8 @@
 from __future__ import annotations
 
-import pytest
-
 from app import seed as seeding
 from app.auth import tokens
 from tests.games.helpers import assert_energy_conserved
-
-pytestmark = pytest.mark.anyio
 
 
 async def test_li_na_sees_her_forest_farm_and_boards_at_once(client, rt):

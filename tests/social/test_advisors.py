@@ -8,8 +8,6 @@ from app.db import transaction
 from social.advisors import matching
 from social.chat import service as chat
 
-pytestmark = pytest.mark.anyio
-
 
 def test_matching_respects_capacity_and_prefers_fit():
     advisors = [

@@ -1,11 +1,7 @@
 from __future__ import annotations
 
-import pytest
-
 from app import seed as seeding
 from app.auth import phones
-
-pytestmark = pytest.mark.anyio
 
 
 async def test_bulk_users_are_matchable_cardholders(client, users, rt):

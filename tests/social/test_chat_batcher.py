@@ -16,8 +16,6 @@ from social.chat import batcher as batching
 from social.chat.batcher import batcher
 from social.friends.models import Block
 
-pytestmark = pytest.mark.anyio
-
 
 @pytest.fixture
 def batch_sizes(monkeypatch):

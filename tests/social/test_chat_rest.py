@@ -9,8 +9,6 @@ from app.db import transaction
 from social.friends.models import Block
 from tests.support.people import error_code
 
-pytestmark = pytest.mark.anyio
-
 
 async def send(client, person, conversation_id: str, text: str, cid: str | None = None):
     r = await client.post(

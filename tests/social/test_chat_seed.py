@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 from app import seed as seeding
 from app.auth import tokens
-
-pytestmark = pytest.mark.anyio
 
 
 async def test_li_na_sees_her_demo_conversations(rt, client):

@@ -6,8 +6,6 @@ from hypothesis import strategies as st
 
 from tests.support.people import error_code
 
-pytestmark = pytest.mark.anyio
-
 # +86 138 0013 8000 in every format an address book holds it.
 VARIANTS = [
     "13800138000",

@@ -4,8 +4,6 @@ import pytest
 
 from tests.support.people import error_code
 
-pytestmark = pytest.mark.anyio
-
 
 async def request(client, a, b, message=None):
     return await client.post(

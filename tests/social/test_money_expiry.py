@@ -4,7 +4,6 @@ sweeps run at once, and catching up on everything that expired meanwhile."""
 from __future__ import annotations
 
 import anyio
-import pytest
 from sqlalchemy import select
 
 from social.red_packets import service as red_packets
@@ -13,8 +12,6 @@ from social.transfers import service as transfers
 from social.transfers.models import Transfer
 from tests.social.money_support import audit_ok, balance, idem, make_group, messages, notifications
 from tests.support.people import error_code
-
-pytestmark = pytest.mark.anyio
 
 DAY = 24 * 3600
 

@@ -26,9 +26,7 @@ from social.red_packets.models import RedPacket, RedPacketClaim
 from social.transfers import service as transfers
 from social.transfers.models import Transfer
 from tests.social.money_support import audit_ok, make_group
-from tests.support.servers import needs_real, running_servers
-
-pytestmark = pytest.mark.anyio
+from tests.support.servers import running_servers
 
 DAY = 24 * 3600
 # PostgreSQL's connections are shared with everything else on the machine: keep each
@@ -58,8 +56,8 @@ async def create_packets(client: httpx.AsyncClient, sender: Any, conv: str, n: i
     return ids
 
 
+@pytest.mark.real_backends
 async def test_grab_storm_through_two_workers_is_exactly_once(settings, rt, users):
-    needs_real(settings)
     # Sized for a shared 2-core machine (the full 20 × 50 shares with 100 racers, 2 000
     # grabs, passes too, in about a minute): 12 × 25 shares, 50 racers, 600 grabs.
     n_packets, shares, n_members, total = STORM_PACKETS, STORM_SHARES, STORM_MEMBERS, 5_000
@@ -124,8 +122,8 @@ async def test_grab_storm_through_two_workers_is_exactly_once(settings, rt, user
     assert await audit_ok(rt)
 
 
+@pytest.mark.real_backends
 async def test_kill_9_in_a_grab_and_transfer_storm_keeps_every_invariant(settings, rt, users):
-    needs_real(settings)
     n_packets, shares, total = 6, 20, 3_000
     sender = await users.make("sender", balance_fen=n_packets * total)
     crowd = [await users.make(f"c{i}", balance_fen=20_000) for i in range(30)]

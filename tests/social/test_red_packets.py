@@ -12,8 +12,6 @@ from social.red_packets.service import escrow_of
 from tests.social.money_support import audit_ok, balance, block, idem, make_group, messages
 from tests.support.people import error_code
 
-pytestmark = pytest.mark.anyio
-
 
 @pytest.fixture
 async def group(rt, users):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
 from app import seed as seeding
@@ -10,8 +9,6 @@ from app.auth import tokens
 from social.red_packets.models import RedPacket
 from social.transfers.models import Transfer
 from tests.social.money_support import audit_ok, idem, messages
-
-pytestmark = pytest.mark.anyio
 
 
 class _Lina:

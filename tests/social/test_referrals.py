@@ -8,8 +8,6 @@ from app.ledger.models import LedgerTransaction
 from social.referrals import service as referrals
 from tests.support.people import error_code
 
-pytestmark = pytest.mark.anyio
-
 
 async def code_of(client, p) -> str:
     r = await client.get("/v1/referrals/me", headers=p.headers)

@@ -1,10 +1,6 @@
 from __future__ import annotations
 
-import pytest
-
 from app import seed as seeding
-
-pytestmark = pytest.mark.anyio
 
 
 async def test_demo_seed_shows_li_na_the_social_features(client, rt):

@@ -10,8 +10,6 @@ from hypothesis import strategies as st
 
 from social.friends import suggest
 
-pytestmark = pytest.mark.anyio
-
 
 def test_rank_orders_by_adamic_adar_plus_contacts():
     # me — a, b, c.  a has few friends (strong signal), c is a hub.
@@ -194,23 +192,6 @@ async def test_sql_ranking_equals_networkx_adamic_adar(rt, seed, n, p, hidden_p,
             reasons = [{"kind": "mutual_friends", "count": mutual[s.user_id]}] if mutual[s.user_id] else []
             reasons += [{"kind": "in_contacts", "count": None}] if s.user_id in case["mine"] else []
             assert [r.model_dump() for r in s.reasons] == reasons
-
-
-async def test_sql_ranking_with_python_ln(rt, monkeypatch):
-    """SQLite builds without math functions get ``ln`` registered per connection."""
-    from social.friends import suggestions as suggesting
-
-    monkeypatch.setattr(suggesting, "SQLITE_HAS_LN", False)
-    case = await _store_graph(rt, seed=7, n=30, p=0.2, hidden_p=0.0)
-    g, me = case["g"], case["me"]
-    async with rt.sessionmaker() as db:
-        got = await suggesting.suggestions(db, rt, user_id=me, limit=50)
-    friends = set(g[me])
-    for s in got:
-        if s.user_id not in case["mine"] and s.user_id not in case["has_me"]:
-            [(_, _, want)] = nx.adamic_adar_index(g, [(me, s.user_id)])
-            assert s.score == pytest.approx(want, abs=1e-6)
-        assert s.user_id not in friends | {me}
 
 
 async def test_cached_suggestions_apply_exclusions_at_once(client, users, rt):

@@ -14,8 +14,6 @@ from social.transfers.service import escrow_of
 from tests.social.money_support import audit_ok, balance, block, idem, make_group, messages, notifications
 from tests.support.people import error_code
 
-pytestmark = pytest.mark.anyio
-
 
 @pytest.fixture
 async def pair(users):

@@ -1,52 +1,66 @@
-"""Creating, cleaning and dropping the test run's database and Redis keys."""
+"""The test run's database and Redis: created, cleaned per test, dropped at the end.
+
+- Database: ``QUANZI_TEST_DATABASE_URL`` names a PostgreSQL server (CI: the machine's);
+  unset, the embedded server (``app/embedded_pg.py``) under ``var/test-postgres``, with
+  durability off. Either way the run gets a fresh database of its own.
+- Redis: tests run on ``memory://``; those marked ``real_backends`` (several processes
+  sharing state, Redis behaviour itself) get the real Redis of ``QUANZI_TEST_REDIS_URL``
+  (default ``redis://127.0.0.1:6379/0``) under a key prefix of their own.
+"""
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import text
-
-from app import features
+from app import embedded_pg, features
 from app.config import Settings
 from app.db import metadata, transaction
 from app.ledger import service as ledger
 from app.migrate import upgrade
 from app.runtime import Runtime
 
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 
-def create_database(server_url: str | None, data_dir: Path, run_id: str) -> tuple[str, Callable[[], None]]:
-    """A fresh database for this run and a function that drops it."""
-    if not server_url:
-        path = data_dir / "test.db"
-        return f"sqlite:///{path}", lambda: None
-    import psycopg
 
+def server_url() -> str:
+    """The admin URL of the PostgreSQL server the run uses (started if embedded)."""
+    configured = os.environ.get("QUANZI_TEST_DATABASE_URL")
+    if configured:
+        return configured.replace("postgresql+asyncpg://", "postgresql://")
+    return embedded_pg.start(ROOT / "var" / "test-postgres", embedded_pg.TEST_CONF)
+
+
+def create_database(run_id: str, admin: str | None = None) -> tuple[str, Callable[[], None]]:
+    """A fresh database for this run (on ``admin``'s server, by default the test server)
+    and a function that drops it."""
+    admin = admin or server_url()
     name = f"quanzi_test_{run_id}"
-    admin = server_url.replace("postgresql+asyncpg://", "postgresql://")
     try:
-        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as exc:
-        raise RuntimeError(f"PostgreSQL at {admin} is not reachable: {exc}") from exc
-    parts = urlsplit(admin)
-    db_url = urlunsplit(parts._replace(path=f"/{name}"))
-
-    def drop() -> None:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return db_url, drop
+        url = embedded_pg.create_database(admin, name, if_missing=False)
+    except Exception as exc:
+        raise RuntimeError(f"PostgreSQL at {admin} is not usable: {exc}") from exc
+    return url, functools.partial(embedded_pg.drop_database, admin, name)
 
 
-def check_redis(url: str) -> None:
+def redis_url() -> str:
+    return os.environ.get("QUANZI_TEST_REDIS_URL") or DEFAULT_REDIS
+
+
+@functools.cache
+def redis_problem() -> str | None:
+    """Why the real Redis cannot be used, or None when it answers."""
     import redis
 
+    url = redis_url()
     try:
         redis.Redis.from_url(url, socket_connect_timeout=3).ping()
     except redis.RedisError as exc:
-        raise RuntimeError(f"Redis at {url} is not reachable: {exc}") from exc
+        return f"Redis at {url} is not reachable: {exc}"
+    return None
 
 
 def drop_redis_prefix(url: str, prefix: str) -> None:
@@ -63,10 +77,16 @@ def migrate(settings: Settings) -> None:
     upgrade(settings)
 
 
-async def clean_database(rt: Runtime) -> None:
-    """Empty every table (children first) and reopen the system accounts."""
+@functools.cache
+def _clean_script() -> str:
     features.import_models()
+    return "".join(f'DELETE FROM "{table.name}";' for table in reversed(metadata.sorted_tables))
+
+
+async def clean_database(rt: Runtime) -> None:
+    """Empty every table (children first, one round trip) and reopen the system accounts."""
+    async with rt.engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        await raw.driver_connection.execute(_clean_script())  # type: ignore[union-attr]
     async with rt.sessionmaker() as db, transaction(db):
-        for table in reversed(metadata.sorted_tables):
-            await db.execute(text(f'DELETE FROM "{table.name}"'))
         await ledger.open_system_accounts(db, rt.clock.now())

@@ -6,8 +6,8 @@ and Redis prefix, and waits until each answers ``/readyz``. ``servers[i].kill()`
 sends SIGKILL (a crash in the middle of work); ``servers[i].restart()`` starts it again
 on the same port.
 
-Several processes only share state through real PostgreSQL/Redis; tests that need that
-are marked ``real_backends`` and skipped on the embedded defaults (see ``needs_real``).
+Several processes share Redis state only through a real Redis: tests that need that are
+marked ``real_backends`` (see ``tests/conftest.py``).
 """
 
 from __future__ import annotations
@@ -25,17 +25,10 @@ from pathlib import Path
 
 import anyio
 import httpx
-import pytest
 
 from app.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def needs_real(settings: Settings) -> None:
-    """Skip unless the run uses PostgreSQL and Redis (several processes share them)."""
-    if settings.is_sqlite or settings.redis_url.startswith("memory://"):
-        pytest.skip("several processes share state only through real PostgreSQL and Redis")
 
 
 def free_port() -> int:
@@ -57,6 +50,7 @@ def server_env(settings: Settings) -> dict[str, str]:
             "QUANZI_SERVICE_TOKEN": settings.service_token,
             "QUANZI_PHONE_HMAC_KEY": settings.phone_hmac_key,
             "QUANZI_LOG_LEVEL": "WARNING",
+            "QUANZI_DB_POOL_SIZE": str(settings.db_pool_size),
             "PYTHONPATH": str(ROOT),
         }
     )
