@@ -4,6 +4,9 @@ Business time (energy ripening, 24 h refunds, quiz days, leaderboard periods) co
 from ``Clock.now()``. In dev and test the clock carries an offset that
 ``POST /v1/dev/clock`` moves forward; with several workers the offset is shared through
 Redis and refreshed per request. Token and one-time-code expiry use real time.
+
+``FrozenClock`` stands still until moved: tests use it (``QUANZI_CLOCK_START`` gives
+dev and test servers one), so business time is the instant a test chose, at any hour.
 """
 
 from __future__ import annotations
@@ -41,11 +44,11 @@ class Clock:
 
 
 class FrozenClock(Clock):
-    """A clock that stands still until told to move; for pure tests."""
+    """A clock that stands still at ``at`` until told to move (tests, ``QUANZI_CLOCK_START``)."""
 
     def __init__(self, at: datetime, tz: str = "Asia/Shanghai") -> None:
         super().__init__(tz)
-        self._at = at
+        self._at = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC)
 
     def now(self) -> datetime:
         return self._at + timedelta(seconds=self.offset_s)

@@ -6,6 +6,7 @@ refuses to start on a default secret; dev and test run on the embedded defaults.
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -28,6 +29,9 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8000"
     log_level: str = "INFO"
     log_json: bool = True
+    # dev and test only: business time starts at this instant and stands still until the
+    # dev clock moves it (``POST /v1/dev/clock``), so tests are the same at any hour
+    clock_start: datetime | None = None
 
     # storage
     database_url: str = ""  # empty: the embedded PostgreSQL server under data_dir (app/embedded_pg.py)
@@ -107,6 +111,8 @@ class Settings(BaseSettings):
             bad = [name for name, is_default in defaults.items() if is_default]
             if bad:
                 raise ValueError(f"refusing to start in prod with default secrets: {', '.join(bad)}")
+            if self.clock_start is not None:
+                raise ValueError("QUANZI_CLOCK_START is for dev and test only")
             if len(self.secret_key) < 32:
                 raise ValueError("QUANZI_SECRET_KEY must be at least 32 characters in prod")
         return self

@@ -8,7 +8,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.clock import Clock
+from app.clock import Clock, FrozenClock
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker, resolve_database
 from app.realtime.hub import Hub, make_hub
@@ -46,11 +46,14 @@ class Runtime:
 
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     settings = resolve_database(settings)
+    if clock is None:
+        start = settings.clock_start if settings.is_dev else None
+        clock = FrozenClock(start, settings.timezone) if start else Clock(settings.timezone)
     engine = make_engine(settings)
     redis = make_redis(settings)
     return Runtime(
         settings=settings,
-        clock=clock or Clock(settings.timezone),
+        clock=clock,
         engine=engine,
         sessionmaker=make_sessionmaker(engine),
         redis=redis,

@@ -3,11 +3,13 @@
 Tests run on PostgreSQL (the embedded server, or ``QUANZI_TEST_DATABASE_URL``) with the
 in-process Redis; tests marked ``real_backends`` get the real Redis. Where it is not
 reachable they are skipped, except under ``CI=true``, where the run fails instead.
+
+Business time is a frozen clock that starts at ``support.clock.DEFAULT_START``, or at the
+instant of the test's ``@pytest.mark.clock_start(...)`` (see ``support/clock.py``).
 """
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -16,8 +18,9 @@ import pytest
 
 from app.config import Settings
 from tests.support import backends
+from tests.support.clock import DEFAULT_START
 
-CI = os.environ.get("CI", "").lower() == "true"
+CI = backends.CI
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -45,6 +48,7 @@ def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings
         redis_prefix=f"qzt:{run_id}:",
         log_level="WARNING",
         db_pool_size=20,
+        clock_start=DEFAULT_START,
     )
     backends.migrate(settings)
     try:
@@ -58,10 +62,13 @@ def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings
 @pytest.fixture
 def settings(base_settings: Settings, request: pytest.FixtureRequest) -> Settings:
     """The run's settings with a Redis key prefix of the test's own; the real Redis for
-    tests marked ``real_backends``."""
+    tests marked ``real_backends``; the business clock's start of ``clock_start``."""
     update: dict[str, object] = {"redis_prefix": f"{base_settings.redis_prefix}{uuid.uuid4().hex[:8]}:"}
     if request.node.get_closest_marker("real_backends"):
         update["redis_url"] = backends.redis_url()
+    start = request.node.get_closest_marker("clock_start")
+    if start is not None:
+        update["clock_start"] = start.args[0]
     return base_settings.model_copy(update=update)
 
 

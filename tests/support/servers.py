@@ -54,6 +54,8 @@ def server_env(settings: Settings) -> dict[str, str]:
             "PYTHONPATH": str(ROOT),
         }
     )
+    if settings.clock_start is not None:
+        env["QUANZI_CLOCK_START"] = settings.clock_start.isoformat()
     return env
 
 
@@ -93,7 +95,7 @@ class Server:
         ]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env={**server_env(self.settings), **self.extra_env})
 
-    async def wait_ready(self, timeout_s: float = 30.0) -> None:
+    async def wait_ready(self, timeout_s: float = 120.0) -> None:
         deadline = time.monotonic() + timeout_s
         async with httpx.AsyncClient() as client:
             while time.monotonic() < deadline:
@@ -129,6 +131,11 @@ class Server:
 async def running_servers(
     settings: Settings, count: int = 1, extra_env: dict[str, str] | None = None
 ) -> AsyncIterator[list[Server]]:
+    if count > 1 and settings.redis_url.startswith("memory://"):
+        # Each process would have a Redis of its own: no shared clock, hub or gate.
+        raise RuntimeError(
+            "several servers share state only through a real Redis: mark the test real_backends"
+        )
     servers = [Server(settings, free_port(), dict(extra_env or {})) for _ in range(count)]
     try:
         for s in servers:
