@@ -26,9 +26,10 @@ PUBLIC = {
     "/docs/oauth2-redirect",
     "/redoc",
 }
-# Routes that are public by design: the thing is addressed by an unguessable id, as an
-# <img> tag loads it (no Authorization header).
-PUBLIC_PATTERNS = [re.compile(p) for p in (r"^/v1/media/\{[^}]+\}", r"\.png$", r"^/v1/dev/")]
+# Routes that are public by design: an uploaded image is addressed by an unguessable id,
+# as an <img> tag loads it (no Authorization header). The rendered pictures (forest
+# widget and certificates, the referral poster) show a user's own data: they need a token.
+PUBLIC_PATTERNS = [re.compile(p) for p in (r"^/v1/media/\{[^}]+\}/\{[^}]+\}$", r"^/v1/dev/")]
 
 JUNK_BODIES = [
     b"",
@@ -65,6 +66,12 @@ async def test_every_private_route_requires_a_token(app, client):
             assert r.json()["error"]["code"] == "unauthenticated"
         checked += 1
     assert checked >= 5
+    for picture in (
+        "/v1/forest/widget.png",
+        "/v1/forest/trees/{tree_id}/certificate.png",
+        "/v1/referrals/me/poster.png",
+    ):
+        assert ("GET", picture) in routes(app) and not is_public(picture), picture
 
 
 async def test_no_route_answers_500_to_junk(app, client, rt, users):

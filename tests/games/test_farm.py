@@ -1,8 +1,19 @@
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
 from games.quiz.service import question_for
 from tests.games.helpers import event, spend
+from tests.support.clock import BEFORE_BANK_MIDNIGHT, ONE_MINUTE
 from tests.support.people import error_code
+
+ROOT = Path(__file__).resolve().parents[2]
 
 H = 3600
 
@@ -32,16 +43,24 @@ async def test_a_meal_takes_4h_and_makes_an_egg(client, rt, users):
     assert r.status_code == 409 and error_code(r) == "insufficient_funds"
 
 
+@pytest.mark.clock_start(BEFORE_BANK_MIDNIGHT)
 async def test_spending_and_the_quiz_earn_feed(client, rt, users):
     li = await users.make("li")
     await spend(client, rt, [event(li.id, "transit", 200, at=rt.clock.now())])
     assert (await _farm(client, li))["feed_g"] == 180 + 18
+    # 23:59 on 25 November in Shanghai (15:59 UTC): the bank's day, named by the test
+    day = "2026-11-25"
+    qid, text, choices, right, explanation = question_for(li.id, day)
     quiz = (await client.get("/v1/farm/quiz", headers=li.headers)).json()
-    qid, _, choices, right, explanation = question_for(li.id, rt.clock.today().isoformat())
-    assert (quiz["question_id"] == qid and quiz["answered"] is False and "explanation" not in quiz) or quiz[
-        "explanation"
-    ] is None
-    assert len(choices) == len(quiz["choices"])
+    assert (quiz["day"], quiz["question_id"], quiz["question"], quiz["choices"]) == (
+        day,
+        qid,
+        text,
+        list(choices),
+    )
+    # not answered yet: neither my choice nor the answer nor the explanation is shown
+    assert quiz["answered"] is False
+    assert (quiz["choice"], quiz["correct"], quiz["answer"], quiz["explanation"]) == (None, None, None, None)
     r = await client.post("/v1/farm/quiz/answer", json={"choice": 9}, headers=li.headers)
     assert r.status_code == 422
     r = await client.post("/v1/farm/quiz/answer", json={"choice": right}, headers=li.headers)
@@ -49,20 +68,48 @@ async def test_spending_and_the_quiz_earn_feed(client, rt, users):
     r = await client.post("/v1/farm/quiz/answer", json={"choice": right}, headers=li.headers)
     assert r.status_code == 409 and error_code(r) == "already_claimed"
     quiz = (await client.get("/v1/farm/quiz", headers=li.headers)).json()
-    assert quiz["answered"] and quiz["explanation"] == explanation
+    assert (quiz["day"], quiz["answered"], quiz["choice"], quiz["correct"]) == (day, True, right, True)
+    assert (quiz["answer"], quiz["explanation"]) == (right, explanation)
     assert (await _farm(client, li))["feed_g"] == 180 + 18 + 90
-    await rt.advance_clock(24 * H)
-    wrong = (question_for(li.id, rt.clock.today().isoformat())[3] + 1) % 2
+    # one minute later it is 26 November in Shanghai (still the 25th in UTC): a new question
+    await rt.advance_clock(ONE_MINUTE)
+    next_day = "2026-11-26"
+    quiz = (await client.get("/v1/farm/quiz", headers=li.headers)).json()
+    assert (quiz["day"], quiz["question_id"], quiz["answered"]) == (
+        next_day,
+        question_for(li.id, next_day)[0],
+        False,
+    )
+    wrong = (question_for(li.id, next_day)[3] + 1) % 2
     r = await client.post("/v1/farm/quiz/answer", json={"choice": wrong}, headers=li.headers)
-    assert r.json()["correct"] is False and r.json()["reward_g"] == 0
+    assert r.status_code == 200 and r.json()["correct"] is False and r.json()["reward_g"] == 0
+    assert (await _farm(client, li))["feed_g"] == 180 + 18 + 90
 
 
 def test_the_question_bank_is_large_and_deterministic():
     from games.quiz.questions import QUESTIONS
 
     assert len(QUESTIONS) >= 60
-    assert question_for("u1", "2026-11-25") == question_for("u1", "2026-11-25")
-    assert len({question_for("u1", f"2026-11-{d:02d}")[0] for d in range(1, 29)}) > 10
+    days = [f"2026-11-{d:02d}" for d in range(1, 29)]
+    assert len({question_for("u1", d)[0] for d in days}) > 10
+    assert len({question_for(f"u{n}", "2026-11-25")[0] for n in range(40)}) > 10
+    # The same user and day get the same question in every process (every worker, every
+    # deploy), whatever the process's hash seed.
+    here = [question_for(f"u{n}", d)[0] for n in range(3) for d in days]
+    script = (
+        "import json; from games.quiz.service import question_for; "
+        f"print(json.dumps([question_for(f'u{{n}}', d)[0] for n in range(3) for d in {days!r}]))"
+    )
+    for seed in ("1", "2"):
+        out = subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert json.loads(out.stdout) == here, seed
 
 
 async def test_a_visiting_chicken_eats_until_chased_and_the_feed_comes_back(client, rt, users):

@@ -262,4 +262,12 @@ async def test_forest_endpoints_need_a_token_and_keep_private_data_private(clien
     assert r.status_code == 401
     forest_a = (await client.get("/v1/forest", headers=a.headers)).json()
     assert forest_a["balls"][0]["remaining_g"] == 262 and forest_a["energy_g"] == 20_000 - 17_900
-    assert service_headers(rt)
+    assert len(forest_a["balls"]) == 1
+    # the bank's service token is: the same event is accepted and grows a's second ball
+    r = await client.post(
+        "/v1/events/spending",
+        json={"events": [event(a.id, at=rt.clock.now())]},
+        headers=service_headers(rt),
+    )
+    assert r.status_code == 200 and (r.json()["accepted"], r.json()["energy_balls"]) == (1, 1)
+    assert len((await client.get("/v1/forest", headers=a.headers)).json()["balls"]) == 2

@@ -6,6 +6,7 @@ from PIL import Image
 
 from games.forest import images
 from tests.games.test_forest import _give_energy
+from tests.support.people import error_code
 
 
 async def test_widget_and_certificate_are_pngs_of_the_documented_size(client, rt, users):
@@ -21,13 +22,12 @@ async def test_widget_and_certificate_are_pngs_of_the_documented_size(client, rt
     assert (
         await client.get("/v1/forest/widget.png", headers={**li.headers, "If-None-Match": tag})
     ).status_code == 304
-    tree_id = (
-        await client.post("/v1/forest/plant", json={"species_id": "camphor"}, headers=li.headers)
-    ).json()
-    assert "tree_id" not in tree_id  # 30 000 g is not enough for camphor
-    tree_id = (
-        await client.post("/v1/forest/plant", json={"species_id": "saxaul"}, headers=li.headers)
-    ).json()["tree_id"]
+    r = await client.post("/v1/forest/plant", json={"species_id": "camphor"}, headers=li.headers)
+    assert r.status_code == 409 and error_code(r) == "insufficient_funds"  # 30 000 g is not enough
+    assert (await client.get("/v1/forest/widget.png", headers=li.headers)).headers["etag"] == tag
+    r = await client.post("/v1/forest/plant", json={"species_id": "saxaul"}, headers=li.headers)
+    assert r.status_code == 200, r.text
+    tree_id = r.json()["tree_id"]
     changed = await client.get("/v1/forest/widget.png", headers=li.headers)
     assert changed.headers["etag"] != tag
     r = await client.get(f"/v1/forest/trees/{tree_id}/certificate.png", headers=li.headers)

@@ -92,29 +92,53 @@ async def test_more_than_2000_numbers_is_422(client, users):
 async def test_unmatched_numbers_are_not_stored(client, users, rt):
     from sqlalchemy import text
 
+    from app.auth import phones
+
     me = await users.make("me")
-    await sync(client, me, "+8613712345678", "+8613787654321")
+    unmatched = ["+8613712345678", "+8613787654321"]
+    r = await sync(client, me, *unmatched)
+    assert r.status_code == 200 and r.json()["matches"] == [] and r.json()["charged"] == 2
     async with rt.sessionmaker() as db:
         assert (await db.execute(text("SELECT count(*) FROM contact_edges"))).scalar() == 0
-    # nor anywhere in Redis except the rate-limit bucket
-    keys = [k for k in await rt.redis.keys("*") if "contacts" in k]
-    assert all("bucket" in k for k in keys)
+    # nor anywhere in Redis: the one key the sync wrote is my rate-limit bucket, which holds
+    # a token count and a time, and no value anywhere holds a number or its hash
+    keys = await rt.redis.keys("*")
+    assert [k for k in keys if "contacts" in k] == [rt.keys("contacts", "bucket", me.id)]
+    assert set(await rt.redis.hgetall(rt.keys("contacts", "bucket", me.id))) == {"tokens", "at"}
+    secrets = set()
+    for phone in unmatched:
+        secrets |= {phone, phone[3:], phones.phone_hash(phone, rt.settings.phone_hmac_key)}
     for k in keys:
-        assert set((await rt.redis.hgetall(k)).keys()) <= {"tokens", "at"}
+        kind = await rt.redis.type(k)
+        if kind == "hash":
+            stored = " ".join(f"{f} {v}" for f, v in (await rt.redis.hgetall(k)).items())
+        elif kind == "string":
+            stored = str(await rt.redis.get(k))
+        elif kind in ("set", "zset", "list"):
+            stored = " ".join(map(str, await rt.redis.sort(k, alpha=True)))
+        else:
+            raise AssertionError(f"{k} is a Redis {kind}: check it too")
+        assert not any(secret in k or secret in stored for secret in secrets), k
 
 
 async def test_a_user_cannot_see_another_users_matches(client, users):
     alice = await users.make("alice")
     bob = await users.make("bob")
     carol = await users.make("carol", phone="+8613900000031")
+    dave = await users.make("dave", phone="+8613900000032")
     r = await sync(client, alice, "13900000031")
     assert [m["user_id"] for m in r.json()["matches"]] == [carol.id]
     mine = await client.get("/v1/contacts/matches", headers=alice.headers)
     assert [m["user_id"] for m in mine.json()] == [carol.id]
     theirs = await client.get("/v1/contacts/matches", headers=bob.headers)
     assert theirs.status_code == 200 and theirs.json() == []
-    # Bob forgetting his matches does not touch Alice's.
+    # Bob forgetting his matches empties his list and does not touch Alice's.
+    r = await sync(client, bob, "13900000031", "13900000032")
+    assert sorted(m["user_id"] for m in r.json()["matches"]) == sorted([carol.id, dave.id])
+    theirs = await client.get("/v1/contacts/matches", headers=bob.headers)
+    assert sorted(m["user_id"] for m in theirs.json()) == sorted([carol.id, dave.id])
     assert (await client.delete("/v1/contacts/matches", headers=bob.headers)).status_code == 204
+    assert (await client.get("/v1/contacts/matches", headers=bob.headers)).json() == []
     mine = await client.get("/v1/contacts/matches", headers=alice.headers)
     assert [m["user_id"] for m in mine.json()] == [carol.id]
 
