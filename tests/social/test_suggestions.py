@@ -182,6 +182,7 @@ async def test_sql_ranking_equals_networkx_adamic_adar(rt, seed, n, p, hidden_p,
         for v in shown
     }
     expected = sorted(shown, key=lambda v: (-round(score[v], 6), v))[:limit]
+    assert len(expected) == min(limit, len(shown)) >= 3, "the graph gives me suggestions to rank"
 
     for _ in range(2):  # ranked in SQL, then served from the cached head
         async with rt.sessionmaker() as db:
@@ -207,10 +208,11 @@ async def test_cached_suggestions_apply_exclusions_at_once(client, users, rt):
         assert r.status_code == 200, r.text
         return [s["user_id"] for s in r.json()]
 
-    assert await shown() == [x.id, y.id, z.id]
+    # x: 2/ln 3 (a and b); y and z: 1/ln 3 each, equal scores ordered by user id
+    assert await shown() == [x.id, *sorted([y.id, z.id])]
     # each change is seen on the next call, though the ranking is cached
     await client.post("/v1/friends/requests", json={"user_id": x.id}, headers=me.headers)
-    assert await shown() == [y.id, z.id]
+    assert await shown() == sorted([y.id, z.id])
     await client.post(f"/v1/blocks/{me.id}", headers=y.headers)
     assert await shown() == [z.id]
     await client.patch("/v1/me", json={"discoverable": False}, headers=z.headers)
@@ -241,4 +243,4 @@ async def test_a_friends_new_friend_shows_once_the_cache_time_passed(client, use
     await users.friends(b, late)  # two hops away: my fingerprint is unchanged
     assert await shown() == [x.id]
     rt.clock.advance(rt.settings.suggestions_cache_s + 1)
-    assert await shown() == [x.id, late.id]  # equal scores (1/ln 2): by user id
+    assert await shown() == sorted([x.id, late.id])  # equal scores (1/ln 2): by user id
