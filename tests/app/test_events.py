@@ -1,11 +1,13 @@
 from __future__ import annotations
 
-from datetime import timedelta
+import pytest
 
 from tests.games.helpers import event, service_headers, spend
+from tests.support.clock import BEFORE_BANK_MIDNIGHT, ONE_MINUTE
 from tests.support.people import error_code
 
 
+@pytest.mark.clock_start(BEFORE_BANK_MIDNIGHT)
 async def test_spending_events_become_balls_within_caps_and_are_idempotent(client, rt, users):
     li = await users.make("li")
     now = rt.clock.now()
@@ -28,9 +30,9 @@ async def test_spending_events_become_balls_within_caps_and_are_idempotent(clien
     assert again["accepted"] == 0 and again["duplicates"] == 8 and again["energy_balls"] == 0
     balls = (await client.get("/v1/forest", headers=li.headers)).json()["balls"]
     assert len(balls) == 5 and {b["amount_g"] for b in balls} == {52}
-    # the next day, the daily cap starts again
-    await rt.advance_clock(24 * 3600)
-    result = await spend(client, rt, [event(li.id, "transit", 300, at=rt.clock.now())])
+    # one minute later the bank's day turns (not UTC's): the daily cap starts again
+    await rt.advance_clock(ONE_MINUTE)
+    result = await spend(client, rt, [event(li.id, "transit", 300, at=rt.clock.now(), event_id="t8")])
     assert result["energy_balls"] == 1
 
 
@@ -70,40 +72,49 @@ async def test_a_batch_over_1000_or_malformed_is_refused(client, rt, users):
     assert (await client.get("/v1/forest", headers=li.headers)).json()["balls"] == []
 
 
+@pytest.mark.clock_start(BEFORE_BANK_MIDNIGHT)
 async def test_steps_are_a_monotone_running_total_with_one_ball_a_day(client, rt, users):
     li = await users.make("li")
-    today = rt.clock.today()
-    r = await client.post("/v1/me/steps", json={"date": today.isoformat(), "steps": 5000}, headers=li.headers)
+
+    async def steps(day: str, n: object):
+        return await client.post("/v1/me/steps", json={"date": day, "steps": n}, headers=li.headers)
+
+    # 23:59 on 25 November in Shanghai: today is the 25th, yesterday the 24th
+    r = await steps("2026-11-25", 5000)
     assert r.status_code == 200 and r.json()["energy_g"] == 100
-    r = await client.post("/v1/me/steps", json={"date": today.isoformat(), "steps": 3000}, headers=li.headers)
+    r = await steps("2026-11-25", 3000)
     assert r.json()["steps"] == 5000 and r.json()["energy_g"] == 100
-    r = await client.post(
-        "/v1/me/steps", json={"date": today.isoformat(), "steps": 40000}, headers=li.headers
-    )
+    r = await steps("2026-11-25", 40000)
     assert r.json()["energy_g"] == 296
     balls = (await client.get("/v1/forest", headers=li.headers)).json()["balls"]
     assert [(b["source"], b["amount_g"], b["remaining_g"]) for b in balls] == [("steps", 296, 296)]
-    yesterday = (today - timedelta(days=1)).isoformat()
-    r = await client.post("/v1/me/steps", json={"date": yesterday, "steps": 1000}, headers=li.headers)
+    r = await steps("2026-11-24", 1000)
     assert r.status_code == 200 and r.json()["energy_g"] == 20
-    for bad in [
-        {"date": (today - timedelta(days=2)).isoformat(), "steps": 10},
-        {"date": (today + timedelta(days=1)).isoformat(), "steps": 10},
-        {"date": today.isoformat(), "steps": 10_000_000},
-        {"date": today.isoformat(), "steps": -1},
-        {"date": today.isoformat(), "steps": "12"},
+    for day, n in [
+        ("2026-11-23", 10),
+        ("2026-11-26", 10),
+        ("2026-11-25", 10_000_000),
+        ("2026-11-25", -1),
+        ("2026-11-25", "12"),
     ]:
-        r = await client.post("/v1/me/steps", json=bad, headers=li.headers)
-        assert r.status_code == 422 and error_code(r) == "validation_error", bad
-    # the day's ball ripens at the end of the next day
+        r = await steps(day, n)
+        assert r.status_code == 422 and error_code(r) == "validation_error", (day, n)
+    # one minute later it is the 26th in Shanghai (still the 25th in UTC)
+    await rt.advance_clock(ONE_MINUTE)
+    r = await steps("2026-11-26", 1000)
+    assert r.status_code == 200 and r.json()["energy_g"] == 20
+    assert (await steps("2026-11-24", 2000)).status_code == 422  # two days ago now
+    assert (await steps("2026-11-27", 10)).status_code == 422
+    # the 25th's ball ripens at the end of the next day: midnight of the 27th in Shanghai
     [ball] = [
         b
         for b in (await client.get("/v1/forest", headers=li.headers)).json()["balls"]
         if b["amount_g"] == 296
     ]
+    await rt.advance_clock(24 * 3600 - ONE_MINUTE)  # 23:59 on the 26th in Shanghai
     r = await client.post(f"/v1/forest/balls/{ball['id']}/collect", headers=li.headers)
     assert r.status_code == 409
-    await rt.advance_clock(48 * 3600)
+    await rt.advance_clock(ONE_MINUTE)
     r = await client.post(f"/v1/forest/balls/{ball['id']}/collect", headers=li.headers)
     assert r.status_code == 200 and r.json()["collected_g"] == 296
 

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import pytest
+
 from content import creators
 from games.leaderboards import scores
 from tests.content.helpers import new_post
+from tests.support.clock import BEFORE_BANK_MIDNIGHT, ONE_MINUTE
 
 
 async def board(rt, period: str, at=None) -> dict[str, float]:
@@ -10,6 +13,7 @@ async def board(rt, period: str, at=None) -> dict[str, float]:
     return dict(await rt.redis.zrange(key, 0, -1, withscores=True))
 
 
+@pytest.mark.clock_start(BEFORE_BANK_MIDNIGHT)
 async def test_likes_and_accepted_answers_score_and_unlike_subtracts(client, users, rt):
     asker, expert = await users.make("asker"), await users.make("expert")
     fans = [await users.make(f"fan{i}") for i in range(3)]
@@ -26,10 +30,12 @@ async def test_likes_and_accepted_answers_score_and_unlike_subtracts(client, use
     await client.post(f"/v1/posts/{q['id']}/answers/{a['id']}/accept", headers=asker.headers)  # idempotent
     for period in ("day", "week", "all"):
         assert (await board(rt, period)).get(expert.id) == 3 + 10, period
-    liked_day = rt.clock.now()
-    rt.clock.advance(2 * 24 * 3600)
+    liked_day = rt.clock.now()  # 23:59 on 25 November in Shanghai
+    rt.clock.advance(ONE_MINUTE)  # the 26th in Shanghai, still the 25th in UTC
     await client.delete(f"/v1/posts/{p['id']}/like", headers=fans[1].headers)
     # The take-back is subtracted where the like was counted (its day), not today.
+    assert scores.bucket(rt, "day", liked_day) == "2026-11-25"
+    assert scores.bucket(rt, "day", rt.clock.now()) == "2026-11-26"
     assert (await board(rt, "day", liked_day))[expert.id] == 12
     assert expert.id not in await board(rt, "day")
     assert (await board(rt, "all"))[expert.id] == 12

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import anyio
 import pytest
 
 from tests.games.helpers import assert_energy_conserved, event, ripe_ball, service_headers, spend
+from tests.support.clock import BEFORE_BANK_MIDNIGHT, ONE_MINUTE
 from tests.support.people import error_code
 
 
@@ -127,6 +130,8 @@ async def test_friends_list_shows_collectable_energy(client, rt, users):
     assert item["user_id"] == owner.id and item["collectable_g"] == 26
 
 
+# ripe_ball moves the clock 24 h 1 s: the watering happens at 23:59 in Shanghai (15:59 UTC)
+@pytest.mark.clock_start(BEFORE_BANK_MIDNIGHT - timedelta(hours=24, seconds=1))
 async def test_watering_moves_energy_as_a_ball_the_friend_collects(client, rt, users):
     a = await users.make("a")
     b = await users.make("b")
@@ -155,8 +160,10 @@ async def test_watering_moves_energy_as_a_ball_the_friend_collects(client, rt, u
     assert (await client.get("/v1/forest", headers=b.headers)).json()["energy_g"] == 198
     kinds = [n["kind"] for n in (await client.get("/v1/notifications", headers=b.headers)).json()["items"]]
     assert kinds.count("watered") == 3
-    # the day turns: watering is allowed again (but a has only 64 g left)
-    await rt.advance_clock(24 * 3600)
+    # a minute later the bank's day turns (not UTC's): watering is allowed again (but a has
+    # only 64 g left)
+    assert rt.clock.now() == BEFORE_BANK_MIDNIGHT
+    await rt.advance_clock(ONE_MINUTE)
     r = await client.post(f"/v1/forest/friends/{b.id}/water", json={"grams": 66}, headers=a.headers)
     assert r.status_code == 409 and error_code(r) == "insufficient_funds"
     await assert_energy_conserved(rt)

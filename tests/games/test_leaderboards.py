@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from datetime import timedelta
+import pytest
 
 from games.leaderboards import boards, registry, scores
 from tests.games.helpers import ripe_ball
+from tests.support.clock import BEFORE_BANK_MIDNIGHT, ONE_MINUTE
 from tests.support.people import error_code
 
 
@@ -17,7 +18,7 @@ async def _activity(client, rt, users):
     a, b, c, d = [await users.make(n) for n in ("a", "b", "c", "d")]
     await users.friends(a, b)
     await users.friends(a, c)
-    today = rt.clock.today().isoformat()
+    today = "2026-11-25"  # the default start: 10:00 in Shanghai
     for p, steps in ((a, 5000), (b, 9000), (c, 1000), (d, 20000)):
         r = await client.post("/v1/me/steps", json={"date": today, "steps": steps}, headers=p.headers)
         assert r.status_code == 200
@@ -100,12 +101,14 @@ async def test_a_board_registered_by_another_feature_is_served_and_rebuilt(clien
         registry.BOARDS["creators"] = old
 
 
+@pytest.mark.clock_start(BEFORE_BANK_MIDNIGHT)
 async def test_day_boards_turn_over_in_the_bank_zone(client, rt, users):
     a = await users.make("a")
-    await client.post(
-        "/v1/me/steps", json={"date": rt.clock.today().isoformat(), "steps": 500}, headers=a.headers
-    )
+    # 23:59 on 25 November in Shanghai, 15:59 in UTC
+    r = await client.post("/v1/me/steps", json={"date": "2026-11-25", "steps": 500}, headers=a.headers)
+    assert r.status_code == 200, r.text
     assert (await _board(client, a, "steps", period="day"))["me"]["score"] == 500
-    await rt.advance_clock(timedelta(days=1).total_seconds())
+    await rt.advance_clock(ONE_MINUTE)  # the 26th in Shanghai, still the 25th in UTC
     assert (await _board(client, a, "steps", period="day"))["me"] == {"rank": None, "score": 0}
+    assert (await _board(client, a, "steps", period="week"))["me"]["score"] == 500
     assert (await _board(client, a, "steps", period="all"))["me"]["score"] == 500

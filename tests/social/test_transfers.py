@@ -12,6 +12,7 @@ from app.ledger import service as ledger
 from social.transfers.models import Transfer
 from social.transfers.service import escrow_of
 from tests.social.money_support import audit_ok, balance, block, idem, make_group, messages, notifications
+from tests.support.clock import BEFORE_BANK_MIDNIGHT, ONE_MINUTE
 from tests.support.people import error_code
 
 
@@ -158,6 +159,7 @@ async def test_per_transfer_limit(client, rt, users, pair):
     assert (await send(client, alice, bob, rt.settings.transfer_max_fen)).status_code == 201
 
 
+@pytest.mark.clock_start(BEFORE_BANK_MIDNIGHT)
 async def test_daily_limit_per_business_day(client, rt, users, pair):
     alice, bob = pair
     assert rt.settings.transfer_daily_max_fen == 4 * rt.settings.transfer_max_fen
@@ -165,7 +167,7 @@ async def test_daily_limit_per_business_day(client, rt, users, pair):
         assert (await send(client, alice, bob, 50_000)).status_code == 201
     r = await send(client, alice, bob, 1)
     assert r.status_code == 409 and error_code(r) == "limit_exceeded"
-    rt.clock.advance(24 * 3600)  # the next business day in Asia/Shanghai
+    rt.clock.advance(ONE_MINUTE)  # 00:00 in Asia/Shanghai: the next business day (not in UTC)
     await client.post(
         "/v1/wallet/topup", json={"amount_fen": 1}, headers={**alice.headers, "Idempotency-Key": "top"}
     )
