@@ -24,19 +24,29 @@ async def test_once_full_requests_are_served_in_arrival_order(rt):
     order: list[str] = []
     release_first = asyncio.Event()
 
-    async def request(name: str, hold: asyncio.Event | None = None) -> None:
+    async def request(name: str, arrived: asyncio.Event, hold: asyncio.Event | None = None) -> None:
+        # Set just before asking for a turn: the task runs on into ``admitted`` without
+        # yielding until it holds the slot or waits in the queue, so once the test sees the
+        # event, the request is in (or in line), whatever the scheduler did meanwhile.
+        arrived.set()
         async with admitted(w):
             order.append(name)
             if hold is not None:
                 await hold.wait()
 
-    first = asyncio.create_task(request("first", release_first))
-    await asyncio.sleep(0)  # first is in
-    waiting = [asyncio.create_task(request(f"w{i}")) for i in range(5)]
-    await asyncio.sleep(0)  # all five queue behind it
+    async def arrive(name: str, hold: asyncio.Event | None = None) -> asyncio.Task[None]:
+        arrived = asyncio.Event()
+        task = asyncio.create_task(request(name, arrived, hold))
+        await asyncio.wait_for(arrived.wait(), 30)
+        return task
+
+    first = await arrive("first", release_first)
+    assert order == ["first"]  # in, and holding the only slot
+    waiting = [await arrive(f"w{i}") for i in range(5)]  # in line behind it, in this order
+    assert order == ["first"]
     release_first.set()
-    late = asyncio.create_task(request("late"))  # arrives as the slot frees: still last
-    await asyncio.gather(first, *waiting, late)
+    late = asyncio.create_task(request("late", asyncio.Event()))  # arrives as the slot frees: still last
+    await asyncio.wait_for(asyncio.gather(first, *waiting, late), 30)
     assert order == ["first", "w0", "w1", "w2", "w3", "w4", "late"]
 
 

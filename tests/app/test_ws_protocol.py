@@ -115,10 +115,13 @@ async def test_a_resent_cid_gets_the_same_ack_and_is_stored_once(server, client,
                 tg.start_soon(dev.send, text("race", conv, "both"))
         acks = [await a1.expect("ack", cid="race"), await a2.expect("ack", cid="race")]
         assert acks[0] == acks[1] and acks[0]["seq"] == 2
-        frames = await b.frames_for(0.5)
-        assert [f["seq"] for f in frames if f["op"] == "message"] == [1, 2]
+        # a later message is the sentinel: before it, bob got each of the two exactly once
+        await a1.send(text("after", conv, "after"))
+        assert (await a1.expect("ack", cid="after"))["seq"] == 3
+        before = await b.until("message", seq=3)
+        assert [f["seq"] for f in before if f["op"] == "message"] == [1, 2]
     r = await client.get(f"/v1/conversations/{conv}/messages", headers=bob.headers)
-    assert [m["body"]["text"] for m in r.json()["items"]] == ["once", "both"]
+    assert [m["body"]["text"] for m in r.json()["items"]] == ["once", "both", "after"]
 
 
 async def test_a_reconnecting_client_syncs_exactly_what_it_missed(server, client, users):
@@ -229,6 +232,9 @@ async def test_bad_frames_get_an_error_frame_and_the_connection_stays_usable(
 async def test_outsiders_can_neither_post_sync_read_nor_listen(server, client, users):
     alice, bob, conv = await pair(client, users)
     mallory = await users.make("mallory")
+    await users.friends(alice, mallory)
+    r = await client.post("/v1/conversations", json={"member_ids": [mallory.id]}, headers=alice.headers)
+    theirs = r.json()["id"]  # alice and mallory's own chat, for the sentinel
     async with ws_connect(server, alice) as a, ws_connect(server, mallory) as m:
         for frame in (
             text("evil", conv, "let me in"),
@@ -239,8 +245,12 @@ async def test_outsiders_can_neither_post_sync_read_nor_listen(server, client, u
             err = await m.expect("error")
             assert err["code"] == "not_found"
         await a.send(text("s", conv, "secret"))
-        await a.expect("ack")
-        assert [f for f in await m.frames_for(0.3) if f["op"] == "message"] == []
+        await a.expect("ack", cid="s")
+        # alice's next message, to mallory, goes out after the secret one would have
+        await a.send(text("hello", theirs, "hello mallory"))
+        await a.expect("ack", cid="hello")
+        before = await m.until("message", conversation_id=theirs)
+        assert [f for f in before if f["op"] == "message"] == []
     r = await client.get(f"/v1/conversations/{conv}/messages", headers=bob.headers)
     assert [m["body"]["text"] for m in r.json()["items"]] == ["secret"]
 
