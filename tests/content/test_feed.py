@@ -73,6 +73,7 @@ async def test_cursor_pages_have_no_duplicates_or_gaps_while_posts_arrive(client
         params = {"tab": tab, "limit": 4} | ({"cursor": cursor} if cursor else {})
         page = (await client.get("/v1/feed", params=params, headers=reader.headers)).json()
         seen += [p["id"] for p in page["items"]]
+        assert len(seen) <= 13, "pages repeat posts"  # and a cursor that stands still ends here
         await new_post(client, authors[n % 3], text=f"arriving {n}")  # new posts while paging
         n += 1
         cursor = page["next_cursor"]
@@ -135,6 +136,7 @@ async def test_following_hides_authors_who_block_me_and_muted_ones_until_the_mut
         params = {"tab": "following", "limit": 2} | ({"cursor": cursor} if cursor else {})
         page = (await client.get("/v1/feed", params=params, headers=reader.headers)).json()
         seen += [p["id"] for p in page["items"]]
+        assert len(seen) <= 6, "pages repeat posts"  # and a cursor that stands still ends here
         if not (cursor := page["next_cursor"]):
             break
     assert seen == newest_first(*loud, *calm)

@@ -77,11 +77,12 @@ async def test_flagged_text_is_published_with_flags(client, users):
     assert p["status"] == "published" and p["flags"] == ["profanity"]
 
 
-async def test_held_post_goes_to_the_queue_and_a_moderator_decides(client, users):
+async def test_held_post_goes_to_the_queue_and_a_moderator_decides(client, users, rt):
     alice = await users.make("alice")
     bob = await users.make("bob")
     mod = await users.make("mod", roles="moderator,user")
     first = await new_post(client, alice, text="加我微信 licai888 带你赚钱")
+    rt.clock.advance(60)
     second = await new_post(client, bob, text="保本保息，年化收益15%")
     assert first["status"] == second["status"] == "pending_review"
     r = await client.get("/v1/moderation/queue", headers=alice.headers)
@@ -109,11 +110,17 @@ async def test_held_post_goes_to_the_queue_and_a_moderator_decides(client, users
     assert notes[0]["data"]["reason"] == "外部联系方式"
     # The audit log has both, newest first: who, what, when, why.
     audit = (await client.get("/v1/moderation/audit", headers=mod.headers)).json()["items"]
-    assert [(a["action"], a["target_id"], a["moderator_id"]) for a in audit] == [
+    # (newest first by id, which begins with the millisecond: two decisions of one
+    # millisecond may come either way round)
+    assert [a["id"] for a in audit] == sorted((a["id"] for a in audit), reverse=True)
+    by_action = {a["action"]: a for a in audit}
+    assert [
+        (a["action"], a["target_id"], a["moderator_id"]) for a in sorted(audit, key=lambda a: a["action"])
+    ] == [
         ("approve", second["id"], mod.id),
         ("reject", first["id"], mod.id),
     ]
-    assert audit[1]["reason"] == "外部联系方式" and audit[1]["created_at"]
+    assert by_action["reject"]["reason"] == "外部联系方式" and by_action["reject"]["created_at"]
     assert (await client.get("/v1/moderation/audit", headers=alice.headers)).status_code == 403
 
 
@@ -322,3 +329,86 @@ async def test_other_users_cannot_see_or_touch_my_held_post(client, users):
         assert pid not in r.text
     got = (await client.get(f"/v1/posts/{pid}", headers=alice.headers)).json()
     assert got["text"] == "保本保息" and got["like_count"] == 0 and got["comment_count"] == 0
+
+
+async def test_the_queue_pages_oldest_first_while_moderators_work(client, users, rt):
+    mod = await users.make("mod", roles="moderator,user")
+    authors = [await users.make(f"a{i}") for i in range(3)]
+    held = []
+    for i in range(7):
+        if i in (3, 5):
+            rt.clock.advance(60)  # the rest arrive in the same instant: the cursor breaks ties
+        held.append(await new_post(client, authors[i % 3], text=f"保本保息 第{i}期"))
+    assert {p["status"] for p in held} == {"pending_review"}
+    everything = (await client.get("/v1/moderation/queue?limit=100", headers=mod.headers)).json()
+    assert everything["next_cursor"] is None
+    items = everything["items"]
+    assert sorted(i["target_id"] for i in items) == sorted(p["id"] for p in held)
+    # oldest first; items of one instant by id
+    assert [(i["created_at"], i["id"]) for i in items] == sorted((i["created_at"], i["id"]) for i in items)
+    assert [i["created_at"][11:16] for i in items] == ["02:00"] * 3 + ["02:01"] * 2 + ["02:02"] * 2
+    # Pages of 2; after the first page a moderator approves one on it and one further on:
+    # every open item is still seen exactly once, in order.
+    seen, cursor = [], None
+    for _ in range(10):  # a cursor that stands still must not loop for ever
+        params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        r = await client.get("/v1/moderation/queue", params=params, headers=mod.headers)
+        assert r.status_code == 200, r.text
+        page = r.json()
+        seen += [i["id"] for i in page["items"]]
+        if len(seen) == 2:
+            for item_id in (seen[0], items[5]["id"]):
+                r = await client.post(
+                    f"/v1/moderation/items/{item_id}/decision",
+                    json={"action": "approve", "reason": "ok"},
+                    headers=mod.headers,
+                )
+                assert r.status_code == 200, r.text
+        if (cursor := page["next_cursor"]) is None:
+            break
+    else:
+        raise AssertionError("the queue's cursor never ended")
+    assert seen == [i["id"] for i in items if i["id"] != items[5]["id"]]
+    r = await client.get("/v1/moderation/queue", params={"cursor": "bm90IGEgY3Vyc29y"}, headers=mod.headers)
+    assert r.status_code == 422
+
+
+async def test_the_audit_log_pages_newest_first(client, users, rt):
+    mod = await users.make("mod", roles="moderator,user")
+    other = await users.make("mod2", roles="moderator,user")
+    author = await users.make("author")
+    for i in range(5):
+        await new_post(client, author, text=f"保本保息 第{i}期")
+        rt.clock.advance(60)
+    queue = (await client.get("/v1/moderation/queue", headers=mod.headers)).json()["items"]
+    decided = []
+    for n, item in enumerate(queue):
+        who = mod if n % 2 else other
+        action = "approve" if n % 2 else "reject"
+        r = await client.post(
+            f"/v1/moderation/items/{item['id']}/decision",
+            json={"action": action, "reason": f"r{n}"},
+            headers=who.headers,
+        )
+        assert r.status_code == 200, r.text
+        decided.append((action, item["target_id"], who.id, f"r{n}"))
+    full = (await client.get("/v1/moderation/audit?limit=100", headers=mod.headers)).json()
+    assert full["next_cursor"] is None and len(full["items"]) == 5
+    ids = [a["id"] for a in full["items"]]
+    assert ids == sorted(ids, reverse=True)  # newest first (by id: time, then random bits)
+    assert sorted(
+        (a["action"], a["target_id"], a["moderator_id"], a["reason"]) for a in full["items"]
+    ) == sorted(decided)
+    seen, cursor, pages = [], None, 0
+    while pages < 10:  # a cursor that stands still must not loop for ever
+        params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = (await client.get("/v1/moderation/audit", params=params, headers=other.headers)).json()
+        pages += 1
+        seen += page["items"]
+        if (cursor := page["next_cursor"]) is None:
+            break
+    assert seen == full["items"] and pages == 3
+    for params in ({"cursor": "!!!"}, {"limit": 0}):
+        r = await client.get("/v1/moderation/audit", params=params, headers=mod.headers)
+        assert r.status_code == 422, params
+    assert (await client.get("/v1/moderation/audit?limit=2", headers=author.headers)).status_code == 403

@@ -224,6 +224,47 @@ async def test_a_grove_is_planted_when_friends_meet_the_cost(client, rt, users):
     assert r.status_code == 409 and error_code(r) == "sold_out"
 
 
+async def test_a_grove_shows_its_progress_to_the_starter_and_friends(client, rt, users):
+    a, b, stranger = await users.make("a"), await users.make("b"), await users.make("s")
+    await users.friends(a, b)
+    for p in (a, b):
+        await _give_energy(rt, p.id, 10_000)
+    r = await client.post("/v1/forest/groves", json={"species_id": "saxaul"}, headers=a.headers)
+    assert r.status_code == 201, r.text
+    gid = r.json()["id"]
+
+    async def seen_by(p) -> dict:
+        r = await client.get(f"/v1/forest/groves/{gid}", headers=p.headers)
+        assert r.status_code == 200, r.text
+        return r.json()  # type: ignore[no-any-return]
+
+    fresh = {
+        "id": gid,
+        "creator_id": a.id,
+        "species_id": "saxaul",
+        "cost_g": 17_900,
+        "raised_g": 0,
+        "tree_id": None,
+        "completed_at": None,
+        "contributed_g": None,
+    }
+    assert await seen_by(a) == fresh and await seen_by(b) == fresh
+    r = await client.post(f"/v1/forest/groves/{gid}/contribute", json={"grams": 9_000}, headers=b.headers)
+    assert r.status_code == 200, r.text
+    assert await seen_by(a) == {**fresh, "raised_g": 9_000}
+    rt.clock.advance(3600)
+    r = await client.post(f"/v1/forest/groves/{gid}/contribute", json={"grams": 9_000}, headers=a.headers)
+    assert r.status_code == 200 and r.json()["contributed_g"] == 8_900
+    done = await seen_by(b)
+    assert done["raised_g"] == 17_900 and done["tree_id"] == r.json()["tree_id"] is not None
+    assert done["completed_at"] == "2026-11-25T03:00:00Z"
+    assert done == await seen_by(a)
+    # not the starter's friend, or no such grove: nothing to see
+    for p, path in ((stranger, f"/v1/forest/groves/{gid}"), (a, "/v1/forest/groves/g_nope")):
+        r = await client.get(path, headers=p.headers)
+        assert r.status_code == 404 and error_code(r) == "not_found" and "saxaul" not in r.text
+
+
 async def test_forest_endpoints_need_a_token_and_keep_private_data_private(client, rt, users):
     a = await users.make("a")
     b = await users.make("b")

@@ -163,6 +163,7 @@ async def test_conversations_are_listed_by_activity_with_a_cursor(client, users,
         r = await client.get("/v1/conversations", params=params, headers=alice.headers)
         assert r.status_code == 200
         seen += [c["id"] for c in r.json()["items"]]
+        assert len(seen) <= 5, "pages repeat conversations"  # a cursor that stands still ends here
         cursor = r.json()["next_cursor"]
         if cursor is None:
             break
@@ -277,3 +278,71 @@ async def test_outsiders_see_and_change_nothing(client, users):
     assert [m["seq"] for m in r.json()["items"]] == [1]
     r = await client.get("/v1/conversations", headers=bob.headers)
     assert r.json()["items"][0]["unread_count"] == 1
+
+
+async def test_one_conversation_shows_its_members_last_message_and_my_read_position(client, users, rt):
+    alice, bob, carol = await users.make("alice"), await users.make("bob"), await users.make("carol")
+    for friend in (bob, carol):
+        await users.friends(alice, friend)
+    r = await client.post(
+        "/v1/conversations", json={"member_ids": [bob.id, carol.id], "title": "周末"}, headers=alice.headers
+    )
+    assert r.status_code == 201, r.text
+    group = r.json()
+    created = rt.clock.now()
+    rt.clock.advance(60)
+    await send(client, alice, group["id"], "早上好")
+    rt.clock.advance(60)
+    last = await send(client, bob, group["id"], "出发！")
+
+    async def get(person, conversation_id=group["id"]):
+        r = await client.get(f"/v1/conversations/{conversation_id}", headers=person.headers)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    seen_by_alice = await get(alice)
+    assert seen_by_alice["id"] == group["id"] and seen_by_alice["kind"] == "group"
+    assert (seen_by_alice["title"], seen_by_alice["created_by"], seen_by_alice["peer"]) == (
+        "周末",
+        alice.id,
+        None,
+    )
+    assert seen_by_alice["member_count"] == 3
+    assert seen_by_alice["member_ids"] == sorted([alice.id, bob.id, carol.id])
+    assert seen_by_alice["created_at"] == created.isoformat().replace("+00:00", "Z")
+    seq = last["seq"]
+    assert seen_by_alice["last_seq"] == seq
+    lm = seen_by_alice["last_message"]
+    assert (lm["id"], lm["seq"], lm["sender_id"], lm["kind"], lm["body"]) == (
+        last["message_id"],
+        seq,
+        bob.id,
+        "text",
+        {"text": "出发！"},
+    )
+    assert seen_by_alice["last_message_at"] == lm["created_at"]
+    # each member has a read position of their own: the sender has read up to her message
+    assert (seen_by_alice["last_read_seq"], seen_by_alice["unread_count"]) == (seq - 1, 1)
+    seen_by_carol = await get(carol)
+    assert (seen_by_carol["last_read_seq"], seen_by_carol["unread_count"]) == (0, seq)
+    assert {k: v for k, v in seen_by_carol.items() if k not in ("last_read_seq", "unread_count")} == {
+        k: v for k, v in seen_by_alice.items() if k not in ("last_read_seq", "unread_count")
+    }
+    r = await client.post(f"/v1/conversations/{group['id']}/read", json={"seq": seq}, headers=carol.headers)
+    assert r.status_code == 200, r.text
+    assert ((await get(carol))["last_read_seq"], (await get(carol))["unread_count"]) == (seq, 0)
+    assert (await get(alice))["unread_count"] == 1
+    # a direct conversation names the other member
+    one = await direct(client, alice, bob)
+    seen = await get(bob, one["id"])
+    assert (seen["kind"], seen["title"], seen["member_count"], seen["last_message"]) == (
+        "direct",
+        None,
+        2,
+        None,
+    )
+    assert seen["peer"] == {"user_id": alice.id, "display_name": "alice", "avatar_url": None}
+    assert seen["member_ids"] == sorted([alice.id, bob.id])
+    # one not a member of it sees nothing of it
+    r = await client.get(f"/v1/conversations/{one['id']}", headers=carol.headers)
+    assert r.status_code == 404 and "alice" not in r.text
