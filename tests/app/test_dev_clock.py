@@ -35,3 +35,18 @@ async def test_two_workers_share_a_business_clock_that_moves_only_when_told(sett
         for server in (b, a):
             assert (await clock(server))["now"] == "2026-11-25T16:00:00Z"
             assert await quiz_day(server) == "2026-11-26"  # midnight in Shanghai, not in UTC
+
+
+def test_prod_refuses_a_clock_start():
+    from app.config import Settings
+
+    secrets = {"secret_key": "s" * 40, "service_token": "bank-token", "phone_hmac_key": "phone-key"}
+    assert Settings(env="prod", **secrets).clock_start is None
+    with pytest.raises(ValueError, match="QUANZI_CLOCK_START"):
+        Settings(env="prod", clock_start=BEFORE_BANK_MIDNIGHT, **secrets)
+
+
+async def test_the_test_runtime_stands_still_until_moved(rt):
+    assert rt.clock.now() == rt.clock.now() == rt.settings.clock_start
+    await rt.advance_clock(ONE_MINUTE)
+    assert (rt.clock.now() - rt.settings.clock_start).total_seconds() == ONE_MINUTE

@@ -1,13 +1,24 @@
-"""The realtime hub on its backend: memory in one process, Redis across processes."""
+"""The realtime hub on both backends: memory in one process, Redis across processes."""
 
 from __future__ import annotations
 
 import anyio
+import pytest
 
-from app.realtime.hub import user_channel
+from app.realtime.hub import MemoryHub, RedisHub, user_channel
+
+# Each test runs on the in-process hub and, marked real_backends, on Redis pub/sub.
+pytestmark = pytest.mark.parametrize(
+    "backend",
+    [
+        pytest.param(MemoryHub, id="memory"),
+        pytest.param(RedisHub, id="redis", marks=pytest.mark.real_backends),
+    ],
+)
 
 
-async def test_publish_reaches_every_subscriber_of_the_channel_only(rt):
+async def test_publish_reaches_every_subscriber_of_the_channel_only(rt, backend):
+    assert type(rt.hub) is backend
     await rt.hub.start()
     try:
         async with (
@@ -28,7 +39,8 @@ async def test_publish_reaches_every_subscriber_of_the_channel_only(rt):
         await rt.hub.close()
 
 
-async def test_messages_on_one_channel_keep_their_order(rt):
+async def test_messages_on_one_channel_keep_their_order(rt, backend):
+    assert type(rt.hub) is backend
     await rt.hub.start()
     try:
         async with rt.hub.subscribe([user_channel("a")]) as sub:
@@ -41,7 +53,8 @@ async def test_messages_on_one_channel_keep_their_order(rt):
         await rt.hub.close()
 
 
-async def test_publish_each_delivers_every_message_to_its_channels_in_order(rt):
+async def test_publish_each_delivers_every_message_to_its_channels_in_order(rt, backend):
+    assert type(rt.hub) is backend
     await rt.hub.start()
     try:
         async with (

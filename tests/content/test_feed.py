@@ -57,12 +57,13 @@ async def test_pgc_is_boosted_in_hot(client, users, rt):
 
 
 @pytest.mark.parametrize("tab", ["latest", "hot", "following"])
-async def test_cursor_pages_have_no_duplicates_or_gaps_while_posts_arrive(client, users, tab):
+async def test_cursor_pages_have_no_duplicates_or_gaps_while_posts_arrive(client, users, rt, tab):
     authors = [await users.make(f"a{i}") for i in range(3)]
     reader = await users.make("reader")
     for a in authors:
         await client.post(f"/v1/users/{a.id}/follow", headers=reader.headers)
     for i in range(13):
+        rt.clock.advance(60)  # posts a minute apart: "hot" ranks them by time, not by id
         await new_post(client, authors[i % 3], text=f"post {i}")
     snapshot = await feed_ids(client, reader, tab)
     assert len(snapshot) == 13
@@ -74,6 +75,7 @@ async def test_cursor_pages_have_no_duplicates_or_gaps_while_posts_arrive(client
         page = (await client.get("/v1/feed", params=params, headers=reader.headers)).json()
         seen += [p["id"] for p in page["items"]]
         assert len(seen) <= 13, "pages repeat posts"  # and a cursor that stands still ends here
+        rt.clock.advance(60)
         await new_post(client, authors[n % 3], text=f"arriving {n}")  # new posts while paging
         n += 1
         cursor = page["next_cursor"]

@@ -87,12 +87,15 @@ async def test_comments_and_replies(client, users):
         f"/v1/posts/{p['id']}/comments", json={"text": "谢谢", "reply_to": c["id"]}, headers=alice.headers
     )
     assert r.status_code == 201 and r.json()["reply_to"] == c["id"]
+    reply = r.json()
     r = await client.post(
         f"/v1/posts/{p['id']}/comments", json={"text": "x", "reply_to": "cm_nope"}, headers=alice.headers
     )
     assert r.status_code == 422
     page = (await client.get(f"/v1/posts/{p['id']}/comments", headers=bob.headers)).json()
-    assert [x["text"] for x in page["items"]] == ["说得好", "谢谢"]
+    # oldest first by id (two comments of one millisecond may come either way round)
+    by_id = sorted([c, reply], key=lambda x: x["id"])
+    assert [(x["id"], x["text"]) for x in page["items"]] == [(x["id"], x["text"]) for x in by_id]
     assert (await client.get(f"/v1/posts/{p['id']}", headers=bob.headers)).json()["comment_count"] == 2
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app.runtime import Runtime
+from tests.support.clock import DEFAULT_START
 
 _ids = itertools.count(1)
 
@@ -29,7 +30,7 @@ def event(
         "user_id": user_id,
         "amount_fen": amount_fen,
         "category": category,
-        "occurred_at": (at or datetime.now().astimezone()).isoformat(),
+        "occurred_at": (at or DEFAULT_START).isoformat(),
     }
 
 

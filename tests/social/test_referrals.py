@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 from app.ledger.models import LedgerTransaction
 from social.referrals import service as referrals
+from tests.support.clock import BEFORE_BANK_NEW_YEAR, ONE_MINUTE
 from tests.support.people import error_code
 
 
@@ -139,6 +140,7 @@ async def test_no_cycles(client, users):
     assert (await redeem(client, c, ca)).status_code == 409  # a → c would close c → b → a
 
 
+@pytest.mark.clock_start(BEFORE_BANK_NEW_YEAR)
 async def test_rewards_are_capped_per_referrer_per_year(client, users, rt):
     rt.settings.referral_rewards_per_year = 2
     old = await users.make("old")
@@ -151,8 +153,8 @@ async def test_rewards_are_capped_per_referrer_per_year(client, users, rt):
     me = (await client.get("/v1/referrals/me", headers=old.headers)).json()
     assert sorted(i["status"] for i in me["invited"]) == ["capped", "rewarded", "rewarded"]
     assert me["rewards_fen"] == 4000
-    # next business year, the cap starts again
-    await rt.advance_clock(366 * 86_400)
+    # a minute later it is 2027 in Shanghai (not yet in UTC): the cap starts again
+    await rt.advance_clock(ONE_MINUTE)
     new = await users.make("next-year", cardholder=False)
     assert (await redeem(client, new, code)).status_code == 201
     assert (await link_card(client, new, "card-next-year")).status_code == 201

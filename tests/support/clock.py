@@ -8,7 +8,8 @@ its midnight; a test picks another with ``@pytest.mark.clock_start(instant)``.
 
 Tests of "per business day" rules start at ``BEFORE_BANK_MIDNIGHT`` (15:59 UTC, 23:59 in
 Asia/Shanghai) and move one minute: the bank's day turns while the UTC day does not, so
-a rule that counted days in UTC (or in the server's zone) fails.
+a rule that counted days in UTC (or in the server's zone) fails. Likewise for a year,
+``BEFORE_BANK_NEW_YEAR``.
 """
 
 from __future__ import annotations
@@ -19,4 +20,6 @@ from datetime import UTC, datetime
 DEFAULT_START = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
 # 23:59 in Asia/Shanghai on the same day; one minute later the bank's day turns, UTC's does not.
 BEFORE_BANK_MIDNIGHT = datetime(2026, 11, 25, 15, 59, tzinfo=UTC)
+# 23:59 on 31 December in Asia/Shanghai: one minute later the bank's year turns, UTC's does not.
+BEFORE_BANK_NEW_YEAR = datetime(2026, 12, 31, 15, 59, tzinfo=UTC)
 ONE_MINUTE = 60
