@@ -8,8 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from app.types import PositiveGrams
 
 if TYPE_CHECKING:
+    from games.forest import service
     from games.forest.models import Grove, Tree
-    from games.forest.service import Forest, FriendForest, LiveBall, Planted
 
 FromAttributes = ConfigDict(from_attributes=True)  # from the service's dataclass of the same fields
 
@@ -24,7 +24,7 @@ class BallPublic(BaseModel):
     state: str  # growing | ripe
 
     @classmethod
-    def of(cls, live: LiveBall) -> BallPublic:
+    def of(cls, live: service.LiveBall) -> BallPublic:
         b = live.ball
         return cls(
             id=b.id,
@@ -71,7 +71,7 @@ class ForestPublic(BaseModel):
     rules_version: str
 
     @classmethod
-    def of(cls, f: Forest) -> ForestPublic:
+    def of(cls, f: service.Forest) -> ForestPublic:
         return cls(
             user_id=f.user_id,
             energy_g=f.energy_g,
@@ -107,7 +107,7 @@ class FriendsPublic(BaseModel):
     items: list[FriendForest]
 
     @classmethod
-    def of(cls, items: list[FriendForest]) -> FriendsPublic:
+    def of(cls, items: list[service.FriendForest]) -> FriendsPublic:
         return cls(items=[FriendForest.model_validate(f) for f in items])
 
 
@@ -151,7 +151,7 @@ class PlantPublic(BaseModel):
     energy_g: int
 
     @classmethod
-    def of(cls, p: Planted) -> PlantPublic:
+    def of(cls, p: service.Planted) -> PlantPublic:
         return cls(tree_id=p.tree.id, certificate_url=p.tree.certificate_url, energy_g=p.energy_g)
 
 

@@ -8,7 +8,8 @@ they are not friends.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import anyio
@@ -25,7 +26,6 @@ from app.runtime import Runtime
 from social.advisors import matching
 from social.advisors.models import AdvisorAssignment, AdvisorProfile
 from social.chat import service as chat
-from social.chat.models import MemberRole, Message
 
 BATCH = 500  # clients per matching round: keeps the flow graph small
 GAME_BOARDS = ("energy", "steps", "eggs")
@@ -176,7 +176,9 @@ async def my_advisor(db: AsyncSession, rt: Runtime, *, user_id: str) -> MyAdviso
         if row is None or advisor is None:
             raise NotFound("no advisor is assigned to you yet")
         conv = await chat.get_or_create_direct(db, rt, user_id, advisor.id)
-        await chat.set_member_role(db, conversation_id=conv.id, user_id=advisor.id, role=MemberRole.ADVISOR)
+        await chat.set_member_role(
+            db, conversation_id=conv.id, user_id=advisor.id, role=chat.MemberRole.ADVISOR
+        )
         return MyAdvisor(advisor=advisor, conversation_id=conv.id, assigned_at=row.assigned_at)
 
 
@@ -198,7 +200,7 @@ class Client:
     conversation_id: str | None
     messages: MessageCounts
     game: dict[str, float] | None  # all-time leaderboard totals, where present
-    recent_messages: list[Message] = field(default_factory=list)
+    recent_messages: Sequence[chat.StoredMessage] = ()
 
 
 async def _summaries(

@@ -15,6 +15,7 @@ sender's own message read.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
@@ -573,7 +574,7 @@ async def sender_counts(db: AsyncSession, conversation_ids: list[str]) -> list[S
     return [SenderCount(cid, sender, int(n), last) for cid, sender, n, last in rows.all()]
 
 
-async def latest_messages(db: AsyncSession, conversation_id: str, *, limit: int) -> list[Message]:
+async def latest_messages(db: AsyncSession, conversation_id: str, *, limit: int) -> Sequence[StoredMessage]:
     """A conversation's newest ``limit`` messages, oldest first (no membership check: the
     caller decided who may read them)."""
     rows = await db.execute(
