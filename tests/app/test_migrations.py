@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from sqlalchemy import text
+
 from app import features
 from app.db import metadata
+from app.dbtypes import EnumText
 from app.migrate import alembic_config
 
 
@@ -26,3 +31,21 @@ async def test_the_migrated_database_matches_the_models(rt):
     async with rt.engine.connect() as conn:
         changes = await conn.run_sync(diff)
     assert changes == [], changes
+
+
+async def test_every_enum_column_has_the_check_constraint_of_its_values(rt):
+    # Alembic does not compare CHECK constraints: the migrations must add them by hand.
+    features.import_models()
+    expected = {
+        f"ck_{table.name}_{column.name}": {member.value for member in column.type.enum}
+        for table in metadata.tables.values()
+        for column in table.columns
+        if isinstance(column.type, EnumText)
+    }
+    async with rt.engine.connect() as conn:
+        rows = await conn.execute(
+            text("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE contype = 'c'")
+        )
+        found = {name: set(re.findall(r"'([^']*)'", definition)) for name, definition in rows}
+    assert expected, "no StrEnum columns?"
+    assert {name: found.get(name) for name in expected} == expected
