@@ -31,8 +31,6 @@ from content.posts import service as posts
 from content.posts.models import Follow, Post, Status
 from social.friends import service as friends
 
-TABS = ("latest", "following", "hot")
-
 
 def _visible(q: Select[Any], viewer_id: str, now: datetime) -> Select[Any]:
     return q.where(
