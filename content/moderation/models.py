@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import JSON, Index
 from sqlmodel import Field, SQLModel
 
-from app.dbtypes import at_field, enum_check, enum_field
+from app.dbenums import enum_field, one_of
+from app.dbtypes import at_field
 
 
 class ItemStatus(StrEnum):
@@ -56,8 +57,8 @@ class ModerationItem(SQLModel, table=True):
     __table_args__ = (
         Index("ix_moderation_items_status_created_at", "status", "created_at"),
         Index("ix_moderation_items_target", "target_kind", "target_id"),
-        enum_check("status", ItemStatus),
-        enum_check("decision", Decision),
+        one_of("status", ItemStatus),
+        one_of("decision", Decision),
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -67,7 +68,7 @@ class ModerationItem(SQLModel, table=True):
     reason: str = Field(max_length=32)  # filter | reports
     details: dict[str, Any] = Field(default_factory=dict, sa_type=JSON())
     status: ItemStatus = enum_field(ItemStatus, max_length=8, default=ItemStatus.OPEN)
-    decision: Decision | None = enum_field(Decision, max_length=8, nullable=True)
+    decision: Decision | None = enum_field(Decision, default=None, max_length=8, nullable=True)
     decided_by: str | None = Field(default=None, max_length=40)
     decided_at: datetime | None = at_field(nullable=True)
     created_at: datetime = at_field()
@@ -75,7 +76,7 @@ class ModerationItem(SQLModel, table=True):
 
 class AuditEntry(SQLModel, table=True):
     __tablename__ = "moderation_audit"
-    __table_args__ = (enum_check("action", AuditAction),)
+    __table_args__ = (one_of("action", AuditAction),)
 
     id: str = Field(primary_key=True, max_length=40)  # time-sortable: the cursor
     moderator_id: str = Field(max_length=40)

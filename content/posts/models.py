@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, Float, Index, Text
 from sqlmodel import Field, SQLModel
 
-from app.dbtypes import at_field, enum_check, enum_field
+from app.dbenums import enum_field, one_of
+from app.dbtypes import at_field
 
 
 class PostKind(StrEnum):
@@ -46,9 +47,9 @@ class Post(SQLModel, table=True):
         Index("ix_posts_author_status_id", "author_id", "status", "id"),
         CheckConstraint("like_count >= 0", name="like_count_not_negative"),
         CheckConstraint("comment_count >= 0", name="comment_count_not_negative"),
-        enum_check("kind", PostKind),
-        enum_check("source", Source),
-        enum_check("status", Status),
+        one_of("kind", PostKind),
+        one_of("source", Source),
+        one_of("status", Status),
     )
 
     id: str = Field(primary_key=True, max_length=40)  # time-sortable: the cursor of latest/following
@@ -74,7 +75,7 @@ class Post(SQLModel, table=True):
 
 class Comment(SQLModel, table=True):
     __tablename__ = "post_comments"
-    __table_args__ = (Index("ix_post_comments_post_id_id", "post_id", "id"), enum_check("status", Status))
+    __table_args__ = (Index("ix_post_comments_post_id_id", "post_id", "id"), one_of("status", Status))
 
     id: str = Field(primary_key=True, max_length=40)
     post_id: str = Field(foreign_key="posts.id", max_length=40)

@@ -36,9 +36,9 @@ CHECKS = [
 def upgrade() -> None:
     for table, column, values in CHECKS:
         listed = ", ".join(f"'{v}'" for v in values)
-        op.create_check_constraint(op.f(f"ck_{table}_{column}"), table, f"{column} IN ({listed})")
+        op.create_check_constraint(op.f(f"ck_{table}_{column}_valid"), table, f"{column} IN ({listed})")
 
 
 def downgrade() -> None:
     for table, column, _ in reversed(CHECKS):
-        op.drop_constraint(op.f(f"ck_{table}_{column}"), table, type_="check")
+        op.drop_constraint(op.f(f"ck_{table}_{column}_valid"), table, type_="check")

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import JSON, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.dbtypes import at_field, enum_check, enum_field
+from app.dbenums import enum_field, one_of
+from app.dbtypes import at_field
 
 
 class ConversationKind(StrEnum):
@@ -33,7 +34,7 @@ class MessageKind(StrEnum):
 
 class Conversation(SQLModel, table=True):
     __tablename__ = "conversations"
-    __table_args__ = (enum_check("kind", ConversationKind),)
+    __table_args__ = (one_of("kind", ConversationKind),)
 
     id: str = Field(primary_key=True, max_length=40)
     kind: ConversationKind = enum_field(ConversationKind, max_length=8)
@@ -48,7 +49,7 @@ class Conversation(SQLModel, table=True):
 
 class ConversationMember(SQLModel, table=True):
     __tablename__ = "conversation_members"
-    __table_args__ = (Index("ix_conversation_members_user_id", "user_id"), enum_check("role", MemberRole))
+    __table_args__ = (Index("ix_conversation_members_user_id", "user_id"), one_of("role", MemberRole))
 
     conversation_id: str = Field(primary_key=True, foreign_key="conversations.id", max_length=40)
     user_id: str = Field(primary_key=True, foreign_key="users.id", max_length=40)
@@ -63,7 +64,7 @@ class Message(SQLModel, table=True):
         UniqueConstraint("conversation_id", "seq"),
         # A client's resend with the same cid is the same message.
         UniqueConstraint("conversation_id", "sender_id", "cid"),
-        enum_check("kind", MessageKind),
+        one_of("kind", MessageKind),
     )
 
     id: str = Field(primary_key=True, max_length=40)

@@ -8,7 +8,8 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, Index
 from sqlmodel import Field, SQLModel
 
-from app.dbtypes import at_field, enum_check, enum_field
+from app.dbenums import enum_field, one_of
+from app.dbtypes import at_field
 
 
 class RequestStatus(StrEnum):
@@ -50,7 +51,7 @@ class FriendRequest(SQLModel, table=True):
     __table_args__ = (
         Index("ix_friend_requests_to_id_status", "to_id", "status"),
         Index("ix_friend_requests_from_id_status", "from_id", "status"),
-        enum_check("status", RequestStatus),
+        one_of("status", RequestStatus),
     )
 
     id: str = Field(primary_key=True, max_length=40)

@@ -8,7 +8,8 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, Index
 from sqlmodel import Field, SQLModel
 
-from app.dbtypes import at_field, enum_check, enum_field
+from app.dbenums import enum_field, one_of
+from app.dbtypes import at_field
 
 
 class ReferralStatus(StrEnum):
@@ -29,7 +30,7 @@ class Referral(SQLModel, table=True):
     """One row per referee: the primary key makes "one referrer per user" a schema rule."""
 
     __tablename__ = "referrals"
-    __table_args__ = (Index("ix_referrals_referrer_id", "referrer_id"), enum_check("status", ReferralStatus))
+    __table_args__ = (Index("ix_referrals_referrer_id", "referrer_id"), one_of("status", ReferralStatus))
 
     referee_id: str = Field(primary_key=True, foreign_key="users.id", max_length=40)
     referrer_id: str = Field(foreign_key="users.id", max_length=40)
