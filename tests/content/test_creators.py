@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from content import creators
+from content.posts import creators
 from games.leaderboards import scores
 from tests.content.helpers import new_post
 from tests.support.clock import BEFORE_BANK_MIDNIGHT, ONE_MINUTE
