@@ -1,10 +1,11 @@
-"""Users and their linked cards."""
+"""Users, their linked cards, and their login sessions with rotating refresh tokens."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import CheckConstraint, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.dbtypes import at_field
@@ -47,3 +48,40 @@ class Card(SQLModel, table=True):
     card_token_hash: str = Field(max_length=64)
     last4: str = Field(max_length=4)
     created_at: datetime = at_field()
+
+
+class SessionEnd(StrEnum):
+    """Why a session ended."""
+
+    LOGOUT = "logout"
+    REFRESH_REUSE = "refresh_reuse"  # a spent refresh token came back: the family is revoked
+
+
+class AuthSession(SQLModel, table=True):
+    """A login on one device: its access tokens carry its id (``sid``) and its refresh
+    tokens rotate within it (the "family"). Revoked, every one of them answers 401."""
+
+    __tablename__ = "auth_sessions"
+    __table_args__ = (
+        CheckConstraint(
+            "ended_reason IS NULL OR ended_reason IN ('logout', 'refresh_reuse')", name="ended_reason"
+        ),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    user_id: str = Field(foreign_key="users.id", index=True, max_length=40)
+    created_at: datetime = at_field()
+    ended_at: datetime | None = at_field(nullable=True)
+    ended_reason: SessionEnd | None = Field(default=None, sa_type=String(16))
+
+
+class RefreshToken(SQLModel, table=True):
+    """One refresh token of a session, stored as its SHA-256; it works once."""
+
+    __tablename__ = "auth_refresh_tokens"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    session_id: str = Field(foreign_key="auth_sessions.id", index=True, max_length=40)
+    created_at: datetime = at_field()
+    expires_at: datetime = at_field(index=True)
+    used_at: datetime | None = at_field(nullable=True)

@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from app.events.models import StepDay
 from app.runtime import Runtime
+from games.energy.models import StepDay
 from games.farm.models import EggLog
 from games.forest.models import BallCollection
 from games.leaderboards import registry, scores
