@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -206,27 +206,32 @@ class Settings(BaseSettings):
         return self.max_requests_in_flight or self.db_pool_size
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment (and ``overrides``). Raises ConfigError with one line
     that names each setting at fault."""
+    problems = []
+    if "content" not in overrides:
+        try:
+            overrides["content"] = ContentSettings()
+        except ValidationError as exc:
+            problems.append(describe(exc, "QUANZI_CONTENT_"))
+            overrides["content"] = ContentSettings.model_construct()  # to check the rest too
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**overrides)
     except ValidationError as exc:
-        raise ConfigError(describe(exc)) from None
+        problems.append(describe(exc, "QUANZI_"))
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return settings
 
 
-def describe(exc: ValidationError) -> str:
+def describe(exc: ValidationError, prefix: str = "QUANZI_") -> str:
     """One line for a settings ValidationError: ``QUANZI_X: problem; QUANZI_Y: problem``."""
     parts = []
     for err in exc.errors():
         msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         loc = [str(p) for p in err.get("loc", ()) if not isinstance(p, int)]
-        if loc:
-            prefix = "QUANZI_CONTENT_" if loc[0] == "content" and len(loc) > 1 else "QUANZI_"
-            name = prefix + (loc[-1] if prefix == "QUANZI_CONTENT_" else loc[0]).upper()
-            parts.append(f"{name}: {msg}")
-        else:
-            parts.append(msg)
+        parts.append(f"{prefix}{loc[0].upper()}: {msg}" if loc else msg)
     return "; ".join(parts)
 
 
