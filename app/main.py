@@ -51,6 +51,7 @@ async def _start(rt: Runtime) -> None:
         state = await migrate.check_serveable(conn)  # raises SchemaUnknown
     if not state.ready:
         log.warning("schema_not_ready", schema=state.describe())
+        return  # /readyz answers 503 until someone migrates
     await dev_clock.restore(rt)
 
 
