@@ -31,6 +31,7 @@ from app.errors import Unauthenticated
 from app.ids import new_id
 from app.realtime.hub import user_channel
 from app.runtime import Runtime
+from app.uow import UnitOfWork
 
 # The control message that closes a session's sockets (never sent to a client).
 SESSION_ENDED = "session_ended"
@@ -187,7 +188,8 @@ async def authenticate(db: AsyncSession, rt: Runtime, token: str) -> Caller:
 async def sweep(rt: Runtime) -> int:
     """Delete refresh tokens expired a day ago and the sessions left with none (a job)."""
     cutoff = utcnow() - timedelta(days=1)
-    async with rt.sessionmaker() as db, transaction(db):
+    async with UnitOfWork.open(rt.sessionmaker) as uow:
+        db = uow.db
         gone = await db.execute(delete(RefreshToken).where(RefreshToken.expires_at < cutoff))
         await db.execute(
             delete(AuthSession).where(
