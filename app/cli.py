@@ -64,7 +64,9 @@ def _serve(host: str, port: int, workers: int) -> None:
     settings = resolve_database(get_settings())
     os.environ["QUANZI_DATABASE_URL"] = settings.database_url
     if workers > 1 and settings.redis_url.startswith("memory://"):
-        raise Refused("memory:// Redis lives in one process; set QUANZI_REDIS_URL=redis://… for several workers")
+        raise Refused(
+            "memory:// Redis lives in one process; set QUANZI_REDIS_URL=redis://… for several workers"
+        )
     _check_schema(settings.database_url)
     if workers > 1:
         prom_dir = settings.data_dir / "prometheus"

@@ -19,7 +19,9 @@ async def test_piped_input_is_sent_and_acknowledged_before_the_client_exits(sett
     alice = await users.make("alice", phone="+8613800138021")
     bob = await users.make("bob")
     await users.friends(alice, bob)
-    conv = (await client.post("/v1/conversations", json={"member_ids": [bob.id]}, headers=alice.headers)).json()
+    conv = (
+        await client.post("/v1/conversations", json={"member_ids": [bob.id]}, headers=alice.headers)
+    ).json()
     async with running_servers(settings) as [server]:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,

@@ -19,7 +19,9 @@ from tests.app.test_schema import finished, quanzi
 
 
 @asynccontextmanager
-async def served(rt: Runtime, base_url: str = "http://t", **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+async def served(
+    rt: Runtime, base_url: str = "http://t", **settings: Any
+) -> AsyncIterator[httpx.AsyncClient]:
     rt.settings = rt.settings.model_copy(update=settings)
     application = create_app(runtime=rt, run_jobs=False)
     async with (

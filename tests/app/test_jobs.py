@@ -105,7 +105,7 @@ async def test_a_failing_run_is_recorded_and_the_job_runs_at_its_next_slot(rt, c
     assert row.last_error == "RuntimeError: the bank's API timed out"
     clock.advance(60)
     second = await runner.run_due()
-    assert [(r.job, r.outcome, r.result) for r in second][0] == ("flaky", Outcome.RAN, "done")
+    assert (second[0].job, second[0].outcome, second[0].result) == ("flaky", Outcome.RAN, "done")
     async with rt.sessionmaker() as db:
         row = await db.get(JobSchedule, "flaky")
     assert row is not None and row.runs == 1 and row.failures == 1 and row.last_error is None
@@ -161,7 +161,9 @@ async def test_moving_the_dev_clock_runs_the_refunds_before_answering(client, rt
     alice = await users.make("alice", balance_fen=10_000)
     bob = await users.make("bob")
     await users.friends(alice, bob)
-    r = await client.post("/v1/transfers", json={"to_user_id": bob.id, "amount_fen": 2_500}, headers=idem(alice))
+    r = await client.post(
+        "/v1/transfers", json={"to_user_id": bob.id, "amount_fen": 2_500}, headers=idem(alice)
+    )
     assert r.status_code in (200, 201), r.text
     transfer = r.json()
     assert await users.balance(alice) == 7_500

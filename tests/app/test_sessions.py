@@ -138,7 +138,9 @@ async def test_tokens_without_a_session_are_refused_in_prod(client, rt, users):
     r = await client.get("/v1/me", headers=alice.headers)
     assert r.status_code == 401 and error_code(r) == "unauthenticated"
     forged_session = tokens.issue(rt.settings, alice.id, session_id="s_made_up")
-    assert (await client.get("/v1/me", headers={"Authorization": f"Bearer {forged_session}"})).status_code == 401
+    assert (
+        await client.get("/v1/me", headers={"Authorization": f"Bearer {forged_session}"})
+    ).status_code == 401
 
 
 @pytest.mark.real_backends
