@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from fastapi import APIRouter
 
 from app.deps import DbSession, Rt, ServiceCaller
@@ -11,4 +13,5 @@ router = APIRouter(tags=["events"])
 
 @router.post("/v1/events/spending", response_model=SpendingResult)
 async def spending(body: SpendingBatchIn, caller: ServiceCaller, db: DbSession, rt: Rt) -> SpendingResult:
-    return await events.ingest_spending(db, rt, events=body.events)
+    done = await events.ingest_spending(db, rt, events=body.events)
+    return SpendingResult(**asdict(done))

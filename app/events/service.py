@@ -9,6 +9,7 @@ the new ones, in the same transaction; the games' energy engine listens there
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -19,27 +20,32 @@ from app import hooks
 from app.auth.models import User
 from app.db import transaction
 from app.events.models import SpendingEvent
-from app.events.schemas import SpendingEventIn, SpendingResult
+from app.events.schemas import SpendingEventIn
 from app.runtime import Runtime
 
 
-async def ingest_spending(db: AsyncSession, rt: Runtime, *, events: list[SpendingEventIn]) -> SpendingResult:
+@dataclass
+class Ingested:
+    """What became of a batch of spending events."""
+
+    received: int
+    duplicates: int
+    accepted: int = 0  # new events stored
+    unknown_user: int = 0  # not a Quanzi user: ignored and counted
+    energy_balls: int = 0  # what the listeners made of the new events (``app.hooks.SpendingEffects``)
+    energy_g: int = 0
+    unknown_category: int = 0
+    no_energy: int = 0
+
+
+async def ingest_spending(db: AsyncSession, rt: Runtime, *, events: list[SpendingEventIn]) -> Ingested:
     """Store the new spending events and let the listeners reward them, in one transaction."""
     now = rt.clock.now()
     # One event per id within the batch too (first wins).
     unique: dict[str, SpendingEventIn] = {}
     for e in events:
         unique.setdefault(e.event_id, e)
-    result = SpendingResult(
-        received=len(events),
-        accepted=0,
-        duplicates=len(events) - len(unique),
-        energy_balls=0,
-        energy_g=0,
-        unknown_category=0,
-        unknown_user=0,
-        no_energy=0,
-    )
+    result = Ingested(received=len(events), duplicates=len(events) - len(unique))
     async with transaction(db):
         user_ids = {e.user_id for e in unique.values()}
         existing_users = set((await db.execute(select(User.id).where(col(User.id).in_(user_ids)))).scalars())
