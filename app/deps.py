@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.admission import admitted
 from app.auth import sessions, tokens
 from app.auth.models import User
-from app.auth.sessions import Caller
+from app.auth.sessions import Bearer
 from app.errors import Forbidden, Unauthenticated, ValidationFailed
 from app.idempotency import service as idempotency
 from app.runtime import Runtime
@@ -46,7 +46,7 @@ def bearer(request: Request) -> str | None:
     return token.strip()
 
 
-async def get_caller(request: Request, rt: Rt, db: DbSession) -> Caller:
+async def get_caller(request: Request, rt: Rt, db: DbSession) -> Bearer:
     """The caller behind the bearer token: user and session. Raises Unauthenticated."""
     token = bearer(request)
     if token is None:
@@ -54,7 +54,7 @@ async def get_caller(request: Request, rt: Rt, db: DbSession) -> Caller:
     return await sessions.authenticate(db, rt, token)
 
 
-Authenticated = Annotated[Caller, Depends(get_caller)]
+Authenticated = Annotated[Bearer, Depends(get_caller)]
 
 
 async def get_current_user(caller: Authenticated) -> User:

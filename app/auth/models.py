@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, String, UniqueConstraint
+from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from app.dbenums import enum_field, one_of
 from app.dbtypes import at_field
 
 ROLES = ("user", "advisor", "moderator", "admin", "editor")
@@ -62,17 +63,13 @@ class AuthSession(SQLModel, table=True):
     tokens rotate within it (the "family"). Revoked, every one of them answers 401."""
 
     __tablename__ = "auth_sessions"
-    __table_args__ = (
-        CheckConstraint(
-            "ended_reason IS NULL OR ended_reason IN ('logout', 'refresh_reuse')", name="ended_reason"
-        ),
-    )
+    __table_args__ = (one_of("ended_reason", SessionEnd),)
 
     id: str = Field(primary_key=True, max_length=40)
     user_id: str = Field(foreign_key="users.id", index=True, max_length=40)
     created_at: datetime = at_field()
     ended_at: datetime | None = at_field(nullable=True)
-    ended_reason: SessionEnd | None = Field(default=None, sa_type=String(16))
+    ended_reason: SessionEnd | None = enum_field(SessionEnd, default=None, max_length=16, nullable=True)
 
 
 class RefreshToken(SQLModel, table=True):

@@ -45,9 +45,9 @@ class TokenPair:
 
 
 @dataclass(frozen=True, slots=True)
-class Caller:
-    """Who is calling: the user and the session of their access token (None: a
-    sessionless dev/test token)."""
+class Bearer:
+    """Who holds an access token: the user and the token's session (None: a sessionless
+    dev/test token)."""
 
     user: User
     session_id: str | None
@@ -163,7 +163,7 @@ _CALLER = (
 )
 
 
-async def authenticate(db: AsyncSession, rt: Runtime, token: str) -> Caller:
+async def authenticate(db: AsyncSession, rt: Runtime, token: str) -> Bearer:
     """The user and session behind an access token: well signed, unexpired, its session
     open, its user present. Runs outside a transaction (one round trip). Raises
     Unauthenticated."""
@@ -179,7 +179,7 @@ async def authenticate(db: AsyncSession, rt: Runtime, token: str) -> Caller:
         raise Unauthenticated("session ended")
     user = User(**{c.name: row._mapping[c] for c in _USER_COLUMNS})
     make_transient_to_detached(user)  # as if loaded and expunged: a plain value from here on
-    return Caller(user=user, session_id=claims.session_id)
+    return Bearer(user=user, session_id=claims.session_id)
 
 
 # -- housekeeping -------------------------------------------------------------------------

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app import hooks
-from app.auth.models import User
+from app.auth import service as auth
 from app.db import transaction
 from app.events.models import SpendingEvent
 from app.events.schemas import SpendingEventIn
@@ -47,8 +47,7 @@ async def ingest_spending(db: AsyncSession, rt: Runtime, *, events: list[Spendin
         unique.setdefault(e.event_id, e)
     result = Ingested(received=len(events), duplicates=len(events) - len(unique))
     async with transaction(db):
-        user_ids = {e.user_id for e in unique.values()}
-        existing_users = set((await db.execute(select(User.id).where(col(User.id).in_(user_ids)))).scalars())
+        existing_users = set(await auth.profiles(db, {e.user_id for e in unique.values()}))
         rows = []
         for e in unique.values():
             if e.user_id not in existing_users:

@@ -183,7 +183,7 @@ class _WithCid(Exception):
 class Connection:
     """One authenticated socket (an ``app.realtime.ops.Socket`` for the op handlers)."""
 
-    def __init__(self, ws: WebSocket, rt: Runtime, caller: sessions.Caller, ops: Registry) -> None:
+    def __init__(self, ws: WebSocket, rt: Runtime, caller: sessions.Bearer, ops: Registry) -> None:
         self.ws = ws
         self.rt = rt
         self.user_id = caller.user.id
@@ -323,7 +323,7 @@ class Connection:
             )
 
 
-async def authenticate(ws: WebSocket, rt: Runtime, token: str | None) -> sessions.Caller | None:
+async def authenticate(ws: WebSocket, rt: Runtime, token: str | None) -> sessions.Bearer | None:
     """The caller behind the handshake's token or the first frame's (its session open);
     on failure an error frame is sent, the socket closed (4401), and None returned."""
     try:

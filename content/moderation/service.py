@@ -3,10 +3,16 @@
 Term lists live in the database with a version; each worker caches its compiled filter
 in a runtime slot keyed by that version and rebuilds it when the version moves, so an
 edit applies on every worker without a restart.
+
+Moderation does not know the content it queues: the feature that owns a kind of content
+registers a ``Target`` for it (``register_target``; posts register ``post`` and
+``comment``), which shows a moderator what to judge and applies the decision.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,30 +21,53 @@ from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.models import User
+from app.auth import service as auth
 from app.db import is_unique_violation, transaction
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.ids import new_id
 from app.notifications.service import notify
-from app.pagination import Page, decode_cursor, encode_cursor
+from app.pagination import Chunk, decode_cursor, encode_cursor
 from app.runtime import Runtime, Slot
 from content.config import content_settings
 from content.moderation import termfilter
-from content.moderation.models import AuditEntry, FilterConfig, ModerationItem, Mute
-from content.moderation.schemas import (
-    AuditPublic,
-    DecisionPublic,
-    MutePublic,
-    QueueItem,
-    TermCategory,
-    TermsIn,
-    TermsPublic,
+from content.moderation.models import (
+    AuditAction,
+    AuditEntry,
+    Decision,
+    FilterConfig,
+    ItemStatus,
+    ModerationItem,
+    Mute,
 )
-from content.posts import counters
-from content.posts.models import Comment, Post
 
 # [(term-list version, compiled filter)] once built
 _CACHE: Slot[list[tuple[int, termfilter.TermFilter]]] = Slot("content.filter", lambda rt: [])
+
+
+# --- what is moderated -----------------------------------------------------------------------
+
+MISSING = "missing"  # the status of content that no longer exists
+
+
+@dataclass(frozen=True)
+class Target:
+    """How moderation reaches one kind of content, registered by the feature that owns it.
+
+    ``snapshot(db, id)``: what a moderator judges (title, text, status…), ``{"status":
+    "missing"}`` when it is gone. ``publish(db, rt, id, published)``: make it published
+    (True) or removed (False), unless its author deleted it, locking it; returns its status
+    afterwards (``MISSING`` when gone). Both run in moderation's transaction."""
+
+    snapshot: Callable[[AsyncSession, str], Awaitable[dict[str, Any]]]
+    publish: Callable[[AsyncSession, Runtime, str, bool], Awaitable[str]]
+
+
+TARGETS: dict[str, Target] = {}
+
+
+def register_target(kind: str, target: Target) -> None:
+    """Let content of ``kind`` be queued (``enqueue``) and decided."""
+    TARGETS[kind] = target
 
 
 # --- screening --------------------------------------------------------------------------
@@ -96,10 +125,11 @@ async def check_not_muted(db: AsyncSession, *, user_id: str, now: datetime) -> N
 
 async def mute(
     db: AsyncSession, rt: Runtime, *, moderator_id: str, user_id: str, hours: int, reason: str
-) -> MutePublic:
-    """Mute a user for ``hours`` (replacing any mute); audited and notified. Raises NotFound."""
+) -> datetime:
+    """Mute a user for ``hours`` (replacing any mute); audited and notified. Returns the end
+    of the mute. Raises NotFound."""
     async with transaction(db):
-        if await db.get(User, user_id) is None:
+        if not await auth.user_exists(db, user_id):
             raise NotFound("no such user")
         now = rt.clock.now()
         until = now + timedelta(hours=hours)
@@ -113,7 +143,7 @@ async def mute(
         _audit(
             db,
             moderator_id=moderator_id,
-            action="mute",
+            action=AuditAction.MUTE,
             target_kind="user",
             target_id=user_id,
             reason=reason,
@@ -125,9 +155,9 @@ async def mute(
             rt,
             user_id=user_id,
             kind="moderation_decision",
-            data={"decision": "mute", "muted_until": until.isoformat(), "reason": reason},
+            data={"decision": AuditAction.MUTE, "muted_until": until.isoformat(), "reason": reason},
         )
-    return MutePublic(user_id=user_id, muted_until=until)
+    return until
 
 
 # --- the queue ----------------------------------------------------------------------------
@@ -143,13 +173,16 @@ async def enqueue(
     reason: str,
     details: dict[str, Any],
 ) -> ModerationItem:
-    """Put content in the review queue (once: an open item for it is reused); caller's transaction."""
+    """Put content of a registered kind in the review queue (once: an open item for it is
+    reused); caller's transaction."""
+    if target_kind not in TARGETS:
+        raise ValueError(f"no moderation target {target_kind!r} is registered")
     open_item = (
         await db.execute(
             select(ModerationItem).where(
                 ModerationItem.target_kind == target_kind,
                 ModerationItem.target_id == target_id,
-                ModerationItem.status == "open",
+                ModerationItem.status == ItemStatus.OPEN,
             )
         )
     ).scalar_one_or_none()
@@ -169,29 +202,16 @@ async def enqueue(
     return item
 
 
-def _snapshot(target: Post | Comment | None) -> dict[str, Any]:
-    if target is None:
-        return {"status": "missing"}
-    if isinstance(target, Post):
-        return {"kind": target.kind, "title": target.title, "text": target.text, "status": target.status}
-    return {"post_id": target.post_id, "text": target.text, "status": target.status}
+@dataclass(frozen=True)
+class Queued:
+    item: ModerationItem
+    target: dict[str, Any]  # a snapshot of what to judge (``Target.snapshot``)
 
 
-async def _target(
-    db: AsyncSession, kind: str, target_id: str, *, lock: bool = False
-) -> Post | Comment | None:
-    model: Any = Post if kind == "post" else Comment
-    q = select(model).where(model.id == target_id)
-    if lock:
-        q = q.with_for_update()
-    found: Post | Comment | None = (await db.execute(q)).scalar_one_or_none()
-    return found
-
-
-async def queue(db: AsyncSession, *, limit: int, cursor: str | None) -> Page[QueueItem]:
+async def queue(db: AsyncSession, *, limit: int, cursor: str | None) -> Chunk[Queued]:
     """Open items, oldest first, each with its reason and a snapshot of the content."""
     after = decode_cursor(cursor)
-    q = select(ModerationItem).where(ModerationItem.status == "open")
+    q = select(ModerationItem).where(ModerationItem.status == ItemStatus.OPEN)
     if after is not None:
         try:
             at, item_id = datetime.fromisoformat(after[0]), str(after[1])
@@ -206,32 +226,23 @@ async def queue(db: AsyncSession, *, limit: int, cursor: str | None) -> Page[Que
         .scalars()
         .all()
     )
-    items = []
-    for item in rows[:limit]:
-        target = await _target(db, item.target_kind, item.target_id)
-        items.append(
-            QueueItem(
-                id=item.id,
-                target_kind=item.target_kind,
-                target_id=item.target_id,
-                author_id=item.author_id,
-                reason=item.reason,
-                details=item.details,
-                created_at=item.created_at,
-                target=_snapshot(target),
-            )
-        )
+    items = [
+        Queued(item, await TARGETS[item.target_kind].snapshot(db, item.target_id)) for item in rows[:limit]
+    ]
     last = rows[limit - 1] if len(rows) > limit else None
     next_cursor = encode_cursor([last.created_at.isoformat(), last.id]) if last else None
-    return Page[QueueItem](items=items, next_cursor=next_cursor)
+    return Chunk(items, next_cursor=next_cursor)
 
 
-_NEW_STATUS = {"approve": "published", "reject": "removed", "remove": "removed"}
+@dataclass(frozen=True)
+class Decided:
+    item: ModerationItem
+    target_status: str  # the content's status afterwards (``MISSING`` when gone)
 
 
 async def decide(
-    db: AsyncSession, rt: Runtime, *, moderator_id: str, item_id: str, action: str, reason: str
-) -> DecisionPublic:
+    db: AsyncSession, rt: Runtime, *, moderator_id: str, item_id: str, action: Decision, reason: str
+) -> Decided:
     """Approve (publish), reject or remove the item's content; audited; the author is notified.
 
     Locks the item and its content (FOR UPDATE). Raises NotFound, Conflict (already decided)."""
@@ -242,25 +253,20 @@ async def decide(
         ).scalar_one_or_none()
         if item is None:
             raise NotFound("no such moderation item")
-        if item.status != "open":
+        if item.status != ItemStatus.OPEN:
             raise Conflict("this item was already decided", reason="already_decided", decision=item.decision)
-        target = await _target(db, item.target_kind, item.target_id, lock=True)
-        new_status = _NEW_STATUS[action]
-        status = target.status if target is not None else "missing"
-        if target is not None and target.status != "deleted":
-            old = target.status
-            target.status = status = new_status
-            if isinstance(target, Comment) and old != new_status:
-                # Only published comments count on their post.
-                delta = (new_status == "published") - (old == "published")
-                if delta:
-                    await db.flush()
-                    await counters.bump(db, rt, target.post_id, comments=delta)
-        item.status, item.decision, item.decided_by, item.decided_at = "closed", action, moderator_id, now
+        target = TARGETS[item.target_kind]
+        status = await target.publish(db, rt, item.target_id, action == Decision.APPROVE)
+        item.status, item.decision, item.decided_by, item.decided_at = (
+            ItemStatus.CLOSED,
+            action,
+            moderator_id,
+            now,
+        )
         _audit(
             db,
             moderator_id=moderator_id,
-            action=action,
+            action=AuditAction(action),
             target_kind=item.target_kind,
             target_id=item.target_id,
             item_id=item.id,
@@ -275,47 +281,46 @@ async def decide(
             "decision": action,
             "reason": reason,
         }
-        if item.target_kind == "post" and action == "remove":
+        if item.target_kind == "post" and action == Decision.REMOVE:
             await notify(
                 db, rt, user_id=item.author_id, kind="post_removed", data={**data, "post_id": item.target_id}
             )
         else:
             await notify(db, rt, user_id=item.author_id, kind="moderation_decision", data=data)
-    return DecisionPublic(
-        item_id=item.id,
-        action=action,
-        target_kind=item.target_kind,
-        target_id=item.target_id,
-        target_status=status,
-    )
+    return Decided(item=item, target_status=status)
 
 
 # --- terms --------------------------------------------------------------------------------
 
 
-async def get_terms(db: AsyncSession) -> TermsPublic:
+@dataclass(frozen=True)
+class Terms:
+    version: int  # 0: the built-in defaults
+    config: dict[str, Any]  # category → {"action": …, "terms": […]}
+    updated_by: str | None
+    updated_at: datetime | None
+
+
+async def get_terms(db: AsyncSession) -> Terms:
     """The current term lists (the built-in defaults until a moderator edits them)."""
     row = await db.get(FilterConfig, 1)
-    config = row.config if row is not None else termfilter.DEFAULT_CONFIG
-    return TermsPublic(
-        version=row.version if row is not None else 0,
-        categories={k: TermCategory.model_validate(v) for k, v in config.items()},
-        updated_by=row.updated_by if row is not None else None,
-        updated_at=row.updated_at if row is not None else None,
-    )
+    if row is None:
+        return Terms(0, termfilter.DEFAULT_CONFIG, None, None)
+    return Terms(row.version, row.config, row.updated_by, row.updated_at)
 
 
-async def put_terms(db: AsyncSession, rt: Runtime, *, moderator_id: str, body: TermsIn) -> TermsPublic:
+async def put_terms(
+    db: AsyncSession, rt: Runtime, *, moderator_id: str, config: dict[str, Any], expected_version: int | None
+) -> Terms:
     """Replace the term lists and bump the version (every worker rebuilds on its next scan).
 
     Locks the config row. Raises Conflict when ``expected_version`` is stale."""
-    config = {name: cat.model_dump() for name, cat in body.categories.items()}
     try:
         async with transaction(db):
             now = rt.clock.now()
             row = await db.get(FilterConfig, 1, with_for_update=True)
             current = row.version if row is not None else 0
-            if body.expected_version is not None and body.expected_version != current:
+            if expected_version is not None and expected_version != current:
                 raise Conflict("the term lists changed meanwhile", reason="stale_version", version=current)
             if row is None:
                 row = FilterConfig(id=1, version=1, config=config, updated_by=moderator_id, updated_at=now)
@@ -331,7 +336,7 @@ async def put_terms(db: AsyncSession, rt: Runtime, *, moderator_id: str, body: T
             _audit(
                 db,
                 moderator_id=moderator_id,
-                action="terms",
+                action=AuditAction.TERMS,
                 target_kind="terms",
                 target_id=str(row.version),
                 reason="term lists updated",
@@ -339,7 +344,7 @@ async def put_terms(db: AsyncSession, rt: Runtime, *, moderator_id: str, body: T
                 now=now,
             )
     except IntegrityError as exc:
-        if not is_unique_violation(exc):
+        if not is_unique_violation(exc, "pk_moderation_filter"):
             raise
         raise Conflict("the term lists changed meanwhile", reason="stale_version") from exc
     return await get_terms(db)
@@ -352,7 +357,7 @@ def _audit(
     db: AsyncSession,
     *,
     moderator_id: str,
-    action: str,
+    action: AuditAction,
     target_kind: str,
     target_id: str,
     reason: str,
@@ -376,14 +381,13 @@ def _audit(
     )
 
 
-async def audit_log(db: AsyncSession, *, limit: int, cursor: str | None) -> Page[AuditPublic]:
+async def audit_log(db: AsyncSession, *, limit: int, cursor: str | None) -> Chunk[AuditEntry]:
     """Every decision, newest first."""
     before = decode_cursor(cursor)
     q = select(AuditEntry)
     if before is not None:
         q = q.where(AuditEntry.id < str(before))
     rows = (await db.execute(q.order_by(AuditEntry.id.desc()).limit(limit + 1))).scalars().all()  # type: ignore[attr-defined]
-    items = [AuditPublic.model_validate(r, from_attributes=True) for r in rows[:limit]]
-    return Page[AuditPublic](
-        items=items, next_cursor=encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    return Chunk(
+        list(rows[:limit]), next_cursor=encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
     )

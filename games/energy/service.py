@@ -21,12 +21,11 @@ from app.db import after_commit, transaction
 from app.errors import ValidationFailed
 from app.hooks import Spending, SpendingEffects
 from app.runtime import Runtime
+from games.energy import board
 from games.energy.models import EnergyCap, StepDay
 from games.energy.schemas import StepsPublic
 from games.farm import service as farm
 from games.forest import service as forest
-from games.forest.models import EnergyBall
-from games.leaderboards import boards
 from games.rules import energy as energy_rules
 from games.rules import rules
 
@@ -158,24 +157,11 @@ async def report_steps(db: AsyncSession, rt: Runtime, *, user_id: str, day: date
                 ],
             )
             # Only grows, and only before it is ripe (see steps_action_at).
-            await db.execute(
-                update(EnergyBall)
-                .where(
-                    EnergyBall.owner_id == user_id,
-                    EnergyBall.source_ref == ref,
-                    EnergyBall.amount_g < grams,
-                    EnergyBall.ripe_at > now,
-                )
-                .values(remaining_g=EnergyBall.remaining_g + (grams - EnergyBall.amount_g), amount_g=grams)
-            )
-        ball = (
-            await db.execute(
-                select(EnergyBall).where(EnergyBall.owner_id == user_id, EnergyBall.source_ref == ref)
-            )
-        ).scalar_one_or_none()
+            await forest.grow_ball(db, owner_id=user_id, source_ref=ref, amount_g=grams, now=now)
+        ball = await forest.ball_by_ref(db, owner_id=user_id, source_ref=ref)
         if raised:
             at = datetime.combine(day, datetime.min.time(), tzinfo=rt.clock.tz) + timedelta(hours=12)
-            after_commit(db, lambda: boards.refresh_steps_user(rt, user_id=user_id, at=at))
+            after_commit(db, lambda: board.refresh_steps_user(rt, user_id=user_id, at=at))
     return StepsPublic(
-        date=day, steps=total, energy_g=ball.amount_g if ball else 0, ball_id=ball.id if ball else None
+        date=day, steps=total, energy_g=ball[1] if ball else 0, ball_id=ball[0] if ball else None
     )

@@ -43,8 +43,8 @@ def upgrade() -> None:
     sa.Column('user_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('created_at', app.dbtypes.UTCDateTime(timezone=True), nullable=False),
     sa.Column('ended_at', app.dbtypes.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('ended_reason', sa.String(length=16), nullable=True),
-    sa.CheckConstraint("ended_reason IS NULL OR ended_reason IN ('logout', 'refresh_reuse')", name=op.f('ck_auth_sessions_ended_reason')),
+    sa.Column('ended_reason', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
+    sa.CheckConstraint("ended_reason IN ('logout', 'refresh_reuse')", name=op.f('ck_auth_sessions_ended_reason_valid')),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_auth_sessions_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_auth_sessions'))
     )

@@ -8,36 +8,28 @@ they are not friends.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
 import anyio
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.auth.models import User
-from app.auth.schemas import UserPublic
+from app.auth import service as auth
 from app.db import end_read, transaction
 from app.errors import NotFound
-from app.pagination import Page, decode_cursor, encode_cursor
+from app.pagination import Chunk, decode_cursor, encode_cursor
 from app.runtime import Runtime
 from social.advisors import matching
 from social.advisors.models import AdvisorAssignment, AdvisorProfile
-from social.advisors.schemas import (
-    AdvisorProfileIn,
-    AdvisorProfilePublic,
-    ChatLine,
-    ClientDetail,
-    ClientSummary,
-    MatchResult,
-    MessageCounts,
-    MyAdvisorPublic,
-)
 from social.chat import service as chat
-from social.chat.models import Conversation, ConversationMember, Message
-from social.friends.service import pair
 
 BATCH = 500  # clients per matching round: keeps the flow graph small
 GAME_BOARDS = ("energy", "steps", "eggs")
+RECENT_MESSAGES = 20
 
 
 def _split(text: str) -> frozenset[str]:
@@ -46,16 +38,7 @@ def _split(text: str) -> frozenset[str]:
 
 async def _advisors(db: AsyncSession, rt: Runtime) -> list[matching.Advisor]:
     """Every advisor with the room left, locking their user rows (one matcher at a time)."""
-    users = (
-        (
-            await db.execute(
-                select(User).where(col(User.roles).contains("advisor")).order_by(User.id).with_for_update()
-            )
-        )
-        .scalars()
-        .all()
-    )
-    users = [u for u in users if u.has_role("advisor")]
+    users = await auth.lock_users_with_role(db, "advisor")
     ids = [u.id for u in users]
     profiles = {
         p.advisor_id: p
@@ -88,7 +71,14 @@ async def _advisors(db: AsyncSession, rt: Runtime) -> list[matching.Advisor]:
     return out
 
 
-async def match(db: AsyncSession, rt: Runtime) -> MatchResult:
+@dataclass(frozen=True)
+class Matched:
+    assigned: int
+    by_advisor: dict[str, int]
+    unassigned: int
+
+
+async def match(db: AsyncSession, rt: Runtime) -> Matched:
     """Assign unassigned cardholders to advisors (see ``matching``); existing assignments stay.
 
     Locks the advisors' user rows, so two runs at once do not overfill an advisor."""
@@ -101,22 +91,7 @@ async def match(db: AsyncSession, rt: Runtime) -> MatchResult:
         after = ""
         unassigned = 0
         while True:
-            rows = (
-                (
-                    await db.execute(
-                        select(User)
-                        .where(
-                            col(User.is_cardholder).is_(True),
-                            col(User.id).not_in(assigned),
-                            User.id > after,
-                        )
-                        .order_by(User.id)
-                        .limit(BATCH)
-                    )
-                )
-                .scalars()
-                .all()
-            )
+            rows = await auth.cardholders_after(db, after=after, limit=BATCH, excluding=assigned)
             if not rows:
                 break
             after = rows[-1].id
@@ -144,26 +119,32 @@ async def match(db: AsyncSession, rt: Runtime) -> MatchResult:
                     )
                     for a in advisors
                 ]
-    return MatchResult(assigned=sum(by_advisor.values()), by_advisor=by_advisor, unassigned=unassigned)
+    return Matched(assigned=sum(by_advisor.values()), by_advisor=by_advisor, unassigned=unassigned)
 
 
 async def set_profile(
-    db: AsyncSession, *, advisor_id: str, profile: AdvisorProfileIn
-) -> AdvisorProfilePublic:
+    db: AsyncSession,
+    *,
+    advisor_id: str,
+    capacity: int,
+    regions: list[str],
+    languages: list[str],
+    risk_profiles: list[str],
+) -> AdvisorProfile:
     """Set an advisor's capacity and fit. Raises NotFound (no such advisor)."""
     async with transaction(db):
-        user = await db.get(User, advisor_id)
+        user = await auth.get_profile(db, advisor_id)
         if user is None or not user.has_role("advisor"):
             raise NotFound("advisor not found", advisor_id=advisor_id)
         row = await db.get(AdvisorProfile, advisor_id)
         if row is None:
             row = AdvisorProfile(advisor_id=advisor_id)
             db.add(row)
-        row.capacity = profile.capacity
-        row.regions = ",".join(profile.regions)
-        row.languages = ",".join(profile.languages)
-        row.risk_profiles = ",".join(profile.risk_profiles)
-    return AdvisorProfilePublic(advisor_id=advisor_id, **profile.model_dump())
+        row.capacity = capacity
+        row.regions = ",".join(regions)
+        row.languages = ",".join(languages)
+        row.risk_profiles = ",".join(risk_profiles)
+    return row
 
 
 async def assign(db: AsyncSession, rt: Runtime, *, client_id: str, advisor_id: str) -> None:
@@ -180,61 +161,62 @@ async def assign(db: AsyncSession, rt: Runtime, *, client_id: str, advisor_id: s
             row.advisor_id = advisor_id
 
 
-async def my_advisor(db: AsyncSession, rt: Runtime, *, user_id: str) -> MyAdvisorPublic:
+@dataclass(frozen=True)
+class MyAdvisor:
+    advisor: auth.Profile
+    conversation_id: str
+    assigned_at: datetime
+
+
+async def my_advisor(db: AsyncSession, rt: Runtime, *, user_id: str) -> MyAdvisor:
     """My advisor and our direct conversation (opened now if new). Raises NotFound."""
     async with transaction(db):
         row = await db.get(AdvisorAssignment, user_id)
-        advisor = await db.get(User, row.advisor_id) if row else None
+        advisor = await auth.get_profile(db, row.advisor_id) if row else None
         if row is None or advisor is None:
             raise NotFound("no advisor is assigned to you yet")
         conv = await chat.get_or_create_direct(db, rt, user_id, advisor.id)
-        await db.execute(
-            update(ConversationMember)
-            .where(ConversationMember.conversation_id == conv.id, ConversationMember.user_id == advisor.id)
-            .values(role="advisor")
+        await chat.set_member_role(
+            db, conversation_id=conv.id, user_id=advisor.id, role=chat.MemberRole.ADVISOR
         )
-        return MyAdvisorPublic(
-            advisor=UserPublic(
-                id=advisor.id, display_name=advisor.display_name, avatar_url=advisor.avatar_url
-            ),
-            conversation_id=conv.id,
-            assigned_at=row.assigned_at,
-        )
+        return MyAdvisor(advisor=advisor, conversation_id=conv.id, assigned_at=row.assigned_at)
 
 
-def _direct_key(a: str, b: str) -> str:
-    lo, hi = pair(a, b)
-    return f"{lo}|{hi}"
+@dataclass
+class MessageCounts:
+    total: int = 0
+    from_client: int = 0
+    from_advisor: int = 0
+    last_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Client:
+    """One of an advisor's clients with an engagement summary."""
+
+    profile: auth.Profile
+    assigned_at: datetime
+    last_active_at: datetime | None  # in the app, or their latest message to the advisor
+    conversation_id: str | None
+    messages: MessageCounts
+    game: dict[str, float] | None  # all-time leaderboard totals, where present
+    recent_messages: Sequence[chat.StoredMessage] = ()
 
 
 async def _summaries(
-    db: AsyncSession, rt: Runtime, advisor_id: str, rows: list[tuple[User, AdvisorAssignment]]
-) -> list[ClientSummary]:
-    keys = {_direct_key(advisor_id, u.id): u.id for u, _ in rows}
-    convs: dict[str, str] = dict(
-        (
-            await db.execute(
-                select(Conversation.direct_key, Conversation.id).where(col(Conversation.direct_key).in_(keys))
-            )
-        ).all()
-    )
-    conv_of = {keys[k]: cid for k, cid in convs.items()}
+    db: AsyncSession, rt: Runtime, advisor_id: str, rows: list[tuple[auth.Profile, AdvisorAssignment]]
+) -> list[Client]:
+    conv_of = await chat.direct_conversations(db, advisor_id, [u.id for u, _ in rows])
     counts: dict[str, MessageCounts] = {}
-    if convs:
-        stats = await db.execute(
-            select(Message.conversation_id, Message.sender_id, func.count(), func.max(Message.created_at))
-            .where(col(Message.conversation_id).in_(list(convs.values())))
-            .group_by(Message.conversation_id, Message.sender_id)
-        )
-        for cid, sender, n, last in stats.all():
-            c = counts.setdefault(cid, MessageCounts())
-            c.total += int(n)
-            if sender == advisor_id:
-                c.from_advisor += int(n)
-            elif sender is not None:
-                c.from_client += int(n)
-            if last is not None and (c.last_at is None or last > c.last_at):
-                c.last_at = last
+    for s in await chat.sender_counts(db, list(conv_of.values())):
+        c = counts.setdefault(s.conversation_id, MessageCounts())
+        c.total += s.messages
+        if s.sender_id == advisor_id:
+            c.from_advisor += s.messages
+        elif s.sender_id is not None:
+            c.from_client += s.messages
+        if s.last_at is not None and (c.last_at is None or s.last_at > c.last_at):
+            c.last_at = s.last_at
     games = await _game_activity(rt, [u.id for u, _ in rows])
     out = []
     for u, a in rows:
@@ -242,13 +224,8 @@ async def _summaries(
         msgs = counts.get(cid, MessageCounts()) if cid else MessageCounts()
         seen = [t for t in (u.last_active_at, msgs.last_at if msgs.from_client else None) if t is not None]
         out.append(
-            ClientSummary(
-                user_id=u.id,
-                display_name=u.display_name,
-                avatar_url=u.avatar_url,
-                is_cardholder=u.is_cardholder,
-                region=u.region,
-                risk_profile=u.risk_profile,
+            Client(
+                profile=u,
                 assigned_at=a.assigned_at,
                 last_active_at=max(seen) if seen else None,
                 conversation_id=cid,
@@ -277,61 +254,38 @@ async def _game_activity(rt: Runtime, user_ids: list[str]) -> dict[str, dict[str
 
 async def clients(
     db: AsyncSession, rt: Runtime, *, advisor_id: str, limit: int, cursor: str | None
-) -> Page[ClientSummary]:
+) -> Chunk[Client]:
     """My clients (an advisor's), with an engagement summary, by user id."""
     after = decode_cursor(cursor)
-    q = (
-        select(User, AdvisorAssignment)
-        .join(AdvisorAssignment, AdvisorAssignment.client_id == User.id)
-        .where(AdvisorAssignment.advisor_id == advisor_id)
-    )
+    q = select(AdvisorAssignment).where(AdvisorAssignment.advisor_id == advisor_id)
     if after is not None:
-        q = q.where(User.id > str(after))
-    rows = [(u, a) for u, a in (await db.execute(q.order_by(User.id).limit(limit + 1))).all()]
-    more = len(rows) > limit
-    rows = rows[:limit]
+        q = q.where(AdvisorAssignment.client_id > str(after))
+    found = list((await db.execute(q.order_by(AdvisorAssignment.client_id).limit(limit + 1))).scalars())
+    more = len(found) > limit
+    people = await auth.profiles(db, [a.client_id for a in found[:limit]])
+    rows = [(people[a.client_id], a) for a in found[:limit] if a.client_id in people]
     items = await _summaries(db, rt, advisor_id, rows)
     await end_read(db)
-    return Page[ClientSummary](items=items, next_cursor=encode_cursor(rows[-1][0].id) if more else None)
+    return Chunk(items, next_cursor=encode_cursor(rows[-1][0].id) if more else None)
 
 
 async def access_client(
     db: AsyncSession, *, advisor_id: str, client_id: str
-) -> tuple[User, AdvisorAssignment]:
+) -> tuple[auth.Profile, AdvisorAssignment]:
     """The client and assignment, if ``client_id`` is this advisor's client. Raises NotFound."""
-    row = (
-        await db.execute(
-            select(User, AdvisorAssignment)
-            .join(AdvisorAssignment, AdvisorAssignment.client_id == User.id)
-            .where(AdvisorAssignment.advisor_id == advisor_id, User.id == client_id)
-        )
-    ).first()
-    if row is None:
+    assignment = await db.get(AdvisorAssignment, client_id)
+    user = await auth.get_profile(db, client_id) if assignment is not None else None
+    if assignment is None or assignment.advisor_id != advisor_id or user is None:
         raise NotFound("client not found", client_id=client_id)
-    return row[0], row[1]
+    return user, assignment
 
 
-async def client_detail(db: AsyncSession, rt: Runtime, *, advisor_id: str, client_id: str) -> ClientDetail:
+async def client_detail(db: AsyncSession, rt: Runtime, *, advisor_id: str, client_id: str) -> Client:
     """One of my clients: the summary and our latest messages. Raises NotFound."""
     user, assignment = await access_client(db, advisor_id=advisor_id, client_id=client_id)
     [summary] = await _summaries(db, rt, advisor_id, [(user, assignment)])
-    recent: list[ChatLine] = []
     if summary.conversation_id:
-        msgs = (
-            (
-                await db.execute(
-                    select(Message)
-                    .where(Message.conversation_id == summary.conversation_id)
-                    .order_by(col(Message.seq).desc())
-                    .limit(20)
-                )
-            )
-            .scalars()
-            .all()
-        )
-        recent = [
-            ChatLine(seq=m.seq, sender_id=m.sender_id, kind=m.kind, body=m.body, created_at=m.created_at)
-            for m in reversed(msgs)
-        ]
+        recent = await chat.latest_messages(db, summary.conversation_id, limit=RECENT_MESSAGES)
+        summary = replace(summary, recent_messages=recent)
     await end_read(db)
-    return ClientDetail(**summary.model_dump(), recent_messages=recent)
+    return summary
