@@ -126,7 +126,9 @@ async def add_balls(db: AsyncSession, rows: list[dict[str, object]]) -> None:
         await db.execute(insert(EnergyBall).values(rows).on_conflict_do_nothing())
 
 
-async def grow_ball(db: AsyncSession, *, owner_id: str, source_ref: str, amount_g: int, now: datetime) -> None:
+async def grow_ball(
+    db: AsyncSession, *, owner_id: str, source_ref: str, amount_g: int, now: datetime
+) -> None:
     """Raise the (owner, source_ref) ball to ``amount_g``: only up, and only before it is ripe."""
     await db.execute(
         update(EnergyBall)
