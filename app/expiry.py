@@ -13,8 +13,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import end_read, transaction
+from app.db import end_read
 from app.runtime import Runtime
+from app.uow import UnitOfWork
 
 BATCH = 200
 
@@ -39,6 +40,6 @@ async def sweep(
             if not ids:
                 break
             for id_ in ids:
-                async with transaction(db):
+                async with UnitOfWork(db):  # one item, one unit of work: a failure undoes only it
                     handled += bool(await handle(db, id_))
     return handled

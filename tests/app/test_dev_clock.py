@@ -30,7 +30,7 @@ async def test_two_workers_share_a_business_clock_that_moves_only_when_told(sett
         for server in (a, b, a, b):  # the same instant, however long starting them took
             assert (await clock(server))["now"] == "2026-11-25T15:59:00Z"
             assert await quiz_day(server) == "2026-11-25"
-        r = await c.post(a.url + "/v1/dev/clock", json={"advance_s": ONE_MINUTE})
+        r = await c.post(a.url + "/v1/dev/clock", json={"advance_s": ONE_MINUTE}, headers=li.headers)
         assert r.status_code == 200 and r.json()["now"] == "2026-11-25T16:00:00Z"
         for server in (b, a):
             assert (await clock(server))["now"] == "2026-11-25T16:00:00Z"
@@ -38,9 +38,14 @@ async def test_two_workers_share_a_business_clock_that_moves_only_when_told(sett
 
 
 def test_prod_refuses_a_clock_start():
+    import secrets as random
+
     from app.config import Settings
 
-    secrets = {"secret_key": "s" * 40, "service_token": "bank-token", "phone_hmac_key": "phone-key"}
+    secrets = {
+        name: random.token_hex(32)
+        for name in ("secret_key", "service_token", "phone_hmac_key", "card_token_key")
+    }
     assert Settings(env="prod", **secrets).clock_start is None
     with pytest.raises(ValueError, match="QUANZI_CLOCK_START"):
         Settings(env="prod", clock_start=BEFORE_BANK_MIDNIGHT, **secrets)

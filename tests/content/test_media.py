@@ -206,7 +206,7 @@ def test_refusing_a_bomb_decodes_nothing(tmp_path, bomb):
 
 
 async def test_byte_cap(client, users, rt):
-    rt.extras["content.settings"] = ContentSettings(media_max_bytes=1000)
+    rt.settings = rt.settings.model_copy(update={"content": ContentSettings(media_max_bytes=1000)})
     alice = await users.make("alice")
     out = io.BytesIO()
     Image.effect_noise((200, 200), 50).convert("RGB").save(out, "JPEG")
