@@ -6,7 +6,8 @@ Each feature is a package that may hold, by convention:
 - ``api.py`` with ``router``: its REST/WebSocket routes;
 - ``seed.py`` with ``async def seed(ctx)``: its part of the demo data;
 - ``jobs.py`` with ``JOBS``: periodic background jobs (``Job``) the service runs;
-- ``hooks.py``: imported at start-up to register ``app.hooks`` callbacks.
+- ``hooks.py``: imported at start-up to register ``app.hooks`` callbacks;
+- ``console.py`` with ``router``: its staff console pages (``app.console.web``).
 
 Adding a feature is adding its name here.
 """
@@ -45,6 +46,7 @@ FEATURES: tuple[str, ...] = (
     "content.posts",
     "content.feed",
     "content.moderation",
+    "app.console",
 )
 
 
@@ -84,7 +86,7 @@ def import_models() -> None:
 
 
 def routers() -> list[Any]:
-    return [m.router for _, m in modules("api")]
+    return [m.router for part in ("api", "console") for _, m in modules(part)]
 
 
 def seeders() -> list[tuple[str, Callable[[Any], Awaitable[None]]]]:

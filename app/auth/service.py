@@ -12,7 +12,7 @@ from app import hooks
 from app.auth import otp, phones, tokens
 from app.auth.models import ROLES, Card, User
 from app.db import end_read, is_unique_violation, transaction
-from app.errors import NotFound, ValidationFailed
+from app.errors import NotFound, Unauthenticated, ValidationFailed
 from app.ids import new_id
 from app.ledger import service as ledger
 from app.runtime import Runtime
@@ -140,4 +140,18 @@ async def grant_role(db: AsyncSession, rt: Runtime, *, phone: str, role: str) ->
         if user is None:
             raise NotFound("no user with that phone number")
         user.roles = ",".join(sorted(user.role_set | {role}))
+    return user
+
+
+async def verify_code(db: AsyncSession, rt: Runtime, *, phone: str, code: str) -> User:
+    """Consume a login code and return the existing user with that number; unlike ``login``
+    it creates no account (the staff consoles sign in with it).
+
+    Raises ValidationFailed, Unauthenticated (wrong or expired code, no such user), RateLimited."""
+    e164 = phones.require_e164(phone, rt.settings.default_phone_region)
+    await otp.check(rt, phone_hash=phones.phone_hash(e164, rt.settings.phone_hmac_key), code=code)
+    user = await get_user_by_phone(db, rt, e164)
+    await end_read(db)
+    if user is None:
+        raise Unauthenticated("no account with that phone number")
     return user

@@ -42,6 +42,7 @@ from app.errors import (
     ValidationFailed,
     error_frame,
 )
+from app.metrics import WS_OPEN
 from app.observability import WS_CONNECTIONS
 from app.realtime.hub import Subscription, user_channel
 from app.realtime.ordering import Gap, InOrder
@@ -170,9 +171,11 @@ class Connection:
             asyncio.create_task(self.pusher(sub), name="ws-pusher"),
             asyncio.create_task(self.heartbeat(), name="ws-heartbeat"),
         ]
+        WS_OPEN.inc()
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            WS_OPEN.dec()
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -44,6 +44,9 @@ class ModerationItem(SQLModel, table=True):
     decision: str | None = Field(default=None, max_length=8)
     decided_by: str | None = Field(default=None, max_length=40)
     decided_at: datetime | None = at_field(nullable=True)
+    # Escalated items stay open, flagged for a senior reviewer (an admin or another moderator).
+    escalated_by: str | None = Field(default=None, max_length=40)
+    escalated_at: datetime | None = at_field(nullable=True)
     created_at: datetime = at_field()
 
 
@@ -52,7 +55,7 @@ class AuditEntry(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=40)  # time-sortable: the cursor
     moderator_id: str = Field(max_length=40)
-    action: str = Field(max_length=16)  # approve | reject | remove | mute | terms
+    action: str = Field(max_length=16)  # approve | reject | remove | escalate | mute | terms
     target_kind: str = Field(max_length=12)  # post | comment | user | terms
     target_id: str = Field(max_length=40)
     item_id: str | None = Field(default=None, max_length=40)

@@ -572,3 +572,14 @@ async def report(db: AsyncSession, rt: Runtime, *, user: User, post_id: str, rea
                         details={"reports": counts.report_count, "reasons": list(reasons)},
                     )
     return ReportPublic(post_id=post.id)
+
+
+async def recent_by_author(db: AsyncSession, *, author_id: str, limit: int = 10) -> list[Post]:
+    """An author's latest posts in any state but deleted, newest first (staff views)."""
+    rows = await db.execute(
+        select(Post)
+        .where(Post.author_id == author_id, Post.status != "deleted")
+        .order_by(Post.id.desc())  # type: ignore[attr-defined]
+        .limit(limit)
+    )
+    return list(rows.scalars().all())

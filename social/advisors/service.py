@@ -8,29 +8,48 @@ they are not friends.
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 import anyio
-from sqlalchemy import func, select, update
+from sqlalchemy import func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.auth import phones
 from app.auth.models import User
 from app.auth.schemas import UserPublic
 from app.db import end_read, transaction
-from app.errors import NotFound
+from app.errors import LimitExceeded, NotFound, ValidationFailed
+from app.ids import new_id
 from app.pagination import Page, decode_cursor, encode_cursor
 from app.runtime import Runtime
+from content.config import content_settings
+from content.posts import service as posts
+from content.posts.schemas import ProductCard
+from games.forest import service as forest
 from social.advisors import matching
-from social.advisors.models import AdvisorAssignment, AdvisorProfile
+from social.advisors.models import AdvisorAssignment, AdvisorNote, AdvisorProfile
 from social.advisors.schemas import (
+    AdvisorLoad,
     AdvisorProfileIn,
     AdvisorProfilePublic,
+    AssignmentPublic,
     ChatLine,
+    ClientActivity,
     ClientDetail,
     ClientSummary,
+    GameEvent,
+    Inbox,
+    InboxItem,
     MatchResult,
     MessageCounts,
     MyAdvisorPublic,
+    NotePublic,
+    PostEvent,
+    ProductShare,
+    SharedMessage,
 )
 from social.chat import service as chat
 from social.chat.models import Conversation, ConversationMember, Message
@@ -187,19 +206,26 @@ async def my_advisor(db: AsyncSession, rt: Runtime, *, user_id: str) -> MyAdviso
         advisor = await db.get(User, row.advisor_id) if row else None
         if row is None or advisor is None:
             raise NotFound("no advisor is assigned to you yet")
-        conv = await chat.get_or_create_direct(db, rt, user_id, advisor.id)
-        await db.execute(
-            update(ConversationMember)
-            .where(ConversationMember.conversation_id == conv.id, ConversationMember.user_id == advisor.id)
-            .values(role="advisor")
-        )
+        conv_id = await _open_direct(db, rt, client_id=user_id, advisor_id=advisor.id)
         return MyAdvisorPublic(
             advisor=UserPublic(
                 id=advisor.id, display_name=advisor.display_name, avatar_url=advisor.avatar_url
             ),
-            conversation_id=conv.id,
+            conversation_id=conv_id,
             assigned_at=row.assigned_at,
         )
+
+
+async def _open_direct(db: AsyncSession, rt: Runtime, *, client_id: str, advisor_id: str) -> str:
+    """The client's direct conversation with their advisor (opened now if new), in which the
+    advisor is marked as such; in the caller's transaction."""
+    conv = await chat.get_or_create_direct(db, rt, client_id, advisor_id)
+    await db.execute(
+        update(ConversationMember)
+        .where(ConversationMember.conversation_id == conv.id, ConversationMember.user_id == advisor_id)
+        .values(role="advisor")
+    )
+    return conv.id
 
 
 def _direct_key(a: str, b: str) -> str:
@@ -220,6 +246,7 @@ async def _summaries(
     )
     conv_of = {keys[k]: cid for k, cid in convs.items()}
     counts: dict[str, MessageCounts] = {}
+    client_last: dict[str, datetime] = {}  # conversation → the client's own latest message
     if convs:
         stats = await db.execute(
             select(Message.conversation_id, Message.sender_id, func.count(), func.max(Message.created_at))
@@ -233,6 +260,8 @@ async def _summaries(
                 c.from_advisor += int(n)
             elif sender is not None:
                 c.from_client += int(n)
+                if last is not None:
+                    client_last[cid] = last
             if last is not None and (c.last_at is None or last > c.last_at):
                 c.last_at = last
     games = await _game_activity(rt, [u.id for u, _ in rows])
@@ -240,7 +269,7 @@ async def _summaries(
     for u, a in rows:
         cid = conv_of.get(u.id)
         msgs = counts.get(cid, MessageCounts()) if cid else MessageCounts()
-        seen = [t for t in (u.last_active_at, msgs.last_at if msgs.from_client else None) if t is not None]
+        seen = [t for t in (u.last_active_at, client_last.get(cid) if cid else None) if t is not None]
         out.append(
             ClientSummary(
                 user_id=u.id,
@@ -275,24 +304,95 @@ async def _game_activity(rt: Runtime, user_ids: list[str]) -> dict[str, dict[str
     return out
 
 
+CLIENT_SORTS = ("id", "name", "last_active", "assigned")
+
+
+def _direct_key_sql(advisor_id: str) -> Any:
+    """SQL: the direct-conversation key of the advisor and each row's user (``pair``: the
+    two ids in code-point order, hence the "C" collation)."""
+    uid, aid = col(User.id).collate("C"), literal(advisor_id).collate("C")
+    return func.concat(func.least(uid, aid), "|", func.greatest(uid, aid))
+
+
+def _last_active_sql(advisor_id: str) -> Any:
+    """SQL: the client's last activity: seen in the app, or their latest message to me."""
+    last_message = (
+        select(func.max(Message.created_at))
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Conversation.direct_key == _direct_key_sql(advisor_id), Message.sender_id == User.id)
+        .scalar_subquery()
+    )
+    return func.greatest(User.last_active_at, last_message)
+
+
+def _search(q: str, rt: Runtime) -> Any:
+    """SQL: a client matches by name, by the last digits of their phone, or by the whole number."""
+    text = q.strip()
+    like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    conds = [col(User.display_name).ilike(like, escape="\\")]
+    if text.isdigit() and len(text) <= 4:
+        conds.append(col(User.phone_masked).endswith(text))
+    e164 = phones.normalise(text, rt.settings.default_phone_region) if len(text) >= 7 else None
+    if e164 is not None:
+        conds.append(User.phone_hash == phones.phone_hash(e164, rt.settings.phone_hmac_key))
+    return or_(*conds)
+
+
 async def clients(
-    db: AsyncSession, rt: Runtime, *, advisor_id: str, limit: int, cursor: str | None
+    db: AsyncSession,
+    rt: Runtime,
+    *,
+    advisor_id: str,
+    limit: int,
+    cursor: str | None,
+    q: str | None = None,
+    risk_profile: str | None = None,
+    region: str | None = None,
+    sort: str = "id",
 ) -> Page[ClientSummary]:
-    """My clients (an advisor's), with an engagement summary, by user id."""
+    """My clients (an advisor's), with an engagement summary: found by name or phone
+    (the last four digits, or the whole number), filtered by risk profile and region,
+    by id or sorted by name, last activity (latest first) or assignment (newest first).
+    Raises ValidationFailed (unknown sort, bad cursor)."""
+    if sort not in CLIENT_SORTS:
+        raise ValidationFailed("unknown sort", field="sort", sorts=list(CLIENT_SORTS))
     after = decode_cursor(cursor)
-    q = (
+    query = (
         select(User, AdvisorAssignment)
         .join(AdvisorAssignment, AdvisorAssignment.client_id == User.id)
         .where(AdvisorAssignment.advisor_id == advisor_id)
     )
-    if after is not None:
-        q = q.where(User.id > str(after))
-    rows = [(u, a) for u, a in (await db.execute(q.order_by(User.id).limit(limit + 1))).all()]
+    if q and q.strip():
+        query = query.where(_search(q, rt))
+    if risk_profile:
+        query = query.where(User.risk_profile == risk_profile)
+    if region:
+        query = query.where(User.region == region)
+    if sort == "id":
+        if after is not None:
+            query = query.where(User.id > str(after))
+        query = query.order_by(User.id)
+        offset = 0
+    else:
+        # A sorted list pages by position: an advisor's clients are a few hundred at most.
+        offset = after.get("o", 0) if isinstance(after, dict) else 0
+        if not isinstance(offset, int) or offset < 0:
+            raise ValidationFailed("invalid cursor", field="cursor")
+        order = {
+            "name": [col(User.display_name), col(User.id)],
+            "last_active": [_last_active_sql(advisor_id).desc().nulls_last(), col(User.id)],
+            "assigned": [col(AdvisorAssignment.assigned_at).desc(), col(User.id)],
+        }[sort]
+        query = query.order_by(*order).offset(offset)
+    rows = [(u, a) for u, a in (await db.execute(query.limit(limit + 1))).all()]
     more = len(rows) > limit
     rows = rows[:limit]
     items = await _summaries(db, rt, advisor_id, rows)
     await end_read(db)
-    return Page[ClientSummary](items=items, next_cursor=encode_cursor(rows[-1][0].id) if more else None)
+    next_cursor = None
+    if more:
+        next_cursor = encode_cursor(rows[-1][0].id) if sort == "id" else encode_cursor({"o": offset + limit})
+    return Page[ClientSummary](items=items, next_cursor=next_cursor)
 
 
 async def access_client(
@@ -335,3 +435,291 @@ async def client_detail(db: AsyncSession, rt: Runtime, *, advisor_id: str, clien
         ]
     await end_read(db)
     return ClientDetail(**summary.model_dump(), recent_messages=recent)
+
+
+# --- the advisor's workbench: notes, inbox, chat, products, activity ---------------------------
+
+
+async def add_note(
+    db: AsyncSession, rt: Runtime, *, advisor_id: str, client_id: str, text: str
+) -> NotePublic:
+    """Keep a note on one of my clients (never shown to the client). Raises NotFound, ValidationFailed."""
+    if not text.strip():
+        raise ValidationFailed("a note must not be blank", field="text")
+    async with transaction(db):
+        await access_client(db, advisor_id=advisor_id, client_id=client_id)
+        note = AdvisorNote(
+            id=new_id("an_"),
+            client_id=client_id,
+            advisor_id=advisor_id,
+            text=text.strip(),
+            created_at=rt.clock.now(),
+        )
+        db.add(note)
+        name = await db.scalar(select(User.display_name).where(User.id == advisor_id))
+    return NotePublic(**note.model_dump(), advisor_name=name)
+
+
+async def notes(
+    db: AsyncSession, *, advisor_id: str, client_id: str, limit: int, cursor: str | None
+) -> Page[NotePublic]:
+    """The notes on one of my clients (kept by any advisor of theirs), newest first. Raises NotFound."""
+    await access_client(db, advisor_id=advisor_id, client_id=client_id)
+    before = decode_cursor(cursor)
+    q = (
+        select(AdvisorNote, User.display_name)
+        .outerjoin(User, User.id == AdvisorNote.advisor_id)
+        .where(AdvisorNote.client_id == client_id)
+    )
+    if before is not None:
+        q = q.where(AdvisorNote.id < str(before))
+    rows = (await db.execute(q.order_by(col(AdvisorNote.id).desc()).limit(limit + 1))).all()
+    await end_read(db)
+    items = [NotePublic(**n.model_dump(), advisor_name=name) for n, name in rows[:limit]]
+    return Page[NotePublic](
+        items=items, next_cursor=encode_cursor(rows[limit - 1][0].id) if len(rows) > limit else None
+    )
+
+
+async def client_conversation(db: AsyncSession, rt: Runtime, *, advisor_id: str, client_id: str) -> str:
+    """The id of my direct conversation with one of my clients (opened now if new). Raises NotFound."""
+    async with transaction(db):
+        await access_client(db, advisor_id=advisor_id, client_id=client_id)
+        return await _open_direct(db, rt, client_id=client_id, advisor_id=advisor_id)
+
+
+async def inbox(db: AsyncSession, *, advisor_id: str) -> Inbox:
+    """My clients' conversations with messages I have not read, most recent first."""
+    clients_ = dict(
+        (
+            await db.execute(
+                select(User.id, User.display_name)
+                .join(AdvisorAssignment, AdvisorAssignment.client_id == User.id)
+                .where(AdvisorAssignment.advisor_id == advisor_id)
+            )
+        ).all()
+    )
+    states = await chat.direct_states(db, user_id=advisor_id, peer_ids=list(clients_))
+    await end_read(db)
+    items = [
+        InboxItem(
+            client_id=peer,
+            display_name=clients_[peer],
+            conversation_id=st.conversation_id,
+            unread_count=st.unread,
+            last_seq=st.last_seq,
+            last_message_at=st.last_message_at,
+        )
+        for peer, st in states.items()
+        if st.unread > 0
+    ]
+    items.sort(key=lambda i: (i.last_message_at is not None, i.last_message_at), reverse=True)
+    return Inbox(items=items, total_unread=sum(i.unread_count for i in items))
+
+
+async def share_product(
+    db: AsyncSession, rt: Runtime, *, advisor_id: str, client_id: str, product: ProductShare
+) -> SharedMessage:
+    """Post a bank product card into my chat with one of my clients (kind ``product``).
+
+    The link must point to the bank, by the same rule as a post's product card. Raises
+    NotFound, ValidationFailed."""
+    posts.check_product(content_settings(rt), ProductCard(**product.model_dump()))
+    async with transaction(db):
+        await access_client(db, advisor_id=advisor_id, client_id=client_id)
+        conv_id = await _open_direct(db, rt, client_id=client_id, advisor_id=advisor_id)
+        msg = await chat.post_message(
+            db, rt, conversation_id=conv_id, sender_id=advisor_id, kind="product", body=product.model_dump()
+        )
+    return SharedMessage(conversation_id=conv_id, seq=msg.seq, message_id=msg.id)
+
+
+async def client_activity(
+    db: AsyncSession, *, advisor_id: str, client_id: str, limit: int = 10
+) -> ClientActivity:
+    """One of my clients' latest game and content activity. Raises NotFound."""
+
+    await access_client(db, advisor_id=advisor_id, client_id=client_id)
+    game = [
+        GameEvent.model_validate(e) for e in await forest.recent_activity(db, user_id=client_id, limit=limit)
+    ]
+    recent = await posts.recent_by_author(db, author_id=client_id, limit=limit)
+    await end_read(db)
+    return ClientActivity(
+        game=game,
+        posts=[
+            PostEvent(
+                id=p.id,
+                kind=p.kind,
+                title=p.title,
+                excerpt=p.text[:80],
+                status=p.status,
+                like_count=p.like_count,
+                comment_count=p.comment_count,
+                created_at=p.created_at,
+            )
+            for p in recent
+        ],
+    )
+
+
+# --- administration: capacity, assignments, reassigning ------------------------------------------
+
+
+async def overview(db: AsyncSession, rt: Runtime) -> list[AdvisorLoad]:
+    """Every advisor with capacity, fit settings and current number of clients."""
+    advisors = (
+        (
+            await db.execute(
+                select(User).where(col(User.roles).contains("advisor")).order_by(User.display_name)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    advisors = [u for u in advisors if u.has_role("advisor")]
+    ids = [u.id for u in advisors]
+    profiles = {
+        p.advisor_id: p
+        for p in (
+            await db.execute(select(AdvisorProfile).where(col(AdvisorProfile.advisor_id).in_(ids)))
+        ).scalars()
+    }
+    loads: dict[str, int] = dict(
+        (
+            await db.execute(
+                select(AdvisorAssignment.advisor_id, func.count())
+                .where(col(AdvisorAssignment.advisor_id).in_(ids))
+                .group_by(AdvisorAssignment.advisor_id)
+            )
+        ).all()
+    )
+    await end_read(db)
+    out = []
+    for u in advisors:
+        p = profiles.get(u.id)
+        out.append(
+            AdvisorLoad(
+                advisor_id=u.id,
+                display_name=u.display_name,
+                capacity=p.capacity if p else rt.settings.advisor_default_capacity,
+                clients=int(loads.get(u.id, 0)),
+                regions=sorted(_split(p.regions)) if p else [],
+                languages=sorted(_split(p.languages)) if p else [],
+                risk_profiles=sorted(_split(p.risk_profiles)) if p else [],
+            )
+        )
+    return out
+
+
+async def assignments(
+    db: AsyncSession, *, limit: int, cursor: str | None, advisor_id: str | None = None
+) -> Page[AssignmentPublic]:
+    """Who serves whom, newest assignment first, optionally for one advisor."""
+    client, advisor = User.__table__.alias("client"), User.__table__.alias("advisor")  # type: ignore[attr-defined]
+    after = decode_cursor(cursor)
+    q = (
+        select(AdvisorAssignment, client.c.display_name, advisor.c.display_name)
+        .join(client, client.c.id == AdvisorAssignment.client_id)
+        .join(advisor, advisor.c.id == AdvisorAssignment.advisor_id)
+    )
+    if advisor_id:
+        q = q.where(AdvisorAssignment.advisor_id == advisor_id)
+    if after is not None:
+        try:
+            at, cid = datetime.fromisoformat(after[0]), str(after[1])
+        except (TypeError, ValueError, IndexError, KeyError) as exc:
+            raise ValidationFailed("invalid cursor", field="cursor") from exc
+        q = q.where(
+            or_(
+                AdvisorAssignment.assigned_at < at,
+                (AdvisorAssignment.assigned_at == at) & (AdvisorAssignment.client_id < cid),
+            )
+        )
+    rows = (
+        await db.execute(
+            q.order_by(
+                col(AdvisorAssignment.assigned_at).desc(), col(AdvisorAssignment.client_id).desc()
+            ).limit(limit + 1)
+        )
+    ).all()
+    await end_read(db)
+    items = [
+        AssignmentPublic(
+            client_id=a.client_id,
+            client_name=cname,
+            advisor_id=a.advisor_id,
+            advisor_name=aname,
+            fit=a.fit,
+            assigned_at=a.assigned_at,
+        )
+        for a, cname, aname in rows[:limit]
+    ]
+    last = rows[limit - 1][0] if len(rows) > limit else None
+    return Page[AssignmentPublic](
+        items=items,
+        next_cursor=encode_cursor([last.assigned_at.isoformat(), last.client_id]) if last else None,
+    )
+
+
+async def reassign(db: AsyncSession, rt: Runtime, *, client_id: str, advisor_id: str) -> AssignmentPublic:
+    """Give a client to another advisor, within that advisor's capacity.
+
+    Locks the advisor's user row (as matching does), so two reassignments cannot overfill
+    an advisor. Raises NotFound (no such client or advisor), ValidationFailed (a client
+    cannot be their own advisor), LimitExceeded (the advisor is full)."""
+    if client_id == advisor_id:
+        raise ValidationFailed("a client cannot be their own advisor", field="advisor_id")
+    async with transaction(db):
+        advisor = (
+            await db.execute(select(User).where(User.id == advisor_id).with_for_update())
+        ).scalar_one_or_none()
+        if advisor is None or not advisor.has_role("advisor"):
+            raise NotFound("advisor not found", advisor_id=advisor_id)
+        client = await db.get(User, client_id)
+        if client is None:
+            raise NotFound("client not found", client_id=client_id)
+        profile = await db.get(AdvisorProfile, advisor_id)
+        capacity = profile.capacity if profile else rt.settings.advisor_default_capacity
+        load = int(
+            await db.scalar(
+                select(func.count())
+                .select_from(AdvisorAssignment)
+                .where(AdvisorAssignment.advisor_id == advisor_id, AdvisorAssignment.client_id != client_id)
+            )
+            or 0
+        )
+        if load >= capacity:
+            raise LimitExceeded("this advisor has no room", capacity=capacity, clients=load)
+        now = rt.clock.now()
+        row = await db.get(AdvisorAssignment, client_id, with_for_update=True)
+        if row is None:
+            row = AdvisorAssignment(client_id=client_id, advisor_id=advisor_id, fit=0, assigned_at=now)
+            db.add(row)
+        elif row.advisor_id != advisor_id:
+            row.advisor_id, row.fit, row.assigned_at = advisor_id, 0, now
+    return AssignmentPublic(
+        client_id=client_id,
+        client_name=client.display_name,
+        advisor_id=advisor_id,
+        advisor_name=advisor.display_name,
+        fit=row.fit,
+        assigned_at=row.assigned_at,
+    )
+
+
+async def client_facets(db: AsyncSession, *, advisor_id: str) -> dict[str, list[str]]:
+    """The risk profiles and regions among my clients (the filters worth offering)."""
+    rows = (
+        await db.execute(
+            select(User.risk_profile, User.region)
+            .join(AdvisorAssignment, AdvisorAssignment.client_id == User.id)
+            .where(AdvisorAssignment.advisor_id == advisor_id)
+            .distinct()
+        )
+    ).all()
+    await end_read(db)
+    return {
+        "risk_profiles": sorted({r for r, _ in rows if r}),
+        "regions": sorted({g for _, g in rows if g}),
+    }

@@ -32,6 +32,7 @@ from app.auth.models import User
 from app.db import after_commit, end_read, execute, is_unique_violation, last_in_transaction, transaction
 from app.errors import Forbidden, NotFound, ValidationFailed
 from app.ids import new_id
+from app.metrics import MESSAGES, count_after_commit
 from app.pagination import Page, decode_cursor, encode_cursor
 from app.realtime.hub import user_channel
 from app.runtime import Runtime
@@ -41,7 +42,7 @@ from social.friends import service as friends
 from social.friends.models import Block
 from social.friends.service import pair
 
-MESSAGE_KINDS = ("text", "image", "transfer", "red_packet", "system")
+MESSAGE_KINDS = ("text", "image", "transfer", "red_packet", "system", "product")
 
 
 class StoredMessage(Protocol):
@@ -254,6 +255,7 @@ async def _append(
         await rt.hub.publish_many([user_channel(u) for u in members], frame)
 
     after_commit(db, publish)
+    count_after_commit(db, MESSAGES.labels(kind))
     return msg
 
 
@@ -719,6 +721,45 @@ async def mark_read(
 
             after_commit(db, publish)
     return now_read, max(0, member.last_seq - now_read)
+
+
+@dataclass(frozen=True)
+class DirectState:
+    """Where I am in my direct conversation with one peer."""
+
+    peer_id: str
+    conversation_id: str
+    last_seq: int
+    last_read_seq: int
+    last_message_at: datetime | None
+
+    @property
+    def unread(self) -> int:
+        return max(0, self.last_seq - self.last_read_seq)
+
+
+async def direct_states(db: AsyncSession, *, user_id: str, peer_ids: list[str]) -> dict[str, DirectState]:
+    """My direct conversations with these peers (those that exist), by peer id."""
+    if not peer_ids:
+        return {}
+    keys = {"|".join(pair(user_id, p)): p for p in peer_ids}
+    rows = (
+        await db.execute(
+            select(
+                Conversation.direct_key,
+                Conversation.id,
+                Conversation.last_seq,
+                Conversation.last_message_at,
+                ConversationMember.last_read_seq,
+            )
+            .join(ConversationMember, ConversationMember.conversation_id == Conversation.id)
+            .where(col(Conversation.direct_key).in_(list(keys)), ConversationMember.user_id == user_id)
+        )
+    ).all()
+    return {
+        keys[key]: DirectState(keys[key], cid, int(last_seq), int(read), at)
+        for key, cid, last_seq, at, read in rows
+    }
 
 
 async def user_exists(db: AsyncSession, user_id: str) -> bool:
