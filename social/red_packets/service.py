@@ -44,8 +44,8 @@ from app.errors import (
     ValidationFailed,
 )
 from app.ids import new_id
-from app.metrics import RED_PACKET_GRABS, RED_PACKETS_SENT, count_after_commit
 from app.ledger import service as ledger
+from app.metrics import RED_PACKET_GRABS, RED_PACKETS_SENT, count_after_commit
 from app.notifications.service import notify
 from app.runtime import Runtime
 from social.chat import service as chat

@@ -24,8 +24,8 @@ from app import expiry
 from app.db import end_read, execute, is_unique_violation
 from app.errors import Conflict, Expired, Forbidden, LimitExceeded, NotFound, ValidationFailed
 from app.ids import new_id
-from app.metrics import TRANSFERS, count_after_commit
 from app.ledger import service as ledger
+from app.metrics import TRANSFERS, count_after_commit
 from app.notifications.service import notify
 from app.runtime import Runtime
 from social.chat import service as chat
