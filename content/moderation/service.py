@@ -11,30 +11,44 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import anyio
-from sqlalchemy import Select, select
+from sqlalchemy import Select, and_, case, cast, func, or_, select
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.auth.models import User
-from app.db import is_unique_violation, transaction
+from app.db import after_commit, end_read, is_unique_violation, transaction
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.ids import new_id
 from app.notifications.service import notify
 from app.pagination import Page, decode_cursor, encode_cursor
+from app.realtime.hub import user_channel
 from app.runtime import Runtime
 from content.config import content_settings
 from content.moderation import termfilter
 from content.moderation.models import AuditEntry, FilterConfig, ModerationItem, Mute
 from content.moderation.schemas import (
+    QUEUE_STATES,
     AuditPublic,
+    AuthorCard,
+    AuthorHistory,
+    AuthorPost,
     DecisionPublic,
+    ItemDetail,
+    ItemMedia,
+    MarkedSpan,
     MutePublic,
+    PastItem,
+    QueueCounts,
     QueueItem,
     TermCategory,
     TermsIn,
+    TermsPreview,
     TermsPublic,
 )
 from content.posts import counters
+from content.posts import service as posts_service
 from content.posts.models import Comment, Post
 
 _CACHE = "content.filter"
@@ -165,6 +179,25 @@ async def enqueue(
     )
     db.add(item)
     await db.flush()
+    reviewers = await moderator_ids(db)
+    frame = {
+        "op": "moderation",
+        "event": "item_opened",
+        "item": {
+            "id": item.id,
+            "target_kind": target_kind,
+            "target_id": target_id,
+            "author_id": author_id,
+            "reason": reason,
+            "categories": list(details.get("categories", [])),
+            "created_at": item.created_at.isoformat(),
+        },
+    }
+
+    async def tell_moderators() -> None:
+        await rt.hub.publish_many([user_channel(u) for u in reviewers], frame)
+
+    after_commit(db, tell_moderators)
     return item
 
 
@@ -187,10 +220,45 @@ async def _target(
     return found
 
 
-async def queue(db: AsyncSession, *, limit: int, cursor: str | None) -> Page[QueueItem]:
-    """Open items, oldest first, each with its reason and a snapshot of the content."""
+def _in_state(state: str) -> Any:
+    """SQL: the items in a queue state (see ``QUEUE_STATES``)."""
+    item = ModerationItem
+    return {
+        "open": item.status == "open",
+        "pending": and_(item.status == "open", col(item.escalated_at).is_(None)),
+        "escalated": and_(item.status == "open", col(item.escalated_at).is_not(None)),
+        "approved": and_(item.status == "closed", item.decision == "approve"),
+        "rejected": and_(item.status == "closed", item.decision == "reject"),
+        "removed": and_(item.status == "closed", item.decision == "remove"),
+    }[state]
+
+
+async def queue(
+    db: AsyncSession,
+    *,
+    limit: int,
+    cursor: str | None,
+    state: str = "open",
+    reason: str | None = None,
+    category: str | None = None,
+    older_than_h: int | None = None,
+    now: datetime | None = None,
+) -> Page[QueueItem]:
+    """Items in a state (``open`` by default: awaiting review, escalated ones too), oldest
+    first, each with its reason and a snapshot of the content; filtered by why they were
+    queued (``filter`` or ``reports``), by a term category that matched, and by age.
+    Raises ValidationFailed (unknown state, bad cursor)."""
+    if state not in QUEUE_STATES:
+        raise ValidationFailed("unknown state", field="state", states=list(QUEUE_STATES))
     after = decode_cursor(cursor)
-    q = select(ModerationItem).where(ModerationItem.status == "open")
+    q = select(ModerationItem, User.display_name).outerjoin(User, User.id == ModerationItem.author_id)
+    q = q.where(_in_state(state))
+    if reason:
+        q = q.where(ModerationItem.reason == reason)
+    if category:
+        q = q.where(cast(ModerationItem.details, JSONB)["categories"].contains([category]))
+    if older_than_h is not None and now is not None:
+        q = q.where(ModerationItem.created_at <= now - timedelta(hours=older_than_h))
     if after is not None:
         try:
             at, item_id = datetime.fromisoformat(after[0]), str(after[1])
@@ -200,13 +268,9 @@ async def queue(db: AsyncSession, *, limit: int, cursor: str | None) -> Page[Que
             (ModerationItem.created_at > at)
             | ((ModerationItem.created_at == at) & (ModerationItem.id > item_id))
         )
-    rows = (
-        (await db.execute(q.order_by(ModerationItem.created_at, ModerationItem.id).limit(limit + 1)))
-        .scalars()
-        .all()
-    )
+    rows = (await db.execute(q.order_by(ModerationItem.created_at, ModerationItem.id).limit(limit + 1))).all()
     items = []
-    for item in rows[:limit]:
+    for item, author_name in rows[:limit]:
         target = await _target(db, item.target_kind, item.target_id)
         items.append(
             QueueItem(
@@ -218,22 +282,76 @@ async def queue(db: AsyncSession, *, limit: int, cursor: str | None) -> Page[Que
                 details=item.details,
                 created_at=item.created_at,
                 target=_snapshot(target),
+                escalated=item.escalated_at is not None,
+                author_name=author_name,
             )
         )
-    last = rows[limit - 1] if len(rows) > limit else None
+    await end_read(db)
+    last = rows[limit - 1][0] if len(rows) > limit else None
     next_cursor = encode_cursor([last.created_at.isoformat(), last.id]) if last else None
     return Page[QueueItem](items=items, next_cursor=next_cursor)
+
+
+async def counts(db: AsyncSession) -> QueueCounts:
+    """How many items are in each state."""
+    item = ModerationItem
+    state = case(
+        (and_(item.status == "open", col(item.escalated_at).is_(None)), "pending"),
+        (item.status == "open", "escalated"),
+        (item.decision == "approve", "approved"),
+        (item.decision == "reject", "rejected"),
+        else_="removed",
+    )
+    rows = (await db.execute(select(state, func.count()).group_by(state))).all()
+    await end_read(db)
+    return QueueCounts(**{name: int(n) for name, n in rows})
+
+
+async def queue_depth(db: AsyncSession) -> int:
+    """Open items (escalated ones included)."""
+    n = int(await db.scalar(select(func.count()).select_from(ModerationItem).where(_in_state("open"))) or 0)
+    await end_read(db)
+    return n
 
 
 _NEW_STATUS = {"approve": "published", "reject": "removed", "remove": "removed"}
 
 
+def _escalate(
+    db: AsyncSession, item: ModerationItem, *, moderator_id: str, reason: str, now: datetime
+) -> DecisionPublic:
+    """Flag an open item for a senior reviewer; it stays open (audited; the author hears nothing yet)."""
+    if item.escalated_at is not None:
+        raise Conflict("this item was already escalated", reason="already_escalated")
+    item.escalated_by, item.escalated_at = moderator_id, now
+    _audit(
+        db,
+        moderator_id=moderator_id,
+        action="escalate",
+        target_kind=item.target_kind,
+        target_id=item.target_id,
+        item_id=item.id,
+        reason=reason,
+        data={"queue_reason": item.reason},
+        now=now,
+    )
+    return DecisionPublic(
+        item_id=item.id,
+        action="escalate",
+        target_kind=item.target_kind,
+        target_id=item.target_id,
+        target_status="escalated",
+    )
+
+
 async def decide(
     db: AsyncSession, rt: Runtime, *, moderator_id: str, item_id: str, action: str, reason: str
 ) -> DecisionPublic:
-    """Approve (publish), reject or remove the item's content; audited; the author is notified.
+    """Approve (publish), reject or remove the item's content, or escalate it (it stays
+    open, flagged); audited; the author is notified of a decision.
 
-    Locks the item and its content (FOR UPDATE). Raises NotFound, Conflict (already decided)."""
+    Locks the item and its content (FOR UPDATE). Raises NotFound, Conflict (already decided,
+    already escalated)."""
     async with transaction(db):
         now = rt.clock.now()
         item = (
@@ -243,6 +361,8 @@ async def decide(
             raise NotFound("no such moderation item")
         if item.status != "open":
             raise Conflict("this item was already decided", reason="already_decided", decision=item.decision)
+        if action == "escalate":
+            return _escalate(db, item, moderator_id=moderator_id, reason=reason, now=now)
         target = await _target(db, item.target_kind, item.target_id, lock=True)
         new_status = _NEW_STATUS[action]
         status = target.status if target is not None else "missing"
@@ -375,14 +495,173 @@ def _audit(
     )
 
 
-async def audit_log(db: AsyncSession, *, limit: int, cursor: str | None) -> Page[AuditPublic]:
-    """Every decision, newest first."""
+async def audit_log(
+    db: AsyncSession,
+    *,
+    limit: int,
+    cursor: str | None,
+    action: str | None = None,
+    moderator_id: str | None = None,
+    target_kind: str | None = None,
+    target_id: str | None = None,
+    since: datetime | None = None,
+) -> Page[AuditPublic]:
+    """Every decision, newest first; filtered by action, moderator, target and time."""
     before = decode_cursor(cursor)
     q = select(AuditEntry)
     if before is not None:
         q = q.where(AuditEntry.id < str(before))
+    if action:
+        q = q.where(AuditEntry.action == action)
+    if moderator_id:
+        q = q.where(AuditEntry.moderator_id == moderator_id)
+    if target_kind:
+        q = q.where(AuditEntry.target_kind == target_kind)
+    if target_id:
+        q = q.where(AuditEntry.target_id == target_id)
+    if since is not None:
+        q = q.where(AuditEntry.created_at >= since)
     rows = (await db.execute(q.order_by(AuditEntry.id.desc()).limit(limit + 1))).scalars().all()  # type: ignore[attr-defined]
+    await end_read(db)
     items = [AuditPublic.model_validate(r, from_attributes=True) for r in rows[:limit]]
     return Page[AuditPublic](
         items=items, next_cursor=encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
     )
+
+
+# --- the console's views: one item in full, an author's history, trying term lists ------------
+
+
+def _marked(spans: list[termfilter.Span]) -> list[MarkedSpan]:
+    return [MarkedSpan(start=s.start, end=s.end, category=s.category, match=s.match) for s in spans]
+
+
+async def author_history(db: AsyncSession, rt: Runtime, *, author_id: str, limit: int = 10) -> AuthorHistory:
+    """An author as moderators see them: mute, earlier review items with their decisions
+    (and the reasons given), and latest posts. Raises NotFound."""
+    author = await db.get(User, author_id)
+    if author is None:
+        raise NotFound("no such user")
+    until = await muted_until(db, user_id=author_id, now=rt.clock.now())
+    decided = (
+        select(AuditEntry.item_id, func.max(AuditEntry.id).label("last"))
+        .where(col(AuditEntry.item_id).is_not(None), AuditEntry.action != "escalate")
+        .group_by(AuditEntry.item_id)
+        .subquery()
+    )
+    rows = (
+        await db.execute(
+            select(ModerationItem, AuditEntry.reason)
+            .outerjoin(decided, decided.c.item_id == ModerationItem.id)
+            .outerjoin(AuditEntry, AuditEntry.id == decided.c.last)
+            .where(ModerationItem.author_id == author_id)
+            .order_by(col(ModerationItem.created_at).desc())
+            .limit(limit)
+        )
+    ).all()
+    posts_ = await posts_service.recent_by_author(db, author_id=author_id, limit=limit)
+    await end_read(db)
+    return AuthorHistory(
+        author=AuthorCard(id=author.id, display_name=author.display_name, muted_until=until),
+        items=[
+            PastItem(
+                id=i.id,
+                target_kind=i.target_kind,
+                target_id=i.target_id,
+                reason=i.reason,
+                status=i.status,
+                decision=i.decision,
+                decision_reason=why,
+                decided_by=i.decided_by,
+                decided_at=i.decided_at,
+                created_at=i.created_at,
+            )
+            for i, why in rows
+        ],
+        posts=[
+            AuthorPost(
+                id=p.id,
+                title=p.title,
+                excerpt=p.text[:80],
+                status=p.status,
+                report_count=p.report_count,
+                created_at=p.created_at,
+            )
+            for p in posts_
+        ],
+    )
+
+
+async def item_detail(db: AsyncSession, rt: Runtime, *, item_id: str) -> ItemDetail:
+    """One review item in full: the text with where the current term lists match, the
+    images, the author's history and the earlier decisions on the same content. Raises NotFound."""
+    item = await db.get(ModerationItem, item_id)
+    if item is None:
+        raise NotFound("no such moderation item")
+    target = await _target(db, item.target_kind, item.target_id)
+    snapshot = _snapshot(target)
+    text = "\n".join(t for t in (snapshot.get("title"), snapshot.get("text")) if t)
+    media: list[ItemMedia] = []
+    if isinstance(target, Post):
+        media = [
+            ItemMedia(id=m["id"], url=f"/v1/media/{m['id']}/original", thumb_url=f"/v1/media/{m['id']}/thumb")
+            for m in target.media
+        ]
+    f = await get_filter(db, rt)
+    author_name = await db.scalar(select(User.display_name).where(User.id == item.author_id))
+    earlier = await audit_log(
+        db, limit=20, cursor=None, target_kind=item.target_kind, target_id=item.target_id
+    )
+    history = await author_history(db, rt, author_id=item.author_id)
+    return ItemDetail(
+        id=item.id,
+        target_kind=item.target_kind,
+        target_id=item.target_id,
+        author_id=item.author_id,
+        author_name=author_name,
+        reason=item.reason,
+        details=item.details,
+        created_at=item.created_at,
+        target=snapshot,
+        escalated=item.escalated_at is not None,
+        status=item.status,
+        decision=item.decision,
+        decided_by=item.decided_by,
+        decided_at=item.decided_at,
+        escalated_by=item.escalated_by,
+        escalated_at=item.escalated_at,
+        text=text,
+        spans=_marked(termfilter.merge(f.spans(text))),
+        media=media,
+        history=history,
+        decisions=[d for d in earlier.items],
+    )
+
+
+async def preview_terms(
+    db: AsyncSession, rt: Runtime, *, text: str, categories: dict[str, TermCategory] | None
+) -> TermsPreview:
+    """What the given term lists (unsaved; the current ones when None) would do to ``text``:
+    the action, what matched, and where. Changes nothing."""
+    if categories is None:
+        f = await get_filter(db, rt)
+        await end_read(db)
+    else:
+        config = {name: cat.model_dump() for name, cat in categories.items()}
+        f = await anyio.to_thread.run_sync(termfilter.build, config, content_settings(rt).allowed_domains)
+    verdict = f.scan(text)
+    return TermsPreview(
+        action=verdict.action, hits=verdict.hits, spans=_marked(termfilter.merge(f.spans(text)))
+    )
+
+
+async def moderator_ids(db: AsyncSession) -> list[str]:
+    """Everyone who reviews the queue (moderators and admins)."""
+    rows = (
+        await db.execute(
+            select(User.id, User.roles).where(
+                or_(col(User.roles).contains("moderator"), col(User.roles).contains("admin"))
+            )
+        )
+    ).all()
+    return [uid for uid, roles in rows if {"moderator", "admin"} & set(roles.split(","))]
