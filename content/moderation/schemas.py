@@ -68,6 +68,7 @@ class MutePublic(BaseModel):
 class AuditPublic(BaseModel):
     id: str
     moderator_id: str
+    moderator_name: str | None = None
     action: str
     target_kind: str
     target_id: str

@@ -508,7 +508,7 @@ async def audit_log(
 ) -> Page[AuditPublic]:
     """Every decision, newest first; filtered by action, moderator, target and time."""
     before = decode_cursor(cursor)
-    q = select(AuditEntry)
+    q = select(AuditEntry, User.display_name).outerjoin(User, User.id == AuditEntry.moderator_id)
     if before is not None:
         q = q.where(AuditEntry.id < str(before))
     if action:
@@ -521,11 +521,13 @@ async def audit_log(
         q = q.where(AuditEntry.target_id == target_id)
     if since is not None:
         q = q.where(AuditEntry.created_at >= since)
-    rows = (await db.execute(q.order_by(AuditEntry.id.desc()).limit(limit + 1))).scalars().all()  # type: ignore[attr-defined]
+    rows = (await db.execute(q.order_by(AuditEntry.id.desc()).limit(limit + 1))).all()  # type: ignore[attr-defined]
     await end_read(db)
-    items = [AuditPublic.model_validate(r, from_attributes=True) for r in rows[:limit]]
+    items = [
+        AuditPublic.model_validate({**r.model_dump(), "moderator_name": name}) for r, name in rows[:limit]
+    ]
     return Page[AuditPublic](
-        items=items, next_cursor=encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+        items=items, next_cursor=encode_cursor(rows[limit - 1][0].id) if len(rows) > limit else None
     )
 
 
