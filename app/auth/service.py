@@ -155,3 +155,26 @@ async def verify_code(db: AsyncSession, rt: Runtime, *, phone: str, code: str) -
     if user is None:
         raise Unauthenticated("no account with that phone number")
     return user
+
+
+async def set_bank_profile(
+    db: AsyncSession,
+    *,
+    user_id: str,
+    region: str | None = None,
+    language: str | None = None,
+    risk_profile: str | None = None,
+) -> User:
+    """Record what the bank knows of a customer (region, language, risk assessment C1–C5),
+    which advisor matching and the advisor's client list use. Raises NotFound."""
+    async with transaction(db):
+        user = await db.get(User, user_id, with_for_update=True)
+        if user is None:
+            raise NotFound("user not found")
+        if region is not None:
+            user.region = region
+        if language is not None:
+            user.language = language
+        if risk_profile is not None:
+            user.risk_profile = risk_profile
+    return user

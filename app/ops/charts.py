@@ -47,12 +47,17 @@ def _common(title: str, y_title: str) -> dict[str, object]:
         "disable_xml_declaration": True,
         "explicit_size": False,
         "width": 760,
-        "height": 280,
+        "height": 320,
+        "truncate_label": -1,
+        "truncate_legend": -1,
+        "y_labels_major_count": 5,
+        "show_minor_y_labels": False,
         "show_dots": False,
         "print_values": False,
         "legend_at_bottom": True,
         "legend_at_bottom_columns": 3,
         "margin": 12,
+        "margin_bottom": 28,
         "no_data_text": "—",
     }
 
@@ -85,7 +90,7 @@ def line(
 
 def bars(title: str, values: dict[str, float | None], *, y_title: str = "") -> str:
     """A bar chart of one figure per category (e.g. p99 latency per route family)."""
-    chart = pygal.Bar(**_common(title, y_title), x_label_rotation=30)
+    chart = pygal.Bar(**{**_common(title, y_title), "print_values": True}, x_label_rotation=30)
     chart.x_labels = list(values)
     chart.add(y_title or title, [v for v in values.values()])
     return _svg(chart)
