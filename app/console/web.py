@@ -102,6 +102,8 @@ async def get_staff(request: Request, rt: Rt, db: DbSession) -> Staff:
         raise LoginRequired()
     user = await db.get(User, session.user_id)
     await end_read(db)
+    if user is not None:
+        db.expunge(user)  # a plain value from here on: the page's use cases commit and roll back
     if user is None or not console.is_staff(user):
         await sessions.destroy(rt, request.cookies.get(sessions.COOKIE))
         raise LoginRequired()
