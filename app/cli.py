@@ -121,7 +121,9 @@ def demo(host: str = "127.0.0.1", port: int = 8000) -> None:
 def _print_consoles(base: str) -> None:
     from app.seed import DEMO_PEOPLE
 
-    console.print(f"\n[bold green]Staff consoles:[/] {base}/console/  (in dev the sign-in page shows the code)")
+    console.print(
+        f"\n[bold green]Staff consoles:[/] {base}/console/  (in dev the sign-in page shows the code)"
+    )
     for handle in ("advisor", "moderator", "admin"):
         phone, name, roles = DEMO_PEOPLE[handle]
         console.print(f"  {phone}  {name}  ({roles})", markup=False)

@@ -89,7 +89,7 @@ def _login_page(
 
 def _pre_ok(request: Request, presented: str) -> bool:
     cookie = request.cookies.get(PRE_COOKIE)
-    return bool(cookie) and secrets.compare_digest(cookie.encode(), presented.encode())
+    return cookie is not None and bool(cookie) and secrets.compare_digest(cookie.encode(), presented.encode())
 
 
 @router.get("/console/login", name="console.login_form")

@@ -20,7 +20,7 @@ A feature's ``console.py`` declares ``router = console_router()`` and its pages:
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -43,7 +43,8 @@ from app.errors import Forbidden, QuanziError, Unauthenticated, ValidationFailed
 from app.runtime import Runtime
 
 HERE = Path(__file__).resolve().parent
-_loader = jinja2.PrefixLoader({"console": jinja2.FileSystemLoader(HERE / "templates")})
+_loaders: dict[str, jinja2.BaseLoader] = {"console": jinja2.FileSystemLoader(HERE / "templates")}
+_loader = jinja2.PrefixLoader(_loaders)
 env = jinja2.Environment(loader=_loader, autoescape=True, trim_blocks=True, lstrip_blocks=True)
 _static: dict[str, Path] = {"console": HERE / "static"}
 _STATIC_NAME = re.compile(r"^[a-z0-9_-]+\.(js|css|svg)$")
@@ -53,7 +54,7 @@ _MEDIA_TYPES = {"js": "text/javascript", "css": "text/css", "svg": "image/svg+xm
 def register(prefix: str, folder: Path) -> None:
     """Add a feature's templates (``folder/templates``, as ``prefix/…``) and static files
     (``folder/static``, served at ``/console/static/prefix/…``)."""
-    _loader.mapping[prefix] = jinja2.FileSystemLoader(folder / "templates")
+    _loaders[prefix] = jinja2.FileSystemLoader(folder / "templates")
     if (folder / "static").is_dir():
         _static[prefix] = folder / "static"
 
@@ -115,15 +116,16 @@ async def get_staff(request: Request, rt: Rt, db: DbSession) -> Staff:
 AnyStaff = Annotated[Staff, Depends(get_staff)]
 
 
-def staff_with(*roles: str) -> Any:
-    """An ``Annotated`` Staff dependency that requires one of ``roles``. Raises Forbidden."""
+def staff_with(*roles: str) -> Callable[[Staff], Awaitable[Staff]]:
+    """A dependency that lets through staff holding any of ``roles``; use it as
+    ``Annotated[Staff, Depends(staff_with("advisor"))]``. Raises Forbidden."""
 
     async def check(staff: AnyStaff) -> Staff:
         if not any(staff.has(r) for r in roles):
             raise Forbidden(f"requires role {' or '.join(roles)}", reason="role")
         return staff
 
-    return Annotated[Staff, Depends(check)]
+    return check
 
 
 def _same_origin(request: Request) -> bool:
@@ -225,6 +227,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
         url=lambda **changes: query_url(request, **changes),
         dt=lambda value, fmt="%Y-%m-%d %H:%M": _fmt_dt(value, tz, fmt),
         is_dev=rt.settings.is_dev,
+        tz=rt.settings.timezone,
         **context,
     )
     response = HTMLResponse(page, status_code=status_code)
@@ -305,9 +308,9 @@ async def _audit(request: Request, route: APIRoute, outcome: str) -> None:
 class ConsoleRoute(APIRoute):
     """Console pages: errors as pages, security headers, and an audit entry per change."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
-        audited = (self.openapi_extra or {}).get("audit", bool(self.methods & _CHANGES))
+        audited = (self.openapi_extra or {}).get("audit", bool((self.methods or set()) & _CHANGES))
 
         async def run(request: Request) -> Response:
             outcome = "ok"

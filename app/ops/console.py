@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app.console import i18n
 from app.console import service as console
 from app.console.config import console_settings
-from app.console.web import console_router, lang_of, register, render, staff_with
+from app.console.web import Staff, console_router, lang_of, register, render, staff_with
 from app.deps import DbSession, Rt
 from app.errors import ValidationFailed
 from app.ops import charts, timeseries
@@ -27,7 +27,7 @@ from app.runtime import Runtime
 
 register("ops", Path(__file__).resolve().parent)
 router = console_router()
-AdminStaff = staff_with("admin")
+AdminStaff = Annotated[Staff, Depends(staff_with("admin"))]
 WINDOWS = {"hour": timeseries.HOUR, "day": timeseries.DAY}
 
 i18n.add(

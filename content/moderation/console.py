@@ -11,13 +11,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Form, Query, Request
+from fastapi import Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from app.console import i18n
 from app.console.config import console_settings
-from app.console.web import Csrf, console_router, register, render, staff_with, wants_json
+from app.console.web import Csrf, Staff, console_router, register, render, staff_with, wants_json
 from app.deps import DbSession, Rt
 from app.errors import ValidationFailed
 from app.pagination import Cursor
@@ -27,7 +27,7 @@ from content.moderation.schemas import QUEUE_STATES, DecisionIn, TermsIn, TermsP
 
 register("moderation", Path(__file__).resolve().parent)
 router = console_router()
-ModeratorStaff = staff_with("moderator", "admin")
+ModeratorStaff = Annotated[Staff, Depends(staff_with("moderator", "admin"))]
 
 STATES = {
     "pending": "待审核",
@@ -45,6 +45,19 @@ CATEGORIES = {
     "profanity": "不文明用语",
 }
 AGES = {"1": "1 小时以上", "24": "1 天以上", "72": "3 天以上"}
+OUTCOMES = {
+    "open": "待处理",
+    "closed": "已处理",
+    "published": "已发布",
+    "pending_review": "待审核",
+    "removed": "已删除",
+    "approve": "通过",
+    "reject": "驳回",
+    "remove": "删除",
+    "escalate": "升级",
+    "mute": "禁言",
+    "terms": "关键词",
+}
 DEFAULT_REASONS = {
     "approve": "符合社区规范",
     "remove": "违反社区规范",
@@ -132,6 +145,8 @@ i18n.add(
         "已处理": "Decided",
         "操作失败": "Failed",
         "举报 {n} 次": "Reported {n} times",
+        "待处理": "Open",
+        "驳回": "Reject",
     }
 )
 
@@ -148,6 +163,7 @@ def _common() -> dict[str, Any]:
         "CATEGORIES": CATEGORIES,
         "AGES": AGES,
         "DEFAULT_REASONS": DEFAULT_REASONS,
+        "OUTCOMES": OUTCOMES,
         "label": _label,
     }
 
@@ -203,6 +219,15 @@ async def item_page(request: Request, item_id: str, staff: ModeratorStaff, db: D
         pieces=termfilter.segments(item.text, [termfilter.Span(**s.model_dump()) for s in item.spans]),
         **_common(),
     )
+
+
+@router.get(
+    "/console/moderation/items/{item_id}/row", name="moderation.item_row", response_class=HTMLResponse
+)
+async def item_row(request: Request, item_id: str, staff: ModeratorStaff, db: DbSession, rt: Rt) -> Response:
+    """One queue row, for the queue page to add an item that arrived while it was open."""
+    item = await moderation.item_detail(db, rt, item_id=item_id)
+    return render(request, "moderation/row_only.html", item=item, **_common())
 
 
 @router.post("/console/moderation/items/{item_id}/decision", name="moderation.decide", dependencies=[Csrf])

@@ -11,12 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import Form, Query, Request
+from fastapi import Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from app.console import i18n
 from app.console.config import console_settings
-from app.console.web import AUDIT_VIEW, Csrf, console_router, register, render, staff_with, wants_json
+from app.console.web import AUDIT_VIEW, Csrf, Staff, console_router, register, render, staff_with, wants_json
 from app.deps import DbSession, Rt
 from app.errors import ValidationFailed
 from app.pagination import Cursor
@@ -27,8 +27,8 @@ from social.chat import service as chat
 register("advisors", Path(__file__).resolve().parent)
 router = console_router()
 
-AdvisorStaff = staff_with("advisor")
-AdminStaff = staff_with("admin")
+AdvisorStaff = Annotated[Staff, Depends(staff_with("advisor"))]
+AdminStaff = Annotated[Staff, Depends(staff_with("admin"))]
 
 RISK_PROFILES = {"C1": "保守型", "C2": "稳健型", "C3": "平衡型", "C4": "成长型", "C5": "进取型"}
 # Products an advisor can share with one tap (any other bank product by id, title and link).

@@ -490,7 +490,7 @@ async def client_conversation(db: AsyncSession, rt: Runtime, *, advisor_id: str,
 
 async def inbox(db: AsyncSession, *, advisor_id: str) -> Inbox:
     """My clients' conversations with messages I have not read, most recent first."""
-    clients_ = dict(
+    clients_: dict[str, str] = dict(
         (
             await db.execute(
                 select(User.id, User.display_name)

@@ -32,7 +32,9 @@ async def test_business_metrics_move_with_the_business(client, users, rt):
     assert (await client.post("/v1/auth/otp", json={"phone": "+8613800001234"})).status_code == 202
     conv = await make_group(rt, [alice, bob])
     r = await client.post(
-        f"/v1/conversations/{conv}/messages", json={"cid": "m1", "body": {"kind": "text", "text": "hi"}}, headers=alice.headers
+        f"/v1/conversations/{conv}/messages",
+        json={"cid": "m1", "body": {"kind": "text", "text": "hi"}},
+        headers=alice.headers,
     )
     assert r.status_code == 200
     r = await client.post(
@@ -42,11 +44,17 @@ async def test_business_metrics_move_with_the_business(client, users, rt):
     )
     assert r.status_code == 201, r.text
     assert (await client.post(f"/v1/red-packets/{r.json()['id']}/grab", headers=idem(bob))).status_code == 200
-    t = await client.post("/v1/transfers", json={"to_user_id": bob.id, "amount_fen": 100}, headers=idem(alice))
+    t = await client.post(
+        "/v1/transfers", json={"to_user_id": bob.id, "amount_fen": 100}, headers=idem(alice)
+    )
     assert t.status_code == 201, t.text
     ball = await ripe_ball(client, rt, alice)
-    assert (await client.post(f"/v1/forest/balls/{ball['id']}/collect", headers=alice.headers)).status_code == 200
-    t2 = await client.post("/v1/transfers", json={"to_user_id": bob.id, "amount_fen": 100}, headers=idem(alice))
+    assert (
+        await client.post(f"/v1/forest/balls/{ball['id']}/collect", headers=alice.headers)
+    ).status_code == 200
+    t2 = await client.post(
+        "/v1/transfers", json={"to_user_id": bob.id, "amount_fen": 100}, headers=idem(alice)
+    )
     await rt.advance_clock(25 * 3600)
     from social.transfers.service import refund_expired
 
@@ -77,10 +85,14 @@ async def test_a_refused_use_case_counts_nothing(client, users):
     alice = await users.make("alice", balance_fen=50)
     bob = await users.make("bob")
     await users.friends(alice, bob)
-    r = await client.post("/v1/transfers", json={"to_user_id": bob.id, "amount_fen": 100}, headers=idem(alice))
+    r = await client.post(
+        "/v1/transfers", json={"to_user_id": bob.id, "amount_fen": 100}, headers=idem(alice)
+    )
     assert r.status_code == 409  # insufficient funds: rolled back
     after = (await client.get("/metrics")).text
-    assert _value(after, "quanzi_transfers_total", event="sent") == _value(before, "quanzi_transfers_total", event="sent")
+    assert _value(after, "quanzi_transfers_total", event="sent") == _value(
+        before, "quanzi_transfers_total", event="sent"
+    )
 
 
 @pytest.mark.parametrize(
@@ -104,7 +116,9 @@ def test_quantile_interpolates_like_prometheus():
     assert timeseries.quantile(0.5, buckets) == pytest.approx(0.01)
     assert timeseries.quantile(0.9, buckets) == pytest.approx(0.1)
     assert timeseries.quantile(0.99, buckets) == pytest.approx(0.1 + 0.9 * 9 / 10)
-    assert timeseries.quantile(0.99, [(0.1, 0.0), (math.inf, 5.0)]) == pytest.approx(0.1)  # all above the last bound
+    assert timeseries.quantile(0.99, [(0.1, 0.0), (math.inf, 5.0)]) == pytest.approx(
+        0.1
+    )  # all above the last bound
     assert timeseries.quantile(0.99, []) is None
     assert timeseries.quantile(0.99, [(0.1, 0.0), (math.inf, 0.0)]) is None
 

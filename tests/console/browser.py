@@ -129,7 +129,7 @@ async def sign_in(page: Any, base: str, phone: str, *, shot: str | None = None) 
 
 
 async def screenshot(page: Any, name: str) -> Path:
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(SHOTS.mkdir, parents=True, exist_ok=True)
     path = SHOTS / f"{name}.png"
     await page.screenshot(path=str(path), full_page=True)
     return path

@@ -59,6 +59,7 @@ def gets(w: World) -> dict[str, set[str]]:
         f"/console/advisor/clients/{w.client_a.id}": {"advisor_a"},  # advisor_b: 404, not theirs
         "/console/moderation": {"moderator", "admin"},
         f"/console/moderation/items/{w.item_id}": {"moderator", "admin"},
+        f"/console/moderation/items/{w.item_id}/row": {"moderator", "admin"},
         "/console/moderation/terms": {"moderator", "admin"},
         "/console/moderation/audit": {"moderator", "admin"},
         "/console/ops": {"admin"},
@@ -138,7 +139,13 @@ async def _state(rt) -> tuple[int, ...]:
             int(await db.scalar(select(func.count()).select_from(Mute)) or 0),
             int(await db.scalar(select(func.count()).select_from(FilterConfig)) or 0),
             int(await db.scalar(select(func.count()).select_from(AdvisorAssignment)) or 0),
-            hash(tuple((await db.execute(select(AdvisorAssignment.client_id, AdvisorAssignment.advisor_id))).all())),
+            hash(
+                tuple(
+                    (
+                        await db.execute(select(AdvisorAssignment.client_id, AdvisorAssignment.advisor_id))
+                    ).all()
+                )
+            ),
         )
 
 
@@ -170,7 +177,9 @@ async def test_json_posts_check_role_and_csrf(app, world):
     body = {"text": "稳赚不赔", "categories": None}
     async with new_client(app) as browser:
         csrf = await sign_in(browser, world.moderator)
-        r = await browser.post("/console/moderation/terms/preview", json=body, headers={"Accept": "application/json"})
+        r = await browser.post(
+            "/console/moderation/terms/preview", json=body, headers={"Accept": "application/json"}
+        )
         assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
         r = await browser.post(
             "/console/moderation/terms/preview",

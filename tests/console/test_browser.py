@@ -24,7 +24,6 @@ from tests.console import browser as b
 from tests.content.helpers import new_post
 from tests.social.money_support import idem, make_group
 
-
 SELECTED = re.compile(r"\bselected\b")
 
 
@@ -103,13 +102,23 @@ async def test_an_advisor_chats_with_a_client_live(server, chrome, users, rt):
             await client_sees(mine)
             await ws.send(
                 json.dumps(
-                    {"op": "send", "cid": f"c{n}", "conversation_id": conv, "body": {"kind": "text", "text": theirs}}
+                    {
+                        "op": "send",
+                        "cid": f"c{n}",
+                        "conversation_id": conv,
+                        "body": {"kind": "text", "text": theirs},
+                    }
                 )
             )
             await client_sees(theirs)
             await _expect(log, to_have_count=2 * (n + 1))
         await _expect(page.locator(".msg.pending"), to_have_count=0)
-        texts = [t.strip() for t in await page.locator("[data-testid=chat-log] .msg[data-seq] > span:first-child").all_text_contents()]
+        texts = [
+            t.strip()
+            for t in await page.locator(
+                "[data-testid=chat-log] .msg[data-seq] > span:first-child"
+            ).all_text_contents()
+        ]
         seqs = [int(s) for s in await log.evaluate_all("els => els.map(e => e.dataset.seq)")]
     expected = [t for pair in turns for t in pair]
     assert texts == expected  # the advisor sees each message once, in order
@@ -175,7 +184,9 @@ async def test_a_moderator_works_through_five_items_with_the_keyboard(server, ch
     await b.screenshot(page, "21-moderation-queue-decided")
 
     async with rt.sessionmaker() as db:
-        decided = {i.id: i for i in (await moderation.queue(db, limit=10, cursor=None, state="approved")).items}
+        decided = {
+            i.id: i for i in (await moderation.queue(db, limit=10, cursor=None, state="approved")).items
+        }
         removed = {i.id for i in (await moderation.queue(db, limit=10, cursor=None, state="removed")).items}
     assert set(decided) == {ids[0], ids[3], ids[4]}
     assert removed == {ids[1], ids[2]}
@@ -226,7 +237,9 @@ async def test_the_dashboard_draws_its_charts_with_chinese_labels(server, chrome
             headers=alice.headers,
         )
     r = await client.post(
-        "/v1/red-packets", json={"conversation_id": conv, "total_fen": 100, "count": 1, "mode": "random"}, headers=idem(alice)
+        "/v1/red-packets",
+        json={"conversation_id": conv, "total_fen": 100, "count": 1, "mode": "random"},
+        headers=idem(alice),
     )
     await client.post(f"/v1/red-packets/{r.json()['id']}/grab", headers=idem(bob))
     await new_post(client, bob, text="保本保息")
@@ -239,7 +252,16 @@ async def test_the_dashboard_draws_its_charts_with_chinese_labels(server, chrome
     charts = page.locator("[data-testid=charts] figure[data-chart] svg")
     await _expect(charts, to_have_count=9)
     titles = await page.locator("[data-testid=charts] svg .title").all_text_contents()
-    for title in ("每秒消息数", "红包发出与抢到", "转账与过期退款", "收取能量（克）", "审核队列长度", "WebSocket 连接数", "错误率（%）", "各路由族 p99 延迟（毫秒）"):
+    for title in (
+        "每秒消息数",
+        "红包发出与抢到",
+        "转账与过期退款",
+        "收取能量（克）",
+        "审核队列长度",
+        "WebSocket 连接数",
+        "错误率（%）",
+        "各路由族 p99 延迟（毫秒）",
+    ):
         assert title in titles, (title, titles)
     legends = await page.locator("[data-chart=red_packets] svg .legends").all_text_contents()
     assert "发出" in legends[0] and "抢到" in legends[0]
@@ -265,29 +287,40 @@ async def test_every_page_renders_in_chinese_on_laptop_and_tablet(server, chrome
     lina = await users.make("李娜")
     async with rt.sessionmaker() as db:
         await advisors.assign(db, rt, client_id=lina.id, advisor_id=adv.id)
-    await client.post(f"/v1/advisor/clients/{lina.id}/notes", json={"text": "偏好稳健型产品"}, headers=adv.headers)
+    await client.post(
+        f"/v1/advisor/clients/{lina.id}/notes", json={"text": "偏好稳健型产品"}, headers=adv.headers
+    )
     await new_post(client, lina, text="保本保息，加我微信 abc123456")
     async with rt.sessionmaker() as db:
         [item] = (await moderation.queue(db, limit=1, cursor=None)).items
     pages = [
-        (adv, [
-            ("advisor-clients", "/console/advisor"),
-            ("advisor-inbox", "/console/advisor/inbox"),
-            ("advisor-client", f"/console/advisor/clients/{lina.id}"),
-            ("advisor-denied-ops", "/console/ops"),
-        ]),
-        (mod, [
-            ("moderation-queue", "/console/moderation"),
-            ("moderation-item", f"/console/moderation/items/{item.id}"),
-            ("moderation-terms", "/console/moderation/terms"),
-            ("moderation-audit", "/console/moderation/audit"),
-            ("moderator-denied-advisor", f"/console/advisor/clients/{lina.id}"),
-        ]),
-        (admin, [
-            ("ops-dashboard", "/console/ops"),
-            ("ops-advisors", "/console/ops/advisors"),
-            ("ops-staff-audit", "/console/ops/audit"),
-        ]),
+        (
+            adv,
+            [
+                ("advisor-clients", "/console/advisor"),
+                ("advisor-inbox", "/console/advisor/inbox"),
+                ("advisor-client", f"/console/advisor/clients/{lina.id}"),
+                ("advisor-denied-ops", "/console/ops"),
+            ],
+        ),
+        (
+            mod,
+            [
+                ("moderation-queue", "/console/moderation"),
+                ("moderation-item", f"/console/moderation/items/{item.id}"),
+                ("moderation-terms", "/console/moderation/terms"),
+                ("moderation-audit", "/console/moderation/audit"),
+                ("moderator-denied-advisor", f"/console/advisor/clients/{lina.id}"),
+            ],
+        ),
+        (
+            admin,
+            [
+                ("ops-dashboard", "/console/ops"),
+                ("ops-advisors", "/console/ops/advisors"),
+                ("ops-staff-audit", "/console/ops/audit"),
+            ],
+        ),
     ]
     for who, visits in pages:
         for device, viewport in (("laptop", b.LAPTOP), ("tablet", b.TABLET)):

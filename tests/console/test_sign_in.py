@@ -55,13 +55,17 @@ async def test_the_code_goes_through_the_apps_sender(client, users):
 async def test_wrong_code_unknown_number_and_non_staff_are_refused_and_audited(client, users, rt):
     plain = await users.make("普通用户")
     pre, code = await request_code(client, plain.phone)
-    r = await client.post("/console/login/verify", data={"phone": plain.phone, "code": code, "csrf_token": pre})
+    r = await client.post(
+        "/console/login/verify", data={"phone": plain.phone, "code": code, "csrf_token": pre}
+    )
     assert r.status_code == 403 and "此账号没有后台权限" in r.text
     assert sessions.COOKIE not in client.cookies
 
     adv = await users.make("刘洋", roles="advisor,user")
     pre, _ = await request_code(client, adv.phone)
-    r = await client.post("/console/login/verify", data={"phone": adv.phone, "code": "000000", "csrf_token": pre})
+    r = await client.post(
+        "/console/login/verify", data={"phone": adv.phone, "code": "000000", "csrf_token": pre}
+    )
     assert r.status_code == 401 and "验证码错误" in r.text
 
     pre, code = await request_code(client, "+8613999990000")  # nobody has this number
@@ -102,7 +106,8 @@ async def test_next_only_leads_inside_the_consoles(client, users):
     ]:
         pre, code = await request_code(client, adv.phone)
         r = await client.post(
-            "/console/login/verify", data={"phone": adv.phone, "code": code, "csrf_token": pre, "next": target}
+            "/console/login/verify",
+            data={"phone": adv.phone, "code": code, "csrf_token": pre, "next": target},
         )
         assert r.status_code == 303 and r.headers["location"] == lands, target
 
@@ -181,16 +186,19 @@ async def test_in_prod_the_cookie_is_secure_and_no_code_is_shown(settings, users
     )
     rt.settings = prod
     app = create_app(runtime=rt, run_jobs=False)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="https://test"
-    ) as browser:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://test") as browser,
+    ):
         adv = await users.make("刘洋", roles="advisor,user")
         form = await browser.get("/console/login")
         pre = csrf_of(form.text)
         r = await browser.post("/console/login", data={"phone": adv.phone, "csrf_token": pre})
         assert r.status_code == 200 and "dev-code" not in r.text
         code = otp.OUTBOX[adv.user.phone_masked]
-        r = await browser.post("/console/login/verify", data={"phone": adv.phone, "code": code, "csrf_token": pre})
+        r = await browser.post(
+            "/console/login/verify", data={"phone": adv.phone, "code": code, "csrf_token": pre}
+        )
         assert r.status_code == 303
         cookie = next(h for h in r.headers.get_list("set-cookie") if h.startswith(f"{sessions.COOKIE}="))
         assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie

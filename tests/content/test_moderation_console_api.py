@@ -25,7 +25,9 @@ async def _setup(client, users):
     reported = await new_post(client, a, text="楼下那家店真差劲")
     for n in range(3):
         reader = await users.make(f"读者{n}")
-        r = await client.post(f"/v1/posts/{reported['id']}/report", json={"reason": "人身攻击"}, headers=reader.headers)
+        r = await client.post(
+            f"/v1/posts/{reported['id']}/report", json={"reason": "人身攻击"}, headers=reader.headers
+        )
         assert r.status_code == 202, r.text
     return mod, a, b
 
@@ -53,12 +55,20 @@ async def test_counts_per_state_and_escalation(client, users):
     assert r.json() == {"pending": 3, "escalated": 0, "approved": 0, "rejected": 0, "removed": 0}
     items = await _queue(client, mod)
     decide = "/v1/moderation/items/{}/decision"
-    r = await client.post(decide.format(items[0]["id"]), json={"action": "escalate", "reason": "需要复核"}, headers=mod.headers)
+    r = await client.post(
+        decide.format(items[0]["id"]), json={"action": "escalate", "reason": "需要复核"}, headers=mod.headers
+    )
     assert r.status_code == 200 and r.json()["target_status"] == "escalated"
-    r = await client.post(decide.format(items[0]["id"]), json={"action": "escalate", "reason": "再次"}, headers=mod.headers)
+    r = await client.post(
+        decide.format(items[0]["id"]), json={"action": "escalate", "reason": "再次"}, headers=mod.headers
+    )
     assert r.status_code == 409
-    await client.post(decide.format(items[1]["id"]), json={"action": "approve", "reason": "ok"}, headers=mod.headers)
-    await client.post(decide.format(items[2]["id"]), json={"action": "remove", "reason": "no"}, headers=mod.headers)
+    await client.post(
+        decide.format(items[1]["id"]), json={"action": "approve", "reason": "ok"}, headers=mod.headers
+    )
+    await client.post(
+        decide.format(items[2]["id"]), json={"action": "remove", "reason": "no"}, headers=mod.headers
+    )
     r = await client.get("/v1/moderation/counts", headers=mod.headers)
     assert r.json() == {"pending": 0, "escalated": 1, "approved": 1, "rejected": 0, "removed": 1}
     assert [i["id"] for i in await _queue(client, mod, state="escalated")] == [items[0]["id"]]
@@ -66,9 +76,15 @@ async def test_counts_per_state_and_escalation(client, users):
     assert await _queue(client, mod, state="pending") == []
     assert [i["id"] for i in await _queue(client, mod, state="removed")] == [items[2]["id"]]
     # an escalated item is still decided as usual
-    r = await client.post(decide.format(items[0]["id"]), json={"action": "remove", "reason": "确认违规"}, headers=mod.headers)
+    r = await client.post(
+        decide.format(items[0]["id"]), json={"action": "remove", "reason": "确认违规"}, headers=mod.headers
+    )
     assert r.status_code == 200
-    audit = (await client.get("/v1/moderation/audit", params={"target_id": items[0]["target_id"]}, headers=mod.headers)).json()
+    audit = (
+        await client.get(
+            "/v1/moderation/audit", params={"target_id": items[0]["target_id"]}, headers=mod.headers
+        )
+    ).json()
     assert [e["action"] for e in audit["items"]] == ["remove", "escalate"]
     assert audit["items"][0]["moderator_name"] == "赵磊"
 
@@ -88,14 +104,16 @@ async def test_item_in_full_marks_the_terms_and_shows_the_author(client, users, 
         f"/v1/moderation/users/{a.id}/mute", json={"hours": 24, "reason": "屡次违规"}, headers=mod.headers
     )
     await client.post(
-        f"/v1/moderation/items/{item['id']}/decision", json={"action": "remove", "reason": "承诺收益"}, headers=mod.headers
+        f"/v1/moderation/items/{item['id']}/decision",
+        json={"action": "remove", "reason": "承诺收益"},
+        headers=mod.headers,
     )
     d = (await client.get(f"/v1/moderation/items/{item['id']}", headers=mod.headers)).json()
     assert d["status"] == "closed" and d["decision"] == "remove"
     assert d["history"]["author"]["muted_until"] is not None
-    assert [(x["decision"], x["decision_reason"]) for x in d["history"]["items"] if x["id"] == item["id"]] == [
-        ("remove", "承诺收益")
-    ]
+    assert [
+        (x["decision"], x["decision_reason"]) for x in d["history"]["items"] if x["id"] == item["id"]
+    ] == [("remove", "承诺收益")]
     assert [x["action"] for x in d["decisions"]] == ["remove"]
     assert (await client.get("/v1/moderation/items/mi_nope", headers=mod.headers)).status_code == 404
     assert (await client.get(f"/v1/moderation/items/{item['id']}", headers=a.headers)).status_code == 403
@@ -109,24 +127,36 @@ async def test_preview_tries_unsaved_term_lists_and_changes_nothing(client, user
     r = await client.post("/v1/moderation/terms/preview", json={"text": text}, headers=mod.headers)
     assert r.json()["action"] == "review" and "spam" not in r.json()["hits"]
     lists = {"spam": {"action": "block", "terms": ["刷单"]}}
-    r = await client.post("/v1/moderation/terms/preview", json={"text": text, "categories": lists}, headers=mod.headers)
+    r = await client.post(
+        "/v1/moderation/terms/preview", json={"text": text, "categories": lists}, headers=mod.headers
+    )
     body = r.json()
     assert body["action"] == "block" and body["hits"] == {"spam": ["刷单"]}
     assert [text[s["start"] : s["end"]] for s in body["spans"]] == ["刷单"]
     terms = (await client.get("/v1/moderation/terms", headers=mod.headers)).json()
     assert terms["version"] == 0 and "spam" not in terms["categories"]
     bad = {"text": text, "categories": {"Bad Name": {"action": "block", "terms": []}}}
-    assert (await client.post("/v1/moderation/terms/preview", json=bad, headers=mod.headers)).status_code == 422
+    assert (
+        await client.post("/v1/moderation/terms/preview", json=bad, headers=mod.headers)
+    ).status_code == 422
     user = await users.make("王伟")
-    assert (await client.post("/v1/moderation/terms/preview", json={"text": text}, headers=user.headers)).status_code == 403
+    assert (
+        await client.post("/v1/moderation/terms/preview", json={"text": text}, headers=user.headers)
+    ).status_code == 403
 
 
 async def test_audit_log_filters(client, users, rt):
     mod, a, _ = await _setup(client, users)
     other = await users.make("钱多", roles="moderator,user")
     items = await _queue(client, mod)
-    await client.post(f"/v1/moderation/items/{items[0]['id']}/decision", json={"action": "approve", "reason": "ok"}, headers=mod.headers)
-    await client.post(f"/v1/moderation/users/{a.id}/mute", json={"hours": 1, "reason": "刷屏"}, headers=other.headers)
+    await client.post(
+        f"/v1/moderation/items/{items[0]['id']}/decision",
+        json={"action": "approve", "reason": "ok"},
+        headers=mod.headers,
+    )
+    await client.post(
+        f"/v1/moderation/users/{a.id}/mute", json={"hours": 1, "reason": "刷屏"}, headers=other.headers
+    )
 
     async def actions(**params):
         r = await client.get("/v1/moderation/audit", params=params, headers=mod.headers)
@@ -147,7 +177,9 @@ async def test_new_queue_items_are_pushed_to_moderators(client, users, rt):
     mod = await users.make("赵磊", roles="moderator,user")
     admin = await users.make("管理员", roles="admin,user")
     author = await users.make("王伟")
-    async with rt.hub.subscribe([user_channel(mod.id), user_channel(admin.id), user_channel(author.id)]) as sub:
+    async with rt.hub.subscribe(
+        [user_channel(mod.id), user_channel(admin.id), user_channel(author.id)]
+    ) as sub:
         post = await new_post(client, author, text="零风险高收益，私下联系")
         frames = []
         while not sub.queue.empty():

@@ -42,7 +42,7 @@ async def _names(client, adv, **params) -> list[str]:
 
 
 async def test_clients_search_filter_and_sort(client, users, rt):
-    adv, _, p, stranger = await _book(users, rt)
+    adv, _, p, _ = await _book(users, rt)
     assert sorted(await _names(client, adv)) == sorted(p)
     assert await _names(client, adv, q="李") == ["李娜"]
     assert await _names(client, adv, q="wang") == ["Wang Fang"]  # case-insensitive
@@ -66,7 +66,9 @@ async def test_clients_search_filter_and_sort(client, users, rt):
             await rt.advance_clock(60)
         conv = await advisors.client_conversation(db, rt, advisor_id=adv.id, client_id=p["李娜"].id)
         async with transaction(db):  # my own message is not the client's activity
-            await chat.post_message(db, rt, conversation_id=conv, sender_id=adv.id, kind="text", body={"text": "您好"})
+            await chat.post_message(
+                db, rt, conversation_id=conv, sender_id=adv.id, kind="text", body={"text": "您好"}
+            )
     names = await _names(client, adv, sort="last_active")
     assert names[:2] == ["王伟", "张敏"] and set(names[2:]) == {"李娜", "Wang Fang"}
 
@@ -85,7 +87,9 @@ async def test_sorted_pages_walk_every_client_once(client, users, rt):
     assert seen == sorted(p)
     r = await client.get("/v1/advisor/clients", params={"sort": "nope"}, headers=adv.headers)
     assert r.status_code == 422
-    r = await client.get("/v1/advisor/clients", params={"sort": "name", "cursor": "bad!"}, headers=adv.headers)
+    r = await client.get(
+        "/v1/advisor/clients", params={"sort": "name", "cursor": "bad!"}, headers=adv.headers
+    )
     assert r.status_code == 422
 
 
@@ -107,18 +111,25 @@ async def test_notes_are_for_the_clients_advisors_only(client, users, rt):
     # after a reassignment, the new advisor reads the notes (and the old one no longer can)
     async with rt.sessionmaker() as db:
         await advisors.reassign(db, rt, client_id=lina.id, advisor_id=other.id)
-    assert [n["text"] for n in (await client.get(url, headers=other.headers)).json()["items"]] == ["偏好稳健型产品"]
+    assert [n["text"] for n in (await client.get(url, headers=other.headers)).json()["items"]] == [
+        "偏好稳健型产品"
+    ]
     assert (await client.get(url, headers=adv.headers)).status_code == 404
 
 
 async def test_inbox_counts_unread_client_messages(client, users, rt):
     adv, _, p, _ = await _book(users, rt)
-    assert (await client.get("/v1/advisor/inbox", headers=adv.headers)).json() == {"items": [], "total_unread": 0}
+    assert (await client.get("/v1/advisor/inbox", headers=adv.headers)).json() == {
+        "items": [],
+        "total_unread": 0,
+    }
     async with rt.sessionmaker() as db:
         conv = await advisors.client_conversation(db, rt, advisor_id=adv.id, client_id=p["王伟"].id)
         async with transaction(db):
             for text in ("在吗", "想问下基金"):
-                await chat.post_message(db, rt, conversation_id=conv, sender_id=p["王伟"].id, kind="text", body={"text": text})
+                await chat.post_message(
+                    db, rt, conversation_id=conv, sender_id=p["王伟"].id, kind="text", body={"text": text}
+                )
     r = await client.get("/v1/advisor/inbox", headers=adv.headers)
     assert r.json()["total_unread"] == 2
     [item] = r.json()["items"]
@@ -143,7 +154,10 @@ async def test_share_a_product_card_into_the_chat(client, users, rt):
     assert r.status_code == 422
     r = await client.post(f"/v1/advisor/clients/{lina.id}/products", json=card, headers=other.headers)
     assert r.status_code == 404
-    assert len((await client.get(f"/v1/conversations/{conv}/messages", headers=lina.headers)).json()["items"]) == 1
+    assert (
+        len((await client.get(f"/v1/conversations/{conv}/messages", headers=lina.headers)).json()["items"])
+        == 1
+    )
 
 
 async def test_open_the_conversation_and_see_activity(client, users, rt):
@@ -155,15 +169,21 @@ async def test_open_the_conversation_and_see_activity(client, users, rt):
     assert again.json() == r.json()
     mine = (await client.get("/v1/me/advisor", headers=lina.headers)).json()
     assert mine["conversation_id"] == r.json()["conversation_id"]
-    assert (await client.post(f"/v1/advisor/clients/{lina.id}/conversation", headers=other.headers)).status_code == 404
+    assert (
+        await client.post(f"/v1/advisor/clients/{lina.id}/conversation", headers=other.headers)
+    ).status_code == 404
 
-    post = await client.post("/v1/posts", json={"kind": "post", "text": "今天学习了定投"}, headers=lina.headers)
+    post = await client.post(
+        "/v1/posts", json={"kind": "post", "text": "今天学习了定投"}, headers=lina.headers
+    )
     assert post.status_code == 201
     r = await client.get(f"/v1/advisor/clients/{lina.id}/activity", headers=adv.headers)
     assert r.status_code == 200
     assert [x["excerpt"] for x in r.json()["posts"]] == ["今天学习了定投"]
     assert r.json()["game"] == []
-    assert (await client.get(f"/v1/advisor/clients/{lina.id}/activity", headers=other.headers)).status_code == 404
+    assert (
+        await client.get(f"/v1/advisor/clients/{lina.id}/activity", headers=other.headers)
+    ).status_code == 404
 
 
 async def test_admin_sees_capacity_and_reassigns_within_it(client, users, rt):
@@ -172,7 +192,9 @@ async def test_admin_sees_capacity_and_reassigns_within_it(client, users, rt):
     r = await client.get("/v1/admin/advisors", headers=admin.headers)
     loads = {a["display_name"]: a for a in r.json()}
     assert loads["刘洋"]["clients"] == 4 and loads["陈晨"]["clients"] == 1
-    r = await client.get("/v1/admin/advisors/assignments", params={"advisor_id": other.id}, headers=admin.headers)
+    r = await client.get(
+        "/v1/admin/advisors/assignments", params={"advisor_id": other.id}, headers=admin.headers
+    )
     assert [a["client_id"] for a in r.json()["items"]] == [stranger.id]
     # a full advisor takes nobody
     r = await client.put(f"/v1/admin/advisors/{other.id}", json={"capacity": 1}, headers=admin.headers)
@@ -186,7 +208,9 @@ async def test_admin_sees_capacity_and_reassigns_within_it(client, users, rt):
     # not an advisor, nobody, oneself
     r = await client.put(url, json={"advisor_id": p["王伟"].id}, headers=admin.headers)
     assert r.status_code == 404
-    r = await client.put("/v1/admin/advisors/assignments/u_nobody", json={"advisor_id": other.id}, headers=admin.headers)
+    r = await client.put(
+        "/v1/admin/advisors/assignments/u_nobody", json={"advisor_id": other.id}, headers=admin.headers
+    )
     assert r.status_code == 404
     r = await client.put(
         f"/v1/admin/advisors/assignments/{other.id}", json={"advisor_id": other.id}, headers=admin.headers
@@ -204,10 +228,14 @@ async def test_client_summary_last_active_is_the_clients_own(client, users, rt, 
     async with rt.sessionmaker() as db:
         conv = await advisors.client_conversation(db, rt, advisor_id=adv.id, client_id=lina.id)
         async with transaction(db):
-            await chat.post_message(db, rt, conversation_id=conv, sender_id=lina.id, kind="text", body={"text": "hi"})
+            await chat.post_message(
+                db, rt, conversation_id=conv, sender_id=lina.id, kind="text", body={"text": "hi"}
+            )
     first = (await client.get(f"/v1/advisor/clients/{lina.id}", headers=adv.headers)).json()["last_active_at"]
     await rt.advance_clock(timedelta(hours=n).total_seconds())
     async with rt.sessionmaker() as db, transaction(db):
-        await chat.post_message(db, rt, conversation_id=conv, sender_id=adv.id, kind="text", body={"text": "您好"})
+        await chat.post_message(
+            db, rt, conversation_id=conv, sender_id=adv.id, kind="text", body={"text": "您好"}
+        )
     after = (await client.get(f"/v1/advisor/clients/{lina.id}", headers=adv.headers)).json()["last_active_at"]
     assert after == first

@@ -95,5 +95,15 @@
     return { send: send };
   }
 
-  window.Quanzi = { csrf: csrf, post: post, live: live, uuid: uuid, text: text };
+  /* "MM-DD HH:MM" in the bank's time zone, as the server renders times. */
+  function time(iso) {
+    var parts = {};
+    new Intl.DateTimeFormat("en-GB", {
+      timeZone: document.body.dataset.tz || undefined, month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", hour12: false
+    }).formatToParts(new Date(iso)).forEach(function (p) { parts[p.type] = p.value; });
+    return parts.month + "-" + parts.day + " " + parts.hour + ":" + parts.minute;
+  }
+
+  window.Quanzi = { csrf: csrf, post: post, live: live, uuid: uuid, text: text, time: time };
 })();

@@ -74,32 +74,16 @@
 
   function addRow(item) {
     if (body.querySelector('tr[data-item="' + item.id + '"]')) { return; }
-    var row = document.createElement("tr");
-    row.dataset.item = item.id;
-    row.tabIndex = -1;
-    row.classList.add("new");
-    var cells = [item.target_kind + " " + item.target_id, Quanzi.text(item.reason), item.author_id, new Date(item.created_at).toLocaleString(), ""];
-    cells.forEach(function (text, n) {
-      var td = document.createElement("td");
-      if (n === 0) {
-        var a = document.createElement("a");
-        a.href = "/console/moderation/items/" + item.id;
-        a.textContent = text;
-        var pill = document.createElement("span");
-        pill.className = "pill ok";
-        pill.textContent = Quanzi.text("new");
-        td.appendChild(a); td.appendChild(document.createTextNode(" ")); td.appendChild(pill);
-      } else {
-        td.textContent = text;
-      }
-      if (n === 2 || n === 4) { td.className = "hide-narrow" + (n === 4 ? " outcome" : ""); }
-      row.appendChild(td);
-    });
-    body.appendChild(row);
-    var empty = document.getElementById("queue-empty");
-    if (empty) { empty.remove(); }
-    bump("pending", 1);
-    if (index < 0) { select(0); }
+    fetch("/console/moderation/items/" + encodeURIComponent(item.id) + "/row", { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        if (!html || body.querySelector('tr[data-item="' + item.id + '"]')) { return; }
+        body.insertAdjacentHTML("beforeend", html);
+        var empty = document.getElementById("queue-empty");
+        if (empty) { empty.remove(); }
+        bump("pending", 1);
+        if (index < 0) { select(0); }
+      });
   }
 
   if (table.dataset.live === "yes") {

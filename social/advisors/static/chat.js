@@ -60,8 +60,7 @@
     el.appendChild(describe(m));
     var meta = document.createElement("span");
     meta.className = "meta";
-    var at = new Date(m.created_at);
-    meta.textContent = "#" + seq + " · " + at.toLocaleString();
+    meta.textContent = "#" + seq + " · " + Quanzi.time(m.created_at);
     if (mine) {
       var mark = document.createElement("span");
       mark.className = "read-mark";
