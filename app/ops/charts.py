@@ -57,7 +57,7 @@ def _common(title: str, y_title: str) -> dict[str, object]:
         "truncate_legend": -1,
         "y_labels_major_count": 5,
         "show_minor_y_labels": False,
-        "show_dots": True,
+        "show_dots": False,
         "dots_size": 2.5,
         "print_values": False,
         "legend_at_bottom": True,
@@ -79,10 +79,12 @@ def line(
     *,
     y_title: str = "",
     label_every: int = 10,
+    dots: bool = False,
 ) -> str:
-    """A line chart over time: one line per series, x labels every ``label_every`` points."""
+    """A line chart over time: one line per series, x labels every ``label_every`` points;
+    ``dots`` for sampled values with gaps (a lone sample is a dot, not an invisible line)."""
     chart = pygal.Line(
-        **_common(title, y_title),
+        **{**_common(title, y_title), "show_dots": dots},
         x_labels_major_every=label_every,
         show_minor_x_labels=False,
         fill=False,

@@ -153,6 +153,7 @@ def dashboard(rt: Runtime, series: timeseries.Series, lang: str) -> dict[str, An
                 {_("审核队列"): series.gauge("queue_depth")},
                 y_title=_("次数"),
                 label_every=every,
+                dots=True,
             ),
         ),
         (
@@ -163,6 +164,7 @@ def dashboard(rt: Runtime, series: timeseries.Series, lang: str) -> dict[str, An
                 {_("WebSocket 连接"): series.worker_sum("ws_open")},
                 y_title=_("次数"),
                 label_every=every,
+                dots=True,
             ),
         ),
         (
@@ -173,6 +175,7 @@ def dashboard(rt: Runtime, series: timeseries.Series, lang: str) -> dict[str, An
                 {_("错误率"): [None if v is None else round(v * 100, 2) for v in series.error_rate()]},
                 y_title="%",
                 label_every=every,
+                dots=True,
             ),
         ),
         ("p99", charts.bars(_("各路由族 p99 延迟（毫秒）"), p99, y_title=_("毫秒"))),
@@ -184,6 +187,7 @@ def dashboard(rt: Runtime, series: timeseries.Series, lang: str) -> dict[str, An
                 {f: [_ms(v) for v in series.p99_series(f)] for f in top},
                 y_title=_("毫秒"),
                 label_every=every,
+                dots=True,
             ),
         ),
     ]
