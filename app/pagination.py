@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
@@ -16,11 +18,23 @@ Cursor = Annotated[str | None, Query(max_length=512)]
 
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class Chunk(Generic[T]):
+    """A page of domain objects, as a service returns it; the router shapes it as a ``Page``."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+    def page(self, shape: Callable[[T], U]) -> Page[U]:
+        return Page(items=[shape(item) for item in self.items], next_cursor=self.next_cursor)
 
 
 def encode_cursor(value: Any) -> str:

@@ -1,10 +1,21 @@
-"""Users: login by one-time code, profile, cards, roles."""
+"""Users: login by one-time code, profile, cards, roles.
+
+Other features read users through this module, never through ``app.auth.models``: a
+``Profile`` (what may be known of a user: never the phone hash) by id or in bulk, the
+``Caller`` protocol for the user acting on a request, and ``profiles_sql()`` for a query
+that must join users in one statement.
+"""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import Row, String, Subquery, any_, bindparam, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +27,152 @@ from app.errors import NotFound, Unauthenticated, ValidationFailed
 from app.ids import new_id
 from app.ledger import service as ledger
 from app.runtime import Runtime
+
+
+class Caller(Protocol):
+    """The user a request acts for, as features see it (a ``User`` row or a ``Profile``)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def display_name(self) -> str: ...
+    @property
+    def avatar_url(self) -> str | None: ...
+    def has_role(self, role: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What other features may know of a user."""
+
+    id: str
+    display_name: str
+    avatar_url: str | None
+    roles: frozenset[str]
+    is_cardholder: bool
+    discoverable: bool
+    region: str | None
+    language: str
+    risk_profile: str | None
+    created_at: datetime
+    last_active_at: datetime | None
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+
+_users = User.__table__  # type: ignore[attr-defined]
+_PROFILE_COLUMNS = [
+    _users.c[name]
+    for name in (
+        "id",
+        "display_name",
+        "avatar_url",
+        "roles",
+        "is_cardholder",
+        "discoverable",
+        "region",
+        "language",
+        "risk_profile",
+        "created_at",
+        "last_active_at",
+    )
+]
+
+
+def profiles_sql() -> Subquery:
+    """The users' profile columns as a subquery named ``profiles`` (``id``, ``display_name``,
+    ``avatar_url``, ``is_cardholder``, ``discoverable``, …), for a statement that must join
+    users; PostgreSQL flattens it into a plain join."""
+    return select(*_PROFILE_COLUMNS).subquery("profiles")
+
+
+def _profile(row: Row[Any]) -> Profile:
+    m = row._mapping
+    return Profile(
+        id=m["id"],
+        display_name=m["display_name"],
+        avatar_url=m["avatar_url"],
+        roles=frozenset(r for r in m["roles"].split(",") if r),
+        is_cardholder=m["is_cardholder"],
+        discoverable=m["discoverable"],
+        region=m["region"],
+        language=m["language"],
+        risk_profile=m["risk_profile"],
+        created_at=m["created_at"],
+        last_active_at=m["last_active_at"],
+    )
+
+
+def _ids(user_ids: Iterable[str]) -> Any:
+    return bindparam("ids", sorted(set(user_ids)), type_=ARRAY(String))
+
+
+async def get_profile(db: AsyncSession, user_id: str) -> Profile | None:
+    """The user's profile, or None."""
+    row = (await db.execute(select(*_PROFILE_COLUMNS).where(_users.c.id == user_id))).first()
+    return None if row is None else _profile(row)
+
+
+async def user_exists(db: AsyncSession, user_id: str) -> bool:
+    return await db.scalar(select(_users.c.id).where(_users.c.id == user_id)) is not None
+
+
+async def profiles(db: AsyncSession, user_ids: Iterable[str]) -> dict[str, Profile]:
+    """The profiles of those of ``user_ids`` who exist, by id (one statement)."""
+    ids = _ids(user_ids)
+    if not ids.value:
+        return {}
+    rows = await db.execute(select(*_PROFILE_COLUMNS).where(_users.c.id == any_(ids)))
+    return {row.id: _profile(row) for row in rows}
+
+
+async def lock_profiles(db: AsyncSession, user_ids: Iterable[str]) -> dict[str, Profile]:
+    """``profiles``, locking the users' rows (FOR UPDATE, in id order) until the caller's
+    transaction ends: a use case that must not race on a user (a referral) holds them."""
+    ids = _ids(user_ids)
+    q = select(*_PROFILE_COLUMNS).where(_users.c.id == any_(ids)).order_by(_users.c.id).with_for_update()
+    return {row.id: _profile(row) for row in await db.execute(q)}
+
+
+async def lock_users_with_role(db: AsyncSession, role: str) -> list[Profile]:
+    """Every user holding ``role``, by id, their rows locked (FOR UPDATE) until the caller's
+    transaction ends (one advisor matcher at a time)."""
+    q = select(*_PROFILE_COLUMNS).where(_users.c.roles.contains(role)).order_by(_users.c.id).with_for_update()
+    return [p for p in map(_profile, await db.execute(q)) if p.has_role(role)]
+
+
+async def cardholders_after(db: AsyncSession, *, after: str, limit: int, excluding: Any) -> list[Profile]:
+    """Up to ``limit`` cardholders with ids above ``after``, by id, leaving out the ids that
+    the subquery ``excluding`` selects."""
+    q = (
+        select(*_PROFILE_COLUMNS)
+        .where(_users.c.is_cardholder.is_(True), _users.c.id.not_in(excluding), _users.c.id > after)
+        .order_by(_users.c.id)
+        .limit(limit)
+    )
+    return [_profile(row) for row in await db.execute(q)]
+
+
+async def discoverable_cardholders(
+    db: AsyncSession, phone_hashes: Iterable[str], *, except_id: str
+) -> dict[str, Profile]:
+    """Discoverable cardholders (other than ``except_id``) among the users stored under
+    ``phone_hashes``, by phone hash (one statement, the hashes as one array parameter)."""
+    wanted = bindparam("hashes", list(phone_hashes), type_=ARRAY(String))
+    q = select(*_PROFILE_COLUMNS, _users.c.phone_hash).where(
+        _users.c.phone_hash == any_(wanted),
+        _users.c.is_cardholder.is_(True),
+        _users.c.discoverable.is_(True),
+        _users.c.id != except_id,
+    )
+    return {row.phone_hash: _profile(row) for row in await db.execute(q)}
+
+
+async def phone_hashes(db: AsyncSession, user_ids: Any) -> set[str]:
+    """The phone hashes of the users that the subquery ``user_ids`` selects (contact
+    matching only)."""
+    return set((await db.execute(select(_users.c.phone_hash).where(_users.c.id.in_(user_ids)))).scalars())
 
 
 async def request_code(rt: Runtime, *, phone: str, client_ip: str) -> str | None:
@@ -143,7 +300,7 @@ async def grant_role(db: AsyncSession, rt: Runtime, *, phone: str, role: str) ->
     return user
 
 
-async def verify_code(db: AsyncSession, rt: Runtime, *, phone: str, code: str) -> User:
+async def verify_code(db: AsyncSession, rt: Runtime, *, phone: str, code: str) -> Profile:
     """Consume a login code and return the existing user with that number; unlike ``login``
     it creates no account (the staff consoles sign in with it).
 
@@ -151,10 +308,11 @@ async def verify_code(db: AsyncSession, rt: Runtime, *, phone: str, code: str) -
     e164 = phones.require_e164(phone, rt.settings.default_phone_region)
     await otp.check(rt, phone_hash=phones.phone_hash(e164, rt.settings.phone_hmac_key), code=code)
     user = await get_user_by_phone(db, rt, e164)
+    profile = await get_profile(db, user.id) if user is not None else None
     await end_read(db)
-    if user is None:
+    if profile is None:
         raise Unauthenticated("no account with that phone number")
-    return user
+    return profile
 
 
 async def set_bank_profile(
@@ -178,3 +336,24 @@ async def set_bank_profile(
         if risk_profile is not None:
             user.risk_profile = risk_profile
     return user
+
+
+async def users_with_any_role(db: AsyncSession, roles: Iterable[str]) -> list[Profile]:
+    """Every user holding any of ``roles`` (staff lists: moderators to tell of new work)."""
+    wanted = tuple(roles)
+    q = select(*_PROFILE_COLUMNS).where(or_(*(_users.c.roles.contains(r) for r in wanted)))
+    return [p for p in map(_profile, await db.execute(q)) if any(p.has_role(r) for r in wanted)]
+
+
+def search_users_sql(rt: Runtime, q: str) -> Any:
+    """SQL: the ids of users found by ``q``: in their name (case-insensitive, literally), by
+    the last digits of their phone (up to four), or by their whole number."""
+    text = q.strip()
+    like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    conds = [_users.c.display_name.ilike(like, escape="\\")]
+    if text.isdigit() and len(text) <= 4:
+        conds.append(_users.c.phone_masked.endswith(text))
+    e164 = phones.normalise(text, rt.settings.default_phone_region) if len(text) >= 7 else None
+    if e164 is not None:
+        conds.append(_users.c.phone_hash == phones.phone_hash(e164, rt.settings.phone_hmac_key))
+    return select(_users.c.id).where(or_(*conds))

@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.auth import service as auth
-from app.auth.models import User
 from app.console import sessions
 from app.console.models import StaffAction
 from app.console.schemas import StaffActionPublic
@@ -30,11 +30,11 @@ STAFF_ROLES = ("advisor", "moderator", "admin")
 HOMES = {"advisor": "/console/advisor", "moderator": "/console/moderation", "admin": "/console/ops"}
 
 
-def is_staff(user: User) -> bool:
+def is_staff(user: auth.Caller) -> bool:
     return any(user.has_role(r) for r in STAFF_ROLES)
 
 
-def home_of(user: User) -> str:
+def home_of(user: auth.Caller) -> str:
     """The console page a staff member lands on. Raises Forbidden (not staff)."""
     for role, path in HOMES.items():
         if user.has_role(role):
@@ -76,12 +76,12 @@ async def record(
 
 async def sign_in(
     db: AsyncSession, rt: Runtime, *, phone: str, code: str, ip: str, user_agent: str
-) -> tuple[str, sessions.StaffSession, User]:
+) -> tuple[str, sessions.StaffSession, auth.Profile]:
     """Exchange a one-time code for a console session (audited, refusals too).
 
     Raises ValidationFailed, Unauthenticated (wrong code, unknown number), RateLimited,
     Forbidden (not staff)."""
-    user: User | None = None
+    user: auth.Profile | None = None
     try:
         user = await auth.verify_code(db, rt, phone=phone, code=code)
         if not is_staff(user):
@@ -112,7 +112,7 @@ async def actions(
 ) -> Page[StaffActionPublic]:
     """The staff audit log, newest first, filtered by staff member, action (prefix) and time."""
     before = decode_cursor(cursor)
-    q = select(StaffAction, User.display_name).outerjoin(User, User.id == StaffAction.staff_id)
+    q = select(StaffAction)
     if before is not None:
         q = q.where(StaffAction.id < str(before))
     if staff_id:
@@ -121,11 +121,16 @@ async def actions(
         q = q.where(StaffAction.action.startswith(action))  # type: ignore[attr-defined]
     if since is not None:
         q = q.where(StaffAction.created_at >= since)
-    rows = (await db.execute(q.order_by(StaffAction.id.desc()).limit(limit + 1))).all()  # type: ignore[attr-defined]
+    rows = list((await db.execute(q.order_by(col(StaffAction.id).desc()).limit(limit + 1))).scalars())
+    names = await auth.profiles(db, {a.staff_id for a in rows[:limit] if a.staff_id})
     await end_read(db)
     items = [
-        StaffActionPublic(**a.model_dump(exclude={"session_id"}), staff_name=name) for a, name in rows[:limit]
+        StaffActionPublic(
+            **a.model_dump(exclude={"session_id"}),
+            staff_name=names[a.staff_id].display_name if a.staff_id in names else None,
+        )
+        for a in rows[:limit]
     ]
     return Page[StaffActionPublic](
-        items=items, next_cursor=encode_cursor(rows[limit - 1][0].id) if len(rows) > limit else None
+        items=items, next_cursor=encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
     )

@@ -34,7 +34,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 
-from app.auth.models import User
+from app.auth import service as auth
 from app.console import i18n, sessions
 from app.console import service as console
 from app.db import end_read
@@ -75,7 +75,7 @@ class CsrfRejected(Forbidden):
 
 @dataclass
 class Staff:
-    user: User
+    user: auth.Profile
     session: sessions.StaffSession
     ip: str
     user_agent: str
@@ -101,10 +101,8 @@ async def get_staff(request: Request, rt: Rt, db: DbSession) -> Staff:
     session = await sessions.load(rt, request.cookies.get(sessions.COOKIE))
     if session is None:
         raise LoginRequired()
-    user = await db.get(User, session.user_id)
+    user = await auth.get_profile(db, session.user_id)
     await end_read(db)
-    if user is not None:
-        db.expunge(user)  # a plain value from here on: the page's use cases commit and roll back
     if user is None or not console.is_staff(user):
         await sessions.destroy(rt, request.cookies.get(sessions.COOKIE))
         raise LoginRequired()

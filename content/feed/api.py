@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Response
 
 from app.deps import CurrentUser, DbSession, Rt
 from app.pagination import Cursor, Limit, Page
-from content.feed import service as feed
+from content.posts import feeds
 from content.posts.schemas import PostPublic
 
 router = APIRouter(tags=["content"])
@@ -21,6 +21,7 @@ async def get_feed(
     limit: Limit = 20,
     cursor: Cursor = None,
 ) -> Response:
-    page = await feed.feed(db, rt, viewer=user, tab=tab, limit=limit, cursor=cursor)
+    found = await feeds.feed(db, rt, viewer=user, tab=tab, limit=limit, cursor=cursor)
+    page = Page[PostPublic](items=[PostPublic.of(v) for v in found.items], next_cursor=found.next_cursor)
     # Already a validated model: serialise once (FastAPI would validate it again).
     return Response(page.model_dump_json(), media_type="application/json")

@@ -20,7 +20,7 @@ async def upload(request: Request, file: UploadFile, user: CurrentUser, db: DbSe
     if length.isdigit() and int(length) > cap + _MULTIPART_OVERHEAD:
         raise PayloadTooLarge("the file is too large", max_bytes=cap)
     data = await file.read(cap + 1)
-    return await media.upload(db, rt, owner_id=user.id, data=data)
+    return MediaPublic.model_validate(await media.upload(db, rt, owner_id=user.id, data=data))
 
 
 @router.get("/v1/media/{media_id}/{variant}")

@@ -6,7 +6,9 @@ import re
 from dataclasses import dataclass
 
 import anyio
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.db import transaction
 from app.errors import NotFound, PayloadTooLarge, ValidationFailed
@@ -15,19 +17,44 @@ from app.runtime import Runtime
 from content.config import content_settings
 from content.media import images
 from content.media.models import Media
-from content.media.schemas import MediaPublic
 from content.media.storage import storage
-from content.posts.service import media_url
 
 VARIANTS = ("original", "thumb")
 _ID = re.compile(r"^m_[0-9a-z]{26}$")
+
+
+def media_url(rt: Runtime, media_id: str, variant: str) -> str:
+    return f"{rt.settings.public_base_url.rstrip('/')}/v1/media/{media_id}/{variant}"
+
+
+@dataclass(frozen=True)
+class Image:
+    """An image as clients fetch it: both variants' URLs and the original's size."""
+
+    id: str
+    url: str
+    thumb_url: str
+    width: int
+    height: int
+
+    @classmethod
+    def of(cls, rt: Runtime, media_id: str, *, width: int, height: int) -> Image:
+        return cls(
+            media_id, media_url(rt, media_id, "original"), media_url(rt, media_id, "thumb"), width, height
+        )
+
+
+async def owned(db: AsyncSession, *, owner_id: str, media_ids: list[str]) -> dict[str, Media]:
+    """Those of ``media_ids`` that ``owner_id`` uploaded, by id."""
+    q = select(Media).where(col(Media.id).in_(media_ids), Media.owner_id == owner_id)
+    return {m.id: m for m in (await db.execute(q)).scalars()}
 
 
 def _key(media_id: str, variant: str, content_type: str) -> str:
     return f"{media_id}/{variant}.{'png' if content_type == 'image/png' else 'jpg'}"
 
 
-async def upload(db: AsyncSession, rt: Runtime, *, owner_id: str, data: bytes) -> MediaPublic:
+async def upload(db: AsyncSession, rt: Runtime, *, owner_id: str, data: bytes) -> Image:
     """Re-encode and store an image (original ≤ 2048 px, thumbnail ≤ 320 px).
 
     Raises PayloadTooLarge (bytes or pixels over the caps), ValidationFailed (not a
@@ -66,13 +93,7 @@ async def upload(db: AsyncSession, rt: Runtime, *, owner_id: str, data: bytes) -
                 created_at=rt.clock.now(),
             )
         )
-    return MediaPublic(
-        id=media_id,
-        url=media_url(rt, media_id, "original"),
-        thumb_url=media_url(rt, media_id, "thumb"),
-        width=done.original.width,
-        height=done.original.height,
-    )
+    return Image.of(rt, media_id, width=done.original.width, height=done.original.height)
 
 
 @dataclass

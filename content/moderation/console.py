@@ -23,7 +23,18 @@ from app.errors import ValidationFailed
 from app.pagination import Cursor
 from content.moderation import service as moderation
 from content.moderation import termfilter
-from content.moderation.schemas import QUEUE_STATES, DecisionIn, TermsIn, TermsPreviewIn
+from content.moderation.schemas import (
+    QUEUE_STATES,
+    AuditPublic,
+    DecisionIn,
+    ItemDetail,
+    QueueCounts,
+    QueueItem,
+    TermsIn,
+    TermsPreview,
+    TermsPreviewIn,
+    TermsPublic,
+)
 
 register("moderation", Path(__file__).resolve().parent)
 router = console_router()
@@ -192,12 +203,12 @@ async def queue_page(
         older_than_h=int(age) if age else None,
         now=rt.clock.now(),
     )
-    counts = await moderation.counts(db)
-    terms = await moderation.get_terms(db)
+    counts = QueueCounts(**await moderation.counts(db))
+    terms = TermsPublic.of(await moderation.get_terms(db))
     return render(
         request,
         "moderation/queue.html",
-        page=page,
+        page=page.page(QueueItem.of),
         counts=counts,
         state=state,
         reason=reason,
@@ -211,7 +222,7 @@ async def queue_page(
 
 @router.get("/console/moderation/items/{item_id}", name="moderation.item", response_class=HTMLResponse)
 async def item_page(request: Request, item_id: str, staff: ModeratorStaff, db: DbSession, rt: Rt) -> Response:
-    item = await moderation.item_detail(db, rt, item_id=item_id)
+    item = ItemDetail.of(await moderation.item_detail(db, rt, item_id=item_id))
     return render(
         request,
         "moderation/item.html",
@@ -226,7 +237,7 @@ async def item_page(request: Request, item_id: str, staff: ModeratorStaff, db: D
 )
 async def item_row(request: Request, item_id: str, staff: ModeratorStaff, db: DbSession, rt: Rt) -> Response:
     """One queue row, for the queue page to add an item that arrived while it was open."""
-    item = await moderation.item_detail(db, rt, item_id=item_id)
+    item = ItemDetail.of(await moderation.item_detail(db, rt, item_id=item_id))
     return render(request, "moderation/row_only.html", item=item, **_common())
 
 
@@ -251,12 +262,12 @@ async def decide(
             body = DecisionIn(action=action, reason=reason.strip() or DEFAULT_REASONS.get(action, ""))  # type: ignore[arg-type]
         except ValidationError as exc:
             raise ValidationFailed("invalid decision", field="action") from exc
-    done = await moderation.decide(
+    done = await moderation.act(
         db, rt, moderator_id=staff.id, item_id=item_id, action=body.action, reason=body.reason
     )
-    request.state.audit = {"decision": body.action, "reason": body.reason, "target": done.target_id}
+    request.state.audit = {"decision": body.action, "reason": body.reason, "target": done.item.target_id}
     if wants_json(request):
-        return JSONResponse(done.model_dump())
+        return JSONResponse({"item_id": item_id, "action": body.action, "target_status": done.target_status})
     return RedirectResponse(f"/console/moderation/items/{item_id}", status_code=303)
 
 
@@ -271,15 +282,15 @@ async def mute(
     reason: Annotated[str, Form(min_length=1, max_length=500)],
     back: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    done = await moderation.mute(db, rt, moderator_id=staff.id, user_id=user_id, hours=hours, reason=reason)
-    request.state.audit = {"hours": hours, "reason": reason, "until": done.muted_until.isoformat()}
+    until = await moderation.mute(db, rt, moderator_id=staff.id, user_id=user_id, hours=hours, reason=reason)
+    request.state.audit = {"hours": hours, "reason": reason, "until": until.isoformat()}
     target = back if back.startswith("/console/moderation") else "/console/moderation"
     return RedirectResponse(target, status_code=303)
 
 
 @router.get("/console/moderation/terms", name="moderation.terms", response_class=HTMLResponse)
 async def terms_page(request: Request, staff: ModeratorStaff, db: DbSession) -> Response:
-    terms = await moderation.get_terms(db)
+    terms = TermsPublic.of(await moderation.get_terms(db))
     return render(
         request,
         "moderation/terms.html",
@@ -297,7 +308,8 @@ async def preview_terms(request: Request, staff: ModeratorStaff, db: DbSession, 
     except ValidationError as exc:
         raise ValidationFailed("invalid term lists or text") from exc
     request.state.audit = {"target_kind": "terms", "chars": len(body.text)}
-    preview = await moderation.preview_terms(db, rt, text=body.text, categories=body.categories)
+    config = {n: c.model_dump() for n, c in body.categories.items()} if body.categories is not None else None
+    preview = TermsPreview.of(await moderation.preview_terms(db, rt, text=body.text, config=config))
     return JSONResponse(preview.model_dump())
 
 
@@ -323,7 +335,13 @@ async def save_terms(
         body = TermsIn.model_validate({"categories": categories, "expected_version": expected_version})
     except ValidationError as exc:
         raise ValidationFailed("invalid term lists", errors=len(exc.errors())) from exc
-    saved = await moderation.put_terms(db, rt, moderator_id=staff.id, body=body)
+    saved = await moderation.put_terms(
+        db,
+        rt,
+        moderator_id=staff.id,
+        config={n: c.model_dump() for n, c in body.categories.items()},
+        expected_version=body.expected_version,
+    )
     request.state.audit = {"target_kind": "terms", "target_id": str(saved.version)}
     return RedirectResponse("/console/moderation/terms?saved=1", status_code=303)
 
@@ -353,7 +371,7 @@ async def audit_page(
     return render(
         request,
         "moderation/audit.html",
-        page=page,
+        page=page.page(AuditPublic.of),
         action=action,
         moderator=moderator,
         target_kind=target_kind,

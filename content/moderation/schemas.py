@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StrictInt, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+
+if TYPE_CHECKING:
+    from content.moderation import service as moderation
+    from content.moderation.service import Decided, Queued, Terms
 
 Term = Annotated[str, StringConstraints(min_length=1, max_length=50)]
 CategoryName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
@@ -27,6 +31,15 @@ class TermsPublic(BaseModel):
     updated_by: str | None
     updated_at: datetime | None
 
+    @classmethod
+    def of(cls, t: Terms) -> TermsPublic:
+        return cls(
+            version=t.version,
+            categories={k: TermCategory.model_validate(v) for k, v in t.config.items()},
+            updated_by=t.updated_by,
+            updated_at=t.updated_at,
+        )
+
 
 class QueueItem(BaseModel):
     id: str
@@ -39,6 +52,22 @@ class QueueItem(BaseModel):
     target: dict[str, Any]  # a snapshot of what to judge: title, text, status
     escalated: bool = False
     author_name: str | None = None
+
+    @classmethod
+    def of(cls, q: Queued) -> QueueItem:
+        i = q.item
+        return cls(
+            id=i.id,
+            target_kind=i.target_kind,
+            target_id=i.target_id,
+            author_id=i.author_id,
+            reason=i.reason,
+            details=i.details,
+            created_at=i.created_at,
+            target=q.target,
+            escalated=i.escalated_at is not None,
+            author_name=q.author_name,
+        )
 
 
 class DecisionIn(BaseModel):
@@ -54,6 +83,17 @@ class DecisionPublic(BaseModel):
     target_id: str
     target_status: str
 
+    @classmethod
+    def of(cls, d: Decided) -> DecisionPublic:
+        i = d.item
+        return cls(
+            item_id=i.id,
+            action=i.decision or ("escalate" if d.target_status == "escalated" else ""),
+            target_kind=i.target_kind,
+            target_id=i.target_id,
+            target_status=d.target_status,
+        )
+
 
 class MuteIn(BaseModel):
     hours: StrictInt = Field(ge=1, le=24 * 365)
@@ -66,6 +106,8 @@ class MutePublic(BaseModel):
 
 
 class AuditPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # from an ``AuditEntry`` row
+
     id: str
     moderator_id: str
     moderator_name: str | None = None
@@ -76,6 +118,10 @@ class AuditPublic(BaseModel):
     reason: str
     data: dict[str, Any]
     created_at: datetime
+
+    @classmethod
+    def of(cls, logged: moderation.Logged) -> AuditPublic:
+        return cls.model_validate(logged.entry).model_copy(update={"moderator_name": logged.moderator_name})
 
 
 QUEUE_STATES = ("open", "pending", "escalated", "approved", "rejected", "removed")
@@ -96,6 +142,10 @@ class MarkedSpan(BaseModel):
     end: int
     category: str
     match: str
+
+    @classmethod
+    def all(cls, spans: Any) -> list[MarkedSpan]:
+        return [cls(start=x.start, end=x.end, category=x.category, match=x.match) for x in spans]
 
 
 class ItemMedia(BaseModel):
@@ -128,7 +178,7 @@ class AuthorPost(BaseModel):
     title: str | None
     excerpt: str
     status: str
-    report_count: int
+    report_count: int = 0
     created_at: datetime
 
 
@@ -136,6 +186,28 @@ class AuthorHistory(BaseModel):
     author: AuthorCard
     items: list[PastItem]  # earlier review items about this author, newest first
     posts: list[AuthorPost]
+
+    @classmethod
+    def of(cls, h: moderation.AuthorHistory) -> AuthorHistory:
+        return cls(
+            author=AuthorCard(id=h.author.id, display_name=h.author.display_name, muted_until=h.muted_until),
+            items=[
+                PastItem(
+                    id=p.item.id,
+                    target_kind=p.item.target_kind,
+                    target_id=p.item.target_id,
+                    reason=p.item.reason,
+                    status=p.item.status,
+                    decision=p.item.decision,
+                    decision_reason=p.decision_reason,
+                    decided_by=p.item.decided_by,
+                    decided_at=p.item.decided_at,
+                    created_at=p.item.created_at,
+                )
+                for p in h.items
+            ],
+            posts=[AuthorPost.model_validate(c) for c in h.content],
+        )
 
 
 class ItemDetail(QueueItem):
@@ -151,6 +223,27 @@ class ItemDetail(QueueItem):
     history: AuthorHistory
     decisions: list[AuditPublic]  # earlier decisions on the same content
 
+    @classmethod
+    def of(cls, v: moderation.ItemView) -> ItemDetail:  # type: ignore[override]
+        i = v.queued.item
+        return cls(
+            **QueueItem.of(v.queued).model_dump(),
+            status=i.status,
+            decision=i.decision,
+            decided_by=i.decided_by,
+            decided_at=i.decided_at,
+            escalated_by=i.escalated_by,
+            escalated_at=i.escalated_at,
+            text=v.text,
+            spans=MarkedSpan.all(v.spans),
+            media=[
+                ItemMedia(id=m, url=f"/v1/media/{m}/original", thumb_url=f"/v1/media/{m}/thumb")
+                for m in v.media_ids
+            ],
+            history=AuthorHistory.of(v.history),
+            decisions=[AuditPublic.of(d) for d in v.decisions],
+        )
+
 
 class TermsPreviewIn(BaseModel):
     """Text to try, against the given (unsaved) term lists, or the current ones."""
@@ -163,3 +256,7 @@ class TermsPreview(BaseModel):
     action: str  # block | review | flag | allow
     hits: dict[str, list[str]]
     spans: list[MarkedSpan]
+
+    @classmethod
+    def of(cls, p: moderation.Preview) -> TermsPreview:
+        return cls(action=p.action, hits=p.hits, spans=MarkedSpan.all(p.spans))

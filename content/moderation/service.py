@@ -3,55 +3,76 @@
 Term lists live in the database with a version; each worker caches its compiled filter
 in ``rt.extras`` keyed by that version and rebuilds it when the version moves, so an
 edit applies on every worker without a restart.
+
+Moderation does not know the content it queues: the feature that owns a kind of content
+registers a ``Target`` for it (``register_target``; posts register ``post`` and
+``comment``), which shows a moderator what to judge and applies the decision.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import anyio
-from sqlalchemy import Select, and_, case, cast, func, or_, select
+from sqlalchemy import Select, and_, case, cast, func, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.auth.models import User
+from app.auth import service as auth
 from app.db import after_commit, end_read, is_unique_violation, transaction
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.ids import new_id
 from app.notifications.service import notify
-from app.pagination import Page, decode_cursor, encode_cursor
+from app.pagination import Chunk, decode_cursor, encode_cursor
 from app.realtime.hub import user_channel
 from app.runtime import Runtime
 from content.config import content_settings
 from content.moderation import termfilter
-from content.moderation.models import AuditEntry, FilterConfig, ModerationItem, Mute
-from content.moderation.schemas import (
-    QUEUE_STATES,
-    AuditPublic,
-    AuthorCard,
-    AuthorHistory,
-    AuthorPost,
-    DecisionPublic,
-    ItemDetail,
-    ItemMedia,
-    MarkedSpan,
-    MutePublic,
-    PastItem,
-    QueueCounts,
-    QueueItem,
-    TermCategory,
-    TermsIn,
-    TermsPreview,
-    TermsPublic,
+from content.moderation.models import (
+    AuditAction,
+    AuditEntry,
+    Decision,
+    FilterConfig,
+    ItemStatus,
+    ModerationItem,
+    Mute,
 )
-from content.posts import counters
-from content.posts import service as posts_service
-from content.posts.models import Comment, Post
 
 _CACHE = "content.filter"
+
+
+# --- what is moderated -----------------------------------------------------------------------
+
+MISSING = "missing"  # the status of content that no longer exists
+
+
+@dataclass(frozen=True)
+class Target:
+    """How moderation reaches one kind of content, registered by the feature that owns it.
+
+    ``snapshot(db, id)``: what a moderator judges (title, text, status…), ``{"status":
+    "missing"}`` when it is gone. ``publish(db, rt, id, published)``: make it published
+    (True) or removed (False), unless its author deleted it, locking it; returns its status
+    afterwards (``MISSING`` when gone). Both run in moderation's transaction."""
+
+    snapshot: Callable[[AsyncSession, str], Awaitable[dict[str, Any]]]
+    publish: Callable[[AsyncSession, Runtime, str, bool], Awaitable[str]]
+    # ``by_author(db, author_id, limit)``: the author's latest content of this kind, as
+    # moderators see it ({id, title, excerpt, status, …}), for the author's history.
+    by_author: Callable[[AsyncSession, str, int], Awaitable[list[dict[str, Any]]]] | None = None
+
+
+TARGETS: dict[str, Target] = {}
+
+
+def register_target(kind: str, target: Target) -> None:
+    """Let content of ``kind`` be queued (``enqueue``) and decided."""
+    TARGETS[kind] = target
 
 
 # --- screening --------------------------------------------------------------------------
@@ -109,10 +130,11 @@ async def check_not_muted(db: AsyncSession, *, user_id: str, now: datetime) -> N
 
 async def mute(
     db: AsyncSession, rt: Runtime, *, moderator_id: str, user_id: str, hours: int, reason: str
-) -> MutePublic:
-    """Mute a user for ``hours`` (replacing any mute); audited and notified. Raises NotFound."""
+) -> datetime:
+    """Mute a user for ``hours`` (replacing any mute); audited and notified. Returns the end
+    of the mute. Raises NotFound."""
     async with transaction(db):
-        if await db.get(User, user_id) is None:
+        if not await auth.user_exists(db, user_id):
             raise NotFound("no such user")
         now = rt.clock.now()
         until = now + timedelta(hours=hours)
@@ -126,7 +148,7 @@ async def mute(
         _audit(
             db,
             moderator_id=moderator_id,
-            action="mute",
+            action=AuditAction.MUTE,
             target_kind="user",
             target_id=user_id,
             reason=reason,
@@ -138,9 +160,9 @@ async def mute(
             rt,
             user_id=user_id,
             kind="moderation_decision",
-            data={"decision": "mute", "muted_until": until.isoformat(), "reason": reason},
+            data={"decision": AuditAction.MUTE, "muted_until": until.isoformat(), "reason": reason},
         )
-    return MutePublic(user_id=user_id, muted_until=until)
+    return until
 
 
 # --- the queue ----------------------------------------------------------------------------
@@ -156,13 +178,16 @@ async def enqueue(
     reason: str,
     details: dict[str, Any],
 ) -> ModerationItem:
-    """Put content in the review queue (once: an open item for it is reused); caller's transaction."""
+    """Put content of a registered kind in the review queue (once: an open item for it is
+    reused); caller's transaction."""
+    if target_kind not in TARGETS:
+        raise ValueError(f"no moderation target {target_kind!r} is registered")
     open_item = (
         await db.execute(
             select(ModerationItem).where(
                 ModerationItem.target_kind == target_kind,
                 ModerationItem.target_id == target_id,
-                ModerationItem.status == "open",
+                ModerationItem.status == ItemStatus.OPEN,
             )
         )
     ).scalar_one_or_none()
@@ -179,7 +204,7 @@ async def enqueue(
     )
     db.add(item)
     await db.flush()
-    reviewers = await moderator_ids(db)
+    reviewers = [p.id for p in await auth.users_with_any_role(db, ("moderator", "admin"))]
     frame = {
         "op": "moderation",
         "event": "item_opened",
@@ -201,35 +226,26 @@ async def enqueue(
     return item
 
 
-def _snapshot(target: Post | Comment | None) -> dict[str, Any]:
-    if target is None:
-        return {"status": "missing"}
-    if isinstance(target, Post):
-        return {"kind": target.kind, "title": target.title, "text": target.text, "status": target.status}
-    return {"post_id": target.post_id, "text": target.text, "status": target.status}
+@dataclass(frozen=True)
+class Queued:
+    item: ModerationItem
+    target: dict[str, Any]  # a snapshot of what to judge (``Target.snapshot``)
+    author_name: str | None = None
 
 
-async def _target(
-    db: AsyncSession, kind: str, target_id: str, *, lock: bool = False
-) -> Post | Comment | None:
-    model: Any = Post if kind == "post" else Comment
-    q = select(model).where(model.id == target_id)
-    if lock:
-        q = q.with_for_update()
-    found: Post | Comment | None = (await db.execute(q)).scalar_one_or_none()
-    return found
+QUEUE_STATES = ("open", "pending", "escalated", "approved", "rejected", "removed")
 
 
 def _in_state(state: str) -> Any:
-    """SQL: the items in a queue state (see ``QUEUE_STATES``)."""
+    """SQL: the items in a queue state (``open`` is ``pending`` and ``escalated``)."""
     item = ModerationItem
     return {
-        "open": item.status == "open",
-        "pending": and_(item.status == "open", col(item.escalated_at).is_(None)),
-        "escalated": and_(item.status == "open", col(item.escalated_at).is_not(None)),
-        "approved": and_(item.status == "closed", item.decision == "approve"),
-        "rejected": and_(item.status == "closed", item.decision == "reject"),
-        "removed": and_(item.status == "closed", item.decision == "remove"),
+        "open": item.status == ItemStatus.OPEN,
+        "pending": and_(item.status == ItemStatus.OPEN, col(item.escalated_at).is_(None)),
+        "escalated": and_(item.status == ItemStatus.OPEN, col(item.escalated_at).is_not(None)),
+        "approved": and_(item.status == ItemStatus.CLOSED, item.decision == Decision.APPROVE),
+        "rejected": and_(item.status == ItemStatus.CLOSED, item.decision == Decision.REJECT),
+        "removed": and_(item.status == ItemStatus.CLOSED, item.decision == Decision.REMOVE),
     }[state]
 
 
@@ -243,7 +259,7 @@ async def queue(
     category: str | None = None,
     older_than_h: int | None = None,
     now: datetime | None = None,
-) -> Page[QueueItem]:
+) -> Chunk[Queued]:
     """Items in a state (``open`` by default: awaiting review, escalated ones too), oldest
     first, each with its reason and a snapshot of the content; filtered by why they were
     queued (``filter`` or ``reports``), by a term category that matched, and by age.
@@ -251,8 +267,7 @@ async def queue(
     if state not in QUEUE_STATES:
         raise ValidationFailed("unknown state", field="state", states=list(QUEUE_STATES))
     after = decode_cursor(cursor)
-    q = select(ModerationItem, User.display_name).outerjoin(User, User.id == ModerationItem.author_id)
-    q = q.where(_in_state(state))
+    q = select(ModerationItem).where(_in_state(state))
     if reason:
         q = q.where(ModerationItem.reason == reason)
     if category:
@@ -268,43 +283,40 @@ async def queue(
             (ModerationItem.created_at > at)
             | ((ModerationItem.created_at == at) & (ModerationItem.id > item_id))
         )
-    rows = (await db.execute(q.order_by(ModerationItem.created_at, ModerationItem.id).limit(limit + 1))).all()
-    items = []
-    for item, author_name in rows[:limit]:
-        target = await _target(db, item.target_kind, item.target_id)
-        items.append(
-            QueueItem(
-                id=item.id,
-                target_kind=item.target_kind,
-                target_id=item.target_id,
-                author_id=item.author_id,
-                reason=item.reason,
-                details=item.details,
-                created_at=item.created_at,
-                target=_snapshot(target),
-                escalated=item.escalated_at is not None,
-                author_name=author_name,
-            )
+    rows = (
+        (await db.execute(q.order_by(ModerationItem.created_at, ModerationItem.id).limit(limit + 1)))
+        .scalars()
+        .all()
+    )
+    names = await auth.profiles(db, [i.author_id for i in rows[:limit]])
+    items = [
+        Queued(
+            item,
+            await TARGETS[item.target_kind].snapshot(db, item.target_id),
+            names[item.author_id].display_name if item.author_id in names else None,
         )
+        for item in rows[:limit]
+    ]
     await end_read(db)
-    last = rows[limit - 1][0] if len(rows) > limit else None
+    last = rows[limit - 1] if len(rows) > limit else None
     next_cursor = encode_cursor([last.created_at.isoformat(), last.id]) if last else None
-    return Page[QueueItem](items=items, next_cursor=next_cursor)
+    return Chunk(items, next_cursor=next_cursor)
 
 
-async def counts(db: AsyncSession) -> QueueCounts:
-    """How many items are in each state."""
+async def counts(db: AsyncSession) -> dict[str, int]:
+    """How many items are in each state (``pending``, ``escalated``, ``approved``, …)."""
     item = ModerationItem
     state = case(
-        (and_(item.status == "open", col(item.escalated_at).is_(None)), "pending"),
-        (item.status == "open", "escalated"),
-        (item.decision == "approve", "approved"),
-        (item.decision == "reject", "rejected"),
+        (and_(item.status == ItemStatus.OPEN, col(item.escalated_at).is_(None)), "pending"),
+        (item.status == ItemStatus.OPEN, "escalated"),
+        (item.decision == Decision.APPROVE, "approved"),
+        (item.decision == Decision.REJECT, "rejected"),
         else_="removed",
     )
     rows = (await db.execute(select(state, func.count()).group_by(state))).all()
     await end_read(db)
-    return QueueCounts(**{name: int(n) for name, n in rows})
+    found = {name: int(n) for name, n in rows}
+    return {name: found.get(name, 0) for name in ("pending", "escalated", "approved", "rejected", "removed")}
 
 
 async def queue_depth(db: AsyncSession) -> int:
@@ -314,44 +326,15 @@ async def queue_depth(db: AsyncSession) -> int:
     return n
 
 
-_NEW_STATUS = {"approve": "published", "reject": "removed", "remove": "removed"}
+@dataclass(frozen=True)
+class Decided:
+    item: ModerationItem
+    target_status: str  # the content's status afterwards (``MISSING`` when gone)
 
 
-def _escalate(
-    db: AsyncSession, item: ModerationItem, *, moderator_id: str, reason: str, now: datetime
-) -> DecisionPublic:
-    """Flag an open item for a senior reviewer; it stays open (audited; the author hears nothing yet)."""
-    if item.escalated_at is not None:
-        raise Conflict("this item was already escalated", reason="already_escalated")
-    item.escalated_by, item.escalated_at = moderator_id, now
-    _audit(
-        db,
-        moderator_id=moderator_id,
-        action="escalate",
-        target_kind=item.target_kind,
-        target_id=item.target_id,
-        item_id=item.id,
-        reason=reason,
-        data={"queue_reason": item.reason},
-        now=now,
-    )
-    return DecisionPublic(
-        item_id=item.id,
-        action="escalate",
-        target_kind=item.target_kind,
-        target_id=item.target_id,
-        target_status="escalated",
-    )
-
-
-async def decide(
-    db: AsyncSession, rt: Runtime, *, moderator_id: str, item_id: str, action: str, reason: str
-) -> DecisionPublic:
-    """Approve (publish), reject or remove the item's content, or escalate it (it stays
-    open, flagged); audited; the author is notified of a decision.
-
-    Locks the item and its content (FOR UPDATE). Raises NotFound, Conflict (already decided,
-    already escalated)."""
+async def escalate(db: AsyncSession, rt: Runtime, *, moderator_id: str, item_id: str, reason: str) -> Decided:
+    """Flag an open item for a senior reviewer: it stays open (audited; the author hears
+    nothing yet). Locks the item. Raises NotFound, Conflict (decided, already escalated)."""
     async with transaction(db):
         now = rt.clock.now()
         item = (
@@ -359,27 +342,53 @@ async def decide(
         ).scalar_one_or_none()
         if item is None:
             raise NotFound("no such moderation item")
-        if item.status != "open":
+        if item.status != ItemStatus.OPEN:
             raise Conflict("this item was already decided", reason="already_decided", decision=item.decision)
-        if action == "escalate":
-            return _escalate(db, item, moderator_id=moderator_id, reason=reason, now=now)
-        target = await _target(db, item.target_kind, item.target_id, lock=True)
-        new_status = _NEW_STATUS[action]
-        status = target.status if target is not None else "missing"
-        if target is not None and target.status != "deleted":
-            old = target.status
-            target.status = status = new_status
-            if isinstance(target, Comment) and old != new_status:
-                # Only published comments count on their post.
-                delta = (new_status == "published") - (old == "published")
-                if delta:
-                    await db.flush()
-                    await counters.bump(db, rt, target.post_id, comments=delta)
-        item.status, item.decision, item.decided_by, item.decided_at = "closed", action, moderator_id, now
+        if item.escalated_at is not None:
+            raise Conflict("this item was already escalated", reason="already_escalated")
+        item.escalated_by, item.escalated_at = moderator_id, now
         _audit(
             db,
             moderator_id=moderator_id,
-            action=action,
+            action=AuditAction.ESCALATE,
+            target_kind=item.target_kind,
+            target_id=item.target_id,
+            item_id=item.id,
+            reason=reason,
+            data={"queue_reason": item.reason},
+            now=now,
+        )
+    return Decided(item=item, target_status="escalated")
+
+
+async def decide(
+    db: AsyncSession, rt: Runtime, *, moderator_id: str, item_id: str, action: Decision, reason: str
+) -> Decided:
+    """Approve (publish), reject or remove the item's content (an escalated one too);
+    audited; the author is notified.
+
+    Locks the item and its content (FOR UPDATE). Raises NotFound, Conflict (already decided)."""
+    async with transaction(db):
+        now = rt.clock.now()
+        item = (
+            await db.execute(select(ModerationItem).where(ModerationItem.id == item_id).with_for_update())
+        ).scalar_one_or_none()
+        if item is None:
+            raise NotFound("no such moderation item")
+        if item.status != ItemStatus.OPEN:
+            raise Conflict("this item was already decided", reason="already_decided", decision=item.decision)
+        target = TARGETS[item.target_kind]
+        status = await target.publish(db, rt, item.target_id, action == Decision.APPROVE)
+        item.status, item.decision, item.decided_by, item.decided_at = (
+            ItemStatus.CLOSED,
+            action,
+            moderator_id,
+            now,
+        )
+        _audit(
+            db,
+            moderator_id=moderator_id,
+            action=AuditAction(action),
             target_kind=item.target_kind,
             target_id=item.target_id,
             item_id=item.id,
@@ -394,47 +403,60 @@ async def decide(
             "decision": action,
             "reason": reason,
         }
-        if item.target_kind == "post" and action == "remove":
+        if item.target_kind == "post" and action == Decision.REMOVE:
             await notify(
                 db, rt, user_id=item.author_id, kind="post_removed", data={**data, "post_id": item.target_id}
             )
         else:
             await notify(db, rt, user_id=item.author_id, kind="moderation_decision", data=data)
-    return DecisionPublic(
-        item_id=item.id,
-        action=action,
-        target_kind=item.target_kind,
-        target_id=item.target_id,
-        target_status=status,
-    )
+    return Decided(item=item, target_status=status)
+
+
+async def act(
+    db: AsyncSession, rt: Runtime, *, moderator_id: str, item_id: str, action: str, reason: str
+) -> Decided:
+    """A moderator's action on an item: ``escalate`` it, or decide it (``approve``,
+    ``reject``, ``remove``). Raises NotFound, Conflict, ValidationFailed (unknown action)."""
+    if action == AuditAction.ESCALATE:
+        return await escalate(db, rt, moderator_id=moderator_id, item_id=item_id, reason=reason)
+    try:
+        decision = Decision(action)
+    except ValueError as exc:
+        raise ValidationFailed("unknown action", field="action") from exc
+    return await decide(db, rt, moderator_id=moderator_id, item_id=item_id, action=decision, reason=reason)
 
 
 # --- terms --------------------------------------------------------------------------------
 
 
-async def get_terms(db: AsyncSession) -> TermsPublic:
+@dataclass(frozen=True)
+class Terms:
+    version: int  # 0: the built-in defaults
+    config: dict[str, Any]  # category → {"action": …, "terms": […]}
+    updated_by: str | None
+    updated_at: datetime | None
+
+
+async def get_terms(db: AsyncSession) -> Terms:
     """The current term lists (the built-in defaults until a moderator edits them)."""
     row = await db.get(FilterConfig, 1)
-    config = row.config if row is not None else termfilter.DEFAULT_CONFIG
-    return TermsPublic(
-        version=row.version if row is not None else 0,
-        categories={k: TermCategory.model_validate(v) for k, v in config.items()},
-        updated_by=row.updated_by if row is not None else None,
-        updated_at=row.updated_at if row is not None else None,
-    )
+    if row is None:
+        return Terms(0, termfilter.DEFAULT_CONFIG, None, None)
+    return Terms(row.version, row.config, row.updated_by, row.updated_at)
 
 
-async def put_terms(db: AsyncSession, rt: Runtime, *, moderator_id: str, body: TermsIn) -> TermsPublic:
+async def put_terms(
+    db: AsyncSession, rt: Runtime, *, moderator_id: str, config: dict[str, Any], expected_version: int | None
+) -> Terms:
     """Replace the term lists and bump the version (every worker rebuilds on its next scan).
 
     Locks the config row. Raises Conflict when ``expected_version`` is stale."""
-    config = {name: cat.model_dump() for name, cat in body.categories.items()}
     try:
         async with transaction(db):
             now = rt.clock.now()
             row = await db.get(FilterConfig, 1, with_for_update=True)
             current = row.version if row is not None else 0
-            if body.expected_version is not None and body.expected_version != current:
+            if expected_version is not None and expected_version != current:
                 raise Conflict("the term lists changed meanwhile", reason="stale_version", version=current)
             if row is None:
                 row = FilterConfig(id=1, version=1, config=config, updated_by=moderator_id, updated_at=now)
@@ -450,7 +472,7 @@ async def put_terms(db: AsyncSession, rt: Runtime, *, moderator_id: str, body: T
             _audit(
                 db,
                 moderator_id=moderator_id,
-                action="terms",
+                action=AuditAction.TERMS,
                 target_kind="terms",
                 target_id=str(row.version),
                 reason="term lists updated",
@@ -458,7 +480,7 @@ async def put_terms(db: AsyncSession, rt: Runtime, *, moderator_id: str, body: T
                 now=now,
             )
     except IntegrityError as exc:
-        if not is_unique_violation(exc):
+        if not is_unique_violation(exc, "pk_moderation_filter"):
             raise
         raise Conflict("the term lists changed meanwhile", reason="stale_version") from exc
     return await get_terms(db)
@@ -471,7 +493,7 @@ def _audit(
     db: AsyncSession,
     *,
     moderator_id: str,
-    action: str,
+    action: AuditAction,
     target_kind: str,
     target_id: str,
     reason: str,
@@ -495,6 +517,12 @@ def _audit(
     )
 
 
+@dataclass(frozen=True)
+class Logged:
+    entry: AuditEntry
+    moderator_name: str | None
+
+
 async def audit_log(
     db: AsyncSession,
     *,
@@ -505,10 +533,10 @@ async def audit_log(
     target_kind: str | None = None,
     target_id: str | None = None,
     since: datetime | None = None,
-) -> Page[AuditPublic]:
+) -> Chunk[Logged]:
     """Every decision, newest first; filtered by action, moderator, target and time."""
     before = decode_cursor(cursor)
-    q = select(AuditEntry, User.display_name).outerjoin(User, User.id == AuditEntry.moderator_id)
+    q = select(AuditEntry)
     if before is not None:
         q = q.where(AuditEntry.id < str(before))
     if action:
@@ -521,33 +549,43 @@ async def audit_log(
         q = q.where(AuditEntry.target_id == target_id)
     if since is not None:
         q = q.where(AuditEntry.created_at >= since)
-    rows = (await db.execute(q.order_by(AuditEntry.id.desc()).limit(limit + 1))).all()  # type: ignore[attr-defined]
+    rows = (await db.execute(q.order_by(col(AuditEntry.id).desc()).limit(limit + 1))).scalars().all()
+    names = await auth.profiles(db, {r.moderator_id for r in rows[:limit]})
     await end_read(db)
     items = [
-        AuditPublic.model_validate({**r.model_dump(), "moderator_name": name}) for r, name in rows[:limit]
+        Logged(r, names[r.moderator_id].display_name if r.moderator_id in names else None)
+        for r in rows[:limit]
     ]
-    return Page[AuditPublic](
-        items=items, next_cursor=encode_cursor(rows[limit - 1][0].id) if len(rows) > limit else None
-    )
+    return Chunk(items, next_cursor=encode_cursor(rows[limit - 1].id) if len(rows) > limit else None)
 
 
 # --- the console's views: one item in full, an author's history, trying term lists ------------
 
 
-def _marked(spans: list[termfilter.Span]) -> list[MarkedSpan]:
-    return [MarkedSpan(start=s.start, end=s.end, category=s.category, match=s.match) for s in spans]
+@dataclass(frozen=True)
+class PastItem:
+    item: ModerationItem
+    decision_reason: str | None
+
+
+@dataclass(frozen=True)
+class AuthorHistory:
+    author: auth.Profile
+    muted_until: datetime | None
+    items: list[PastItem]  # earlier review items about this author, newest first
+    content: list[dict[str, Any]]  # their latest content (``Target.by_author``), newest first
 
 
 async def author_history(db: AsyncSession, rt: Runtime, *, author_id: str, limit: int = 10) -> AuthorHistory:
     """An author as moderators see them: mute, earlier review items with their decisions
-    (and the reasons given), and latest posts. Raises NotFound."""
-    author = await db.get(User, author_id)
+    (and the reasons given), and latest content. Raises NotFound."""
+    author = await auth.get_profile(db, author_id)
     if author is None:
         raise NotFound("no such user")
     until = await muted_until(db, user_id=author_id, now=rt.clock.now())
     decided = (
         select(AuditEntry.item_id, func.max(AuditEntry.id).label("last"))
-        .where(col(AuditEntry.item_id).is_not(None), AuditEntry.action != "escalate")
+        .where(col(AuditEntry.item_id).is_not(None), AuditEntry.action != AuditAction.ESCALATE)
         .group_by(AuditEntry.item_id)
         .subquery()
     )
@@ -561,109 +599,64 @@ async def author_history(db: AsyncSession, rt: Runtime, *, author_id: str, limit
             .limit(limit)
         )
     ).all()
-    posts_ = await posts_service.recent_by_author(db, author_id=author_id, limit=limit)
+    content: list[dict[str, Any]] = []
+    for target in TARGETS.values():
+        if target.by_author is not None:
+            content += await target.by_author(db, author_id, limit)
+    content.sort(key=lambda c: c["created_at"], reverse=True)
     await end_read(db)
-    return AuthorHistory(
-        author=AuthorCard(id=author.id, display_name=author.display_name, muted_until=until),
-        items=[
-            PastItem(
-                id=i.id,
-                target_kind=i.target_kind,
-                target_id=i.target_id,
-                reason=i.reason,
-                status=i.status,
-                decision=i.decision,
-                decision_reason=why,
-                decided_by=i.decided_by,
-                decided_at=i.decided_at,
-                created_at=i.created_at,
-            )
-            for i, why in rows
-        ],
-        posts=[
-            AuthorPost(
-                id=p.id,
-                title=p.title,
-                excerpt=p.text[:80],
-                status=p.status,
-                report_count=p.report_count,
-                created_at=p.created_at,
-            )
-            for p in posts_
-        ],
-    )
+    return AuthorHistory(author, until, [PastItem(i, why) for i, why in rows], content[:limit])
 
 
-async def item_detail(db: AsyncSession, rt: Runtime, *, item_id: str) -> ItemDetail:
+@dataclass(frozen=True)
+class ItemView:
+    queued: Queued
+    text: str  # the title and text that were screened
+    spans: list[termfilter.Span]  # where the current term lists match in ``text``
+    media_ids: list[str]
+    history: AuthorHistory
+    decisions: list[Logged]  # earlier decisions on the same content
+
+
+async def item_detail(db: AsyncSession, rt: Runtime, *, item_id: str) -> ItemView:
     """One review item in full: the text with where the current term lists match, the
     images, the author's history and the earlier decisions on the same content. Raises NotFound."""
     item = await db.get(ModerationItem, item_id)
     if item is None:
         raise NotFound("no such moderation item")
-    target = await _target(db, item.target_kind, item.target_id)
-    snapshot = _snapshot(target)
+    snapshot = await TARGETS[item.target_kind].snapshot(db, item.target_id)
     text = "\n".join(t for t in (snapshot.get("title"), snapshot.get("text")) if t)
-    media: list[ItemMedia] = []
-    if isinstance(target, Post):
-        media = [
-            ItemMedia(id=m["id"], url=f"/v1/media/{m['id']}/original", thumb_url=f"/v1/media/{m['id']}/thumb")
-            for m in target.media
-        ]
     f = await get_filter(db, rt)
-    author_name = await db.scalar(select(User.display_name).where(User.id == item.author_id))
+    history = await author_history(db, rt, author_id=item.author_id)
     earlier = await audit_log(
         db, limit=20, cursor=None, target_kind=item.target_kind, target_id=item.target_id
     )
-    history = await author_history(db, rt, author_id=item.author_id)
-    return ItemDetail(
-        id=item.id,
-        target_kind=item.target_kind,
-        target_id=item.target_id,
-        author_id=item.author_id,
-        author_name=author_name,
-        reason=item.reason,
-        details=item.details,
-        created_at=item.created_at,
-        target=snapshot,
-        escalated=item.escalated_at is not None,
-        status=item.status,
-        decision=item.decision,
-        decided_by=item.decided_by,
-        decided_at=item.decided_at,
-        escalated_by=item.escalated_by,
-        escalated_at=item.escalated_at,
+    return ItemView(
+        queued=Queued(item, snapshot, history.author.display_name),
         text=text,
-        spans=_marked(termfilter.merge(f.spans(text))),
-        media=media,
+        spans=termfilter.merge(f.spans(text)),
+        media_ids=list(snapshot.get("media", [])),
         history=history,
-        decisions=[d for d in earlier.items],
+        decisions=earlier.items,
     )
+
+
+@dataclass(frozen=True)
+class Preview:
+    action: str  # block | review | flag | allow
+    hits: dict[str, list[str]]
+    spans: list[termfilter.Span]
 
 
 async def preview_terms(
-    db: AsyncSession, rt: Runtime, *, text: str, categories: dict[str, TermCategory] | None
-) -> TermsPreview:
+    db: AsyncSession, rt: Runtime, *, text: str, config: dict[str, Any] | None
+) -> Preview:
     """What the given term lists (unsaved; the current ones when None) would do to ``text``:
     the action, what matched, and where. Changes nothing."""
-    if categories is None:
+    if config is None:
         f = await get_filter(db, rt)
         await end_read(db)
     else:
-        config = {name: cat.model_dump() for name, cat in categories.items()}
         f = await anyio.to_thread.run_sync(termfilter.build, config, content_settings(rt).allowed_domains)
     verdict = f.scan(text)
-    return TermsPreview(
-        action=verdict.action, hits=verdict.hits, spans=_marked(termfilter.merge(f.spans(text)))
-    )
-
-
-async def moderator_ids(db: AsyncSession) -> list[str]:
-    """Everyone who reviews the queue (moderators and admins)."""
-    rows = (
-        await db.execute(
-            select(User.id, User.roles).where(
-                or_(col(User.roles).contains("moderator"), col(User.roles).contains("admin"))
-            )
-        )
-    ).all()
-    return [uid for uid, roles in rows if {"moderator", "admin"} & set(roles.split(","))]
+    return Preview(action=verdict.action, hits=verdict.hits, spans=termfilter.merge(f.spans(text)))

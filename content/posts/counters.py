@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.runtime import Runtime
 from content.config import content_settings
 from content.feed.ranking import hot_key
-from content.posts.models import Post
+from content.posts.models import Post, Source
 
 
 @dataclass
@@ -49,7 +49,7 @@ async def bump(
             likes=like_count,
             comments=comment_count,
             created_at=created_at,
-            pgc=source == "pgc",
+            pgc=source == Source.PGC,
             pgc_boost=cs.pgc_boost,
             half_life_h=cs.hot_half_life_h,
         )

@@ -1,6 +1,13 @@
-"""Serve the ``creators`` leaderboard, rebuilt from content's likes and accepted answers."""
+"""Plug posts into the platform: serve the ``creators`` leaderboard (rebuilt from likes and
+accepted answers), and let moderation queue and decide posts and comments."""
 
-from content import creators
+from content.moderation import service as moderation
+from content.posts import creators
+from content.posts import service as posts
 from games.leaderboards.registry import register_board
 
 register_board(creators.BOARD, rebuild=creators.current_scores)
+moderation.register_target(
+    "post", moderation.Target(posts.post_snapshot, posts.publish_post, by_author=posts.recent_posts_snapshot)
+)
+moderation.register_target("comment", moderation.Target(posts.comment_snapshot, posts.publish_comment))

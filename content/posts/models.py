@@ -9,16 +9,34 @@ likes, follows and reports idempotent.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, Float, Index, Text
 from sqlmodel import Field, SQLModel
 
+from app.dbenums import enum_field, one_of
 from app.dbtypes import at_field
 
-KINDS = ("post", "question", "article")
-# "deleted" is internal (the author deleted it): such a post is not found by anyone.
-STATUSES = ("published", "pending_review", "removed", "deleted")
+
+class PostKind(StrEnum):
+    POST = "post"
+    QUESTION = "question"  # its top-level comments are answers
+    ARTICLE = "article"  # needs a title
+
+
+class Source(StrEnum):
+    UGC = "ugc"  # users
+    PGC = "pgc"  # advisors and editors, with a badge
+
+
+class Status(StrEnum):
+    """A post's or a comment's status (only a post is ever ``deleted``)."""
+
+    PUBLISHED = "published"
+    PENDING_REVIEW = "pending_review"
+    REMOVED = "removed"  # by a moderator
+    DELETED = "deleted"  # by its author: found by no one
 
 
 class Post(SQLModel, table=True):
@@ -29,18 +47,21 @@ class Post(SQLModel, table=True):
         Index("ix_posts_author_status_id", "author_id", "status", "id"),
         CheckConstraint("like_count >= 0", name="like_count_not_negative"),
         CheckConstraint("comment_count >= 0", name="comment_count_not_negative"),
+        one_of("kind", PostKind),
+        one_of("source", Source),
+        one_of("status", Status),
     )
 
     id: str = Field(primary_key=True, max_length=40)  # time-sortable: the cursor of latest/following
     author_id: str = Field(foreign_key="users.id", max_length=40)
-    kind: str = Field(max_length=12)
-    source: str = Field(max_length=4)  # ugc | pgc
+    kind: PostKind = enum_field(PostKind, max_length=12)
+    source: Source = enum_field(Source, max_length=4)
     badge: str | None = Field(default=None, max_length=32)
     title: str | None = Field(default=None, max_length=100)
     text: str = Field(sa_type=Text())
     media: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON())
     product: dict[str, Any] | None = Field(default=None, sa_type=JSON())
-    status: str = Field(max_length=16)
+    status: Status = enum_field(Status, max_length=16)
     flags: list[str] = Field(default_factory=list, sa_type=JSON())
     like_count: int = 0
     comment_count: int = 0
@@ -54,14 +75,14 @@ class Post(SQLModel, table=True):
 
 class Comment(SQLModel, table=True):
     __tablename__ = "post_comments"
-    __table_args__ = (Index("ix_post_comments_post_id_id", "post_id", "id"),)
+    __table_args__ = (Index("ix_post_comments_post_id_id", "post_id", "id"), one_of("status", Status))
 
     id: str = Field(primary_key=True, max_length=40)
     post_id: str = Field(foreign_key="posts.id", max_length=40)
     author_id: str = Field(foreign_key="users.id", max_length=40)
     reply_to: str | None = Field(default=None, max_length=40)
     text: str = Field(sa_type=Text())
-    status: str = Field(max_length=16)  # published | pending_review | removed
+    status: Status = enum_field(Status, max_length=16)  # never deleted
     flags: list[str] = Field(default_factory=list, sa_type=JSON())
     created_at: datetime = at_field()
 

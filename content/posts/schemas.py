@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from app.auth.service import Caller
+    from content.posts.service import CommentView, PostView
 
 
 class ProductCard(BaseModel):
@@ -36,8 +40,16 @@ class AuthorPublic(BaseModel):
     display_name: str
     avatar_url: str | None = None
 
+    @classmethod
+    def of(cls, author: Caller | None, author_id: str) -> AuthorPublic:
+        if author is None:
+            return cls(id=author_id, display_name="")
+        return cls(id=author.id, display_name=author.display_name, avatar_url=author.avatar_url)
+
 
 class MediaRef(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # from ``content.media.service.Image``
+
     id: str
     url: str
     thumb_url: str
@@ -65,6 +77,30 @@ class PostPublic(BaseModel):
     edited_at: datetime | None
     editable_until: datetime | None = None  # for the author
 
+    @classmethod
+    def of(cls, view: PostView) -> PostPublic:
+        p = view.post
+        return cls(
+            id=p.id,
+            kind=p.kind,
+            source=p.source,
+            badge=p.badge,
+            title=p.title,
+            text=p.text,
+            media=[MediaRef.model_validate(image) for image in view.images],
+            product=ProductCard.model_validate(p.product) if p.product else None,
+            status=p.status,  # type: ignore[arg-type]  # never "deleted": those are not found
+            author=AuthorPublic.of(view.author, p.author_id),
+            like_count=p.like_count,
+            comment_count=p.comment_count,
+            liked_by_me=view.liked_by_me,
+            accepted_comment_id=p.accepted_comment_id,
+            flags=view.flags,
+            created_at=p.created_at,
+            edited_at=p.edited_at,
+            editable_until=view.editable_until,
+        )
+
 
 class CommentCreate(BaseModel):
     text: str = Field(min_length=1, max_length=2000)
@@ -82,14 +118,33 @@ class CommentPublic(BaseModel):
     status: Literal["published", "pending_review", "removed"]
     created_at: datetime
 
+    @classmethod
+    def of(cls, view: CommentView) -> CommentPublic:
+        c = view.comment
+        return cls(
+            id=c.id,
+            post_id=c.post_id,
+            author=AuthorPublic.of(view.author, c.author_id),
+            text=c.text,
+            reply_to=c.reply_to,
+            is_answer=view.is_answer,
+            accepted=view.accepted,
+            status=c.status,  # type: ignore[arg-type]
+            created_at=c.created_at,
+        )
+
 
 class LikePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # from ``service.Liked``
+
     post_id: str
     liked: bool
     like_count: int
 
 
 class FollowPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # from ``service.Followed``
+
     user_id: str
     following: bool
     follower_count: int

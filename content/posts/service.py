@@ -3,57 +3,46 @@
 Who may see what lives in ``access_post``: everyone sees published posts except across a
 block or from a muted author; the author and moderators also see pending and removed
 ones; a deleted post is found by no one. Creator-leaderboard points are written to Redis
-after commit (``content.creators``).
+after commit (``content.posts.creators``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-from app.auth.models import User
+from app.auth import service as auth
+from app.auth.service import Caller
 from app.db import transaction
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.ids import new_id
-from app.pagination import Page, decode_cursor, encode_cursor
+from app.pagination import Chunk, decode_cursor, encode_cursor
 from app.runtime import Runtime
-from content import creators
 from content.config import ContentSettings, content_settings
 from content.feed.ranking import hot_key
-from content.media.models import Media
+from content.media import service as media
 from content.moderation import service as moderation
-from content.posts import counters
-from content.posts.models import Comment, Follow, Post, PostLike, PostReport
-from content.posts.schemas import (
-    AuthorPublic,
-    CommentCreate,
-    CommentPublic,
-    FollowPublic,
-    LikePublic,
-    MediaRef,
-    PostCreate,
-    PostPublic,
-    PostUpdate,
-    ProductCard,
-    ReportPublic,
-)
+from content.posts import counters, creators
+from content.posts.models import Comment, Follow, Post, PostKind, PostLike, PostReport, Source, Status
+from content.posts.schemas import CommentCreate, PostCreate, PostUpdate, ProductCard
 from social.friends import service as friends
-from social.friends.models import Block
 
 BADGES = {"advisor": "理财经理", "editor": "官方编辑"}
 
 
-def is_moderator(user: User) -> bool:
+def is_moderator(user: Caller) -> bool:
     return user.has_role("moderator") or user.has_role("admin")
 
 
-def pgc_badge(user: User) -> str | None:
+def pgc_badge(user: Caller) -> str | None:
     """The PGC badge of an advisor or editor, None for everyone else (UGC)."""
     for role, badge in BADGES.items():
         if user.has_role(role):
@@ -67,28 +56,31 @@ def insert_ignore(model: Any, values: dict[str, Any]) -> Any:
     return insert(model).values(**values).on_conflict_do_nothing().returning(pk[0])
 
 
-# --- presentation ---------------------------------------------------------------------------
+# --- as a viewer sees them --------------------------------------------------------------------
 
 
-def media_url(rt: Runtime, media_id: str, variant: str) -> str:
-    return f"{rt.settings.public_base_url.rstrip('/')}/v1/media/{media_id}/{variant}"
+@dataclass(frozen=True)
+class PostView:
+    """A post as one viewer sees it."""
+
+    post: Post
+    author: Caller | None
+    images: list[media.Image]
+    liked_by_me: bool
+    flags: list[str] | None  # moderation flags: for the author and moderators only
+    editable_until: datetime | None  # for the author
+
+    @property
+    def id(self) -> str:
+        return self.post.id
 
 
-def _author(user: User | None, author_id: str) -> AuthorPublic:
-    if user is None:
-        return AuthorPublic(id=author_id, display_name="")
-    return AuthorPublic(id=user.id, display_name=user.display_name, avatar_url=user.avatar_url)
-
-
-async def present(db: AsyncSession, rt: Runtime, posts: Sequence[Post], viewer: User) -> list[PostPublic]:
+async def present(db: AsyncSession, rt: Runtime, posts: Sequence[Post], viewer: Caller) -> list[PostView]:
     """Posts as the viewer sees them (author, liked_by_me; flags only for the author and moderators)."""
     if not posts:
         return []
     ids = [p.id for p in posts]
-    authors = {
-        u.id: u
-        for u in (await db.execute(select(User).where(User.id.in_({p.author_id for p in posts})))).scalars()  # type: ignore[attr-defined]
-    }
+    authors = await auth.profiles(db, {p.author_id for p in posts})
     liked = set(
         (
             await db.execute(
@@ -102,33 +94,12 @@ async def present(db: AsyncSession, rt: Runtime, posts: Sequence[Post], viewer: 
     for p in posts:
         mine = p.author_id == viewer.id
         out.append(
-            PostPublic(
-                id=p.id,
-                kind=p.kind,
-                source=p.source,  # type: ignore[arg-type]
-                badge=p.badge,
-                title=p.title,
-                text=p.text,
-                media=[
-                    MediaRef(
-                        id=m["id"],
-                        url=media_url(rt, m["id"], "original"),
-                        thumb_url=media_url(rt, m["id"], "thumb"),
-                        width=m["width"],
-                        height=m["height"],
-                    )
-                    for m in p.media
-                ],
-                product=ProductCard.model_validate(p.product) if p.product else None,
-                status=p.status,  # type: ignore[arg-type]
-                author=_author(authors.get(p.author_id), p.author_id),
-                like_count=p.like_count,
-                comment_count=p.comment_count,
+            PostView(
+                post=p,
+                author=authors.get(p.author_id),
+                images=[media.Image.of(rt, m["id"], width=m["width"], height=m["height"]) for m in p.media],
                 liked_by_me=p.id in liked,
-                accepted_comment_id=p.accepted_comment_id,
                 flags=list(p.flags) if (mine or mod) else None,
-                created_at=p.created_at,
-                edited_at=p.edited_at,
                 editable_until=p.created_at + window if mine else None,
             )
         )
@@ -139,19 +110,19 @@ async def present(db: AsyncSession, rt: Runtime, posts: Sequence[Post], viewer: 
 
 
 async def access_post(
-    db: AsyncSession, rt: Runtime, *, viewer: User, post_id: str, lock: bool = False
+    db: AsyncSession, rt: Runtime, *, viewer: Caller, post_id: str, lock: bool = False
 ) -> Post:
     """The post if the viewer may see it. Raises NotFound (also for what they may not see)."""
     q = select(Post).where(Post.id == post_id)
     if lock:
         q = q.with_for_update()
     post = (await db.execute(q)).scalar_one_or_none()
-    if post is None or post.status == "deleted":
+    if post is None or post.status == Status.DELETED:
         raise NotFound("no such post")
     if post.author_id == viewer.id or is_moderator(viewer):
         return post
     if (
-        post.status != "published"
+        post.status != Status.PUBLISHED
         or await friends.is_blocked_either(db, viewer.id, post.author_id)
         or await moderation.muted_until(db, user_id=post.author_id, now=rt.clock.now()) is not None
     ):
@@ -178,22 +149,17 @@ async def _own_media(db: AsyncSession, *, owner_id: str, media_ids: list[str]) -
         return []
     if len(set(media_ids)) != len(media_ids):
         raise ValidationFailed("an image is listed twice", field="media_ids")
-    rows = {
-        m.id: m
-        for m in (
-            await db.execute(select(Media).where(Media.id.in_(media_ids), Media.owner_id == owner_id))  # type: ignore[attr-defined]
-        ).scalars()
-    }
+    rows = await media.owned(db, owner_id=owner_id, media_ids=media_ids)
     missing = [i for i in media_ids if i not in rows]
     if missing:
         raise ValidationFailed("unknown images (upload them first)", field="media_ids", ids=missing)
     return [{"id": i, "width": rows[i].width, "height": rows[i].height} for i in media_ids]
 
 
-def _verdict_status(verdict: Any) -> tuple[str, list[str]]:
+def _verdict_status(verdict: Any) -> tuple[Status, list[str]]:
     if verdict.action == "review":
-        return "pending_review", verdict.categories
-    return "published", verdict.categories
+        return Status.PENDING_REVIEW, verdict.categories
+    return Status.PUBLISHED, verdict.categories
 
 
 async def _hold_for_review(
@@ -213,13 +179,13 @@ async def _hold_for_review(
 # --- posts ----------------------------------------------------------------------------------
 
 
-async def create_post(db: AsyncSession, rt: Runtime, *, author: User, body: PostCreate) -> PostPublic:
+async def create_post(db: AsyncSession, rt: Runtime, *, author: Caller, body: PostCreate) -> PostView:
     """Publish a post, or hold it for review when the filter says so.
 
     PGC when the author is an advisor or editor. Raises ValidationFailed (article without
     a title, foreign images, bad product link, blocked terms), Forbidden (muted)."""
     cs = content_settings(rt)
-    if body.kind == "article" and not body.title:
+    if body.kind == PostKind.ARTICLE and not body.title:
         raise ValidationFailed("an article needs a title", field="title")
     check_product(cs, body.product)
     async with transaction(db):
@@ -232,8 +198,8 @@ async def create_post(db: AsyncSession, rt: Runtime, *, author: User, body: Post
         post = Post(
             id=new_id("p_"),
             author_id=author.id,
-            kind=body.kind,
-            source="pgc" if badge else "ugc",
+            kind=PostKind(body.kind),
+            source=Source.PGC if badge else Source.UGC,
             badge=badge,
             title=body.title,
             text=body.text,
@@ -253,22 +219,22 @@ async def create_post(db: AsyncSession, rt: Runtime, *, author: User, body: Post
         )
         db.add(post)
         await db.flush()
-        if status == "pending_review":
+        if status == Status.PENDING_REVIEW:
             await _hold_for_review(
                 db, rt, kind="post", target_id=post.id, author_id=author.id, verdict=verdict
             )
     return (await present(db, rt, [post], author))[0]
 
 
-async def get_post(db: AsyncSession, rt: Runtime, *, viewer: User, post_id: str) -> PostPublic:
+async def get_post(db: AsyncSession, rt: Runtime, *, viewer: Caller, post_id: str) -> PostView:
     """One post as the viewer may see it. Raises NotFound."""
     post = await access_post(db, rt, viewer=viewer, post_id=post_id)
     return (await present(db, rt, [post], viewer))[0]
 
 
 async def update_post(
-    db: AsyncSession, rt: Runtime, *, user: User, post_id: str, body: PostUpdate
-) -> PostPublic:
+    db: AsyncSession, rt: Runtime, *, user: Caller, post_id: str, body: PostUpdate
+) -> PostView:
     """Edit my post within the edit window (business clock); the new text is screened again.
 
     Locks the post. Raises NotFound, Forbidden (not the author, muted), Conflict (window
@@ -282,7 +248,7 @@ async def update_post(
         if post.author_id != user.id:
             raise Forbidden("only the author edits a post")
         await moderation.check_not_muted(db, user_id=user.id, now=now)
-        if post.status == "removed":
+        if post.status == Status.REMOVED:
             raise Conflict("a removed post cannot be edited", reason="removed")
         if now - post.created_at > timedelta(seconds=cs.edit_window_s):
             raise Conflict(
@@ -292,7 +258,7 @@ async def update_post(
             )
         title = body.title if "title" in given else post.title
         text = body.text if "text" in given and body.text is not None else post.text
-        if post.kind == "article" and not title:
+        if post.kind == PostKind.ARTICLE and not title:
             raise ValidationFailed("an article needs a title", field="title")
         if "media_ids" in given:
             post.media = await _own_media(db, owner_id=user.id, media_ids=body.media_ids or [])
@@ -301,54 +267,61 @@ async def update_post(
         verdict = await moderation.screen(db, rt, title, text)
         status, flags = _verdict_status(verdict)
         post.title, post.text, post.flags, post.edited_at = title, text, flags, now
-        if status == "pending_review":
+        if status == Status.PENDING_REVIEW:
             post.status = status
             await _hold_for_review(db, rt, kind="post", target_id=post.id, author_id=user.id, verdict=verdict)
         await db.flush()
     return (await present(db, rt, [post], user))[0]
 
 
-async def delete_post(db: AsyncSession, rt: Runtime, *, user: User, post_id: str) -> None:
+async def delete_post(db: AsyncSession, rt: Runtime, *, user: Caller, post_id: str) -> None:
     """Delete my post (any time). Raises NotFound, Forbidden (not the author)."""
     async with transaction(db):
         post = await access_post(db, rt, viewer=user, post_id=post_id, lock=True)
         if post.author_id != user.id:
             raise Forbidden("only the author deletes a post")
-        post.status = "deleted"
+        post.status = Status.DELETED
 
 
 # --- comments and answers --------------------------------------------------------------------
 
 
-def _comment_public(c: Comment, post: Post, author: User | None) -> CommentPublic:
-    return CommentPublic(
-        id=c.id,
-        post_id=c.post_id,
-        author=_author(author, c.author_id),
-        text=c.text,
-        reply_to=c.reply_to,
-        is_answer=post.kind == "question" and c.reply_to is None,
+@dataclass(frozen=True)
+class CommentView:
+    comment: Comment
+    author: Caller | None
+    is_answer: bool  # a top-level comment on a question
+    accepted: bool  # the answer the asker accepted
+
+    @property
+    def id(self) -> str:
+        return self.comment.id
+
+
+def _comment_view(c: Comment, post: Post, author: Caller | None) -> CommentView:
+    return CommentView(
+        comment=c,
+        author=author,
+        is_answer=post.kind == PostKind.QUESTION and c.reply_to is None,
         accepted=post.accepted_comment_id == c.id,
-        status=c.status,  # type: ignore[arg-type]
-        created_at=c.created_at,
     )
 
 
 async def add_comment(
-    db: AsyncSession, rt: Runtime, *, user: User, post_id: str, body: CommentCreate
-) -> CommentPublic:
+    db: AsyncSession, rt: Runtime, *, user: Caller, post_id: str, body: CommentCreate
+) -> CommentView:
     """Comment on a published post (an answer, on a question), or reply to a comment.
 
     Raises NotFound, Forbidden (muted), ValidationFailed (blocked terms, bad reply_to)."""
     async with transaction(db):
         now = rt.clock.now()
         post = await access_post(db, rt, viewer=user, post_id=post_id)
-        if post.status != "published":
+        if post.status != Status.PUBLISHED:
             raise Conflict("only published posts take comments", reason="not_published")
         await moderation.check_not_muted(db, user_id=user.id, now=now)
         if body.reply_to is not None:
             parent = await db.get(Comment, body.reply_to)
-            if parent is None or parent.post_id != post.id or parent.status != "published":
+            if parent is None or parent.post_id != post.id or parent.status != Status.PUBLISHED:
                 raise ValidationFailed("reply_to is not a comment of this post", field="reply_to")
         verdict = await moderation.screen(db, rt, body.text)
         status, flags = _verdict_status(verdict)
@@ -364,40 +337,36 @@ async def add_comment(
         )
         db.add(comment)
         await db.flush()
-        if status == "published":
+        if status == Status.PUBLISHED:
             await counters.bump(db, rt, post.id, comments=1)
         else:
             await _hold_for_review(
                 db, rt, kind="comment", target_id=comment.id, author_id=user.id, verdict=verdict
             )
-    return _comment_public(comment, post, user)
+    return _comment_view(comment, post, user)
 
 
 async def list_comments(
-    db: AsyncSession, rt: Runtime, *, viewer: User, post_id: str, limit: int, cursor: str | None
-) -> Page[CommentPublic]:
+    db: AsyncSession, rt: Runtime, *, viewer: Caller, post_id: str, limit: int, cursor: str | None
+) -> Chunk[CommentView]:
     """A post's comments, oldest first (mine also while pending; blocked users' hidden). Raises NotFound."""
     post = await access_post(db, rt, viewer=viewer, post_id=post_id)
     after = decode_cursor(cursor)
-    q = select(Comment, User).join(User, User.id == Comment.author_id).where(Comment.post_id == post.id)
+    q = select(Comment).where(Comment.post_id == post.id)
     if not is_moderator(viewer):
-        q = q.where((Comment.status == "published") | (Comment.author_id == viewer.id))
-        q = q.where(
-            Comment.author_id.not_in(select(Block.blocked_id).where(Block.blocker_id == viewer.id)),  # type: ignore[attr-defined]
-            Comment.author_id.not_in(select(Block.blocker_id).where(Block.blocked_id == viewer.id)),  # type: ignore[attr-defined]
-        )
+        q = q.where((Comment.status == Status.PUBLISHED) | (Comment.author_id == viewer.id))
+        q = q.where(friends.unblocked_sql(viewer.id, Comment.author_id))
     if after is not None:
         q = q.where(Comment.id > str(after))
-    rows = (await db.execute(q.order_by(Comment.id).limit(limit + 1))).all()
-    items = [_comment_public(c, post, u) for c, u in rows[:limit]]
-    return Page[CommentPublic](
-        items=items, next_cursor=encode_cursor(rows[limit - 1][0].id) if len(rows) > limit else None
-    )
+    rows = list((await db.execute(q.order_by(Comment.id).limit(limit + 1))).scalars())
+    authors = await auth.profiles(db, {c.author_id for c in rows[:limit]})
+    items = [_comment_view(c, post, authors.get(c.author_id)) for c in rows[:limit]]
+    return Chunk(items, next_cursor=encode_cursor(rows[limit - 1].id) if len(rows) > limit else None)
 
 
 async def accept_answer(
-    db: AsyncSession, rt: Runtime, *, user: User, post_id: str, comment_id: str
-) -> CommentPublic:
+    db: AsyncSession, rt: Runtime, *, user: Caller, post_id: str, comment_id: str
+) -> CommentView:
     """The asker accepts one answer (idempotent for the same one); its author earns creator points.
 
     Raises NotFound, Forbidden (not the asker), ValidationFailed (not a question, not an
@@ -407,12 +376,12 @@ async def accept_answer(
         post = await access_post(db, rt, viewer=user, post_id=post_id)
         if post.author_id != user.id:
             raise Forbidden("only the asker accepts an answer")
-        if post.kind != "question":
+        if post.kind != PostKind.QUESTION:
             raise ValidationFailed("only questions have answers to accept", field="post_id")
         comment = await db.get(Comment, comment_id)
         if comment is None or comment.post_id != post.id:
             raise NotFound("no such answer")
-        if comment.reply_to is not None or comment.status != "published":
+        if comment.reply_to is not None or comment.status != Status.PUBLISHED:
             raise ValidationFailed("that comment is not an answer", field="comment_id")
         if comment.author_id == user.id:
             raise ValidationFailed("you cannot accept your own answer", field="comment_id")
@@ -436,19 +405,26 @@ async def accept_answer(
                 delta=content_settings(rt).points_per_accepted_answer,
                 at=now,
             )
-        author = await db.get(User, comment.author_id)
-    return _comment_public(comment, post, author)
+        author = await auth.get_profile(db, comment.author_id)
+    return _comment_view(comment, post, author)
 
 
 # --- likes ----------------------------------------------------------------------------------
 
 
-async def like(db: AsyncSession, rt: Runtime, *, user: User, post_id: str) -> LikePublic:
+@dataclass(frozen=True)
+class Liked:
+    post_id: str
+    liked: bool  # by me, now
+    like_count: int
+
+
+async def like(db: AsyncSession, rt: Runtime, *, user: Caller, post_id: str) -> Liked:
     """Like a published post (idempotent); the count moves exactly once. Raises NotFound."""
     async with transaction(db):
         now = rt.clock.now()
         post = await access_post(db, rt, viewer=user, post_id=post_id)
-        if post.status != "published":
+        if post.status != Status.PUBLISHED:
             raise NotFound("no such post")
         inserted = await db.scalar(
             insert_ignore(
@@ -464,10 +440,10 @@ async def like(db: AsyncSession, rt: Runtime, *, user: User, post_id: str) -> Li
                 )
         else:
             count = int(await db.scalar(select(Post.like_count).where(Post.id == post.id)) or 0)
-    return LikePublic(post_id=post.id, liked=True, like_count=count)
+    return Liked(post_id=post.id, liked=True, like_count=count)
 
 
-async def unlike(db: AsyncSession, rt: Runtime, *, user: User, post_id: str) -> LikePublic:
+async def unlike(db: AsyncSession, rt: Runtime, *, user: Caller, post_id: str) -> Liked:
     """Take my like back (idempotent); the author's creator points go back down. Raises NotFound."""
     async with transaction(db):
         post = await access_post(db, rt, viewer=user, post_id=post_id)
@@ -488,7 +464,7 @@ async def unlike(db: AsyncSession, rt: Runtime, *, user: User, post_id: str) -> 
                 )
         else:
             count = int(await db.scalar(select(Post.like_count).where(Post.id == post.id)) or 0)
-    return LikePublic(post_id=post.id, liked=False, like_count=count)
+    return Liked(post_id=post.id, liked=False, like_count=count)
 
 
 # --- follows --------------------------------------------------------------------------------
@@ -500,14 +476,22 @@ async def _follow_counts(db: AsyncSession, user_id: str) -> tuple[int, int]:
     return int(followers or 0), int(following or 0)
 
 
-async def follow(db: AsyncSession, rt: Runtime, *, user: User, target_id: str, on: bool) -> FollowPublic:
+@dataclass(frozen=True)
+class Followed:
+    user_id: str
+    following: bool  # by me, now
+    follower_count: int
+    following_count: int
+
+
+async def follow(db: AsyncSession, rt: Runtime, *, user: Caller, target_id: str, on: bool) -> Followed:
     """Follow (``on``) or unfollow a user, idempotently; counts are derived from the rows.
 
     Raises NotFound (unknown user or blocked either way), ValidationFailed (myself)."""
     if target_id == user.id:
         raise ValidationFailed("you cannot follow yourself", field="user_id")
     async with transaction(db):
-        if await db.get(User, target_id) is None:
+        if not await auth.user_exists(db, target_id):
             raise NotFound("no such user")
         if on:
             if await friends.is_blocked_either(db, user.id, target_id):
@@ -523,13 +507,13 @@ async def follow(db: AsyncSession, rt: Runtime, *, user: User, target_id: str, o
                 delete(Follow).where(Follow.follower_id == user.id, Follow.followee_id == target_id)
             )
         followers, following = await _follow_counts(db, target_id)
-    return FollowPublic(user_id=target_id, following=on, follower_count=followers, following_count=following)
+    return Followed(user_id=target_id, following=on, follower_count=followers, following_count=following)
 
 
 # --- reports --------------------------------------------------------------------------------
 
 
-async def report(db: AsyncSession, rt: Runtime, *, user: User, post_id: str, reason: str) -> ReportPublic:
+async def report(db: AsyncSession, rt: Runtime, *, user: Caller, post_id: str, reason: str) -> None:
     """Report a post (once per user); at the threshold it is hidden and queued for review.
 
     Raises NotFound, ValidationFailed (my own post)."""
@@ -551,8 +535,8 @@ async def report(db: AsyncSession, rt: Runtime, *, user: User, post_id: str, rea
             if counts.report_count == cs.report_threshold:
                 held = await db.scalar(
                     update(Post)
-                    .where(Post.id == post.id, Post.status == "published")
-                    .values(status="pending_review")
+                    .where(Post.id == post.id, Post.status == Status.PUBLISHED)
+                    .values(status=Status.PENDING_REVIEW)
                     .returning(Post.id)
                     .execution_options(synchronize_session=False)
                 )
@@ -571,15 +555,83 @@ async def report(db: AsyncSession, rt: Runtime, *, user: User, post_id: str, rea
                         reason="reports",
                         details={"reports": counts.report_count, "reasons": list(reasons)},
                     )
-    return ReportPublic(post_id=post.id)
+
+
+# --- moderation: what it judges and how its decisions apply (``content/posts/hooks.py``) ------
+
+
+async def post_snapshot(db: AsyncSession, post_id: str) -> dict[str, Any]:
+    post = await db.get(Post, post_id)
+    if post is None:
+        return {"status": moderation.MISSING}
+    return {
+        "kind": post.kind,
+        "title": post.title,
+        "text": post.text,
+        "status": post.status,
+        "media": [m["id"] for m in post.media],
+    }
+
+
+async def comment_snapshot(db: AsyncSession, comment_id: str) -> dict[str, Any]:
+    comment = await db.get(Comment, comment_id)
+    if comment is None:
+        return {"status": moderation.MISSING}
+    return {"post_id": comment.post_id, "text": comment.text, "status": comment.status}
+
+
+async def _locked(db: AsyncSession, model: Any, target_id: str) -> Any:
+    return (
+        await db.execute(select(model).where(model.id == target_id).with_for_update())
+    ).scalar_one_or_none()
+
+
+async def publish_post(db: AsyncSession, rt: Runtime, post_id: str, published: bool) -> str:
+    """A moderator's decision: publish or remove the post (not once its author deleted it).
+    Locks the post; returns its status now."""
+    post = await _locked(db, Post, post_id)
+    if post is None:
+        return moderation.MISSING
+    if post.status != Status.DELETED:
+        post.status = Status.PUBLISHED if published else Status.REMOVED
+    return str(post.status)
+
+
+async def publish_comment(db: AsyncSession, rt: Runtime, comment_id: str, published: bool) -> str:
+    """A moderator's decision: publish or remove the comment; its post counts published
+    comments only. Locks the comment; returns its status now."""
+    comment = await _locked(db, Comment, comment_id)
+    if comment is None:
+        return moderation.MISSING
+    old, comment.status = comment.status, Status.PUBLISHED if published else Status.REMOVED
+    delta = (comment.status == Status.PUBLISHED) - (old == Status.PUBLISHED)
+    if delta:
+        await db.flush()
+        await counters.bump(db, rt, comment.post_id, comments=delta)
+    return str(comment.status)
 
 
 async def recent_by_author(db: AsyncSession, *, author_id: str, limit: int = 10) -> list[Post]:
     """An author's latest posts in any state but deleted, newest first (staff views)."""
     rows = await db.execute(
         select(Post)
-        .where(Post.author_id == author_id, Post.status != "deleted")
-        .order_by(Post.id.desc())  # type: ignore[attr-defined]
+        .where(Post.author_id == author_id, Post.status != Status.DELETED)
+        .order_by(col(Post.id).desc())
         .limit(limit)
     )
     return list(rows.scalars().all())
+
+
+async def recent_posts_snapshot(db: AsyncSession, author_id: str, limit: int) -> list[dict[str, Any]]:
+    """What a moderator sees of an author's latest posts (``content/posts/hooks.py``)."""
+    return [
+        {
+            "id": p.id,
+            "title": p.title,
+            "excerpt": p.text[:80],
+            "status": str(p.status),
+            "report_count": p.report_count,
+            "created_at": p.created_at,
+        }
+        for p in await recent_by_author(db, author_id=author_id, limit=limit)
+    ]

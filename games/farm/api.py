@@ -11,6 +11,7 @@ from games.farm.schemas import (
     FarmPublic,
     FeedPublic,
     ProjectList,
+    ProjectPublic,
     VisitPublic,
 )
 
@@ -19,29 +20,30 @@ router = APIRouter(tags=["farm"])
 
 @router.get("/v1/farm", response_model=FarmPublic)
 async def get_farm(user: CurrentUser, db: DbSession, rt: Rt) -> FarmPublic:
-    return await farm.get_farm(db, rt, user_id=user.id)
+    return FarmPublic.of(await farm.get_farm(db, rt, user_id=user.id))
 
 
 @router.post("/v1/farm/feed", response_model=FeedPublic)
 async def feed(user: CurrentUser, db: DbSession, rt: Rt) -> FeedPublic:
-    return await farm.feed(db, rt, user_id=user.id)
+    return FeedPublic.model_validate(await farm.feed(db, rt, user_id=user.id))
 
 
 @router.post("/v1/farm/visit/{host_id}", response_model=VisitPublic)
 async def visit(host_id: str, user: CurrentUser, db: DbSession, rt: Rt) -> VisitPublic:
-    return await farm.visit(db, rt, user_id=user.id, host_id=host_id)
+    return VisitPublic(host_id=host_id, until=await farm.visit(db, rt, user_id=user.id, host_id=host_id))
 
 
 @router.post("/v1/farm/chase", response_model=ChasePublic)
 async def chase(user: CurrentUser, db: DbSession, rt: Rt) -> ChasePublic:
-    return await farm.chase(db, rt, user_id=user.id)
+    return ChasePublic.model_validate(await farm.chase(db, rt, user_id=user.id))
 
 
 @router.get("/v1/farm/projects", response_model=ProjectList)
 async def projects(user: CurrentUser) -> ProjectList:
-    return farm.list_projects()
+    return ProjectList(items=[ProjectPublic.model_validate(p) for p in farm.list_projects()])
 
 
 @router.post("/v1/farm/donate", response_model=DonatePublic)
 async def donate(body: DonateIn, user: CurrentUser, db: DbSession, rt: Rt) -> DonatePublic:
-    return await farm.donate(db, rt, user_id=user.id, eggs=body.eggs, project_id=body.project_id)
+    donation, left = await farm.donate(db, rt, user_id=user.id, eggs=body.eggs, project_id=body.project_id)
+    return DonatePublic.of(donation, eggs_left=left)

@@ -12,30 +12,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.auth.models import User
+from app.auth import service as auth
 from app.db import after_commit, transaction
 from app.errors import Conflict, InsufficientFunds, NotFound
 from app.ids import new_id
 from app.runtime import Runtime
 from games.farm.models import Donation, EggLog, Farm
-from games.farm.schemas import (
-    AwayPublic,
-    ChasePublic,
-    DonatePublic,
-    FarmPublic,
-    FeedPublic,
-    ProjectList,
-    ProjectPublic,
-    VisitorPublic,
-    VisitPublic,
-)
 from games.leaderboards import scores
-from games.rules import FarmRules, rules
+from games.rules import FarmRules, Project, rules
 from games.rules import farm as farm_rules
 from social.friends import service as friends
 
@@ -50,6 +39,12 @@ def _bowl(f: Farm, r: FarmRules, now: datetime) -> farm_rules.BowlState:
         visitor_until=f.visitor_until if f.visitor_id else None,
         now=now,
     )
+
+
+def eggs_by_user(since: datetime | None) -> Select[tuple[str, int]]:
+    """SQL: (user id, eggs laid) since ``since`` (None: ever); the eggs board's rebuild."""
+    q = select(EggLog.user_id, func.sum(EggLog.eggs)).group_by(EggLog.user_id)
+    return q if since is None else q.where(EggLog.laid_at >= since)
 
 
 async def ensure_farms(db: AsyncSession, user_ids: list[str]) -> None:
@@ -167,12 +162,47 @@ def _view(f: Farm, r: FarmRules, now: datetime, away_eaten: int) -> _View:
     return _View(eggs=f.eggs + laid, progress=progress, state=state)
 
 
-async def get_farm(db: AsyncSession, rt: Runtime, *, user_id: str) -> FarmPublic:
+@dataclass(frozen=True)
+class Visitor:
+    """A friend's chicken eating from my bowl."""
+
+    user_id: str
+    display_name: str
+    since: datetime
+    until: datetime
+    eaten_g: int
+
+
+@dataclass(frozen=True)
+class Away:
+    """My chicken eating from a friend's bowl."""
+
+    host_id: str
+    since: datetime
+    until: datetime
+    eaten_g: int
+
+
+@dataclass(frozen=True)
+class FarmView:
+    feed_g: int
+    bowl_g: int
+    eating_until: datetime | None
+    state: str  # hungry | eating
+    eggs: int
+    eggs_laid: int
+    eggs_donated: int
+    egg_progress_g: int
+    thief: Visitor | None
+    away: Away | None
+
+
+async def get_farm(db: AsyncSession, rt: Runtime, *, user_id: str) -> FarmView:
     """My farm at this instant (computed from timestamps, nothing written)."""
     r = rules().farm
     now = rt.clock.now()
     f = await db.get(Farm, user_id) or Farm(user_id=user_id, feed_g=r.starting_feed_g)
-    away: AwayPublic | None = None
+    away: Away | None = None
     away_done = 0
     if f.away_host_id:
         host = await db.get(Farm, f.away_host_id)
@@ -181,21 +211,21 @@ async def get_farm(db: AsyncSession, rt: Runtime, *, user_id: str) -> FarmPublic
             if host.visitor_until <= now:
                 away_done = eaten
             else:
-                away = AwayPublic(
+                away = Away(
                     host_id=host.user_id, since=host.visitor_from, until=host.visitor_until, eaten_g=eaten
                 )
     view = _view(f, r, now, away_done)
-    thief: VisitorPublic | None = None
+    thief: Visitor | None = None
     if f.visitor_id and f.visitor_from and f.visitor_until and f.visitor_until > now:
-        name = await db.scalar(select(User.display_name).where(User.id == f.visitor_id))
-        thief = VisitorPublic(
+        visitor = await auth.get_profile(db, f.visitor_id)
+        thief = Visitor(
             user_id=f.visitor_id,
-            display_name=name or "",
+            display_name=visitor.display_name if visitor else "",
             since=f.visitor_from,
             until=f.visitor_until,
             eaten_g=f.visitor_eaten_g + view.state.visitor_eaten_g,
         )
-    return FarmPublic(
+    return FarmView(
         feed_g=f.feed_g,
         bowl_g=view.state.left_g,
         eating_until=view.state.empty_at if view.state.eating else None,
@@ -204,13 +234,19 @@ async def get_farm(db: AsyncSession, rt: Runtime, *, user_id: str) -> FarmPublic
         eggs_laid=f.eggs_laid + (view.eggs - f.eggs),
         eggs_donated=f.eggs_donated,
         egg_progress_g=view.progress,
-        visitors=[thief] if thief else [],
         thief=thief,
         away=away,
     )
 
 
-async def feed(db: AsyncSession, rt: Runtime, *, user_id: str) -> FeedPublic:
+@dataclass(frozen=True)
+class Fed:
+    feed_g: int  # left in the bag
+    bowl_g: int
+    eating_until: datetime | None
+
+
+async def feed(db: AsyncSession, rt: Runtime, *, user_id: str) -> Fed:
     """Put a meal in the bowl. Locks my farm. Raises Conflict (still eating), InsufficientFunds (feed)."""
     r = rules().farm
     now = rt.clock.now()
@@ -229,12 +265,13 @@ async def feed(db: AsyncSession, rt: Runtime, *, user_id: str) -> FeedPublic:
         _lay(db, rt, f, r, now)
         await db.flush()
         state = _bowl(f, r, now)
-    return FeedPublic(feed_g=f.feed_g, bowl_g=state.left_g, eating_until=state.empty_at)
+    return Fed(feed_g=f.feed_g, bowl_g=state.left_g, eating_until=state.empty_at)
 
 
-async def visit(db: AsyncSession, rt: Runtime, *, user_id: str, host_id: str) -> VisitPublic:
+async def visit(db: AsyncSession, rt: Runtime, *, user_id: str, host_id: str) -> datetime:
     """Send my chicken to a friend's bowl for the visit window. Locks both farms.
-    Raises NotFound (not a friend), Conflict (a chicken is there, or mine is away)."""
+    Returns when the visit ends. Raises NotFound (not a friend), Conflict (a chicken is
+    there, or mine is away)."""
     r = rules().farm
     now = rt.clock.now()
     async with transaction(db):
@@ -261,10 +298,17 @@ async def visit(db: AsyncSession, rt: Runtime, *, user_id: str, host_id: str) ->
         me.away_host_id = host_id
         await db.flush()
         until = host.visitor_until
-    return VisitPublic(host_id=host_id, until=until)
+    return until
 
 
-async def chase(db: AsyncSession, rt: Runtime, *, user_id: str) -> ChasePublic:
+@dataclass(frozen=True)
+class Chased:
+    visitor_id: str
+    returned_g: int  # what it ate, back in my bag
+    feed_g: int
+
+
+async def chase(db: AsyncSession, rt: Runtime, *, user_id: str) -> Chased:
     """Chase the visiting chicken away; what it ate goes back to my feed. Locks both farms.
     Raises Conflict (no visitor)."""
     r = rules().farm
@@ -283,15 +327,18 @@ async def chase(db: AsyncSession, rt: Runtime, *, user_id: str) -> ChasePublic:
         _lay(db, rt, host, r, now)
         await db.flush()
         feed_g = host.feed_g
-    return ChasePublic(visitor_id=visitor_id, returned_g=returned, feed_g=feed_g)
+    return Chased(visitor_id=visitor_id, returned_g=returned, feed_g=feed_g)
 
 
-def list_projects() -> ProjectList:
-    return ProjectList(items=[ProjectPublic(id=p.id, name=p.name) for p in rules().farm.projects])
+def list_projects() -> list[Project]:
+    return list(rules().farm.projects)
 
 
-async def donate(db: AsyncSession, rt: Runtime, *, user_id: str, eggs: int, project_id: str) -> DonatePublic:
-    """Donate eggs to a charity project. Locks my farm. Raises NotFound (project), InsufficientFunds (eggs)."""
+async def donate(
+    db: AsyncSession, rt: Runtime, *, user_id: str, eggs: int, project_id: str
+) -> tuple[Donation, int]:
+    """Donate eggs to a charity project; returns the donation and the eggs I have left.
+    Locks my farm. Raises NotFound (project), InsufficientFunds (eggs)."""
     r = rules().farm
     if r.project_by_id(project_id) is None:
         raise NotFound("no such project")
@@ -312,4 +359,4 @@ async def donate(db: AsyncSession, rt: Runtime, *, user_id: str, eggs: int, proj
         db.add(donation)
         await db.flush()
         left = f.eggs
-    return DonatePublic(donation_id=donation.id, project_id=project_id, eggs=eggs, eggs_left=left)
+    return donation, left

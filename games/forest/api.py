@@ -17,6 +17,7 @@ from games.forest.schemas import (
     PlantPublic,
     ProtectPublic,
     SpeciesList,
+    SpeciesPublic,
     WaterIn,
     WaterPublic,
 )
@@ -27,37 +28,38 @@ PNG = {200: {"content": {"image/png": {}}, "description": "PNG image"}}
 
 @router.get("/v1/forest", response_model=ForestPublic)
 async def get_forest(user: CurrentUser, db: DbSession, rt: Rt) -> ForestPublic:
-    return await forest.get_forest(db, rt, user_id=user.id)
+    return ForestPublic.of(await forest.get_forest(db, rt, user_id=user.id))
 
 
 @router.post("/v1/forest/balls/{ball_id}/collect", response_model=CollectPublic)
 async def collect(ball_id: str, user: CurrentUser, db: DbSession, rt: Rt) -> CollectPublic:
-    return await forest.collect(db, rt, ball_id=ball_id, user_id=user.id)
+    return CollectPublic.model_validate(await forest.collect(db, rt, ball_id=ball_id, user_id=user.id))
 
 
 @router.get("/v1/forest/friends", response_model=FriendsPublic)
 async def friends(user: CurrentUser, db: DbSession, rt: Rt) -> FriendsPublic:
-    return await forest.list_friends(db, rt, user_id=user.id)
+    return FriendsPublic.of(await forest.list_friends(db, rt, user_id=user.id))
 
 
 @router.post("/v1/forest/friends/{friend_id}/water", response_model=WaterPublic)
 async def water(friend_id: str, body: WaterIn, user: CurrentUser, db: DbSession, rt: Rt) -> WaterPublic:
-    return await forest.water(db, rt, user_id=user.id, friend_id=friend_id, grams=body.grams)
+    watered = await forest.water(db, rt, user_id=user.id, friend_id=friend_id, grams=body.grams)
+    return WaterPublic.model_validate(watered)
 
 
 @router.post("/v1/forest/protect", response_model=ProtectPublic)
 async def protect(user: CurrentUser, db: DbSession, rt: Rt) -> ProtectPublic:
-    return await forest.protect(db, rt, user_id=user.id)
+    return ProtectPublic(protected_until=await forest.protect(db, rt, user_id=user.id))
 
 
 @router.get("/v1/forest/species", response_model=SpeciesList)
 async def species(user: CurrentUser) -> SpeciesList:
-    return forest.list_species()
+    return SpeciesList(items=[SpeciesPublic.model_validate(s) for s in forest.list_species()])
 
 
 @router.post("/v1/forest/plant", response_model=PlantPublic)
 async def plant(body: PlantIn, user: CurrentUser, db: DbSession, rt: Rt) -> PlantPublic:
-    return await forest.plant(db, rt, user_id=user.id, species_id=body.species_id)
+    return PlantPublic.of(await forest.plant(db, rt, user_id=user.id, species_id=body.species_id))
 
 
 def _png(request: Request, tag: str, render: object, state: object) -> Response:
@@ -89,16 +91,17 @@ async def widget(request: Request, user: CurrentUser, db: DbSession, rt: Rt) -> 
 
 @router.post("/v1/forest/groves", response_model=GrovePublic, status_code=201)
 async def create_grove(body: GroveIn, user: CurrentUser, db: DbSession, rt: Rt) -> GrovePublic:
-    return await forest.create_grove(db, rt, user_id=user.id, species_id=body.species_id)
+    return GrovePublic.of(await forest.create_grove(db, rt, user_id=user.id, species_id=body.species_id))
 
 
 @router.get("/v1/forest/groves/{grove_id}", response_model=GrovePublic)
 async def get_grove(grove_id: str, user: CurrentUser, db: DbSession) -> GrovePublic:
-    return await forest.get_grove(db, user_id=user.id, grove_id=grove_id)
+    return GrovePublic.of(await forest.access_grove(db, user_id=user.id, grove_id=grove_id))
 
 
 @router.post("/v1/forest/groves/{grove_id}/contribute", response_model=GrovePublic)
 async def contribute(
     grove_id: str, body: ContributeIn, user: CurrentUser, db: DbSession, rt: Rt
 ) -> GrovePublic:
-    return await forest.contribute(db, rt, user_id=user.id, grove_id=grove_id, grams=body.grams)
+    grove, given = await forest.contribute(db, rt, user_id=user.id, grove_id=grove_id, grams=body.grams)
+    return GrovePublic.of(grove, contributed=given)

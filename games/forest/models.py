@@ -93,6 +93,10 @@ class Tree(SQLModel, table=True):
     rules_version: str = Field(max_length=32)
     planted_at: datetime = at_field()
 
+    @property
+    def certificate_url(self) -> str:
+        return f"/v1/forest/trees/{self.id}/certificate.png"
+
 
 class Grove(SQLModel, table=True):
     """Co-planting: friends contribute energy until the species' cost is met."""

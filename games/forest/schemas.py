@@ -1,10 +1,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from app.types import PositiveGrams
+
+if TYPE_CHECKING:
+    from games.forest import service
+    from games.forest.models import Grove, Tree
+
+FromAttributes = ConfigDict(from_attributes=True)  # from the service's dataclass of the same fields
 
 
 class BallPublic(BaseModel):
@@ -15,6 +22,19 @@ class BallPublic(BaseModel):
     ripe_at: datetime
     expires_at: datetime
     state: str  # growing | ripe
+
+    @classmethod
+    def of(cls, live: service.LiveBall) -> BallPublic:
+        b = live.ball
+        return cls(
+            id=b.id,
+            source=b.source,
+            amount_g=b.amount_g,
+            remaining_g=b.remaining_g,
+            ripe_at=b.ripe_at,
+            expires_at=b.expires_at,
+            state=live.state,
+        )
 
 
 class TreePublic(BaseModel):
@@ -27,6 +47,19 @@ class TreePublic(BaseModel):
     grove_id: str | None
     certificate_url: str
 
+    @classmethod
+    def of(cls, t: Tree) -> TreePublic:
+        return cls(
+            id=t.id,
+            species_id=t.species_id,
+            name=t.species_name,
+            region=t.region,
+            cost_g=t.cost_g,
+            planted_at=t.planted_at,
+            grove_id=t.grove_id,
+            certificate_url=t.certificate_url,
+        )
+
 
 class ForestPublic(BaseModel):
     user_id: str
@@ -37,14 +70,30 @@ class ForestPublic(BaseModel):
     planted: list[TreePublic]
     rules_version: str
 
+    @classmethod
+    def of(cls, f: service.Forest) -> ForestPublic:
+        return cls(
+            user_id=f.user_id,
+            energy_g=f.energy_g,
+            today_g=f.today_g,
+            balls=[BallPublic.of(b) for b in f.balls],
+            protected_until=f.protected_until,
+            planted=[TreePublic.of(t) for t in f.planted],
+            rules_version=f.rules_version,
+        )
+
 
 class CollectPublic(BaseModel):
+    model_config = FromAttributes
+
     collected_g: int
     ball_id: str
     energy_g: int
 
 
 class FriendForest(BaseModel):
+    model_config = FromAttributes
+
     user_id: str
     display_name: str
     collectable_g: int
@@ -57,12 +106,18 @@ class FriendForest(BaseModel):
 class FriendsPublic(BaseModel):
     items: list[FriendForest]
 
+    @classmethod
+    def of(cls, items: list[service.FriendForest]) -> FriendsPublic:
+        return cls(items=[FriendForest.model_validate(f) for f in items])
+
 
 class WaterIn(BaseModel):
     grams: StrictInt = Field(description="10, 18, 33 or 66 (rules file)")
 
 
 class WaterPublic(BaseModel):
+    model_config = FromAttributes
+
     ball_id: str
     grams: int
     energy_g: int
@@ -74,6 +129,8 @@ class ProtectPublic(BaseModel):
 
 
 class SpeciesPublic(BaseModel):
+    model_config = FromAttributes
+
     id: str
     name: str
     cost_g: int
@@ -93,6 +150,10 @@ class PlantPublic(BaseModel):
     certificate_url: str
     energy_g: int
 
+    @classmethod
+    def of(cls, p: service.Planted) -> PlantPublic:
+        return cls(tree_id=p.tree.id, certificate_url=p.tree.certificate_url, energy_g=p.energy_g)
+
 
 class GroveIn(BaseModel):
     species_id: str = Field(min_length=1, max_length=32)
@@ -111,3 +172,16 @@ class GrovePublic(BaseModel):
     tree_id: str | None
     completed_at: datetime | None
     contributed_g: int | None = None  # this request's contribution
+
+    @classmethod
+    def of(cls, g: Grove, contributed: int | None = None) -> GrovePublic:
+        return cls(
+            id=g.id,
+            creator_id=g.creator_id,
+            species_id=g.species_id,
+            cost_g=g.cost_g,
+            raised_g=g.raised_g,
+            tree_id=g.tree_id,
+            completed_at=g.completed_at,
+            contributed_g=contributed,
+        )

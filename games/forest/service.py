@@ -12,13 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.auth.models import User
+from app.auth import service as auth
 from app.db import after_commit, is_unique_violation, transaction
 from app.errors import (
     AlreadyClaimed,
@@ -43,22 +43,8 @@ from games.forest.models import (
     Tree,
     Watering,
 )
-from games.forest.schemas import (
-    BallPublic,
-    CollectPublic,
-    ForestPublic,
-    FriendForest,
-    FriendsPublic,
-    GrovePublic,
-    PlantPublic,
-    ProtectPublic,
-    SpeciesList,
-    SpeciesPublic,
-    TreePublic,
-    WaterPublic,
-)
 from games.leaderboards import scores
-from games.rules import Rules, rules
+from games.rules import Rules, Species, rules
 from games.rules import energy as energy_rules
 from games.rules import forest as forest_rules
 from social.friends import service as friends
@@ -141,38 +127,17 @@ async def add_balls(db: AsyncSession, rows: list[dict[str, object]]) -> None:
         await db.execute(insert(EnergyBall).values(rows).on_conflict_do_nothing())
 
 
-def _ball_public(b: EnergyBall, now: datetime) -> BallPublic:
-    return BallPublic(
-        id=b.id,
-        source=b.source,
-        amount_g=b.amount_g,
-        remaining_g=b.remaining_g,
-        ripe_at=b.ripe_at,
-        expires_at=b.expires_at,
-        state=energy_rules.ball_state(b.ripe_at, b.expires_at, b.remaining_g, now),
-    )
-
-
-def certificate_url(tree_id: str) -> str:
-    return f"/v1/forest/trees/{tree_id}/certificate.png"
-
-
-def _tree_public(t: Tree) -> TreePublic:
-    return TreePublic(
-        id=t.id,
-        species_id=t.species_id,
-        name=t.species_name,
-        region=t.region,
-        cost_g=t.cost_g,
-        planted_at=t.planted_at,
-        grove_id=t.grove_id,
-        certificate_url=certificate_url(t.id),
-    )
-
-
 def day_start(rt: Runtime, at: datetime) -> datetime:
     local = rt.clock.local(at)
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def collected_by_user(since: datetime | None) -> Select[tuple[str, int]]:
+    """SQL: (collector id, grams collected) since ``since`` (None: ever); the energy board's rebuild."""
+    q = select(BallCollection.collector_id, func.sum(BallCollection.grams)).group_by(
+        BallCollection.collector_id
+    )
+    return q if since is None else q.where(BallCollection.collected_at >= since)
 
 
 async def _collected_since(db: AsyncSession, user_id: str, since: datetime) -> int:
@@ -191,7 +156,24 @@ async def get_account(db: AsyncSession, user_id: str) -> ForestAccount | None:
     return await db.get(ForestAccount, user_id)
 
 
-async def get_forest(db: AsyncSession, rt: Runtime, *, user_id: str) -> ForestPublic:
+@dataclass(frozen=True)
+class LiveBall:
+    ball: EnergyBall
+    state: str  # growing | ripe (``energy_rules.ball_state``)
+
+
+@dataclass(frozen=True)
+class Forest:
+    user_id: str
+    energy_g: int
+    today_g: int  # collected today, in the bank's zone
+    balls: list[LiveBall]
+    protected_until: datetime | None
+    planted: list[Tree]
+    rules_version: str
+
+
+async def get_forest(db: AsyncSession, rt: Runtime, *, user_id: str) -> Forest:
     """My forest: energy held, live balls (growing and ripe), protection, trees planted."""
     now = rt.clock.now()
     account = await db.get(ForestAccount, user_id)
@@ -210,24 +192,37 @@ async def get_forest(db: AsyncSession, rt: Runtime, *, user_id: str) -> ForestPu
         if account and account.protected_until and account.protected_until > now
         else None
     )
-    return ForestPublic(
+    return Forest(
         user_id=user_id,
         energy_g=account.energy_g if account else 0,
         today_g=await _collected_since(db, user_id, day_start(rt, now)),
-        balls=[_ball_public(b, now) for b in balls],
+        balls=[
+            LiveBall(b, energy_rules.ball_state(b.ripe_at, b.expires_at, b.remaining_g, now)) for b in balls
+        ],
         protected_until=protected,
-        planted=[_tree_public(t) for t in trees],
+        planted=list(trees),
         rules_version=rules().version,
     )
 
 
-async def list_friends(db: AsyncSession, rt: Runtime, *, user_id: str) -> FriendsPublic:
+@dataclass(frozen=True)
+class FriendForest:
+    user_id: str
+    display_name: str
+    collectable_g: int  # what I could collect from their ripe balls right now
+    energy_g: int
+    collected_g: int
+    trees: int
+    protected_until: datetime | None
+
+
+async def list_friends(db: AsyncSession, rt: Runtime, *, user_id: str) -> list[FriendForest]:
     """My friends with what I could collect from each right now and their energy totals."""
     now = rt.clock.now()
     ids = await friends.friend_ids(db, user_id)
     if not ids:
-        return FriendsPublic(items=[])
-    people = {u.id: u for u in (await db.execute(select(User).where(col(User.id).in_(ids)))).scalars()}
+        return []
+    people = await auth.profiles(db, ids)
     accounts = {
         a.user_id: a
         for a in (
@@ -294,16 +289,11 @@ async def list_friends(db: AsyncSession, rt: Runtime, *, user_id: str) -> Friend
             )
         )
     items.sort(key=lambda f: (-f.collectable_g, f.display_name, f.user_id))
-    return FriendsPublic(items=items)
+    return items
 
 
-def list_species() -> SpeciesList:
-    return SpeciesList(
-        items=[
-            SpeciesPublic(id=s.id, name=s.name, cost_g=s.cost_g, region=s.region)
-            for s in rules().forest.species
-        ]
-    )
+def list_species() -> list[Species]:
+    return list(rules().forest.species)
 
 
 async def access_tree(db: AsyncSession, *, user_id: str, tree_id: str) -> Tree:
@@ -317,7 +307,14 @@ async def access_tree(db: AsyncSession, *, user_id: str, tree_id: str) -> Tree:
 # ---------------------------------------------------------------- collecting
 
 
-async def collect(db: AsyncSession, rt: Runtime, *, ball_id: str, user_id: str) -> CollectPublic:
+@dataclass(frozen=True)
+class Collected:
+    collected_g: int
+    ball_id: str
+    energy_g: int  # mine after collecting
+
+
+async def collect(db: AsyncSession, rt: Runtime, *, ball_id: str, user_id: str) -> Collected:
     """Collect a ripe ball: the owner takes the rest, a friend their take once, within the
     friends' share. Conditional UPDATE on the ball row (the row lock serialises collectors).
     Raises NotFound (no ball, or not a friend), Conflict (not ripe, protected), Expired,
@@ -394,16 +391,24 @@ async def collect(db: AsyncSession, rt: Runtime, *, ball_id: str, user_id: str) 
             )
             count_after_commit(db, ENERGY_COLLECTED, taken)
     except IntegrityError as exc:
-        if is_unique_violation(exc):
+        if is_unique_violation(exc, "uq_ball_collections_ball_id_collector_id"):
             raise AlreadyClaimed("you already collected from this ball") from exc
         raise
-    return CollectPublic(collected_g=taken, ball_id=ball_id, energy_g=energy_g)
+    return Collected(collected_g=taken, ball_id=ball_id, energy_g=energy_g)
 
 
 # ---------------------------------------------------------------- watering and protection
 
 
-async def water(db: AsyncSession, rt: Runtime, *, user_id: str, friend_id: str, grams: int) -> WaterPublic:
+@dataclass(frozen=True)
+class Watered:
+    ball_id: str  # the ball my friend collects
+    grams: int
+    energy_g: int  # mine left
+    remaining_today: int  # waterings of this friend left today
+
+
+async def water(db: AsyncSession, rt: Runtime, *, user_id: str, friend_id: str, grams: int) -> Watered:
     """Give a friend energy from mine, as a ball they collect. Raises ValidationFailed (amount),
     NotFound (not a friend), LimitExceeded (daily limit per friend), InsufficientFunds."""
     r = rules()
@@ -463,13 +468,13 @@ async def water(db: AsyncSession, rt: Runtime, *, user_id: str, friend_id: str, 
                 data={"friend_id": user_id, "grams": grams, "ball_id": row["id"]},
             )
     except IntegrityError as exc:
-        if is_unique_violation(exc):
+        if is_unique_violation(exc, "uq_forest_waterings_from_id_to_id_day_n"):
             raise LimitExceeded("watered this friend enough today", limit=limit) from exc
         raise
-    return WaterPublic(ball_id=str(row["id"]), grams=grams, energy_g=left, remaining_today=limit - done - 1)
+    return Watered(ball_id=str(row["id"]), grams=grams, energy_g=left, remaining_today=limit - done - 1)
 
 
-async def protect(db: AsyncSession, rt: Runtime, *, user_id: str) -> ProtectPublic:
+async def protect(db: AsyncSession, rt: Runtime, *, user_id: str) -> datetime:
     """Use a protection card: friends cannot collect for the configured hours. Raises Conflict (already protected)."""
     now = rt.clock.now()
     until = now + timedelta(hours=rules().forest.protection_h)
@@ -486,27 +491,33 @@ async def protect(db: AsyncSession, rt: Runtime, *, user_id: str) -> ProtectPubl
         )
         if result.scalar_one_or_none() is None:
             raise Conflict("already protected", reason="protected")
-    return ProtectPublic(protected_until=until)
+    return until
 
 
 # ---------------------------------------------------------------- planting
 
 
-def _species(species_id: str):  # type: ignore[no-untyped-def]
+def _species(species_id: str) -> Species:
     species = rules().forest.species_by_id(species_id)
     if species is None:
         raise NotFound("no such species")
     return species
 
 
-async def plant(db: AsyncSession, rt: Runtime, *, user_id: str, species_id: str) -> PlantPublic:
+@dataclass(frozen=True)
+class Planted:
+    tree: Tree
+    energy_g: int  # mine left
+
+
+async def plant(db: AsyncSession, rt: Runtime, *, user_id: str, species_id: str) -> Planted:
     """Spend energy held on a tree. Raises NotFound (species), InsufficientFunds."""
     species = _species(species_id)
     now = rt.clock.now()
     async with transaction(db):
         left = await debit(db, user_id=user_id, grams=species.cost_g)
         tree = await _make_tree(db, rt, owner_id=user_id, species_id=species_id, now=now, grove_id=None)
-    return PlantPublic(tree_id=tree.id, certificate_url=certificate_url(tree.id), energy_g=left)
+    return Planted(tree=tree, energy_g=left)
 
 
 async def _make_tree(
@@ -531,25 +542,12 @@ async def _make_tree(
         rt,
         user_id=owner_id,
         kind="tree_planted",
-        data={"tree_id": tree.id, "species_id": species.id, "certificate_url": certificate_url(tree.id)},
+        data={"tree_id": tree.id, "species_id": species.id, "certificate_url": tree.certificate_url},
     )
     return tree
 
 
-def _grove_public(g: Grove, contributed: int | None = None) -> GrovePublic:
-    return GrovePublic(
-        id=g.id,
-        creator_id=g.creator_id,
-        species_id=g.species_id,
-        cost_g=g.cost_g,
-        raised_g=g.raised_g,
-        tree_id=g.tree_id,
-        completed_at=g.completed_at,
-        contributed_g=contributed,
-    )
-
-
-async def create_grove(db: AsyncSession, rt: Runtime, *, user_id: str, species_id: str) -> GrovePublic:
+async def create_grove(db: AsyncSession, rt: Runtime, *, user_id: str, species_id: str) -> Grove:
     """Start co-planting a species with friends. Raises NotFound (species)."""
     species = _species(species_id)
     async with transaction(db):
@@ -562,7 +560,7 @@ async def create_grove(db: AsyncSession, rt: Runtime, *, user_id: str, species_i
         )
         db.add(grove)
         await db.flush()
-    return _grove_public(grove)
+    return grove
 
 
 async def access_grove(db: AsyncSession, *, user_id: str, grove_id: str) -> Grove:
@@ -575,16 +573,13 @@ async def access_grove(db: AsyncSession, *, user_id: str, grove_id: str) -> Grov
     return grove
 
 
-async def get_grove(db: AsyncSession, *, user_id: str, grove_id: str) -> GrovePublic:
-    return _grove_public(await access_grove(db, user_id=user_id, grove_id=grove_id))
-
-
 async def contribute(
     db: AsyncSession, rt: Runtime, *, user_id: str, grove_id: str, grams: int
-) -> GrovePublic:
+) -> tuple[Grove, int]:
     """Give energy to a grove, at most what it still needs (conditional UPDATE on the grove
     row); the contribution that meets the cost plants the tree for the grove's starter.
-    Raises NotFound, SoldOut (already complete), InsufficientFunds."""
+    Returns the grove and the grams given. Raises NotFound, SoldOut (already complete),
+    InsufficientFunds."""
     now = rt.clock.now()
     async with transaction(db):
         grove = await access_grove(db, user_id=user_id, grove_id=grove_id)
@@ -615,7 +610,7 @@ async def contribute(
             )
         await db.flush()
         await db.refresh(grove)
-    return _grove_public(grove, contributed=given)
+    return grove, given
 
 
 # ---------------------------------------------------------------- pictures' state
@@ -627,7 +622,8 @@ async def widget_state(db: AsyncSession, rt: Runtime, *, user_id: str):  # type:
 
     r = rules().forest
     forest = await get_forest(db, rt, user_id=user_id)
-    name = await db.scalar(select(User.display_name).where(User.id == user_id)) or ""
+    me = await auth.get_profile(db, user_id)
+    name = me.display_name if me else ""
     target = r.species[0]
     stage = forest_rules.tree_stage(forest.energy_g, target.cost_g, len(r.stages))
     return WidgetState(
@@ -648,7 +644,8 @@ async def certificate_state(db: AsyncSession, rt: Runtime, *, user_id: str, tree
     from games.forest.images import CertificateState
 
     tree = await access_tree(db, user_id=user_id, tree_id=tree_id)
-    name = await db.scalar(select(User.display_name).where(User.id == tree.owner_id)) or ""
+    owner = await auth.get_profile(db, tree.owner_id)
+    name = owner.display_name if owner else ""
     return CertificateState(
         tree_id=tree.id,
         owner_name=name,

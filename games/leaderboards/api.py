@@ -5,9 +5,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.deps import CurrentUser, DbSession, Rt
-from games.leaderboards import boards as _boards  # noqa: F401  (registers energy, steps, eggs)
 from games.leaderboards import service as leaderboards
-from games.leaderboards.service import BoardPublic, Period, Scope
+from games.leaderboards.schemas import BoardPublic
+from games.leaderboards.service import Period, Scope
 
 router = APIRouter(tags=["leaderboards"])
 
@@ -22,6 +22,7 @@ async def read_board(
     period: Period = "week",
     limit: Annotated[int, Query(ge=1, le=100)] = 100,
 ) -> BoardPublic:
-    return await leaderboards.read_board(
+    found = await leaderboards.read_board(
         db, rt, board=board, scope=scope, period=period, user_id=user.id, limit=limit
     )
+    return BoardPublic.of(found)

@@ -1,9 +1,11 @@
-"""The games' boards (energy, steps, eggs): registered with their rebuild from the database,
-and the full rebuild of every registered board (``quanzi leaderboards rebuild``)."""
+"""Rebuilding boards from the database: the per-period totals a feature's rebuild is made
+of, the steps board, and the full rebuild of every registered board (``quanzi leaderboards
+rebuild``). The forest registers ``energy`` and the farm ``eggs`` from their own packages."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -11,8 +13,6 @@ from sqlalchemy import func, select
 
 from app.events.models import StepDay
 from app.runtime import Runtime
-from games.farm.models import EggLog
-from games.forest.models import BallCollection
 from games.leaderboards import registry, scores
 from games.leaderboards.registry import Scores
 
@@ -23,28 +23,17 @@ def period_starts(rt: Runtime, now: datetime) -> dict[str, datetime]:
     return {"day": local, "week": local - timedelta(days=local.weekday())}
 
 
-async def _sum_by_user(rt: Runtime, model: Any, user_col: Any, value_col: Any, at_col: Any) -> Scores:
+async def totals_by_period(rt: Runtime, totals: Callable[[datetime | None], Any]) -> Scores:
+    """A board's current scores from ``totals(since)``: a query of (user id, total) over
+    what happened since ``since`` (None: all time), run for the day, the week and all time."""
     now = rt.clock.now()
     starts = period_starts(rt, now)
     out: Scores = defaultdict(dict)
     async with rt.sessionmaker() as db:
         for period, since in (("day", starts["day"]), ("week", starts["week"]), ("all", None)):
-            q = select(user_col, func.sum(value_col)).group_by(user_col)
-            if since is not None:
-                q = q.where(at_col >= since)
-            for uid, total in (await db.execute(q)).all():
+            for uid, total in (await db.execute(totals(since))).all():
                 out[uid][period] = float(total or 0)
     return dict(out)
-
-
-async def rebuild_energy(rt: Runtime) -> Scores:
-    return await _sum_by_user(
-        rt, BallCollection, BallCollection.collector_id, BallCollection.grams, BallCollection.collected_at
-    )
-
-
-async def rebuild_eggs(rt: Runtime) -> Scores:
-    return await _sum_by_user(rt, EggLog, EggLog.user_id, EggLog.eggs, EggLog.laid_at)
 
 
 def _week_days(day: date) -> tuple[date, date]:
@@ -88,9 +77,7 @@ async def refresh_steps_user(rt: Runtime, *, user_id: str, at: datetime) -> None
         )
 
 
-registry.register_board("energy", rebuild=rebuild_energy)
 registry.register_board("steps", rebuild=rebuild_steps)
-registry.register_board("eggs", rebuild=rebuild_eggs)
 
 
 async def rebuild_all(rt: Runtime) -> dict[str, int]:

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel
 from sqlalchemy import String, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
-from app.auth.models import User
+from app.auth import service as auth
 from app.db import execute
 from app.errors import NotFound
 from app.runtime import Runtime
-from games.leaderboards import boards as _boards  # noqa: F401  (registers the games' boards)
+from games.leaderboards import boards as _boards  # noqa: F401  (registers the steps board)
 from games.leaderboards import registry, scores
 from social.friends import service as friends
 
@@ -21,19 +20,22 @@ Scope = Literal["global", "friends"]
 Period = Literal["day", "week", "all"]
 
 
-class Entry(BaseModel):
+@dataclass(frozen=True)
+class Entry:
     rank: int
     user_id: str
     display_name: str
     score: float
 
 
-class Me(BaseModel):
+@dataclass(frozen=True)
+class Me:
     rank: int | None
     score: float
 
 
-class BoardPublic(BaseModel):
+@dataclass(frozen=True)
+class Board:
     board: str
     scope: str
     period: str
@@ -43,14 +45,12 @@ class BoardPublic(BaseModel):
 
 
 async def _names(db: AsyncSession, ids: list[str]) -> dict[str, str]:
-    if not ids:
-        return {}
-    return dict((await db.execute(select(User.id, User.display_name).where(col(User.id).in_(ids)))).all())  # type: ignore[arg-type,attr-defined]
+    return {uid: p.display_name for uid, p in (await auth.profiles(db, ids)).items()}
 
 
 # Me and my friends with their names, built once: one IN over a union (an index lookup per
 # id; "id = me OR id IN (…)" would scan users).
-_users = User.__table__  # type: ignore[attr-defined]
+_users = auth.profiles_sql()
 _ME_AND_FRIENDS_NAMED = select(_users.c.id, _users.c.display_name).where(
     _users.c.id.in_(friends.friend_ids_query(bindparam("p_user", type_=String()), and_self=True))
 )
@@ -65,7 +65,7 @@ async def _names_of_friends_and_me(db: AsyncSession, user_id: str) -> dict[str, 
 
 async def read_board(
     db: AsyncSession, rt: Runtime, *, board: str, scope: Scope, period: Period, user_id: str, limit: int
-) -> BoardPublic:
+) -> Board:
     """A board's current bucket. Raises NotFound (no such board)."""
     if registry.get_board(board) is None:
         raise NotFound("no such leaderboard", boards=sorted(registry.BOARDS))
@@ -98,6 +98,6 @@ async def read_board(
         Entry(rank=i + 1, user_id=uid, display_name=names.get(uid, ""), score=score)
         for i, (uid, score) in enumerate(ranked)
     ]
-    return BoardPublic(
+    return Board(
         board=board, scope=scope, period=period, bucket=scores.bucket(rt, period, now), items=items, me=me
     )

@@ -4,16 +4,16 @@ from fastapi import APIRouter
 
 from app.deps import CurrentUser, DbSession, Rt
 from games.quiz import service as quiz
-from games.quiz.service import AnswerIn, AnswerPublic, QuizPublic
+from games.quiz.schemas import AnswerIn, AnswerPublic, QuizPublic
 
 router = APIRouter(tags=["farm"])
 
 
 @router.get("/v1/farm/quiz", response_model=QuizPublic)
 async def today(user: CurrentUser, db: DbSession, rt: Rt) -> QuizPublic:
-    return await quiz.today(db, rt, user_id=user.id)
+    return QuizPublic.of(await quiz.today(db, rt, user_id=user.id))
 
 
 @router.post("/v1/farm/quiz/answer", response_model=AnswerPublic)
 async def answer(body: AnswerIn, user: CurrentUser, db: DbSession, rt: Rt) -> AnswerPublic:
-    return await quiz.answer(db, rt, user_id=user.id, choice=body.choice)
+    return AnswerPublic.model_validate(await quiz.answer(db, rt, user_id=user.id, choice=body.choice))

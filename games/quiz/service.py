@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, replace
 
-from pydantic import BaseModel, Field, StrictInt
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,55 +17,43 @@ from games.quiz.questions import QUESTIONS, Q
 from games.rules import rules
 
 
-class QuizPublic(BaseModel):
-    day: str
-    question_id: str
-    question: str
-    choices: list[str]
-    answered: bool
-    choice: int | None = None
-    correct: bool | None = None
-    answer: int | None = None  # shown once answered
-    explanation: str | None = None  # shown once answered
-    reward_g: int
-
-
-class AnswerIn(BaseModel):
-    choice: StrictInt = Field(ge=0, le=9)
-
-
-class AnswerPublic(BaseModel):
-    correct: bool
-    reward_g: int
-    answer: int
-    explanation: str
-
-
 def question_for(user_id: str, day: str) -> Q:
     """The user's question for a business day: deterministic, spread over the bank."""
     digest = hashlib.sha256(f"quiz:{user_id}:{day}".encode()).digest()
     return QUESTIONS[int.from_bytes(digest[:8], "big") % len(QUESTIONS)]
 
 
-async def today(db: AsyncSession, rt: Runtime, *, user_id: str) -> QuizPublic:
+@dataclass(frozen=True)
+class Today:
+    day: str
+    question_id: str
+    question: str
+    choices: list[str]
+    reward_g: int  # for a right answer
+    mine: QuizAnswer | None = None
+    # Shown once I answered:
+    answer: int | None = None
+    explanation: str | None = None
+
+
+async def today(db: AsyncSession, rt: Runtime, *, user_id: str) -> Today:
     """Today's question, and my answer with the explanation if I answered."""
     day = rt.clock.today().isoformat()
     qid, text, choices, right, explanation = question_for(user_id, day)
+    out = Today(day, qid, text, list(choices), rules().farm.quiz_reward_g)
     done = await db.get(QuizAnswer, (user_id, day))
-    out = QuizPublic(
-        day=day,
-        question_id=qid,
-        question=text,
-        choices=list(choices),
-        answered=done is not None,
-        reward_g=rules().farm.quiz_reward_g,
-    )
-    if done is not None:
-        out.choice, out.correct, out.answer, out.explanation = done.choice, done.correct, right, explanation
-    return out
+    return out if done is None else replace(out, mine=done, answer=right, explanation=explanation)
 
 
-async def answer(db: AsyncSession, rt: Runtime, *, user_id: str, choice: int) -> AnswerPublic:
+@dataclass(frozen=True)
+class Answered:
+    correct: bool
+    reward_g: int
+    answer: int  # the right choice
+    explanation: str
+
+
+async def answer(db: AsyncSession, rt: Runtime, *, user_id: str, choice: int) -> Answered:
     """Answer today's question once; a right answer earns feed. Raises ValidationFailed, AlreadyClaimed."""
     now = rt.clock.now()
     day = rt.clock.local(now).date().isoformat()
@@ -91,7 +79,7 @@ async def answer(db: AsyncSession, rt: Runtime, *, user_id: str, choice: int) ->
             if reward:
                 await farm.add_feed(db, rt, user_id=user_id, grams=reward)
     except IntegrityError as exc:
-        if is_unique_violation(exc):
+        if is_unique_violation(exc, "pk_quiz_answers"):
             raise AlreadyClaimed("today's question is answered") from exc
         raise
-    return AnswerPublic(correct=correct, reward_g=reward, answer=right, explanation=explanation)
+    return Answered(correct=correct, reward_g=reward, answer=right, explanation=explanation)

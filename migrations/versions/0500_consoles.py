@@ -1,7 +1,9 @@
-"""The staff consoles: the staff audit log, advisors' notes on clients, escalated review items.
+"""The staff consoles: the staff audit log, advisors' notes on clients, escalated review items,
+product cards in chat (messages.kind ``product``) and escalations in the moderation audit
+(moderation_audit.action ``escalate``).
 
 Revision ID: 0500
-Revises: 0001
+Revises: 0400
 Create Date: 2026-12-02 09:00:00.000000
 """
 from collections.abc import Sequence
@@ -14,12 +16,27 @@ import app.dbtypes
 
 
 revision: str = '0500'
-down_revision: str | Sequence[str] | None = '0001'
+down_revision: str | Sequence[str] | None = '0400'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# The CHECK constraints of 0400 that gain a value, written out (a migration stays as written).
+CHECKS = [
+    ("messages", "kind", ("text", "image", "transfer", "red_packet", "system"), ("product",)),
+    ("moderation_audit", "action", ("approve", "reject", "remove", "mute", "terms"), ("escalate",)),
+]
+
+
+def _check(table: str, column: str, values: tuple[str, ...]) -> None:
+    listed = ", ".join(f"'{v}'" for v in values)
+    op.drop_constraint(op.f(f"ck_{table}_{column}_valid"), table, type_="check")
+    op.create_check_constraint(op.f(f"ck_{table}_{column}_valid"), table, f"{column} IN ({listed})")
+
+
 def upgrade() -> None:
+    for table, column, before, added in CHECKS:
+        _check(table, column, before + added)
     op.create_table('staff_actions',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('staff_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
@@ -63,6 +80,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    for table, column, before, _ in CHECKS:
+        _check(table, column, before)
     op.drop_column('moderation_items', 'escalated_at')
     op.drop_column('moderation_items', 'escalated_by')
     op.drop_index('ix_advisor_notes_client_id_id', table_name='advisor_notes')

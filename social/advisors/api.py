@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from app.auth.models import User
+from app.auth.service import Caller
 from app.deps import CurrentUser, DbSession, Rt, require_role
 from app.pagination import Cursor, Limit, Page
 from social.advisors import service as advisors
@@ -29,13 +29,13 @@ from social.advisors.schemas import (
 
 router = APIRouter(tags=["advisors"])
 
-Advisor = Annotated[User, Depends(require_role("advisor"))]
-Admin = Annotated[User, Depends(require_role("admin"))]
+Advisor = Annotated[Caller, Depends(require_role("advisor"))]
+Admin = Annotated[Caller, Depends(require_role("admin"))]
 
 
 @router.get("/v1/me/advisor", response_model=MyAdvisorPublic)
 async def my_advisor(user: CurrentUser, db: DbSession, rt: Rt) -> MyAdvisorPublic:
-    return await advisors.my_advisor(db, rt, user_id=user.id)
+    return MyAdvisorPublic.of(await advisors.my_advisor(db, rt, user_id=user.id))
 
 
 Sort = Literal["id", "name", "last_active", "assigned"]
@@ -56,7 +56,7 @@ async def list_clients(
     region: Text = None,
     sort: Sort = "id",
 ) -> Page[ClientSummary]:
-    return await advisors.clients(
+    found = await advisors.clients(
         db,
         rt,
         advisor_id=user.id,
@@ -67,25 +67,28 @@ async def list_clients(
         region=region,
         sort=sort,
     )
+    return found.page(ClientSummary.of)
 
 
 @router.get("/v1/advisor/inbox", response_model=Inbox)
 async def inbox(user: Advisor, db: DbSession) -> Inbox:
     """My clients' conversations with unread messages, with counts."""
-    return await advisors.inbox(db, advisor_id=user.id)
+    return Inbox.model_validate(await advisors.inbox(db, advisor_id=user.id))
 
 
 @router.get("/v1/advisor/clients/{client_id}/notes", response_model=Page[NotePublic])
 async def list_notes(
     client_id: str, user: Advisor, db: DbSession, limit: Limit = 20, cursor: Cursor = None
 ) -> Page[NotePublic]:
-    return await advisors.notes(db, advisor_id=user.id, client_id=client_id, limit=limit, cursor=cursor)
+    found = await advisors.notes(db, advisor_id=user.id, client_id=client_id, limit=limit, cursor=cursor)
+    return found.page(NotePublic.model_validate)
 
 
 @router.post("/v1/advisor/clients/{client_id}/notes", response_model=NotePublic, status_code=201)
 async def add_note(client_id: str, body: NoteIn, user: Advisor, db: DbSession, rt: Rt) -> NotePublic:
     """Keep a note on a client: visible to the client's advisors, never to the client."""
-    return await advisors.add_note(db, rt, advisor_id=user.id, client_id=client_id, text=body.text)
+    note = await advisors.add_note(db, rt, advisor_id=user.id, client_id=client_id, text=body.text)
+    return NotePublic.model_validate(note)
 
 
 @router.post("/v1/advisor/clients/{client_id}/conversation", response_model=ConversationRef)
@@ -100,29 +103,34 @@ async def share_product(
     client_id: str, body: ProductShare, user: Advisor, db: DbSession, rt: Rt
 ) -> SharedMessage:
     """Share a bank product card into the chat with a client (a ``product`` message)."""
-    return await advisors.share_product(db, rt, advisor_id=user.id, client_id=client_id, product=body)
+    shared = await advisors.share_product(
+        db, rt, advisor_id=user.id, client_id=client_id, product=body.model_dump()
+    )
+    return SharedMessage.model_validate(shared)
 
 
 @router.get("/v1/advisor/clients/{client_id}/activity", response_model=ClientActivity)
 async def client_activity(client_id: str, user: Advisor, db: DbSession) -> ClientActivity:
     """A client's latest game and content activity."""
-    return await advisors.client_activity(db, advisor_id=user.id, client_id=client_id)
+    return ClientActivity.model_validate(
+        await advisors.client_activity(db, advisor_id=user.id, client_id=client_id)
+    )
 
 
 @router.get("/v1/advisor/clients/{client_id}", response_model=ClientDetail)
 async def get_client(client_id: str, user: Advisor, db: DbSession, rt: Rt) -> ClientDetail:
-    return await advisors.client_detail(db, rt, advisor_id=user.id, client_id=client_id)
+    return ClientDetail.of(await advisors.client_detail(db, rt, advisor_id=user.id, client_id=client_id))
 
 
 @router.post("/v1/admin/advisors/match", response_model=MatchResult)
 async def run_match(user: Admin, db: DbSession, rt: Rt) -> MatchResult:
-    return await advisors.match(db, rt)
+    return MatchResult.model_validate(await advisors.match(db, rt))
 
 
 @router.get("/v1/admin/advisors", response_model=list[AdvisorLoad])
 async def advisor_loads(user: Admin, db: DbSession, rt: Rt) -> list[AdvisorLoad]:
     """Every advisor: capacity, fit settings and number of clients."""
-    return await advisors.overview(db, rt)
+    return [AdvisorLoad.model_validate(a) for a in await advisors.overview(db, rt)]
 
 
 @router.get("/v1/admin/advisors/assignments", response_model=Page[AssignmentPublic])
@@ -133,17 +141,28 @@ async def list_assignments(
     cursor: Cursor = None,
     advisor_id: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Page[AssignmentPublic]:
-    return await advisors.assignments(db, limit=limit, cursor=cursor, advisor_id=advisor_id)
+    found = await advisors.assignments(db, limit=limit, cursor=cursor, advisor_id=advisor_id)
+    return found.page(AssignmentPublic.model_validate)
 
 
 @router.put("/v1/admin/advisors/assignments/{client_id}", response_model=AssignmentPublic)
 async def reassign(client_id: str, body: ReassignIn, user: Admin, db: DbSession, rt: Rt) -> AssignmentPublic:
     """Give a client to another advisor (within that advisor's capacity)."""
-    return await advisors.reassign(db, rt, client_id=client_id, advisor_id=body.advisor_id)
+    return AssignmentPublic.model_validate(
+        await advisors.reassign(db, rt, client_id=client_id, advisor_id=body.advisor_id)
+    )
 
 
 @router.put("/v1/admin/advisors/{advisor_id}", response_model=AdvisorProfilePublic)
 async def set_profile(
     advisor_id: str, body: AdvisorProfileIn, user: Admin, db: DbSession
 ) -> AdvisorProfilePublic:
-    return await advisors.set_profile(db, advisor_id=advisor_id, profile=body)
+    await advisors.set_profile(
+        db,
+        advisor_id=advisor_id,
+        capacity=body.capacity,
+        regions=body.regions,
+        languages=body.languages,
+        risk_profiles=body.risk_profiles,
+    )
+    return AdvisorProfilePublic(advisor_id=advisor_id, **body.model_dump())

@@ -21,8 +21,18 @@ from app.deps import DbSession, Rt
 from app.errors import ValidationFailed
 from app.pagination import Cursor
 from social.advisors import service as advisors
-from social.advisors.schemas import ProductShare
+from social.advisors.schemas import (
+    AdvisorLoad,
+    AssignmentPublic,
+    ClientActivity,
+    ClientDetail,
+    ClientSummary,
+    Inbox,
+    NotePublic,
+    ProductShare,
+)
 from social.chat import service as chat
+from social.chat.schemas import MessagePublic
 
 register("advisors", Path(__file__).resolve().parent)
 router = console_router()
@@ -155,11 +165,11 @@ async def clients_page(
         sort=sort,
     )
     facets = await advisors.client_facets(db, advisor_id=staff.id)
-    box = await advisors.inbox(db, advisor_id=staff.id)
+    box = Inbox.model_validate(await advisors.inbox(db, advisor_id=staff.id))
     return render(
         request,
         "advisors/clients.html",
-        page=page,
+        page=page.page(ClientSummary.of),
         facets=facets,
         inbox=box,
         q=q,
@@ -173,7 +183,7 @@ async def clients_page(
 
 @router.get("/console/advisor/inbox", name="advisors.inbox", response_class=HTMLResponse)
 async def inbox_page(request: Request, staff: AdvisorStaff, db: DbSession) -> Response:
-    box = await advisors.inbox(db, advisor_id=staff.id)
+    box = Inbox.model_validate(await advisors.inbox(db, advisor_id=staff.id))
     template = "advisors/inbox_panel.html" if request.query_params.get("panel") else "advisors/inbox.html"
     return render(request, template, inbox=box)
 
@@ -187,7 +197,7 @@ async def inbox_page(request: Request, staff: AdvisorStaff, db: DbSession) -> Re
 async def client_page(
     request: Request, client_id: str, staff: AdvisorStaff, db: DbSession, rt: Rt
 ) -> Response:
-    detail = await advisors.client_detail(db, rt, advisor_id=staff.id, client_id=client_id)
+    detail = ClientDetail.of(await advisors.client_detail(db, rt, advisor_id=staff.id, client_id=client_id))
     conversation_id = detail.conversation_id or await advisors.client_conversation(
         db, rt, advisor_id=staff.id, client_id=client_id
     )
@@ -203,10 +213,10 @@ async def client_page(
         "advisors/client.html",
         client=detail,
         conversation_id=conversation_id,
-        history=history.items,
+        history=[MessagePublic.model_validate(m) for m in history.items],
         client_read=client_read,
-        notes=notes,
-        activity=activity,
+        notes=notes.page(NotePublic.model_validate),
+        activity=ClientActivity.model_validate(activity),
         products=PRODUCTS,
         risk_label=_risk_label,
     )
@@ -251,10 +261,12 @@ async def share_product(
         chosen = ProductShare(product_id=product_id.strip(), title=title.strip(), link=link.strip())
     if chosen is None:
         raise ValidationFailed("choose a product", field="preset")
-    shared = await advisors.share_product(db, rt, advisor_id=staff.id, client_id=client_id, product=chosen)
+    shared = await advisors.share_product(
+        db, rt, advisor_id=staff.id, client_id=client_id, product=chosen.model_dump()
+    )
     request.state.audit = {"product_id": chosen.product_id, "seq": shared.seq}
     if wants_json(request):
-        return JSONResponse(shared.model_dump())
+        return JSONResponse({"conversation_id": shared.conversation_id, "seq": shared.seq})
     return RedirectResponse(_back(client_id) + "#chat", status_code=303)
 
 
@@ -270,10 +282,11 @@ async def matching_page(
     advisor: Annotated[str, Query(max_length=40)] = "",
     cursor: Cursor = None,
 ) -> Response:
-    loads = await advisors.overview(db, rt)
-    page = await advisors.assignments(
+    loads = [AdvisorLoad.model_validate(a) for a in await advisors.overview(db, rt)]
+    found = await advisors.assignments(
         db, limit=console_settings(rt).page_size, cursor=cursor, advisor_id=advisor or None
     )
+    page = found.page(AssignmentPublic.model_validate)
     result = request.query_params.get("matched")
     return render(request, "advisors/matching.html", loads=loads, page=page, advisor=advisor, result=result)
 

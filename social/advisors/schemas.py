@@ -1,10 +1,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth.schemas import UserPublic
+
+if TYPE_CHECKING:
+    from social.advisors.service import Client, MyAdvisor
 
 
 class MyAdvisorPublic(BaseModel):
@@ -12,8 +16,19 @@ class MyAdvisorPublic(BaseModel):
     conversation_id: str
     assigned_at: datetime
 
+    @classmethod
+    def of(cls, mine: MyAdvisor) -> MyAdvisorPublic:
+        a = mine.advisor
+        return cls(
+            advisor=UserPublic(id=a.id, display_name=a.display_name, avatar_url=a.avatar_url),
+            conversation_id=mine.conversation_id,
+            assigned_at=mine.assigned_at,
+        )
+
 
 class MessageCounts(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # from ``service.MessageCounts``
+
     total: int = 0
     from_client: int = 0
     from_advisor: int = 0
@@ -34,8 +49,31 @@ class ClientSummary(BaseModel):
     # Leaderboard totals (all time) where the games feed them: energy, steps, eggs.
     game: dict[str, float] | None = None
 
+    @classmethod
+    def fields_of(cls, c: Client) -> dict[str, Any]:
+        u = c.profile
+        return {
+            "user_id": u.id,
+            "display_name": u.display_name,
+            "avatar_url": u.avatar_url,
+            "is_cardholder": u.is_cardholder,
+            "region": u.region,
+            "risk_profile": u.risk_profile,
+            "assigned_at": c.assigned_at,
+            "last_active_at": c.last_active_at,
+            "conversation_id": c.conversation_id,
+            "messages": MessageCounts.model_validate(c.messages),
+            "game": c.game,
+        }
+
+    @classmethod
+    def of(cls, c: Client) -> ClientSummary:
+        return cls(**cls.fields_of(c))
+
 
 class ChatLine(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # from a chat ``Message``
+
     seq: int
     sender_id: str | None
     kind: str
@@ -46,8 +84,15 @@ class ChatLine(BaseModel):
 class ClientDetail(ClientSummary):
     recent_messages: list[ChatLine]
 
+    @classmethod
+    def of(cls, c: Client) -> ClientDetail:
+        lines = [ChatLine.model_validate(m) for m in c.recent_messages]
+        return cls(**cls.fields_of(c), recent_messages=lines)
+
 
 class MatchResult(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # from ``service.Matched``
+
     assigned: int
     by_advisor: dict[str, int]
     unassigned: int
@@ -69,6 +114,8 @@ class NoteIn(BaseModel):
 
 
 class NotePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # from the service's dataclass
+
     id: str
     client_id: str
     advisor_id: str
@@ -78,6 +125,8 @@ class NotePublic(BaseModel):
 
 
 class InboxItem(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # from the service's dataclass
+
     client_id: str
     display_name: str
     conversation_id: str
@@ -87,6 +136,8 @@ class InboxItem(BaseModel):
 
 
 class Inbox(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # from the service's dataclass
+
     items: list[InboxItem]
     total_unread: int
 
@@ -104,12 +155,16 @@ class ProductShare(BaseModel):
 
 
 class SharedMessage(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # from the service's dataclass
+
     conversation_id: str
     seq: int
     message_id: str
 
 
 class GameEvent(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # from the service's dataclass
+
     at: datetime
     kind: str  # collected | planted
     grams: int
@@ -117,6 +172,8 @@ class GameEvent(BaseModel):
 
 
 class PostEvent(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # from the service's dataclass
+
     id: str
     kind: str
     title: str | None
@@ -128,11 +185,15 @@ class PostEvent(BaseModel):
 
 
 class ClientActivity(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # from the service's dataclass
+
     game: list[GameEvent]
     posts: list[PostEvent]
 
 
 class AdvisorLoad(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # from the service's dataclass
+
     advisor_id: str
     display_name: str
     capacity: int
@@ -143,6 +204,8 @@ class AdvisorLoad(BaseModel):
 
 
 class AssignmentPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # from the service's dataclass
+
     client_id: str
     client_name: str
     advisor_id: str

@@ -69,7 +69,7 @@ async def seed(ctx: SeedContext) -> None:
                 rt,
                 conversation_id=mine.conversation_id,
                 sender_id=advisor.id,
-                kind="text",
+                kind=chat.MessageKind.TEXT,
                 body={"text": "李女士您好，我是您的理财经理刘洋，有任何理财问题随时找我。"},
             )
         await advisors.add_note(

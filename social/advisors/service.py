@@ -8,22 +8,22 @@ they are not friends.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 import anyio
-from sqlalchemy import func, literal, or_, select, update
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.auth import phones
-from app.auth.models import User
-from app.auth.schemas import UserPublic
+from app.auth import service as auth
 from app.db import end_read, transaction
 from app.errors import LimitExceeded, NotFound, ValidationFailed
 from app.ids import new_id
-from app.pagination import Page, decode_cursor, encode_cursor
+from app.pagination import Chunk, decode_cursor, encode_cursor
 from app.runtime import Runtime
 from content.config import content_settings
 from content.posts import service as posts
@@ -31,32 +31,11 @@ from content.posts.schemas import ProductCard
 from games.forest import service as forest
 from social.advisors import matching
 from social.advisors.models import AdvisorAssignment, AdvisorNote, AdvisorProfile
-from social.advisors.schemas import (
-    AdvisorLoad,
-    AdvisorProfileIn,
-    AdvisorProfilePublic,
-    AssignmentPublic,
-    ChatLine,
-    ClientActivity,
-    ClientDetail,
-    ClientSummary,
-    GameEvent,
-    Inbox,
-    InboxItem,
-    MatchResult,
-    MessageCounts,
-    MyAdvisorPublic,
-    NotePublic,
-    PostEvent,
-    ProductShare,
-    SharedMessage,
-)
 from social.chat import service as chat
-from social.chat.models import Conversation, ConversationMember, Message
-from social.friends.service import pair
 
 BATCH = 500  # clients per matching round: keeps the flow graph small
 GAME_BOARDS = ("energy", "steps", "eggs")
+RECENT_MESSAGES = 20
 
 
 def _split(text: str) -> frozenset[str]:
@@ -65,16 +44,7 @@ def _split(text: str) -> frozenset[str]:
 
 async def _advisors(db: AsyncSession, rt: Runtime) -> list[matching.Advisor]:
     """Every advisor with the room left, locking their user rows (one matcher at a time)."""
-    users = (
-        (
-            await db.execute(
-                select(User).where(col(User.roles).contains("advisor")).order_by(User.id).with_for_update()
-            )
-        )
-        .scalars()
-        .all()
-    )
-    users = [u for u in users if u.has_role("advisor")]
+    users = await auth.lock_users_with_role(db, "advisor")
     ids = [u.id for u in users]
     profiles = {
         p.advisor_id: p
@@ -107,7 +77,14 @@ async def _advisors(db: AsyncSession, rt: Runtime) -> list[matching.Advisor]:
     return out
 
 
-async def match(db: AsyncSession, rt: Runtime) -> MatchResult:
+@dataclass(frozen=True)
+class Matched:
+    assigned: int
+    by_advisor: dict[str, int]
+    unassigned: int
+
+
+async def match(db: AsyncSession, rt: Runtime) -> Matched:
     """Assign unassigned cardholders to advisors (see ``matching``); existing assignments stay.
 
     Locks the advisors' user rows, so two runs at once do not overfill an advisor."""
@@ -120,22 +97,7 @@ async def match(db: AsyncSession, rt: Runtime) -> MatchResult:
         after = ""
         unassigned = 0
         while True:
-            rows = (
-                (
-                    await db.execute(
-                        select(User)
-                        .where(
-                            col(User.is_cardholder).is_(True),
-                            col(User.id).not_in(assigned),
-                            User.id > after,
-                        )
-                        .order_by(User.id)
-                        .limit(BATCH)
-                    )
-                )
-                .scalars()
-                .all()
-            )
+            rows = await auth.cardholders_after(db, after=after, limit=BATCH, excluding=assigned)
             if not rows:
                 break
             after = rows[-1].id
@@ -163,26 +125,32 @@ async def match(db: AsyncSession, rt: Runtime) -> MatchResult:
                     )
                     for a in advisors
                 ]
-    return MatchResult(assigned=sum(by_advisor.values()), by_advisor=by_advisor, unassigned=unassigned)
+    return Matched(assigned=sum(by_advisor.values()), by_advisor=by_advisor, unassigned=unassigned)
 
 
 async def set_profile(
-    db: AsyncSession, *, advisor_id: str, profile: AdvisorProfileIn
-) -> AdvisorProfilePublic:
+    db: AsyncSession,
+    *,
+    advisor_id: str,
+    capacity: int,
+    regions: list[str],
+    languages: list[str],
+    risk_profiles: list[str],
+) -> AdvisorProfile:
     """Set an advisor's capacity and fit. Raises NotFound (no such advisor)."""
     async with transaction(db):
-        user = await db.get(User, advisor_id)
+        user = await auth.get_profile(db, advisor_id)
         if user is None or not user.has_role("advisor"):
             raise NotFound("advisor not found", advisor_id=advisor_id)
         row = await db.get(AdvisorProfile, advisor_id)
         if row is None:
             row = AdvisorProfile(advisor_id=advisor_id)
             db.add(row)
-        row.capacity = profile.capacity
-        row.regions = ",".join(profile.regions)
-        row.languages = ",".join(profile.languages)
-        row.risk_profiles = ",".join(profile.risk_profiles)
-    return AdvisorProfilePublic(advisor_id=advisor_id, **profile.model_dump())
+        row.capacity = capacity
+        row.regions = ",".join(regions)
+        row.languages = ",".join(languages)
+        row.risk_profiles = ",".join(risk_profiles)
+    return row
 
 
 async def assign(db: AsyncSession, rt: Runtime, *, client_id: str, advisor_id: str) -> None:
@@ -199,71 +167,70 @@ async def assign(db: AsyncSession, rt: Runtime, *, client_id: str, advisor_id: s
             row.advisor_id = advisor_id
 
 
-async def my_advisor(db: AsyncSession, rt: Runtime, *, user_id: str) -> MyAdvisorPublic:
+@dataclass(frozen=True)
+class MyAdvisor:
+    advisor: auth.Profile
+    conversation_id: str
+    assigned_at: datetime
+
+
+async def my_advisor(db: AsyncSession, rt: Runtime, *, user_id: str) -> MyAdvisor:
     """My advisor and our direct conversation (opened now if new). Raises NotFound."""
     async with transaction(db):
         row = await db.get(AdvisorAssignment, user_id)
-        advisor = await db.get(User, row.advisor_id) if row else None
+        advisor = await auth.get_profile(db, row.advisor_id) if row else None
         if row is None or advisor is None:
             raise NotFound("no advisor is assigned to you yet")
         conv_id = await _open_direct(db, rt, client_id=user_id, advisor_id=advisor.id)
-        return MyAdvisorPublic(
-            advisor=UserPublic(
-                id=advisor.id, display_name=advisor.display_name, avatar_url=advisor.avatar_url
-            ),
-            conversation_id=conv_id,
-            assigned_at=row.assigned_at,
-        )
+        return MyAdvisor(advisor=advisor, conversation_id=conv_id, assigned_at=row.assigned_at)
 
 
 async def _open_direct(db: AsyncSession, rt: Runtime, *, client_id: str, advisor_id: str) -> str:
     """The client's direct conversation with their advisor (opened now if new), in which the
     advisor is marked as such; in the caller's transaction."""
     conv = await chat.get_or_create_direct(db, rt, client_id, advisor_id)
-    await db.execute(
-        update(ConversationMember)
-        .where(ConversationMember.conversation_id == conv.id, ConversationMember.user_id == advisor_id)
-        .values(role="advisor")
-    )
+    await chat.set_member_role(db, conversation_id=conv.id, user_id=advisor_id, role=chat.MemberRole.ADVISOR)
     return conv.id
 
 
-def _direct_key(a: str, b: str) -> str:
-    lo, hi = pair(a, b)
-    return f"{lo}|{hi}"
+@dataclass
+class MessageCounts:
+    total: int = 0
+    from_client: int = 0
+    from_advisor: int = 0
+    last_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Client:
+    """One of an advisor's clients with an engagement summary."""
+
+    profile: auth.Profile
+    assigned_at: datetime
+    last_active_at: datetime | None  # in the app, or their latest message to the advisor
+    conversation_id: str | None
+    messages: MessageCounts
+    game: dict[str, float] | None  # all-time leaderboard totals, where present
+    recent_messages: Sequence[chat.StoredMessage] = ()
 
 
 async def _summaries(
-    db: AsyncSession, rt: Runtime, advisor_id: str, rows: list[tuple[User, AdvisorAssignment]]
-) -> list[ClientSummary]:
-    keys = {_direct_key(advisor_id, u.id): u.id for u, _ in rows}
-    convs: dict[str, str] = dict(
-        (
-            await db.execute(
-                select(Conversation.direct_key, Conversation.id).where(col(Conversation.direct_key).in_(keys))
-            )
-        ).all()
-    )
-    conv_of = {keys[k]: cid for k, cid in convs.items()}
+    db: AsyncSession, rt: Runtime, advisor_id: str, rows: list[tuple[auth.Profile, AdvisorAssignment]]
+) -> list[Client]:
+    conv_of = await chat.direct_conversations(db, advisor_id, [u.id for u, _ in rows])
     counts: dict[str, MessageCounts] = {}
     client_last: dict[str, datetime] = {}  # conversation → the client's own latest message
-    if convs:
-        stats = await db.execute(
-            select(Message.conversation_id, Message.sender_id, func.count(), func.max(Message.created_at))
-            .where(col(Message.conversation_id).in_(list(convs.values())))
-            .group_by(Message.conversation_id, Message.sender_id)
-        )
-        for cid, sender, n, last in stats.all():
-            c = counts.setdefault(cid, MessageCounts())
-            c.total += int(n)
-            if sender == advisor_id:
-                c.from_advisor += int(n)
-            elif sender is not None:
-                c.from_client += int(n)
-                if last is not None:
-                    client_last[cid] = last
-            if last is not None and (c.last_at is None or last > c.last_at):
-                c.last_at = last
+    for s in await chat.sender_counts(db, list(conv_of.values())):
+        c = counts.setdefault(s.conversation_id, MessageCounts())
+        c.total += s.messages
+        if s.sender_id == advisor_id:
+            c.from_advisor += s.messages
+        elif s.sender_id is not None:
+            c.from_client += s.messages
+            if s.last_at is not None:
+                client_last[s.conversation_id] = s.last_at
+        if s.last_at is not None and (c.last_at is None or s.last_at > c.last_at):
+            c.last_at = s.last_at
     games = await _game_activity(rt, [u.id for u, _ in rows])
     out = []
     for u, a in rows:
@@ -271,13 +238,8 @@ async def _summaries(
         msgs = counts.get(cid, MessageCounts()) if cid else MessageCounts()
         seen = [t for t in (u.last_active_at, client_last.get(cid) if cid else None) if t is not None]
         out.append(
-            ClientSummary(
-                user_id=u.id,
-                display_name=u.display_name,
-                avatar_url=u.avatar_url,
-                is_cardholder=u.is_cardholder,
-                region=u.region,
-                risk_profile=u.risk_profile,
+            Client(
+                profile=u,
                 assigned_at=a.assigned_at,
                 last_active_at=max(seen) if seen else None,
                 conversation_id=cid,
@@ -307,37 +269,6 @@ async def _game_activity(rt: Runtime, user_ids: list[str]) -> dict[str, dict[str
 CLIENT_SORTS = ("id", "name", "last_active", "assigned")
 
 
-def _direct_key_sql(advisor_id: str) -> Any:
-    """SQL: the direct-conversation key of the advisor and each row's user (``pair``: the
-    two ids in code-point order, hence the "C" collation)."""
-    uid, aid = col(User.id).collate("C"), literal(advisor_id).collate("C")
-    return func.concat(func.least(uid, aid), "|", func.greatest(uid, aid))
-
-
-def _last_active_sql(advisor_id: str) -> Any:
-    """SQL: the client's last activity: seen in the app, or their latest message to me."""
-    last_message = (
-        select(func.max(Message.created_at))
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(Conversation.direct_key == _direct_key_sql(advisor_id), Message.sender_id == User.id)
-        .scalar_subquery()
-    )
-    return func.greatest(User.last_active_at, last_message)
-
-
-def _search(q: str, rt: Runtime) -> Any:
-    """SQL: a client matches by name, by the last digits of their phone, or by the whole number."""
-    text = q.strip()
-    like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    conds = [col(User.display_name).ilike(like, escape="\\")]
-    if text.isdigit() and len(text) <= 4:
-        conds.append(col(User.phone_masked).endswith(text))
-    e164 = phones.normalise(text, rt.settings.default_phone_region) if len(text) >= 7 else None
-    if e164 is not None:
-        conds.append(User.phone_hash == phones.phone_hash(e164, rt.settings.phone_hmac_key))
-    return or_(*conds)
-
-
 async def clients(
     db: AsyncSession,
     rt: Runtime,
@@ -349,7 +280,7 @@ async def clients(
     risk_profile: str | None = None,
     region: str | None = None,
     sort: str = "id",
-) -> Page[ClientSummary]:
+) -> Chunk[Client]:
     """My clients (an advisor's), with an engagement summary: found by name or phone
     (the last four digits, or the whole number), filtered by risk profile and region,
     by id or sorted by name, last activity (latest first) or assignment (newest first).
@@ -357,92 +288,88 @@ async def clients(
     if sort not in CLIENT_SORTS:
         raise ValidationFailed("unknown sort", field="sort", sorts=list(CLIENT_SORTS))
     after = decode_cursor(cursor)
+    people = auth.profiles_sql()
     query = (
-        select(User, AdvisorAssignment)
-        .join(AdvisorAssignment, AdvisorAssignment.client_id == User.id)
+        select(AdvisorAssignment)
+        .join(people, people.c.id == AdvisorAssignment.client_id)
         .where(AdvisorAssignment.advisor_id == advisor_id)
     )
     if q and q.strip():
-        query = query.where(_search(q, rt))
+        query = query.where(col(AdvisorAssignment.client_id).in_(auth.search_users_sql(rt, q)))
     if risk_profile:
-        query = query.where(User.risk_profile == risk_profile)
+        query = query.where(people.c.risk_profile == risk_profile)
     if region:
-        query = query.where(User.region == region)
+        query = query.where(people.c.region == region)
+    offset = 0
     if sort == "id":
         if after is not None:
-            query = query.where(User.id > str(after))
-        query = query.order_by(User.id)
-        offset = 0
+            query = query.where(AdvisorAssignment.client_id > str(after))
+        query = query.order_by(AdvisorAssignment.client_id)
     else:
         # A sorted list pages by position: an advisor's clients are a few hundred at most.
         offset = after.get("o", 0) if isinstance(after, dict) else 0
         if not isinstance(offset, int) or offset < 0:
             raise ValidationFailed("invalid cursor", field="cursor")
-        order = {
-            "name": [col(User.display_name), col(User.id)],
-            "last_active": [_last_active_sql(advisor_id).desc().nulls_last(), col(User.id)],
-            "assigned": [col(AdvisorAssignment.assigned_at).desc(), col(User.id)],
-        }[sort]
-        query = query.order_by(*order).offset(offset)
-    rows = [(u, a) for u, a in (await db.execute(query.limit(limit + 1))).all()]
-    more = len(rows) > limit
-    rows = rows[:limit]
+        last_active = func.greatest(people.c.last_active_at, chat.last_sent_sql(people.c.id, advisor_id))
+        orders: dict[str, list[Any]] = {
+            "name": [people.c.display_name, people.c.id],
+            "last_active": [last_active.desc().nulls_last(), people.c.id],
+            "assigned": [col(AdvisorAssignment.assigned_at).desc(), people.c.id],
+        }
+        query = query.order_by(*orders[sort]).offset(offset)
+    found = list((await db.execute(query.limit(limit + 1))).scalars())
+    more = len(found) > limit
+    profiles = await auth.profiles(db, [a.client_id for a in found[:limit]])
+    rows = [(profiles[a.client_id], a) for a in found[:limit] if a.client_id in profiles]
     items = await _summaries(db, rt, advisor_id, rows)
     await end_read(db)
     next_cursor = None
-    if more:
+    if more and rows:
         next_cursor = encode_cursor(rows[-1][0].id) if sort == "id" else encode_cursor({"o": offset + limit})
-    return Page[ClientSummary](items=items, next_cursor=next_cursor)
+    return Chunk(items, next_cursor=next_cursor)
 
 
 async def access_client(
     db: AsyncSession, *, advisor_id: str, client_id: str
-) -> tuple[User, AdvisorAssignment]:
+) -> tuple[auth.Profile, AdvisorAssignment]:
     """The client and assignment, if ``client_id`` is this advisor's client. Raises NotFound."""
-    row = (
-        await db.execute(
-            select(User, AdvisorAssignment)
-            .join(AdvisorAssignment, AdvisorAssignment.client_id == User.id)
-            .where(AdvisorAssignment.advisor_id == advisor_id, User.id == client_id)
-        )
-    ).first()
-    if row is None:
+    assignment = await db.get(AdvisorAssignment, client_id)
+    user = await auth.get_profile(db, client_id) if assignment is not None else None
+    if assignment is None or assignment.advisor_id != advisor_id or user is None:
         raise NotFound("client not found", client_id=client_id)
-    return row[0], row[1]
+    return user, assignment
 
 
-async def client_detail(db: AsyncSession, rt: Runtime, *, advisor_id: str, client_id: str) -> ClientDetail:
+async def client_detail(db: AsyncSession, rt: Runtime, *, advisor_id: str, client_id: str) -> Client:
     """One of my clients: the summary and our latest messages. Raises NotFound."""
     user, assignment = await access_client(db, advisor_id=advisor_id, client_id=client_id)
     [summary] = await _summaries(db, rt, advisor_id, [(user, assignment)])
-    recent: list[ChatLine] = []
     if summary.conversation_id:
-        msgs = (
-            (
-                await db.execute(
-                    select(Message)
-                    .where(Message.conversation_id == summary.conversation_id)
-                    .order_by(col(Message.seq).desc())
-                    .limit(20)
-                )
-            )
-            .scalars()
-            .all()
-        )
-        recent = [
-            ChatLine(seq=m.seq, sender_id=m.sender_id, kind=m.kind, body=m.body, created_at=m.created_at)
-            for m in reversed(msgs)
-        ]
+        recent = await chat.latest_messages(db, summary.conversation_id, limit=RECENT_MESSAGES)
+        summary = replace(summary, recent_messages=recent)
     await end_read(db)
-    return ClientDetail(**summary.model_dump(), recent_messages=recent)
+    return summary
 
 
 # --- the advisor's workbench: notes, inbox, chat, products, activity ---------------------------
 
 
-async def add_note(
-    db: AsyncSession, rt: Runtime, *, advisor_id: str, client_id: str, text: str
-) -> NotePublic:
+@dataclass(frozen=True)
+class Note:
+    id: str
+    client_id: str
+    advisor_id: str
+    advisor_name: str | None
+    text: str
+    created_at: datetime
+
+
+def _note(n: AdvisorNote, names: dict[str, auth.Profile]) -> Note:
+    who = names.get(n.advisor_id)
+    return Note(n.id, n.client_id, n.advisor_id, who.display_name if who else None, n.text, n.created_at)
+
+
+async def add_note(db: AsyncSession, rt: Runtime, *, advisor_id: str, client_id: str, text: str) -> Note:
     """Keep a note on one of my clients (never shown to the client). Raises NotFound, ValidationFailed."""
     if not text.strip():
         raise ValidationFailed("a note must not be blank", field="text")
@@ -456,28 +383,25 @@ async def add_note(
             created_at=rt.clock.now(),
         )
         db.add(note)
-        name = await db.scalar(select(User.display_name).where(User.id == advisor_id))
-    return NotePublic(**note.model_dump(), advisor_name=name)
+        names = await auth.profiles(db, [advisor_id])
+    return _note(note, names)
 
 
 async def notes(
     db: AsyncSession, *, advisor_id: str, client_id: str, limit: int, cursor: str | None
-) -> Page[NotePublic]:
+) -> Chunk[Note]:
     """The notes on one of my clients (kept by any advisor of theirs), newest first. Raises NotFound."""
     await access_client(db, advisor_id=advisor_id, client_id=client_id)
     before = decode_cursor(cursor)
-    q = (
-        select(AdvisorNote, User.display_name)
-        .outerjoin(User, User.id == AdvisorNote.advisor_id)
-        .where(AdvisorNote.client_id == client_id)
-    )
+    q = select(AdvisorNote).where(AdvisorNote.client_id == client_id)
     if before is not None:
         q = q.where(AdvisorNote.id < str(before))
-    rows = (await db.execute(q.order_by(col(AdvisorNote.id).desc()).limit(limit + 1))).all()
+    rows = list((await db.execute(q.order_by(col(AdvisorNote.id).desc()).limit(limit + 1))).scalars())
+    names = await auth.profiles(db, {n.advisor_id for n in rows[:limit]})
     await end_read(db)
-    items = [NotePublic(**n.model_dump(), advisor_name=name) for n, name in rows[:limit]]
-    return Page[NotePublic](
-        items=items, next_cursor=encode_cursor(rows[limit - 1][0].id) if len(rows) > limit else None
+    return Chunk(
+        [_note(n, names) for n in rows[:limit]],
+        next_cursor=encode_cursor(rows[limit - 1].id) if len(rows) > limit else None,
     )
 
 
@@ -488,96 +412,151 @@ async def client_conversation(db: AsyncSession, rt: Runtime, *, advisor_id: str,
         return await _open_direct(db, rt, client_id=client_id, advisor_id=advisor_id)
 
 
+@dataclass(frozen=True)
+class InboxItem:
+    client_id: str
+    display_name: str
+    conversation_id: str
+    unread_count: int
+    last_seq: int
+    last_message_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Inbox:
+    items: list[InboxItem]
+    total_unread: int
+
+
 async def inbox(db: AsyncSession, *, advisor_id: str) -> Inbox:
     """My clients' conversations with messages I have not read, most recent first."""
-    clients_: dict[str, str] = dict(
+    ids = list(
         (
             await db.execute(
-                select(User.id, User.display_name)
-                .join(AdvisorAssignment, AdvisorAssignment.client_id == User.id)
-                .where(AdvisorAssignment.advisor_id == advisor_id)
+                select(AdvisorAssignment.client_id).where(AdvisorAssignment.advisor_id == advisor_id)
             )
-        ).all()
+        ).scalars()
     )
-    states = await chat.direct_states(db, user_id=advisor_id, peer_ids=list(clients_))
+    states = await chat.direct_states(db, user_id=advisor_id, peer_ids=ids)
+    unread = {peer: st for peer, st in states.items() if st.unread > 0}
+    names = await auth.profiles(db, list(unread))
     await end_read(db)
     items = [
         InboxItem(
-            client_id=peer,
-            display_name=clients_[peer],
-            conversation_id=st.conversation_id,
-            unread_count=st.unread,
-            last_seq=st.last_seq,
-            last_message_at=st.last_message_at,
+            peer, names[peer].display_name, st.conversation_id, st.unread, st.last_seq, st.last_message_at
         )
-        for peer, st in states.items()
-        if st.unread > 0
+        for peer, st in unread.items()
+        if peer in names
     ]
     items.sort(key=lambda i: (i.last_message_at is not None, i.last_message_at), reverse=True)
     return Inbox(items=items, total_unread=sum(i.unread_count for i in items))
 
 
-async def share_product(
-    db: AsyncSession, rt: Runtime, *, advisor_id: str, client_id: str, product: ProductShare
-) -> SharedMessage:
-    """Post a bank product card into my chat with one of my clients (kind ``product``).
+@dataclass(frozen=True)
+class Shared:
+    conversation_id: str
+    seq: int
+    message_id: str
 
-    The link must point to the bank, by the same rule as a post's product card. Raises
-    NotFound, ValidationFailed."""
-    posts.check_product(content_settings(rt), ProductCard(**product.model_dump()))
+
+async def share_product(
+    db: AsyncSession, rt: Runtime, *, advisor_id: str, client_id: str, product: dict[str, str]
+) -> Shared:
+    """Post a bank product card ({product_id, title, link}) into my chat with one of my
+    clients (kind ``product``). The link must point to the bank, by the same rule as a
+    post's product card. Raises NotFound, ValidationFailed."""
+    card = ProductCard.model_validate(product)
+    posts.check_product(content_settings(rt), card)
     async with transaction(db):
         await access_client(db, advisor_id=advisor_id, client_id=client_id)
         conv_id = await _open_direct(db, rt, client_id=client_id, advisor_id=advisor_id)
         msg = await chat.post_message(
-            db, rt, conversation_id=conv_id, sender_id=advisor_id, kind="product", body=product.model_dump()
+            db,
+            rt,
+            conversation_id=conv_id,
+            sender_id=advisor_id,
+            kind=chat.MessageKind.PRODUCT,
+            body=card.model_dump(),
         )
-    return SharedMessage(conversation_id=conv_id, seq=msg.seq, message_id=msg.id)
+    return Shared(conversation_id=conv_id, seq=msg.seq, message_id=msg.id)
 
 
-async def client_activity(
-    db: AsyncSession, *, advisor_id: str, client_id: str, limit: int = 10
-) -> ClientActivity:
+@dataclass(frozen=True)
+class PostEvent:
+    id: str
+    kind: str
+    title: str | None
+    excerpt: str
+    status: str
+    like_count: int
+    comment_count: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Activity:
+    game: list[dict[str, Any]]  # {at, kind, grams, detail}
+    posts: list[PostEvent]
+
+
+async def client_activity(db: AsyncSession, *, advisor_id: str, client_id: str, limit: int = 10) -> Activity:
     """One of my clients' latest game and content activity. Raises NotFound."""
-
     await access_client(db, advisor_id=advisor_id, client_id=client_id)
-    game = [
-        GameEvent.model_validate(e) for e in await forest.recent_activity(db, user_id=client_id, limit=limit)
-    ]
+    game = await forest.recent_activity(db, user_id=client_id, limit=limit)
     recent = await posts.recent_by_author(db, author_id=client_id, limit=limit)
     await end_read(db)
-    return ClientActivity(
+    return Activity(
         game=game,
         posts=[
             PostEvent(
-                id=p.id,
-                kind=p.kind,
-                title=p.title,
-                excerpt=p.text[:80],
-                status=p.status,
-                like_count=p.like_count,
-                comment_count=p.comment_count,
-                created_at=p.created_at,
+                p.id,
+                str(p.kind),
+                p.title,
+                p.text[:80],
+                str(p.status),
+                p.like_count,
+                p.comment_count,
+                p.created_at,
             )
             for p in recent
         ],
     )
 
 
+async def client_facets(db: AsyncSession, *, advisor_id: str) -> dict[str, list[str]]:
+    """The risk profiles and regions among my clients (the filters worth offering)."""
+    ids = list(
+        (
+            await db.execute(
+                select(AdvisorAssignment.client_id).where(AdvisorAssignment.advisor_id == advisor_id)
+            )
+        ).scalars()
+    )
+    people = (await auth.profiles(db, ids)).values()
+    await end_read(db)
+    return {
+        "risk_profiles": sorted({p.risk_profile for p in people if p.risk_profile}),
+        "regions": sorted({p.region for p in people if p.region}),
+    }
+
+
 # --- administration: capacity, assignments, reassigning ------------------------------------------
+
+
+@dataclass(frozen=True)
+class AdvisorLoad:
+    advisor_id: str
+    display_name: str
+    capacity: int
+    clients: int
+    regions: list[str]
+    languages: list[str]
+    risk_profiles: list[str]
 
 
 async def overview(db: AsyncSession, rt: Runtime) -> list[AdvisorLoad]:
     """Every advisor with capacity, fit settings and current number of clients."""
-    advisors = (
-        (
-            await db.execute(
-                select(User).where(col(User.roles).contains("advisor")).order_by(User.display_name)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    advisors = [u for u in advisors if u.has_role("advisor")]
+    advisors = sorted(await auth.users_with_any_role(db, ["advisor"]), key=lambda u: (u.display_name, u.id))
     ids = [u.id for u in advisors]
     profiles = {
         p.advisor_id: p
@@ -612,17 +591,22 @@ async def overview(db: AsyncSession, rt: Runtime) -> list[AdvisorLoad]:
     return out
 
 
+@dataclass(frozen=True)
+class Assignment:
+    client_id: str
+    client_name: str
+    advisor_id: str
+    advisor_name: str
+    fit: int
+    assigned_at: datetime
+
+
 async def assignments(
     db: AsyncSession, *, limit: int, cursor: str | None, advisor_id: str | None = None
-) -> Page[AssignmentPublic]:
+) -> Chunk[Assignment]:
     """Who serves whom, newest assignment first, optionally for one advisor."""
-    client, advisor = User.__table__.alias("client"), User.__table__.alias("advisor")  # type: ignore[attr-defined]
     after = decode_cursor(cursor)
-    q = (
-        select(AdvisorAssignment, client.c.display_name, advisor.c.display_name)
-        .join(client, client.c.id == AdvisorAssignment.client_id)
-        .join(advisor, advisor.c.id == AdvisorAssignment.advisor_id)
-    )
+    q = select(AdvisorAssignment)
     if advisor_id:
         q = q.where(AdvisorAssignment.advisor_id == advisor_id)
     if after is not None:
@@ -631,38 +615,28 @@ async def assignments(
         except (TypeError, ValueError, IndexError, KeyError) as exc:
             raise ValidationFailed("invalid cursor", field="cursor") from exc
         q = q.where(
-            or_(
-                AdvisorAssignment.assigned_at < at,
-                (AdvisorAssignment.assigned_at == at) & (AdvisorAssignment.client_id < cid),
-            )
+            (AdvisorAssignment.assigned_at < at)
+            | ((AdvisorAssignment.assigned_at == at) & (AdvisorAssignment.client_id < cid))
         )
-    rows = (
-        await db.execute(
-            q.order_by(
-                col(AdvisorAssignment.assigned_at).desc(), col(AdvisorAssignment.client_id).desc()
-            ).limit(limit + 1)
-        )
-    ).all()
+    order = (col(AdvisorAssignment.assigned_at).desc(), col(AdvisorAssignment.client_id).desc())
+    rows = list((await db.execute(q.order_by(*order).limit(limit + 1))).scalars())
+    names = await auth.profiles(db, {a.client_id for a in rows} | {a.advisor_id for a in rows})
     await end_read(db)
+
+    def name(uid: str) -> str:
+        return names[uid].display_name if uid in names else uid
+
     items = [
-        AssignmentPublic(
-            client_id=a.client_id,
-            client_name=cname,
-            advisor_id=a.advisor_id,
-            advisor_name=aname,
-            fit=a.fit,
-            assigned_at=a.assigned_at,
-        )
-        for a, cname, aname in rows[:limit]
+        Assignment(a.client_id, name(a.client_id), a.advisor_id, name(a.advisor_id), a.fit, a.assigned_at)
+        for a in rows[:limit]
     ]
-    last = rows[limit - 1][0] if len(rows) > limit else None
-    return Page[AssignmentPublic](
-        items=items,
-        next_cursor=encode_cursor([last.assigned_at.isoformat(), last.client_id]) if last else None,
+    last = rows[limit - 1] if len(rows) > limit else None
+    return Chunk(
+        items, next_cursor=encode_cursor([last.assigned_at.isoformat(), last.client_id]) if last else None
     )
 
 
-async def reassign(db: AsyncSession, rt: Runtime, *, client_id: str, advisor_id: str) -> AssignmentPublic:
+async def reassign(db: AsyncSession, rt: Runtime, *, client_id: str, advisor_id: str) -> Assignment:
     """Give a client to another advisor, within that advisor's capacity.
 
     Locks the advisor's user row (as matching does), so two reassignments cannot overfill
@@ -671,12 +645,10 @@ async def reassign(db: AsyncSession, rt: Runtime, *, client_id: str, advisor_id:
     if client_id == advisor_id:
         raise ValidationFailed("a client cannot be their own advisor", field="advisor_id")
     async with transaction(db):
-        advisor = (
-            await db.execute(select(User).where(User.id == advisor_id).with_for_update())
-        ).scalar_one_or_none()
+        advisor = (await auth.lock_profiles(db, [advisor_id])).get(advisor_id)
         if advisor is None or not advisor.has_role("advisor"):
             raise NotFound("advisor not found", advisor_id=advisor_id)
-        client = await db.get(User, client_id)
+        client = await auth.get_profile(db, client_id)
         if client is None:
             raise NotFound("client not found", client_id=client_id)
         profile = await db.get(AdvisorProfile, advisor_id)
@@ -698,28 +670,6 @@ async def reassign(db: AsyncSession, rt: Runtime, *, client_id: str, advisor_id:
             db.add(row)
         elif row.advisor_id != advisor_id:
             row.advisor_id, row.fit, row.assigned_at = advisor_id, 0, now
-    return AssignmentPublic(
-        client_id=client_id,
-        client_name=client.display_name,
-        advisor_id=advisor_id,
-        advisor_name=advisor.display_name,
-        fit=row.fit,
-        assigned_at=row.assigned_at,
+    return Assignment(
+        client_id, client.display_name, advisor_id, advisor.display_name, row.fit, row.assigned_at
     )
-
-
-async def client_facets(db: AsyncSession, *, advisor_id: str) -> dict[str, list[str]]:
-    """The risk profiles and regions among my clients (the filters worth offering)."""
-    rows = (
-        await db.execute(
-            select(User.risk_profile, User.region)
-            .join(AdvisorAssignment, AdvisorAssignment.client_id == User.id)
-            .where(AdvisorAssignment.advisor_id == advisor_id)
-            .distinct()
-        )
-    ).all()
-    await end_read(db)
-    return {
-        "risk_profiles": sorted({r for r, _ in rows if r}),
-        "regions": sorted({g for _, g in rows if g}),
-    }

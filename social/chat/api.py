@@ -35,7 +35,8 @@ Seq = Annotated[int | None, Query(ge=0)]
 async def list_conversations(
     user: CurrentUser, db: DbSession, limit: Limit = 20, cursor: Cursor = None
 ) -> Page[ConversationPublic]:
-    return await chat.list_conversations(db, user_id=user.id, limit=limit, cursor=cursor)
+    found = await chat.list_conversations(db, user_id=user.id, limit=limit, cursor=cursor)
+    return found.page(ConversationPublic.of)
 
 
 @router.post(
@@ -50,14 +51,17 @@ async def create_conversation(
     conv, created = await chat.create_conversation(
         db, rt, creator_id=user.id, member_ids=body.member_ids, title=body.title
     )
-    return JSONResponse(conv.model_dump(mode="json"), status_code=201 if created else 200)
+    shaped = ConversationDetail.of(conv)
+    return JSONResponse(shaped.model_dump(mode="json"), status_code=201 if created else 200)
 
 
 @router.get("/v1/conversations/{conversation_id}", response_model=ConversationDetail)
 async def get_conversation(
     conversation_id: ConversationPath, user: CurrentUser, db: DbSession
 ) -> ConversationDetail:
-    return await chat.get_conversation(db, user_id=user.id, conversation_id=conversation_id)
+    return ConversationDetail.of(
+        await chat.get_conversation(db, user_id=user.id, conversation_id=conversation_id)
+    )
 
 
 @router.get("/v1/conversations/{conversation_id}/messages", response_model=MessagePage)
@@ -70,7 +74,7 @@ async def list_messages(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Cursor = None,
 ) -> MessagePage:
-    return await chat.list_messages(
+    found = await chat.list_messages(
         db,
         user_id=user.id,
         conversation_id=conversation_id,
@@ -79,6 +83,7 @@ async def list_messages(
         limit=limit,
         cursor=cursor,
     )
+    return MessagePage.of(found.items, found.next_cursor)
 
 
 @router.post("/v1/conversations/{conversation_id}/messages", response_model=Ack)

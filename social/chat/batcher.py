@@ -38,7 +38,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, bindparam, case, false, or_, select, text, tuple_
+from sqlalchemy import and_, bindparam, case, false, select, text, tuple_
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -49,8 +49,7 @@ from app.metrics import MESSAGES
 from app.realtime.hub import user_channel
 from app.runtime import Runtime
 from social.chat import service as chat
-from social.chat.models import Conversation, ConversationMember, Message
-from social.friends.models import Block
+from social.chat.models import Conversation, ConversationMember, Message, MessageKind
 
 log = structlog.get_logger()
 
@@ -59,7 +58,6 @@ Outcome = tuple["Posted", bool] | QuanziError
 _conversations = Conversation.__table__  # type: ignore[attr-defined]
 _members = ConversationMember.__table__  # type: ignore[attr-defined]
 _messages = Message.__table__  # type: ignore[attr-defined]
-_blocks = Block.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +175,7 @@ class SendBatcher:
                         user_id=s.user_id,
                         conversation_id=s.conversation_id,
                         cid=s.cid,
-                        kind="text",
+                        kind=MessageKind.TEXT,
                         body={"text": s.text},
                     )
             except Exception as exc:  # handed to the sender, who reports it
@@ -244,7 +242,14 @@ async def store_batch(
             last_seq, _, _ = state[(s.conversation_id, s.user_id)]
             seq = next_seq[s.conversation_id] = next_seq.get(s.conversation_id, last_seq) + 1
             msg = Posted(
-                new_id("m_"), s.conversation_id, seq, s.user_id, s.cid, "text", {"text": s.text}, now
+                new_id("m_"),
+                s.conversation_id,
+                seq,
+                s.user_id,
+                s.cid,
+                MessageKind.TEXT,
+                {"text": s.text},
+                now,
             )
             fresh[s.key] = msg
             outcomes.append((msg, False))
@@ -317,22 +322,8 @@ def _state_query() -> Any:
     direct conversation blocked the other; joined with the sender's earlier messages that
     carry one of the batch's cids. Parameters: ``b_pairs`` (conversation, sender) and
     ``b_cids``."""
-    cm, c, m, b = _members.c, _conversations.c, _messages.c, _blocks.c
-    other = _members.alias("other")
-    blocked = (
-        select(b.blocker_id)
-        .select_from(
-            other.join(
-                _blocks,
-                or_(
-                    and_(b.blocker_id == cm.user_id, b.blocked_id == other.c.user_id),
-                    and_(b.blocked_id == cm.user_id, b.blocker_id == other.c.user_id),
-                ),
-            )
-        )
-        .where(other.c.conversation_id == cm.conversation_id, other.c.user_id != cm.user_id)
-        .exists()
-    )
+    cm, c, m = _members.c, _conversations.c, _messages.c
+    blocked = chat.blocked_with_others_sql(cm.conversation_id, cm.user_id)
     return (
         select(
             cm.conversation_id,

@@ -3,19 +3,42 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from app.dbenums import enum_field, one_of
 from app.dbtypes import at_field
+
+
+class ConversationKind(StrEnum):
+    DIRECT = "direct"
+    GROUP = "group"
+
+
+class MemberRole(StrEnum):
+    OWNER = "owner"
+    MEMBER = "member"
+    ADVISOR = "advisor"
+
+
+class MessageKind(StrEnum):
+    TEXT = "text"
+    IMAGE = "image"
+    TRANSFER = "transfer"
+    RED_PACKET = "red_packet"
+    SYSTEM = "system"
+    PRODUCT = "product"  # a bank product an advisor shared
 
 
 class Conversation(SQLModel, table=True):
     __tablename__ = "conversations"
+    __table_args__ = (one_of("kind", ConversationKind),)
 
     id: str = Field(primary_key=True, max_length=40)
-    kind: str = Field(max_length=8)  # direct | group
+    kind: ConversationKind = enum_field(ConversationKind, max_length=8)
     title: str | None = Field(default=None, max_length=100)
     # "lo|hi" user ids for a direct conversation: one per pair, by constraint.
     direct_key: str | None = Field(default=None, unique=True, max_length=81)
@@ -27,11 +50,11 @@ class Conversation(SQLModel, table=True):
 
 class ConversationMember(SQLModel, table=True):
     __tablename__ = "conversation_members"
-    __table_args__ = (Index("ix_conversation_members_user_id", "user_id"),)
+    __table_args__ = (Index("ix_conversation_members_user_id", "user_id"), one_of("role", MemberRole))
 
     conversation_id: str = Field(primary_key=True, foreign_key="conversations.id", max_length=40)
     user_id: str = Field(primary_key=True, foreign_key="users.id", max_length=40)
-    role: str = Field(default="member", max_length=16)  # owner | member | advisor
+    role: MemberRole = enum_field(MemberRole, max_length=16, default=MemberRole.MEMBER)
     last_read_seq: int = Field(default=0)
     joined_at: datetime = at_field()
 
@@ -42,13 +65,14 @@ class Message(SQLModel, table=True):
         UniqueConstraint("conversation_id", "seq"),
         # A client's resend with the same cid is the same message.
         UniqueConstraint("conversation_id", "sender_id", "cid"),
+        one_of("kind", MessageKind),
     )
 
     id: str = Field(primary_key=True, max_length=40)
     conversation_id: str = Field(foreign_key="conversations.id", max_length=40)
     seq: int
     sender_id: str | None = Field(default=None, max_length=40)  # None for system messages
-    kind: str = Field(max_length=16)  # text | image | transfer | red_packet | system
+    kind: MessageKind = enum_field(MessageKind, max_length=16)
     body: dict[str, Any] = Field(default_factory=dict, sa_type=JSON())
     cid: str | None = Field(default=None, max_length=64)
     created_at: datetime = at_field()

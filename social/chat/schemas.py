@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+if TYPE_CHECKING:
+    from social.chat.models import Message
+    from social.chat.service import ConversationView
 
 UserId = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 Cid = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -27,6 +31,8 @@ class ConversationCreate(BaseModel):
 
 
 class MessagePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # from a ``Message`` row
+
     id: str
     conversation_id: str
     seq: int
@@ -35,8 +41,14 @@ class MessagePublic(BaseModel):
     body: dict[str, Any]
     created_at: datetime
 
+    @classmethod
+    def of(cls, m: Message) -> MessagePublic:
+        return cls.model_validate(m)
+
 
 class Peer(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # from ``service.Peer``
+
     user_id: str
     display_name: str
     avatar_url: str | None
@@ -56,9 +68,35 @@ class ConversationPublic(BaseModel):
     last_message_at: datetime | None
     created_at: datetime
 
+    @classmethod
+    def fields_of(cls, view: ConversationView) -> dict[str, Any]:
+        c, last = view.conversation, view.last_message
+        return {
+            "id": c.id,
+            "kind": c.kind,
+            "title": c.title,
+            "created_by": c.created_by,
+            "member_count": view.member_count,
+            "peer": Peer.model_validate(view.peer) if view.peer is not None else None,
+            "last_seq": c.last_seq,
+            "last_read_seq": view.last_read_seq,
+            "unread_count": view.unread_count,
+            "last_message": MessagePublic.of(last) if last is not None else None,
+            "last_message_at": c.last_message_at,
+            "created_at": c.created_at,
+        }
+
+    @classmethod
+    def of(cls, view: ConversationView) -> ConversationPublic:
+        return cls(**cls.fields_of(view))
+
 
 class ConversationDetail(ConversationPublic):
     member_ids: list[str]
+
+    @classmethod
+    def of(cls, view: ConversationView) -> ConversationDetail:
+        return cls(**cls.fields_of(view), member_ids=view.member_ids or [])
 
 
 class MessagePage(BaseModel):
@@ -66,6 +104,10 @@ class MessagePage(BaseModel):
 
     items: list[MessagePublic]
     next_cursor: str | None = None
+
+    @classmethod
+    def of(cls, messages: list[Message], next_cursor: str | None) -> MessagePage:
+        return cls(items=[MessagePublic.of(m) for m in messages], next_cursor=next_cursor)
 
 
 class TextBody(BaseModel):

@@ -41,7 +41,7 @@ async def seed(ctx: SeedContext) -> None:
                         rt,
                         conversation_id=conversation_id,
                         sender_id=u[who].id,
-                        kind="text",
+                        kind=chat.MessageKind.TEXT,
                         body={"text": text},
                         cid=f"seed-{n}",
                     )

@@ -15,12 +15,13 @@ sender's own message read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
 from typing import Any, Protocol
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, collate, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -28,21 +29,24 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import col
 
-from app.auth.models import User
+from app.auth import service as auth
 from app.db import after_commit, end_read, execute, is_unique_violation, last_in_transaction, transaction
 from app.errors import Forbidden, NotFound, ValidationFailed
 from app.ids import new_id
 from app.metrics import MESSAGES, count_after_commit
-from app.pagination import Page, decode_cursor, encode_cursor
+from app.pagination import Chunk, decode_cursor, encode_cursor
 from app.realtime.hub import user_channel
 from app.runtime import Runtime
-from social.chat.models import Conversation, ConversationMember, Message
-from social.chat.schemas import ConversationDetail, ConversationPublic, MessagePage, MessagePublic, Peer
+from social.chat.models import (
+    Conversation,
+    ConversationKind,
+    ConversationMember,
+    MemberRole,
+    Message,
+    MessageKind,
+)
 from social.friends import service as friends
-from social.friends.models import Block
 from social.friends.service import pair
-
-MESSAGE_KINDS = ("text", "image", "transfer", "red_packet", "system", "product")
 
 
 class StoredMessage(Protocol):
@@ -79,13 +83,18 @@ def message_frame(m: StoredMessage) -> dict[str, Any]:
     }
 
 
-async def is_member(db: AsyncSession, conversation_id: str, user_id: str) -> bool:
-    found = await db.scalar(
-        select(ConversationMember.user_id).where(
-            ConversationMember.conversation_id == conversation_id, ConversationMember.user_id == user_id
-        )
+def is_member_sql(conversation_id: Any, user_id: Any) -> Any:
+    """SQL: ``user_id`` is a member of ``conversation_id`` (ids, columns or bind parameters),
+    for other features' statements (a red packet's grab)."""
+    return (
+        select(ConversationMember.user_id)
+        .where(ConversationMember.conversation_id == conversation_id, ConversationMember.user_id == user_id)
+        .exists()
     )
-    return found is not None
+
+
+async def is_member(db: AsyncSession, conversation_id: str, user_id: str) -> bool:
+    return bool(await db.scalar(select(is_member_sql(conversation_id, user_id))))
 
 
 async def member_ids(db: AsyncSession, conversation_id: str) -> list[str]:
@@ -113,7 +122,9 @@ async def get_or_create_direct(db: AsyncSession, rt: Runtime, a: str, b: str) ->
     if found is not None:
         return found
     now = rt.clock.now()
-    conv = Conversation(id=new_id("c_"), kind="direct", direct_key=key, created_by=a, created_at=now)
+    conv = Conversation(
+        id=new_id("c_"), kind=ConversationKind.DIRECT, direct_key=key, created_by=a, created_at=now
+    )
     if db.in_transaction() and db.info.get("after_commit") is not None:
         # Inside a use case already: create in its transaction.
         db.add(conv)
@@ -129,7 +140,7 @@ async def get_or_create_direct(db: AsyncSession, rt: Runtime, a: str, b: str) ->
             for uid in (lo, hi):
                 db.add(ConversationMember(conversation_id=conv.id, user_id=uid, joined_at=now))
     except IntegrityError as exc:
-        if not is_unique_violation(exc):
+        if not is_unique_violation(exc, "uq_conversations_direct_key"):
             raise
         return (await db.execute(select(Conversation).where(Conversation.direct_key == key))).scalar_one()
     return conv
@@ -182,27 +193,30 @@ async def post_message_last(
     await last_in_transaction(db, post)
 
 
+def blocked_with_others_sql(conversation_id: Any, user_id: Any) -> Any:
+    """SQL: ``user_id`` and another member of the conversation blocked one another (either way)."""
+    other = aliased(ConversationMember)
+    return (
+        select(other.user_id)
+        .where(
+            other.conversation_id == conversation_id,
+            other.user_id != user_id,
+            friends.blocked_either_sql(user_id, other.user_id),
+        )
+        .correlate_except(other)
+        .exists()
+    )
+
+
 def _sender_may_post(conversation_id: Any, sender_id: Any) -> Any:
     """SQL: the sender is a member, and in a direct conversation neither side blocked the other."""
-    other = aliased(ConversationMember)
-    is_member = (
-        select(ConversationMember.user_id)
-        .where(ConversationMember.conversation_id == conversation_id, ConversationMember.user_id == sender_id)
-        .exists()
+    return and_(
+        is_member_sql(conversation_id, sender_id),
+        or_(
+            Conversation.kind != ConversationKind.DIRECT,
+            ~blocked_with_others_sql(conversation_id, sender_id),
+        ),
     )
-    blocked = (
-        select(Block.blocker_id)
-        .join(other, other.conversation_id == conversation_id)
-        .where(
-            other.user_id != sender_id,
-            or_(
-                and_(Block.blocker_id == sender_id, Block.blocked_id == other.user_id),
-                and_(Block.blocked_id == sender_id, Block.blocker_id == other.user_id),
-            ),
-        )
-        .exists()
-    )
-    return and_(is_member, or_(Conversation.kind != "direct", ~blocked))
 
 
 async def _append(
@@ -330,18 +344,6 @@ def _append_in_one_statement(guard: bool, has_sender: bool) -> Any:
 # ---- reading ---------------------------------------------------------------------------
 
 
-def to_public(m: Message) -> MessagePublic:
-    return MessagePublic(
-        id=m.id,
-        conversation_id=m.conversation_id,
-        seq=m.seq,
-        sender_id=m.sender_id,
-        kind=m.kind,
-        body=m.body,
-        created_at=m.created_at,
-    )
-
-
 @dataclass(frozen=True)
 class Membership:
     """What a member's request needs to know about the conversation and their place in it."""
@@ -378,13 +380,42 @@ async def access_conversation(db: AsyncSession, *, conversation_id: str, user_id
     return Membership(conversation_id, row[0], row[1], int(row[2]), int(row[3]))
 
 
+@dataclass(frozen=True)
+class Peer:
+    user_id: str
+    display_name: str
+    avatar_url: str | None
+
+
+@dataclass(frozen=True)
+class ConversationView:
+    """A conversation as one member sees it: their read mark, the member count, the other
+    member of a direct conversation, the last message (and, for one conversation, every
+    member's id)."""
+
+    conversation: Conversation
+    last_read_seq: int
+    member_count: int
+    peer: Peer | None
+    last_message: Message | None
+    member_ids: list[str] | None = None
+
+    @property
+    def id(self) -> str:
+        return self.conversation.id
+
+    @property
+    def unread_count(self) -> int:
+        return max(0, self.conversation.last_seq - self.last_read_seq)
+
+
 def _activity(c: Any) -> Any:
     return func.coalesce(c.last_message_at, c.created_at)
 
 
-async def _publics(
+async def _views(
     db: AsyncSession, user_id: str, rows: list[tuple[Conversation, int]]
-) -> list[ConversationPublic]:
+) -> list[ConversationView]:
     """Conversation rows (with the caller's last_read_seq) with counts, peers and last messages."""
     ids = [c.id for c, _ in rows]
     if not ids:
@@ -398,51 +429,39 @@ async def _publics(
             )
         ).all()
     )
-    direct_ids = [c.id for c, _ in rows if c.kind == "direct"]
+    direct_ids = [c.id for c, _ in rows if c.kind == ConversationKind.DIRECT]
     peers: dict[str, Peer] = {}
     if direct_ids:
-        for cid, uid, name, avatar in (
-            await db.execute(
-                select(ConversationMember.conversation_id, User.id, User.display_name, User.avatar_url)
-                .join(User, User.id == ConversationMember.user_id)
-                .where(
-                    col(ConversationMember.conversation_id).in_(direct_ids),
-                    ConversationMember.user_id != user_id,
-                )
+        users = auth.profiles_sql()
+        for cid, *peer in await db.execute(
+            select(ConversationMember.conversation_id, users.c.id, users.c.display_name, users.c.avatar_url)
+            .join(users, users.c.id == ConversationMember.user_id)
+            .where(
+                col(ConversationMember.conversation_id).in_(direct_ids), ConversationMember.user_id != user_id
             )
-        ).all():
-            peers[cid] = Peer(user_id=uid, display_name=name, avatar_url=avatar)
+        ):
+            peers[cid] = Peer(*peer)
     with_messages = [(c.id, c.last_seq) for c, _ in rows if c.last_seq > 0]
     last: dict[str, Message] = {}
     if with_messages:
         cond = or_(*(and_(Message.conversation_id == cid, Message.seq == seq) for cid, seq in with_messages))
         for m in (await db.execute(select(Message).where(cond))).scalars():
             last[m.conversation_id] = m
-    out = []
-    for c, read_seq in rows:
-        lm = last.get(c.id)
-        out.append(
-            ConversationPublic(
-                id=c.id,
-                kind=c.kind,  # type: ignore[arg-type]
-                title=c.title,
-                created_by=c.created_by,
-                member_count=int(counts.get(c.id, 0)),
-                peer=peers.get(c.id),
-                last_seq=c.last_seq,
-                last_read_seq=read_seq,
-                unread_count=max(0, c.last_seq - read_seq),
-                last_message=to_public(lm) if lm is not None else None,
-                last_message_at=c.last_message_at,
-                created_at=c.created_at,
-            )
+    return [
+        ConversationView(
+            conversation=c,
+            last_read_seq=read_seq,
+            member_count=int(counts.get(c.id, 0)),
+            peer=peers.get(c.id),
+            last_message=last.get(c.id),
         )
-    return out
+        for c, read_seq in rows
+    ]
 
 
 async def list_conversations(
     db: AsyncSession, *, user_id: str, limit: int, cursor: str | None
-) -> Page[ConversationPublic]:
+) -> Chunk[ConversationView]:
     """My conversations, most recently active first, with last message and unread count."""
     after = decode_cursor(cursor)
     activity = _activity(Conversation)
@@ -467,12 +486,12 @@ async def list_conversations(
     if len(rows) > limit:
         c = rows[limit - 1][0]
         next_cursor = encode_cursor([(c.last_message_at or c.created_at).isoformat(), c.id])
-    items = await _publics(db, user_id, rows[:limit])
+    items = await _views(db, user_id, rows[:limit])
     await end_read(db)
-    return Page[ConversationPublic](items=items, next_cursor=next_cursor)
+    return Chunk(items, next_cursor=next_cursor)
 
 
-async def get_conversation(db: AsyncSession, *, user_id: str, conversation_id: str) -> ConversationDetail:
+async def get_conversation(db: AsyncSession, *, user_id: str, conversation_id: str) -> ConversationView:
     """One of my conversations with its member ids. Raises NotFound when not a member."""
     row = (
         await db.execute(
@@ -483,10 +502,10 @@ async def get_conversation(db: AsyncSession, *, user_id: str, conversation_id: s
     ).one_or_none()
     if row is None:
         raise NotFound("conversation not found", conversation_id=conversation_id)
-    [public] = await _publics(db, user_id, [(row[0], int(row[1]))])
+    [view] = await _views(db, user_id, [(row[0], int(row[1]))])
     members = await member_ids(db, conversation_id)
     await end_read(db)
-    return ConversationDetail(**public.model_dump(), member_ids=sorted(members))
+    return replace(view, member_ids=sorted(members))
 
 
 async def list_messages(
@@ -498,7 +517,7 @@ async def list_messages(
     before_seq: int | None,
     limit: int,
     cursor: str | None = None,
-) -> MessagePage:
+) -> Chunk[Message]:
     """A page of messages in ascending seq: after ``after_seq`` (oldest first), else the
     newest before ``before_seq`` (or the newest of all). Raises NotFound when not a member."""
     if cursor:
@@ -523,7 +542,50 @@ async def list_messages(
         rows = rows[:limit][::-1]
         next_cursor = encode_cursor({"before_seq": rows[0].seq}) if more else None
     await end_read(db)
-    return MessagePage(items=[to_public(m) for m in rows], next_cursor=next_cursor)
+    return Chunk(rows, next_cursor=next_cursor)
+
+
+async def direct_conversations(db: AsyncSession, user_id: str, peer_ids: list[str]) -> dict[str, str]:
+    """The ids of ``user_id``'s direct conversations with each of ``peer_ids`` that exist, by peer."""
+    keys = {"|".join(pair(user_id, p)): p for p in peer_ids}
+    rows = await db.execute(
+        select(Conversation.direct_key, Conversation.id).where(col(Conversation.direct_key).in_(keys))
+    )
+    return {keys[key]: cid for key, cid in rows.all()}
+
+
+@dataclass(frozen=True)
+class SenderCount:
+    """How many messages one sender (None: the system) posted in a conversation, the last when."""
+
+    conversation_id: str
+    sender_id: str | None
+    messages: int
+    last_at: datetime | None
+
+
+async def sender_counts(db: AsyncSession, conversation_ids: list[str]) -> list[SenderCount]:
+    """Message counts per conversation and sender (one grouped query)."""
+    if not conversation_ids:
+        return []
+    rows = await db.execute(
+        select(Message.conversation_id, Message.sender_id, func.count(), func.max(Message.created_at))
+        .where(col(Message.conversation_id).in_(conversation_ids))
+        .group_by(Message.conversation_id, Message.sender_id)
+    )
+    return [SenderCount(cid, sender, int(n), last) for cid, sender, n, last in rows.all()]
+
+
+async def latest_messages(db: AsyncSession, conversation_id: str, *, limit: int) -> Sequence[StoredMessage]:
+    """A conversation's newest ``limit`` messages, oldest first (no membership check: the
+    caller decided who may read them)."""
+    rows = await db.execute(
+        select(Message)
+        .where(Message.conversation_id == conversation_id)
+        .order_by(col(Message.seq).desc())
+        .limit(limit)
+    )
+    return list(rows.scalars())[::-1]
 
 
 async def messages_after(
@@ -556,7 +618,7 @@ async def messages_after(
 
 async def create_conversation(
     db: AsyncSession, rt: Runtime, *, creator_id: str, member_ids: list[str], title: str | None
-) -> tuple[ConversationDetail, bool]:
+) -> tuple[ConversationView, bool]:
     """Start a conversation with friends: one friend and no title gives the direct
     conversation (found or created), anything else a new group (the creator owns it).
     Returns it and whether it was created. Raises ValidationFailed, Forbidden."""
@@ -575,25 +637,21 @@ async def create_conversation(
     strangers = [u for u in others if u not in friend_set]
     if strangers:
         raise Forbidden("you can only add your friends to a conversation", user_ids=strangers)
-    blocked = (
-        await db.execute(
-            select(Block.blocker_id, Block.blocked_id).where(
-                or_(
-                    and_(Block.blocker_id == creator_id, col(Block.blocked_id).in_(others)),
-                    and_(Block.blocked_id == creator_id, col(Block.blocker_id).in_(others)),
-                )
-            )
-        )
-    ).all()
+    blocked = sorted(set(others) & await friends.blocked_ids(db, creator_id))
     if blocked:
-        ids = sorted({b if a == creator_id else a for a, b in blocked})
-        raise Forbidden("blocked users cannot be added", user_ids=ids)
+        raise Forbidden("blocked users cannot be added", user_ids=blocked)
     now = rt.clock.now()
-    conv = Conversation(id=new_id("c_"), kind="group", title=title, created_by=creator_id, created_at=now)
+    conv = Conversation(
+        id=new_id("c_"), kind=ConversationKind.GROUP, title=title, created_by=creator_id, created_at=now
+    )
     async with transaction(db):
         db.add(conv)
         await db.flush()
-        db.add(ConversationMember(conversation_id=conv.id, user_id=creator_id, role="owner", joined_at=now))
+        db.add(
+            ConversationMember(
+                conversation_id=conv.id, user_id=creator_id, role=MemberRole.OWNER, joined_at=now
+            )
+        )
         for uid in others:
             db.add(ConversationMember(conversation_id=conv.id, user_id=uid, joined_at=now))
         await db.flush()
@@ -602,7 +660,7 @@ async def create_conversation(
             rt,
             conversation_id=conv.id,
             sender_id=None,
-            kind="system",
+            kind=MessageKind.SYSTEM,
             body={"event": "group_created", "by": creator_id, "title": title, "member_ids": others},
         )
     return await get_conversation(db, user_id=creator_id, conversation_id=conv.id), True
@@ -610,7 +668,7 @@ async def create_conversation(
 
 async def _start_direct(
     db: AsyncSession, rt: Runtime, *, creator_id: str, peer_id: str
-) -> tuple[ConversationDetail, bool]:
+) -> tuple[ConversationView, bool]:
     lo, hi = pair(creator_id, peer_id)
     existing = await db.scalar(select(Conversation.id).where(Conversation.direct_key == f"{lo}|{hi}"))
     if await friends.is_blocked_either(db, creator_id, peer_id):
@@ -625,7 +683,7 @@ async def _start_direct(
 
 def check_text(rt: Runtime, *, kind: str, body: dict[str, Any]) -> str:
     """The text of a client's message body. Raises ValidationFailed."""
-    if kind != "text":
+    if kind != MessageKind.TEXT:
         raise ValidationFailed("clients send text messages", field="body.kind")
     text = body.get("text")
     if not isinstance(text, str) or not text.strip():
@@ -659,7 +717,7 @@ async def send_message(
                 rt,
                 conversation_id=conversation_id,
                 sender_id=user_id,
-                kind="text",
+                kind=MessageKind.TEXT,
                 body={"text": text},
                 cid=cid,
                 guard=True,
@@ -669,7 +727,7 @@ async def send_message(
                 raise Forbidden("blocked users cannot message each other")
         return msg, False
     except IntegrityError as exc:
-        if not is_unique_violation(exc):
+        if not is_unique_violation(exc, "uq_messages_conversation_id_sender_id_cid"):
             raise
         found = await _sent_before(db, conversation_id=conversation_id, user_id=user_id, cid=cid)
         if found is None:
@@ -763,6 +821,29 @@ async def direct_states(db: AsyncSession, *, user_id: str, peer_ids: list[str]) 
 
 
 async def user_exists(db: AsyncSession, user_id: str) -> bool:
-    found = await db.scalar(select(User.id).where(User.id == user_id))
+    found = await auth.user_exists(db, user_id)
     await end_read(db)
-    return found is not None
+    return found
+
+
+async def set_member_role(db: AsyncSession, *, conversation_id: str, user_id: str, role: MemberRole) -> None:
+    """Give a member a role in a conversation (an advisor in a client's chat); caller's transaction."""
+    await db.execute(
+        update(ConversationMember)
+        .where(ConversationMember.conversation_id == conversation_id, ConversationMember.user_id == user_id)
+        .values(role=role)
+    )
+
+
+def last_sent_sql(sender_id: Any, peer_id: str) -> Any:
+    """SQL: when ``sender_id`` (a column or value) last wrote to ``peer_id`` in their direct
+    conversation (NULL if never), for a query of another feature to sort by."""
+    # ``pair`` orders the two ids by code point: the "C" collation does the same in SQL.
+    a, b = collate(sender_id, "C"), collate(literal(peer_id), "C")
+    lo, hi = func.least(a, b), func.greatest(a, b)
+    return (
+        select(func.max(Message.created_at))
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Conversation.direct_key == func.concat(lo, "|", hi), Message.sender_id == sender_id)
+        .scalar_subquery()
+    )

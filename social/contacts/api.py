@@ -11,12 +11,12 @@ router = APIRouter(tags=["contacts"])
 
 @router.post("/v1/contacts/sync", response_model=SyncPublic)
 async def sync(body: SyncIn, user: CurrentUser, db: DbSession, rt: Rt) -> SyncPublic:
-    return await contacts.sync(db, rt, user_id=user.id, contacts=body.contacts)
+    return SyncPublic.of(await contacts.sync(db, rt, user_id=user.id, contacts=body.contacts))
 
 
 @router.get("/v1/contacts/matches", response_model=list[StoredMatchPublic])
 async def matches(user: CurrentUser, db: DbSession) -> list[StoredMatchPublic]:
-    return await contacts.stored_matches(db, user_id=user.id)
+    return [StoredMatchPublic.of(m) for m in await contacts.stored_matches(db, user_id=user.id)]
 
 
 @router.delete("/v1/contacts/matches", status_code=204)

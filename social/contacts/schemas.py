@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:
+    from social.contacts.service import Match, Synced
 
 
 class ContactIn(BaseModel):
@@ -21,11 +26,26 @@ class MatchPublic(BaseModel):
     contact_name: str | None
     is_friend: bool
 
+    @classmethod
+    def of(cls, m: Match) -> MatchPublic:
+        p = m.profile
+        return cls(
+            user_id=p.id,
+            display_name=p.display_name,
+            avatar_url=p.avatar_url,
+            contact_name=m.contact_name,
+            is_friend=m.is_friend,
+        )
+
 
 class SyncPublic(BaseModel):
     matches: list[MatchPublic]
     checked: int  # distinct valid numbers in the request
     charged: int  # numbers that counted against the rate limit
+
+    @classmethod
+    def of(cls, s: Synced) -> SyncPublic:
+        return cls(matches=[MatchPublic.of(m) for m in s.matches], checked=s.checked, charged=s.charged)
 
 
 class StoredMatchPublic(BaseModel):
@@ -33,3 +53,8 @@ class StoredMatchPublic(BaseModel):
     display_name: str
     avatar_url: str | None
     is_friend: bool
+
+    @classmethod
+    def of(cls, m: Match) -> StoredMatchPublic:
+        p = m.profile
+        return cls(user_id=p.id, display_name=p.display_name, avatar_url=p.avatar_url, is_friend=m.is_friend)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.auth import service as auth
-from app.auth.models import User
+from app.db import transaction
 from app.seed import SeedContext
 from social.contacts import service as contacts
 from social.contacts.schemas import ContactIn
@@ -25,7 +25,7 @@ EXTRA_PEOPLE: dict[str, tuple[str, str, bool]] = {
 }
 
 
-async def extra_people(ctx: SeedContext) -> dict[str, User]:
+async def extra_people(ctx: SeedContext) -> dict[str, auth.Caller]:
     """The social demo's extra people (made once, shared by the social seeds)."""
     found: dict[str, Any] = ctx.extras.setdefault("social_people", {})
     if found:
@@ -49,7 +49,7 @@ async def seed(ctx: SeedContext) -> None:
     people = await extra_people(ctx)
     lina, wangwei, zhangmin, chenjie = (ctx.users[h] for h in ("lina", "wangwei", "zhangmin", "chenjie"))
     async with rt.sessionmaker() as db:
-        async with db.begin():
+        async with transaction(db):
             now = rt.clock.now()
             for a, b in [
                 (people["zhouqiang"], wangwei),

@@ -22,26 +22,35 @@ import functools
 import hashlib
 import hmac
 import re
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import anyio
-from sqlalchemy import Row, String, any_, bindparam, delete, func, literal, select
+from sqlalchemy import Select, String, Subquery, bindparam, delete, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from app.auth import phones
-from app.auth.models import User
+from app.auth import service as auth
 from app.db import end_read, transaction
 from app.dbtypes import UTCDateTime
 from app.errors import ValidationFailed
 from app.ratelimit import token_bucket
 from app.runtime import Runtime
 from social.contacts.models import ContactEdge
-from social.contacts.schemas import ContactIn, MatchPublic, StoredMatchPublic, SyncPublic
+from social.contacts.schemas import ContactIn
 from social.friends.service import blocked_ids, friend_ids
+
+_edges = ContactEdge.__table__  # type: ignore[attr-defined]
+
+
+def edges_sql() -> Subquery:
+    """Address-book matches as a subquery named ``contact_edges`` (``owner_id`` has
+    ``contact_id`` in their address book, since ``created_at``), for other features'
+    statements (friend suggestions score them)."""
+    return select(_edges.c.owner_id, _edges.c.contact_id, _edges.c.created_at).subquery("contact_edges")
+
 
 _SEPARATORS = re.compile(r"[\s\-().]")
 _CN_MOBILE = re.compile(r"(?:\+86|0086|86)?(1[3-9][0-9]{9})")
@@ -73,19 +82,6 @@ def hash_contacts(contacts: list[ContactIn], *, region: str, key: str) -> dict[s
     return out
 
 
-_MATCH_COLUMNS = (User.id, User.display_name, User.avatar_url, User.phone_hash)
-
-
-async def _cardholders_by_hash(db: AsyncSession, hashes: list[str], *, user_id: str) -> list[Row[Any]]:
-    """Discoverable cardholders (not ``user_id``) among ``hashes``: (id, display_name,
-    avatar_url, phone_hash) rows. The hashes go as one array parameter (``= ANY($1)``: one
-    statement, nothing to render per number)."""
-    qualifies = (col(User.is_cardholder).is_(True), col(User.discoverable).is_(True), User.id != user_id)
-    wanted = bindparam("hashes", hashes, type_=ARRAY(String))
-    q = select(*_MATCH_COLUMNS).where(User.phone_hash == any_(wanted), *qualifies)
-    return list((await db.execute(q)).all())
-
-
 async def _remember(db: AsyncSession, *, owner_id: str, contact_ids: list[str], now: datetime) -> None:
     """Store owner → contact edges, keeping the ones already there."""
     # One statement with three parameters, however many matches (unnest of an array).
@@ -98,7 +94,27 @@ async def _remember(db: AsyncSession, *, owner_id: str, contact_ids: list[str], 
     await db.execute(insert.on_conflict_do_nothing(index_elements=["owner_id", "contact_id"]))
 
 
-async def sync(db: AsyncSession, rt: Runtime, *, user_id: str, contacts: list[ContactIn]) -> SyncPublic:
+@dataclass(frozen=True)
+class Match:
+    """A discoverable cardholder found in my address book."""
+
+    profile: auth.Profile
+    contact_name: str | None  # the name my address book gives them (never stored)
+    is_friend: bool
+
+
+@dataclass(frozen=True)
+class Synced:
+    matches: list[Match]
+    checked: int  # distinct valid numbers in the request
+    charged: int  # numbers that counted against the rate limit
+
+
+def _my_contacts(user_id: str) -> Select[tuple[str]]:
+    return select(ContactEdge.contact_id).where(ContactEdge.owner_id == user_id)
+
+
+async def sync(db: AsyncSession, rt: Runtime, *, user_id: str, contacts: list[ContactIn]) -> Synced:
     """Match my address book against discoverable cardholders and remember the matches.
 
     Raises ValidationFailed (too many numbers), RateLimited (token bucket spent)."""
@@ -113,16 +129,7 @@ async def sync(db: AsyncSession, rt: Runtime, *, user_id: str, contacts: list[Co
             key=rt.settings.phone_hmac_key,
         )
     )
-    known = {
-        u_hash
-        for u_hash in (
-            await db.execute(
-                select(User.phone_hash)
-                .join(ContactEdge, ContactEdge.contact_id == User.id)
-                .where(ContactEdge.owner_id == user_id)
-            )
-        ).scalars()
-    }
+    known = await auth.phone_hashes(db, _my_contacts(user_id))
     await end_read(db)
     new = [h for h in wanted if h not in known]
     if new:
@@ -137,54 +144,28 @@ async def sync(db: AsyncSession, rt: Runtime, *, user_id: str, contacts: list[Co
     now = rt.clock.now()
     async with transaction(db):
         excluded = await blocked_ids(db, user_id)
-        found = await _cardholders_by_hash(db, list(wanted), user_id=user_id)
-        matched = sorted((u for u in found if u.id not in excluded), key=lambda u: u.id)
+        found = await auth.discoverable_cardholders(db, wanted, except_id=user_id)
+        matched = sorted(((h, u) for h, u in found.items() if u.id not in excluded), key=lambda hu: hu[1].id)
         if matched:
-            await _remember(db, owner_id=user_id, contact_ids=[u.id for u in matched], now=now)
+            await _remember(db, owner_id=user_id, contact_ids=[u.id for _, u in matched], now=now)
         friends = set(await friend_ids(db, user_id)) if matched else set()
-    return SyncPublic(
-        matches=[
-            MatchPublic(
-                user_id=u.id,
-                display_name=u.display_name,
-                avatar_url=u.avatar_url,
-                contact_name=wanted.get(u.phone_hash),
-                is_friend=u.id in friends,
-            )
-            for u in matched
-        ],
+    return Synced(
+        matches=[Match(u, wanted.get(h), u.id in friends) for h, u in matched],
         checked=len(wanted),
         charged=len(new),
     )
 
 
-async def stored_matches(db: AsyncSession, *, user_id: str) -> list[StoredMatchPublic]:
+async def stored_matches(db: AsyncSession, *, user_id: str) -> list[Match]:
     """My remembered matches that still qualify (discoverable cardholders, not blocked)."""
-    rows = (
-        (
-            await db.execute(
-                select(User)
-                .join(ContactEdge, ContactEdge.contact_id == User.id)
-                .where(
-                    ContactEdge.owner_id == user_id,
-                    col(User.is_cardholder).is_(True),
-                    col(User.discoverable).is_(True),
-                )
-                .order_by(User.id)
-            )
-        )
-        .scalars()
-        .all()
-    )
+    found = await auth.profiles(db, (await db.execute(_my_contacts(user_id))).scalars())
     excluded = await blocked_ids(db, user_id)
     friends = set(await friend_ids(db, user_id))
     await end_read(db)
     return [
-        StoredMatchPublic(
-            user_id=u.id, display_name=u.display_name, avatar_url=u.avatar_url, is_friend=u.id in friends
-        )
-        for u in rows
-        if u.id not in excluded
+        Match(u, None, u.id in friends)
+        for _, u in sorted(found.items())
+        if u.is_cardholder and u.discoverable and u.id not in excluded
     ]
 
 

@@ -23,7 +23,8 @@ router = APIRouter(tags=["friends"])
 async def list_friends(
     user: CurrentUser, db: DbSession, limit: Limit = 20, cursor: Cursor = None
 ) -> Page[FriendPublic]:
-    return await friends.list_friends(db, user_id=user.id, limit=limit, cursor=cursor)
+    found = await friends.list_friends(db, user_id=user.id, limit=limit, cursor=cursor)
+    return found.page(FriendPublic.model_validate)
 
 
 @router.get(
@@ -32,16 +33,18 @@ async def list_friends(
 async def list_suggestions(
     user: CurrentUser, db: DbSession, rt: Rt, limit: Annotated[int, Query(ge=1, le=50)] = 20
 ) -> list[SuggestionPublic]:
-    return await suggesting.suggestions(
+    found = await suggesting.suggestions(
         db, rt, user_id=user.id, limit=min(limit, rt.settings.suggestions_max)
     )
+    return [SuggestionPublic.of(s) for s in found]
 
 
 @router.post("/v1/friends/requests", status_code=201, response_model=FriendRequestPublic)
 async def send_request(
     body: FriendRequestCreate, user: CurrentUser, db: DbSession, rt: Rt
 ) -> FriendRequestPublic:
-    return await friends.send_request(db, rt, user_id=user.id, to_user_id=body.user_id, message=body.message)
+    sent = await friends.send_request(db, rt, user_id=user.id, to_user_id=body.user_id, message=body.message)
+    return FriendRequestPublic.of(sent)
 
 
 @router.get("/v1/friends/requests", response_model=Page[FriendRequestPublic])
@@ -52,25 +55,29 @@ async def list_requests(
     limit: Limit = 20,
     cursor: Cursor = None,
 ) -> Page[FriendRequestPublic]:
-    return await friends.list_requests(db, user_id=user.id, direction=direction, limit=limit, cursor=cursor)
+    found = await friends.list_requests(db, user_id=user.id, direction=direction, limit=limit, cursor=cursor)
+    return found.page(FriendRequestPublic.of)
 
 
 @router.post("/v1/friends/requests/{request_id}/accept", response_model=FriendRequestPublic)
 async def accept_request(request_id: str, user: CurrentUser, db: DbSession, rt: Rt) -> FriendRequestPublic:
     """The receiver accepts: the two become friends."""
-    return await friends.decide_request(db, rt, user_id=user.id, request_id=request_id, action="accept")
+    decided = await friends.decide_request(db, rt, user_id=user.id, request_id=request_id, action="accept")
+    return FriendRequestPublic.of(decided)
 
 
 @router.post("/v1/friends/requests/{request_id}/decline", response_model=FriendRequestPublic)
 async def decline_request(request_id: str, user: CurrentUser, db: DbSession, rt: Rt) -> FriendRequestPublic:
     """The receiver declines."""
-    return await friends.decide_request(db, rt, user_id=user.id, request_id=request_id, action="decline")
+    decided = await friends.decide_request(db, rt, user_id=user.id, request_id=request_id, action="decline")
+    return FriendRequestPublic.of(decided)
 
 
 @router.post("/v1/friends/requests/{request_id}/cancel", response_model=FriendRequestPublic)
 async def cancel_request(request_id: str, user: CurrentUser, db: DbSession, rt: Rt) -> FriendRequestPublic:
     """The sender withdraws a pending request."""
-    return await friends.decide_request(db, rt, user_id=user.id, request_id=request_id, action="cancel")
+    decided = await friends.decide_request(db, rt, user_id=user.id, request_id=request_id, action="cancel")
+    return FriendRequestPublic.of(decided)
 
 
 @router.delete("/v1/friends/{friend_id}", status_code=204)
@@ -81,12 +88,12 @@ async def unfriend(friend_id: str, user: CurrentUser, db: DbSession) -> Response
 
 @router.get("/v1/blocks", response_model=list[BlockPublic])
 async def list_blocks(user: CurrentUser, db: DbSession) -> list[BlockPublic]:
-    return await friends.list_blocks(db, user_id=user.id)
+    return [BlockPublic.of(b) for b in await friends.list_blocks(db, user_id=user.id)]
 
 
 @router.post("/v1/blocks/{blocked_id}", status_code=201, response_model=BlockPublic)
 async def block(blocked_id: str, user: CurrentUser, db: DbSession, rt: Rt) -> BlockPublic:
-    return await friends.block(db, rt, user_id=user.id, blocked_id=blocked_id)
+    return BlockPublic.of(await friends.block(db, rt, user_id=user.id, blocked_id=blocked_id))
 
 
 @router.delete("/v1/blocks/{blocked_id}", status_code=204)

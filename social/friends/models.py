@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, Index
 from sqlmodel import Field, SQLModel
 
+from app.dbenums import enum_field, one_of
 from app.dbtypes import at_field
+
+
+class RequestStatus(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
 
 
 class Friendship(SQLModel, table=True):
@@ -42,13 +51,14 @@ class FriendRequest(SQLModel, table=True):
     __table_args__ = (
         Index("ix_friend_requests_to_id_status", "to_id", "status"),
         Index("ix_friend_requests_from_id_status", "from_id", "status"),
+        one_of("status", RequestStatus),
     )
 
     id: str = Field(primary_key=True, max_length=40)
     from_id: str = Field(foreign_key="users.id", max_length=40)
     to_id: str = Field(foreign_key="users.id", max_length=40)
     message: str | None = Field(default=None, max_length=200)
-    status: str = Field(default="pending", max_length=12)  # pending|accepted|declined|cancelled
+    status: RequestStatus = enum_field(RequestStatus, max_length=12, default=RequestStatus.PENDING)
     pending_key: str | None = Field(default=None, unique=True, max_length=81)
     created_at: datetime = at_field()
     decided_at: datetime | None = at_field(nullable=True)

@@ -1,14 +1,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth.schemas import UserPublic
 
+if TYPE_CHECKING:
+    from social.friends.models import Block
+    from social.friends.service import PeerRequest
+    from social.friends.suggestions import Suggested
+
 
 class FriendPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # from ``service.Friend``
+
     user_id: str
     display_name: str
     avatar_url: str | None
@@ -31,10 +38,33 @@ class FriendRequestPublic(BaseModel):
     created_at: datetime
     decided_at: datetime | None
 
+    @classmethod
+    def of(cls, seen: PeerRequest) -> FriendRequestPublic:
+        r, peer = seen.request, seen.peer
+        return cls(
+            id=r.id,
+            direction="outgoing" if seen.outgoing else "incoming",
+            from_user_id=r.from_id,
+            to_user_id=r.to_id,
+            user=UserPublic(
+                id=seen.peer_id,
+                display_name=peer.display_name if peer else "",
+                avatar_url=peer.avatar_url if peer else None,
+            ),
+            message=r.message,
+            status=r.status,
+            created_at=r.created_at,
+            decided_at=r.decided_at,
+        )
+
 
 class BlockPublic(BaseModel):
     user_id: str
     created_at: datetime
+
+    @classmethod
+    def of(cls, block: Block) -> BlockPublic:
+        return cls(user_id=block.blocked_id, created_at=block.created_at)
 
 
 class Reason(BaseModel):
@@ -48,3 +78,18 @@ class SuggestionPublic(BaseModel):
     avatar_url: str | None
     reasons: list[Reason]
     score: float
+
+    @classmethod
+    def of(cls, s: Suggested) -> SuggestionPublic:
+        reasons = []
+        if s.mutual_friends:
+            reasons.append(Reason(kind="mutual_friends", count=s.mutual_friends))
+        if s.in_contacts:
+            reasons.append(Reason(kind="in_contacts"))
+        return cls(
+            user_id=s.user_id,
+            display_name=s.display_name,
+            avatar_url=s.avatar_url,
+            reasons=reasons,
+            score=s.score,
+        )

@@ -7,6 +7,7 @@ The first functions answer the questions every other feature asks of the graph
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,17 +16,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.auth.models import User
-from app.auth.schemas import UserPublic
+from app.auth import service as auth
 from app.db import end_read, execute, is_unique_violation, transaction
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.ids import new_id
 from app.notifications.service import notify
-from app.pagination import Page, decode_cursor, encode_cursor
+from app.pagination import Chunk, decode_cursor, encode_cursor
 from app.ratelimit import fixed_window
 from app.runtime import Runtime
-from social.friends.models import Block, FriendRequest, Friendship
-from social.friends.schemas import BlockPublic, FriendPublic, FriendRequestPublic
+from social.friends.models import Block, FriendRequest, Friendship, RequestStatus
 
 
 def pair(a: str, b: str) -> tuple[str, str]:
@@ -56,35 +55,43 @@ async def friend_ids(db: AsyncSession, user_id: str) -> list[str]:
     return list((await db.execute(friend_ids_query(user_id))).scalars().all())
 
 
-async def is_blocked_either(db: AsyncSession, a: str, b: str) -> bool:
-    """True when either user has blocked the other."""
-    return bool(
-        await db.scalar(
-            select(
-                exists().where(
-                    or_(
-                        (Block.blocker_id == a) & (Block.blocked_id == b),
-                        (Block.blocker_id == b) & (Block.blocked_id == a),
-                    )
-                )
-            )
-        )
+_friendships = Friendship.__table__  # type: ignore[attr-defined]
+_blocks = Block.__table__  # type: ignore[attr-defined]
+
+
+def blocked_either_sql(a: Any, b: Any) -> Any:
+    """SQL: either of the users ``a`` and ``b`` (ids, columns or bind parameters) has blocked
+    the other. The one statement of the block rule, for other features' queries (a chat
+    send's guard); ``unblocked_sql`` is its shape for filtering many rows."""
+    either_way = or_(
+        (_blocks.c.blocker_id == a) & (_blocks.c.blocked_id == b),
+        (_blocks.c.blocker_id == b) & (_blocks.c.blocked_id == a),
+    )
+    # Every other table it names belongs to an enclosing statement.
+    return select(_blocks.c.blocker_id).where(either_way).correlate_except(_blocks).exists()
+
+
+def unblocked_sql(viewer_id: Any, other: Any) -> Any:
+    """SQL: no block either way between ``viewer_id`` and the user in column ``other`` (for
+    filtering many rows, e.g. a feed's authors: two hashed ``NOT IN`` lists of the viewer's
+    blocks, where ``NOT blocked_either_sql`` would probe the blocks once per row)."""
+    return and_(
+        other.not_in(select(_blocks.c.blocked_id).where(_blocks.c.blocker_id == viewer_id)),
+        other.not_in(select(_blocks.c.blocker_id).where(_blocks.c.blocked_id == viewer_id)),
     )
 
 
-_friendships = Friendship.__table__  # type: ignore[attr-defined]
-_blocks = Block.__table__  # type: ignore[attr-defined]
+async def is_blocked_either(db: AsyncSession, a: str, b: str) -> bool:
+    """True when either user has blocked the other."""
+    return bool(await db.scalar(select(blocked_either_sql(a, b))))
+
+
 _UNBLOCKED_FRIENDS = select(
     and_(
         exists().where(
             _friendships.c.user_lo == bindparam("p_lo"), _friendships.c.user_hi == bindparam("p_hi")
         ),
-        ~exists().where(
-            or_(
-                (_blocks.c.blocker_id == bindparam("p_lo")) & (_blocks.c.blocked_id == bindparam("p_hi")),
-                (_blocks.c.blocker_id == bindparam("p_hi")) & (_blocks.c.blocked_id == bindparam("p_lo")),
-            )
-        ),
+        ~blocked_either_sql(bindparam("p_lo"), bindparam("p_hi")),
     )
 )
 
@@ -133,45 +140,38 @@ async def pending_peer_ids(db: AsyncSession, user_id: str) -> set[str]:
     """Users with a pending request to or from ``user_id``."""
     q = union_all(
         select(FriendRequest.to_id).where(
-            FriendRequest.from_id == user_id, FriendRequest.status == "pending"
+            FriendRequest.from_id == user_id, FriendRequest.status == RequestStatus.PENDING
         ),
         select(FriendRequest.from_id).where(
-            FriendRequest.to_id == user_id, FriendRequest.status == "pending"
+            FriendRequest.to_id == user_id, FriendRequest.status == RequestStatus.PENDING
         ),
     )
     return set((await db.execute(q)).scalars().all())
 
 
-def request_public(r: FriendRequest, *, me: str, users: dict[str, User]) -> FriendRequestPublic:
-    other = r.to_id if r.from_id == me else r.from_id
-    peer = users.get(other)
-    return FriendRequestPublic(
-        id=r.id,
-        direction="outgoing" if r.from_id == me else "incoming",
-        from_user_id=r.from_id,
-        to_user_id=r.to_id,
-        user=UserPublic(
-            id=other,
-            display_name=peer.display_name if peer else "",
-            avatar_url=peer.avatar_url if peer else None,
-        ),
-        message=r.message,
-        status=r.status,
-        created_at=r.created_at,
-        decided_at=r.decided_at,
-    )
+@dataclass(frozen=True)
+class PeerRequest:
+    """A friend request as one of its two users sees it: ``peer`` is the other user."""
+
+    request: FriendRequest
+    me: str
+    peer_id: str
+    peer: auth.Profile | None
+
+    @property
+    def outgoing(self) -> bool:
+        return self.request.from_id == self.me
 
 
-async def _users(db: AsyncSession, ids: set[str]) -> dict[str, User]:
-    if not ids:
-        return {}
-    rows = (await db.execute(select(User).where(col(User.id).in_(ids)))).scalars().all()
-    return {u.id: u for u in rows}
+async def _as_seen_by(db: AsyncSession, me: str, requests: list[FriendRequest]) -> list[PeerRequest]:
+    peers = [r.to_id if r.from_id == me else r.from_id for r in requests]
+    profiles = await auth.profiles(db, peers)
+    return [PeerRequest(r, me, p, profiles.get(p)) for r, p in zip(requests, peers, strict=True)]
 
 
 async def send_request(
     db: AsyncSession, rt: Runtime, *, user_id: str, to_user_id: str, message: str | None
-) -> FriendRequestPublic:
+) -> PeerRequest:
     """Ask ``to_user_id`` to be friends; a crossing pending request is accepted instead.
 
     Raises ValidationFailed (self), NotFound (unknown or blocked either way), Conflict
@@ -187,8 +187,7 @@ async def send_request(
     now = rt.clock.now()
     try:
         async with transaction(db):
-            target = await db.get(User, to_user_id)
-            if target is None or await is_blocked_either(db, user_id, to_user_id):
+            if not await auth.user_exists(db, to_user_id) or await is_blocked_either(db, user_id, to_user_id):
                 raise NotFound("user not found", user_id=to_user_id)
             if await are_friends(db, user_id, to_user_id):
                 raise Conflict("already friends", user_id=to_user_id)
@@ -211,13 +210,13 @@ async def send_request(
                     from_id=user_id,
                     to_id=to_user_id,
                     message=message,
-                    status="pending",
+                    status=RequestStatus.PENDING,
                     pending_key=_pending_key(user_id, to_user_id),
                     created_at=now,
                 )
                 db.add(req)
                 await db.flush()
-                me = await db.get(User, user_id)
+                me = await auth.get_profile(db, user_id)
                 await notify(
                     db,
                     rt,
@@ -230,21 +229,21 @@ async def send_request(
                         "message": message,
                     },
                 )
-            users = await _users(db, {user_id, to_user_id})
-            return request_public(req, me=user_id, users=users)
+            [seen] = await _as_seen_by(db, user_id, [req])
+            return seen
     except IntegrityError as exc:
-        if not is_unique_violation(exc):
+        if not is_unique_violation(exc, "uq_friend_requests_pending_key"):
             raise
         raise Conflict("a request between you is already pending") from exc
 
 
 async def _accept(db: AsyncSession, rt: Runtime, req: FriendRequest, *, now: datetime) -> None:
-    req.status = "accepted"
+    req.status = RequestStatus.ACCEPTED
     req.pending_key = None
     req.decided_at = now
     await db.flush()
     await make_friends(db, req.from_id, req.to_id, now=now)
-    accepter = await db.get(User, req.to_id)
+    accepter = await auth.get_profile(db, req.to_id)
     await notify(
         db,
         rt,
@@ -260,7 +259,7 @@ async def _accept(db: AsyncSession, rt: Runtime, req: FriendRequest, *, now: dat
 
 async def decide_request(
     db: AsyncSession, rt: Runtime, *, user_id: str, request_id: str, action: str
-) -> FriendRequestPublic:
+) -> PeerRequest:
     """Accept or decline (the receiver) or cancel (the sender) a pending request.
 
     Locks the request row. Raises NotFound (not yours), Conflict (no longer pending)."""
@@ -272,7 +271,7 @@ async def decide_request(
         )
         if req is None or not allowed:
             raise NotFound("friend request not found", request_id=request_id)
-        if req.status != "pending":
+        if req.status != RequestStatus.PENDING:
             raise Conflict(f"the request is already {req.status}", status=req.status)
         now = rt.clock.now()
         if action == "accept":
@@ -280,17 +279,17 @@ async def decide_request(
                 raise NotFound("friend request not found", request_id=request_id)
             await _accept(db, rt, req, now=now)
         else:
-            req.status = "declined" if action == "decline" else "cancelled"
+            req.status = RequestStatus.DECLINED if action == "decline" else RequestStatus.CANCELLED
             req.pending_key = None
             req.decided_at = now
             await db.flush()
-        users = await _users(db, {req.from_id, req.to_id})
-        return request_public(req, me=user_id, users=users)
+        [seen] = await _as_seen_by(db, user_id, [req])
+        return seen
 
 
 async def list_requests(
     db: AsyncSession, *, user_id: str, direction: str | None, limit: int, cursor: str | None
-) -> Page[FriendRequestPublic]:
+) -> Chunk[PeerRequest]:
     """My pending requests, incoming and outgoing, newest first."""
     before = decode_cursor(cursor)
     mine = []
@@ -298,23 +297,26 @@ async def list_requests(
         mine.append(FriendRequest.to_id == user_id)
     if direction in (None, "outgoing"):
         mine.append(FriendRequest.from_id == user_id)
-    q = select(FriendRequest).where(or_(*mine), FriendRequest.status == "pending")
+    q = select(FriendRequest).where(or_(*mine), FriendRequest.status == RequestStatus.PENDING)
     if before is not None:
         q = q.where(FriendRequest.id < str(before))
     rows = list((await db.execute(q.order_by(col(FriendRequest.id).desc()).limit(limit + 1))).scalars().all())
     more = len(rows) > limit
     rows = rows[:limit]
-    users = await _users(db, {r.from_id for r in rows} | {r.to_id for r in rows})
+    items = await _as_seen_by(db, user_id, rows)
     await end_read(db)
-    return Page[FriendRequestPublic](
-        items=[request_public(r, me=user_id, users=users) for r in rows],
-        next_cursor=encode_cursor(rows[-1].id) if more else None,
-    )
+    return Chunk(items, next_cursor=encode_cursor(rows[-1].id) if more else None)
 
 
-async def list_friends(
-    db: AsyncSession, *, user_id: str, limit: int, cursor: str | None
-) -> Page[FriendPublic]:
+@dataclass(frozen=True)
+class Friend:
+    user_id: str
+    display_name: str
+    avatar_url: str | None
+    since: datetime
+
+
+async def list_friends(db: AsyncSession, *, user_id: str, limit: int, cursor: str | None) -> Chunk[Friend]:
     """My friends, by user id."""
     after = decode_cursor(cursor)
     q = union_all(
@@ -325,18 +327,17 @@ async def list_friends(
             Friendship.user_hi == user_id
         ),
     ).subquery()
-    stmt = select(User, q.c.since).join(q, q.c.uid == User.id)
+    users = auth.profiles_sql()
+    stmt = select(users.c.id, users.c.display_name, users.c.avatar_url, q.c.since).join(
+        q, q.c.uid == users.c.id
+    )
     if after is not None:
-        stmt = stmt.where(User.id > str(after))
-    rows = (await db.execute(stmt.order_by(User.id).limit(limit + 1))).all()
+        stmt = stmt.where(users.c.id > str(after))
+    rows = (await db.execute(stmt.order_by(users.c.id).limit(limit + 1))).all()
     await end_read(db)
     more = len(rows) > limit
-    rows = rows[:limit]
-    items = [
-        FriendPublic(user_id=u.id, display_name=u.display_name, avatar_url=u.avatar_url, since=since)
-        for u, since in rows
-    ]
-    return Page[FriendPublic](items=items, next_cursor=encode_cursor(items[-1].user_id) if more else None)
+    items = [Friend(*row) for row in rows[:limit]]
+    return Chunk(items, next_cursor=encode_cursor(items[-1].user_id) if more else None)
 
 
 async def unfriend(db: AsyncSession, *, user_id: str, friend_id: str) -> None:
@@ -347,7 +348,7 @@ async def unfriend(db: AsyncSession, *, user_id: str, friend_id: str) -> None:
         await remove_friends(db, user_id, friend_id)
 
 
-async def block(db: AsyncSession, rt: Runtime, *, user_id: str, blocked_id: str) -> BlockPublic:
+async def block(db: AsyncSession, rt: Runtime, *, user_id: str, blocked_id: str) -> Block:
     """Block a user (idempotent): ends the friendship and any pending request between us.
 
     Raises ValidationFailed (self), NotFound (unknown user)."""
@@ -355,7 +356,7 @@ async def block(db: AsyncSession, rt: Runtime, *, user_id: str, blocked_id: str)
         raise ValidationFailed("you cannot block yourself", field="user_id")
     now = rt.clock.now()
     async with transaction(db):
-        if await db.get(User, blocked_id) is None:
+        if not await auth.user_exists(db, blocked_id):
             raise NotFound("user not found", user_id=blocked_id)
         existing = await db.get(Block, (user_id, blocked_id))
         if existing is None:
@@ -366,9 +367,9 @@ async def block(db: AsyncSession, rt: Runtime, *, user_id: str, blocked_id: str)
         await db.execute(
             update(FriendRequest)
             .where(FriendRequest.pending_key == _pending_key(user_id, blocked_id))
-            .values(status="cancelled", pending_key=None, decided_at=now)
+            .values(status=RequestStatus.CANCELLED, pending_key=None, decided_at=now)
         )
-        return BlockPublic(user_id=blocked_id, created_at=existing.created_at)
+        return existing
 
 
 async def unblock(db: AsyncSession, *, user_id: str, blocked_id: str) -> None:
@@ -381,7 +382,7 @@ async def unblock(db: AsyncSession, *, user_id: str, blocked_id: str) -> None:
             raise NotFound("no such block", user_id=blocked_id)
 
 
-async def list_blocks(db: AsyncSession, *, user_id: str) -> list[BlockPublic]:
+async def list_blocks(db: AsyncSession, *, user_id: str) -> list[Block]:
     """The users I blocked."""
     rows = (
         (await db.execute(select(Block).where(Block.blocker_id == user_id).order_by(Block.created_at)))
@@ -389,4 +390,4 @@ async def list_blocks(db: AsyncSession, *, user_id: str) -> list[BlockPublic]:
         .all()
     )
     await end_read(db)
-    return [BlockPublic(user_id=b.blocked_id, created_at=b.created_at) for b in rows]
+    return list(rows)

@@ -31,19 +31,44 @@ show within the cache time.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import TextClause, bindparam, text
+from sqlalchemy import Subquery, TextClause, bindparam, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth import service as auth
 from app.db import end_read
 from app.runtime import Runtime
+from social.contacts import service as contacts
 from social.friends import suggest
-from social.friends.schemas import Reason, SuggestionPublic
+from social.friends.models import RequestStatus
 
 CACHE_K = 80  # candidates kept per user: suggestions_max (50) and room for exclusions
 
-_MINE = """
+
+@dataclass(frozen=True)
+class Suggested:
+    user_id: str
+    display_name: str
+    avatar_url: str | None
+    score: float
+    mutual_friends: int
+    in_contacts: bool
+
+
+def _inline(owned: Subquery) -> str:
+    """Another feature's relation (``contacts.edges_sql()``, ``auth.profiles_sql()``) as SQL
+    text for the statements below; PostgreSQL flattens it into the plain table."""
+    return f"({owned.element.compile(dialect=postgresql.dialect())})"
+
+
+_EDGES = _inline(contacts.edges_sql())
+_PROFILES = _inline(auth.profiles_sql())
+_PENDING = f"'{RequestStatus.PENDING.value}'"
+
+_MINE = f"""
 f AS MATERIALIZED (
     SELECT user_hi AS fid FROM friendships WHERE user_lo = :me
     UNION ALL SELECT user_lo FROM friendships WHERE user_hi = :me
@@ -53,16 +78,16 @@ x AS MATERIALIZED (
     UNION ALL SELECT CAST(:me AS VARCHAR(40))
     UNION ALL SELECT blocked_id FROM blocks WHERE blocker_id = :me
     UNION ALL SELECT blocker_id FROM blocks WHERE blocked_id = :me
-    UNION ALL SELECT to_id FROM friend_requests WHERE from_id = :me AND status = 'pending'
-    UNION ALL SELECT from_id FROM friend_requests WHERE to_id = :me AND status = 'pending'
+    UNION ALL SELECT to_id FROM friend_requests WHERE from_id = :me AND status = {_PENDING}
+    UNION ALL SELECT from_id FROM friend_requests WHERE to_id = :me AND status = {_PENDING}
 )"""
 
-_FINGERPRINT = text("""
+_FINGERPRINT = text(f"""
 WITH mine AS (
     SELECT created_at FROM friendships WHERE user_lo = :me
     UNION ALL SELECT created_at FROM friendships WHERE user_hi = :me
-    UNION ALL SELECT created_at FROM contact_edges WHERE owner_id = :me
-    UNION ALL SELECT created_at FROM contact_edges WHERE contact_id = :me
+    UNION ALL SELECT created_at FROM {_EDGES} e WHERE e.owner_id = :me
+    UNION ALL SELECT created_at FROM {_EDGES} e WHERE e.contact_id = :me
 )
 SELECT count(*), max(created_at) FROM mine
 """)
@@ -70,7 +95,7 @@ SELECT count(*), max(created_at) FROM mine
 
 _FRESH = text(f"""
 WITH {_MINE}
-SELECT u.id, u.display_name, u.avatar_url FROM users u
+SELECT u.id, u.display_name, u.avatar_url FROM {_PROFILES} u
 WHERE u.id IN :ids AND u.discoverable AND u.id NOT IN (SELECT xid FROM x)
 """).bindparams(bindparam("ids", expanding=True))
 """The cached candidates still to show: not excluded now, discoverable now."""
@@ -90,8 +115,8 @@ c AS (
         FROM w JOIN friendships e ON e.user_lo = w.fid
     UNION ALL SELECT e.user_lo, w.aa, 1, 0, 0
         FROM w JOIN friendships e ON e.user_hi = w.fid
-    UNION ALL SELECT contact_id, 0.0, 0, 1, 0 FROM contact_edges WHERE owner_id = :me
-    UNION ALL SELECT owner_id, 0.0, 0, 0, 1 FROM contact_edges WHERE contact_id = :me
+    UNION ALL SELECT e.contact_id, 0.0, 0, 1, 0 FROM {_EDGES} e WHERE e.owner_id = :me
+    UNION ALL SELECT e.owner_id, 0.0, 0, 0, 1 FROM {_EDGES} e WHERE e.contact_id = :me
 ),
 s AS (
     SELECT vid,
@@ -108,12 +133,12 @@ t AS (
     LIMIT :k
 )
 SELECT t.vid, t.score, t.mutual, t.in_c, u.discoverable, u.display_name, u.avatar_url
-FROM t JOIN users u ON u.id = t.vid
+FROM t JOIN {_PROFILES} u ON u.id = t.vid
 ORDER BY t.rank_key DESC, t.vid
 """)
 
 
-async def suggestions(db: AsyncSession, rt: Runtime, *, user_id: str, limit: int) -> list[SuggestionPublic]:
+async def suggestions(db: AsyncSession, rt: Runtime, *, user_id: str, limit: int) -> list[Suggested]:
     """Friends-of-friends and contacts I may know, best first (see ``suggest``)."""
     conn = await db.connection()
     ttl = rt.settings.suggestions_cache_s
@@ -136,7 +161,7 @@ async def suggestions(db: AsyncSession, rt: Runtime, *, user_id: str, limit: int
         params = {"me": user_id, "k": k, "in_contacts": suggest.IN_CONTACTS, "has_me_w": suggest.HAS_ME}
         rows = (await db.execute(_SUGGEST, params)).all()
         out = [
-            _public(r.vid, r.score, r.mutual, r.in_c, r.display_name, r.avatar_url)
+            _suggested(r.vid, r.score, r.mutual, r.in_c, r.display_name, r.avatar_url)
             for r in rows
             if r.discoverable
         ]
@@ -165,30 +190,26 @@ async def _cached(rt: Runtime, key: str, fingerprint: str) -> list[list[Any]] | 
     return entry["head"] if fresh and entry["fp"] == fingerprint else None
 
 
-async def _still_shown(db: AsyncSession, *, user_id: str, head: list[list[Any]]) -> list[SuggestionPublic]:
+async def _still_shown(db: AsyncSession, *, user_id: str, head: list[list[Any]]) -> list[Suggested]:
     if not head:
         return []
     found = await db.execute(_FRESH, {"me": user_id, "ids": [h[0] for h in head]})
     users = {r.id: r for r in found}
     return [
-        _public(vid, score, mutual, in_c, users[vid].display_name, users[vid].avatar_url)
+        _suggested(vid, score, mutual, in_c, users[vid].display_name, users[vid].avatar_url)
         for vid, score, mutual, in_c in head
         if vid in users
     ]
 
 
-def _public(
+def _suggested(
     vid: str, score: float, mutual: int, in_c: int, display_name: str, avatar_url: str | None
-) -> SuggestionPublic:
-    reasons = []
-    if mutual:
-        reasons.append(Reason(kind="mutual_friends", count=int(mutual)))
-    if in_c:
-        reasons.append(Reason(kind="in_contacts"))
-    return SuggestionPublic(
+) -> Suggested:
+    return Suggested(
         user_id=vid,
         display_name=display_name,
         avatar_url=avatar_url,
-        reasons=reasons,
         score=round(float(score), 6),
+        mutual_friends=int(mutual),
+        in_contacts=bool(in_c),
     )

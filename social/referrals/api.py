@@ -11,7 +11,7 @@ router = APIRouter(tags=["referrals"])
 
 @router.get("/v1/referrals/me", response_model=ReferralMePublic)
 async def my_referrals(user: CurrentUser, db: DbSession, rt: Rt) -> ReferralMePublic:
-    return await referrals.me(db, rt, user_id=user.id)
+    return ReferralMePublic.of(await referrals.me(db, rt, user_id=user.id))
 
 
 @router.get(
@@ -26,4 +26,4 @@ async def my_poster(user: CurrentUser, db: DbSession, rt: Rt) -> Response:
 
 @router.post("/v1/referrals/redeem", status_code=201, response_model=RedeemPublic)
 async def redeem(body: RedeemIn, user: CurrentUser, db: DbSession, rt: Rt) -> RedeemPublic:
-    return await referrals.redeem(db, rt, user_id=user.id, code=body.code)
+    return RedeemPublic.of(await referrals.redeem(db, rt, user_id=user.id, code=body.code))

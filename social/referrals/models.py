@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import BigInteger, Index
 from sqlmodel import Field, SQLModel
 
+from app.dbenums import enum_field, one_of
 from app.dbtypes import at_field
+
+
+class ReferralStatus(StrEnum):
+    PENDING = "pending"  # until the referee links a first card
+    REWARDED = "rewarded"
+    CAPPED = "capped"  # the referrer had their yearly rewards already
 
 
 class ReferralCode(SQLModel, table=True):
@@ -22,12 +30,12 @@ class Referral(SQLModel, table=True):
     """One row per referee: the primary key makes "one referrer per user" a schema rule."""
 
     __tablename__ = "referrals"
-    __table_args__ = (Index("ix_referrals_referrer_id", "referrer_id"),)
+    __table_args__ = (Index("ix_referrals_referrer_id", "referrer_id"), one_of("status", ReferralStatus))
 
     referee_id: str = Field(primary_key=True, foreign_key="users.id", max_length=40)
     referrer_id: str = Field(foreign_key="users.id", max_length=40)
     code: str = Field(max_length=16)
-    status: str = Field(default="pending", max_length=12)  # pending | rewarded | capped
+    status: ReferralStatus = enum_field(ReferralStatus, max_length=12, default=ReferralStatus.PENDING)
     created_at: datetime = at_field()
 
 

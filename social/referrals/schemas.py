@@ -1,14 +1,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth.schemas import UserPublic
 
+if TYPE_CHECKING:
+    from social.referrals.service import MyReferrals, Redeemed
+
 
 class InvitedPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # from ``service.Invited``
+
     user_id: str
     display_name: str
     redeemed_at: datetime
@@ -23,6 +28,16 @@ class ReferralMePublic(BaseModel):
     invited: list[InvitedPublic]
     rewards_fen: int
 
+    @classmethod
+    def of(cls, mine: MyReferrals) -> ReferralMePublic:
+        return cls(
+            code=mine.code,
+            share_url=mine.share_url,
+            poster_url="/v1/referrals/me/poster.png",
+            invited=[InvitedPublic.model_validate(i) for i in mine.invited],
+            rewards_fen=mine.rewards_fen,
+        )
+
 
 class RedeemIn(BaseModel):
     code: str = Field(min_length=4, max_length=16)
@@ -32,3 +47,12 @@ class RedeemPublic(BaseModel):
     referrer: UserPublic
     status: Literal["pending", "rewarded", "capped"]
     reward_fen: int  # what the referrer gets when you link your first card
+
+    @classmethod
+    def of(cls, r: Redeemed) -> RedeemPublic:
+        p = r.referrer
+        return cls(
+            referrer=UserPublic(id=p.id, display_name=p.display_name, avatar_url=p.avatar_url),
+            status=r.status,
+            reward_fen=r.reward_fen,
+        )

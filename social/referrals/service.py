@@ -13,7 +13,8 @@ moves, so the reward is decided and paid exactly once however often the hook run
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import anyio
 from sqlalchemy import func, select, update
@@ -22,16 +23,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.auth.models import User
-from app.auth.schemas import UserPublic
+from app.auth import service as auth
 from app.db import end_read, is_unique_violation, transaction
 from app.errors import Conflict, Expired, NotFound, ValidationFailed
 from app.ledger import service as ledger
 from app.notifications.service import notify
 from app.runtime import Runtime
 from social.referrals import poster
-from social.referrals.models import Referral, ReferralCode, ReferralReward
-from social.referrals.schemas import InvitedPublic, RedeemPublic, ReferralMePublic
+from social.referrals.models import Referral, ReferralCode, ReferralReward, ReferralStatus
 
 ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud and typed by hand
 CODE_LENGTH = 8
@@ -59,7 +58,10 @@ async def get_or_create_code(db: AsyncSession, rt: Runtime, *, user_id: str) -> 
                 db.add(ReferralCode(user_id=user_id, code=code, created_at=rt.clock.now()))
             return code
         except IntegrityError as exc:
-            if not is_unique_violation(exc):
+            if not (
+                is_unique_violation(exc, "pk_referral_codes")
+                or is_unique_violation(exc, "uq_referral_codes_code")
+            ):
                 raise
             # Either a concurrent call made my code, or the random code was taken.
             found = await db.scalar(select(ReferralCode.code).where(ReferralCode.user_id == user_id))
@@ -69,39 +71,61 @@ async def get_or_create_code(db: AsyncSession, rt: Runtime, *, user_id: str) -> 
     raise Conflict("could not allocate a referral code; try again")
 
 
-async def me(db: AsyncSession, rt: Runtime, *, user_id: str) -> ReferralMePublic:
+@dataclass(frozen=True)
+class Invited:
+    user_id: str
+    display_name: str
+    redeemed_at: datetime
+    status: ReferralStatus
+    reward_fen: int
+
+
+@dataclass(frozen=True)
+class MyReferrals:
+    code: str
+    share_url: str
+    invited: list[Invited]
+
+    @property
+    def rewards_fen(self) -> int:
+        return sum(i.reward_fen for i in self.invited)
+
+
+async def me(db: AsyncSession, rt: Runtime, *, user_id: str) -> MyReferrals:
     """My code, share URL, the users I invited and what I earned."""
     code = await get_or_create_code(db, rt, user_id=user_id)
     rows = (
         await db.execute(
-            select(Referral, User.display_name, ReferralReward.amount_fen)
-            .join(User, User.id == Referral.referee_id)
+            select(Referral, ReferralReward.amount_fen)
             .outerjoin(ReferralReward, ReferralReward.referee_id == Referral.referee_id)
             .where(Referral.referrer_id == user_id)
             .order_by(col(Referral.created_at).desc())
         )
     ).all()
+    people = await auth.profiles(db, [r.referee_id for r, _ in rows])
     await end_read(db)
     invited = [
-        InvitedPublic(
+        Invited(
             user_id=r.referee_id,
-            display_name=name,
+            display_name=people[r.referee_id].display_name,
             redeemed_at=r.created_at,
-            status=r.status,  # type: ignore[arg-type]
+            status=r.status,
             reward_fen=int(amount or 0),
         )
-        for r, name, amount in rows
+        for r, amount in rows
+        if r.referee_id in people
     ]
-    return ReferralMePublic(
-        code=code,
-        share_url=share_url(rt, code),
-        poster_url="/v1/referrals/me/poster.png",
-        invited=invited,
-        rewards_fen=sum(i.reward_fen for i in invited),
-    )
+    return MyReferrals(code=code, share_url=share_url(rt, code), invited=invited)
 
 
-async def redeem(db: AsyncSession, rt: Runtime, *, user_id: str, code: str) -> RedeemPublic:
+@dataclass(frozen=True)
+class Redeemed:
+    referrer: auth.Profile
+    status: ReferralStatus
+    reward_fen: int  # what the referrer gets when the referee links a first card
+
+
+async def redeem(db: AsyncSession, rt: Runtime, *, user_id: str, code: str) -> Redeemed:
     """Record that ``code``'s owner referred me. Locks both user rows (in id order).
 
     Raises NotFound (unknown code), ValidationFailed (my own code), Expired (signed up
@@ -115,10 +139,8 @@ async def redeem(db: AsyncSession, rt: Runtime, *, user_id: str, code: str) -> R
                 raise NotFound("unknown referral code")
             if owner == user_id:
                 raise ValidationFailed("you cannot redeem your own code", field="code")
-            locked = {}
-            for uid in sorted((owner, user_id)):
-                locked[uid] = await db.get(User, uid, with_for_update=True)
-            referee, referrer = locked[user_id], locked[owner]
+            locked = await auth.lock_profiles(db, (owner, user_id))
+            referee, referrer = locked.get(user_id), locked.get(owner)
             if referee is None or referrer is None:
                 raise NotFound("user not found")
             if await db.get(Referral, user_id) is not None:
@@ -142,18 +164,20 @@ async def redeem(db: AsyncSession, rt: Runtime, *, user_id: str, code: str) -> R
                 if ancestor == user_id:
                     raise Conflict("this code would make a referral cycle")
             db.add(
-                Referral(referee_id=user_id, referrer_id=owner, code=wanted, status="pending", created_at=now)
+                Referral(
+                    referee_id=user_id,
+                    referrer_id=owner,
+                    code=wanted,
+                    status=ReferralStatus.PENDING,
+                    created_at=now,
+                )
             )
             await db.flush()
-            return RedeemPublic(
-                referrer=UserPublic(
-                    id=referrer.id, display_name=referrer.display_name, avatar_url=referrer.avatar_url
-                ),
-                status="pending",
-                reward_fen=rt.settings.referral_reward_fen,
+            return Redeemed(
+                referrer=referrer, status=ReferralStatus.PENDING, reward_fen=rt.settings.referral_reward_fen
             )
     except IntegrityError as exc:
-        if not is_unique_violation(exc):
+        if not is_unique_violation(exc, "pk_referrals"):
             raise
         raise Conflict("you have already redeemed a referral code") from exc
 
@@ -164,12 +188,11 @@ async def reward_referrer(db: AsyncSession, rt: Runtime, user_id: str) -> None:
     Runs in the card-linking transaction; locks the referrer's user row so the yearly
     count cannot be raced. The reward row's primary key decides "once"."""
     referral = await db.get(Referral, user_id)
-    if referral is None or referral.status != "pending":
+    if referral is None or referral.status != ReferralStatus.PENDING:
         return
     now = rt.clock.now()
     year = rt.clock.local(now).year
-    referrer = await db.get(User, referral.referrer_id, with_for_update=True)
-    if referrer is None:
+    if not await auth.lock_profiles(db, [referral.referrer_id]):
         return
     paid = await db.scalar(
         select(func.count())
@@ -195,10 +218,10 @@ async def reward_referrer(db: AsyncSession, rt: Runtime, user_id: str) -> None:
     )
     if inserted is None:
         return  # decided already, by another transaction
-    status = "rewarded" if amount else "capped"
+    status = ReferralStatus.REWARDED if amount else ReferralStatus.CAPPED
     await db.execute(
         update(Referral)
-        .where(Referral.referee_id == user_id, Referral.status == "pending")
+        .where(Referral.referee_id == user_id, Referral.status == ReferralStatus.PENDING)
         .values(status=status)
     )
     if not amount:
@@ -216,7 +239,7 @@ async def reward_referrer(db: AsyncSession, rt: Runtime, user_id: str) -> None:
         .where(ReferralReward.referee_id == user_id)
         .values(transaction_id=posted.transaction_id)
     )
-    referee = await db.get(User, user_id)
+    referee = await auth.get_profile(db, user_id)
     await notify(
         db,
         rt,

@@ -45,7 +45,7 @@ async def world(client, users, rt) -> World:
     await new_post(client, cb, text="保本保息，加我微信 abc123456")
     async with rt.sessionmaker() as db:
         [item] = (await moderation.queue(db, limit=5, cursor=None)).items
-    return World(a, b, m, x, ca, cb, item.id)
+    return World(a, b, m, x, ca, cb, item.item.id)
 
 
 ROLES = ("advisor_a", "advisor_b", "moderator", "admin")

@@ -185,9 +185,11 @@ async def test_a_moderator_works_through_five_items_with_the_keyboard(server, ch
 
     async with rt.sessionmaker() as db:
         decided = {
-            i.id: i for i in (await moderation.queue(db, limit=10, cursor=None, state="approved")).items
+            i.item.id: i for i in (await moderation.queue(db, limit=10, cursor=None, state="approved")).items
         }
-        removed = {i.id for i in (await moderation.queue(db, limit=10, cursor=None, state="removed")).items}
+        removed = {
+            i.item.id for i in (await moderation.queue(db, limit=10, cursor=None, state="removed")).items
+        }
     assert set(decided) == {ids[0], ids[3], ids[4]}
     assert removed == {ids[1], ids[2]}
     assert page.errors == []
@@ -217,8 +219,7 @@ async def test_term_lists_edited_with_a_preview(server, chrome, users, rt):
     await _expect(page.locator("[data-testid=saved]"), to_have_text="已保存。")
     async with rt.sessionmaker() as db:
         terms = await moderation.get_terms(db)
-    assert terms.version == 1 and terms.categories["spam"].terms == ["刷单", "返利"]
-    assert terms.categories["spam"].action == "block"
+    assert terms.version == 1 and terms.config["spam"] == {"action": "block", "terms": ["刷单", "返利"]}
     assert page.errors == []
 
 
@@ -308,7 +309,7 @@ async def test_every_page_renders_in_chinese_on_laptop_and_tablet(server, chrome
             mod,
             [
                 ("moderation-queue", "/console/moderation"),
-                ("moderation-item", f"/console/moderation/items/{item.id}"),
+                ("moderation-item", f"/console/moderation/items/{item.item.id}"),
                 ("moderation-terms", "/console/moderation/terms"),
                 ("moderation-audit", "/console/moderation/audit"),
                 ("moderator-denied-advisor", f"/console/advisor/clients/{lina.id}"),

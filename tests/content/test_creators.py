@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from content import creators
+from content.posts import creators
 from games.leaderboards import scores
 from tests.content.helpers import new_post
 

@@ -1,4 +1,5 @@
-"""The feed: latest, following and hot, as keyset pages that new posts never disturb.
+"""The feed's post lists (served by ``content.feed``): latest, following and hot, as
+keyset pages that new posts never disturb.
 
 - ``latest`` and ``following``: newest first by post id (time-sortable); the cursor is
   the last id, so posts that arrive meanwhile sort above it and never shift a page.
@@ -21,24 +22,20 @@ from typing import Any
 from sqlalchemy import BindParameter, Select, bindparam, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.models import User
+from app.auth.service import Caller
 from app.errors import ValidationFailed
-from app.pagination import Page, decode_cursor, encode_cursor
+from app.pagination import Chunk, decode_cursor, encode_cursor
 from app.runtime import Runtime
 from content.moderation.service import muted_user_ids
 from content.posts import service as posts
-from content.posts.models import Follow, Post
-from content.posts.schemas import PostPublic
-from social.friends.models import Block
-
-TABS = ("latest", "following", "hot")
+from content.posts.models import Follow, Post, Status
+from social.friends import service as friends
 
 
 def _visible(q: Select[Any], viewer_id: str, now: datetime) -> Select[Any]:
     return q.where(
-        Post.status == "published",
-        Post.author_id.not_in(select(Block.blocked_id).where(Block.blocker_id == viewer_id)),  # type: ignore[attr-defined]
-        Post.author_id.not_in(select(Block.blocker_id).where(Block.blocked_id == viewer_id)),  # type: ignore[attr-defined]
+        Post.status == Status.PUBLISHED,
+        friends.unblocked_sql(viewer_id, Post.author_id),
         (Post.author_id == viewer_id) | Post.author_id.not_in(muted_user_ids(now)),  # type: ignore[attr-defined]
     )
 
@@ -47,8 +44,7 @@ async def _followed_authors(db: AsyncSession, viewer_id: str, now: datetime) -> 
     """The authors the viewer follows and may see: no block either way, not muted now."""
     q = select(Follow.followee_id).where(
         Follow.follower_id == viewer_id,
-        Follow.followee_id.not_in(select(Block.blocked_id).where(Block.blocker_id == viewer_id)),  # type: ignore[attr-defined]
-        Follow.followee_id.not_in(select(Block.blocker_id).where(Block.blocked_id == viewer_id)),  # type: ignore[attr-defined]
+        friends.unblocked_sql(viewer_id, Follow.followee_id),
         Follow.followee_id.not_in(muted_user_ids(now)),  # type: ignore[attr-defined]
     )
     return list((await db.execute(q)).scalars().all())
@@ -73,12 +69,12 @@ def _following(author_ids: list[str]) -> Select[Any]:
     followed: BindParameter[list[str]] = bindparam(
         "followed_authors", author_ids, expanding=True, literal_execute=True
     )
-    return select(Post).where(Post.status == "published", Post.author_id.in_(followed))  # type: ignore[attr-defined]
+    return select(Post).where(Post.status == Status.PUBLISHED, Post.author_id.in_(followed))  # type: ignore[attr-defined]
 
 
 async def feed(
-    db: AsyncSession, rt: Runtime, *, viewer: User, tab: str, limit: int, cursor: str | None
-) -> Page[PostPublic]:
+    db: AsyncSession, rt: Runtime, *, viewer: Caller, tab: str, limit: int, cursor: str | None
+) -> Chunk[posts.PostView]:
     """One page of a feed tab. Raises ValidationFailed (bad cursor)."""
     now = rt.clock.now()
     after = decode_cursor(cursor)
@@ -107,4 +103,4 @@ async def feed(
         if tab == "hot":
             value |= {"s": last.hot_score, "t": as_of.isoformat()}
         next_cursor = encode_cursor(value)
-    return Page[PostPublic](items=await posts.present(db, rt, rows[:limit], viewer), next_cursor=next_cursor)
+    return Chunk(await posts.present(db, rt, rows[:limit], viewer), next_cursor=next_cursor)
