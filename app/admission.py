@@ -22,17 +22,10 @@ from app.errors import Unavailable
 from app.runtime import Runtime
 
 
-def _gate(rt: Runtime) -> asyncio.Semaphore:
-    found = rt.extras.get("admission")
-    if found is None:
-        found = rt.extras["admission"] = asyncio.Semaphore(rt.settings.requests_in_flight)
-    return found  # type: ignore[no-any-return]
-
-
 @asynccontextmanager
 async def admitted(rt: Runtime) -> AsyncIterator[None]:
     """Wait for this request's turn (503 ``unavailable`` after ``db_pool_timeout_s``)."""
-    gate = _gate(rt)
+    gate = rt.admission
     try:
         async with asyncio.timeout(rt.settings.db_pool_timeout_s):
             await gate.acquire()

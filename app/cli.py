@@ -1,10 +1,17 @@
-"""The ``quanzi`` command: serve, demo, migrate, seed, users."""
+"""The ``quanzi`` command: serve, demo, migrate, seed, users, and each feature's commands
+(``app.features``: a feature's ``cli.py``, e.g. ``quanzi leaderboards rebuild``).
+
+A configuration the service must refuse (a weak secret in prod, a bad value) and a
+schema it does not know end the command with one line on stderr and exit status 2,
+not a traceback.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import typer
@@ -12,18 +19,44 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
+from app import features
 from app import migrate as migrations
-from app.config import get_settings
+from app.config import ConfigError, get_settings
 from app.db import resolve_database
 
 cli = typer.Typer(help="Quanzi: social finance behind a bank's mobile app.", no_args_is_help=True)
 users_cli = typer.Typer(help="Manage users.", no_args_is_help=True)
 cli.add_typer(users_cli, name="users")
-leaderboards_cli = typer.Typer(
-    help="Leaderboards (Redis sorted sets, rebuilt from the database).", no_args_is_help=True
-)
-cli.add_typer(leaderboards_cli, name="leaderboards")
+for _name, _group in features.commands():
+    cli.add_typer(_group, name=_name)
 console = Console()
+EXIT_REFUSED = 2
+
+
+class Refused(Exception):
+    """The command will not run; the message is one line for the operator."""
+
+
+def _check_schema(database_url: str) -> None:
+    """Refuse to serve on a schema revision this release does not know."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from app.config import Settings
+
+    async def check() -> None:
+        engine = create_async_engine(Settings(database_url=database_url).sqlalchemy_url)
+        try:
+            async with engine.connect() as conn:
+                state = await migrations.check_serveable(conn)
+        finally:
+            await engine.dispose()
+        if not state.ready:
+            console.print(f"[yellow]schema {state.describe()}; /readyz answers 503 until then")
+
+    try:
+        asyncio.run(check())
+    except migrations.SchemaUnknown as exc:
+        raise Refused(str(exc)) from None
 
 
 def _serve(host: str, port: int, workers: int) -> None:
@@ -31,10 +64,10 @@ def _serve(host: str, port: int, workers: int) -> None:
     settings = resolve_database(get_settings())
     os.environ["QUANZI_DATABASE_URL"] = settings.database_url
     if workers > 1 and settings.redis_url.startswith("memory://"):
-        console.print(
-            "[red]memory:// Redis lives in one process; set QUANZI_REDIS_URL=redis://… for several workers"
+        raise Refused(
+            "memory:// Redis lives in one process; set QUANZI_REDIS_URL=redis://… for several workers"
         )
-        raise typer.Exit(2)
+    _check_schema(settings.database_url)
     if workers > 1:
         prom_dir = settings.data_dir / "prometheus"
         shutil.rmtree(prom_dir, ignore_errors=True)
@@ -50,6 +83,9 @@ def _serve(host: str, port: int, workers: int) -> None:
         access_log=False,
         ws_max_size=settings.ws_transport_max_bytes,
         timeout_keep_alive=settings.http_keep_alive_s,
+        # X-Forwarded-For/-Proto only from the configured proxies (none: not even loopback).
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=",".join(settings.trusted_proxies) or "",
     )
 
 
@@ -61,9 +97,9 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
 
 @cli.command("migrate")
 def migrate_cmd() -> None:
-    """Bring the database schema up to date (Alembic)."""
+    """Bring the database schema up to date (Alembic), once however many nodes run it."""
     migrations.upgrade(get_settings())
-    console.print("schema up to date")
+    console.print(f"schema up to date ({migrations.head()})")
 
 
 def _write_tokens(path: Path, toks: dict[str, str]) -> None:
@@ -76,31 +112,40 @@ async def _seed(users: int) -> None:
     from app.runtime import build_runtime
 
     settings = get_settings()
+    if not settings.is_dev:
+        raise Refused(
+            "refusing to seed with QUANZI_ENV=prod: demo data creates admin, moderator and advisor "
+            "accounts on well-known phone numbers"
+        )
     rt = build_runtime(settings)
     try:
         if users:
             made = await seeding.bulk_users(rt, users)
             console.print(f"inserted {made} synthetic users")
         ctx = await seeding.run(rt)
-        if settings.is_dev:
-            table = Table(title="Demo users")
-            for column in ("handle", "phone", "name"):
-                table.add_column(column)
-            for handle, (phone, name, _roles) in seeding.DEMO_PEOPLE.items():
-                table.add_row(handle, phone, name)
-            console.print(table)
-            toks = seeding.demo_tokens(ctx)
-            console.print("Bearer tokens (valid 30 days; paste one into Authorize in /docs):")
-            for handle, token in toks.items():
-                console.print(f"  {handle:<10} {token}", soft_wrap=True)
-            _write_tokens(Path(settings.data_dir) / "demo-tokens.txt", toks)
+        table = Table(title="Demo users")
+        for column in ("handle", "phone", "name"):
+            table.add_column(column)
+        for handle, (phone, name, _roles) in seeding.DEMO_PEOPLE.items():
+            table.add_row(handle, phone, name)
+        console.print(table)
+        toks = await seeding.demo_tokens(ctx)
+        hours = settings.demo_token_ttl_s / 3600
+        console.print(
+            f"Bearer tokens (valid {hours:g} h, long enough to explore /docs without logging in again;"
+            " the app's own logins get 15-minute tokens and refresh them).\n"
+            "Paste one into Authorize in /docs:"
+        )
+        for handle, token in toks.items():
+            console.print(f"  {handle:<10} {token}", soft_wrap=True)
+        _write_tokens(Path(settings.data_dir) / "demo-tokens.txt", toks)
     finally:
         await rt.close()
 
 
 @cli.command()
 def seed(users: int = typer.Option(0, help="also insert this many synthetic users (bulk)")) -> None:
-    """Load the demo data (idempotent); with --users N, N synthetic users too."""
+    """Load the demo data (idempotent; dev and test only); with --users N, N synthetic users too."""
     asyncio.run(_seed(users))
 
 
@@ -151,26 +196,9 @@ def grant_role(phone: str, role: str) -> None:
     asyncio.run(_grant())
 
 
-@leaderboards_cli.command("rebuild")
-def leaderboards_rebuild() -> None:
-    """Recompute every board's current day, week and all-time scores from the database."""
-    from app import features
-    from app.runtime import build_runtime
-    from games.leaderboards import boards
-
-    async def _rebuild() -> dict[str, int]:
-        features.import_models()
-        for _ in features.modules("api"):
-            pass  # boards register when their feature loads
-        rt = build_runtime(get_settings())
-        try:
-            return await boards.rebuild_all(rt)
-        finally:
-            await rt.close()
-
-    for name, count in asyncio.run(_rebuild()).items():
-        console.print(f"{name}: {count} users")
-
-
 def main() -> None:
-    cli()
+    try:
+        cli()
+    except (ConfigError, Refused) as exc:
+        print(f"quanzi: {exc}", file=sys.stderr)
+        sys.exit(EXIT_REFUSED)

@@ -1,21 +1,81 @@
-"""Typed settings, read once from ``QUANZI_*`` environment variables.
+"""Typed settings, read once from ``QUANZI_*`` environment variables: the one tree.
 
-Grouped by concern (runtime, storage, secrets, auth limits, money limits). Production
-refuses to start on a default secret; dev and test run on the embedded defaults.
+Grouped by concern (runtime, storage, secrets, auth, HTTP exposure, money limits, …);
+content's settings are the ``content`` group (``QUANZI_CONTENT_*``) and the game rules
+file is ``games_rules_file`` (``QUANZI_GAMES_RULES_FILE``). Production refuses to start
+on a weak secret (``check_secret``: every secret, one rule) and says so in one line
+(``ConfigError``, printed by the CLI); dev and test run on the embedded defaults.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "dev-secret-change-me-0123456789abcdef"
 DEFAULT_SERVICE_TOKEN = "dev-service-token"
 DEFAULT_PHONE_KEY = "dev-phone-hmac-key"
+DEFAULT_CARD_TOKEN_KEY = "dev-card-token-key"
+DEFAULTS = {DEFAULT_SECRET, DEFAULT_SERVICE_TOKEN, DEFAULT_PHONE_KEY, DEFAULT_CARD_TOKEN_KEY}
+SECRET_MIN_CHARS = 32
+SECRET_MIN_DISTINCT = 8
+
+# Who may read the interactive docs (/docs, /redoc, /openapi.json) or /metrics.
+Exposure = Literal["public", "service_token", "off"]
+
+
+class ConfigError(Exception):
+    """The settings cannot be used; the message is one line naming the setting(s)."""
+
+
+def check_secret(value: str) -> str | None:
+    """Why ``value`` is too weak for a production secret, or None. One rule for every
+    secret: not a shipped default, at least 32 characters, not a short repeated pattern."""
+    if value in DEFAULTS:
+        return "is a development default"
+    if len(value) < SECRET_MIN_CHARS:
+        return f"is shorter than {SECRET_MIN_CHARS} characters"
+    if len(set(value)) < SECRET_MIN_DISTINCT:
+        return f"has fewer than {SECRET_MIN_DISTINCT} distinct characters"
+    return None
+
+
+class ContentSettings(BaseSettings):
+    """Content's group of the settings (``QUANZI_CONTENT_*``): ``settings.content``."""
+
+    model_config = SettingsConfigDict(env_prefix="QUANZI_CONTENT_", extra="ignore")
+
+    # posts (text ≤ 5000 characters and ≤ 9 images are the API contract, in the schemas)
+    edit_window_s: int = Field(default=15 * 60, ge=0)
+    report_threshold: int = Field(default=3, ge=1)
+    # feed: hot = points · 2^(−age / half-life); PGC points multiplied by the boost
+    hot_half_life_h: float = Field(default=12.0, gt=0)
+    pgc_boost: float = Field(default=1.5, gt=0)
+    # links to these domains (and their subdomains) are not "outside contact"
+    allowed_domains: tuple[str, ...] = ("bank.example", "quanzi.example")
+    # media
+    media_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    media_max_pixels: int = Field(default=25_000_000, gt=0)
+    media_original_px: int = Field(default=2048, gt=0)
+    media_thumb_px: int = Field(default=320, gt=0)
+    # creator leaderboard points
+    points_per_like: float = 1.0
+    points_per_accepted_answer: float = 10.0
+
+
+class ConsoleSettings(BaseSettings):
+    """The staff consoles' group (``QUANZI_CONSOLE_*``): ``settings.console``."""
+
+    model_config = SettingsConfigDict(env_prefix="QUANZI_CONSOLE_", extra="ignore")
+
+    # A session ends after this long without a request, and at the latest this long after sign-in.
+    session_idle_s: int = Field(default=30 * 60, gt=0)
+    session_max_s: int = Field(default=12 * 3600, gt=0)
+    page_size: int = Field(default=20, ge=1, le=100)
 
 
 class Settings(BaseSettings):
@@ -39,18 +99,34 @@ class Settings(BaseSettings):
     # 0: the pool size
     max_requests_in_flight: int = 0
 
-    # secrets
+    # secrets (prod: each must pass ``check_secret``)
     secret_key: str = DEFAULT_SECRET
     service_token: str = DEFAULT_SERVICE_TOKEN
     phone_hmac_key: str = DEFAULT_PHONE_KEY
+    card_token_key: str = DEFAULT_CARD_TOKEN_KEY  # HMAC key of the bank's card tokens
 
-    # auth
-    access_token_ttl_s: int = 30 * 24 * 3600
+    # auth: short-lived access tokens (JWT) and rotating refresh tokens, one session each
+    access_token_ttl_s: int = Field(default=15 * 60, gt=0)
+    refresh_token_ttl_s: int = Field(default=30 * 24 * 3600, gt=0)
+    # The demo's printed tokens (dev only): a working day, so /docs stays authorized
+    # while someone explores; they are real sessions, ended by POST /v1/auth/logout.
+    demo_token_ttl_s: int = Field(default=24 * 3600, gt=0)
     otp_ttl_s: int = 300
     otp_max_attempts: int = 5
     otp_per_phone_per_hour: int = 5
     otp_per_ip_per_hour: int = 1000
     default_phone_region: str = "CN"
+
+    # HTTP exposure
+    docs_access: Exposure | None = None  # None: public in dev/test, the service token in prod
+    metrics_access: Exposure | None = None  # likewise
+    # Proxy addresses whose X-Forwarded-For/-Proto are believed (uvicorn's forwarded_allow_ips);
+    # empty: none, not even loopback.
+    trusted_proxies: list[str] = Field(default_factory=list)
+    hsts_max_age_s: int = Field(default=365 * 24 * 3600, ge=0)  # sent on requests that came over TLS
+
+    # periodic jobs (``app/jobs.py``): how often a worker looks for due jobs (wall seconds)
+    jobs_poll_s: float = Field(default=5.0, gt=0)
 
     # money (integer fen)
     topup_max_fen: int = Field(default=1_000_000, gt=0)
@@ -96,20 +172,31 @@ class Settings(BaseSettings):
     ws_sync_max: int = Field(default=1000, gt=0)  # messages per sync; more: sync again
     ws_gap_wait_s: float = Field(default=0.2, ge=0)  # hold a push this long for a lower seq, then fetch it
 
+    # content (QUANZI_CONTENT_*) and games
+    content: ContentSettings = Field(default_factory=ContentSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    games_rules_file: Path | None = None  # unset: the rules shipped with games/rules
+
     @model_validator(mode="after")
-    def _refuse_default_secrets_in_prod(self) -> Settings:
+    def _refuse_weak_secrets_in_prod(self) -> Settings:
         if self.env == "prod":
-            defaults = {
-                "QUANZI_SECRET_KEY": self.secret_key == DEFAULT_SECRET,
-                "QUANZI_SERVICE_TOKEN": self.service_token == DEFAULT_SERVICE_TOKEN,
-                "QUANZI_PHONE_HMAC_KEY": self.phone_hmac_key == DEFAULT_PHONE_KEY,
-            }
-            bad = [name for name, is_default in defaults.items() if is_default]
-            if bad:
-                raise ValueError(f"refusing to start in prod with default secrets: {', '.join(bad)}")
-            if len(self.secret_key) < 32:
-                raise ValueError("QUANZI_SECRET_KEY must be at least 32 characters in prod")
+            weak = [
+                f"QUANZI_{name.upper()} {why}"
+                for name in ("secret_key", "service_token", "phone_hmac_key", "card_token_key")
+                if (why := check_secret(getattr(self, name))) is not None
+            ]
+            if weak:
+                raise ValueError(
+                    "refusing to start in prod: "
+                    + "; ".join(weak)
+                    + " (generate one with: python3 -c 'import secrets; print(secrets.token_hex(32))')"
+                )
         return self
+
+    def exposure(self, of: Literal["docs", "metrics"]) -> Exposure:
+        """Who may read the docs or the metrics: the setting, else public except in prod."""
+        chosen = self.docs_access if of == "docs" else self.metrics_access
+        return chosen or ("public" if self.is_dev else "service_token")
 
     @property
     def is_dev(self) -> bool:
@@ -131,7 +218,42 @@ class Settings(BaseSettings):
         return self.max_requests_in_flight or self.db_pool_size
 
 
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment (and ``overrides``). Raises ConfigError with one line
+    that names each setting at fault."""
+    problems = []
+    if "content" not in overrides:
+        try:
+            overrides["content"] = ContentSettings()
+        except ValidationError as exc:
+            problems.append(describe(exc, "QUANZI_CONTENT_"))
+            overrides["content"] = ContentSettings.model_construct()  # to check the rest too
+    if "console" not in overrides:
+        try:
+            overrides["console"] = ConsoleSettings()
+        except ValidationError as exc:
+            problems.append(describe(exc, "QUANZI_CONSOLE_"))
+            overrides["console"] = ConsoleSettings.model_construct()
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        problems.append(describe(exc, "QUANZI_"))
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return settings
+
+
+def describe(exc: ValidationError, prefix: str = "QUANZI_") -> str:
+    """One line for a settings ValidationError: ``QUANZI_X: problem; QUANZI_Y: problem``."""
+    parts = []
+    for err in exc.errors():
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        loc = [str(p) for p in err.get("loc", ()) if not isinstance(p, int)]
+        parts.append(f"{prefix}{loc[0].upper()}: {msg}" if loc else msg)
+    return "; ".join(parts)
+
+
 @lru_cache
 def get_settings() -> Settings:
-    """The process's settings, read once from the environment."""
-    return Settings()
+    """The process's settings, read once from the environment. Raises ConfigError."""
+    return load_settings()

@@ -1,9 +1,11 @@
 """Database wiring: the async engine, sessions, and the use-case transaction.
 
-Every use case runs in ``async with transaction(db):``. It commits once and then runs
-the callbacks queued with ``after_commit`` (WebSocket pushes, notifications), so no
-event leaves the process for data that was rolled back; when it rolls back instead, it
-runs those queued with ``on_rollback`` (undoing a step taken outside the database).
+Every use case runs in one unit of work (``app.uow.UnitOfWork``), opened with
+``async with transaction(db):``. It commits once and then runs the callbacks queued with
+``after_commit`` (WebSocket pushes, notifications), so no event leaves the process for
+data that was rolled back; when it rolls back instead, it runs those queued with
+``on_rollback`` (undoing a step taken outside the database). The functions here are
+thin entry points over that class for code that holds only the session.
 
 The database is PostgreSQL: a server (``QUANZI_DATABASE_URL``) or, by default, the
 embedded one (``app/embedded_pg.py``), which ``resolve_database`` starts.
@@ -21,6 +23,7 @@ from sqlmodel import SQLModel
 
 from app import embedded_pg
 from app.config import Settings
+from app.uow import UnitOfWork
 
 # Constraint names that Alembic can address.
 SQLModel.metadata.naming_convention = {
@@ -63,53 +66,39 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 def after_commit(db: AsyncSession, callback: AfterCommit) -> None:
-    """Queue ``callback`` to run once the current use-case transaction has committed."""
-    db.info.setdefault("after_commit", []).append(callback)
+    """Queue ``callback`` to run once the current unit of work has committed. Raises
+    RuntimeError outside one (the callback would never run)."""
+    UnitOfWork.require(db).after_commit(callback)
 
 
 def on_rollback(db: AsyncSession, callback: AfterCommit) -> None:
-    """Queue ``callback`` to run if the current use-case transaction rolls back, whatever
-    failed (the use case, a later step, the commit)."""
-    db.info.setdefault("on_rollback", []).append(callback)
+    """Queue ``callback`` to run if the current unit of work rolls back, whatever failed
+    (the use case, a later step, the commit). Raises RuntimeError outside one."""
+    UnitOfWork.require(db).on_rollback(callback)
 
 
 async def last_in_transaction(db: AsyncSession, step: Callable[[], Awaitable[Any]]) -> None:
-    """Run ``step`` as the use-case transaction's last writes, just before it commits (now,
-    outside ``transaction``). For a write that locks a row many requests share, such as a
-    conversation's ``last_seq``: it then holds that lock only for the commit."""
-    steps = db.info.get("before_commit")
-    if steps is None:
+    """Run ``step`` as the unit of work's last writes, just before it commits (now, outside
+    one). For a write that locks a row many requests share, such as a conversation's
+    ``last_seq``: it then holds that lock only for the commit."""
+    uow = UnitOfWork.current(db)
+    if uow is None:
         await step()
     else:
-        steps.append(step)
+        await uow.last(step)
+
+
+def in_unit_of_work(db: AsyncSession) -> bool:
+    """True while a use case's unit of work is open on ``db``."""
+    return UnitOfWork.current(db) is not None
 
 
 @asynccontextmanager
 async def transaction(db: AsyncSession) -> AsyncIterator[AsyncSession]:
-    """The use case's one transaction: its last steps (``last_in_transaction``), commit, then
-    the after-commit callbacks."""
-    if db.in_transaction():
-        # A read before the use case (e.g. loading the current user) autobegan one.
-        await db.commit()
-    db.info["after_commit"] = []
-    db.info["before_commit"] = []
-    db.info["on_rollback"] = []
-    try:
-        async with db.begin():
-            yield db
-            for step in db.info["before_commit"]:
-                await step()
-    except BaseException:
-        db.info["after_commit"] = []
-        for undo in db.info.pop("on_rollback"):
-            await undo()
-        raise
-    finally:
-        del db.info["before_commit"]
-        db.info.pop("on_rollback", None)
-    callbacks = db.info.pop("after_commit", [])
-    for callback in callbacks:
-        await callback()
+    """The use case's one transaction (``app.uow.UnitOfWork`` on ``db``): its last steps,
+    commit, then the after-commit callbacks; on failure, rollback and the undo callbacks."""
+    async with UnitOfWork(db):
+        yield db
 
 
 async def end_read(db: AsyncSession) -> None:

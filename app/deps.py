@@ -12,14 +12,12 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
 
 from app.admission import admitted
-from app.auth import tokens
+from app.auth import sessions, tokens
 from app.auth.models import User
-from app.db import end_read
+from app.auth.sessions import Bearer
 from app.errors import Forbidden, Unauthenticated, ValidationFailed
 from app.idempotency import service as idempotency
 from app.runtime import Runtime
@@ -48,25 +46,19 @@ def bearer(request: Request) -> str | None:
     return token.strip()
 
 
-_users = User.__table__  # type: ignore[attr-defined]
-_USER_BY_ID = select(_users).where(_users.c.id == bindparam("p_id"))
-
-
-async def get_current_user(request: Request, rt: Rt, db: DbSession) -> User:
+async def get_caller(request: Request, rt: Rt, db: DbSession) -> Bearer:
+    """The caller behind the bearer token: user and session. Raises Unauthenticated."""
     token = bearer(request)
     if token is None:
         raise Unauthenticated("missing bearer token")
-    user_id = tokens.verify(rt.settings, token)
-    # Every request pays for this read, so it runs outside a transaction: one round trip
-    # instead of BEGIN, SELECT, COMMIT.
-    conn = await db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    row = (await conn.execute(_USER_BY_ID, {"p_id": user_id})).first()
-    await end_read(db)  # gives the connection back; use cases open their own transaction
-    if row is None:
-        raise Unauthenticated("unknown user")
-    user = User(**row._mapping)
-    make_transient_to_detached(user)  # as if loaded and expunged: a plain value from here on
-    return user
+    return await sessions.authenticate(db, rt, token)
+
+
+Authenticated = Annotated[Bearer, Depends(get_caller)]
+
+
+async def get_current_user(caller: Authenticated) -> User:
+    return caller.user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

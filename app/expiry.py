@@ -13,9 +13,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import end_read, transaction
+from app.db import end_read
 from app.metrics import REFUNDS_SWEPT
 from app.runtime import Runtime
+from app.uow import UnitOfWork
 
 BATCH = 200
 
@@ -41,7 +42,7 @@ async def sweep(
             if not ids:
                 break
             for id_ in ids:
-                async with transaction(db):
+                async with UnitOfWork(db):  # one item, one unit of work: a failure undoes only it
                     done = bool(await handle(db, id_))
                 handled += done
                 REFUNDS_SWEPT.labels(kind).inc(done)

@@ -1,11 +1,19 @@
 """The feature folders that make up the service, in dependency order.
 
-Each feature is a package that may hold, by convention:
+This module is how the platform (``app/``) reaches features without importing them: it
+loads each listed package's parts by name. Each feature is a package that may hold, by
+convention:
 
 - ``models.py``: its SQLModel tables (imported so Alembic and the metadata see them);
-- ``api.py`` with ``router``: its REST/WebSocket routes;
-- ``seed.py`` with ``async def seed(ctx)``: its part of the demo data;
-- ``jobs.py`` with ``JOBS``: periodic background jobs (``Job``) the service runs;
+- ``api.py`` with ``router``: its REST/WebSocket routes, and ``dev_router``: routes that
+  exist only with ``QUANZI_ENV=dev|test`` (absent in prod, also from the OpenAPI schema);
+- ``ws.py`` with ``OPS`` (``app.realtime.ops.WsOp``): the WebSocket frames it handles, and
+  optionally ``fill_gap`` (``app.realtime.ops.GapFill``): how a connection fetches the
+  messages it missed between two pushes;
+- ``seed.py`` with ``async def seed(ctx)``: its part of the demo data (in this order);
+- ``jobs.py`` with ``JOBS``: periodic jobs (``Job``), run once per deployment
+  (``app/scheduler``);
+- ``cli.py`` with ``cli`` (a ``typer.Typer``) and ``NAME``: a ``quanzi NAME …`` command group;
 - ``hooks.py``: imported at start-up to register ``app.hooks`` callbacks;
 - ``console.py`` with ``router``: its staff console pages (``app.console.web``).
 
@@ -29,6 +37,7 @@ FEATURES: tuple[str, ...] = (
     "app.notifications",
     "app.ops",
     "app.devtools",
+    "app.scheduler",
     "social.friends",
     "social.contacts",
     "social.referrals",
@@ -42,6 +51,7 @@ FEATURES: tuple[str, ...] = (
     "games.farm",
     "games.quiz",
     "games.leaderboards",
+    "games.energy",
     "content.media",
     "content.posts",
     "content.feed",
@@ -52,10 +62,11 @@ FEATURES: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class Job:
-    """A periodic job: ``run(rt)`` every ``interval_s`` seconds on every worker.
+    """A periodic job: ``run(rt)`` every ``interval_s`` seconds of business time, by one
+    worker of the deployment at a time (``app.scheduler.runner``).
 
-    Jobs must be safe to run on several workers at once (row locks or conditional
-    updates), since every worker runs them.
+    A job should still decide each item by a conditional update (a refund happens once),
+    since ``POST /v1/dev/clock`` and a slow run on another worker may meet an item twice.
     """
 
     name: str
@@ -85,8 +96,16 @@ def import_models() -> None:
         pass
 
 
-def routers() -> list[Any]:
-    return [m.router for part in ("api", "console") for _, m in modules(part)]
+def routers(*, dev: bool = False) -> list[Any]:
+    """Every feature's router, and with ``dev`` its dev/test-only router too."""
+    found = []
+    for _, m in modules("api"):
+        if hasattr(m, "router"):
+            found.append(m.router)
+        if dev and hasattr(m, "dev_router"):
+            found.append(m.dev_router)
+    found += [m.router for _, m in modules("console")]
+    return found
 
 
 def seeders() -> list[tuple[str, Callable[[Any], Awaitable[None]]]]:
@@ -95,3 +114,13 @@ def seeders() -> list[tuple[str, Callable[[Any], Awaitable[None]]]]:
 
 def jobs() -> list[Job]:
     return [job for _, m in modules("jobs") for job in m.JOBS]
+
+
+def commands() -> list[tuple[str, Any]]:
+    """(name, typer app) of every feature's command group."""
+    return [(m.NAME, m.cli) for _, m in modules("cli")]
+
+
+def ws_modules() -> list[ModuleType]:
+    """The features' ``ws.py`` modules (WebSocket ops and gap fillers)."""
+    return [m for _, m in modules("ws")]

@@ -1,17 +1,24 @@
 """In-process hooks by which core use cases let features react, inside the same transaction.
 
-Core code must not import feature packages; a feature registers here instead, e.g.
-referrals reward the referrer when a referee first becomes a cardholder:
+Core code must not import feature packages; a feature registers here instead (in its
+``hooks.py``, imported at start-up by ``app.features.import_models``), e.g. referrals
+reward the referrer when a referee first becomes a cardholder:
 
     hooks.on_first_card.append(reward_referrer)
 
-A hook is ``async def hook(db, rt, user_id) -> None`` and runs inside the caller's
-transaction (flush, never commit).
+Every hook runs inside the caller's unit of work (flush, never commit):
+
+- ``on_user_created``, ``on_first_card``: ``async def hook(db, rt, user_id) -> None``;
+- ``on_spending_recorded``: ``async def hook(db, rt, events: list[Spending]) ->
+  SpendingEffects`` — the bank's spending events that were new (``app/events``); the
+  games turn them into energy and say what they made of them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 Hook = Callable[[Any, Any, str], Awaitable[None]]
@@ -23,3 +30,42 @@ on_first_card: list[Hook] = []
 async def fire(hooks: list[Hook], db: Any, rt: Any, user_id: str) -> None:
     for hook in hooks:
         await hook(db, rt, user_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Spending:
+    """One bank spending event, recorded for the first time."""
+
+    event_id: str
+    user_id: str
+    category: str
+    amount_fen: int
+    occurred_at: datetime
+
+
+@dataclass
+class SpendingEffects:
+    """What a listener made of newly recorded spending (added up over listeners)."""
+
+    reward_by_event: dict[str, int] = field(default_factory=dict)  # event id → what it earned (> 0)
+    items_made: int = 0  # e.g. energy balls
+    unknown_category: int = 0  # events whose category the listener does not know
+    unrewarded: int = 0  # known category, but nothing earned (too small, over a cap)
+
+    def add(self, other: SpendingEffects) -> None:
+        self.reward_by_event.update(other.reward_by_event)
+        self.items_made += other.items_made
+        self.unknown_category += other.unknown_category
+        self.unrewarded += other.unrewarded
+
+
+SpendingHook = Callable[[Any, Any, list[Spending]], Awaitable[SpendingEffects]]
+
+on_spending_recorded: list[SpendingHook] = []
+
+
+async def fire_spending(db: Any, rt: Any, events: list[Spending]) -> SpendingEffects:
+    total = SpendingEffects()
+    for hook in on_spending_recorded:
+        total.add(await hook(db, rt, events))
+    return total

@@ -1,4 +1,12 @@
-"""The FastAPI application: ``create_app()`` wires settings, runtime, features and jobs."""
+"""The FastAPI application: ``create_app()`` wires settings, runtime, features and jobs.
+
+At start-up a worker checks the database schema (``app.migrate``: it refuses to serve on
+a revision it does not know), restores the dev clock (dev/test), and runs the periodic
+job loop (``app.scheduler``: each job once per deployment). The interactive docs and
+``/metrics`` are public, behind the service token, or off (settings ``docs_access``,
+``metrics_access``; prod defaults to the service token); dev-only routes are not mounted
+in prod at all, so they are absent from the OpenAPI schema too.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +18,15 @@ from typing import Any
 import structlog
 from fastapi import FastAPI
 
-from app import features
+from app import features, migrate
 from app.config import Settings, get_settings
+from app.devtools import clock as dev_clock
+from app.docs import mount_docs
 from app.errors import install_handlers
-from app.features import Job
 from app.observability import ObservabilityMiddleware, configure_logging
 from app.runtime import Runtime, build_runtime
+from app.scheduler.runner import JobRunner
+from app.security import SecurityHeadersMiddleware
 
 log = structlog.get_logger()
 
@@ -35,16 +46,13 @@ class ClockSyncMiddleware:
         await self.app(scope, receive, send)
 
 
-async def _run_job(rt: Runtime, job: Job) -> None:
-    while True:
-        await asyncio.sleep(job.interval_s)
-        try:
-            await rt.sync_clock()
-            await job.run(rt)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("job_failed", job=job.name)
+async def _start(rt: Runtime) -> None:
+    async with rt.engine.connect() as conn:
+        state = await migrate.check_serveable(conn)  # raises SchemaUnknown
+    if not state.ready:
+        log.warning("schema_not_ready", schema=state.describe())
+        return  # /readyz answers 503 until someone migrates
+    await dev_clock.restore(rt)
 
 
 def create_app(
@@ -58,20 +66,18 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt = runtime or build_runtime(settings)
         app.state.rt = rt
+        if rt.jobs is None:
+            rt.jobs = JobRunner(rt, features.jobs())
+        await _start(rt)
         await rt.hub.start()
-        tasks = (
-            [asyncio.create_task(_run_job(rt, job), name=job.name) for job in features.jobs()]
-            if run_jobs
-            else []
-        )
+        loop = asyncio.create_task(rt.jobs.loop(), name="jobs") if run_jobs else None
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
+            if loop is not None:
+                loop.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                    await loop
             if runtime is None:
                 await rt.close()
             else:
@@ -82,13 +88,19 @@ def create_app(
         version="0.1.0",
         description="Social-finance features behind a bank's mobile app. Contract: shared/API.md.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.rt = runtime
+    app.state.settings = settings
     install_handlers(app)
-    for router in features.routers():
+    for router in features.routers(dev=settings.is_dev):
         app.include_router(router)
+    mount_docs(app, settings)
     if settings.is_dev and not settings.redis_url.startswith("memory://"):
         app.add_middleware(ClockSyncMiddleware, get_rt=lambda: getattr(app.state, "rt", None))
+    app.add_middleware(SecurityHeadersMiddleware, hsts_max_age_s=settings.hsts_max_age_s)
     app.add_middleware(ObservabilityMiddleware)
     return app
 

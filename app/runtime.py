@@ -1,9 +1,16 @@
-"""The long-lived parts a request or job works with, built once per process."""
+"""The long-lived parts a request or job works with, built once per process.
+
+Everything the platform itself needs is a typed field. A feature that keeps an object per
+runtime (its batcher, a compiled filter, a registered Lua script) declares a typed
+``Slot`` for it and asks ``rt.slot(SLOT)``: the platform does not know the type, mypy does.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -13,6 +20,22 @@ from app.config import Settings
 from app.db import make_engine, make_sessionmaker, resolve_database
 from app.realtime.hub import Hub, make_hub
 from app.redis import Keys, make_redis
+
+if TYPE_CHECKING:
+    from app.scheduler.runner import JobRunner
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, eq=False)
+class Slot(Generic[T]):
+    """A place for one per-runtime object of type ``T``, made by ``make(rt)`` on first use.
+
+    ``BATCHER: Slot[SendBatcher] = Slot("chat.batcher", SendBatcher)`` then
+    ``rt.slot(BATCHER)`` is this runtime's batcher. Slots compare by identity."""
+
+    name: str
+    make: Callable[[Runtime], T]
 
 
 @dataclass
@@ -24,19 +47,36 @@ class Runtime:
     redis: aioredis.Redis
     keys: Keys
     hub: Hub
-    extras: dict[str, Any]
+    # HTTP requests of this worker that use the database at once (``app/admission.py``).
+    admission: asyncio.Semaphore
+    # The registered periodic jobs (set by ``create_app``; run by its loop and the dev clock).
+    jobs: JobRunner | None = None
+    _slots: dict[Slot[Any], Any] = field(default_factory=dict, repr=False)
+
+    def slot(self, slot: Slot[T]) -> T:
+        """This runtime's object for ``slot``, made on first use."""
+        try:
+            found: T = self._slots[slot]
+        except KeyError:
+            found = self._slots[slot] = slot.make(self)
+        return found
+
+    def replace_slot(self, slot: Slot[T], value: T) -> None:
+        """Put ``value`` in ``slot`` (tests, or a feature that rebuilds its object)."""
+        self._slots[slot] = value
 
     async def sync_clock(self) -> None:
         """Pick up a dev-clock move made on another worker (dev and test only)."""
-        if not self.settings.is_dev:
-            return
-        offset = await self.redis.get(self.keys("dev", "clock_offset"))
-        if offset is not None:
-            self.clock.set_offset(float(offset))
+        from app.devtools import clock as dev_clock
 
-    async def advance_clock(self, seconds: float) -> None:
-        self.clock.advance(seconds)
-        await self.redis.set(self.keys("dev", "clock_offset"), repr(self.clock.offset_s))
+        await dev_clock.sync(self)
+
+    async def advance_clock(self, seconds: float, *, moved_by: str | None = None) -> None:
+        """Move business time forward (dev and test): shared with the other workers and
+        kept in the database, so it survives a restart (``app/devtools/clock.py``)."""
+        from app.devtools import clock as dev_clock
+
+        await dev_clock.advance(self, seconds, moved_by=moved_by)
 
     async def close(self) -> None:
         await self.hub.close()
@@ -56,5 +96,5 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         redis=redis,
         keys=Keys(settings.redis_prefix),
         hub=make_hub(settings.redis_url, redis, settings.redis_prefix),
-        extras={},
+        admission=asyncio.Semaphore(settings.requests_in_flight),
     )

@@ -1,7 +1,8 @@
 """Demo data: a few named users who are friends, with wallets, chats and more.
 
-The core seed creates the demo people; every feature's ``seed(ctx)`` (see
-``app.features``) then adds its part, so that after ``quanzi demo`` a newcomer can log
+The core seed creates the demo people with cards and money; every feature's
+``seed(ctx)`` (see ``app.features``; friendships come from ``social/friends/seed.py``)
+then adds its part, so that after ``quanzi demo`` a newcomer can log
 in as Li Na and see friends, chats, a red packet, a forest and a feed at once.
 Re-running is harmless: each part checks whether it already ran.
 """
@@ -19,7 +20,7 @@ from tqdm import tqdm
 
 from app import features
 from app.auth import service as auth
-from app.auth import tokens
+from app.auth import sessions
 from app.auth.models import User
 from app.db import end_read, transaction
 from app.ids import new_id
@@ -36,13 +37,6 @@ DEMO_PEOPLE: dict[str, tuple[str, str, str]] = {
     "moderator": ("+8613800138006", "赵磊 Zhao Lei (审核)", "moderator,user"),
     "admin": ("+8613800138007", "管理员 Admin", "admin,user"),
 }
-FRIENDS = [
-    ("lina", "wangwei"),
-    ("lina", "zhangmin"),
-    ("lina", "chenjie"),
-    ("wangwei", "zhangmin"),
-    ("zhangmin", "chenjie"),
-]
 
 
 @dataclass
@@ -67,8 +61,6 @@ async def seed_core(ctx: SeedContext) -> None:
         await end_read(db)
         if not ctx.first_run:
             return
-        from social.friends import service as friends
-
         for n, (handle, user) in enumerate(ctx.users.items()):
             if handle in ("moderator", "admin"):
                 continue
@@ -84,23 +76,37 @@ async def seed_core(ctx: SeedContext) -> None:
                 await ledger.post(
                     db, kind="topup", entries=entries, now=now, ref_id=user.id, memo="demo top-up"
                 )
-            for a, b in FRIENDS:
-                await friends.make_friends(db, ctx.users[a].id, ctx.users[b].id, now=now)
+
+
+class SeedRefused(Exception):
+    """Demo data is for dev and test: ``quanzi seed`` refuses in prod."""
 
 
 async def run(rt: Runtime, echo: Any = print) -> SeedContext:
-    """Seed the demo people and every feature's demo data."""
+    """Seed the demo people and every feature's demo data. Raises SeedRefused in prod."""
+    if not rt.settings.is_dev:
+        raise SeedRefused(
+            "refusing to seed demo data with QUANZI_ENV=prod: it creates admin, moderator and "
+            "advisor accounts on well-known phone numbers"
+        )
     ctx = SeedContext(rt=rt)
     await seed_core(ctx)
-    for name, seed in features.seeders():
-        if name == "app.seed":
-            continue
+    for _name, seed in features.seeders():
         await seed(ctx)
     return ctx
 
 
-def demo_tokens(ctx: SeedContext) -> dict[str, str]:
-    return {handle: tokens.issue(ctx.rt.settings, user.id) for handle, user in ctx.users.items()}
+async def demo_tokens(ctx: SeedContext) -> dict[str, str]:
+    """An access token per demo person, each in a session of its own that lasts
+    ``demo_token_ttl_s`` (a working day): long enough to explore /docs without logging in
+    again; ``POST /v1/auth/logout`` ends it like any session."""
+    rt = ctx.rt
+    found = {}
+    async with rt.sessionmaker() as db:
+        for handle, user in ctx.users.items():
+            pair = await sessions.start(db, rt, user_id=user.id, access_ttl_s=rt.settings.demo_token_ttl_s)
+            found[handle] = pair.access_token
+    return found
 
 
 def _bulk_rows(

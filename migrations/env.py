@@ -6,11 +6,13 @@ import asyncio
 from typing import Any
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from app import features
 from app.config import get_settings
 from app.db import make_engine, metadata
+from app.migrate import MIGRATE_LOCK
 
 features.import_models()
 config = context.config
@@ -23,6 +25,9 @@ def _run(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        # One node migrates at a time; the others wait here, then find nothing to do
+        # (Alembic reads the current revision after this point, in the same transaction).
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATE_LOCK})
         context.run_migrations()
 
 

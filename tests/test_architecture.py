@@ -30,11 +30,6 @@ KNOWN_CROSSINGS = {
     # the wallet reads users and ledger rows (money branch)
     ("app.wallet.service", "app.auth.models"),
     ("app.wallet.service", "app.ledger.models"),
-    # spending -> energy balls moves into games behind a hook (platform branch)
-    ("app.events.service", "games.forest.models"),
-    ("app.events.service", "app.auth.models"),
-    # the steps board reads bank step totals until app.events offers them (platform branch)
-    ("games.leaderboards.boards", "app.events.models"),
 }
 KNOWN_SQL_CROSSINGS = {
     # the grab's one statement checks conversation membership (money branch)

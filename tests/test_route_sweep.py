@@ -20,6 +20,7 @@ PUBLIC = {
     "/metrics",
     "/v1/auth/otp",
     "/v1/auth/token",
+    "/v1/auth/refresh",  # the refresh token in the body is the credential
     "/v1/dev/clock",
     "/openapi.json",
     "/docs",

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from app.auth import service as auth
+from app.auth import sessions
+from app.auth.models import User
 from app.auth.schemas import (
     CardLink,
     CardPublic,
@@ -10,12 +12,22 @@ from app.auth.schemas import (
     MeUpdate,
     OtpRequest,
     OtpSent,
+    RefreshRequest,
     TokenPublic,
     TokenRequest,
 )
-from app.deps import CurrentUser, DbSession, Rt
+from app.deps import Authenticated, CurrentUser, DbSession, Rt
 
 router = APIRouter(tags=["auth"])
+
+
+def _token_public(pair: sessions.TokenPair, user: User) -> TokenPublic:
+    return TokenPublic(
+        access_token=pair.access_token,
+        refresh_token=pair.refresh_token,
+        expires_in=pair.expires_in,
+        user=MePublic.of(user),
+    )
 
 
 @router.post("/v1/auth/otp", status_code=202, response_model=OtpSent)
@@ -27,8 +39,26 @@ async def request_otp(body: OtpRequest, request: Request, rt: Rt) -> OtpSent:
 
 @router.post("/v1/auth/token", response_model=TokenPublic)
 async def token(body: TokenRequest, db: DbSession, rt: Rt) -> TokenPublic:
-    access_token, user = await auth.login(db, rt, phone=body.phone, code=body.code)
-    return TokenPublic(access_token=access_token, user=MePublic.of(user))
+    """Log in with a one-time code: a new session's access token (short-lived) and refresh token."""
+    pair, user = await auth.login(db, rt, phone=body.phone, code=body.code)
+    return _token_public(pair, user)
+
+
+@router.post("/v1/auth/refresh", response_model=TokenPublic)
+async def refresh(body: RefreshRequest, db: DbSession, rt: Rt) -> TokenPublic:
+    """Trade a refresh token for a new pair. Each refresh token works once; presenting a
+    spent one revokes its whole session (401)."""
+    pair, user = await sessions.refresh(db, rt, refresh_token=body.refresh_token)
+    return _token_public(pair, user)
+
+
+@router.post("/v1/auth/logout", status_code=204, response_class=Response)
+async def logout(caller: Authenticated, db: DbSession, rt: Rt) -> Response:
+    """End this session: its access and refresh tokens answer 401 at once and its
+    WebSocket connections close (4401) on every worker."""
+    if caller.session_id is not None:
+        await sessions.end(db, rt, session_id=caller.session_id)
+    return Response(status_code=204)
 
 
 @router.get("/v1/me", response_model=MePublic)

@@ -1,12 +1,14 @@
-"""Users and their linked cards."""
+"""Users, their linked cards, and their login sessions with rotating refresh tokens."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from app.dbenums import enum_field, one_of
 from app.dbtypes import at_field
 
 ROLES = ("user", "advisor", "moderator", "admin", "editor")
@@ -47,3 +49,36 @@ class Card(SQLModel, table=True):
     card_token_hash: str = Field(max_length=64)
     last4: str = Field(max_length=4)
     created_at: datetime = at_field()
+
+
+class SessionEnd(StrEnum):
+    """Why a session ended."""
+
+    LOGOUT = "logout"
+    REFRESH_REUSE = "refresh_reuse"  # a spent refresh token came back: the family is revoked
+
+
+class AuthSession(SQLModel, table=True):
+    """A login on one device: its access tokens carry its id (``sid``) and its refresh
+    tokens rotate within it (the "family"). Revoked, every one of them answers 401."""
+
+    __tablename__ = "auth_sessions"
+    __table_args__ = (one_of("ended_reason", SessionEnd),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    user_id: str = Field(foreign_key="users.id", index=True, max_length=40)
+    created_at: datetime = at_field()
+    ended_at: datetime | None = at_field(nullable=True)
+    ended_reason: SessionEnd | None = enum_field(SessionEnd, default=None, max_length=16, nullable=True)
+
+
+class RefreshToken(SQLModel, table=True):
+    """One refresh token of a session, stored as its SHA-256; it works once."""
+
+    __tablename__ = "auth_refresh_tokens"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    session_id: str = Field(foreign_key="auth_sessions.id", index=True, max_length=40)
+    created_at: datetime = at_field()
+    expires_at: datetime = at_field(index=True)
+    used_at: datetime | None = at_field(nullable=True)

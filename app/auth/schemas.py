@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -52,9 +53,19 @@ class UserPublic(BaseModel):
 
 
 class TokenPublic(BaseModel):
+    """A session's token pair: send ``access_token`` as ``Authorization: Bearer …`` until it
+    expires (``expires_in`` seconds), then trade ``refresh_token`` for a new pair at
+    ``POST /v1/auth/refresh``."""
+
     access_token: str
-    token_type: str = "bearer"
+    refresh_token: str = Field(description="works once; a new one comes with every refresh")
+    expires_in: int = Field(description="seconds until the access token expires")
+    token_type: Literal["bearer"] = "bearer"
     user: MePublic
+
+
+class RefreshRequest(BaseModel):
+    refresh_token: str = Field(min_length=16, max_length=256)
 
 
 class MeUpdate(BaseModel):

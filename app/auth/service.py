@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import hooks
-from app.auth import otp, phones, tokens
+from app.auth import otp, phones, sessions
 from app.auth.models import ROLES, Card, User
 from app.db import end_read, is_unique_violation, transaction
 from app.errors import NotFound, Unauthenticated, ValidationFailed
@@ -187,15 +187,15 @@ async def request_code(rt: Runtime, *, phone: str, client_ip: str) -> str | None
     return code if rt.settings.is_dev else None
 
 
-async def login(db: AsyncSession, rt: Runtime, *, phone: str, code: str) -> tuple[str, User]:
-    """Exchange a code for an access token; first login creates the user.
+async def login(db: AsyncSession, rt: Runtime, *, phone: str, code: str) -> tuple[sessions.TokenPair, User]:
+    """Exchange a code for a new session's token pair; first login creates the user.
 
     Raises ValidationFailed, Unauthenticated, RateLimited."""
     e164 = phones.require_e164(phone, rt.settings.default_phone_region)
     digest = phones.phone_hash(e164, rt.settings.phone_hmac_key)
     await otp.check(rt, phone_hash=digest, code=code)
     user = await get_or_create_user(db, rt, e164=e164)
-    return tokens.issue(rt.settings, user.id), user
+    return await sessions.start(db, rt, user_id=user.id), user
 
 
 async def get_user_by_phone(db: AsyncSession, rt: Runtime, phone: str) -> User | None:

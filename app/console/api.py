@@ -34,6 +34,7 @@ from app.errors import QuanziError
 
 router = console_router()
 PRE_COOKIE = "qz_console_pre"
+WS_TOKEN_TTL_S = 120
 
 _LOGIN_ERRORS = {
     "unauthenticated": "验证码错误或已过期。",
@@ -181,7 +182,8 @@ async def home(staff: AnyStaff) -> Response:
 @router.post("/console/ws-token", name="console.ws_token", dependencies=[Csrf], openapi_extra=NO_AUDIT)
 async def ws_token(request: Request, staff: AnyStaff, rt: Rt) -> Response:
     """An access token for this page's ``/v1/ws`` connection (the app's own protocol)."""
-    return JSONResponse({"token": tokens.issue(rt.settings, staff.id)})
+    # Short-lived: it only has to last until the page's socket sends its first frame.
+    return JSONResponse({"token": tokens.issue(rt.settings, staff.id, ttl_s=WS_TOKEN_TTL_S)})
 
 
 @router.get("/console/static/{pkg}/{name}", name="console.static")

@@ -1,8 +1,8 @@
-"""Bank events as received: spending events (idempotent by event_id), step days, cap counters."""
+"""Bank events as received: spending events, idempotent by ``event_id``."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlalchemy import BigInteger, Index
 from sqlmodel import Field, SQLModel
@@ -23,26 +23,3 @@ class SpendingEvent(SQLModel, table=True):
     occurred_at: datetime = at_field()
     received_at: datetime = at_field()
     energy_g: int = Field(default=0)  # 0: no energy (small amount, over the cap, category earns none)
-
-
-class EnergyCap(SQLModel, table=True):
-    """How many events of a category earned energy in a cap period (day or month)."""
-
-    __tablename__ = "energy_caps"
-
-    user_id: str = Field(primary_key=True, foreign_key="users.id", max_length=40)
-    category: str = Field(primary_key=True, max_length=32)
-    period: str = Field(primary_key=True, max_length=10)  # 2026-11-25 | 2026-11
-    used: int = Field(default=0)
-    last_grant: int = Field(default=0)  # set by the conditional update that grants
-
-
-class StepDay(SQLModel, table=True):
-    """A user's running step total for one business day."""
-
-    __tablename__ = "step_days"
-
-    user_id: str = Field(primary_key=True, foreign_key="users.id", max_length=40)
-    day: date = Field(primary_key=True)
-    steps: int = Field(default=0)
-    updated_at: datetime = at_field()

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import datetime as dt
-
-from pydantic import AwareDatetime, BaseModel, Field, StrictInt
+from pydantic import AwareDatetime, BaseModel, Field
 
 from app.types import PositiveFen
 
@@ -28,15 +26,3 @@ class SpendingResult(BaseModel):
     unknown_category: int  # ignored and counted
     unknown_user: int  # not a Quanzi user: ignored and counted
     no_energy: int  # known category, but too small, over the cap, or earns nothing
-
-
-class StepsIn(BaseModel):
-    date: dt.date
-    steps: StrictInt = Field(ge=0)
-
-
-class StepsPublic(BaseModel):
-    date: dt.date
-    steps: int
-    energy_g: int  # the day's ball
-    ball_id: str | None

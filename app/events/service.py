@@ -1,64 +1,55 @@
-"""Bank events into game energy: spending batches (idempotent, capped) and step totals.
+"""Bank events: spending batches, stored once per ``event_id``, then handed to listeners.
 
-A spending event earns a ball when its category earns energy, its amount is large
-enough, and the user's cap for the category's day or month is not used up. Caps are
-counted in ``energy_caps`` with a conditional UPDATE (``used = min(used + n, cap)``), so
-concurrent batches for the same user never grant more than the cap.
+``ingest_spending`` stores each new event of a known user (a replayed ``event_id`` is a
+no-op) and raises the "spending recorded" hook (``app.hooks.on_spending_recorded``) with
+the new ones, in the same transaction; the games' energy engine listens there
+(``games/energy``). What each event earned is kept on its row (``energy_g``).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.auth.models import User
-from app.db import after_commit, transaction
-from app.errors import ValidationFailed
-from app.events.models import EnergyCap, SpendingEvent, StepDay
-from app.events.schemas import SpendingEventIn, SpendingResult, StepsPublic
+from app import hooks
+from app.auth import service as auth
+from app.db import transaction
+from app.events.models import SpendingEvent
+from app.events.schemas import SpendingEventIn
 from app.runtime import Runtime
-from games.farm import service as farm
-from games.forest import service as forest
-from games.forest.models import EnergyBall
-from games.leaderboards import boards
-from games.rules import energy as energy_rules
-from games.rules import rules
 
 
-async def ingest_spending(db: AsyncSession, rt: Runtime, *, events: list[SpendingEventIn]) -> SpendingResult:
-    """Store new spending events and turn the qualifying ones into energy balls, in one transaction."""
-    r = rules()
-    tz = rt.clock.tz
+@dataclass
+class Ingested:
+    """What became of a batch of spending events."""
+
+    received: int
+    duplicates: int
+    accepted: int = 0  # new events stored
+    unknown_user: int = 0  # not a Quanzi user: ignored and counted
+    energy_balls: int = 0  # what the listeners made of the new events (``app.hooks.SpendingEffects``)
+    energy_g: int = 0
+    unknown_category: int = 0
+    no_energy: int = 0
+
+
+async def ingest_spending(db: AsyncSession, rt: Runtime, *, events: list[SpendingEventIn]) -> Ingested:
+    """Store the new spending events and let the listeners reward them, in one transaction."""
     now = rt.clock.now()
     # One event per id within the batch too (first wins).
     unique: dict[str, SpendingEventIn] = {}
     for e in events:
         unique.setdefault(e.event_id, e)
-    known = {e.event_id: e for e in unique.values() if e.category in r.energy.categories}
-    result = SpendingResult(
-        received=len(events),
-        accepted=0,
-        duplicates=len(events) - len(unique),
-        energy_balls=0,
-        energy_g=0,
-        unknown_category=sum(1 for e in unique.values() if e.category not in r.energy.categories),
-        unknown_user=0,
-        no_energy=0,
-    )
+    result = Ingested(received=len(events), duplicates=len(events) - len(unique))
     async with transaction(db):
-        user_ids = {e.user_id for e in known.values()}
-        existing_users = (
-            set((await db.execute(select(User.id).where(col(User.id).in_(user_ids)))).scalars())
-            if user_ids
-            else set()
-        )
+        existing_users = set(await auth.profiles(db, {e.user_id for e in unique.values()}))
         rows = []
-        for e in known.values():
+        for e in unique.values():
             if e.user_id not in existing_users:
                 result.unknown_user += 1
                 continue
@@ -87,153 +78,32 @@ async def ingest_spending(db: AsyncSession, rt: Runtime, *, events: list[Spendin
         )
         result.duplicates += len(rows) - len(inserted)
         result.accepted = len(inserted)
-        # Group the new qualifying events by cap bucket, oldest first.
-        groups: dict[tuple[str, str, str], list[SpendingEventIn]] = defaultdict(list)
-        for eid in inserted:
-            e = known[eid]
-            rule = r.energy.categories[e.category]
-            if energy_rules.spending_grams(rule, e.amount_fen) <= 0:
-                result.no_energy += 1
-                continue
-            groups[(e.user_id, e.category, energy_rules.cap_period_key(rule, e.occurred_at, tz))].append(e)
-        grants = await _grant_caps(db, {k: len(v) for k, v in groups.items()})
-        balls: list[dict[str, object]] = []
-        granted_events: list[tuple[str, int]] = []
-        feed: dict[str, int] = defaultdict(int)
-        for (user_id, category, period), evs in sorted(groups.items()):
-            rule = r.energy.categories[category]
-            granted = grants[(user_id, category, period)]
-            evs.sort(key=lambda e: (e.occurred_at, e.event_id))
-            result.no_energy += len(evs) - int(granted)
-            for e in evs[: int(granted)]:
-                grams = energy_rules.spending_grams(rule, e.amount_fen)
-                balls.append(
-                    forest.ball_row(
-                        r,
-                        forest.NewBall(
-                            owner_id=user_id,
-                            source=category,
-                            source_ref=f"event:{e.event_id}",
-                            amount_g=grams,
-                            action_at=min(e.occurred_at, now),
-                        ),
-                        now=now,
-                    )
+        new = sorted(
+            (
+                hooks.Spending(
+                    event_id=e.event_id,
+                    user_id=e.user_id,
+                    category=e.category,
+                    amount_fen=e.amount_fen,
+                    occurred_at=e.occurred_at,
                 )
-                granted_events.append((e.event_id, grams))
-                feed[user_id] += r.farm.feed_per_spending_event_g
-                result.energy_g += grams
-        await forest.add_balls(db, balls)
-        by_grams: dict[int, list[str]] = defaultdict(list)
-        for eid, grams in granted_events:
-            by_grams[grams].append(eid)
-        for grams, eids in by_grams.items():
+                for e in unique.values()
+                if e.event_id in inserted
+            ),
+            key=lambda s: (s.occurred_at, s.event_id),
+        )
+        effects = await hooks.fire_spending(db, rt, new)
+        by_amount: dict[int, list[str]] = defaultdict(list)
+        for event_id, earned in effects.reward_by_event.items():
+            by_amount[earned].append(event_id)
+        for earned, event_ids in by_amount.items():
             await db.execute(
-                update(SpendingEvent).where(col(SpendingEvent.event_id).in_(eids)).values(energy_g=grams)
+                update(SpendingEvent)
+                .where(col(SpendingEvent.event_id).in_(event_ids))
+                .values(energy_g=earned)
             )
-        await farm.add_feed_many(db, rt, grams_by_user=feed)
-        result.energy_balls = len(balls)
+        result.energy_balls = effects.items_made
+        result.energy_g = sum(effects.reward_by_event.values())
+        result.unknown_category = effects.unknown_category
+        result.no_energy = effects.unrewarded
     return result
-
-
-async def _grant_caps(
-    db: AsyncSession, wanted: dict[tuple[str, str, str], int]
-) -> dict[tuple[str, str, str], int]:
-    """Grant up to each bucket's cap in one upsert: ``used = min(used + wanted, cap)``,
-    RETURNING what was granted. The row lock on conflict keeps concurrent batches exact."""
-    if not wanted:
-        return {}
-    cats = rules().energy.categories
-    rows = [
-        {
-            "user_id": u,
-            "category": c,
-            "period": p,
-            "used": min(n, cats[c].cap),
-            "last_grant": min(n, cats[c].cap),
-        }
-        for (u, c, p), n in sorted(wanted.items())
-    ]
-    stmt = insert(EnergyCap).values(rows)
-    cap = case({name: rule.cap for name, rule in cats.items()}, value=EnergyCap.category, else_=0)
-    new_used = func.least(EnergyCap.used + stmt.excluded.used, cap)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["user_id", "category", "period"],
-        set_={"last_grant": new_used - EnergyCap.used, "used": new_used},
-    ).returning(EnergyCap.user_id, EnergyCap.category, EnergyCap.period, EnergyCap.last_grant)
-    return {(u, c, p): int(g) for u, c, p, g in (await db.execute(stmt)).all()}
-
-
-async def report_steps(db: AsyncSession, rt: Runtime, *, user_id: str, day: date, steps: int) -> StepsPublic:
-    """Record the day's running step total (today or yesterday, monotone) and grow the day's
-    ball. Raises ValidationFailed (other days, absurd totals)."""
-    r = rules()
-    now = rt.clock.now()
-    today = rt.clock.today()
-    if day not in (today, today - timedelta(days=1)):
-        raise ValidationFailed("steps are accepted for today and yesterday only", field="date")
-    if steps > r.energy.steps.max_steps_per_day:
-        raise ValidationFailed(
-            "not a believable step count", field="steps", max=r.energy.steps.max_steps_per_day
-        )
-    grams = energy_rules.steps_grams(r.energy.steps, steps)
-    ref = f"steps:{day.isoformat()}"
-    async with transaction(db):
-        await db.execute(
-            insert(StepDay).values(user_id=user_id, day=day, steps=0, updated_at=now).on_conflict_do_nothing()
-        )
-        prev = await db.execute(
-            update(StepDay)
-            .where(StepDay.user_id == user_id, StepDay.day == day, StepDay.steps < steps)
-            .values(steps=steps, updated_at=now)
-            .returning(StepDay.steps)
-        )
-        raised = prev.scalar_one_or_none() is not None
-        total = (
-            steps
-            if raised
-            else int(
-                await db.scalar(select(StepDay.steps).where(StepDay.user_id == user_id, StepDay.day == day))
-                or 0
-            )
-        )
-        if raised and grams > 0:
-            action_at = energy_rules.steps_action_at(day, rt.clock.tz)
-            await forest.add_balls(
-                db,
-                [
-                    forest.ball_row(
-                        r,
-                        forest.NewBall(
-                            owner_id=user_id,
-                            source="steps",
-                            source_ref=ref,
-                            amount_g=grams,
-                            action_at=action_at,
-                        ),
-                        now=now,
-                    )
-                ],
-            )
-            # Only grows, and only before it is ripe (see steps_action_at).
-            await db.execute(
-                update(EnergyBall)
-                .where(
-                    EnergyBall.owner_id == user_id,
-                    EnergyBall.source_ref == ref,
-                    EnergyBall.amount_g < grams,
-                    EnergyBall.ripe_at > now,
-                )
-                .values(remaining_g=EnergyBall.remaining_g + (grams - EnergyBall.amount_g), amount_g=grams)
-            )
-        ball = (
-            await db.execute(
-                select(EnergyBall).where(EnergyBall.owner_id == user_id, EnergyBall.source_ref == ref)
-            )
-        ).scalar_one_or_none()
-        if raised:
-            at = datetime.combine(day, datetime.min.time(), tzinfo=rt.clock.tz) + timedelta(hours=12)
-            after_commit(db, lambda: boards.refresh_steps_user(rt, user_id=user_id, at=at))
-    return StepsPublic(
-        date=day, steps=total, energy_g=ball.amount_g if ball else 0, ball_id=ball.id if ball else None
-    )

@@ -1,15 +1,17 @@
-"""Liveness, readiness and metrics."""
+"""Liveness, readiness (database, Redis, schema revision) and metrics."""
 
 from __future__ import annotations
 
 import os
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 from sqlalchemy import text
 
+from app import migrate
 from app.deps import Rt
+from app.exposure import guard
 
 router = APIRouter(tags=["ops"])
 
@@ -21,13 +23,17 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(rt: Rt) -> JSONResponse:
+    """Ready when the database and Redis answer and the schema is at this release's revision
+    (an unmigrated database is 503, not a 500 at the first login)."""
     checks: dict[str, str] = {}
     try:
         async with rt.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
-        checks["database"] = "ok"
+            checks["database"] = "ok"
+            checks["schema"] = (await migrate.schema_state(conn)).describe()
     except Exception as exc:  # readiness reports any failure rather than raising it
-        checks["database"] = f"error: {type(exc).__name__}"
+        checks.setdefault("database", f"error: {type(exc).__name__}")
+        checks.setdefault("schema", "unknown: the database did not answer")
     try:
         await rt.redis.ping()
         checks["redis"] = "ok"
@@ -39,8 +45,9 @@ async def readyz(rt: Rt) -> JSONResponse:
     )
 
 
-@router.get("/metrics")
+@router.get("/metrics", dependencies=[Depends(guard("metrics"))])
 async def metrics() -> Response:
+    """Prometheus text; public, behind the service token, or off (``metrics_access``)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]

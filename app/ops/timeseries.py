@@ -27,11 +27,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from prometheus_client import CollectorRegistry, multiprocess
+
 from app import metrics
 from app.observability import REQUESTS
-from app.runtime import Runtime
+from app.runtime import Runtime, Slot
 
 SAMPLE_S = 10.0
+# This worker's counters at its previous sample (what the next sample subtracts).
+LAST: Slot[dict[str, float]] = Slot("ops.last_sample", lambda rt: {})
 
 
 @dataclass(frozen=True)
@@ -59,24 +63,48 @@ COUNTERS: dict[str, Any] = {
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _total(metric: Any, suffix: str = "_total", where: Any = None) -> float:
-    total = 0.0
-    for family in metric.collect():
-        for s in family.samples:
-            if s.name.endswith(suffix) and (where is None or where(s.labels)):
-                total += s.value
-    return total
+def _families() -> dict[str, Any]:
+    """The metric families by name: the whole deployment's when workers share a
+    multiprocess directory (the sampler runs on one worker), else this process's."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        found = list(registry.collect())
+    else:
+        sources = [
+            *COUNTERS.values(),
+            REQUESTS,
+            metrics.FAMILY_LATENCY,
+            metrics.MODERATION_QUEUE,
+            metrics.WS_OPEN,
+        ]
+        found = [family for metric in sources for family in metric.collect()]
+    return {family.name: family for family in found}
+
+
+def _total(families: dict[str, Any], name: str, suffix: str = "_total", where: Any = None) -> float:
+    family = families.get(name)
+    if family is None:
+        return 0.0
+    return sum(
+        s.value for s in family.samples if s.name.endswith(suffix) and (where is None or where(s.labels))
+    )
 
 
 def snapshot() -> dict[str, float]:
-    """This process's cumulative counters and latency buckets, as flat fields."""
-    out = {f"c:{name}": _total(metric) for name, metric in COUNTERS.items()}
-    out["c:http"] = _total(REQUESTS)
-    out["c:http_5xx"] = _total(REQUESTS, where=lambda labels: labels.get("status", "").startswith("5"))
-    for family in metrics.FAMILY_LATENCY.collect():
-        for s in family.samples:
-            if s.name.endswith("_bucket"):
-                out[f"h:{s.labels['family']}:{s.labels['le']}"] = s.value
+    """The cumulative counters and latency buckets, as flat fields, and the gauges."""
+    families = _families()
+    out = {f"c:{name}": _total(families, metric._name) for name, metric in COUNTERS.items()}
+    out["c:http"] = _total(families, REQUESTS._name)
+    out["c:http_5xx"] = _total(
+        families, REQUESTS._name, where=lambda labels: labels.get("status", "").startswith("5")
+    )
+    latency = families.get(metrics.FAMILY_LATENCY._name)
+    for s in latency.samples if latency is not None else ():
+        if s.name.endswith("_bucket"):
+            out[f"h:{s.labels['family']}:{s.labels['le']}"] = s.value
+    out["g:queue_depth"] = _total(families, metrics.MODERATION_QUEUE._name, suffix="depth")
+    out["g:ws_open"] = _total(families, metrics.WS_OPEN._name, suffix="open")
     return out
 
 
@@ -92,13 +120,14 @@ async def sample(rt: Runtime, now: datetime | None = None) -> dict[str, float]:
     """Add what changed since this worker's last sample to the current buckets; returns it."""
     now = now or rt.clock.now()
     current = snapshot()
-    last: dict[str, float] = rt.extras.get("ops.last", {})
-    delta = {k: v - last.get(k, 0.0) for k, v in current.items() if v - last.get(k, 0.0) > 0}
-    rt.extras["ops.last"] = current
     gauges = {
-        "g:queue_depth": _total(metrics.MODERATION_QUEUE, suffix="depth"),
-        f"w:ws_open@{WORKER}": _total(metrics.WS_OPEN, suffix="open"),
+        "g:queue_depth": current.pop("g:queue_depth"),
+        f"w:ws_open@{WORKER}": current.pop("g:ws_open"),
     }
+    last = rt.slot(LAST)
+    delta = {k: v - last.get(k, 0.0) for k, v in current.items() if v - last.get(k, 0.0) > 0}
+    last.clear()
+    last.update(current)
     async with rt.redis.pipeline(transaction=False) as pipe:
         for res in RESOLUTIONS:
             key = _key(rt, res, _bucket(now, res))

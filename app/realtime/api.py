@@ -1,4 +1,4 @@
-"""WebSocket routes: the realtime channel ``/v1/ws`` and, in dev/test, a bare relay.
+"""WebSocket routes: the realtime channel ``/v1/ws`` and, in dev/test only, a bare relay.
 
 The frames are documented in ``docs/protocol.md``; the connection logic lives in
 ``app.realtime.gateway``.
@@ -16,6 +16,7 @@ from app.realtime import gateway
 from app.runtime import Runtime
 
 router = APIRouter(tags=["realtime"])
+dev_router = APIRouter(tags=["realtime"])  # dev/test only: not mounted in prod
 
 
 def _runtime(ws: WebSocket) -> Runtime:
@@ -28,7 +29,7 @@ async def ws_endpoint(websocket: WebSocket) -> None:
     await gateway.serve(websocket, _runtime(websocket))
 
 
-@router.websocket("/v1/dev/ws-relay")
+@dev_router.websocket("/v1/dev/ws-relay")
 async def ws_relay(websocket: WebSocket, room: Annotated[str, Query(max_length=64)] = "lobby") -> None:
     """Dev/test only (absent in prod): the benchmark's baseline relay, no auth and no storage."""
     rt = _runtime(websocket)

@@ -3,20 +3,25 @@
 One ``Connection`` per socket runs three tasks until the first ends:
 
 - **reader**: each client frame is checked (size, JSON, object, known op, fields),
-  rate limited, and handled by the same chat service functions as REST (a ``send`` goes
-  through the worker's group-commit batcher, ``social/chat/batcher.py``, and is answered
-  before the next frame is read). Anything wrong
-  becomes an ``error`` frame (``app.errors.error_frame``); the connection stays open.
+  rate limited, and handed to the op's handler. Ops are registered by the features that
+  own them (``app/realtime/ops.py``; chat's ``send``/``sync``/``read`` live in
+  ``social/chat/ws.py``) and answered before the next frame is read; the gateway itself
+  knows only ``auth``, ``ping`` and ``pong``. Anything wrong becomes an ``error`` frame
+  (``app.errors.error_frame``); the connection stays open.
 - **pusher**: forwards everything published on the user's hub channel
   (``user_channel(user_id)``: messages, read markers, notifications) — every device of
   the user subscribes to it, on whichever worker it is connected. ``message`` frames
   go out in seq order per conversation (``app/realtime/ordering.py``): one that arrives
-  ahead of a lower seq is held briefly, then the gap is filled from the database.
+  ahead of a lower seq is held briefly, then the gap is filled from the database (the
+  registry's ``fill_gap``). A ``session_ended`` control message on that channel (logout,
+  a reused refresh token: ``app/auth/sessions.py``) closes the session's sockets with
+  4401 on every worker; control messages never reach the client.
 - **heartbeat**: after ``ws_heartbeat_s`` without hearing from the client the server
   sends ``{"op":"ping"}``; after ``ws_heartbeat_misses`` silent intervals it closes the
   connection (4408). Any frame from the client counts as a sign of life.
 
-Close codes: 4401 authentication failed, 4408 heartbeat timeout, 1013 the client fell
+Close codes: 4401 authentication failed or the session ended (refresh the token, then
+reconnect), 4408 heartbeat timeout, 1013 the client fell
 too far behind its events (reconnect and ``sync``). The protocol for client developers
 is ``docs/protocol.md``.
 """
@@ -25,15 +30,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import time
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import structlog
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, StringConstraints, TypeAdapter, ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from app.auth import tokens
+from app import features
+from app.auth import sessions
 from app.errors import (
     PayloadTooLarge,
     QuanziError,
@@ -45,20 +52,9 @@ from app.errors import (
 from app.metrics import WS_OPEN
 from app.observability import WS_CONNECTIONS
 from app.realtime.hub import Subscription, user_channel
+from app.realtime.ops import Registry, Socket, WsOp
 from app.realtime.ordering import Gap, InOrder
 from app.runtime import Runtime
-from social.chat import service as chat
-from social.chat.batcher import batcher
-from social.chat.schemas import (
-    CLIENT_OPS,
-    AuthFrame,
-    ClientFrame,
-    PingFrame,
-    PongFrame,
-    ReadFrame,
-    SendFrame,
-    SyncFrame,
-)
 
 log = structlog.get_logger()
 
@@ -66,11 +62,51 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_HEARTBEAT = 4408
 CLOSE_TRY_AGAIN = 1013
 
-_frames: TypeAdapter[Any] = TypeAdapter(ClientFrame)
-_auth_frame: TypeAdapter[AuthFrame] = TypeAdapter(AuthFrame)
-# Frames that cost a database round trip spend from the connection's rate bucket.
-_METERED = frozenset({"send", "sync", "read"})
 _SEND_ERRORS = (WebSocketDisconnect, RuntimeError, OSError)
+
+
+# -- the gateway's own ops ------------------------------------------------------------------
+
+
+class AuthFrame(BaseModel):
+    op: Literal["auth"]
+    token: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+
+
+class PingFrame(BaseModel):
+    op: Literal["ping"]
+
+
+class PongFrame(BaseModel):
+    op: Literal["pong"]
+
+
+_auth_frame: TypeAdapter[AuthFrame] = TypeAdapter(AuthFrame)
+
+
+async def _already_authenticated(socket: Socket, frame: AuthFrame) -> None:
+    raise ValidationFailed("already authenticated")
+
+
+async def _ping(socket: Socket, frame: PingFrame) -> None:
+    await socket.write({"op": "pong"})
+
+
+async def _pong(socket: Socket, frame: PongFrame) -> None:
+    pass  # an answer to our ping: receiving it was the sign of life
+
+
+BUILTIN_OPS = (
+    WsOp("auth", AuthFrame, _already_authenticated, metered=False),
+    WsOp("ping", PingFrame, _ping, metered=False),
+    WsOp("pong", PongFrame, _pong, metered=False),
+)
+
+
+@functools.cache
+def registry() -> Registry:
+    """The ops this process serves: the built-in ones and every feature's (``ws.py``)."""
+    return Registry.from_modules(features.ws_modules(), builtin=BUILTIN_OPS)
 
 
 def dumps(frame: dict[str, Any]) -> str:
@@ -109,9 +145,9 @@ def _safe_errors(exc: ValidationError) -> list[dict[str, Any]]:
     ]
 
 
-def parse_frame(text: str, max_bytes: int) -> tuple[Any, str | None]:
-    """A client frame as its model, and its cid when it has one. Raises ValidationFailed,
-    PayloadTooLarge (with the cid known so far in ``details``)."""
+def parse_frame(text: str, max_bytes: int, ops: Registry) -> tuple[WsOp, Any, str | None]:
+    """A client frame's op, the frame as its model, and its cid when it has one. Raises
+    ValidationFailed, PayloadTooLarge (with the cid known so far in ``details``)."""
     if len(text) > max_bytes // 4 and len(text.encode("utf-8")) > max_bytes:
         raise PayloadTooLarge(f"frames are limited to {max_bytes} bytes", max_bytes=max_bytes)
     try:
@@ -122,7 +158,8 @@ def parse_frame(text: str, max_bytes: int) -> tuple[Any, str | None]:
         raise ValidationFailed("a frame is a JSON object with an op")
     cid = data.get("cid") if isinstance(data.get("cid"), str) and len(data["cid"]) <= 64 else None
     op = data.get("op")
-    if op not in CLIENT_OPS:
+    found = ops.ops.get(op) if isinstance(op, str) else None
+    if found is None:
         shown = (
             op[:32]
             if isinstance(op, str)
@@ -130,9 +167,9 @@ def parse_frame(text: str, max_bytes: int) -> tuple[Any, str | None]:
             if op is None or isinstance(op, int | float | bool)
             else "…"
         )
-        raise _WithCid(ValidationFailed("unknown op", op=shown, ops=list(CLIENT_OPS)), cid)
+        raise _WithCid(ValidationFailed("unknown op", op=shown, ops=ops.names), cid)
     try:
-        return _frames.validate_python(data), cid
+        return found, ops.adapters[found.op].validate_python(data), cid
     except ValidationError as exc:
         raise _WithCid(ValidationFailed("invalid frame", errors=_safe_errors(exc)), cid) from exc
 
@@ -145,10 +182,14 @@ class _WithCid(Exception):
 
 
 class Connection:
-    def __init__(self, ws: WebSocket, rt: Runtime, user_id: str) -> None:
+    """One authenticated socket (an ``app.realtime.ops.Socket`` for the op handlers)."""
+
+    def __init__(self, ws: WebSocket, rt: Runtime, caller: sessions.Bearer, ops: Registry) -> None:
         self.ws = ws
         self.rt = rt
-        self.user_id = user_id
+        self.user_id = caller.user.id
+        self.session_id = caller.session_id
+        self.ops = ops
         self.settings = rt.settings
         self.bucket = Bucket(rt.settings.ws_send_rate_per_s, rt.settings.ws_send_burst)
         self.last_heard = time.monotonic()
@@ -217,6 +258,11 @@ class Connection:
             if sub.overflowed:
                 await self.close(CLOSE_TRY_AGAIN, "fell behind: reconnect and sync")
                 return
+            if frame is not None and "_control" in frame:
+                if self._ends_here(frame):
+                    await self.close(CLOSE_UNAUTHENTICATED, "session ended")
+                    return
+                continue
             now = time.monotonic()
             for out in order.push(frame, now) if frame is not None else ():
                 await self.write(out)
@@ -224,20 +270,18 @@ class Connection:
                 for out in order.filled(gap, await self._fetch_gap(gap)):
                     await self.write(out)
 
+    def _ends_here(self, control: dict[str, Any]) -> bool:
+        return (
+            control.get("_control") == sessions.SESSION_ENDED
+            and self.session_id is not None
+            and control.get("session_id") == self.session_id
+        )
+
     async def _fetch_gap(self, gap: Gap) -> list[dict[str, Any]]:
-        """The messages of a gap in this connection's pushes (empty if they cannot be read)."""
-        try:
-            async with self.rt.sessionmaker() as db:
-                rows, _, _ = await chat.messages_after(
-                    db,
-                    user_id=self.user_id,
-                    conversation_id=gap.conversation_id,
-                    after_seq=gap.after_seq,
-                    limit=min(gap.before_seq - gap.after_seq - 1, self.settings.ws_sync_max),
-                )
-        except QuanziError:
+        """The messages of a gap in this connection's pushes (none without a gap filler)."""
+        if self.ops.fill_gap is None:
             return []
-        return [chat.message_frame(m) for m in rows]
+        return await self.ops.fill_gap(self.rt, self.user_id, gap)
 
     async def heartbeat(self) -> None:
         interval = self.settings.ws_heartbeat_s
@@ -258,13 +302,13 @@ class Connection:
         cid: str | None = None
         try:
             try:
-                frame, cid = parse_frame(text, self.settings.ws_max_frame_bytes)
+                op, frame, cid = parse_frame(text, self.settings.ws_max_frame_bytes, self.ops)
             except _WithCid as wrapped:
                 cid = wrapped.cid
                 raise wrapped.error from None
-            if frame.op in _METERED:
+            if op.metered:
                 self.bucket.take()
-            await self.dispatch(frame)
+            await op.handle(self, frame)
         except QuanziError as exc:
             await self.write(error_frame(exc, cid))
         except _SEND_ERRORS:
@@ -281,68 +325,17 @@ class Connection:
                 }
             )
 
-    async def dispatch(self, frame: Any) -> None:
-        if isinstance(frame, SendFrame):
-            # Stored with the other sends queued on this worker, in one transaction.
-            msg, _ = await batcher(self.rt).send(
-                user_id=self.user_id,
-                conversation_id=frame.conversation_id,
-                cid=frame.cid,
-                kind=frame.body.kind,
-                body=frame.body.model_dump(),
-            )
-            await self.write(
-                {
-                    "op": "ack",
-                    "cid": frame.cid,
-                    "conversation_id": msg.conversation_id,
-                    "seq": msg.seq,
-                    "message_id": msg.id,
-                }
-            )
-        elif isinstance(frame, SyncFrame):
-            await self.sync(frame)
-        elif isinstance(frame, ReadFrame):
-            async with self.rt.sessionmaker() as db:
-                await chat.mark_read(
-                    db, self.rt, user_id=self.user_id, conversation_id=frame.conversation_id, seq=frame.seq
-                )
-        elif isinstance(frame, PingFrame):
-            await self.write({"op": "pong"})
-        elif isinstance(frame, PongFrame):
-            pass
-        elif isinstance(frame, AuthFrame):
-            raise ValidationFailed("already authenticated")
 
-    async def sync(self, frame: SyncFrame) -> None:
-        async with self.rt.sessionmaker() as db:
-            rows, synced, more = await chat.messages_after(
-                db,
-                user_id=self.user_id,
-                conversation_id=frame.conversation_id,
-                after_seq=frame.after_seq,
-                limit=self.settings.ws_sync_max,
-            )
-        for m in rows:
-            await self.write(chat.message_frame(m))
-        await self.write(
-            {"op": "synced", "conversation_id": frame.conversation_id, "seq": synced, "more": more}
-        )
-
-
-async def authenticate(ws: WebSocket, rt: Runtime, token: str | None) -> str | None:
-    """The user id behind the handshake's token or the first frame's; on failure an error
-    frame is sent, the socket closed (4401), and None returned."""
+async def authenticate(ws: WebSocket, rt: Runtime, token: str | None) -> sessions.Bearer | None:
+    """The caller behind the handshake's token or the first frame's (its session open);
+    on failure an error frame is sent, the socket closed (4401), and None returned."""
     try:
         if token is None:
             token = await _first_frame_token(ws, rt)
             if token is None:
                 return None
-        user_id = tokens.verify(rt.settings, token)
         async with rt.sessionmaker() as db:
-            if not await chat.user_exists(db, user_id):
-                raise Unauthenticated("unknown user")
-        return user_id
+            return await sessions.authenticate(db, rt, token)
     except QuanziError as exc:
         with contextlib.suppress(*_SEND_ERRORS):
             await ws.send_text(dumps(error_frame(exc)))
@@ -380,10 +373,11 @@ async def serve(ws: WebSocket, rt: Runtime) -> None:
     """Run one client connection from handshake to close."""
     await ws.accept()
     WS_CONNECTIONS.inc()
-    user_id = await authenticate(ws, rt, _handshake_token(ws))
-    if user_id is None:
+    caller = await authenticate(ws, rt, _handshake_token(ws))
+    if caller is None:
         return
-    conn = Connection(ws, rt, user_id)
+    user_id = caller.user.id
+    conn = Connection(ws, rt, caller, registry())
     async with rt.hub.subscribe([user_channel(user_id)]) as sub:
         # Subscribed before "ready": whatever is published from here on reaches this device.
         with contextlib.suppress(*_SEND_ERRORS):

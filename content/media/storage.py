@@ -13,7 +13,7 @@ from typing import Protocol
 
 import anyio
 
-from app.runtime import Runtime
+from app.runtime import Runtime, Slot
 
 
 class Storage(Protocol):
@@ -61,7 +61,7 @@ class LocalDiskStorage:
 
 def storage(rt: Runtime) -> Storage:
     """The runtime's media storage (local disk under ``data_dir/media`` by default)."""
-    found = rt.extras.get("content.storage")
-    if found is None:
-        found = rt.extras["content.storage"] = LocalDiskStorage(rt.settings.data_dir / "media")
-    return found  # type: ignore[no-any-return]
+    return rt.slot(STORAGE)
+
+
+STORAGE: Slot[Storage] = Slot("content.storage", lambda rt: LocalDiskStorage(rt.settings.data_dir / "media"))

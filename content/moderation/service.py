@@ -1,7 +1,7 @@
 """Moderation: screening text, the review queue, decisions, mutes, term lists, the audit log.
 
 Term lists live in the database with a version; each worker caches its compiled filter
-in ``rt.extras`` keyed by that version and rebuilds it when the version moves, so an
+in a runtime slot keyed by that version and rebuilds it when the version moves, so an
 edit applies on every worker without a restart.
 
 Moderation does not know the content it queues: the feature that owns a kind of content
@@ -30,7 +30,7 @@ from app.ids import new_id
 from app.notifications.service import notify
 from app.pagination import Chunk, decode_cursor, encode_cursor
 from app.realtime.hub import user_channel
-from app.runtime import Runtime
+from app.runtime import Runtime, Slot
 from content.config import content_settings
 from content.moderation import termfilter
 from content.moderation.models import (
@@ -43,7 +43,8 @@ from content.moderation.models import (
     Mute,
 )
 
-_CACHE = "content.filter"
+# [(term-list version, compiled filter)] once built
+_CACHE: Slot[list[tuple[int, termfilter.TermFilter]]] = Slot("content.filter", lambda rt: [])
 
 
 # --- what is moderated -----------------------------------------------------------------------
@@ -81,15 +82,15 @@ def register_target(kind: str, target: Target) -> None:
 async def get_filter(db: AsyncSession, rt: Runtime) -> termfilter.TermFilter:
     """The compiled filter for the current term-list version (rebuilt when it changed)."""
     version = int(await db.scalar(select(FilterConfig.version).where(FilterConfig.id == 1)) or 0)
-    cached = rt.extras.get(_CACHE)
-    if cached is not None and cached[0] == version:
-        return cached[1]  # type: ignore[no-any-return]
+    cached = rt.slot(_CACHE)
+    if cached and cached[0][0] == version:
+        return cached[0][1]
     config: dict[str, Any] = termfilter.DEFAULT_CONFIG
     if version:
         config = await db.scalar(select(FilterConfig.config).where(FilterConfig.id == 1)) or config
     allowed = content_settings(rt).allowed_domains
     built = await anyio.to_thread.run_sync(termfilter.build, config, allowed)
-    rt.extras[_CACHE] = (version, built)
+    cached[:] = [(version, built)]
     return built
 
 

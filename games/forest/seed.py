@@ -14,7 +14,7 @@ from games.rules import rules
 async def seed(ctx: SeedContext) -> None:
     if not ctx.first_run:
         return
-    from app.events import service as events
+    from games.energy import service as energy
 
     rt = ctx.rt
     r = rules()
@@ -78,4 +78,4 @@ async def seed(ctx: SeedContext) -> None:
         for ball_id in wang_ripe:
             await forest.collect(db, rt, ball_id=str(ball_id), user_id=people["lina"])
         for handle, steps in (("lina", 8_600), ("wangwei", 12_400), ("zhangmin", 4_300), ("chenjie", 15_200)):
-            await events.report_steps(db, rt, user_id=people[handle], day=rt.clock.today(), steps=steps)
+            await energy.report_steps(db, rt, user_id=people[handle], day=rt.clock.today(), steps=steps)

@@ -127,6 +127,34 @@ async def add_balls(db: AsyncSession, rows: list[dict[str, object]]) -> None:
         await db.execute(insert(EnergyBall).values(rows).on_conflict_do_nothing())
 
 
+async def grow_ball(
+    db: AsyncSession, *, owner_id: str, source_ref: str, amount_g: int, now: datetime
+) -> None:
+    """Raise the (owner, source_ref) ball to ``amount_g``: only up, and only before it is ripe."""
+    await db.execute(
+        update(EnergyBall)
+        .where(
+            EnergyBall.owner_id == owner_id,
+            EnergyBall.source_ref == source_ref,
+            EnergyBall.amount_g < amount_g,
+            EnergyBall.ripe_at > now,
+        )
+        .values(remaining_g=EnergyBall.remaining_g + (amount_g - EnergyBall.amount_g), amount_g=amount_g)
+    )
+
+
+async def ball_by_ref(db: AsyncSession, *, owner_id: str, source_ref: str) -> tuple[str, int] | None:
+    """(id, amount_g) of the owner's ball made for ``source_ref``, if any."""
+    row = (
+        await db.execute(
+            select(EnergyBall.id, EnergyBall.amount_g).where(
+                EnergyBall.owner_id == owner_id, EnergyBall.source_ref == source_ref
+            )
+        )
+    ).first()
+    return (str(row[0]), int(row[1])) if row is not None else None
+
+
 def day_start(rt: Runtime, at: datetime) -> datetime:
     local = rt.clock.local(at)
     return local.replace(hour=0, minute=0, second=0, microsecond=0)

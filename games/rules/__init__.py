@@ -1,13 +1,12 @@
 """The game rules: one versioned TOML file, validated by pydantic when the service starts.
 
 ``rules()`` returns the rules in force (``default.toml`` beside this module, or the file
-named by ``QUANZI_GAMES_RULES_FILE``). The pure rule functions in ``energy``, ``forest``
+named by the ``games_rules_file`` setting, ``QUANZI_GAMES_RULES_FILE``). The pure rule functions in ``energy``, ``forest``
 and ``farm`` take a ``Rules`` (or its parts) as an argument, so tests pass their own.
 """
 
 from __future__ import annotations
 
-import os
 import tomllib
 from functools import lru_cache
 from pathlib import Path
@@ -106,7 +105,12 @@ def load(path: Path) -> Rules:
 
 
 @lru_cache
+def _load_once(path: Path) -> Rules:
+    return load(path)
+
+
 def rules() -> Rules:
-    """The rules in force for this process (read once)."""
-    path = os.environ.get("QUANZI_GAMES_RULES_FILE")
-    return load(Path(path) if path else DEFAULT_FILE)
+    """The rules in force for this process (the settings' file, read once)."""
+    from app.config import get_settings
+
+    return _load_once(get_settings().games_rules_file or DEFAULT_FILE)

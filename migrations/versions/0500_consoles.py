@@ -3,7 +3,7 @@ product cards in chat (messages.kind ``product``) and escalations in the moderat
 (moderation_audit.action ``escalate``).
 
 Revision ID: 0500
-Revises: 0400
+Revises: 0301
 Create Date: 2026-12-02 09:00:00.000000
 """
 from collections.abc import Sequence
@@ -16,7 +16,7 @@ import app.dbtypes
 
 
 revision: str = '0500'
-down_revision: str | Sequence[str] | None = '0400'
+down_revision: str | Sequence[str] | None = '0301'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

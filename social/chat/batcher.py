@@ -47,7 +47,7 @@ from app.errors import Forbidden, NotFound, QuanziError
 from app.ids import new_id
 from app.metrics import MESSAGES
 from app.realtime.hub import user_channel
-from app.runtime import Runtime
+from app.runtime import Runtime, Slot
 from social.chat import service as chat
 from social.chat.models import Conversation, ConversationMember, Message, MessageKind
 
@@ -97,10 +97,7 @@ class Send:
 
 def batcher(rt: Runtime) -> SendBatcher:
     """This worker's batcher (one per runtime)."""
-    found = rt.extras.get("chat.batcher")
-    if found is None:
-        found = rt.extras["chat.batcher"] = SendBatcher(rt)
-    return found  # type: ignore[no-any-return]
+    return rt.slot(BATCHER)
 
 
 class SendBatcher:
@@ -388,3 +385,6 @@ async def _audiences(conn: AsyncConnection, direct_keys: dict[str, str | None]) 
         ):
             out[conversation_id].append(user_id)
     return out
+
+
+BATCHER: Slot[SendBatcher] = Slot("chat.batcher", SendBatcher)

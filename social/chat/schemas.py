@@ -146,12 +146,7 @@ class ReadPublic(BaseModel):
     unread_count: int
 
 
-# ---- WebSocket frames (client → server) -------------------------------------------------
-
-
-class AuthFrame(BaseModel):
-    op: Literal["auth"]
-    token: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+# ---- WebSocket frames (client → server; handled in ws.py) --------------------------------
 
 
 class SendFrame(BaseModel):
@@ -171,17 +166,3 @@ class ReadFrame(BaseModel):
     op: Literal["read"]
     conversation_id: ConversationId
     seq: int = Field(ge=0)
-
-
-class PingFrame(BaseModel):
-    op: Literal["ping"]
-
-
-class PongFrame(BaseModel):
-    op: Literal["pong"]
-
-
-ClientFrame = Annotated[
-    AuthFrame | SendFrame | SyncFrame | ReadFrame | PingFrame | PongFrame, Field(discriminator="op")
-]
-CLIENT_OPS = ("auth", "send", "sync", "read", "ping", "pong")

@@ -30,7 +30,15 @@ from sqlalchemy.orm.util import identity_key
 from sqlmodel import col
 
 from app.auth import service as auth
-from app.db import after_commit, end_read, execute, is_unique_violation, last_in_transaction, transaction
+from app.db import (
+    after_commit,
+    end_read,
+    execute,
+    in_unit_of_work,
+    is_unique_violation,
+    last_in_transaction,
+    transaction,
+)
 from app.errors import Forbidden, NotFound, ValidationFailed
 from app.ids import new_id
 from app.metrics import MESSAGES, count_after_commit
@@ -125,7 +133,7 @@ async def get_or_create_direct(db: AsyncSession, rt: Runtime, a: str, b: str) ->
     conv = Conversation(
         id=new_id("c_"), kind=ConversationKind.DIRECT, direct_key=key, created_by=a, created_at=now
     )
-    if db.in_transaction() and db.info.get("after_commit") is not None:
+    if in_unit_of_work(db):
         # Inside a use case already: create in its transaction.
         db.add(conv)
         await db.flush()

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 
 from redis.commands.core import AsyncScript
 
-from app.runtime import Runtime
+from app.runtime import Runtime, Slot
 
 TTL_S = 30
 
@@ -46,12 +46,16 @@ return 0
 TAKEN, ALREADY = 1, 2
 
 
+_SCRIPTS: Slot[dict[str, AsyncScript]] = Slot("red_packets.scripts", lambda rt: {})
+
+
 def _script(rt: Runtime, source: str) -> AsyncScript:
     """The script registered once per runtime: EVALSHA, not the source on every call."""
-    found = rt.extras.get(source)
+    scripts = rt.slot(_SCRIPTS)
+    found = scripts.get(source)
     if found is None:
-        found = rt.extras[source] = rt.redis.register_script(source)
-    return found  # type: ignore[no-any-return]
+        found = scripts[source] = rt.redis.register_script(source)
+    return found
 
 
 def _keys(rt: Runtime, packet_id: str) -> list[str]:

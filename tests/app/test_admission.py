@@ -16,7 +16,7 @@ def worker(rt, *, in_flight: int, timeout_s: float = 30.0):
     settings = rt.settings.model_copy(
         update={"max_requests_in_flight": in_flight, "db_pool_timeout_s": timeout_s}
     )
-    return SimpleNamespace(settings=settings, extras={})
+    return SimpleNamespace(settings=settings, admission=asyncio.Semaphore(settings.requests_in_flight))
 
 
 async def test_once_full_requests_are_served_in_arrival_order(rt):

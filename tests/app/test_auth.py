@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
-from app.config import DEFAULT_SECRET, Settings
+from app.config import DEFAULT_SECRET, ConfigError, Settings, load_settings
 from tests.support.people import error_code
 
 
@@ -120,13 +120,37 @@ async def test_linking_a_card_makes_a_cardholder_and_is_idempotent(client, users
     assert r.status_code == 422
 
 
-def test_prod_refuses_default_secrets():
-    with pytest.raises(ValueError, match="default secrets"):
-        Settings(env="prod")
-    with pytest.raises(ValueError, match="QUANZI_SECRET_KEY"):
-        Settings(env="prod", service_token="x" * 40, phone_hmac_key="y" * 40)
-    ok = Settings(env="prod", secret_key="s" * 40, service_token="t" * 40, phone_hmac_key="p" * 40)
+STRONG = {
+    "secret_key": "s3cr3t-" + "0123456789abcdef" * 2,
+    "service_token": "svc-" + "fedcba9876543210" * 2,
+    "phone_hmac_key": "phone-" + "a1b2c3d4e5f6g7h8" * 2,
+    "card_token_key": "card-" + "q9w8e7r6t5y4u3i2" * 2,
+}
+
+
+@pytest.mark.parametrize("name", sorted(STRONG))
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        (None, "is a development default"),
+        ("x", "is shorter than 32 characters"),
+        ("ab" * 20, "has fewer than 8 distinct characters"),
+    ],
+)
+def test_prod_refuses_every_weak_secret_naming_it(name, value, why):
+    weak = {**STRONG, name: value if value is not None else getattr(Settings(), name)}
+    with pytest.raises(ConfigError) as refused:
+        load_settings(env="prod", **weak)
+    message = str(refused.value)
+    assert "\n" not in message
+    assert f"QUANZI_{name.upper()} {why}" in message
+    assert all(f"QUANZI_{other.upper()}" not in message for other in STRONG if other != name)
+
+
+def test_prod_starts_with_strong_secrets_and_dev_with_the_defaults():
+    ok = load_settings(env="prod", **STRONG)
     assert ok.secret_key != DEFAULT_SECRET
+    assert load_settings(env="dev").secret_key == DEFAULT_SECRET
 
 
 async def test_dev_endpoints_are_absent_in_prod(rt):

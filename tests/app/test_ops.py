@@ -5,7 +5,7 @@ async def test_health_ready_metrics(client):
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     r = await client.get("/readyz")
     assert r.status_code == 200
-    assert r.json()["checks"] == {"database": "ok", "redis": "ok"}
+    assert r.json()["checks"] == {"database": "ok", "schema": "ok", "redis": "ok"}
     r = await client.get("/metrics")
     assert r.status_code == 200
     assert "quanzi_http_requests_total" in r.text
@@ -27,12 +27,14 @@ async def test_unknown_path_and_bad_json_use_the_error_envelope(client, users):
     assert r.status_code == 422
 
 
-async def test_dev_clock_moves_business_time_forward_only(client):
+async def test_dev_clock_moves_business_time_forward_only(client, users):
+    alice = await users.make("alice")
     before = (await client.get("/v1/dev/clock")).json()
-    r = await client.post("/v1/dev/clock", json={"advance_s": 3600})
+    r = await client.post("/v1/dev/clock", json={"advance_s": 3600}, headers=alice.headers)
     assert r.status_code == 200
     assert r.json()["offset_s"] == before["offset_s"] + 3600
-    assert (await client.post("/v1/dev/clock", json={"advance_s": -5})).status_code == 422
+    r = await client.post("/v1/dev/clock", json={"advance_s": -5}, headers=alice.headers)
+    assert r.status_code == 422
 
 
 async def test_request_id_is_echoed(client):

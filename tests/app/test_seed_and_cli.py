@@ -25,7 +25,7 @@ async def test_the_demo_seed_runs_twice_without_duplicating(rt):
         assert len(await friends.friend_ids(db, lina)) >= 3
         assert await ledger.balance(db, ledger.wallet_account(lina)) > 0
         assert (await ledger.audit(db)).ok
-    assert set(seeding.demo_tokens(first)) == set(seeding.DEMO_PEOPLE)
+    assert set(await seeding.demo_tokens(first)) == set(seeding.DEMO_PEOPLE)
 
 
 async def test_bulk_users_inserts_users_with_wallets(rt):

@@ -99,9 +99,11 @@ async def test_a_worker_killed_mid_storm_loses_no_money(settings, rt, users):
 
 
 @pytest.mark.real_backends
-async def test_the_dev_clock_is_shared_by_all_workers(settings):
+async def test_the_dev_clock_is_shared_by_all_workers(settings, users):
+    alice = await users.make("alice")
     async with running_servers(settings, count=2) as (a, b), httpx.AsyncClient() as c:
         before = (await c.get(b.url + "/v1/dev/clock")).json()["offset_s"]
-        await c.post(a.url + "/v1/dev/clock", json={"advance_s": 7200})
+        r = await c.post(a.url + "/v1/dev/clock", json={"advance_s": 7200}, headers=alice.headers)
+        assert r.status_code == 200, r.text
         after = (await c.get(b.url + "/v1/dev/clock")).json()["offset_s"]
     assert after == before + 7200

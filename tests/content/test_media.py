@@ -156,7 +156,7 @@ async def test_decompression_bombs_are_refused_before_decoding(client, users, da
 
 
 async def test_byte_cap(client, users, rt):
-    rt.extras["content.settings"] = ContentSettings(media_max_bytes=1000)
+    rt.settings = rt.settings.model_copy(update={"content": ContentSettings(media_max_bytes=1000)})
     alice = await users.make("alice")
     out = io.BytesIO()
     Image.effect_noise((200, 200), 50).convert("RGB").save(out, "JPEG")

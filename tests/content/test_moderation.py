@@ -118,7 +118,7 @@ async def test_held_post_goes_to_the_queue_and_a_moderator_decides(client, users
 
 
 async def test_enough_reports_send_a_post_to_review_and_remove_notifies(client, users, rt):
-    rt.extras["content.settings"] = ContentSettings(report_threshold=2)
+    rt.settings = rt.settings.model_copy(update={"content": ContentSettings(report_threshold=2)})
     alice = await users.make("alice")
     r1, r2, reader = await users.make("r1"), await users.make("r2"), await users.make("reader")
     mod = await users.make("mod", roles="moderator,user")

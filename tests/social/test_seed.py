@@ -5,7 +5,7 @@ from app import seed as seeding
 
 async def test_demo_seed_shows_li_na_the_social_features(client, rt):
     ctx = await seeding.run(rt)
-    lina = {"Authorization": f"Bearer {seeding.demo_tokens(ctx)['lina']}"}
+    lina = {"Authorization": f"Bearer {(await seeding.demo_tokens(ctx))['lina']}"}
     requests = (await client.get("/v1/friends/requests?direction=incoming", headers=lina)).json()["items"]
     assert {r["user"]["display_name"] for r in requests} == {"孙丽 Sun Li", "郑浩 Zheng Hao"}
     matches = (await client.get("/v1/contacts/matches", headers=lina)).json()
@@ -18,7 +18,7 @@ async def test_demo_seed_shows_li_na_the_social_features(client, rt):
     assert referrals["rewards_fen"] == 2000 and referrals["invited"][0]["status"] == "rewarded"
     advisor = (await client.get("/v1/me/advisor", headers=lina)).json()
     assert advisor["advisor"]["id"] == ctx.users["advisor"].id
-    adv = {"Authorization": f"Bearer {seeding.demo_tokens(ctx)['advisor']}"}
+    adv = {"Authorization": f"Bearer {(await seeding.demo_tokens(ctx))['advisor']}"}
     clients = (await client.get("/v1/advisor/clients?limit=100", headers=adv)).json()["items"]
     mine = next(c for c in clients if c["user_id"] == ctx.users["lina"].id)
     assert mine["messages"]["from_advisor"] == 1

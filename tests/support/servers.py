@@ -93,7 +93,9 @@ class Server:
         ]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env={**server_env(self.settings), **self.extra_env})
 
-    async def wait_ready(self, timeout_s: float = 30.0) -> None:
+    async def wait_ready(self, timeout_s: float = 90.0) -> None:
+        # Generous: on a loaded 2-core machine importing the service alone takes ~15 s.
+        # It only waits this long when a server is broken.
         deadline = time.monotonic() + timeout_s
         async with httpx.AsyncClient() as client:
             while time.monotonic() < deadline:

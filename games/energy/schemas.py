@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, Field, StrictInt
+
+
+class StepsIn(BaseModel):
+    date: dt.date
+    steps: StrictInt = Field(ge=0)
+
+
+class StepsPublic(BaseModel):
+    date: dt.date
+    steps: int
+    energy_g: int  # the day's ball
+    ball_id: str | None
