@@ -1,12 +1,12 @@
 """A small time series of the service's own metrics, for the operations dashboard.
 
-Every worker samples its own Prometheus metrics (``app.metrics``, ``app.observability``)
-every ``SAMPLE_S`` seconds (the ``ops_sample`` job) and adds what changed since its last
-sample into two sets of Redis hashes: one per minute (kept 2 hours, for "the last hour")
-and one per ten minutes (kept 26 hours, for "the last day"). So the figures add up across
-workers without any coordination: counters go in as increments (HINCRBYFLOAT), the
-queue depth (the same for everyone) as a value, and open sockets as one value per worker,
-summed when read.
+The ``ops_sample`` job (run by one worker of the deployment at a time) reads the service's
+Prometheus metrics (``app.metrics``, ``app.observability``) every ``SAMPLE_S`` seconds —
+the whole deployment's when the workers share a multiprocess directory (``quanzi serve
+--workers N``), else its own process's — and adds what changed since its previous sample
+into two sets of Redis hashes: one per minute (kept 2 hours, for "the last hour") and one
+per ten minutes (kept 26 hours, for "the last day"). Counters go in as increments
+(HINCRBYFLOAT), gauges (queue depth, open sockets) as values.
 
 Why Redis and not PostgreSQL: the series is expendable (a lost sample is a gap in a
 chart, not lost business data; DESIGN.md keeps such things in Redis), it is written by
