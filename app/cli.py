@@ -159,7 +159,19 @@ def demo(host: str = "127.0.0.1", port: int = 8000) -> None:
     console.print(f"\n[bold green]Quanzi is running:[/] open {base}/docs")
     console.print("Authorize in /docs with a token above (also in var/demo-tokens.txt), or log in:")
     console.print(f'  POST {base}/v1/auth/otp {{"phone": "+8613800138001"}} → dev_code; POST /v1/auth/token')
+    _print_consoles(base)
     _serve(host, port, 1)
+
+
+def _print_consoles(base: str) -> None:
+    from app.seed import DEMO_PEOPLE
+
+    console.print(
+        f"\n[bold green]Staff consoles:[/] {base}/console/  (in dev the sign-in page shows the code)"
+    )
+    for handle in ("advisor", "moderator", "admin"):
+        phone, name, roles = DEMO_PEOPLE[handle]
+        console.print(f"  {phone}  {name}  ({roles})", markup=False)
 
 
 @users_cli.command("grant-role")

@@ -68,6 +68,17 @@ class ContentSettings(BaseSettings):
     points_per_accepted_answer: float = 10.0
 
 
+class ConsoleSettings(BaseSettings):
+    """The staff consoles' group (``QUANZI_CONSOLE_*``): ``settings.console``."""
+
+    model_config = SettingsConfigDict(env_prefix="QUANZI_CONSOLE_", extra="ignore")
+
+    # A session ends after this long without a request, and at the latest this long after sign-in.
+    session_idle_s: int = Field(default=30 * 60, gt=0)
+    session_max_s: int = Field(default=12 * 3600, gt=0)
+    page_size: int = Field(default=20, ge=1, le=100)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="QUANZI_", extra="ignore")
 
@@ -167,6 +178,7 @@ class Settings(BaseSettings):
 
     # content (QUANZI_CONTENT_*) and games
     content: ContentSettings = Field(default_factory=ContentSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     games_rules_file: Path | None = None  # unset: the rules shipped with games/rules
 
     @model_validator(mode="after")
@@ -222,6 +234,12 @@ def load_settings(**overrides: Any) -> Settings:
         except ValidationError as exc:
             problems.append(describe(exc, "QUANZI_CONTENT_"))
             overrides["content"] = ContentSettings.model_construct()  # to check the rest too
+    if "console" not in overrides:
+        try:
+            overrides["console"] = ConsoleSettings()
+        except ValidationError as exc:
+            problems.append(describe(exc, "QUANZI_CONSOLE_"))
+            overrides["console"] = ConsoleSettings.model_construct()
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import end_read
+from app.metrics import REFUNDS_SWEPT
 from app.runtime import Runtime
 from app.uow import UnitOfWork
 
@@ -32,6 +33,7 @@ async def sweep(
     past ``expires_at`` (its expiry column), oldest first; returns how many this call
     handled."""
     handled = 0
+    kind = getattr(getattr(expires_at, "table", None), "name", "other")  # the swept table
     async with rt.sessionmaker() as db:
         for _ in range(max_rounds):
             due = pending.where(expires_at <= rt.clock.now()).order_by(expires_at).limit(BATCH)
@@ -41,5 +43,7 @@ async def sweep(
                 break
             for id_ in ids:
                 async with UnitOfWork(db):  # one item, one unit of work: a failure undoes only it
-                    handled += bool(await handle(db, id_))
+                    done = bool(await handle(db, id_))
+                handled += done
+                REFUNDS_SWEPT.labels(kind).inc(done)
     return handled

@@ -14,7 +14,8 @@ convention:
 - ``jobs.py`` with ``JOBS``: periodic jobs (``Job``), run once per deployment
   (``app/scheduler``);
 - ``cli.py`` with ``cli`` (a ``typer.Typer``) and ``NAME``: a ``quanzi NAME …`` command group;
-- ``hooks.py``: imported at start-up to register ``app.hooks`` callbacks.
+- ``hooks.py``: imported at start-up to register ``app.hooks`` callbacks;
+- ``console.py`` with ``router``: its staff console pages (``app.console.web``).
 
 Adding a feature is adding its name here.
 """
@@ -55,6 +56,7 @@ FEATURES: tuple[str, ...] = (
     "content.posts",
     "content.feed",
     "content.moderation",
+    "app.console",
 )
 
 
@@ -102,6 +104,7 @@ def routers(*, dev: bool = False) -> list[Any]:
             found.append(m.router)
         if dev and hasattr(m, "dev_router"):
             found.append(m.dev_router)
+    found += [m.router for _, m in modules("console")]
     return found
 
 

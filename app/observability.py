@@ -15,6 +15,8 @@ from typing import Any
 import structlog
 from prometheus_client import Counter, Histogram
 
+from app.metrics import FAMILY_LATENCY, route_family
+
 REQUESTS = Counter("quanzi_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
     "quanzi_http_request_seconds",
@@ -77,6 +79,7 @@ class ObservabilityMiddleware:
             template = getattr(route, "path", "unmatched")
             REQUESTS.labels(scope["method"], template, str(status)).inc()
             LATENCY.labels(scope["method"], template).observe(elapsed)
+            FAMILY_LATENCY.labels(route_family(template)).observe(elapsed)
             if self.access_log or status >= 500:
                 log.info(
                     "request",

@@ -13,6 +13,7 @@ import secrets
 import structlog
 
 from app.errors import RateLimited, Unauthenticated
+from app.metrics import OTP_SENT
 from app.ratelimit import fixed_window
 from app.runtime import Runtime
 
@@ -42,6 +43,7 @@ async def issue(rt: Runtime, *, phone_hash: str, phone_masked: str, client_ip: s
         pipe.expire(key, s.otp_ttl_s)
         await pipe.execute()
     OUTBOX[phone_masked] = code
+    OTP_SENT.inc()
     log.info("otp_sent", phone=phone_masked, code=code if s.is_dev else "***")
     return code
 

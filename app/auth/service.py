@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Row, String, Subquery, any_, bindparam, select
+from sqlalchemy import Row, String, Subquery, any_, bindparam, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,7 +23,7 @@ from app import hooks
 from app.auth import otp, phones, sessions
 from app.auth.models import ROLES, Card, User
 from app.db import end_read, is_unique_violation, transaction
-from app.errors import NotFound, ValidationFailed
+from app.errors import NotFound, Unauthenticated, ValidationFailed
 from app.ids import new_id
 from app.ledger import service as ledger
 from app.runtime import Runtime
@@ -298,3 +298,62 @@ async def grant_role(db: AsyncSession, rt: Runtime, *, phone: str, role: str) ->
             raise NotFound("no user with that phone number")
         user.roles = ",".join(sorted(user.role_set | {role}))
     return user
+
+
+async def verify_code(db: AsyncSession, rt: Runtime, *, phone: str, code: str) -> Profile:
+    """Consume a login code and return the existing user with that number; unlike ``login``
+    it creates no account (the staff consoles sign in with it).
+
+    Raises ValidationFailed, Unauthenticated (wrong or expired code, no such user), RateLimited."""
+    e164 = phones.require_e164(phone, rt.settings.default_phone_region)
+    await otp.check(rt, phone_hash=phones.phone_hash(e164, rt.settings.phone_hmac_key), code=code)
+    user = await get_user_by_phone(db, rt, e164)
+    profile = await get_profile(db, user.id) if user is not None else None
+    await end_read(db)
+    if profile is None:
+        raise Unauthenticated("no account with that phone number")
+    return profile
+
+
+async def set_bank_profile(
+    db: AsyncSession,
+    *,
+    user_id: str,
+    region: str | None = None,
+    language: str | None = None,
+    risk_profile: str | None = None,
+) -> User:
+    """Record what the bank knows of a customer (region, language, risk assessment C1–C5),
+    which advisor matching and the advisor's client list use. Raises NotFound."""
+    async with transaction(db):
+        user = await db.get(User, user_id, with_for_update=True)
+        if user is None:
+            raise NotFound("user not found")
+        if region is not None:
+            user.region = region
+        if language is not None:
+            user.language = language
+        if risk_profile is not None:
+            user.risk_profile = risk_profile
+    return user
+
+
+async def users_with_any_role(db: AsyncSession, roles: Iterable[str]) -> list[Profile]:
+    """Every user holding any of ``roles`` (staff lists: moderators to tell of new work)."""
+    wanted = tuple(roles)
+    q = select(*_PROFILE_COLUMNS).where(or_(*(_users.c.roles.contains(r) for r in wanted)))
+    return [p for p in map(_profile, await db.execute(q)) if any(p.has_role(r) for r in wanted)]
+
+
+def search_users_sql(rt: Runtime, q: str) -> Any:
+    """SQL: the ids of users found by ``q``: in their name (case-insensitive, literally), by
+    the last digits of their phone (up to four), or by their whole number."""
+    text = q.strip()
+    like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    conds = [_users.c.display_name.ilike(like, escape="\\")]
+    if text.isdigit() and len(text) <= 4:
+        conds.append(_users.c.phone_masked.endswith(text))
+    e164 = phones.normalise(text, rt.settings.default_phone_region) if len(text) >= 7 else None
+    if e164 is not None:
+        conds.append(_users.c.phone_hash == phones.phone_hash(e164, rt.settings.phone_hmac_key))
+    return select(_users.c.id).where(or_(*conds))

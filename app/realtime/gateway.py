@@ -49,6 +49,7 @@ from app.errors import (
     ValidationFailed,
     error_frame,
 )
+from app.metrics import WS_OPEN
 from app.observability import WS_CONNECTIONS
 from app.realtime.hub import Subscription, user_channel
 from app.realtime.ops import Registry, Socket, WsOp
@@ -211,9 +212,11 @@ class Connection:
             asyncio.create_task(self.pusher(sub), name="ws-pusher"),
             asyncio.create_task(self.heartbeat(), name="ws-heartbeat"),
         ]
+        WS_OPEN.inc()
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            WS_OPEN.dec()
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

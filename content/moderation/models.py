@@ -38,6 +38,7 @@ class AuditAction(StrEnum):
     REMOVE = Decision.REMOVE.value
     MUTE = "mute"
     TERMS = "terms"
+    ESCALATE = "escalate"  # the item stays open, flagged for a senior reviewer
 
 
 class FilterConfig(SQLModel, table=True):
@@ -71,6 +72,9 @@ class ModerationItem(SQLModel, table=True):
     decision: Decision | None = enum_field(Decision, default=None, max_length=8, nullable=True)
     decided_by: str | None = Field(default=None, max_length=40)
     decided_at: datetime | None = at_field(nullable=True)
+    # Escalated items stay open, flagged for a senior reviewer (an admin or another moderator).
+    escalated_by: str | None = Field(default=None, max_length=40)
+    escalated_at: datetime | None = at_field(nullable=True)
     created_at: datetime = at_field()
 
 

@@ -17,16 +17,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import anyio
-from sqlalchemy import Select, select
+from sqlalchemy import Select, and_, case, cast, func, select
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.auth import service as auth
-from app.db import is_unique_violation, transaction
+from app.db import after_commit, end_read, is_unique_violation, transaction
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.ids import new_id
 from app.notifications.service import notify
 from app.pagination import Chunk, decode_cursor, encode_cursor
+from app.realtime.hub import user_channel
 from app.runtime import Runtime, Slot
 from content.config import content_settings
 from content.moderation import termfilter
@@ -60,6 +63,9 @@ class Target:
 
     snapshot: Callable[[AsyncSession, str], Awaitable[dict[str, Any]]]
     publish: Callable[[AsyncSession, Runtime, str, bool], Awaitable[str]]
+    # ``by_author(db, author_id, limit)``: the author's latest content of this kind, as
+    # moderators see it ({id, title, excerpt, status, …}), for the author's history.
+    by_author: Callable[[AsyncSession, str, int], Awaitable[list[dict[str, Any]]]] | None = None
 
 
 TARGETS: dict[str, Target] = {}
@@ -199,6 +205,25 @@ async def enqueue(
     )
     db.add(item)
     await db.flush()
+    reviewers = [p.id for p in await auth.users_with_any_role(db, ("moderator", "admin"))]
+    frame = {
+        "op": "moderation",
+        "event": "item_opened",
+        "item": {
+            "id": item.id,
+            "target_kind": target_kind,
+            "target_id": target_id,
+            "author_id": author_id,
+            "reason": reason,
+            "categories": list(details.get("categories", [])),
+            "created_at": item.created_at.isoformat(),
+        },
+    }
+
+    async def tell_moderators() -> None:
+        await rt.hub.publish_many([user_channel(u) for u in reviewers], frame)
+
+    after_commit(db, tell_moderators)
     return item
 
 
@@ -206,12 +231,50 @@ async def enqueue(
 class Queued:
     item: ModerationItem
     target: dict[str, Any]  # a snapshot of what to judge (``Target.snapshot``)
+    author_name: str | None = None
 
 
-async def queue(db: AsyncSession, *, limit: int, cursor: str | None) -> Chunk[Queued]:
-    """Open items, oldest first, each with its reason and a snapshot of the content."""
+QUEUE_STATES = ("open", "pending", "escalated", "approved", "rejected", "removed")
+
+
+def _in_state(state: str) -> Any:
+    """SQL: the items in a queue state (``open`` is ``pending`` and ``escalated``)."""
+    item = ModerationItem
+    return {
+        "open": item.status == ItemStatus.OPEN,
+        "pending": and_(item.status == ItemStatus.OPEN, col(item.escalated_at).is_(None)),
+        "escalated": and_(item.status == ItemStatus.OPEN, col(item.escalated_at).is_not(None)),
+        "approved": and_(item.status == ItemStatus.CLOSED, item.decision == Decision.APPROVE),
+        "rejected": and_(item.status == ItemStatus.CLOSED, item.decision == Decision.REJECT),
+        "removed": and_(item.status == ItemStatus.CLOSED, item.decision == Decision.REMOVE),
+    }[state]
+
+
+async def queue(
+    db: AsyncSession,
+    *,
+    limit: int,
+    cursor: str | None,
+    state: str = "open",
+    reason: str | None = None,
+    category: str | None = None,
+    older_than_h: int | None = None,
+    now: datetime | None = None,
+) -> Chunk[Queued]:
+    """Items in a state (``open`` by default: awaiting review, escalated ones too), oldest
+    first, each with its reason and a snapshot of the content; filtered by why they were
+    queued (``filter`` or ``reports``), by a term category that matched, and by age.
+    Raises ValidationFailed (unknown state, bad cursor)."""
+    if state not in QUEUE_STATES:
+        raise ValidationFailed("unknown state", field="state", states=list(QUEUE_STATES))
     after = decode_cursor(cursor)
-    q = select(ModerationItem).where(ModerationItem.status == ItemStatus.OPEN)
+    q = select(ModerationItem).where(_in_state(state))
+    if reason:
+        q = q.where(ModerationItem.reason == reason)
+    if category:
+        q = q.where(cast(ModerationItem.details, JSONB)["categories"].contains([category]))
+    if older_than_h is not None and now is not None:
+        q = q.where(ModerationItem.created_at <= now - timedelta(hours=older_than_h))
     if after is not None:
         try:
             at, item_id = datetime.fromisoformat(after[0]), str(after[1])
@@ -226,12 +289,42 @@ async def queue(db: AsyncSession, *, limit: int, cursor: str | None) -> Chunk[Qu
         .scalars()
         .all()
     )
+    names = await auth.profiles(db, [i.author_id for i in rows[:limit]])
     items = [
-        Queued(item, await TARGETS[item.target_kind].snapshot(db, item.target_id)) for item in rows[:limit]
+        Queued(
+            item,
+            await TARGETS[item.target_kind].snapshot(db, item.target_id),
+            names[item.author_id].display_name if item.author_id in names else None,
+        )
+        for item in rows[:limit]
     ]
+    await end_read(db)
     last = rows[limit - 1] if len(rows) > limit else None
     next_cursor = encode_cursor([last.created_at.isoformat(), last.id]) if last else None
     return Chunk(items, next_cursor=next_cursor)
+
+
+async def counts(db: AsyncSession) -> dict[str, int]:
+    """How many items are in each state (``pending``, ``escalated``, ``approved``, …)."""
+    item = ModerationItem
+    state = case(
+        (and_(item.status == ItemStatus.OPEN, col(item.escalated_at).is_(None)), "pending"),
+        (item.status == ItemStatus.OPEN, "escalated"),
+        (item.decision == Decision.APPROVE, "approved"),
+        (item.decision == Decision.REJECT, "rejected"),
+        else_="removed",
+    )
+    rows = (await db.execute(select(state, func.count()).group_by(state))).all()
+    await end_read(db)
+    found = {name: int(n) for name, n in rows}
+    return {name: found.get(name, 0) for name in ("pending", "escalated", "approved", "rejected", "removed")}
+
+
+async def queue_depth(db: AsyncSession) -> int:
+    """Open items (escalated ones included)."""
+    n = int(await db.scalar(select(func.count()).select_from(ModerationItem).where(_in_state("open"))) or 0)
+    await end_read(db)
+    return n
 
 
 @dataclass(frozen=True)
@@ -240,10 +333,40 @@ class Decided:
     target_status: str  # the content's status afterwards (``MISSING`` when gone)
 
 
+async def escalate(db: AsyncSession, rt: Runtime, *, moderator_id: str, item_id: str, reason: str) -> Decided:
+    """Flag an open item for a senior reviewer: it stays open (audited; the author hears
+    nothing yet). Locks the item. Raises NotFound, Conflict (decided, already escalated)."""
+    async with transaction(db):
+        now = rt.clock.now()
+        item = (
+            await db.execute(select(ModerationItem).where(ModerationItem.id == item_id).with_for_update())
+        ).scalar_one_or_none()
+        if item is None:
+            raise NotFound("no such moderation item")
+        if item.status != ItemStatus.OPEN:
+            raise Conflict("this item was already decided", reason="already_decided", decision=item.decision)
+        if item.escalated_at is not None:
+            raise Conflict("this item was already escalated", reason="already_escalated")
+        item.escalated_by, item.escalated_at = moderator_id, now
+        _audit(
+            db,
+            moderator_id=moderator_id,
+            action=AuditAction.ESCALATE,
+            target_kind=item.target_kind,
+            target_id=item.target_id,
+            item_id=item.id,
+            reason=reason,
+            data={"queue_reason": item.reason},
+            now=now,
+        )
+    return Decided(item=item, target_status="escalated")
+
+
 async def decide(
     db: AsyncSession, rt: Runtime, *, moderator_id: str, item_id: str, action: Decision, reason: str
 ) -> Decided:
-    """Approve (publish), reject or remove the item's content; audited; the author is notified.
+    """Approve (publish), reject or remove the item's content (an escalated one too);
+    audited; the author is notified.
 
     Locks the item and its content (FOR UPDATE). Raises NotFound, Conflict (already decided)."""
     async with transaction(db):
@@ -288,6 +411,20 @@ async def decide(
         else:
             await notify(db, rt, user_id=item.author_id, kind="moderation_decision", data=data)
     return Decided(item=item, target_status=status)
+
+
+async def act(
+    db: AsyncSession, rt: Runtime, *, moderator_id: str, item_id: str, action: str, reason: str
+) -> Decided:
+    """A moderator's action on an item: ``escalate`` it, or decide it (``approve``,
+    ``reject``, ``remove``). Raises NotFound, Conflict, ValidationFailed (unknown action)."""
+    if action == AuditAction.ESCALATE:
+        return await escalate(db, rt, moderator_id=moderator_id, item_id=item_id, reason=reason)
+    try:
+        decision = Decision(action)
+    except ValueError as exc:
+        raise ValidationFailed("unknown action", field="action") from exc
+    return await decide(db, rt, moderator_id=moderator_id, item_id=item_id, action=decision, reason=reason)
 
 
 # --- terms --------------------------------------------------------------------------------
@@ -381,13 +518,146 @@ def _audit(
     )
 
 
-async def audit_log(db: AsyncSession, *, limit: int, cursor: str | None) -> Chunk[AuditEntry]:
-    """Every decision, newest first."""
+@dataclass(frozen=True)
+class Logged:
+    entry: AuditEntry
+    moderator_name: str | None
+
+
+async def audit_log(
+    db: AsyncSession,
+    *,
+    limit: int,
+    cursor: str | None,
+    action: str | None = None,
+    moderator_id: str | None = None,
+    target_kind: str | None = None,
+    target_id: str | None = None,
+    since: datetime | None = None,
+) -> Chunk[Logged]:
+    """Every decision, newest first; filtered by action, moderator, target and time."""
     before = decode_cursor(cursor)
     q = select(AuditEntry)
     if before is not None:
         q = q.where(AuditEntry.id < str(before))
-    rows = (await db.execute(q.order_by(AuditEntry.id.desc()).limit(limit + 1))).scalars().all()  # type: ignore[attr-defined]
-    return Chunk(
-        list(rows[:limit]), next_cursor=encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    if action:
+        q = q.where(AuditEntry.action == action)
+    if moderator_id:
+        q = q.where(AuditEntry.moderator_id == moderator_id)
+    if target_kind:
+        q = q.where(AuditEntry.target_kind == target_kind)
+    if target_id:
+        q = q.where(AuditEntry.target_id == target_id)
+    if since is not None:
+        q = q.where(AuditEntry.created_at >= since)
+    rows = (await db.execute(q.order_by(col(AuditEntry.id).desc()).limit(limit + 1))).scalars().all()
+    names = await auth.profiles(db, {r.moderator_id for r in rows[:limit]})
+    await end_read(db)
+    items = [
+        Logged(r, names[r.moderator_id].display_name if r.moderator_id in names else None)
+        for r in rows[:limit]
+    ]
+    return Chunk(items, next_cursor=encode_cursor(rows[limit - 1].id) if len(rows) > limit else None)
+
+
+# --- the console's views: one item in full, an author's history, trying term lists ------------
+
+
+@dataclass(frozen=True)
+class PastItem:
+    item: ModerationItem
+    decision_reason: str | None
+
+
+@dataclass(frozen=True)
+class AuthorHistory:
+    author: auth.Profile
+    muted_until: datetime | None
+    items: list[PastItem]  # earlier review items about this author, newest first
+    content: list[dict[str, Any]]  # their latest content (``Target.by_author``), newest first
+
+
+async def author_history(db: AsyncSession, rt: Runtime, *, author_id: str, limit: int = 10) -> AuthorHistory:
+    """An author as moderators see them: mute, earlier review items with their decisions
+    (and the reasons given), and latest content. Raises NotFound."""
+    author = await auth.get_profile(db, author_id)
+    if author is None:
+        raise NotFound("no such user")
+    until = await muted_until(db, user_id=author_id, now=rt.clock.now())
+    decided = (
+        select(AuditEntry.item_id, func.max(AuditEntry.id).label("last"))
+        .where(col(AuditEntry.item_id).is_not(None), AuditEntry.action != AuditAction.ESCALATE)
+        .group_by(AuditEntry.item_id)
+        .subquery()
     )
+    rows = (
+        await db.execute(
+            select(ModerationItem, AuditEntry.reason)
+            .outerjoin(decided, decided.c.item_id == ModerationItem.id)
+            .outerjoin(AuditEntry, AuditEntry.id == decided.c.last)
+            .where(ModerationItem.author_id == author_id)
+            .order_by(col(ModerationItem.created_at).desc())
+            .limit(limit)
+        )
+    ).all()
+    content: list[dict[str, Any]] = []
+    for target in TARGETS.values():
+        if target.by_author is not None:
+            content += await target.by_author(db, author_id, limit)
+    content.sort(key=lambda c: c["created_at"], reverse=True)
+    await end_read(db)
+    return AuthorHistory(author, until, [PastItem(i, why) for i, why in rows], content[:limit])
+
+
+@dataclass(frozen=True)
+class ItemView:
+    queued: Queued
+    text: str  # the title and text that were screened
+    spans: list[termfilter.Span]  # where the current term lists match in ``text``
+    media_ids: list[str]
+    history: AuthorHistory
+    decisions: list[Logged]  # earlier decisions on the same content
+
+
+async def item_detail(db: AsyncSession, rt: Runtime, *, item_id: str) -> ItemView:
+    """One review item in full: the text with where the current term lists match, the
+    images, the author's history and the earlier decisions on the same content. Raises NotFound."""
+    item = await db.get(ModerationItem, item_id)
+    if item is None:
+        raise NotFound("no such moderation item")
+    snapshot = await TARGETS[item.target_kind].snapshot(db, item.target_id)
+    text = "\n".join(t for t in (snapshot.get("title"), snapshot.get("text")) if t)
+    f = await get_filter(db, rt)
+    history = await author_history(db, rt, author_id=item.author_id)
+    earlier = await audit_log(
+        db, limit=20, cursor=None, target_kind=item.target_kind, target_id=item.target_id
+    )
+    return ItemView(
+        queued=Queued(item, snapshot, history.author.display_name),
+        text=text,
+        spans=termfilter.merge(f.spans(text)),
+        media_ids=list(snapshot.get("media", [])),
+        history=history,
+        decisions=earlier.items,
+    )
+
+
+@dataclass(frozen=True)
+class Preview:
+    action: str  # block | review | flag | allow
+    hits: dict[str, list[str]]
+    spans: list[termfilter.Span]
+
+
+async def preview_terms(
+    db: AsyncSession, rt: Runtime, *, text: str, config: dict[str, Any] | None
+) -> Preview:
+    """What the given term lists (unsaved; the current ones when None) would do to ``text``:
+    the action, what matched, and where. Changes nothing."""
+    if config is None:
+        f = await get_filter(db, rt)
+        await end_read(db)
+    else:
+        f = await anyio.to_thread.run_sync(termfilter.build, config, content_settings(rt).allowed_domains)
+    verdict = f.scan(text)
+    return Preview(action=verdict.action, hits=verdict.hits, spans=termfilter.merge(f.spans(text)))

@@ -118,6 +118,56 @@ def _loose(text: str) -> str:
     return "".join(ch for ch in folded if not ch.isspace())
 
 
+def _fold(text: str, keep: Any) -> tuple[str, list[int]]:
+    """``text`` folded character by character (NFKC, case-folded) keeping what ``keep``
+    accepts, and for each kept character the index of the original one it came from."""
+    out: list[str] = []
+    where: list[int] = []
+    for i, ch in enumerate(text):
+        for c in unicodedata.normalize("NFKC", ch).casefold():
+            if keep(c):
+                out.append(c)
+                where.append(i)
+    return "".join(out), where
+
+
+@dataclass(frozen=True)
+class Span:
+    """Where a match lies in the original text: ``text[start:end]``."""
+
+    start: int
+    end: int
+    category: str
+    match: str
+
+
+def merge(spans: Iterable[Span]) -> list[Span]:
+    """Spans in order with overlaps joined (the first span's category names the union)."""
+    out: list[Span] = []
+    for s in sorted(spans, key=lambda s: (s.start, -s.end)):
+        if out and s.start < out[-1].end:
+            last = out[-1]
+            if s.end > last.end:
+                out[-1] = Span(last.start, s.end, last.category, last.match)
+            continue
+        out.append(s)
+    return out
+
+
+def segments(text: str, spans: Iterable[Span]) -> list[tuple[str, str | None]]:
+    """``text`` cut into (piece, category or None) for display with the matches marked."""
+    out: list[tuple[str, str | None]] = []
+    at = 0
+    for s in merge(spans):
+        if s.start > at:
+            out.append((text[at : s.start], None))
+        out.append((text[s.start : s.end], s.category))
+        at = s.end
+    if at < len(text):
+        out.append((text[at:], None))
+    return out
+
+
 @dataclass
 class Verdict:
     action: str  # block | review | flag | allow
@@ -166,6 +216,41 @@ class TermFilter:
             return Verdict("allow")
         action = min((self.actions[c] for c in hits), key=lambda a: SEVERITY[a])
         return Verdict(action, hits)
+
+    def spans(self, text: str) -> list[Span]:
+        """Where in ``text`` each term, pattern and link that ``scan`` finds lies (for
+        highlighting), found the same way: over the folded text, mapped back."""
+        compact, where = _fold(text, str.isalnum)
+        found: list[Span] = []
+
+        def add(category: str, start: int, end: int, what: str) -> None:
+            found.append(Span(where[start], where[end - 1] + 1, category, what))
+
+        if self.automaton is not None and compact:
+            for end, matches in self.automaton.iter(compact):
+                for category, term in matches:
+                    add(category, end + 1 - len(normalise(term)), end + 1, term)
+        for category, patterns in PATTERNS.items():
+            if category not in self.actions:
+                continue
+            for name, pattern in patterns:
+                for m in pattern.finditer(compact):
+                    add(category, m.start(), m.end(), name)
+        if LINK_CATEGORY in self.actions:
+            loose, loose_where = _fold(text, lambda c: not c.isspace())
+            loose = loose.replace("。", ".")
+            for m in _LINK.finditer(loose):
+                host = m.group(1).removeprefix("www.")
+                if not self._allowed(host):
+                    found.append(
+                        Span(
+                            loose_where[m.start()],
+                            loose_where[m.end() - 1] + 1,
+                            LINK_CATEGORY,
+                            f"link:{host}",
+                        )
+                    )
+        return sorted(found, key=lambda s: (s.start, s.end))
 
 
 def build(config: Mapping[str, Mapping[str, Any]], allowed_domains: Iterable[str] = ()) -> TermFilter:

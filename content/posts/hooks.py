@@ -7,5 +7,7 @@ from content.posts import service as posts
 from games.leaderboards.registry import register_board
 
 register_board(creators.BOARD, rebuild=creators.current_scores)
-moderation.register_target("post", moderation.Target(posts.post_snapshot, posts.publish_post))
+moderation.register_target(
+    "post", moderation.Target(posts.post_snapshot, posts.publish_post, by_author=posts.recent_posts_snapshot)
+)
 moderation.register_target("comment", moderation.Target(posts.comment_snapshot, posts.publish_comment))

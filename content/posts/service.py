@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.auth import service as auth
 from app.auth.service import Caller
@@ -563,7 +564,13 @@ async def post_snapshot(db: AsyncSession, post_id: str) -> dict[str, Any]:
     post = await db.get(Post, post_id)
     if post is None:
         return {"status": moderation.MISSING}
-    return {"kind": post.kind, "title": post.title, "text": post.text, "status": post.status}
+    return {
+        "kind": post.kind,
+        "title": post.title,
+        "text": post.text,
+        "status": post.status,
+        "media": [m["id"] for m in post.media],
+    }
 
 
 async def comment_snapshot(db: AsyncSession, comment_id: str) -> dict[str, Any]:
@@ -602,3 +609,29 @@ async def publish_comment(db: AsyncSession, rt: Runtime, comment_id: str, publis
         await db.flush()
         await counters.bump(db, rt, comment.post_id, comments=delta)
     return str(comment.status)
+
+
+async def recent_by_author(db: AsyncSession, *, author_id: str, limit: int = 10) -> list[Post]:
+    """An author's latest posts in any state but deleted, newest first (staff views)."""
+    rows = await db.execute(
+        select(Post)
+        .where(Post.author_id == author_id, Post.status != Status.DELETED)
+        .order_by(col(Post.id).desc())
+        .limit(limit)
+    )
+    return list(rows.scalars().all())
+
+
+async def recent_posts_snapshot(db: AsyncSession, author_id: str, limit: int) -> list[dict[str, Any]]:
+    """What a moderator sees of an author's latest posts (``content/posts/hooks.py``)."""
+    return [
+        {
+            "id": p.id,
+            "title": p.title,
+            "excerpt": p.text[:80],
+            "status": str(p.status),
+            "report_count": p.report_count,
+            "created_at": p.created_at,
+        }
+        for p in await recent_by_author(db, author_id=author_id, limit=limit)
+    ]

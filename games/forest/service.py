@@ -31,6 +31,7 @@ from app.errors import (
     ValidationFailed,
 )
 from app.ids import new_id
+from app.metrics import ENERGY_COLLECTED, count_after_commit
 from app.notifications.service import notify
 from app.runtime import Runtime
 from games.forest.models import (
@@ -416,6 +417,7 @@ async def collect(db: AsyncSession, rt: Runtime, *, ball_id: str, user_id: str) 
             after_commit(
                 db, lambda: scores.add_score(rt, board="energy", user_id=user_id, delta=taken, at=now)
             )
+            count_after_commit(db, ENERGY_COLLECTED, taken)
     except IntegrityError as exc:
         if is_unique_violation(exc, "uq_ball_collections_ball_id_collector_id"):
             raise AlreadyClaimed("you already collected from this ball") from exc
@@ -680,3 +682,35 @@ async def certificate_state(db: AsyncSession, rt: Runtime, *, user_id: str, tree
         cost_g=tree.cost_g,
         planted_on=rt.clock.local(tree.planted_at).date().isoformat(),
     )
+
+
+async def recent_activity(db: AsyncSession, *, user_id: str, limit: int = 10) -> list[dict[str, object]]:
+    """A player's latest collections and plantings, newest first: ``{at, kind, grams, detail}``."""
+    collected = (
+        await db.execute(
+            select(BallCollection.collected_at, BallCollection.grams, BallCollection.owner_id)
+            .where(BallCollection.collector_id == user_id)
+            .order_by(col(BallCollection.collected_at).desc())
+            .limit(limit)
+        )
+    ).all()
+    planted = (
+        await db.execute(
+            select(Tree.planted_at, Tree.cost_g, Tree.species_name)
+            .where(Tree.owner_id == user_id)
+            .order_by(col(Tree.planted_at).desc())
+            .limit(limit)
+        )
+    ).all()
+    events: list[dict[str, object]] = [
+        {
+            "at": at,
+            "kind": "collected" if owner == user_id else "collected_from_friend",
+            "grams": g,
+            "detail": None,
+        }
+        for at, g, owner in collected
+    ]
+    events += [{"at": at, "kind": "planted", "grams": g, "detail": name} for at, g, name in planted]
+    events.sort(key=lambda e: e["at"], reverse=True)  # type: ignore[arg-type,return-value]
+    return events[:limit]

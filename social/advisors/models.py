@@ -32,3 +32,16 @@ class AdvisorAssignment(SQLModel, table=True):
     advisor_id: str = Field(foreign_key="users.id", max_length=40)
     fit: int = Field(default=0)
     assigned_at: datetime = at_field()
+
+
+class AdvisorNote(SQLModel, table=True):
+    """A note an advisor keeps on a client: read by the client's advisors only, never by the client."""
+
+    __tablename__ = "advisor_notes"
+    __table_args__ = (Index("ix_advisor_notes_client_id_id", "client_id", "id"),)
+
+    id: str = Field(primary_key=True, max_length=40)  # time-sortable: the cursor
+    client_id: str = Field(foreign_key="users.id", max_length=40)
+    advisor_id: str = Field(foreign_key="users.id", max_length=40)
+    text: str = Field(max_length=2000)
+    created_at: datetime = at_field()

@@ -107,3 +107,112 @@ class AdvisorProfileIn(BaseModel):
 
 class AdvisorProfilePublic(AdvisorProfileIn):
     advisor_id: str
+
+
+class NoteIn(BaseModel):
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class NotePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # from the service's dataclass
+
+    id: str
+    client_id: str
+    advisor_id: str
+    advisor_name: str | None
+    text: str
+    created_at: datetime
+
+
+class InboxItem(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # from the service's dataclass
+
+    client_id: str
+    display_name: str
+    conversation_id: str
+    unread_count: int
+    last_seq: int
+    last_message_at: datetime | None
+
+
+class Inbox(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # from the service's dataclass
+
+    items: list[InboxItem]
+    total_unread: int
+
+
+class ConversationRef(BaseModel):
+    conversation_id: str
+
+
+class ProductShare(BaseModel):
+    """A bank product to share into the client's chat (the content feature's product card)."""
+
+    product_id: str = Field(min_length=1, max_length=64)
+    title: str = Field(min_length=1, max_length=100)
+    link: str = Field(min_length=1, max_length=512)
+
+
+class SharedMessage(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # from the service's dataclass
+
+    conversation_id: str
+    seq: int
+    message_id: str
+
+
+class GameEvent(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # from the service's dataclass
+
+    at: datetime
+    kind: str  # collected | planted
+    grams: int
+    detail: str | None = None
+
+
+class PostEvent(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # from the service's dataclass
+
+    id: str
+    kind: str
+    title: str | None
+    excerpt: str
+    status: str
+    like_count: int
+    comment_count: int
+    created_at: datetime
+
+
+class ClientActivity(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # from the service's dataclass
+
+    game: list[GameEvent]
+    posts: list[PostEvent]
+
+
+class AdvisorLoad(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # from the service's dataclass
+
+    advisor_id: str
+    display_name: str
+    capacity: int
+    clients: int
+    regions: list[str]
+    languages: list[str]
+    risk_profiles: list[str]
+
+
+class AssignmentPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # from the service's dataclass
+
+    client_id: str
+    client_name: str
+    advisor_id: str
+    advisor_name: str
+    fit: int
+    assigned_at: datetime
+
+
+class ReassignIn(BaseModel):
+    advisor_id: str = Field(min_length=1, max_length=40)

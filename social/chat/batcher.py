@@ -45,6 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from app.db import transaction
 from app.errors import Forbidden, NotFound, QuanziError
 from app.ids import new_id
+from app.metrics import MESSAGES
 from app.realtime.hub import user_channel
 from app.runtime import Runtime, Slot
 from social.chat import service as chat
@@ -147,6 +148,7 @@ class SendBatcher:
             log.warning("chat_batch_failed", size=len(batch), exc_info=True)
             await self._one_by_one(batch)
             return
+        MESSAGES.labels("text").inc(len(frames))
         try:
             await self.rt.hub.publish_each(frames)
         except Exception:

@@ -30,6 +30,7 @@ class MessageKind(StrEnum):
     TRANSFER = "transfer"
     RED_PACKET = "red_packet"
     SYSTEM = "system"
+    PRODUCT = "product"  # a bank product an advisor shared
 
 
 class Conversation(SQLModel, table=True):

@@ -21,7 +21,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, Protocol
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, collate, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -41,6 +41,7 @@ from app.db import (
 )
 from app.errors import Forbidden, NotFound, ValidationFailed
 from app.ids import new_id
+from app.metrics import MESSAGES, count_after_commit
 from app.pagination import Chunk, decode_cursor, encode_cursor
 from app.realtime.hub import user_channel
 from app.runtime import Runtime
@@ -276,6 +277,7 @@ async def _append(
         await rt.hub.publish_many([user_channel(u) for u in members], frame)
 
     after_commit(db, publish)
+    count_after_commit(db, MESSAGES.labels(kind))
     return msg
 
 
@@ -787,6 +789,45 @@ async def mark_read(
     return now_read, max(0, member.last_seq - now_read)
 
 
+@dataclass(frozen=True)
+class DirectState:
+    """Where I am in my direct conversation with one peer."""
+
+    peer_id: str
+    conversation_id: str
+    last_seq: int
+    last_read_seq: int
+    last_message_at: datetime | None
+
+    @property
+    def unread(self) -> int:
+        return max(0, self.last_seq - self.last_read_seq)
+
+
+async def direct_states(db: AsyncSession, *, user_id: str, peer_ids: list[str]) -> dict[str, DirectState]:
+    """My direct conversations with these peers (those that exist), by peer id."""
+    if not peer_ids:
+        return {}
+    keys = {"|".join(pair(user_id, p)): p for p in peer_ids}
+    rows = (
+        await db.execute(
+            select(
+                Conversation.direct_key,
+                Conversation.id,
+                Conversation.last_seq,
+                Conversation.last_message_at,
+                ConversationMember.last_read_seq,
+            )
+            .join(ConversationMember, ConversationMember.conversation_id == Conversation.id)
+            .where(col(Conversation.direct_key).in_(list(keys)), ConversationMember.user_id == user_id)
+        )
+    ).all()
+    return {
+        keys[key]: DirectState(keys[key], cid, int(last_seq), int(read), at)
+        for key, cid, last_seq, at, read in rows
+    }
+
+
 async def user_exists(db: AsyncSession, user_id: str) -> bool:
     found = await auth.user_exists(db, user_id)
     await end_read(db)
@@ -799,4 +840,18 @@ async def set_member_role(db: AsyncSession, *, conversation_id: str, user_id: st
         update(ConversationMember)
         .where(ConversationMember.conversation_id == conversation_id, ConversationMember.user_id == user_id)
         .values(role=role)
+    )
+
+
+def last_sent_sql(sender_id: Any, peer_id: str) -> Any:
+    """SQL: when ``sender_id`` (a column or value) last wrote to ``peer_id`` in their direct
+    conversation (NULL if never), for a query of another feature to sort by."""
+    # ``pair`` orders the two ids by code point: the "C" collation does the same in SQL.
+    a, b = collate(sender_id, "C"), collate(literal(peer_id), "C")
+    lo, hi = func.least(a, b), func.greatest(a, b)
+    return (
+        select(func.max(Message.created_at))
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Conversation.direct_key == func.concat(lo, "|", hi), Message.sender_id == sender_id)
+        .scalar_subquery()
     )

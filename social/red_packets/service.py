@@ -45,6 +45,7 @@ from app.errors import (
 )
 from app.ids import new_id
 from app.ledger import service as ledger
+from app.metrics import RED_PACKET_GRABS, RED_PACKETS_SENT, count_after_commit
 from app.notifications.service import notify
 from app.runtime import Runtime
 from social.chat import service as chat
@@ -161,6 +162,7 @@ async def create_packet(
             "expires_at": p.expires_at.isoformat(),
         },
     )
+    count_after_commit(db, RED_PACKETS_SENT)
     return RedPacketCreated(
         id=p.id,
         conversation_id=conversation_id,
@@ -317,6 +319,7 @@ async def grab(db: AsyncSession, rt: Runtime, *, packet_id: str, user_id: str) -
             "remaining_count": remaining,
         },
     )
+    count_after_commit(db, RED_PACKET_GRABS)
     return GrabPublic(packet_id=packet_id, amount_fen=amount, remaining_count=remaining)
 
 

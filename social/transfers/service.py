@@ -25,6 +25,7 @@ from app.db import end_read, execute, is_unique_violation
 from app.errors import Conflict, Expired, Forbidden, LimitExceeded, NotFound, ValidationFailed
 from app.ids import new_id
 from app.ledger import service as ledger
+from app.metrics import TRANSFERS, count_after_commit
 from app.notifications.service import notify
 from app.runtime import Runtime
 from social.chat import service as chat
@@ -197,6 +198,7 @@ async def create_transfer(
     await chat.post_message_last(
         db, rt, conversation_id=conv_id, sender_id=sender_id, kind="transfer", body=_body(t, "pending")
     )
+    count_after_commit(db, TRANSFERS.labels("sent"))
     return to_public(t)
 
 
@@ -252,6 +254,7 @@ async def _settle(
         )
     else:
         await _tell_sender_money_is_back(db, rt, t, reason="declined")
+    count_after_commit(db, TRANSFERS.labels(status))
     return to_public(t)
 
 

@@ -1,0 +1,77 @@
+"""Business metrics: what the service did, counted where it happened, exported at ``/metrics``.
+
+Features count their own events through these Prometheus metrics (``app`` defines the
+names so that the operations dashboard and ``/metrics`` agree on them):
+
+| metric | type | counted by |
+|---|---|---|
+| ``quanzi_chat_messages_total{kind}`` | counter | chat, after the message is committed |
+| ``quanzi_red_packets_sent_total`` | counter | red packets, after commit |
+| ``quanzi_red_packet_grabs_total`` | counter | red packets, after commit |
+| ``quanzi_transfers_total{event}`` | counter | transfers (sent, accepted, declined), after commit |
+| ``quanzi_refunds_swept_total{kind}`` | counter | the expiry sweep (``app.expiry``) |
+| ``quanzi_energy_collected_grams_total`` | counter | the forest, after commit |
+| ``quanzi_otp_sent_total`` | counter | one-time codes sent |
+| ``quanzi_moderation_queue_depth`` | gauge | open review items, set by moderation's job |
+| ``quanzi_ws_connections_open`` | gauge | the WebSocket gateway |
+| ``quanzi_http_family_seconds{family}`` | histogram | HTTP latency per route family |
+
+Every counter moves only once the work is committed (``count_after_commit``), so a rolled
+back use case counts nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from app.db import after_commit
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+
+MESSAGES = Counter("quanzi_chat_messages", "Chat messages stored", ["kind"])
+RED_PACKETS_SENT = Counter("quanzi_red_packets_sent", "Red packets sent")
+RED_PACKET_GRABS = Counter("quanzi_red_packet_grabs", "Red packet shares grabbed")
+TRANSFERS = Counter("quanzi_transfers", "Transfers by event (sent, accepted, declined)", ["event"])
+REFUNDS_SWEPT = Counter("quanzi_refunds_swept", "Expired transfers and red packets refunded", ["kind"])
+ENERGY_COLLECTED = Counter("quanzi_energy_collected_grams", "Energy collected from balls (grams)")
+OTP_SENT = Counter("quanzi_otp_sent", "One-time login codes sent")
+MODERATION_QUEUE = Gauge(
+    "quanzi_moderation_queue_depth", "Moderation items awaiting review", multiprocess_mode="max"
+)
+WS_OPEN = Gauge("quanzi_ws_connections_open", "WebSocket connections open", multiprocess_mode="livesum")
+FAMILY_LATENCY = Histogram(
+    "quanzi_http_family_seconds", "HTTP latency per route family", ["family"], buckets=LATENCY_BUCKETS
+)
+
+_OPS_PATHS = {"healthz", "readyz", "metrics"}
+_DOCS_PATHS = {"docs", "redoc", "openapi.json", "asyncapi.yaml"}
+
+
+def route_family(template: str) -> str:
+    """The family of a route template: ``/v1/red-packets/{id}/grab`` → ``red-packets``,
+    ``/console/…`` → ``console``, health and metrics → ``ops``."""
+    parts = [p for p in template.split("/") if p]
+    if not parts:
+        return "root"
+    head = parts[0]
+    if head == "v1" and len(parts) > 1:
+        return parts[1] if not parts[1].startswith("{") else "v1"
+    if head in _OPS_PATHS:
+        return "ops"
+    if head in _DOCS_PATHS:
+        return "docs"
+    if head == "unmatched":
+        return "unmatched"
+    return head if not head.startswith("{") else "other"
+
+
+def count_after_commit(db: Any, counter: Any, amount: float = 1) -> None:
+    """Add ``amount`` to ``counter`` (a metric or a labelled child) once the current
+    use-case transaction commits."""
+
+    async def count() -> None:
+        counter.inc(amount)
+
+    after_commit(db, count)
