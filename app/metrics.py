@@ -15,9 +15,11 @@ names so that the operations dashboard and ``/metrics`` agree on them):
 | ``quanzi_moderation_queue_depth`` | gauge | open review items, set by moderation's job |
 | ``quanzi_ws_connections_open`` | gauge | the WebSocket gateway |
 | ``quanzi_http_family_seconds{family}`` | histogram | HTTP latency per route family |
+| ``quanzi_db_round_trips_total{kind}`` | counter | every statement, BEGIN, COMMIT and ROLLBACK sent to PostgreSQL (``count_round_trips``) |
 
-Every counter moves only once the work is committed (``count_after_commit``), so a rolled
-back use case counts nothing.
+Every business counter moves only once the work is committed (``count_after_commit``), so a
+rolled back use case counts nothing. The round-trip counter counts what is sent, committed
+or not: ``scripts/bench.py`` divides it by the operations of a scenario.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from __future__ import annotations
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db import after_commit
 
@@ -41,6 +45,10 @@ MODERATION_QUEUE = Gauge(
     "quanzi_moderation_queue_depth", "Moderation items awaiting review", multiprocess_mode="max"
 )
 WS_OPEN = Gauge("quanzi_ws_connections_open", "WebSocket connections open", multiprocess_mode="livesum")
+DB_ROUND_TRIPS = Counter(
+    "quanzi_db_round_trips", "Round trips to PostgreSQL (statement, begin, commit, rollback)", ["kind"]
+)
+
 FAMILY_LATENCY = Histogram(
     "quanzi_http_family_seconds", "HTTP latency per route family", ["family"], buckets=LATENCY_BUCKETS
 )
@@ -65,6 +73,24 @@ def route_family(template: str) -> str:
     if head == "unmatched":
         return "unmatched"
     return head if not head.startswith("{") else "other"
+
+
+def count_round_trips(engine: AsyncEngine) -> None:
+    """Count every round trip ``engine`` makes: each statement, and each BEGIN, COMMIT and
+    ROLLBACK (asyncpg sends each of them on its own)."""
+    sync = engine.sync_engine
+    for kind, event_name in (
+        ("statement", "before_cursor_execute"),
+        ("begin", "begin"),
+        ("commit", "commit"),
+        ("rollback", "rollback"),
+    ):
+        child = DB_ROUND_TRIPS.labels(kind)
+
+        def count(*_args: Any, _child: Any = child, **_kw: Any) -> None:
+            _child.inc()
+
+        event.listen(sync, event_name, count)
 
 
 def count_after_commit(db: Any, counter: Any, amount: float = 1) -> None:

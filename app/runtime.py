@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.clock import Clock, FrozenClock
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker, resolve_database
+from app.metrics import count_round_trips
 from app.realtime.hub import Hub, make_hub
 from app.redis import Keys, make_redis
 
@@ -90,6 +91,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         start = settings.clock_start if settings.is_dev else None
         clock = FrozenClock(start, settings.timezone) if start else Clock(settings.timezone)
     engine = make_engine(settings)
+    count_round_trips(engine)
     redis = make_redis(settings)
     return Runtime(
         settings=settings,

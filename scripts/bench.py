@@ -28,6 +28,8 @@ sys.path.insert(0, str(ROOT))
 from app import embedded_pg  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.runtime import build_runtime  # noqa: E402
+from scripts import benchlib  # noqa: E402
+from scripts.benchcost import CostMeter  # noqa: E402
 from scripts.benches import MODULES  # noqa: E402
 from scripts.benchlib import Bench  # noqa: E402
 from tests.support import backends  # noqa: E402
@@ -92,7 +94,9 @@ async def run(settings: Settings, args: argparse.Namespace, scenarios: dict[str,
 
             await ledger.open_system_accounts(db, rt.clock.now())
         async with running_servers(settings, count=args.workers) as servers:
-            bench = Bench(rt, [s.url for s in servers], args.backend, args.workers, args.quick)
+            urls = [s.url for s in servers]
+            benchlib.METER = CostMeter([s.proc.pid for s in servers if s.proc], urls, settings.database_url)
+            bench = Bench(rt, urls, args.backend, args.workers, args.quick)
             try:
                 for name in args.names or list(scenarios):
                     result = await scenarios[name](bench)  # type: ignore[operator]

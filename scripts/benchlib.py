@@ -7,6 +7,11 @@ the server at ``b.url`` / ``b.ws_url`` (``b.urls`` when there are several worker
 times its operations with ``measure``. The harness prints one JSON line per scenario
 with the scenario's figures and those of the baseline (an authenticated ``GET /v1/me``
 at the same concurrency) measured in the same run, so ratios survive a noisy machine.
+
+Each ``measure`` also reports what an operation costs, figures that a busy machine moves
+much less than throughput (``scripts/benchcost.py``): CPU milliseconds per operation of the
+service's worker processes (``app_cpu_ms_per_op``) and of the PostgreSQL backends serving
+the run's database (``db_cpu_ms_per_op``), and round trips to PostgreSQL per operation.
 """
 
 from __future__ import annotations
@@ -27,6 +32,10 @@ from app.auth.models import User
 from app.ledger import service as ledger
 from app.ledger.models import Account
 from app.runtime import Runtime
+from scripts.benchcost import Cost, CostMeter
+
+# Set by the harness (``scripts/bench.py``) once the servers run: ``measure`` samples it.
+METER: CostMeter | None = None
 
 
 @dataclass
@@ -36,6 +45,7 @@ class Stats:
     latencies_ms: list[float]
     errors: int = 0
     error_kinds: dict[str, int] = field(default_factory=dict)
+    cost: Cost | None = None
 
     @property
     def ops_per_s(self) -> float:
@@ -55,6 +65,7 @@ class Stats:
             "p50_ms": round(self.pct(0.50), 2),
             "p99_ms": round(self.pct(0.99), 2),
             "mean_ms": round(statistics.fmean(self.latencies_ms), 2) if self.latencies_ms else 0.0,
+            **(self.cost.per_op(self.ops + self.errors) if self.cost else {}),
             **({"error_kinds": self.error_kinds} if self.error_kinds else {}),
         }
 
@@ -87,17 +98,21 @@ async def measure(op: Callable[[int], Awaitable[Any]], *, total: int, concurrenc
                 kinds[type(exc).__name__] = kinds.get(type(exc).__name__, 0) + 1
             latencies.append((time.perf_counter() - t0) * 1000)
 
+    before = await METER.snapshot() if METER else None
     start = time.perf_counter()
     async with anyio.create_task_group() as tg:
         for _ in range(concurrency):
             tg.start_soon(worker)
+    seconds = time.perf_counter() - start
+    cost = (await METER.snapshot()) - before if METER and before else None
     errors = sum(kinds.values())
     return Stats(
         ops=total - errors,
-        seconds=time.perf_counter() - start,
+        seconds=seconds,
         latencies_ms=latencies,
         errors=errors,
         error_kinds=kinds,
+        cost=cost,
     )
 
 

@@ -152,3 +152,19 @@ async def test_samples_add_what_changed_into_minute_and_ten_minute_buckets(clien
     # an hour later the minute buckets of then are out of the window
     later = await timeseries.read(rt, timeseries.HOUR, now=t0 + timedelta(hours=2))
     assert later.total("messages") == 0
+
+
+async def test_round_trips_to_postgresql_are_counted(client, users):
+    """What the benchmarks divide by the operations: a GET /v1/me is one transaction of
+    one or more statements (BEGIN, SELECT…, COMMIT)."""
+    me = await users.make("alice")
+    trips = "quanzi_db_round_trips_total"
+    before = (await client.get("/metrics")).text
+    assert (await client.get("/v1/me", headers=me.headers)).status_code == 200
+    after = (await client.get("/metrics")).text
+    moved = {
+        k: _value(after, trips, kind=k) - _value(before, trips, kind=k)
+        for k in ("statement", "begin", "commit")
+    }
+    assert moved["statement"] >= 1
+    assert moved["begin"] == moved["commit"] >= 1
