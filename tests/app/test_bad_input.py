@@ -242,6 +242,15 @@ async def test_responses_validate_against_the_published_openapi(client, users):
         r = await client.get(path, headers=who.headers)
         assert r.status_code == 200, (path, r.text)
         jsonschema.validate(r.json(), response_schema(doc, path))
+    # errors are described as served: the envelope, on 422, 413 and 503
+    r = await client.patch("/v1/me", json={"discoverable": 0}, headers=alice.headers)
+    jsonschema.validate(r.json(), response_schema(doc, "/v1/me", "patch", "422"))
+    big = b"[" + b" " * (2 * 1024 * 1024) + b"]"
+    r = await client.patch(
+        "/v1/me", content=big, headers={**alice.headers, "Content-Type": "application/json"}
+    )
+    jsonschema.validate(r.json(), response_schema(doc, "/v1/me", "patch", "413"))
+    assert "503" in doc["paths"]["/v1/me"]["get"]["responses"]
     suggested = (await client.get("/v1/friends/suggestions", headers=alice.headers)).json()
     assert suggested and all("avatar_url" in s for s in suggested)
     assert suggested[0]["reasons"] == [{"kind": "mutual_friends", "count": 1}]
