@@ -127,6 +127,9 @@ class Settings(BaseSettings):
     # Proxy addresses whose X-Forwarded-For/-Proto are believed (uvicorn's forwarded_allow_ips);
     # empty: none, not even loopback.
     trusted_proxies: list[str] = Field(default_factory=list)
+    # Request bodies other than uploads (multipart, bounded by their routes) above this
+    # answer 413 payload_too_large, read no further (app/inputguard.py)
+    json_body_max_bytes: int = Field(default=1024 * 1024, gt=0)
     hsts_max_age_s: int = Field(default=365 * 24 * 3600, ge=0)  # sent on requests that came over TLS
 
     # periodic jobs (``app/jobs.py``): how often a worker looks for due jobs (wall seconds)

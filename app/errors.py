@@ -22,14 +22,21 @@ logged with the request id, answered 500 without internals.
 | RateLimited | rate_limited | 429 (+ Retry-After) |
 | Unavailable | unavailable | 503 (+ Retry-After) |
 
-A saturated database connection pool is answered ``unavailable`` (503, retry shortly),
-not 500: it is load, not a bug, and the request changed nothing.
+A saturated database connection pool or an unreachable database (refused, reset,
+shutting down: ``database_unreachable``) is answered ``unavailable`` (503 with
+``Retry-After``), not 500: it is load or an outage, not a bug, and the request changed
+nothing; the WebSocket gateway closes its connections with 1013 (try again later).
+A body that cannot be read as JSON (invalid UTF-8, nested too deeply) is a
+``validation_error`` like any other malformed JSON, never a bare 400.
 """
 
 from __future__ import annotations
 
+import errno
+import socket
 from typing import Any
 
+import asyncpg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -129,7 +136,14 @@ def error_frame(exc: QuanziError, cid: str | None = None) -> dict[str, Any]:
     return {"op": "error", "cid": cid, "code": exc.code, "message": exc.message, "details": exc.details}
 
 
-_HTTP_CODES = {401: Unauthenticated, 403: Forbidden, 404: NotFound, 405: NotFound, 413: PayloadTooLarge}
+_HTTP_CODES = {
+    400: ValidationFailed,
+    401: Unauthenticated,
+    403: Forbidden,
+    404: NotFound,
+    405: NotFound,
+    413: PayloadTooLarge,
+}
 
 
 def _json_safe_errors(errors: list[Any]) -> list[dict[str, Any]]:
@@ -159,6 +173,12 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         cls = _HTTP_CODES.get(exc.status_code)
+        if exc.status_code == 400:  # FastAPI could not read the body (not UTF-8, too deep)
+            err_400 = ValidationFailed(
+                "the body is not valid JSON",
+                errors=[{"loc": ["body"], "msg": str(exc.detail), "type": "json_invalid"}],
+            )
+            return error_response(err_400)
         if cls is None:
             err: QuanziError = QuanziError(str(exc.detail))
             err.status = exc.status_code
@@ -171,26 +191,56 @@ def install_handlers(app: FastAPI) -> None:
         log.warning("db_pool_exhausted", path=request.url.path)
         return error_response(Unavailable())
 
+    # The driver raises these when it cannot connect or loses the connection: SQLAlchemy
+    # wraps some (DBAPIError) and lets others through (ConnectionRefusedError, asyncpg's).
     @app.exception_handler(DBAPIError)
-    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+    @app.exception_handler(OSError)
+    @app.exception_handler(asyncpg.InterfaceError)
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
         if database_unreachable(exc):
-            log.warning("db_unreachable", path=request.url.path, error=str(exc.orig)[:200])
+            log.warning("db_unreachable", path=request.url.path, error=repr(exc)[:200])
             return error_response(Unavailable())
         return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if database_unreachable(exc):  # also when raised outside a route (a middleware)
+            log.warning("db_unreachable", path=request.url.path, error=repr(exc)[:200])
+            return error_response(Unavailable())
         log.exception("unhandled_error", path=request.url.path)
         return JSONResponse(
             {"error": {"code": "internal_error", "message": "internal error", "details": {}}}, status_code=500
         )
 
 
-def database_unreachable(exc: DBAPIError) -> bool:
+def database_unreachable(exc: BaseException) -> bool:
     """The database refused or lost the connection (too many clients, shutting down,
-    network): a temporary 503, not a bug. SQLSTATE classes 08 (connection), 53
-    (insufficient resources), 57P (operator intervention)."""
-    state = str(getattr(exc.orig, "sqlstate", "") or "")
-    return (
-        exc.connection_invalidated or state.startswith(("08", "53", "57P")) or isinstance(exc.orig, OSError)
-    )
+    network, refused, reset, pool exhausted): a temporary 503, not a bug. SQLSTATE
+    classes 08 (connection), 53 (insufficient resources), 57P (operator intervention),
+    and the driver's own connection errors, looked for down the chain of causes."""
+    cause: BaseException | None = exc
+    for _ in range(8):  # asyncpg's error sits under SQLAlchemy's adapter error
+        if cause is None:
+            return False
+        if isinstance(cause, DBAPIError) and cause.connection_invalidated:
+            return True
+        state = str(getattr(cause, "sqlstate", "") or "")
+        if state.startswith(("08", "53", "57P")) or isinstance(cause, _CONNECTION_ERRORS):
+            return True
+        if isinstance(cause, asyncpg.InterfaceError) and "connection" in str(cause).lower():
+            return True  # "connection is closed", "cannot perform operation: connection is closed"
+        if isinstance(cause, OSError) and cause.errno in _NETWORK_ERRNOS:
+            return True
+        cause = cause.__cause__ or cause.__context__ or getattr(cause, "orig", None)
+    return False
+
+
+_CONNECTION_ERRORS = (
+    ConnectionError,  # refused, reset, aborted, broken pipe
+    TimeoutError,  # connect timeout
+    socket.gaierror,  # the database host does not resolve
+    PoolTimeout,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.CannotConnectNowError,
+)
+_NETWORK_ERRNOS = {errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETIMEDOUT}

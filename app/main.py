@@ -23,6 +23,7 @@ from app.config import Settings, get_settings
 from app.devtools import clock as dev_clock
 from app.docs import mount_docs
 from app.errors import install_handlers
+from app.inputguard import InputGuardMiddleware
 from app.observability import ObservabilityMiddleware, configure_logging
 from app.runtime import Runtime, build_runtime
 from app.scheduler.runner import JobRunner
@@ -100,6 +101,7 @@ def create_app(
     mount_docs(app, settings)
     if settings.is_dev and not settings.redis_url.startswith("memory://"):
         app.add_middleware(ClockSyncMiddleware, get_rt=lambda: getattr(app.state, "rt", None))
+    app.add_middleware(InputGuardMiddleware, max_body_bytes=settings.json_body_max_bytes)
     app.add_middleware(SecurityHeadersMiddleware, hsts_max_age_s=settings.hsts_max_age_s)
     app.add_middleware(ObservabilityMiddleware)
     return app

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from app.auth.models import User
 
@@ -70,7 +70,7 @@ class RefreshRequest(BaseModel):
 
 class MeUpdate(BaseModel):
     display_name: str | None = Field(default=None, min_length=1, max_length=64)
-    discoverable: bool | None = None
+    discoverable: StrictBool | None = None
 
 
 class CardLink(BaseModel):

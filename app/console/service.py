@@ -22,7 +22,7 @@ from app.console.schemas import StaffActionPublic
 from app.db import end_read, transaction
 from app.errors import Forbidden, QuanziError
 from app.ids import new_id
-from app.pagination import Page, decode_cursor, encode_cursor
+from app.pagination import ID_CURSOR, Page, decode_cursor, encode_cursor
 from app.runtime import Runtime
 
 STAFF_ROLES = ("advisor", "moderator", "admin")
@@ -111,7 +111,7 @@ async def actions(
     since: datetime | None = None,
 ) -> Page[StaffActionPublic]:
     """The staff audit log, newest first, filtered by staff member, action (prefix) and time."""
-    before = decode_cursor(cursor)
+    before = decode_cursor(cursor, ID_CURSOR)
     q = select(StaffAction)
     if before is not None:
         q = q.where(StaffAction.id < str(before))

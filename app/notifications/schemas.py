@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, StrictBool, model_validator
 
 
 class NotificationPublic(BaseModel):
@@ -16,7 +16,7 @@ class NotificationPublic(BaseModel):
 
 class MarkRead(BaseModel):
     ids: list[str] | None = Field(default=None, max_length=500)
-    all: bool = False
+    all: StrictBool = False
 
     @model_validator(mode="after")
     def _one_of(self) -> MarkRead:

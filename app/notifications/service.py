@@ -16,7 +16,7 @@ from app.db import after_commit, transaction
 from app.ids import new_id
 from app.notifications.models import Notification
 from app.notifications.schemas import NotificationPublic
-from app.pagination import Page, decode_cursor, encode_cursor
+from app.pagination import ID_CURSOR, Page, decode_cursor, encode_cursor
 from app.realtime.hub import user_channel
 from app.runtime import Runtime
 
@@ -46,7 +46,7 @@ async def list_for(
     db: AsyncSession, *, user_id: str, limit: int, cursor: str | None, unread: bool | None
 ) -> Page[NotificationPublic]:
     """My notifications, newest first."""
-    before = decode_cursor(cursor)
+    before = decode_cursor(cursor, ID_CURSOR)
     query = select(Notification).where(Notification.user_id == user_id)
     if before is not None:
         query = query.where(Notification.id < str(before))

@@ -22,7 +22,7 @@ One ``Connection`` per socket runs three tasks until the first ends:
 
 Close codes: 4401 authentication failed or the session ended (refresh the token, then
 reconnect), 4408 heartbeat timeout, 1013 the client fell
-too far behind its events (reconnect and ``sync``). The protocol for client developers
+too far behind its events or the database is unreachable (reconnect shortly and ``sync``). The protocol for client developers
 is ``docs/protocol.md``.
 """
 
@@ -46,9 +46,12 @@ from app.errors import (
     QuanziError,
     RateLimited,
     Unauthenticated,
+    Unavailable,
     ValidationFailed,
+    database_unreachable,
     error_frame,
 )
+from app.inputguard import json_has_nul, nul_error
 from app.metrics import WS_OPEN
 from app.observability import WS_CONNECTIONS
 from app.realtime.hub import Subscription, user_channel
@@ -157,6 +160,8 @@ def parse_frame(text: str, max_bytes: int, ops: Registry) -> tuple[WsOp, Any, st
     if not isinstance(data, dict):
         raise ValidationFailed("a frame is a JSON object with an op")
     cid = data.get("cid") if isinstance(data.get("cid"), str) and len(data["cid"]) <= 64 else None
+    if json_has_nul(text):  # the same rule as every HTTP request (app/inputguard.py)
+        raise _WithCid(nul_error("frame"), None if cid is None or "\x00" in cid else cid)
     op = data.get("op")
     found = ops.ops.get(op) if isinstance(op, str) else None
     if found is None:
@@ -224,7 +229,10 @@ class Connection:
             if t.cancelled():
                 continue
             exc = t.exception()
-            if exc is not None and not isinstance(exc, _SEND_ERRORS):
+            if exc is not None and database_unreachable(exc):
+                log.warning("ws_db_unreachable", task=t.get_name(), error=repr(exc)[:200])
+                await self.close(CLOSE_TRY_AGAIN, "database unavailable: reconnect shortly")
+            elif exc is not None and not isinstance(exc, _SEND_ERRORS):
                 log.error("ws_task_failed", task=t.get_name(), error=repr(exc))
 
     # -- the three tasks --------------------------------------------------------------
@@ -242,6 +250,8 @@ class Connection:
                 )
                 continue
             await self.handle(text)
+            if self.ws.application_state != WebSocketState.CONNECTED:
+                return  # the frame's handling closed the connection
 
     async def pusher(self, sub: Subscription) -> None:
         order = InOrder(self.settings.ws_gap_wait_s)
@@ -313,7 +323,12 @@ class Connection:
             await self.write(error_frame(exc, cid))
         except _SEND_ERRORS:
             raise
-        except Exception:
+        except Exception as exc:
+            if database_unreachable(exc):
+                log.warning("ws_db_unreachable", user_id=self.user_id, error=repr(exc)[:200])
+                await self.write(error_frame(Unavailable(), cid))
+                await self.close(CLOSE_TRY_AGAIN, "database unavailable: reconnect shortly")
+                return
             log.exception("ws_frame_failed", user_id=self.user_id)
             await self.write(
                 {
@@ -341,6 +356,14 @@ async def authenticate(ws: WebSocket, rt: Runtime, token: str | None) -> session
             await ws.send_text(dumps(error_frame(exc)))
             await ws.close(CLOSE_UNAUTHENTICATED, exc.code)
         return None
+    except Exception as exc:
+        if not database_unreachable(exc):
+            raise
+        log.warning("ws_db_unreachable", error=repr(exc)[:200])
+        with contextlib.suppress(*_SEND_ERRORS):
+            await ws.send_text(dumps(error_frame(Unavailable())))
+            await ws.close(CLOSE_TRY_AGAIN, "database unavailable: reconnect shortly")
+        return None
 
 
 async def _first_frame_token(ws: WebSocket, rt: Runtime) -> str | None:
@@ -351,7 +374,7 @@ async def _first_frame_token(ws: WebSocket, rt: Runtime) -> str | None:
     if message["type"] == "websocket.disconnect":
         return None
     text = message.get("text") or ""
-    if len(text) > 8192:
+    if len(text) > 8192 or json_has_nul(text):
         raise Unauthenticated("the first frame must be an auth frame")
     try:
         return _auth_frame.validate_json(text).token

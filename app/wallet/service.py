@@ -9,7 +9,7 @@ from app.auth.models import User
 from app.errors import Conflict, LimitExceeded
 from app.ledger import service as ledger
 from app.ledger.models import LedgerTransaction, Posting
-from app.pagination import Page, decode_cursor, encode_cursor
+from app.pagination import INT_CURSOR, Page, decode_cursor, encode_cursor
 from app.runtime import Runtime
 from app.wallet.schemas import StatementLine, TopupPublic, WalletPublic
 
@@ -20,7 +20,7 @@ async def get_wallet(db: AsyncSession, *, user_id: str) -> WalletPublic:
 
 async def statement(db: AsyncSession, *, user_id: str, limit: int, cursor: str | None) -> Page[StatementLine]:
     """My wallet's ledger lines, newest first."""
-    before = decode_cursor(cursor)
+    before = decode_cursor(cursor, INT_CURSOR)
     query = (
         select(Posting, LedgerTransaction.kind, LedgerTransaction.memo)
         .join(LedgerTransaction, LedgerTransaction.id == Posting.transaction_id)
@@ -29,7 +29,7 @@ async def statement(db: AsyncSession, *, user_id: str, limit: int, cursor: str |
         .limit(limit + 1)
     )
     if before is not None:
-        query = query.where(Posting.id < int(before))  # type: ignore[operator]
+        query = query.where(Posting.id < before)  # type: ignore[operator]
     rows = (await db.execute(query)).all()
     items = [
         StatementLine(

@@ -5,6 +5,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
+from app.types import INT64_MAX
+
 if TYPE_CHECKING:
     from content.moderation import service as moderation
     from content.moderation.service import Decided, Queued, Terms
@@ -22,7 +24,9 @@ class TermsIn(BaseModel):
     """The whole term configuration (replaces the current one)."""
 
     categories: dict[CategoryName, TermCategory] = Field(max_length=50)
-    expected_version: StrictInt | None = None  # optimistic concurrency: 409 if the lists moved on
+    expected_version: Annotated[StrictInt, Field(ge=0, le=INT64_MAX)] | None = (
+        None  # optimistic concurrency: 409 if the lists moved on
+    )
 
 
 class TermsPublic(BaseModel):

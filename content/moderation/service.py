@@ -28,7 +28,7 @@ from app.db import after_commit, end_read, is_unique_violation, transaction
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.ids import new_id
 from app.notifications.service import notify
-from app.pagination import Chunk, decode_cursor, encode_cursor
+from app.pagination import ID_CURSOR, TIME_ID_CURSOR, Chunk, decode_cursor, encode_cursor
 from app.realtime.hub import user_channel
 from app.runtime import Runtime, Slot
 from content.config import content_settings
@@ -267,7 +267,7 @@ async def queue(
     Raises ValidationFailed (unknown state, bad cursor)."""
     if state not in QUEUE_STATES:
         raise ValidationFailed("unknown state", field="state", states=list(QUEUE_STATES))
-    after = decode_cursor(cursor)
+    after = decode_cursor(cursor, TIME_ID_CURSOR)
     q = select(ModerationItem).where(_in_state(state))
     if reason:
         q = q.where(ModerationItem.reason == reason)
@@ -276,10 +276,7 @@ async def queue(
     if older_than_h is not None and now is not None:
         q = q.where(ModerationItem.created_at <= now - timedelta(hours=older_than_h))
     if after is not None:
-        try:
-            at, item_id = datetime.fromisoformat(after[0]), str(after[1])
-        except (TypeError, ValueError, IndexError, KeyError) as exc:
-            raise ValidationFailed("invalid cursor", field="cursor") from exc
+        at, item_id = after
         q = q.where(
             (ModerationItem.created_at > at)
             | ((ModerationItem.created_at == at) & (ModerationItem.id > item_id))
@@ -536,7 +533,7 @@ async def audit_log(
     since: datetime | None = None,
 ) -> Chunk[Logged]:
     """Every decision, newest first; filtered by action, moderator, target and time."""
-    before = decode_cursor(cursor)
+    before = decode_cursor(cursor, ID_CURSOR)
     q = select(AuditEntry)
     if before is not None:
         q = q.where(AuditEntry.id < str(before))

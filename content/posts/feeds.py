@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.service import Caller
 from app.errors import ValidationFailed
-from app.pagination import Chunk, decode_cursor, encode_cursor
+from app.pagination import FEED_CURSOR, Chunk, decode_cursor, encode_cursor
 from app.runtime import Runtime
 from content.moderation.service import muted_user_ids
 from content.posts import service as posts
@@ -77,24 +77,23 @@ async def feed(
 ) -> Chunk[posts.PostView]:
     """One page of a feed tab. Raises ValidationFailed (bad cursor)."""
     now = rt.clock.now()
-    after = decode_cursor(cursor)
+    after = decode_cursor(cursor, FEED_CURSOR)
     if tab == "following":
         q = _following(await _followed_authors(db, viewer.id, now))
     else:
         q = _visible(select(Post), viewer.id, now)
-    try:
-        if tab == "hot":
-            as_of = datetime.fromisoformat(after["t"]) if after else now
-            q = q.where(Post.created_at <= as_of)
-            if after:
-                q = q.where(tuple_(Post.hot_score, Post.id) < (float(after["s"]), str(after["i"])))
-            q = q.order_by(Post.hot_score.desc(), Post.id.desc())  # type: ignore[attr-defined]
-        else:
-            if after:
-                q = q.where(Post.id < str(after["i"]))
-            q = q.order_by(Post.id.desc())  # type: ignore[attr-defined]
-    except (TypeError, ValueError, KeyError) as exc:
-        raise ValidationFailed("invalid cursor", field="cursor") from exc
+    if tab == "hot":
+        if after is not None and (after.t is None or after.s is None):
+            raise ValidationFailed("invalid cursor", field="cursor")
+        as_of = after.t if after is not None and after.t is not None else now
+        q = q.where(Post.created_at <= as_of)
+        if after is not None:
+            q = q.where(tuple_(Post.hot_score, Post.id) < (after.s, after.i))
+        q = q.order_by(Post.hot_score.desc(), Post.id.desc())  # type: ignore[attr-defined]
+    else:
+        if after is not None:
+            q = q.where(Post.id < after.i)
+        q = q.order_by(Post.id.desc())  # type: ignore[attr-defined]
     rows = list((await db.execute(q.limit(limit + 1))).scalars().all())
     next_cursor = None
     if len(rows) > limit:

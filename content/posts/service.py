@@ -24,7 +24,7 @@ from app.auth.service import Caller
 from app.db import transaction
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.ids import new_id
-from app.pagination import Chunk, decode_cursor, encode_cursor
+from app.pagination import ID_CURSOR, Chunk, decode_cursor, encode_cursor
 from app.runtime import Runtime
 from content.config import ContentSettings, content_settings
 from content.feed.ranking import hot_key
@@ -351,7 +351,7 @@ async def list_comments(
 ) -> Chunk[CommentView]:
     """A post's comments, oldest first (mine also while pending; blocked users' hidden). Raises NotFound."""
     post = await access_post(db, rt, viewer=viewer, post_id=post_id)
-    after = decode_cursor(cursor)
+    after = decode_cursor(cursor, ID_CURSOR)
     q = select(Comment).where(Comment.post_id == post.id)
     if not is_moderator(viewer):
         q = q.where((Comment.status == Status.PUBLISHED) | (Comment.author_id == viewer.id))

@@ -4,10 +4,12 @@ import datetime as dt
 
 from pydantic import BaseModel, Field, StrictInt
 
+from app.types import INT32_MAX
+
 
 class StepsIn(BaseModel):
     date: dt.date
-    steps: StrictInt = Field(ge=0)
+    steps: StrictInt = Field(ge=0, le=INT32_MAX)
 
 
 class StepsPublic(BaseModel):

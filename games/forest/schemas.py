@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from app.types import PositiveGrams
+from app.types import INT32_MAX, PositiveGrams
 
 if TYPE_CHECKING:
     from games.forest import service
@@ -112,7 +112,7 @@ class FriendsPublic(BaseModel):
 
 
 class WaterIn(BaseModel):
-    grams: StrictInt = Field(description="10, 18, 33 or 66 (rules file)")
+    grams: StrictInt = Field(ge=0, le=INT32_MAX, description="10, 18, 33 or 66 (rules file)")
 
 
 class WaterPublic(BaseModel):

@@ -23,7 +23,15 @@ from app.auth import service as auth
 from app.db import end_read, transaction
 from app.errors import LimitExceeded, NotFound, ValidationFailed
 from app.ids import new_id
-from app.pagination import Chunk, decode_cursor, encode_cursor
+from app.pagination import (
+    ID_CURSOR,
+    OFFSET_CURSOR,
+    TIME_ID_CURSOR,
+    Chunk,
+    OffsetPosition,
+    decode_cursor,
+    encode_cursor,
+)
 from app.runtime import Runtime
 from content.config import content_settings
 from content.posts import service as posts
@@ -287,7 +295,6 @@ async def clients(
     Raises ValidationFailed (unknown sort, bad cursor)."""
     if sort not in CLIENT_SORTS:
         raise ValidationFailed("unknown sort", field="sort", sorts=list(CLIENT_SORTS))
-    after = decode_cursor(cursor)
     people = auth.profiles_sql()
     query = (
         select(AdvisorAssignment)
@@ -302,14 +309,14 @@ async def clients(
         query = query.where(people.c.region == region)
     offset = 0
     if sort == "id":
+        after = decode_cursor(cursor, ID_CURSOR)
         if after is not None:
-            query = query.where(AdvisorAssignment.client_id > str(after))
+            query = query.where(AdvisorAssignment.client_id > after)
         query = query.order_by(AdvisorAssignment.client_id)
     else:
         # A sorted list pages by position: an advisor's clients are a few hundred at most.
-        offset = after.get("o", 0) if isinstance(after, dict) else 0
-        if not isinstance(offset, int) or offset < 0:
-            raise ValidationFailed("invalid cursor", field="cursor")
+        position = decode_cursor(cursor, OFFSET_CURSOR)
+        offset = position.o if position is not None else 0
         last_active = func.greatest(people.c.last_active_at, chat.last_sent_sql(people.c.id, advisor_id))
         orders: dict[str, list[Any]] = {
             "name": [people.c.display_name, people.c.id],
@@ -325,7 +332,9 @@ async def clients(
     await end_read(db)
     next_cursor = None
     if more and rows:
-        next_cursor = encode_cursor(rows[-1][0].id) if sort == "id" else encode_cursor({"o": offset + limit})
+        next_cursor = (
+            encode_cursor(rows[-1][0].id) if sort == "id" else encode_cursor(OffsetPosition(o=offset + limit))
+        )
     return Chunk(items, next_cursor=next_cursor)
 
 
@@ -392,7 +401,7 @@ async def notes(
 ) -> Chunk[Note]:
     """The notes on one of my clients (kept by any advisor of theirs), newest first. Raises NotFound."""
     await access_client(db, advisor_id=advisor_id, client_id=client_id)
-    before = decode_cursor(cursor)
+    before = decode_cursor(cursor, ID_CURSOR)
     q = select(AdvisorNote).where(AdvisorNote.client_id == client_id)
     if before is not None:
         q = q.where(AdvisorNote.id < str(before))
@@ -605,15 +614,12 @@ async def assignments(
     db: AsyncSession, *, limit: int, cursor: str | None, advisor_id: str | None = None
 ) -> Chunk[Assignment]:
     """Who serves whom, newest assignment first, optionally for one advisor."""
-    after = decode_cursor(cursor)
+    after = decode_cursor(cursor, TIME_ID_CURSOR)
     q = select(AdvisorAssignment)
     if advisor_id:
         q = q.where(AdvisorAssignment.advisor_id == advisor_id)
     if after is not None:
-        try:
-            at, cid = datetime.fromisoformat(after[0]), str(after[1])
-        except (TypeError, ValueError, IndexError, KeyError) as exc:
-            raise ValidationFailed("invalid cursor", field="cursor") from exc
+        at, cid = after
         q = q.where(
             (AdvisorAssignment.assigned_at < at)
             | ((AdvisorAssignment.assigned_at == at) & (AdvisorAssignment.client_id < cid))

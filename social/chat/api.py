@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from app.deps import CurrentUser, DbSession, Rt
 from app.pagination import Cursor, Limit, Page
+from app.types import INT32_MAX
 from social.chat import service as chat
 from social.chat.schemas import (
     Ack,
@@ -28,7 +29,7 @@ from social.chat.schemas import (
 router = APIRouter(tags=["chat"])
 
 ConversationPath = Annotated[str, Path(max_length=40)]
-Seq = Annotated[int | None, Query(ge=0)]
+Seq = Annotated[int | None, Query(ge=0, le=INT32_MAX)]
 
 
 @router.get("/v1/conversations", response_model=Page[ConversationPublic])

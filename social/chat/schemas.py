@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from app.types import SeqNumber
+
 if TYPE_CHECKING:
     from social.chat.models import Message
     from social.chat.service import ConversationView
@@ -137,7 +139,7 @@ class Ack(BaseModel):
 class ReadIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    seq: int = Field(ge=0)
+    seq: SeqNumber
 
 
 class ReadPublic(BaseModel):
@@ -159,10 +161,10 @@ class SendFrame(BaseModel):
 class SyncFrame(BaseModel):
     op: Literal["sync"]
     conversation_id: ConversationId
-    after_seq: int = Field(default=0, ge=0)
+    after_seq: SeqNumber = 0
 
 
 class ReadFrame(BaseModel):
     op: Literal["read"]
     conversation_id: ConversationId
-    seq: int = Field(ge=0)
+    seq: SeqNumber

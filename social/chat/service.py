@@ -42,7 +42,7 @@ from app.db import (
 from app.errors import Forbidden, NotFound, ValidationFailed
 from app.ids import new_id
 from app.metrics import MESSAGES, count_after_commit
-from app.pagination import Chunk, decode_cursor, encode_cursor
+from app.pagination import SEQ_CURSOR, TIME_ID_CURSOR, Chunk, decode_cursor, encode_cursor
 from app.realtime.hub import user_channel
 from app.runtime import Runtime
 from social.chat.models import (
@@ -471,7 +471,7 @@ async def list_conversations(
     db: AsyncSession, *, user_id: str, limit: int, cursor: str | None
 ) -> Chunk[ConversationView]:
     """My conversations, most recently active first, with last message and unread count."""
-    after = decode_cursor(cursor)
+    after = decode_cursor(cursor, TIME_ID_CURSOR)
     activity = _activity(Conversation)
     query = (
         select(Conversation, ConversationMember.last_read_seq)
@@ -479,10 +479,7 @@ async def list_conversations(
         .where(ConversationMember.user_id == user_id)
     )
     if after is not None:
-        try:
-            at, last_id = datetime.fromisoformat(after[0]), str(after[1])
-        except (TypeError, ValueError, IndexError, KeyError) as exc:
-            raise ValidationFailed("invalid cursor", field="cursor") from exc
+        at, last_id = after
         query = query.where(or_(activity < at, and_(activity == at, Conversation.id < last_id)))
     rows = [
         (c, int(r))
@@ -529,10 +526,9 @@ async def list_messages(
     """A page of messages in ascending seq: after ``after_seq`` (oldest first), else the
     newest before ``before_seq`` (or the newest of all). Raises NotFound when not a member."""
     if cursor:
-        pos = decode_cursor(cursor)
-        if not isinstance(pos, dict) or not all(isinstance(v, int) for v in pos.values()):
-            raise ValidationFailed("invalid cursor", field="cursor")
-        after_seq, before_seq = pos.get("after_seq"), pos.get("before_seq")
+        pos = decode_cursor(cursor, SEQ_CURSOR)
+        if pos is not None:
+            after_seq, before_seq = pos.after_seq, pos.before_seq
     await access_conversation(db, conversation_id=conversation_id, user_id=user_id)
     query = select(Message).where(Message.conversation_id == conversation_id)
     if before_seq is not None:

@@ -27,9 +27,7 @@ async def list_friends(
     return found.page(FriendPublic.model_validate)
 
 
-@router.get(
-    "/v1/friends/suggestions", response_model=list[SuggestionPublic], response_model_exclude_none=True
-)
+@router.get("/v1/friends/suggestions", response_model=list[SuggestionPublic])
 async def list_suggestions(
     user: CurrentUser, db: DbSession, rt: Rt, limit: Annotated[int, Query(ge=1, le=50)] = 20
 ) -> list[SuggestionPublic]:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -67,9 +67,17 @@ class BlockPublic(BaseModel):
         return cls(user_id=block.blocked_id, created_at=block.created_at)
 
 
-class Reason(BaseModel):
-    kind: Literal["mutual_friends", "in_contacts"]
-    count: int | None = None
+class MutualFriends(BaseModel):
+    kind: Literal["mutual_friends"] = "mutual_friends"
+    count: int
+
+
+class InContacts(BaseModel):
+    kind: Literal["in_contacts"] = "in_contacts"
+
+
+# Why someone is suggested; the shapes of the contract, each with exactly its own fields.
+Reason = Annotated[MutualFriends | InContacts, Field(discriminator="kind")]
 
 
 class SuggestionPublic(BaseModel):
@@ -81,11 +89,11 @@ class SuggestionPublic(BaseModel):
 
     @classmethod
     def of(cls, s: Suggested) -> SuggestionPublic:
-        reasons = []
+        reasons: list[Reason] = []
         if s.mutual_friends:
-            reasons.append(Reason(kind="mutual_friends", count=s.mutual_friends))
+            reasons.append(MutualFriends(count=s.mutual_friends))
         if s.in_contacts:
-            reasons.append(Reason(kind="in_contacts"))
+            reasons.append(InContacts())
         return cls(
             user_id=s.user_id,
             display_name=s.display_name,

@@ -21,7 +21,7 @@ from app.db import end_read, execute, is_unique_violation, transaction
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.ids import new_id
 from app.notifications.service import notify
-from app.pagination import Chunk, decode_cursor, encode_cursor
+from app.pagination import ID_CURSOR, Chunk, decode_cursor, encode_cursor
 from app.ratelimit import fixed_window
 from app.runtime import Runtime
 from social.friends.models import Block, FriendRequest, Friendship, RequestStatus
@@ -291,7 +291,7 @@ async def list_requests(
     db: AsyncSession, *, user_id: str, direction: str | None, limit: int, cursor: str | None
 ) -> Chunk[PeerRequest]:
     """My pending requests, incoming and outgoing, newest first."""
-    before = decode_cursor(cursor)
+    before = decode_cursor(cursor, ID_CURSOR)
     mine = []
     if direction in (None, "incoming"):
         mine.append(FriendRequest.to_id == user_id)
@@ -318,7 +318,7 @@ class Friend:
 
 async def list_friends(db: AsyncSession, *, user_id: str, limit: int, cursor: str | None) -> Chunk[Friend]:
     """My friends, by user id."""
-    after = decode_cursor(cursor)
+    after = decode_cursor(cursor, ID_CURSOR)
     q = union_all(
         select(col(Friendship.user_hi).label("uid"), col(Friendship.created_at).label("since")).where(
             Friendship.user_lo == user_id
