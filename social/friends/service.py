@@ -1,7 +1,8 @@
 """Friendships, friend requests and blocks.
 
 The first functions answer the questions every other feature asks of the graph
-(``are_friends``, ``friend_ids``, ``is_blocked_either``); the use cases below them
+(``are_friends``, ``friend_ids``, ``is_blocked_either``, and ``may_send_money``: the one
+rule of who may send whom money, which every money feature applies); the use cases below them
 (requests, unfriend, block) each run in one transaction and notify after commit.
 """
 

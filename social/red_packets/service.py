@@ -18,7 +18,10 @@ Exactly-once grabs, on any number of workers, are decided in the database:
 Who may grab: members of the conversation; in a direct chat only the other person
 (not the sender); in a group every member including the sender (as in WeChat), so
 ``count`` may be at most the number of members who may grab. An ``exclusive`` packet has
-one share for one named member.
+one share for one named member. Who may send whom money is the one rule of
+``friends.may_send_money`` (as for transfers): in a direct chat friends only; an
+``exclusive`` packet and every grab refused across a block either way. A packet counts
+against the wallet's daily outgoing limit (``wallet.count_outgoing``), shared with transfers.
 
 Lock order: packet row, ledger accounts (sorted by ``post``), conversation row.
 """
