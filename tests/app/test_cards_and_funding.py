@@ -140,6 +140,7 @@ async def test_the_bank_tops_up_a_cardholder_once_per_bank_ref(client, rt, users
     body = {"bank_ref": "bank-topup-1", "user_id": alice.id, "amount_fen": 5_000}
     first = await client.post("/v1/bank/topups", json=body, headers=service_headers(rt))
     assert first.status_code == 201, first.text
+    assert first.headers["cache-control"] == "no-store"
     again = await client.post("/v1/bank/topups", json=body, headers=service_headers(rt))
     assert again.status_code == 200 and again.json() == first.json()
     assert await users.balance(alice) == 5_000
