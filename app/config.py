@@ -136,9 +136,13 @@ class Settings(BaseSettings):
     jobs_poll_s: float = Field(default=5.0, gt=0)
 
     # money (integer fen)
-    topup_max_fen: int = Field(default=1_000_000, gt=0)
+    topup_max_fen: int = Field(default=1_000_000, gt=0)  # one top-up (the bank's or the dev one)
+    # POST /v1/wallet/topup (dev and test only): per user per business day
+    dev_topup_daily_max_fen: int = Field(default=2_000_000, gt=0)
     transfer_max_fen: int = Field(default=50_000, gt=0)
-    transfer_daily_max_fen: int = Field(default=200_000, gt=0)
+    # One daily limit on money leaving a wallet to other people: transfers, red packets, …
+    # (``app.wallet.service.count_outgoing``), per user per business day.
+    outgoing_daily_max_fen: int = Field(default=200_000, gt=0)
     red_packet_max_fen: int = Field(default=20_000, gt=0)
     red_packet_max_count: int = Field(default=100, gt=0)
     pending_ttl_s: int = 24 * 3600

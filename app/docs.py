@@ -15,22 +15,10 @@ from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import BaseModel
 
 from app.config import Settings
+from app.errors import ErrorEnvelope
 from app.exposure import guard
-
-
-class ErrorBody(BaseModel):
-    code: str
-    message: str
-    details: dict[str, Any] = {}
-
-
-class ErrorEnvelope(BaseModel):
-    """Every error response: ``{"error": {"code", "message", "details"}}`` (``app/errors.py``)."""
-
-    error: ErrorBody
 
 
 def _error_response(description: str, retry_after: bool = False) -> dict[str, Any]:

@@ -6,6 +6,8 @@ from app.auth import service as auth
 from app.auth import sessions
 from app.auth.models import User
 from app.auth.schemas import (
+    BankCardLink,
+    BankCardPublic,
     CardLink,
     CardPublic,
     MePublic,
@@ -16,7 +18,8 @@ from app.auth.schemas import (
     TokenPublic,
     TokenRequest,
 )
-from app.deps import Authenticated, CurrentUser, DbSession, Rt
+from app.deps import Authenticated, CurrentUser, DbSession, Rt, ServiceCaller
+from app.errors import Conflict, InvalidCardToken, NotFound, Unauthenticated, ValidationFailed, documented
 
 router = APIRouter(tags=["auth"])
 
@@ -74,11 +77,56 @@ async def update_me(body: MeUpdate, user: CurrentUser, db: DbSession) -> MePubli
     return MePublic.of(updated)
 
 
-@router.post("/v1/me/cards", status_code=201, response_model=CardPublic)
+@router.post(
+    "/v1/me/cards",
+    status_code=201,
+    response_model=CardPublic,
+    responses=documented(
+        Conflict("the card is linked to another user", reason="card_linked_elsewhere"),
+        InvalidCardToken("bad signature, another user's token, or expired"),
+    ),
+)
 async def link_card(body: CardLink, user: CurrentUser, db: DbSession, rt: Rt) -> CardPublic:
+    """Link the card of a token the bank signed for me (see ``shared/API.md``, Cards and
+    funding); the first card makes me a cardholder."""
     card, updated = await auth.link_card(
         db, rt, user_id=user.id, card_token=body.card_token, last4=body.last4
     )
     return CardPublic(
         id=card.id, last4=card.last4, created_at=card.created_at, is_cardholder=updated.is_cardholder
+    )
+
+
+@router.post(
+    "/v1/bank/cards",
+    status_code=201,
+    response_model=BankCardPublic,
+    tags=["bank"],
+    responses={
+        200: {"model": BankCardPublic, "description": "this card was already linked to this user"},
+        **documented(
+            Unauthenticated("the service token is required"),
+            NotFound("no such user"),
+            Conflict("the card is linked to another user", reason="card_linked_elsewhere"),
+            ValidationFailed(),
+        ),
+    },
+)
+async def bank_link_card(
+    body: BankCardLink, caller: ServiceCaller, db: DbSession, rt: Rt, response: Response
+) -> BankCardPublic:
+    """The bank (service token) links a card to a user: 201, or 200 when this card was
+    already linked to them; idempotent by ``card_ref``."""
+    card, user, created = await auth.bank_link_card(
+        db, rt, user_id=body.user_id, card_ref=body.card_ref, last4=body.last4
+    )
+    if not created:
+        response.status_code = 200
+    return BankCardPublic(
+        id=card.id,
+        user_id=card.user_id,
+        card_ref=card.card_ref,
+        last4=card.last4,
+        created_at=card.created_at,
+        is_cardholder=user.is_cardholder,
     )

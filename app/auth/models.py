@@ -41,12 +41,16 @@ class User(SQLModel, table=True):
 
 
 class Card(SQLModel, table=True):
+    """A bank card linked to a user, as the bank vouched for it: the bank's own call
+    (``POST /v1/bank/cards``) or a card token the bank signed (``POST /v1/me/cards``).
+    ``card_ref`` is the bank's reference of the card: one user per card."""
+
     __tablename__ = "user_cards"
-    __table_args__ = (UniqueConstraint("user_id", "card_token_hash"),)
+    __table_args__ = (UniqueConstraint("card_ref"),)
 
     id: str = Field(primary_key=True, max_length=40)
     user_id: str = Field(foreign_key="users.id", index=True, max_length=40)
-    card_token_hash: str = Field(max_length=64)
+    card_ref: str = Field(max_length=64)
     last4: str = Field(max_length=4)
     created_at: datetime = at_field()
 

@@ -5,6 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, StrictBool
 
+from app.auth.cards import REF_PATTERN
 from app.auth.models import User
 
 
@@ -74,12 +75,34 @@ class MeUpdate(BaseModel):
 
 
 class CardLink(BaseModel):
-    card_token: str = Field(min_length=8, max_length=128)
+    card_token: str = Field(
+        min_length=8,
+        max_length=1024,
+        description="issued by the bank's app SDK: base64url(json{card_ref, user_id, exp}) "
+        '+ "." + base64url(HMAC-SHA256(QUANZI_CARD_TOKEN_KEY, first part)), unpadded',
+    )
+    last4: str = Field(pattern=r"^[0-9]{4}$")
+
+
+class BankCardLink(BaseModel):
+    """The bank vouches that ``card_ref`` is ``user_id``'s card."""
+
+    user_id: str = Field(min_length=1, max_length=40)
+    card_ref: str = Field(pattern=REF_PATTERN, description="the bank's reference of the card")
     last4: str = Field(pattern=r"^[0-9]{4}$")
 
 
 class CardPublic(BaseModel):
     id: str
+    last4: str
+    created_at: datetime
+    is_cardholder: bool
+
+
+class BankCardPublic(BaseModel):
+    id: str
+    user_id: str
+    card_ref: str
     last4: str
     created_at: datetime
     is_cardholder: bool

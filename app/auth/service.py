@@ -8,7 +8,6 @@ that must join users in one statement.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,14 +15,15 @@ from typing import Any, Protocol
 
 from sqlalchemy import Row, String, Subquery, any_, bindparam, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import hooks
-from app.auth import otp, phones, sessions
+from app.auth import cards, otp, phones, sessions
 from app.auth.models import ROLES, Card, User
 from app.db import end_read, is_unique_violation, transaction
-from app.errors import NotFound, Unauthenticated, ValidationFailed
+from app.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
 from app.ids import new_id
 from app.ledger import service as ledger
 from app.runtime import Runtime
@@ -260,32 +260,60 @@ async def update_me(
 async def link_card(
     db: AsyncSession, rt: Runtime, *, user_id: str, card_token: str, last4: str
 ) -> tuple[Card, User]:
-    """Link a bank card; the first card makes the user a cardholder (fires on_first_card).
+    """Link the card of a card token the bank signed for this user (``app.auth.cards``);
+    the first card makes the user a cardholder (fires on_first_card). Linking the same
+    card again returns the existing link. Locks the user row.
 
-    Linking the same card again returns the existing link. Locks the user row."""
-    token_hash = hashlib.sha256(f"{rt.settings.secret_key}:{card_token}".encode()).hexdigest()
+    Raises InvalidCardToken (bad signature, another user's, expired — by the business
+    clock), Conflict (the card is another user's), NotFound."""
+    claim = cards.verify(card_token, key=rt.settings.card_token_key, user_id=user_id, now=rt.clock.now())
+    card, user, _ = await bank_link_card(db, rt, user_id=user_id, card_ref=claim.card_ref, last4=last4)
+    return card, user
+
+
+_cards = Card.__table__  # type: ignore[attr-defined]
+
+
+async def bank_link_card(
+    db: AsyncSession, rt: Runtime, *, user_id: str, card_ref: str, last4: str
+) -> tuple[Card, User, bool]:
+    """Link the bank's card ``card_ref`` to a user, as the bank vouches (its own call, or a
+    verified card token); the first card makes the user a cardholder (fires
+    on_first_card, which pays a referrer). Idempotent by ``card_ref``: returns (card,
+    user, created). Locks the user row. Raises NotFound (no such user), Conflict (the card
+    is linked to another user)."""
     async with transaction(db):
         user = await db.get(User, user_id, with_for_update=True)
         if user is None:
-            raise NotFound("user not found")
-        card = (
-            await db.execute(select(Card).where(Card.user_id == user_id, Card.card_token_hash == token_hash))
-        ).scalar_one_or_none()
-        if card is None:
-            card = Card(
-                id=new_id("card_"),
-                user_id=user_id,
-                card_token_hash=token_hash,
-                last4=last4,
-                created_at=rt.clock.now(),
+            raise NotFound("user not found", user_id=user_id)
+        values = {
+            "id": new_id("card_"),
+            "user_id": user_id,
+            "card_ref": card_ref,
+            "last4": last4,
+            "created_at": rt.clock.now(),
+        }
+        # A concurrent link of the same card waits here for the other one's commit.
+        inserted = (
+            await db.execute(
+                pg_insert(_cards)
+                .values(**values)
+                .on_conflict_do_nothing(index_elements=["card_ref"])
+                .returning(_cards.c.id)
             )
-            db.add(card)
-            await db.flush()
+        ).first()
+        card = (
+            await db.execute(
+                select(Card).where(Card.card_ref == card_ref).execution_options(populate_existing=True)
+            )
+        ).scalar_one()
+        if card.user_id != user_id:
+            raise Conflict("this card is linked to another user", reason="card_linked_elsewhere")
         if not user.is_cardholder:
             user.is_cardholder = True
             await db.flush()
             await hooks.fire(hooks.on_first_card, db, rt, user_id)
-    return card, user
+    return card, user, inserted is not None
 
 
 async def grant_role(db: AsyncSession, rt: Runtime, *, phone: str, role: str) -> User:

@@ -1,7 +1,8 @@
 """Friendships, friend requests and blocks.
 
 The first functions answer the questions every other feature asks of the graph
-(``are_friends``, ``friend_ids``, ``is_blocked_either``); the use cases below them
+(``are_friends``, ``friend_ids``, ``is_blocked_either``, and ``may_send_money``: the one
+rule of who may send whom money, which every money feature applies); the use cases below them
 (requests, unfriend, block) each run in one transaction and notify after commit.
 """
 
@@ -18,7 +19,7 @@ from sqlmodel import col
 
 from app.auth import service as auth
 from app.db import end_read, execute, is_unique_violation, transaction
-from app.errors import Conflict, NotFound, ValidationFailed
+from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.ids import new_id
 from app.notifications.service import notify
 from app.pagination import ID_CURSOR, Chunk, decode_cursor, encode_cursor
@@ -96,13 +97,51 @@ _UNBLOCKED_FRIENDS = select(
 )
 
 
+_UNBLOCKED = select(~blocked_either_sql(bindparam("p_lo"), bindparam("p_hi")))
+
+
 async def are_unblocked_friends(db: AsyncSession, a: str, b: str) -> bool:
-    """Friends, and neither has blocked the other: who may send whom money (one statement,
-    built once: it is on the transfer path)."""
+    """Friends, and neither has blocked the other (one statement, built once)."""
     if a == b:
         return False
     lo, hi = pair(a, b)
     return bool((await execute(db, _UNBLOCKED_FRIENDS, {"p_lo": lo, "p_hi": hi})).scalar())
+
+
+# --- who may send whom money: the one rule of every money feature ------------------------
+
+
+async def may_send_money(
+    db: AsyncSession, *, sender_id: str, receiver_id: str, friends_only: bool = True
+) -> bool:
+    """Whether money may move from ``sender_id`` to ``receiver_id``: the one rule that
+    transfers, red packets and any later money feature apply (``check_may_send_money``).
+
+    - Never when either has blocked the other, and never to oneself person to person.
+    - ``friends_only`` (money sent to a person: a transfer, a red packet in a direct chat):
+      only between friends. Without it (a red packet in a group, ``exclusive`` included,
+      whose members need not be friends; money that was sent and now lands in a wallet:
+      accepting a transfer, grabbing a share) the block rule alone decides: a sender
+      grabbing a share of their own group packet is fine.
+    One statement, built once: it is on the transfer and grab paths."""
+    if sender_id == receiver_id:
+        return not friends_only
+    lo, hi = pair(sender_id, receiver_id)
+    query = _UNBLOCKED_FRIENDS if friends_only else _UNBLOCKED
+    return bool((await execute(db, query, {"p_lo": lo, "p_hi": hi})).scalar())
+
+
+async def check_may_send_money(
+    db: AsyncSession, *, sender_id: str, receiver_id: str, friends_only: bool = True
+) -> None:
+    """``may_send_money`` or raise Forbidden (403 ``forbidden``), with one message for every
+    money feature that does not say whether a block is why."""
+    if not await may_send_money(db, sender_id=sender_id, receiver_id=receiver_id, friends_only=friends_only):
+        raise Forbidden(
+            "money cannot move between you and this person"
+            + (" (friends only, and no block either way)" if friends_only else " (a block either way)"),
+            reason="money_not_allowed",
+        )
 
 
 async def make_friends(db: AsyncSession, a: str, b: str, *, now: datetime) -> None:

@@ -6,6 +6,7 @@ import jwt
 import pytest
 
 from app.config import DEFAULT_SECRET, ConfigError, Settings, load_settings
+from tests.support.cards import card_token
 from tests.support.people import error_code
 
 
@@ -106,17 +107,15 @@ async def test_patch_me_changes_only_my_profile(client, users):
     assert r.status_code == 422
 
 
-async def test_linking_a_card_makes_a_cardholder_and_is_idempotent(client, users):
+async def test_linking_a_card_makes_a_cardholder_and_is_idempotent(client, rt, users):
     alice = await users.make("alice", cardholder=False)
-    body = {"card_token": "tok_abcdefgh", "last4": "4321"}
+    body = {"card_token": card_token(rt, alice.id, card_ref="bank-card-1"), "last4": "4321"}
     r1 = await client.post("/v1/me/cards", json=body, headers=alice.headers)
     r2 = await client.post("/v1/me/cards", json=body, headers=alice.headers)
     assert r1.status_code == r2.status_code == 201
     assert r1.json()["id"] == r2.json()["id"]
     assert (await client.get("/v1/me", headers=alice.headers)).json()["is_cardholder"] is True
-    r = await client.post(
-        "/v1/me/cards", json={"card_token": "tok_abcdefgh", "last4": "12a4"}, headers=alice.headers
-    )
+    r = await client.post("/v1/me/cards", json={**body, "last4": "12a4"}, headers=alice.headers)
     assert r.status_code == 422
 
 
