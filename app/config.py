@@ -58,6 +58,10 @@ class ContentSettings(BaseSettings):
     pgc_boost: float = Field(default=1.5, gt=0)
     # links to these domains (and their subdomains) are not "outside contact"
     allowed_domains: tuple[str, ...] = ("bank.example", "quanzi.example")
+    # A post's product card links to one of these hosts (or a subdomain) over https, or
+    # into the app through one of these deep-link schemes (``quanzi://product/…``).
+    product_link_hosts: tuple[str, ...] = ("bank.example",)
+    product_link_schemes: tuple[str, ...] = ("quanzi",)
     # media
     media_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     media_max_pixels: int = Field(default=25_000_000, gt=0)
