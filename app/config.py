@@ -90,7 +90,9 @@ class Settings(BaseSettings):
     env: Literal["dev", "test", "prod"] = "dev"
     data_dir: Path = Path("var")
     timezone: str = "Asia/Shanghai"
-    public_base_url: str = "http://127.0.0.1:8000"
+    # Absolute URLs the service hands out (media, share links) start with this; empty: with
+    # the request's own scheme and host (a trusted proxy's X-Forwarded-Proto/-Host), see app/urls.py
+    public_base_url: str = ""
     log_level: str = "INFO"
     log_json: bool = True
     # dev and test only: business time starts at this instant and stands still until the
@@ -128,7 +130,7 @@ class Settings(BaseSettings):
     # HTTP exposure
     docs_access: Exposure | None = None  # None: public in dev/test, the service token in prod
     metrics_access: Exposure | None = None  # likewise
-    # Proxy addresses whose X-Forwarded-For/-Proto are believed (uvicorn's forwarded_allow_ips);
+    # Proxy addresses or networks whose X-Forwarded-For/-Proto/-Host are believed (app/proxy.py);
     # empty: none, not even loopback.
     trusted_proxies: list[str] = Field(default_factory=list)
     hsts_max_age_s: int = Field(default=365 * 24 * 3600, ge=0)  # sent on requests that came over TLS

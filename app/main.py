@@ -26,7 +26,9 @@ from app.errors import install_handlers
 from app.observability import ObservabilityMiddleware, configure_logging
 from app.runtime import Runtime, build_runtime
 from app.scheduler.runner import JobRunner
+from app.proxy import TrustedProxyMiddleware
 from app.security import SecurityHeadersMiddleware
+from app.urls import RequestBaseMiddleware
 
 log = structlog.get_logger()
 
@@ -101,7 +103,10 @@ def create_app(
     if settings.is_dev and not settings.redis_url.startswith("memory://"):
         app.add_middleware(ClockSyncMiddleware, get_rt=lambda: getattr(app.state, "rt", None))
     app.add_middleware(SecurityHeadersMiddleware, hsts_max_age_s=settings.hsts_max_age_s)
+    app.add_middleware(RequestBaseMiddleware)
     app.add_middleware(ObservabilityMiddleware)
+    if settings.trusted_proxies:  # outermost: everything inside sees the real client
+        app.add_middleware(TrustedProxyMiddleware, trusted=settings.trusted_proxies)
     return app
 
 

@@ -13,6 +13,7 @@ from sqlmodel import col
 from app.db import transaction
 from app.errors import NotFound, PayloadTooLarge, ValidationFailed
 from app.ids import new_id
+from app import urls
 from app.runtime import Runtime
 from content.config import content_settings
 from content.media import images
@@ -24,7 +25,7 @@ _ID = re.compile(r"^m_[0-9a-z]{26}$")
 
 
 def media_url(rt: Runtime, media_id: str, variant: str) -> str:
-    return f"{rt.settings.public_base_url.rstrip('/')}/v1/media/{media_id}/{variant}"
+    return urls.absolute(rt.settings, f"/v1/media/{media_id}/{variant}")
 
 
 @dataclass(frozen=True)

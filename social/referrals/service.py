@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app import urls
 from app.auth import service as auth
 from app.db import end_read, is_unique_violation, transaction
 from app.errors import Conflict, Expired, NotFound, ValidationFailed
@@ -42,7 +43,7 @@ def new_code() -> str:
 
 
 def share_url(rt: Runtime, code: str) -> str:
-    return f"{rt.settings.public_base_url.rstrip('/')}/r/{code}"
+    return urls.absolute(rt.settings, f"/r/{code}")
 
 
 async def get_or_create_code(db: AsyncSession, rt: Runtime, *, user_id: str) -> str:
