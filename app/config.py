@@ -122,8 +122,15 @@ class Settings(BaseSettings):
     # while someone explores; they are real sessions, ended by POST /v1/auth/logout.
     demo_token_ttl_s: int = Field(default=24 * 3600, gt=0)
     otp_ttl_s: int = 300
-    otp_max_attempts: int = 5
-    otp_per_phone_per_hour: int = 5
+    # Wrong guesses per (phone, client address) per otp_ttl_s; across all clients per code.
+    otp_max_attempts: int = Field(default=5, ge=1)
+    otp_max_attempts_total: int = Field(default=50, ge=1)
+    # Codes to one phone: otp_free_sends at once, then waits of otp_resend_wait_s doubling up
+    # to otp_resend_max_wait_s (service clock); a quiet otp_resend_reset_s starts over.
+    otp_free_sends: int = Field(default=3, ge=1)
+    otp_resend_wait_s: int = Field(default=60, gt=0)
+    otp_resend_max_wait_s: int = Field(default=3600, gt=0)
+    otp_resend_reset_s: int = Field(default=24 * 3600, gt=0)
     otp_per_ip_per_hour: int = 1000
     default_phone_region: str = "CN"
 

@@ -16,6 +16,7 @@ from app.auth.schemas import (
     TokenPublic,
     TokenRequest,
 )
+from app.proxy import client_address
 from app.deps import Authenticated, CurrentUser, DbSession, Rt
 
 router = APIRouter(tags=["auth"])
@@ -32,15 +33,17 @@ def _token_public(pair: sessions.TokenPair, user: User) -> TokenPublic:
 
 @router.post("/v1/auth/otp", status_code=202, response_model=OtpSent)
 async def request_otp(body: OtpRequest, request: Request, rt: Rt) -> OtpSent:
-    client_ip = request.client.host if request.client else "unknown"
-    code = await auth.request_code(rt, phone=body.phone, client_ip=client_ip)
+    code = await auth.request_code(rt, phone=body.phone, client_ip=client_address(request.scope))
     return OtpSent(dev_code=code)
 
 
 @router.post("/v1/auth/token", response_model=TokenPublic)
-async def token(body: TokenRequest, db: DbSession, rt: Rt) -> TokenPublic:
-    """Log in with a one-time code: a new session's access token (short-lived) and refresh token."""
-    pair, user = await auth.login(db, rt, phone=body.phone, code=body.code)
+async def token(body: TokenRequest, request: Request, db: DbSession, rt: Rt) -> TokenPublic:
+    """Log in with a one-time code: a new session's access token (short-lived) and refresh token.
+
+    Wrong codes are counted per number and client address: after 5 a client gets 429
+    `rate_limited` (with `Retry-After`) for that number, while the code stays good for others."""
+    pair, user = await auth.login(db, rt, phone=body.phone, code=body.code, client_ip=client_address(request.scope))
     return _token_public(pair, user)
 
 

@@ -187,13 +187,15 @@ async def request_code(rt: Runtime, *, phone: str, client_ip: str) -> str | None
     return code if rt.settings.is_dev else None
 
 
-async def login(db: AsyncSession, rt: Runtime, *, phone: str, code: str) -> tuple[sessions.TokenPair, User]:
+async def login(
+    db: AsyncSession, rt: Runtime, *, phone: str, code: str, client_ip: str
+) -> tuple[sessions.TokenPair, User]:
     """Exchange a code for a new session's token pair; first login creates the user.
 
-    Raises ValidationFailed, Unauthenticated, RateLimited."""
+    Raises ValidationFailed, Unauthenticated, RateLimited (this client's wrong guesses)."""
     e164 = phones.require_e164(phone, rt.settings.default_phone_region)
     digest = phones.phone_hash(e164, rt.settings.phone_hmac_key)
-    await otp.check(rt, phone_hash=digest, code=code)
+    await otp.check(rt, phone_hash=digest, code=code, client=client_ip)
     user = await get_or_create_user(db, rt, e164=e164)
     return await sessions.start(db, rt, user_id=user.id), user
 
@@ -300,13 +302,13 @@ async def grant_role(db: AsyncSession, rt: Runtime, *, phone: str, role: str) ->
     return user
 
 
-async def verify_code(db: AsyncSession, rt: Runtime, *, phone: str, code: str) -> Profile:
+async def verify_code(db: AsyncSession, rt: Runtime, *, phone: str, code: str, client_ip: str) -> Profile:
     """Consume a login code and return the existing user with that number; unlike ``login``
     it creates no account (the staff consoles sign in with it).
 
     Raises ValidationFailed, Unauthenticated (wrong or expired code, no such user), RateLimited."""
     e164 = phones.require_e164(phone, rt.settings.default_phone_region)
-    await otp.check(rt, phone_hash=phones.phone_hash(e164, rt.settings.phone_hmac_key), code=code)
+    await otp.check(rt, phone_hash=phones.phone_hash(e164, rt.settings.phone_hmac_key), code=code, client=client_ip)
     user = await get_user_by_phone(db, rt, e164)
     profile = await get_profile(db, user.id) if user is not None else None
     await end_read(db)

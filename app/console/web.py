@@ -34,6 +34,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 
+from app.proxy import client_address
 from app.auth import service as auth
 from app.console import i18n, sessions
 from app.console import service as console
@@ -89,7 +90,8 @@ class Staff:
 
 
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's address (a trusted proxy's X-Forwarded-For applied: ``app.proxy``)."""
+    return client_address(request.scope)
 
 
 def user_agent(request: Request) -> str:
