@@ -67,6 +67,8 @@ class ContentSettings(BaseSettings):
     media_max_pixels: int = Field(default=25_000_000, gt=0)
     media_original_px: int = Field(default=2048, gt=0)
     media_thumb_px: int = Field(default=320, gt=0)
+    # How long caches may keep an image (not immutable: a removed post's images stop being served)
+    media_cache_s: int = Field(default=300, ge=0)
     # creator leaderboard points
     points_per_like: float = 1.0
     points_per_accepted_answer: float = 10.0

@@ -590,6 +590,8 @@ async def publish_post(db: AsyncSession, rt: Runtime, post_id: str, published: b
         return moderation.MISSING
     if post.status != Status.DELETED:
         post.status = Status.PUBLISHED if published else Status.REMOVED
+        # A removed post's images are not served any more (404), until it is published again.
+        await media.set_withdrawn(db, rt, media_ids=[m["id"] for m in post.media], withdrawn=not published)
     return str(post.status)
 
 
