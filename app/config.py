@@ -135,6 +135,32 @@ class Settings(BaseSettings):
     otp_resend_reset_s: int = Field(default=24 * 3600, gt=0)
     otp_per_ip_per_hour: int = 1000
     default_phone_region: str = "CN"
+    # Words only staff (advisor, moderator, admin, editor) may use in a display name (app/auth/names.py)
+    reserved_name_words: tuple[str, ...] = (
+        "理财经理",
+        "客户经理",
+        "理财师",
+        "管理员",
+        "客服",
+        "官方",
+        "银行",
+        "工作人员",
+        "审核员",
+        "版主",
+        "admin",
+        "administrator",
+        "official",
+        "moderator",
+        "mod",
+        "staff",
+        "support",
+        "advisor",
+        "bank",
+        "service",
+        "system",
+        "quanzi",
+        "圈子",
+    )
 
     # HTTP exposure
     docs_access: Exposure | None = None  # None: public in dev/test, the service token in prod

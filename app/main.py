@@ -24,9 +24,9 @@ from app.devtools import clock as dev_clock
 from app.docs import mount_docs
 from app.errors import install_handlers
 from app.observability import ObservabilityMiddleware, configure_logging
+from app.proxy import TrustedProxyMiddleware
 from app.runtime import Runtime, build_runtime
 from app.scheduler.runner import JobRunner
-from app.proxy import TrustedProxyMiddleware
 from app.security import SecurityHeadersMiddleware
 from app.urls import RequestBaseMiddleware
 

@@ -16,8 +16,8 @@ from app.auth.schemas import (
     TokenPublic,
     TokenRequest,
 )
-from app.proxy import client_address
 from app.deps import Authenticated, CurrentUser, DbSession, Rt
+from app.proxy import client_address
 
 router = APIRouter(tags=["auth"])
 
@@ -43,7 +43,9 @@ async def token(body: TokenRequest, request: Request, db: DbSession, rt: Rt) -> 
 
     Wrong codes are counted per number and client address: after 5 a client gets 429
     `rate_limited` (with `Retry-After`) for that number, while the code stays good for others."""
-    pair, user = await auth.login(db, rt, phone=body.phone, code=body.code, client_ip=client_address(request.scope))
+    pair, user = await auth.login(
+        db, rt, phone=body.phone, code=body.code, client_ip=client_address(request.scope)
+    )
     return _token_public(pair, user)
 
 
@@ -70,9 +72,13 @@ async def me(user: CurrentUser) -> MePublic:
 
 
 @router.patch("/v1/me", response_model=MePublic)
-async def update_me(body: MeUpdate, user: CurrentUser, db: DbSession) -> MePublic:
+async def update_me(body: MeUpdate, user: CurrentUser, db: DbSession, rt: Rt) -> MePublic:
+    """Change my display name or discoverability. A name is normalised (NFKC, invisible
+    characters dropped); 422 `validation_error` with `details.reason`: `blank` (nothing
+    visible), `control_characters`, or `reserved_name` (words such as 理财经理, 管理员,
+    客服, 官方, admin, official are for staff, who carry a `badge`)."""
     updated = await auth.update_me(
-        db, user_id=user.id, display_name=body.display_name, discoverable=body.discoverable
+        db, rt, user_id=user.id, display_name=body.display_name, discoverable=body.discoverable
     )
     return MePublic.of(updated)
 

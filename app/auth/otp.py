@@ -82,7 +82,9 @@ async def issue(rt: Runtime, *, phone_hash: str, phone_masked: str, client_ip: s
         s.otp_resend_reset_s,
     )
     if int(wait) > 0:
-        raise RateLimited("a code was sent to this number a moment ago; wait before asking again", retry_after=int(wait))
+        raise RateLimited(
+            "a code was sent to this number a moment ago; wait before asking again", retry_after=int(wait)
+        )
     code = f"{secrets.randbelow(1_000_000):06d}"
     key = rt.keys("otp", phone_hash)
     async with rt.redis.pipeline(transaction=True) as pipe:
@@ -104,7 +106,9 @@ async def check(rt: Runtime, *, phone_hash: str, code: str, client: str) -> None
     tried = int(await rt.redis.get(tries_key) or 0)
     if tried >= s.otp_max_attempts:
         ttl = await rt.redis.ttl(tries_key)
-        raise RateLimited("too many wrong codes from here; wait or ask for a new code later", retry_after=max(1, ttl))
+        raise RateLimited(
+            "too many wrong codes from here; wait or ask for a new code later", retry_after=max(1, ttl)
+        )
     key = rt.keys("otp", phone_hash)
     stored = await rt.redis.hget(key, "h")
     if stored is None:

@@ -34,13 +34,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 
-from app.proxy import client_address
 from app.auth import service as auth
 from app.console import i18n, sessions
 from app.console import service as console
 from app.db import end_read
 from app.deps import DbSession, Rt
 from app.errors import Forbidden, QuanziError, Unauthenticated, ValidationFailed, error_response
+from app.proxy import client_address
 from app.runtime import Runtime
 
 HERE = Path(__file__).resolve().parent

@@ -10,10 +10,10 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app import urls
 from app.db import transaction
 from app.errors import NotFound, PayloadTooLarge, ValidationFailed
 from app.ids import new_id
-from app import urls
 from app.runtime import Runtime
 from content.config import content_settings
 from content.media import images

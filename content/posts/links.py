@@ -17,7 +17,9 @@ import ada_url
 
 
 def _unsafe_char(link: str) -> bool:
-    return any(ch == "\\" or ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in link)
+    return any(
+        ch == "\\" or ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in link
+    )
 
 
 def link_problem(link: str, *, hosts: Iterable[str], schemes: Iterable[str]) -> str | None:

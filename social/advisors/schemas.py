@@ -20,7 +20,7 @@ class MyAdvisorPublic(BaseModel):
     def of(cls, mine: MyAdvisor) -> MyAdvisorPublic:
         a = mine.advisor
         return cls(
-            advisor=UserPublic(id=a.id, display_name=a.display_name, avatar_url=a.avatar_url),
+            advisor=UserPublic.of(a),
             conversation_id=mine.conversation_id,
             assigned_at=mine.assigned_at,
         )

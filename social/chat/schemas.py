@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from app.auth.schemas import BADGE_DESCRIPTION, Badge
+
 if TYPE_CHECKING:
     from social.chat.models import Message
     from social.chat.service import ConversationView
@@ -52,6 +54,7 @@ class Peer(BaseModel):
     user_id: str
     display_name: str
     avatar_url: str | None
+    badge: Badge | None = Field(description=BADGE_DESCRIPTION)
 
 
 class ConversationPublic(BaseModel):

@@ -76,6 +76,7 @@ async def get_or_create_code(db: AsyncSession, rt: Runtime, *, user_id: str) -> 
 class Invited:
     user_id: str
     display_name: str
+    badge: str | None
     redeemed_at: datetime
     status: ReferralStatus
     reward_fen: int
@@ -109,6 +110,7 @@ async def me(db: AsyncSession, rt: Runtime, *, user_id: str) -> MyReferrals:
         Invited(
             user_id=r.referee_id,
             display_name=people[r.referee_id].display_name,
+            badge=people[r.referee_id].badge,
             redeemed_at=r.created_at,
             status=r.status,
             reward_fen=int(amount or 0),

@@ -117,18 +117,28 @@ async def test_forwarded_for_counts_only_from_a_trusted_proxy(rt):
     async with client_with(rt, peer="198.51.100.7") as c:
         for n in range(5):
             hdr = {"X-Forwarded-For": f"203.0.113.{n}"}
-            assert (await c.post("/v1/auth/token", json=phone | {"code": wrong}, headers=hdr)).status_code == 401
-        r = await c.post("/v1/auth/token", json=phone | {"code": code}, headers={"X-Forwarded-For": "203.0.113.99"})
+            assert (
+                await c.post("/v1/auth/token", json=phone | {"code": wrong}, headers=hdr)
+            ).status_code == 401
+        r = await c.post(
+            "/v1/auth/token", json=phone | {"code": code}, headers={"X-Forwarded-For": "203.0.113.99"}
+        )
         assert r.status_code == 429
     # Behind the trusted proxy, each forwarded client has its own count.
     async with client_with(rt, peer="10.0.0.2", trusted_proxies=["10.0.0.2"]) as proxied:
-        for n in range(5):
+        for _ in range(5):
             hdr = {"X-Forwarded-For": "203.0.113.50"}
-            assert (await proxied.post("/v1/auth/token", json=phone | {"code": wrong}, headers=hdr)).status_code == 401
+            assert (
+                await proxied.post("/v1/auth/token", json=phone | {"code": wrong}, headers=hdr)
+            ).status_code == 401
         assert (
-            await proxied.post("/v1/auth/token", json=phone | {"code": code}, headers={"X-Forwarded-For": "203.0.113.50"})
+            await proxied.post(
+                "/v1/auth/token", json=phone | {"code": code}, headers={"X-Forwarded-For": "203.0.113.50"}
+            )
         ).status_code == 429
-        r = await proxied.post("/v1/auth/token", json=phone | {"code": code}, headers={"X-Forwarded-For": "203.0.113.51"})
+        r = await proxied.post(
+            "/v1/auth/token", json=phone | {"code": code}, headers={"X-Forwarded-For": "203.0.113.51"}
+        )
         assert r.status_code == 200, r.text
 
 

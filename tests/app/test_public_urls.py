@@ -45,8 +45,14 @@ async def test_forwarded_headers_are_ignored_from_an_untrusted_peer(rt, users):
 
 async def test_a_trusted_proxy_names_the_public_scheme_and_host(rt, users):
     alice = await users.make("alice")
-    fwd = {"X-Forwarded-Host": "quanzi.bank.example", "X-Forwarded-Proto": "https", "X-Forwarded-For": "1.2.3.4"}
-    async with client_with(rt, trusted_proxies=["10.0.0.0/8"], peer="10.1.2.3", base_url="http://node7:8000") as c:
+    fwd = {
+        "X-Forwarded-Host": "quanzi.bank.example",
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-For": "1.2.3.4",
+    }
+    async with client_with(
+        rt, trusted_proxies=["10.0.0.0/8"], peer="10.1.2.3", base_url="http://node7:8000"
+    ) as c:
         assert (await _media_url(c, alice, **fwd)).startswith("https://quanzi.bank.example/v1/media/m_")
         r = await c.get("/v1/referrals/me", headers=alice.headers | fwd)
         assert r.json()["share_url"].startswith("https://quanzi.bank.example/r/")
@@ -54,7 +60,9 @@ async def test_a_trusted_proxy_names_the_public_scheme_and_host(rt, users):
 
 async def test_a_configured_public_base_url_wins(rt, users):
     alice = await users.make("alice")
-    async with client_with(rt, public_base_url="https://cdn.bank.example/quanzi/", base_url="http://node7:8000") as c:
+    async with client_with(
+        rt, public_base_url="https://cdn.bank.example/quanzi/", base_url="http://node7:8000"
+    ) as c:
         assert (await _media_url(c, alice)).startswith("https://cdn.bank.example/quanzi/v1/media/m_")
 
 

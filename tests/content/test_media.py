@@ -259,7 +259,9 @@ async def test_a_removed_posts_images_are_not_served(client, users, rt):
 async def test_a_muted_user_cannot_upload(client, users, rt):
     bob = await users.make("bob")
     mod = await users.make("mod", roles="moderator,user")
-    r = await client.post(f"/v1/moderation/users/{bob.id}/mute", json={"hours": 1, "reason": "spam"}, headers=mod.headers)
+    r = await client.post(
+        f"/v1/moderation/users/{bob.id}/mute", json={"hours": 1, "reason": "spam"}, headers=mod.headers
+    )
     assert r.status_code == 200
     r = await upload(client, bob, jpeg_with_gps_and_orientation())
     assert r.status_code == 403 and error_code(r) == "forbidden"

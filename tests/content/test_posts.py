@@ -161,7 +161,9 @@ async def test_unknown_post_is_not_found_everywhere(client, users):
 async def test_product_links_that_leave_the_bank_are_refused(client, users, link):
     adv = await users.make("advisor", roles="advisor,user")
     product = {"product_id": "p", "title": "t", "link": link}
-    r = await client.post("/v1/posts", json={"kind": "post", "text": "x", "product": product}, headers=adv.headers)
+    r = await client.post(
+        "/v1/posts", json={"kind": "post", "text": "x", "product": product}, headers=adv.headers
+    )
     assert r.status_code == 422, r.text
     assert error_code(r) == "validation_error"
     assert r.json()["error"]["details"]["field"] == "product.link"
@@ -174,6 +176,8 @@ async def test_product_links_that_leave_the_bank_are_refused(client, users, link
 async def test_bank_links_and_app_deep_links_are_accepted(client, users, link):
     adv = await users.make("advisor", roles="advisor,user")
     product = {"product_id": "p", "title": "t", "link": link}
-    r = await client.post("/v1/posts", json={"kind": "post", "text": "x", "product": product}, headers=adv.headers)
+    r = await client.post(
+        "/v1/posts", json={"kind": "post", "text": "x", "product": product}, headers=adv.headers
+    )
     assert r.status_code == 201, r.text
     assert r.json()["product"]["link"] == link
