@@ -5,6 +5,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
+from app.auth.schemas import BADGE_DESCRIPTION, Badge
+
 if TYPE_CHECKING:
     from content.moderation import service as moderation
     from content.moderation.service import Decided, Queued, Terms
@@ -157,6 +159,7 @@ class ItemMedia(BaseModel):
 class AuthorCard(BaseModel):
     id: str
     display_name: str
+    badge: Badge | None = Field(description=BADGE_DESCRIPTION)
     muted_until: datetime | None
 
 
@@ -190,7 +193,12 @@ class AuthorHistory(BaseModel):
     @classmethod
     def of(cls, h: moderation.AuthorHistory) -> AuthorHistory:
         return cls(
-            author=AuthorCard(id=h.author.id, display_name=h.author.display_name, muted_until=h.muted_until),
+            author=AuthorCard(
+                id=h.author.id,
+                display_name=h.author.display_name,
+                badge=h.author.badge,
+                muted_until=h.muted_until,
+            ),
             items=[
                 PastItem(
                     id=p.item.id,

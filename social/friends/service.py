@@ -231,6 +231,7 @@ async def send_request(
                         "request_id": req.id,
                         "from_user_id": user_id,
                         "display_name": me.display_name if me else "",
+                        "badge": me.badge if me else None,
                         "message": message,
                     },
                 )
@@ -258,6 +259,7 @@ async def _accept(db: AsyncSession, rt: Runtime, req: FriendRequest, *, now: dat
             "request_id": req.id,
             "user_id": req.to_id,
             "display_name": accepter.display_name if accepter else "",
+            "badge": accepter.badge if accepter else None,
         },
     )
 

@@ -252,6 +252,7 @@ async def reward_referrer(db: AsyncSession, rt: Runtime, user_id: str) -> None:
             "amount_fen": amount,
             "referee_id": user_id,
             "display_name": referee.display_name if referee else "",
+            "badge": referee.badge if referee else None,
         },
     )
 
