@@ -33,6 +33,9 @@ def _token_public(pair: sessions.TokenPair, user: User) -> TokenPublic:
 
 @router.post("/v1/auth/otp", status_code=202, response_model=OtpSent)
 async def request_otp(body: OtpRequest, request: Request, rt: Rt) -> OtpSent:
+    """Send a login code to the phone. Sends to one number back off: 3 at once, then waits
+    of 1, 2, 4 … minutes (at most an hour) between codes; too early is 429 `rate_limited`
+    with `Retry-After` (seconds left). Per client address: an hourly cap."""
     code = await auth.request_code(rt, phone=body.phone, client_ip=client_address(request.scope))
     return OtpSent(dev_code=code)
 
