@@ -20,6 +20,7 @@ from app.auth.schemas import (
 )
 from app.deps import Authenticated, CurrentUser, DbSession, Rt, ServiceCaller
 from app.errors import Conflict, InvalidCardToken, NotFound, Unauthenticated, ValidationFailed, documented
+from app.proxy import client_address
 
 router = APIRouter(tags=["auth"])
 
@@ -35,15 +36,22 @@ def _token_public(pair: sessions.TokenPair, user: User) -> TokenPublic:
 
 @router.post("/v1/auth/otp", status_code=202, response_model=OtpSent)
 async def request_otp(body: OtpRequest, request: Request, rt: Rt) -> OtpSent:
-    client_ip = request.client.host if request.client else "unknown"
-    code = await auth.request_code(rt, phone=body.phone, client_ip=client_ip)
+    """Send a login code to the phone. Sends to one number back off: 3 at once, then waits
+    of 1, 2, 4 … minutes (at most an hour) between codes; too early is 429 `rate_limited`
+    with `Retry-After` (seconds left). Per client address: an hourly cap."""
+    code = await auth.request_code(rt, phone=body.phone, client_ip=client_address(request.scope))
     return OtpSent(dev_code=code)
 
 
 @router.post("/v1/auth/token", response_model=TokenPublic)
-async def token(body: TokenRequest, db: DbSession, rt: Rt) -> TokenPublic:
-    """Log in with a one-time code: a new session's access token (short-lived) and refresh token."""
-    pair, user = await auth.login(db, rt, phone=body.phone, code=body.code)
+async def token(body: TokenRequest, request: Request, db: DbSession, rt: Rt) -> TokenPublic:
+    """Log in with a one-time code: a new session's access token (short-lived) and refresh token.
+
+    Wrong codes are counted per number and client address: after 5 a client gets 429
+    `rate_limited` (with `Retry-After`) for that number, while the code stays good for others."""
+    pair, user = await auth.login(
+        db, rt, phone=body.phone, code=body.code, client_ip=client_address(request.scope)
+    )
     return _token_public(pair, user)
 
 
@@ -70,9 +78,13 @@ async def me(user: CurrentUser) -> MePublic:
 
 
 @router.patch("/v1/me", response_model=MePublic)
-async def update_me(body: MeUpdate, user: CurrentUser, db: DbSession) -> MePublic:
+async def update_me(body: MeUpdate, user: CurrentUser, db: DbSession, rt: Rt) -> MePublic:
+    """Change my display name or discoverability. A name is normalised (NFKC, invisible
+    characters dropped); 422 `validation_error` with `details.reason`: `blank` (nothing
+    visible), `control_characters`, or `reserved_name` (words such as 理财经理, 管理员,
+    客服, 官方, admin, official are for staff, who carry a `badge`)."""
     updated = await auth.update_me(
-        db, user_id=user.id, display_name=body.display_name, discoverable=body.discoverable
+        db, rt, user_id=user.id, display_name=body.display_name, discoverable=body.discoverable
     )
     return MePublic.of(updated)
 

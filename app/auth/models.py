@@ -8,6 +8,7 @@ from enum import StrEnum
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from app.auth.names import Badge, badge_of
 from app.dbenums import enum_field, one_of
 from app.dbtypes import at_field
 
@@ -38,6 +39,11 @@ class User(SQLModel, table=True):
 
     def has_role(self, role: str) -> bool:
         return role in self.role_set
+
+    @property
+    def badge(self) -> Badge | None:
+        """The verified staff badge (``app.auth.names``)."""
+        return badge_of(self.role_set)
 
 
 class Card(SQLModel, table=True):

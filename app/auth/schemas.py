@@ -1,12 +1,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field, StrictBool
 
 from app.auth.cards import REF_PATTERN
 from app.auth.models import User
+from app.auth.names import Badge, badge_of
+
+if TYPE_CHECKING:
+    from app.auth.service import Caller
+
+BADGE_DESCRIPTION = (
+    'verified staff badge to show next to the name: "advisor" (理财经理), "staff" (moderator, '
+    "admin, editor) or null; only a role gives it, never the name"
+)
 
 
 class OtpRequest(BaseModel):
@@ -31,6 +40,7 @@ class MePublic(BaseModel):
     is_cardholder: bool
     discoverable: bool
     phone_masked: str
+    badge: Badge | None = Field(description=BADGE_DESCRIPTION)
 
     @classmethod
     def of(cls, user: User) -> MePublic:
@@ -38,6 +48,7 @@ class MePublic(BaseModel):
             id=user.id,
             display_name=user.display_name,
             avatar_url=user.avatar_url,
+            badge=badge_of(user.role_set),
             roles=sorted(user.role_set),
             is_cardholder=user.is_cardholder,
             discoverable=user.discoverable,
@@ -51,6 +62,11 @@ class UserPublic(BaseModel):
     id: str
     display_name: str
     avatar_url: str | None
+    badge: Badge | None = Field(description=BADGE_DESCRIPTION)
+
+    @classmethod
+    def of(cls, p: Caller) -> UserPublic:
+        return cls(id=p.id, display_name=p.display_name, avatar_url=p.avatar_url, badge=p.badge)
 
 
 class TokenPublic(BaseModel):

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from app.auth.schemas import BADGE_DESCRIPTION, Badge
 from app.types import SeqNumber
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ class Peer(BaseModel):
     user_id: str
     display_name: str
     avatar_url: str | None
+    badge: Badge | None = Field(description=BADGE_DESCRIPTION)
 
 
 class ConversationPublic(BaseModel):

@@ -213,8 +213,10 @@ async def send_request(
 ) -> PeerRequest:
     """Ask ``to_user_id`` to be friends; a crossing pending request is accepted instead.
 
-    Raises ValidationFailed (self), NotFound (unknown or blocked either way), Conflict
-    (already friends or already pending), RateLimited."""
+    A user who is not discoverable is found only by people already in touch with them: a
+    stranger's request is answered as for an unknown id; asking back someone who asked me
+    works. Raises ValidationFailed (self), NotFound (unknown, not discoverable, or blocked
+    either way), Conflict (already friends or already pending), RateLimited."""
     if to_user_id == user_id:
         raise ValidationFailed("you cannot befriend yourself", field="user_id")
     await fixed_window(
@@ -226,7 +228,8 @@ async def send_request(
     now = rt.clock.now()
     try:
         async with transaction(db):
-            if not await auth.user_exists(db, to_user_id) or await is_blocked_either(db, user_id, to_user_id):
+            target = await auth.get_profile(db, to_user_id)
+            if target is None or await is_blocked_either(db, user_id, to_user_id):
                 raise NotFound("user not found", user_id=to_user_id)
             if await are_friends(db, user_id, to_user_id):
                 raise Conflict("already friends", user_id=to_user_id)
@@ -237,6 +240,8 @@ async def send_request(
                     )
                 )
             ).scalar_one_or_none()
+            if existing is None and not target.discoverable:
+                raise NotFound("user not found", user_id=to_user_id)  # as if unknown: no probing by id
             if existing is not None and existing.from_id == user_id:
                 raise Conflict("a request is already pending", request_id=existing.id)
             if existing is not None:
@@ -265,6 +270,7 @@ async def send_request(
                         "request_id": req.id,
                         "from_user_id": user_id,
                         "display_name": me.display_name if me else "",
+                        "badge": me.badge if me else None,
                         "message": message,
                     },
                 )
@@ -292,6 +298,7 @@ async def _accept(db: AsyncSession, rt: Runtime, req: FriendRequest, *, now: dat
             "request_id": req.id,
             "user_id": req.to_id,
             "display_name": accepter.display_name if accepter else "",
+            "badge": accepter.badge if accepter else None,
         },
     )
 
@@ -352,6 +359,7 @@ class Friend:
     user_id: str
     display_name: str
     avatar_url: str | None
+    badge: str | None
     since: datetime
 
 
@@ -367,7 +375,7 @@ async def list_friends(db: AsyncSession, *, user_id: str, limit: int, cursor: st
         ),
     ).subquery()
     users = auth.profiles_sql()
-    stmt = select(users.c.id, users.c.display_name, users.c.avatar_url, q.c.since).join(
+    stmt = select(users.c.id, users.c.display_name, users.c.avatar_url, users.c.roles, q.c.since).join(
         q, q.c.uid == users.c.id
     )
     if after is not None:
@@ -375,7 +383,10 @@ async def list_friends(db: AsyncSession, *, user_id: str, limit: int, cursor: st
     rows = (await db.execute(stmt.order_by(users.c.id).limit(limit + 1))).all()
     await end_read(db)
     more = len(rows) > limit
-    items = [Friend(*row) for row in rows[:limit]]
+    items = [
+        Friend(uid, name, avatar, auth.badge_of_roles(roles), since)
+        for uid, name, avatar, roles, since in rows[:limit]
+    ]
     return Chunk(items, next_cursor=encode_cursor(items[-1].user_id) if more else None)
 
 
