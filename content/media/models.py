@@ -21,3 +21,5 @@ class Media(SQLModel, table=True):
     thumb_height: int
     size_bytes: int
     created_at: datetime = at_field()
+    # Set when the owner removes the upload: it is no longer served nor attachable.
+    removed_at: datetime | None = at_field(nullable=True)

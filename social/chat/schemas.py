@@ -119,13 +119,25 @@ class TextBody(BaseModel):
     text: Annotated[str, StringConstraints(min_length=1)]
 
 
+class ImageBody(BaseModel):
+    """An image I uploaded (``POST /v1/media``); the stored message carries its URLs and sizes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["image"]
+    media_id: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+
+
+ClientBody = Annotated[TextBody | ImageBody, Field(discriminator="kind")]
+
+
 class MessageCreate(BaseModel):
     """REST twin of the WebSocket ``send`` frame."""
 
     model_config = ConfigDict(extra="forbid")
 
     cid: Cid
-    body: TextBody
+    body: ClientBody
 
 
 class Ack(BaseModel):
@@ -155,7 +167,7 @@ class SendFrame(BaseModel):
     op: Literal["send"]
     cid: Cid
     conversation_id: ConversationId
-    body: TextBody
+    body: ClientBody
 
 
 class SyncFrame(BaseModel):

@@ -45,6 +45,7 @@ from app.metrics import MESSAGES, count_after_commit
 from app.pagination import SEQ_CURSOR, TIME_ID_CURSOR, Chunk, decode_cursor, encode_cursor
 from app.realtime.hub import user_channel
 from app.runtime import Runtime
+from content.media import service as media
 from social.chat.models import (
     Conversation,
     ConversationKind,
@@ -686,9 +687,9 @@ async def _start_direct(
 
 
 def check_text(rt: Runtime, *, kind: str, body: dict[str, Any]) -> str:
-    """The text of a client's message body. Raises ValidationFailed."""
+    """The text of a client's text message body. Raises ValidationFailed."""
     if kind != MessageKind.TEXT:
-        raise ValidationFailed("clients send text messages", field="body.kind")
+        raise ValidationFailed("clients send text or image messages", field="body.kind")
     text = body.get("text")
     if not isinstance(text, str) or not text.strip():
         raise ValidationFailed("text must not be blank", field="body.text")
@@ -701,6 +702,22 @@ def check_text(rt: Runtime, *, kind: str, body: dict[str, Any]) -> str:
     return text
 
 
+async def client_body(
+    db: AsyncSession, rt: Runtime, *, user_id: str, kind: str, body: dict[str, Any]
+) -> tuple[MessageKind, dict[str, Any]]:
+    """The kind and stored body of a client's message: a text, or an image from the sender's
+    own uploads (``content.media``: its URLs and sizes, thumbnail included). Raises
+    ValidationFailed."""
+    if kind == MessageKind.IMAGE:
+        media_id = body.get("media_id")
+        if not isinstance(media_id, str):
+            raise ValidationFailed("media_id is required", field="body.media_id")
+        image = await media.attachable_image(db, rt, owner_id=user_id, media_id=media_id)
+        await end_read(db)
+        return MessageKind.IMAGE, image
+    return MessageKind.TEXT, {"text": check_text(rt, kind=kind, body=body)}
+
+
 async def send_message(
     db: AsyncSession,
     rt: Runtime,
@@ -711,9 +728,10 @@ async def send_message(
     kind: str,
     body: dict[str, Any],
 ) -> tuple[Message, bool]:
-    """Post a member's message, idempotent by ``cid``: a resend returns the stored message
-    (and True). Locks the conversation row. Raises NotFound, Forbidden, ValidationFailed."""
-    text = check_text(rt, kind=kind, body=body)
+    """Post a member's text or image message, idempotent by ``cid``: a resend returns the
+    stored message (and True). Locks the conversation row. Raises NotFound, Forbidden,
+    ValidationFailed."""
+    stored_kind, stored_body = await client_body(db, rt, user_id=user_id, kind=kind, body=body)
     try:
         async with transaction(db):
             msg = await _append(
@@ -721,8 +739,8 @@ async def send_message(
                 rt,
                 conversation_id=conversation_id,
                 sender_id=user_id,
-                kind=MessageKind.TEXT,
-                body={"text": text},
+                kind=stored_kind,
+                body=stored_body,
                 cid=cid,
                 guard=True,
             )

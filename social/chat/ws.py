@@ -1,8 +1,9 @@
 """Chat's WebSocket ops (``send``, ``sync``, ``read``) and its gap filler, registered with
 the gateway through ``app.features`` (see ``app/realtime/ops.py``).
 
-A ``send`` goes through the worker's group-commit batcher (``batcher.py``) and is answered
-with an ``ack`` before the connection reads its next frame; ``sync`` answers the missed
+A text ``send`` goes through the worker's group-commit batcher (``batcher.py``), an image
+``send`` straight through ``chat.send_message``; either is answered with an ``ack`` before
+the connection reads its next frame; ``sync`` answers the missed
 messages as ``message`` frames, then ``synced``; ``read`` moves the read marker. The
 protocol for client developers is ``docs/protocol.md``.
 """
@@ -15,18 +16,33 @@ from app.realtime.ordering import Gap
 from app.runtime import Runtime
 from social.chat import service as chat
 from social.chat.batcher import batcher
+from social.chat.models import MessageKind
 from social.chat.schemas import ReadFrame, SendFrame, SyncFrame
 
 
 async def handle_send(socket: Socket, frame: SendFrame) -> None:
-    # Stored with the other sends queued on this worker, in one transaction.
-    msg, _ = await batcher(socket.rt).send(
-        user_id=socket.user_id,
-        conversation_id=frame.conversation_id,
-        cid=frame.cid,
-        kind=frame.body.kind,
-        body=frame.body.model_dump(),
-    )
+    msg: chat.StoredMessage
+    if frame.body.kind == MessageKind.IMAGE:
+        # Rare, and it reads the sender's upload first: stored on its own.
+        async with socket.rt.sessionmaker() as db:
+            msg, _ = await chat.send_message(
+                db,
+                socket.rt,
+                user_id=socket.user_id,
+                conversation_id=frame.conversation_id,
+                cid=frame.cid,
+                kind=frame.body.kind,
+                body=frame.body.model_dump(),
+            )
+    else:
+        # Stored with the other text sends queued on this worker, in one transaction.
+        msg, _ = await batcher(socket.rt).send(
+            user_id=socket.user_id,
+            conversation_id=frame.conversation_id,
+            cid=frame.cid,
+            kind=frame.body.kind,
+            body=frame.body.model_dump(),
+        )
     await socket.write(
         {
             "op": "ack",
