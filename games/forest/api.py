@@ -10,6 +10,7 @@ from games.forest.schemas import (
     CollectPublic,
     ContributeIn,
     ForestPublic,
+    FriendForestDetail,
     FriendsPublic,
     GroveIn,
     GrovePublic,
@@ -39,6 +40,17 @@ async def collect(ball_id: str, user: CurrentUser, db: DbSession, rt: Rt) -> Col
 @router.get("/v1/forest/friends", response_model=FriendsPublic)
 async def friends(user: CurrentUser, db: DbSession, rt: Rt) -> FriendsPublic:
     return FriendsPublic.of(await forest.list_friends(db, rt, user_id=user.id))
+
+
+@router.get(
+    "/v1/forest/friends/{friend_id}",
+    response_model=FriendForestDetail,
+    responses={404: {"description": "no such user, or not my friend"}},
+)
+async def friend_forest(friend_id: str, user: CurrentUser, db: DbSession, rt: Rt) -> FriendForestDetail:
+    """A friend's forest: their live balls with ids, what I may take from each now, their
+    protection. Collect with ``POST /v1/forest/balls/{id}/collect``."""
+    return FriendForestDetail.of(await forest.friend_forest(db, rt, user_id=user.id, friend_id=friend_id))
 
 
 @router.post("/v1/forest/friends/{friend_id}/water", response_model=WaterPublic)
