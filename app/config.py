@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     # while someone explores; they are real sessions, ended by POST /v1/auth/logout.
     demo_token_ttl_s: int = Field(default=24 * 3600, gt=0)
     otp_ttl_s: int = 300
+    # users.last_active_at is written at most this often per user (authenticated requests,
+    # socket activity): an activity signal, not a log.
+    last_active_every_s: int = Field(default=5 * 60, ge=0)
     otp_max_attempts: int = 5
     otp_per_phone_per_hour: int = 5
     otp_per_ip_per_hour: int = 1000

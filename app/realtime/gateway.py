@@ -40,6 +40,7 @@ from pydantic import BaseModel, StringConstraints, TypeAdapter, ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from app import features
+from app.auth import service as auth
 from app.auth import sessions
 from app.errors import (
     PayloadTooLarge,
@@ -198,12 +199,20 @@ class Connection:
         self.settings = rt.settings
         self.bucket = Bucket(rt.settings.ws_send_rate_per_s, rt.settings.ws_send_burst)
         self.last_heard = time.monotonic()
+        self.last_active_at = caller.user.last_active_at  # business time, as last written
         self._write_lock = asyncio.Lock()
 
     async def write(self, frame: dict[str, Any]) -> None:
         data = dumps(frame)
         async with self._write_lock:
             await self.ws.send_text(data)
+
+    async def note_activity(self) -> None:
+        """``users.last_active_at`` for a socket in use (throttled like HTTP requests)."""
+        if auth.activity_due(self.rt, self.last_active_at):
+            async with self.rt.sessionmaker() as db:
+                await auth.note_activity(db, self.rt, user_id=self.user_id)
+            self.last_active_at = self.rt.clock.now()
 
     async def close(self, code: int, reason: str) -> None:
         async with self._write_lock:
@@ -318,6 +327,7 @@ class Connection:
                 raise wrapped.error from None
             if op.metered:
                 self.bucket.take()
+            await self.note_activity()
             await op.handle(self, frame)
         except QuanziError as exc:
             await self.write(error_frame(exc, cid))
@@ -401,6 +411,7 @@ async def serve(ws: WebSocket, rt: Runtime) -> None:
         return
     user_id = caller.user.id
     conn = Connection(ws, rt, caller, registry())
+    await conn.note_activity()
     async with rt.hub.subscribe([user_channel(user_id)]) as sub:
         # Subscribed before "ready": whatever is published from here on reaches this device.
         with contextlib.suppress(*_SEND_ERRORS):
