@@ -118,7 +118,7 @@ async def test_boards_are_rebuilt_at_start_up_when_redis_is_empty(client, rt, us
     """A restart on an empty Redis (the demo's in-process one) serves the same boards."""
     from app.main import create_app
 
-    a, b, c, d = await _activity(client, rt, users)
+    a, b, _, _ = await _activity(client, rt, users)
     before = await _board(client, a, "steps", scope="global", period="all")
     async for key in rt.redis.scan_iter(match=rt.keys("*")):
         await rt.redis.delete(key)
