@@ -180,6 +180,8 @@ class Settings(BaseSettings):
     ws_send_rate_per_s: float = Field(default=50.0, gt=0)  # per connection: send/sync/read frames
     ws_send_burst: int = Field(default=100, gt=0)
     ws_sync_max: int = Field(default=1000, gt=0)  # messages per sync; more: sync again
+    # typing/presence frames: at most one relayed per connection and conversation this often
+    ws_typing_every_s: float = Field(default=3.0, ge=0)
     ws_gap_wait_s: float = Field(default=0.2, ge=0)  # hold a push this long for a lower seq, then fetch it
 
     # content (QUANZI_CONTENT_*) and games

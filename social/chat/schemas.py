@@ -180,3 +180,17 @@ class ReadFrame(BaseModel):
     op: Literal["read"]
     conversation_id: ConversationId
     seq: SeqNumber
+
+
+class TypingFrame(BaseModel):
+    """I am typing in a conversation (send again every few seconds while typing)."""
+
+    op: Literal["typing"]
+    conversation_id: ConversationId
+
+
+class PresenceFrame(BaseModel):
+    """Which other members of a conversation have a live socket now."""
+
+    op: Literal["presence"]
+    conversation_id: ConversationId

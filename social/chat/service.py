@@ -618,6 +618,16 @@ async def messages_after(
     return rows, synced, more
 
 
+async def ephemeral_audience(db: AsyncSession, *, user_id: str, conversation_id: str) -> list[str]:
+    """Who may see my typing and presence in a conversation: the other members, less anyone
+    I blocked or who blocked me. Raises NotFound when I am not a member."""
+    await access_conversation(db, conversation_id=conversation_id, user_id=user_id)
+    others = [u for u in await member_ids(db, conversation_id) if u != user_id]
+    blocked = await friends.blocked_ids(db, user_id) if others else set()
+    await end_read(db)
+    return [u for u in others if u not in blocked]
+
+
 # ---- changing --------------------------------------------------------------------------
 
 
