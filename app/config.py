@@ -184,6 +184,17 @@ class Settings(BaseSettings):
     ws_typing_every_s: float = Field(default=3.0, ge=0)
     ws_gap_wait_s: float = Field(default=0.2, ge=0)  # hold a push this long for a lower seq, then fetch it
 
+    # offline push (app/push): "log" records what would be sent (dev, test); "providers"
+    # posts to APNs / FCM / HMS with the credentials below (prod)
+    push_backend: Literal["log", "providers"] = "log"
+    push_apns_topic: str = ""  # the app's bundle id
+    push_apns_jwt: str = ""  # provider authentication token (ES256 JWT), rotated by operations
+    push_apns_sandbox: bool = False
+    push_fcm_project: str = ""
+    push_fcm_access_token: str = ""
+    push_hms_app_id: str = ""
+    push_hms_access_token: str = ""
+
     # content (QUANZI_CONTENT_*) and games
     content: ContentSettings = Field(default_factory=ContentSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)

@@ -38,6 +38,7 @@ FEATURES: tuple[str, ...] = (
     "app.idempotency",
     "app.wallet",
     "app.notifications",
+    "app.push",
     "app.ops",
     "app.devtools",
     "app.scheduler",

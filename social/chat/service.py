@@ -43,6 +43,7 @@ from app.errors import Forbidden, NotFound, ValidationFailed
 from app.ids import new_id
 from app.metrics import MESSAGES, count_after_commit
 from app.pagination import SEQ_CURSOR, TIME_ID_CURSOR, Chunk, decode_cursor, encode_cursor
+from app.push import service as push
 from app.realtime.hub import user_channel
 from app.runtime import Runtime
 from content.media import service as media
@@ -90,6 +91,33 @@ def message_frame(m: StoredMessage) -> dict[str, Any]:
             "created_at": m.created_at.isoformat(),
         },
     }
+
+
+_PUSH_PREVIEW = {
+    MessageKind.IMAGE: "[图片]",
+    MessageKind.TRANSFER: "[转账]",
+    MessageKind.RED_PACKET: "[红包]",
+    MessageKind.PRODUCT: "[理财产品]",
+}
+
+
+async def push_offline(rt: Runtime, members: list[str], frame: dict[str, Any]) -> None:
+    """After commit: the offline members (not the sender) get a push for a new ``message``
+    frame (``app.push``: kind ``money`` for transfers and red packets, else ``chat``;
+    system messages are not pushed)."""
+    m = frame["message"]
+    kind = m["kind"]
+    if kind == MessageKind.SYSTEM:
+        return
+    text = m["body"].get("text") if kind == MessageKind.TEXT else _PUSH_PREVIEW.get(MessageKind(kind), "")
+    await push.offline_push(
+        rt,
+        user_ids=[u for u in members if u != m["sender_id"]],
+        kind="money" if kind in (MessageKind.TRANSFER, MessageKind.RED_PACKET) else "chat",
+        title="新消息",
+        body=str(text or "")[:80],
+        data={"conversation_id": frame["conversation_id"], "seq": frame["seq"], "message_id": m["id"]},
+    )
 
 
 def is_member_sql(conversation_id: Any, user_id: Any) -> Any:
@@ -276,6 +304,7 @@ async def _append(
 
     async def publish() -> None:
         await rt.hub.publish_many([user_channel(u) for u in members], frame)
+        await push_offline(rt, members, frame)
 
     after_commit(db, publish)
     count_after_commit(db, MESSAGES.labels(kind))
