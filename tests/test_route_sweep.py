@@ -31,9 +31,7 @@ PUBLIC = {
 # as an <img> tag loads it (no Authorization header). The rendered pictures (forest
 # widget and certificates, the referral poster) show a user's own data: they need a token.
 # A referral share page and its poster (/r/{code}) are public: the code is what was shared.
-PUBLIC_PATTERNS = [
-    re.compile(p) for p in (r"^/v1/media/\{[^}]+\}/\{[^}]+\}$", r"^/v1/dev/", r"^/r/\{code\}")
-]
+PUBLIC_PATTERNS = [re.compile(p) for p in (r"^/v1/media/\{[^}]+\}/\{[^}]+\}$", r"^/v1/dev/", r"^/r/\{code\}")]
 
 JUNK_BODIES = [
     b"",

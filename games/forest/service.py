@@ -716,11 +716,13 @@ async def contribute(
 # ---------------------------------------------------------------- pictures' state
 
 
-async def widget_state(db: AsyncSession, rt: Runtime, *, user_id: str):  # type: ignore[no-untyped-def]
-    """What the widget shows, as a frozen state (the picture's cache key)."""
+async def widget_state(db: AsyncSession, rt: Runtime, *, user_id: str, scale: int = 1, theme: str = "light"):  # type: ignore[no-untyped-def]
+    """What the widget shows, as a frozen state (the picture's cache key): ripe balls'
+    grams, ripening balls' grams and hours left, the tree's stage; size and theme."""
     from games.forest.images import WidgetState
 
     r = rules().forest
+    now = rt.clock.now()
     forest = await get_forest(db, rt, user_id=user_id)
     me = await auth.get_profile(db, user_id)
     name = me.display_name if me else ""
@@ -736,6 +738,14 @@ async def widget_state(db: AsyncSession, rt: Runtime, *, user_id: str):  # type:
         stage=stage,
         stage_name=r.stages[stage],
         stages=len(r.stages),
+        ripe_g=tuple(b.ball.remaining_g for b in forest.balls if b.state == "ripe")[:6],
+        ripening=tuple(
+            (b.ball.remaining_g, max(1, -(-int((b.ball.ripe_at - now).total_seconds()) // 3600)))
+            for b in forest.balls
+            if b.state != "ripe"
+        )[:6],
+        scale=scale,
+        theme=theme,
     )
 
 
