@@ -1,6 +1,11 @@
 """The OpenAPI document and the interactive docs (``/openapi.json``, ``/docs``, ``/redoc``),
 served behind ``app.exposure.guard("docs")``.
 
+The pages work without internet (a bank intranet, a headless browser): Swagger UI's and
+ReDoc's scripts, stylesheet and favicon are served by the service itself from
+``/docs/assets/…``, read from the installed ``fastapi-offline`` package (PyPI; never
+copied into this repository). No page loads anything from a CDN or Google Fonts.
+
 The document describes errors as they are served: every operation's 422 is the error
 envelope (``ErrorEnvelope``, not FastAPI's ``{"detail": …}``), an operation with a body
 may answer 413 ``payload_too_large`` (``app/inputguard.py``), and any operation may
@@ -9,16 +14,33 @@ answer 503 ``unavailable`` with ``Retry-After`` when the database is unreachable
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import fastapi_offline
 from fastapi import Depends, FastAPI
-from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel
 
 from app.config import Settings
+from app.errors import NotFound
 from app.exposure import guard
+
+ASSETS_DIR = Path(fastapi_offline.__file__).parent / "static"
+ASSETS_URL = "/docs/assets"
+# The only files served from ASSETS_DIR (no path from the request reaches the filesystem).
+ASSETS = {
+    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+    "swagger-ui.css": "text/css; charset=utf-8",
+    "redoc.standalone.js": "text/javascript; charset=utf-8",
+    "favicon.png": "image/png",
+}
 
 
 class ErrorBody(BaseModel):
@@ -85,8 +107,34 @@ def mount_docs(app: FastAPI, settings: Settings) -> None:
 
     @app.get("/docs", include_in_schema=False, dependencies=deps)
     async def swagger() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} — API")
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title} — API",
+            swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
+            swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
+            swagger_favicon_url=f"{ASSETS_URL}/favicon.png",
+            oauth2_redirect_url="/docs/oauth2-redirect",
+            swagger_ui_parameters={"persistAuthorization": True},
+        )
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False, dependencies=deps)
+    async def swagger_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
 
     @app.get("/redoc", include_in_schema=False, dependencies=deps)
     async def redoc() -> HTMLResponse:
-        return get_redoc_html(openapi_url="/openapi.json", title=f"{app.title} — API")
+        return get_redoc_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title} — API",
+            redoc_js_url=f"{ASSETS_URL}/redoc.standalone.js",
+            redoc_favicon_url=f"{ASSETS_URL}/favicon.png",
+            with_google_fonts=False,
+        )
+
+    @app.get(ASSETS_URL + "/{name}", include_in_schema=False, dependencies=deps)
+    async def asset(name: str) -> FileResponse:
+        if name not in ASSETS:
+            raise NotFound()
+        return FileResponse(
+            ASSETS_DIR / name, media_type=ASSETS[name], headers={"Cache-Control": "public, max-age=86400"}
+        )
