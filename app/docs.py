@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import fastapi_offline
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, routing
 from fastapi.openapi.docs import (
     get_redoc_html,
     get_swagger_ui_html,
@@ -26,6 +26,7 @@ from fastapi.openapi.docs import (
 )
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from app.config import Settings
@@ -55,18 +56,78 @@ class ErrorEnvelope(BaseModel):
     error: ErrorBody
 
 
-def _error_response(description: str, retry_after: bool = False) -> dict[str, Any]:
+# What each documented error status means (API.md, Conventions); the envelope's ``code``.
+ERROR_MEANINGS: dict[int, str] = {
+    401: "unauthenticated: no valid token",
+    403: "forbidden: not allowed for this caller",
+    404: "not_found: no such resource (or not visible to the caller)",
+    409: "conflict, insufficient_funds, limit_exceeded, already_claimed or sold_out",
+    410: "expired: too late for this action",
+    413: "payload_too_large: the body is above the limit",
+    422: "validation_error: the request is invalid",
+    429: "rate_limited: slow down; retry after Retry-After seconds",
+    503: "unavailable: the database is unreachable; retry",
+}
+_RETRY_AFTER = {429, 503}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route that may answer these error statuses besides the ones
+    found from its dependencies (see ``install_openapi``): ``responses=errors(409, 410)``."""
+    return {status: {"description": ERROR_MEANINGS[status]} for status in statuses}
+
+
+def _error_response(status: int, description: str | None = None) -> dict[str, Any]:
     response: dict[str, Any] = {
-        "description": description,
+        "description": description or ERROR_MEANINGS[status],
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}},
     }
-    if retry_after:
+    if status in _RETRY_AFTER:
         response["headers"] = {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}}
     return response
 
 
+def _calls(dependant: Any) -> set[str]:
+    """The qualified names of every dependency a route runs (recursively)."""
+    found: set[str] = set()
+    for dep in dependant.dependencies:
+        if dep.call is not None:
+            found.add(getattr(dep.call, "__qualname__", ""))
+        found |= _calls(dep)
+    return found
+
+
+def _implied_errors(route: APIRoute) -> set[int]:
+    """The error statuses a route's dependencies and path make possible."""
+    calls = _calls(route.dependant)
+    statuses: set[int] = set()
+    if {"get_caller", "get_service_caller"} & calls:
+        statuses.add(401)
+    if any(name.startswith("require_role.") for name in calls):
+        statuses.add(403)
+    if "get_idempotent" in calls:
+        statuses.add(409)  # the same key with another body
+    if route.dependant.path_params:
+        statuses.add(404)
+    return statuses
+
+
+def _api_routes(app: FastAPI) -> list[tuple[str, APIRoute]]:
+    """(full path, route) of every API route, through included routers."""
+    iter_contexts = getattr(routing, "iter_route_contexts", None)
+    if iter_contexts is None:  # FastAPI before included routers were kept lazily
+        return [(r.path_format, r) for r in app.routes if isinstance(r, APIRoute)]
+    return [
+        (ctx.path_format, ctx.original_route)
+        for ctx in iter_contexts(app.routes)
+        if isinstance(ctx.original_route, APIRoute)
+    ]
+
+
 def install_openapi(app: FastAPI) -> None:
-    """Make ``app.openapi()`` describe the error envelope as served (see the module doc)."""
+    """Make ``app.openapi()`` describe errors as served (see the module doc): every error
+    status an operation may answer, with the ``ErrorEnvelope`` schema; ``Idempotency-Key``
+    required where leaving it out is a 422."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is not None:
@@ -81,14 +142,32 @@ def install_openapi(app: FastAPI) -> None:
         schemas.update(schemas["ErrorEnvelope"].pop("$defs", {}))
         for name in ("HTTPValidationError", "ValidationError"):
             schemas.pop(name, None)
-        for ops in doc.get("paths", {}).values():
-            for op in ops.values():
+        implied = {
+            (method.lower(), path): _implied_errors(route)
+            for path, route in _api_routes(app)
+            if route.include_in_schema
+            for method in route.methods
+        }
+        for path, ops in doc.get("paths", {}).items():
+            for method, op in ops.items():
                 responses = op.setdefault("responses", {})
+                statuses = {int(s) for s in responses if s.isdigit() and int(s) >= 400}
+                statuses |= implied.get((method, path), set())
                 if "422" in responses or "parameters" in op or "requestBody" in op:
-                    responses["422"] = _error_response("validation_error: the request is invalid")
+                    statuses.add(422)
                 if "requestBody" in op:
-                    responses["413"] = _error_response("payload_too_large: the body is above the limit")
-                responses["503"] = _error_response("unavailable: the database is unreachable; retry", True)
+                    statuses.add(413)
+                statuses.add(503)
+                for status in sorted(statuses):
+                    given = responses.get(str(status), {}).get("description")
+                    responses[str(status)] = _error_response(
+                        status, given if given and given != "Successful Response" else None
+                    )
+                for param in op.get("parameters", []):
+                    if param.get("in") == "header" and param.get("name") == "Idempotency-Key":
+                        param["required"] = True
+                        param["schema"] = {"type": "string", "minLength": 1, "maxLength": 128}
+                        param["description"] = "the same key + the same body replays the first response"
         app.openapi_schema = doc
         return doc
 

@@ -17,6 +17,7 @@ from app.auth.schemas import (
     TokenRequest,
 )
 from app.deps import Authenticated, CurrentUser, DbSession, Rt
+from app.docs import errors
 
 router = APIRouter(tags=["auth"])
 
@@ -30,21 +31,21 @@ def _token_public(pair: sessions.TokenPair, user: User) -> TokenPublic:
     )
 
 
-@router.post("/v1/auth/otp", status_code=202, response_model=OtpSent)
+@router.post("/v1/auth/otp", status_code=202, response_model=OtpSent, responses=errors(429))
 async def request_otp(body: OtpRequest, request: Request, rt: Rt) -> OtpSent:
     client_ip = request.client.host if request.client else "unknown"
     code = await auth.request_code(rt, phone=body.phone, client_ip=client_ip)
     return OtpSent(dev_code=code)
 
 
-@router.post("/v1/auth/token", response_model=TokenPublic)
+@router.post("/v1/auth/token", response_model=TokenPublic, responses=errors(401, 429))
 async def token(body: TokenRequest, db: DbSession, rt: Rt) -> TokenPublic:
     """Log in with a one-time code: a new session's access token (short-lived) and refresh token."""
     pair, user = await auth.login(db, rt, phone=body.phone, code=body.code)
     return _token_public(pair, user)
 
 
-@router.post("/v1/auth/refresh", response_model=TokenPublic)
+@router.post("/v1/auth/refresh", response_model=TokenPublic, responses=errors(401))
 async def refresh(body: RefreshRequest, db: DbSession, rt: Rt) -> TokenPublic:
     """Trade a refresh token for a new pair. Each refresh token works once; presenting a
     spent one revokes its whole session (401)."""

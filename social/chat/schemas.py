@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, StringConstraints, TypeAdapter
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from app.types import SeqNumber
+from social.chat.bodies import TypedMessage
 
 if TYPE_CHECKING:
     from social.chat.models import Message
@@ -33,6 +36,9 @@ class ConversationCreate(BaseModel):
 
 
 class MessagePublic(BaseModel):
+    """A message as served. Its published schema is the union of ``bodies.TypedMessage``:
+    ``body``'s shape follows ``kind`` (and a system body's ``event``)."""
+
     model_config = ConfigDict(from_attributes=True)  # from a ``Message`` row
 
     id: str
@@ -46,6 +52,12 @@ class MessagePublic(BaseModel):
     @classmethod
     def of(cls, m: Message) -> MessagePublic:
         return cls.model_validate(m)
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return handler(TypeAdapter(TypedMessage).core_schema)
 
 
 class Peer(BaseModel):

@@ -3,13 +3,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from app.deps import CurrentUser, DbSession, Rt
+from app.docs import errors
 from social.contacts import service as contacts
 from social.contacts.schemas import StoredMatchPublic, SyncIn, SyncPublic
 
 router = APIRouter(tags=["contacts"])
 
 
-@router.post("/v1/contacts/sync", response_model=SyncPublic)
+@router.post("/v1/contacts/sync", response_model=SyncPublic, responses=errors(429))
 async def sync(body: SyncIn, user: CurrentUser, db: DbSession, rt: Rt) -> SyncPublic:
     return SyncPublic.of(await contacts.sync(db, rt, user_id=user.id, contacts=body.contacts))
 

@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 
 from app.deps import CurrentUser, DbSession, Rt
+from app.docs import errors
 from app.pagination import Cursor, Limit, Page
 from social.friends import service as friends
 from social.friends import suggestions as suggesting
@@ -37,7 +38,12 @@ async def list_suggestions(
     return [SuggestionPublic.of(s) for s in found]
 
 
-@router.post("/v1/friends/requests", status_code=201, response_model=FriendRequestPublic)
+@router.post(
+    "/v1/friends/requests",
+    status_code=201,
+    response_model=FriendRequestPublic,
+    responses=errors(403, 404, 409, 429),
+)
 async def send_request(
     body: FriendRequestCreate, user: CurrentUser, db: DbSession, rt: Rt
 ) -> FriendRequestPublic:
@@ -57,14 +63,18 @@ async def list_requests(
     return found.page(FriendRequestPublic.of)
 
 
-@router.post("/v1/friends/requests/{request_id}/accept", response_model=FriendRequestPublic)
+@router.post(
+    "/v1/friends/requests/{request_id}/accept", response_model=FriendRequestPublic, responses=errors(409)
+)
 async def accept_request(request_id: str, user: CurrentUser, db: DbSession, rt: Rt) -> FriendRequestPublic:
     """The receiver accepts: the two become friends."""
     decided = await friends.decide_request(db, rt, user_id=user.id, request_id=request_id, action="accept")
     return FriendRequestPublic.of(decided)
 
 
-@router.post("/v1/friends/requests/{request_id}/decline", response_model=FriendRequestPublic)
+@router.post(
+    "/v1/friends/requests/{request_id}/decline", response_model=FriendRequestPublic, responses=errors(409)
+)
 async def decline_request(request_id: str, user: CurrentUser, db: DbSession, rt: Rt) -> FriendRequestPublic:
     """The receiver declines."""
     decided = await friends.decide_request(db, rt, user_id=user.id, request_id=request_id, action="decline")

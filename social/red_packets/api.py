@@ -6,6 +6,7 @@ from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 
 from app.deps import CurrentUser, DbSession, IdempotencyKey, Rt
+from app.docs import errors
 from social.red_packets import service as red_packets
 from social.red_packets.schemas import GrabPublic, RedPacketCreate, RedPacketCreated, RedPacketPublic
 
@@ -14,7 +15,7 @@ router = APIRouter(tags=["red packets"])
 PacketId = Annotated[str, Path(min_length=1, max_length=40)]
 
 
-@router.post("/v1/red-packets", status_code=201, response_model=RedPacketCreated)
+@router.post("/v1/red-packets", status_code=201, response_model=RedPacketCreated, responses=errors(403, 404))
 async def create_packet(
     body: RedPacketCreate, user: CurrentUser, db: DbSession, rt: Rt, idem: IdempotencyKey
 ) -> JSONResponse:
@@ -38,7 +39,7 @@ async def create_packet(
     )
 
 
-@router.post("/v1/red-packets/{packet_id}/grab", response_model=GrabPublic)
+@router.post("/v1/red-packets/{packet_id}/grab", response_model=GrabPublic, responses=errors(403, 410))
 async def grab(
     packet_id: PacketId, user: CurrentUser, db: DbSession, rt: Rt, idem: IdempotencyKey
 ) -> JSONResponse:

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 
 from app.deps import CurrentUser, DbSession, IdempotencyKey, Rt
+from app.docs import errors
 from social.transfers import service as transfers
 from social.transfers.schemas import TransferCreate, TransferPublic
 
@@ -14,7 +15,7 @@ router = APIRouter(tags=["transfers"])
 TransferId = Annotated[str, Path(min_length=1, max_length=40)]
 
 
-@router.post("/v1/transfers", status_code=201, response_model=TransferPublic)
+@router.post("/v1/transfers", status_code=201, response_model=TransferPublic, responses=errors(403, 404))
 async def create_transfer(
     body: TransferCreate, user: CurrentUser, db: DbSession, rt: Rt, idem: IdempotencyKey
 ) -> JSONResponse:
@@ -36,7 +37,7 @@ async def create_transfer(
     )
 
 
-@router.post("/v1/transfers/{transfer_id}/accept", response_model=TransferPublic)
+@router.post("/v1/transfers/{transfer_id}/accept", response_model=TransferPublic, responses=errors(403, 410))
 async def accept_transfer(
     transfer_id: TransferId, user: CurrentUser, db: DbSession, rt: Rt, idem: IdempotencyKey
 ) -> JSONResponse:
@@ -49,7 +50,7 @@ async def accept_transfer(
     )
 
 
-@router.post("/v1/transfers/{transfer_id}/decline", response_model=TransferPublic)
+@router.post("/v1/transfers/{transfer_id}/decline", response_model=TransferPublic, responses=errors(403, 410))
 async def decline_transfer(
     transfer_id: TransferId, user: CurrentUser, db: DbSession, rt: Rt, idem: IdempotencyKey
 ) -> JSONResponse:
