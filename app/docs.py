@@ -6,6 +6,9 @@ ReDoc's scripts, stylesheet and favicon are served by the service itself from
 ``/docs/assets/…``, read from the installed ``fastapi-offline`` package (PyPI; never
 copied into this repository). No page loads anything from a CDN or Google Fonts.
 
+``/asyncapi.yaml`` describes the WebSocket protocol (``app/realtime/asyncapi.py``; the
+same file is committed as docs/asyncapi.yaml), under the same exposure rule.
+
 The document describes errors as they are served: every operation's 422 is the error
 envelope (``ErrorEnvelope``, not FastAPI's ``{"detail": …}``), an operation with a body
 may answer 413 ``payload_too_large`` (``app/inputguard.py``), and any operation may
@@ -25,7 +28,7 @@ from fastapi.openapi.docs import (
     get_swagger_ui_oauth2_redirect_html,
 )
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
@@ -146,7 +149,7 @@ def install_openapi(app: FastAPI) -> None:
             (method.lower(), path): _implied_errors(route)
             for path, route in _api_routes(app)
             if route.include_in_schema
-            for method in route.methods
+            for method in route.methods or ()
         }
         for path, ops in doc.get("paths", {}).items():
             for method, op in ops.items():
@@ -183,6 +186,12 @@ def mount_docs(app: FastAPI, settings: Settings) -> None:
     @app.get("/openapi.json", include_in_schema=False, dependencies=deps)
     async def openapi() -> JSONResponse:
         return JSONResponse(app.openapi())
+
+    @app.get("/asyncapi.yaml", include_in_schema=False, dependencies=deps)
+    async def asyncapi_yaml() -> Response:
+        from app.realtime import asyncapi  # the gateway and every feature's ops: loaded on demand
+
+        return Response(asyncapi.render(), media_type="application/yaml; charset=utf-8")
 
     @app.get("/docs", include_in_schema=False, dependencies=deps)
     async def swagger() -> HTMLResponse:

@@ -104,41 +104,84 @@ SystemContent = Annotated[
 
 
 class _Message(BaseModel):
+    """A message as a ``message`` frame carries it (its place is in the frame)."""
+
     id: str
-    conversation_id: str
-    seq: int
     sender_id: str | None = Field(description="null for system messages")
     created_at: datetime
 
 
-class TextMessage(_Message):
+class TextFrameMessage(_Message):
     kind: Literal["text"]
     body: TextContent
 
 
-class ImageMessage(_Message):
+class ImageFrameMessage(_Message):
     kind: Literal["image"]
     body: ImageContent
 
 
-class TransferMessage(_Message):
+class TransferFrameMessage(_Message):
     kind: Literal["transfer"]
     body: TransferContent
 
 
-class RedPacketMessage(_Message):
+class RedPacketFrameMessage(_Message):
     kind: Literal["red_packet"]
     body: RedPacketContent
 
 
-class ProductMessage(_Message):
+class ProductFrameMessage(_Message):
     kind: Literal["product"]
     body: ProductContent
 
 
-class SystemMessage(_Message):
+class SystemFrameMessage(_Message):
     kind: Literal["system"]
     body: SystemContent
+
+
+FrameMessage = Annotated[
+    TextFrameMessage
+    | ImageFrameMessage
+    | TransferFrameMessage
+    | RedPacketFrameMessage
+    | ProductFrameMessage
+    | SystemFrameMessage,
+    Field(discriminator="kind"),
+]
+
+
+class _Placed(BaseModel):
+    """A message as REST serves it: with its conversation and seq."""
+
+    id: str
+    conversation_id: str
+    seq: int
+
+
+class TextMessage(_Placed, TextFrameMessage):
+    pass
+
+
+class ImageMessage(_Placed, ImageFrameMessage):
+    pass
+
+
+class TransferMessage(_Placed, TransferFrameMessage):
+    pass
+
+
+class RedPacketMessage(_Placed, RedPacketFrameMessage):
+    pass
+
+
+class ProductMessage(_Placed, ProductFrameMessage):
+    pass
+
+
+class SystemMessage(_Placed, SystemFrameMessage):
+    pass
 
 
 TypedMessage = Annotated[

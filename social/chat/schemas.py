@@ -10,7 +10,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
 from app.types import SeqNumber
-from social.chat.bodies import TypedMessage
+from social.chat.bodies import FrameMessage, TypedMessage
 
 if TYPE_CHECKING:
     from social.chat.models import Message
@@ -180,3 +180,38 @@ class ReadFrame(BaseModel):
     op: Literal["read"]
     conversation_id: ConversationId
     seq: SeqNumber
+
+
+# ---- WebSocket frames (server → client) --------------------------------------------------
+
+
+class AckFrame(Ack):
+    """The answer to a ``send``: the message is stored with this seq."""
+
+    op: Literal["ack"]
+
+
+class MessageFrame(BaseModel):
+    """A message in one of my conversations (``message_frame``); per conversation, in seq order."""
+
+    op: Literal["message"]
+    conversation_id: str
+    seq: int
+    message: FrameMessage
+
+
+class SyncedFrame(BaseModel):
+    """After a ``sync``'s ``message`` frames: up to where; ``more`` if sync again."""
+
+    op: Literal["synced"]
+    conversation_id: str
+    seq: int
+    more: bool
+
+
+class ReadMarkerFrame(BaseModel):
+    """My read marker moved (on another device, or by ``read``)."""
+
+    op: Literal["read"]
+    conversation_id: str
+    seq: int

@@ -15,7 +15,15 @@ from app.realtime.ordering import Gap
 from app.runtime import Runtime
 from social.chat import service as chat
 from social.chat.batcher import batcher
-from social.chat.schemas import ReadFrame, SendFrame, SyncFrame
+from social.chat.schemas import (
+    AckFrame,
+    MessageFrame,
+    ReadFrame,
+    ReadMarkerFrame,
+    SendFrame,
+    SyncedFrame,
+    SyncFrame,
+)
 
 
 async def handle_send(socket: Socket, frame: SendFrame) -> None:
@@ -83,3 +91,5 @@ OPS = [
     WsOp("sync", SyncFrame, handle_sync),
     WsOp("read", ReadFrame, handle_read),
 ]
+
+SERVER_FRAMES = [AckFrame, MessageFrame, SyncedFrame, ReadMarkerFrame]
