@@ -1,11 +1,15 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 if TYPE_CHECKING:
     from games.leaderboards.service import Board
+
+# Every board counts whole things (grams, steps, points): Redis keeps sorted-set scores as
+# doubles, the API serves integers.
+Score = Annotated[int, BeforeValidator(lambda v: round(v) if isinstance(v, float) else v)]
 
 FromAttributes = ConfigDict(from_attributes=True)  # from the service's dataclass of the same fields
 
@@ -16,14 +20,14 @@ class Entry(BaseModel):
     rank: int
     user_id: str
     display_name: str
-    score: float
+    score: Score
 
 
 class Me(BaseModel):
     model_config = FromAttributes
 
     rank: int | None
-    score: float
+    score: Score
 
 
 class BoardPublic(BaseModel):

@@ -4,6 +4,7 @@ from fastapi import APIRouter, Response
 
 from app.deps import CurrentUser, DbSession, Rt
 from app.docs import errors
+from app.pagination import Page
 from social.contacts import service as contacts
 from social.contacts.schemas import StoredMatchPublic, SyncIn, SyncPublic
 
@@ -15,9 +16,10 @@ async def sync(body: SyncIn, user: CurrentUser, db: DbSession, rt: Rt) -> SyncPu
     return SyncPublic.of(await contacts.sync(db, rt, user_id=user.id, contacts=body.contacts))
 
 
-@router.get("/v1/contacts/matches", response_model=list[StoredMatchPublic])
-async def matches(user: CurrentUser, db: DbSession) -> list[StoredMatchPublic]:
-    return [StoredMatchPublic.of(m) for m in await contacts.stored_matches(db, user_id=user.id)]
+@router.get("/v1/contacts/matches", response_model=Page[StoredMatchPublic])
+async def matches(user: CurrentUser, db: DbSession) -> Page[StoredMatchPublic]:
+    """My stored matches, in one page (``next_cursor`` is null)."""
+    return Page(items=[StoredMatchPublic.of(m) for m in await contacts.stored_matches(db, user_id=user.id)])
 
 
 @router.delete("/v1/contacts/matches", status_code=204)

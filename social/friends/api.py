@@ -28,14 +28,15 @@ async def list_friends(
     return found.page(FriendPublic.model_validate)
 
 
-@router.get("/v1/friends/suggestions", response_model=list[SuggestionPublic])
+@router.get("/v1/friends/suggestions", response_model=Page[SuggestionPublic])
 async def list_suggestions(
     user: CurrentUser, db: DbSession, rt: Rt, limit: Annotated[int, Query(ge=1, le=50)] = 20
-) -> list[SuggestionPublic]:
+) -> Page[SuggestionPublic]:
+    """The best ``limit`` suggestions, best first: one page (``next_cursor`` is null)."""
     found = await suggesting.suggestions(
         db, rt, user_id=user.id, limit=min(limit, rt.settings.suggestions_max)
     )
-    return [SuggestionPublic.of(s) for s in found]
+    return Page(items=[SuggestionPublic.of(s) for s in found])
 
 
 @router.post(
@@ -94,9 +95,10 @@ async def unfriend(friend_id: str, user: CurrentUser, db: DbSession) -> Response
     return Response(status_code=204)
 
 
-@router.get("/v1/blocks", response_model=list[BlockPublic])
-async def list_blocks(user: CurrentUser, db: DbSession) -> list[BlockPublic]:
-    return [BlockPublic.of(b) for b in await friends.list_blocks(db, user_id=user.id)]
+@router.get("/v1/blocks", response_model=Page[BlockPublic])
+async def list_blocks(user: CurrentUser, db: DbSession) -> Page[BlockPublic]:
+    """Everyone I blocked, in one page (``next_cursor`` is null)."""
+    return Page(items=[BlockPublic.of(b) for b in await friends.list_blocks(db, user_id=user.id)])
 
 
 @router.post("/v1/blocks/{blocked_id}", status_code=201, response_model=BlockPublic)
