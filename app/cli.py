@@ -83,9 +83,8 @@ def _serve(host: str, port: int, workers: int) -> None:
         access_log=False,
         ws_max_size=settings.ws_transport_max_bytes,
         timeout_keep_alive=settings.http_keep_alive_s,
-        # X-Forwarded-For/-Proto only from the configured proxies (none: not even loopback).
-        proxy_headers=bool(settings.trusted_proxies),
-        forwarded_allow_ips=",".join(settings.trusted_proxies) or "",
+        # The app reads X-Forwarded-* itself, only from the configured proxies (app/proxy.py).
+        proxy_headers=False,
     )
 
 

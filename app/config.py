@@ -58,11 +58,17 @@ class ContentSettings(BaseSettings):
     pgc_boost: float = Field(default=1.5, gt=0)
     # links to these domains (and their subdomains) are not "outside contact"
     allowed_domains: tuple[str, ...] = ("bank.example", "quanzi.example")
+    # A post's product card links to one of these hosts (or a subdomain) over https, or
+    # into the app through one of these deep-link schemes (``quanzi://product/…``).
+    product_link_hosts: tuple[str, ...] = ("bank.example",)
+    product_link_schemes: tuple[str, ...] = ("quanzi",)
     # media
     media_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     media_max_pixels: int = Field(default=25_000_000, gt=0)
     media_original_px: int = Field(default=2048, gt=0)
     media_thumb_px: int = Field(default=320, gt=0)
+    # How long caches may keep an image (not immutable: a removed post's images stop being served)
+    media_cache_s: int = Field(default=300, ge=0)
     # creator leaderboard points
     points_per_like: float = 1.0
     points_per_accepted_answer: float = 10.0
@@ -86,7 +92,9 @@ class Settings(BaseSettings):
     env: Literal["dev", "test", "prod"] = "dev"
     data_dir: Path = Path("var")
     timezone: str = "Asia/Shanghai"
-    public_base_url: str = "http://127.0.0.1:8000"
+    # Absolute URLs the service hands out (media, share links) start with this; empty: with
+    # the request's own scheme and host (a trusted proxy's X-Forwarded-Proto/-Host), see app/urls.py
+    public_base_url: str = ""
     log_level: str = "INFO"
     log_json: bool = True
     # dev and test only: business time starts at this instant and stands still until the
@@ -116,15 +124,48 @@ class Settings(BaseSettings):
     # while someone explores; they are real sessions, ended by POST /v1/auth/logout.
     demo_token_ttl_s: int = Field(default=24 * 3600, gt=0)
     otp_ttl_s: int = 300
-    otp_max_attempts: int = 5
-    otp_per_phone_per_hour: int = 5
+    # Wrong guesses per (phone, client address) per otp_ttl_s; across all clients per code.
+    otp_max_attempts: int = Field(default=5, ge=1)
+    otp_max_attempts_total: int = Field(default=50, ge=1)
+    # Codes to one phone: otp_free_sends at once, then waits of otp_resend_wait_s doubling up
+    # to otp_resend_max_wait_s (service clock); a quiet otp_resend_reset_s starts over.
+    otp_free_sends: int = Field(default=3, ge=1)
+    otp_resend_wait_s: int = Field(default=60, gt=0)
+    otp_resend_max_wait_s: int = Field(default=3600, gt=0)
+    otp_resend_reset_s: int = Field(default=24 * 3600, gt=0)
     otp_per_ip_per_hour: int = 1000
     default_phone_region: str = "CN"
+    # Words only staff (advisor, moderator, admin, editor) may use in a display name (app/auth/names.py)
+    reserved_name_words: tuple[str, ...] = (
+        "理财经理",
+        "客户经理",
+        "理财师",
+        "管理员",
+        "客服",
+        "官方",
+        "银行",
+        "工作人员",
+        "审核员",
+        "版主",
+        "admin",
+        "administrator",
+        "official",
+        "moderator",
+        "mod",
+        "staff",
+        "support",
+        "advisor",
+        "bank",
+        "service",
+        "system",
+        "quanzi",
+        "圈子",
+    )
 
     # HTTP exposure
     docs_access: Exposure | None = None  # None: public in dev/test, the service token in prod
     metrics_access: Exposure | None = None  # likewise
-    # Proxy addresses whose X-Forwarded-For/-Proto are believed (uvicorn's forwarded_allow_ips);
+    # Proxy addresses or networks whose X-Forwarded-For/-Proto/-Host are believed (app/proxy.py);
     # empty: none, not even loopback.
     trusted_proxies: list[str] = Field(default_factory=list)
     # Request bodies other than uploads (multipart, bounded by their routes) above this
@@ -136,9 +177,13 @@ class Settings(BaseSettings):
     jobs_poll_s: float = Field(default=5.0, gt=0)
 
     # money (integer fen)
-    topup_max_fen: int = Field(default=1_000_000, gt=0)
+    topup_max_fen: int = Field(default=1_000_000, gt=0)  # one top-up (the bank's or the dev one)
+    # POST /v1/wallet/topup (dev and test only): per user per business day
+    dev_topup_daily_max_fen: int = Field(default=2_000_000, gt=0)
     transfer_max_fen: int = Field(default=50_000, gt=0)
-    transfer_daily_max_fen: int = Field(default=200_000, gt=0)
+    # One daily limit on money leaving a wallet to other people: transfers, red packets, …
+    # (``app.wallet.service.count_outgoing``), per user per business day.
+    outgoing_daily_max_fen: int = Field(default=200_000, gt=0)
     red_packet_max_fen: int = Field(default=20_000, gt=0)
     red_packet_max_count: int = Field(default=100, gt=0)
     pending_ttl_s: int = 24 * 3600

@@ -30,10 +30,9 @@ from fastapi.openapi.docs import (
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
 
 from app.config import Settings
-from app.errors import NotFound
+from app.errors import ErrorEnvelope, NotFound
 from app.exposure import guard
 
 ASSETS_DIR = Path(fastapi_offline.__file__).parent / "static"
@@ -47,19 +46,8 @@ ASSETS = {
 }
 
 
-class ErrorBody(BaseModel):
-    code: str
-    message: str
-    details: dict[str, Any] = {}
-
-
-class ErrorEnvelope(BaseModel):
-    """Every error response: ``{"error": {"code", "message", "details"}}`` (``app/errors.py``)."""
-
-    error: ErrorBody
-
-
-# What each documented error status means (API.md, Conventions); the envelope's ``code``.
+# What each error status means (API.md, Conventions): the description of a status that an
+# operation's dependencies imply and its route did not document (``app.errors.documented``).
 ERROR_MEANINGS: dict[int, str] = {
     401: "unauthenticated: no valid token",
     403: "forbidden: not allowed for this caller",
@@ -72,12 +60,6 @@ ERROR_MEANINGS: dict[int, str] = {
     503: "unavailable: the database is unreachable; retry",
 }
 _RETRY_AFTER = {429, 503}
-
-
-def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` for a route that may answer these error statuses besides the ones
-    found from its dependencies (see ``install_openapi``): ``responses=errors(409, 410)``."""
-    return {status: {"description": ERROR_MEANINGS[status]} for status in statuses}
 
 
 def _error_response(status: int, description: str | None = None) -> dict[str, Any]:

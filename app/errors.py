@@ -15,6 +15,7 @@ logged with the request id, answered 500 without internals.
 | Conflict | conflict | 409 |
 | InsufficientFunds | insufficient_funds | 409 |
 | LimitExceeded | limit_exceeded | 409 |
+| InvalidCardToken | invalid_card_token | 422 |
 | AlreadyClaimed | already_claimed | 409 |
 | SoldOut | sold_out | 409 |
 | Expired | expired | 410 |
@@ -42,6 +43,7 @@ import structlog
 from fastapi import FastAPI, Request, routing
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -99,6 +101,12 @@ class InsufficientFunds(QuanziError):
 
 class LimitExceeded(QuanziError):
     code, status, default_message = "limit_exceeded", 409, "limit exceeded"
+
+
+class InvalidCardToken(QuanziError):
+    """A card token the bank did not sign for this user, or one past its expiry."""
+
+    code, status, default_message = "invalid_card_token", 422, "invalid card token"
 
 
 class AlreadyClaimed(QuanziError):
@@ -284,3 +292,27 @@ _CONNECTION_ERRORS = (
     asyncpg.exceptions.CannotConnectNowError,
 )
 _NETWORK_ERRNOS = {errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETIMEDOUT}
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="machine-readable, snake_case (the table in ``app/errors.py``)")
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErrorEnvelope(BaseModel):
+    """The body of every error response."""
+
+    error: ErrorDetail
+
+
+def documented(*errors: QuanziError) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for a route that may answer these errors: one entry per status,
+    the envelope as its schema and each code with what causes it as its description."""
+    by_status: dict[int, list[str]] = {}
+    for err in errors:
+        by_status.setdefault(err.status, []).append(f"`{err.code}`: {err.message}")
+    return {
+        status: {"model": ErrorEnvelope, "description": "; ".join(causes)}
+        for status, causes in sorted(by_status.items())
+    }

@@ -25,9 +25,11 @@ from app.docs import mount_docs
 from app.errors import install_handlers
 from app.inputguard import InputGuardMiddleware
 from app.observability import ObservabilityMiddleware, configure_logging
+from app.proxy import TrustedProxyMiddleware
 from app.runtime import Runtime, build_runtime
 from app.scheduler.runner import JobRunner
 from app.security import SecurityHeadersMiddleware
+from app.urls import RequestBaseMiddleware
 
 log = structlog.get_logger()
 
@@ -103,7 +105,10 @@ def create_app(
         app.add_middleware(ClockSyncMiddleware, get_rt=lambda: getattr(app.state, "rt", None))
     app.add_middleware(InputGuardMiddleware, max_body_bytes=settings.json_body_max_bytes)
     app.add_middleware(SecurityHeadersMiddleware, hsts_max_age_s=settings.hsts_max_age_s)
+    app.add_middleware(RequestBaseMiddleware)
     app.add_middleware(ObservabilityMiddleware)
+    if settings.trusted_proxies:  # outermost: everything inside sees the real client
+        app.add_middleware(TrustedProxyMiddleware, trusted=settings.trusted_proxies)
     return app
 
 

@@ -2,7 +2,7 @@
 
 - ``X-Content-Type-Options: nosniff`` everywhere;
 - ``Cache-Control: no-store`` on responses that carry tokens or money
-  (``/v1/auth/…``, ``/v1/wallet…``, ``/v1/me/cards``), so no cache or back button keeps them;
+  (``/v1/auth/…``, ``/v1/wallet…``, ``/v1/me/cards``, ``/v1/bank/…``), so no cache or back button keeps them;
 - ``Strict-Transport-Security`` when the request came over TLS. The scheme is what the
   server saw: uvicorn rewrites it from ``X-Forwarded-Proto`` only for the proxy
   addresses in ``trusted_proxies`` (``quanzi serve`` passes them as
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-NO_STORE_PREFIXES = ("/v1/auth/", "/v1/wallet", "/v1/me/cards")
+NO_STORE_PREFIXES = ("/v1/auth/", "/v1/wallet", "/v1/me/cards", "/v1/bank/")
 
 
 class SecurityHeadersMiddleware:

@@ -64,8 +64,9 @@ async def seed_core(ctx: SeedContext) -> None:
         for n, (handle, user) in enumerate(ctx.users.items()):
             if handle in ("moderator", "admin"):
                 continue
-            await auth.link_card(
-                db, rt, user_id=user.id, card_token=f"demo-card-{handle}", last4=f"{6201 + n}"
+            # The bank vouches for the demo cards (as ``POST /v1/bank/cards`` does).
+            await auth.bank_link_card(
+                db, rt, user_id=user.id, card_ref=f"demo-card-{handle}", last4=f"{6201 + n}"
             )
         async with transaction(db):
             now = rt.clock.now()

@@ -6,6 +6,8 @@ from app.auth import service as auth
 from app.auth import sessions
 from app.auth.models import User
 from app.auth.schemas import (
+    BankCardLink,
+    BankCardPublic,
     CardLink,
     CardPublic,
     MePublic,
@@ -16,8 +18,17 @@ from app.auth.schemas import (
     TokenPublic,
     TokenRequest,
 )
-from app.deps import Authenticated, CurrentUser, DbSession, Rt
-from app.docs import errors
+from app.deps import Authenticated, CurrentUser, DbSession, Rt, ServiceCaller
+from app.errors import (
+    Conflict,
+    InvalidCardToken,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+    ValidationFailed,
+    documented,
+)
+from app.proxy import client_address
 
 router = APIRouter(tags=["auth"])
 
@@ -31,21 +42,45 @@ def _token_public(pair: sessions.TokenPair, user: User) -> TokenPublic:
     )
 
 
-@router.post("/v1/auth/otp", status_code=202, response_model=OtpSent, responses=errors(429))
+@router.post(
+    "/v1/auth/otp",
+    status_code=202,
+    response_model=OtpSent,
+    responses=documented(
+        RateLimited("too early for another code to this number, or the hourly cap per client")
+    ),
+)
 async def request_otp(body: OtpRequest, request: Request, rt: Rt) -> OtpSent:
-    client_ip = request.client.host if request.client else "unknown"
-    code = await auth.request_code(rt, phone=body.phone, client_ip=client_ip)
+    """Send a login code to the phone. Sends to one number back off: 3 at once, then waits
+    of 1, 2, 4 … minutes (at most an hour) between codes; too early is 429 `rate_limited`
+    with `Retry-After` (seconds left). Per client address: an hourly cap."""
+    code = await auth.request_code(rt, phone=body.phone, client_ip=client_address(request.scope))
     return OtpSent(dev_code=code)
 
 
-@router.post("/v1/auth/token", response_model=TokenPublic, responses=errors(401, 429))
-async def token(body: TokenRequest, db: DbSession, rt: Rt) -> TokenPublic:
-    """Log in with a one-time code: a new session's access token (short-lived) and refresh token."""
-    pair, user = await auth.login(db, rt, phone=body.phone, code=body.code)
+@router.post(
+    "/v1/auth/token",
+    response_model=TokenPublic,
+    responses=documented(
+        Unauthenticated("wrong or expired code"), RateLimited("too many wrong codes from this client")
+    ),
+)
+async def token(body: TokenRequest, request: Request, db: DbSession, rt: Rt) -> TokenPublic:
+    """Log in with a one-time code: a new session's access token (short-lived) and refresh token.
+
+    Wrong codes are counted per number and client address: after 5 a client gets 429
+    `rate_limited` (with `Retry-After`) for that number, while the code stays good for others."""
+    pair, user = await auth.login(
+        db, rt, phone=body.phone, code=body.code, client_ip=client_address(request.scope)
+    )
     return _token_public(pair, user)
 
 
-@router.post("/v1/auth/refresh", response_model=TokenPublic, responses=errors(401))
+@router.post(
+    "/v1/auth/refresh",
+    response_model=TokenPublic,
+    responses=documented(Unauthenticated("unknown, spent (the family is revoked) or expired refresh token")),
+)
 async def refresh(body: RefreshRequest, db: DbSession, rt: Rt) -> TokenPublic:
     """Trade a refresh token for a new pair. Each refresh token works once; presenting a
     spent one revokes its whole session (401)."""
@@ -68,18 +103,67 @@ async def me(user: CurrentUser) -> MePublic:
 
 
 @router.patch("/v1/me", response_model=MePublic)
-async def update_me(body: MeUpdate, user: CurrentUser, db: DbSession) -> MePublic:
+async def update_me(body: MeUpdate, user: CurrentUser, db: DbSession, rt: Rt) -> MePublic:
+    """Change my display name or discoverability. A name is normalised (NFKC, invisible
+    characters dropped); 422 `validation_error` with `details.reason`: `blank` (nothing
+    visible), `control_characters`, or `reserved_name` (words such as 理财经理, 管理员,
+    客服, 官方, admin, official are for staff, who carry a `badge`)."""
     updated = await auth.update_me(
-        db, user_id=user.id, display_name=body.display_name, discoverable=body.discoverable
+        db, rt, user_id=user.id, display_name=body.display_name, discoverable=body.discoverable
     )
     return MePublic.of(updated)
 
 
-@router.post("/v1/me/cards", status_code=201, response_model=CardPublic)
+@router.post(
+    "/v1/me/cards",
+    status_code=201,
+    response_model=CardPublic,
+    responses=documented(
+        Conflict("the card is linked to another user", reason="card_linked_elsewhere"),
+        InvalidCardToken("bad signature, another user's token, or expired"),
+    ),
+)
 async def link_card(body: CardLink, user: CurrentUser, db: DbSession, rt: Rt) -> CardPublic:
+    """Link the card of a token the bank signed for me (see ``shared/API.md``, Cards and
+    funding); the first card makes me a cardholder."""
     card, updated = await auth.link_card(
         db, rt, user_id=user.id, card_token=body.card_token, last4=body.last4
     )
     return CardPublic(
         id=card.id, last4=card.last4, created_at=card.created_at, is_cardholder=updated.is_cardholder
+    )
+
+
+@router.post(
+    "/v1/bank/cards",
+    status_code=201,
+    response_model=BankCardPublic,
+    tags=["bank"],
+    responses={
+        200: {"model": BankCardPublic, "description": "this card was already linked to this user"},
+        **documented(
+            Unauthenticated("the service token is required"),
+            NotFound("no such user"),
+            Conflict("the card is linked to another user", reason="card_linked_elsewhere"),
+            ValidationFailed(),
+        ),
+    },
+)
+async def bank_link_card(
+    body: BankCardLink, caller: ServiceCaller, db: DbSession, rt: Rt, response: Response
+) -> BankCardPublic:
+    """The bank (service token) links a card to a user: 201, or 200 when this card was
+    already linked to them; idempotent by ``card_ref``."""
+    card, user, created = await auth.bank_link_card(
+        db, rt, user_id=body.user_id, card_ref=body.card_ref, last4=body.last4
+    )
+    if not created:
+        response.status_code = 200
+    return BankCardPublic(
+        id=card.id,
+        user_id=card.user_id,
+        card_ref=card.card_ref,
+        last4=card.last4,
+        created_at=card.created_at,
+        is_cardholder=user.is_cardholder,
     )

@@ -8,6 +8,7 @@ from enum import StrEnum
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from app.auth.names import Badge, badge_of
 from app.dbenums import enum_field, one_of
 from app.dbtypes import at_field
 
@@ -39,14 +40,23 @@ class User(SQLModel, table=True):
     def has_role(self, role: str) -> bool:
         return role in self.role_set
 
+    @property
+    def badge(self) -> Badge | None:
+        """The verified staff badge (``app.auth.names``)."""
+        return badge_of(self.role_set)
+
 
 class Card(SQLModel, table=True):
+    """A bank card linked to a user, as the bank vouched for it: the bank's own call
+    (``POST /v1/bank/cards``) or a card token the bank signed (``POST /v1/me/cards``).
+    ``card_ref`` is the bank's reference of the card: one user per card."""
+
     __tablename__ = "user_cards"
-    __table_args__ = (UniqueConstraint("user_id", "card_token_hash"),)
+    __table_args__ = (UniqueConstraint("card_ref"),)
 
     id: str = Field(primary_key=True, max_length=40)
     user_id: str = Field(foreign_key="users.id", index=True, max_length=40)
-    card_token_hash: str = Field(max_length=64)
+    card_ref: str = Field(max_length=64)
     last4: str = Field(max_length=4)
     created_at: datetime = at_field()
 

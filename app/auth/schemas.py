@@ -1,11 +1,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field, StrictBool
 
+from app.auth.cards import REF_PATTERN
 from app.auth.models import User
+from app.auth.names import Badge, badge_of
+
+if TYPE_CHECKING:
+    from app.auth.service import Caller
+
+BADGE_DESCRIPTION = (
+    'verified staff badge to show next to the name: "advisor" (理财经理), "staff" (moderator, '
+    "admin, editor) or null; only a role gives it, never the name"
+)
 
 
 class OtpRequest(BaseModel):
@@ -30,6 +40,7 @@ class MePublic(BaseModel):
     is_cardholder: bool
     discoverable: bool
     phone_masked: str
+    badge: Badge | None = Field(description=BADGE_DESCRIPTION)
 
     @classmethod
     def of(cls, user: User) -> MePublic:
@@ -37,6 +48,7 @@ class MePublic(BaseModel):
             id=user.id,
             display_name=user.display_name,
             avatar_url=user.avatar_url,
+            badge=badge_of(user.role_set),
             roles=sorted(user.role_set),
             is_cardholder=user.is_cardholder,
             discoverable=user.discoverable,
@@ -50,6 +62,11 @@ class UserPublic(BaseModel):
     id: str
     display_name: str
     avatar_url: str | None
+    badge: Badge | None = Field(description=BADGE_DESCRIPTION)
+
+    @classmethod
+    def of(cls, p: Caller) -> UserPublic:
+        return cls(id=p.id, display_name=p.display_name, avatar_url=p.avatar_url, badge=p.badge)
 
 
 class TokenPublic(BaseModel):
@@ -74,12 +91,34 @@ class MeUpdate(BaseModel):
 
 
 class CardLink(BaseModel):
-    card_token: str = Field(min_length=8, max_length=128)
+    card_token: str = Field(
+        min_length=8,
+        max_length=1024,
+        description="issued by the bank's app SDK: base64url(json{card_ref, user_id, exp}) "
+        '+ "." + base64url(HMAC-SHA256(QUANZI_CARD_TOKEN_KEY, first part)), unpadded',
+    )
+    last4: str = Field(pattern=r"^[0-9]{4}$")
+
+
+class BankCardLink(BaseModel):
+    """The bank vouches that ``card_ref`` is ``user_id``'s card."""
+
+    user_id: str = Field(min_length=1, max_length=40)
+    card_ref: str = Field(pattern=REF_PATTERN, description="the bank's reference of the card")
     last4: str = Field(pattern=r"^[0-9]{4}$")
 
 
 class CardPublic(BaseModel):
     id: str
+    last4: str
+    created_at: datetime
+    is_cardholder: bool
+
+
+class BankCardPublic(BaseModel):
+    id: str
+    user_id: str
+    card_ref: str
     last4: str
     created_at: datetime
     is_cardholder: bool

@@ -8,7 +8,6 @@ that must join users in one statement.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,14 +15,15 @@ from typing import Any, Protocol
 
 from sqlalchemy import Row, String, Subquery, any_, bindparam, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import hooks
-from app.auth import otp, phones, sessions
+from app.auth import cards, names, otp, phones, sessions
 from app.auth.models import ROLES, Card, User
 from app.db import end_read, is_unique_violation, transaction
-from app.errors import NotFound, Unauthenticated, ValidationFailed
+from app.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
 from app.ids import new_id
 from app.ledger import service as ledger
 from app.runtime import Runtime
@@ -38,6 +38,8 @@ class Caller(Protocol):
     def display_name(self) -> str: ...
     @property
     def avatar_url(self) -> str | None: ...
+    @property
+    def badge(self) -> names.Badge | None: ...
     def has_role(self, role: str) -> bool: ...
 
 
@@ -60,6 +62,11 @@ class Profile:
     def has_role(self, role: str) -> bool:
         return role in self.roles
 
+    @property
+    def badge(self) -> names.Badge | None:
+        """The verified badge clients show next to this person (``app.auth.names``)."""
+        return names.badge_of(self.roles)
+
 
 _users = User.__table__  # type: ignore[attr-defined]
 _PROFILE_COLUMNS = [
@@ -78,6 +85,11 @@ _PROFILE_COLUMNS = [
         "last_active_at",
     )
 ]
+
+
+def badge_of_roles(roles: str) -> names.Badge | None:
+    """The badge of a ``roles`` column value read through ``profiles_sql()``."""
+    return names.badge_of(r for r in roles.split(",") if r)
 
 
 def profiles_sql() -> Subquery:
@@ -187,13 +199,15 @@ async def request_code(rt: Runtime, *, phone: str, client_ip: str) -> str | None
     return code if rt.settings.is_dev else None
 
 
-async def login(db: AsyncSession, rt: Runtime, *, phone: str, code: str) -> tuple[sessions.TokenPair, User]:
+async def login(
+    db: AsyncSession, rt: Runtime, *, phone: str, code: str, client_ip: str
+) -> tuple[sessions.TokenPair, User]:
     """Exchange a code for a new session's token pair; first login creates the user.
 
-    Raises ValidationFailed, Unauthenticated, RateLimited."""
+    Raises ValidationFailed, Unauthenticated, RateLimited (this client's wrong guesses)."""
     e164 = phones.require_e164(phone, rt.settings.default_phone_region)
     digest = phones.phone_hash(e164, rt.settings.phone_hmac_key)
-    await otp.check(rt, phone_hash=digest, code=code)
+    await otp.check(rt, phone_hash=digest, code=code, client=client_ip)
     user = await get_or_create_user(db, rt, e164=e164)
     return await sessions.start(db, rt, user_id=user.id), user
 
@@ -240,18 +254,38 @@ async def get_or_create_user(
     return user
 
 
+def check_display_name(rt: Runtime, name: str, *, roles: Iterable[str]) -> str:
+    """The name as it would be stored (``app.auth.names.clean``). Raises ValidationFailed
+    (``reason``: ``blank``, ``control_characters``, or ``reserved_name`` — a word only
+    staff may use, for anyone without a badge)."""
+    try:
+        cleaned = names.clean(name)
+    except names.BadName as exc:
+        raise ValidationFailed(str(exc), field="display_name", reason=exc.reason) from exc
+    if len(cleaned) > 64:
+        raise ValidationFailed("display_name is longer than 64 characters", field="display_name")
+    if names.badge_of(roles) is None:
+        word = names.reserved_word(cleaned, rt.settings.reserved_name_words)
+        if word is not None:
+            raise ValidationFailed(
+                f"{word!r} is reserved for bank staff",
+                field="display_name",
+                reason="reserved_name",
+                word=word,
+            )
+    return cleaned
+
+
 async def update_me(
-    db: AsyncSession, *, user_id: str, display_name: str | None, discoverable: bool | None
+    db: AsyncSession, rt: Runtime, *, user_id: str, display_name: str | None, discoverable: bool | None
 ) -> User:
-    """Change the caller's profile. Raises NotFound."""
+    """Change the caller's profile. Raises NotFound, ValidationFailed (``check_display_name``)."""
     async with transaction(db):
         user = await db.get(User, user_id, with_for_update=True)
         if user is None:
             raise NotFound("user not found")
         if display_name is not None:
-            if not display_name.strip():
-                raise ValidationFailed("display_name must not be blank", field="display_name")
-            user.display_name = display_name.strip()
+            user.display_name = check_display_name(rt, display_name, roles=user.role_set)
         if discoverable is not None:
             user.discoverable = discoverable
     return user
@@ -260,32 +294,60 @@ async def update_me(
 async def link_card(
     db: AsyncSession, rt: Runtime, *, user_id: str, card_token: str, last4: str
 ) -> tuple[Card, User]:
-    """Link a bank card; the first card makes the user a cardholder (fires on_first_card).
+    """Link the card of a card token the bank signed for this user (``app.auth.cards``);
+    the first card makes the user a cardholder (fires on_first_card). Linking the same
+    card again returns the existing link. Locks the user row.
 
-    Linking the same card again returns the existing link. Locks the user row."""
-    token_hash = hashlib.sha256(f"{rt.settings.secret_key}:{card_token}".encode()).hexdigest()
+    Raises InvalidCardToken (bad signature, another user's, expired — by the business
+    clock), Conflict (the card is another user's), NotFound."""
+    claim = cards.verify(card_token, key=rt.settings.card_token_key, user_id=user_id, now=rt.clock.now())
+    card, user, _ = await bank_link_card(db, rt, user_id=user_id, card_ref=claim.card_ref, last4=last4)
+    return card, user
+
+
+_cards = Card.__table__  # type: ignore[attr-defined]
+
+
+async def bank_link_card(
+    db: AsyncSession, rt: Runtime, *, user_id: str, card_ref: str, last4: str
+) -> tuple[Card, User, bool]:
+    """Link the bank's card ``card_ref`` to a user, as the bank vouches (its own call, or a
+    verified card token); the first card makes the user a cardholder (fires
+    on_first_card, which pays a referrer). Idempotent by ``card_ref``: returns (card,
+    user, created). Locks the user row. Raises NotFound (no such user), Conflict (the card
+    is linked to another user)."""
     async with transaction(db):
         user = await db.get(User, user_id, with_for_update=True)
         if user is None:
-            raise NotFound("user not found")
-        card = (
-            await db.execute(select(Card).where(Card.user_id == user_id, Card.card_token_hash == token_hash))
-        ).scalar_one_or_none()
-        if card is None:
-            card = Card(
-                id=new_id("card_"),
-                user_id=user_id,
-                card_token_hash=token_hash,
-                last4=last4,
-                created_at=rt.clock.now(),
+            raise NotFound("user not found", user_id=user_id)
+        values = {
+            "id": new_id("card_"),
+            "user_id": user_id,
+            "card_ref": card_ref,
+            "last4": last4,
+            "created_at": rt.clock.now(),
+        }
+        # A concurrent link of the same card waits here for the other one's commit.
+        inserted = (
+            await db.execute(
+                pg_insert(_cards)
+                .values(**values)
+                .on_conflict_do_nothing(index_elements=["card_ref"])
+                .returning(_cards.c.id)
             )
-            db.add(card)
-            await db.flush()
+        ).first()
+        card = (
+            await db.execute(
+                select(Card).where(Card.card_ref == card_ref).execution_options(populate_existing=True)
+            )
+        ).scalar_one()
+        if card.user_id != user_id:
+            raise Conflict("this card is linked to another user", reason="card_linked_elsewhere")
         if not user.is_cardholder:
             user.is_cardholder = True
             await db.flush()
             await hooks.fire(hooks.on_first_card, db, rt, user_id)
-    return card, user
+    return card, user, inserted is not None
 
 
 async def grant_role(db: AsyncSession, rt: Runtime, *, phone: str, role: str) -> User:
@@ -300,13 +362,15 @@ async def grant_role(db: AsyncSession, rt: Runtime, *, phone: str, role: str) ->
     return user
 
 
-async def verify_code(db: AsyncSession, rt: Runtime, *, phone: str, code: str) -> Profile:
+async def verify_code(db: AsyncSession, rt: Runtime, *, phone: str, code: str, client_ip: str) -> Profile:
     """Consume a login code and return the existing user with that number; unlike ``login``
     it creates no account (the staff consoles sign in with it).
 
     Raises ValidationFailed, Unauthenticated (wrong or expired code, no such user), RateLimited."""
     e164 = phones.require_e164(phone, rt.settings.default_phone_region)
-    await otp.check(rt, phone_hash=phones.phone_hash(e164, rt.settings.phone_hmac_key), code=code)
+    await otp.check(
+        rt, phone_hash=phones.phone_hash(e164, rt.settings.phone_hmac_key), code=code, client=client_ip
+    )
     user = await get_user_by_phone(db, rt, e164)
     profile = await get_profile(db, user.id) if user is not None else None
     await end_read(db)

@@ -83,7 +83,7 @@ async def sign_in(
     Forbidden (not staff)."""
     user: auth.Profile | None = None
     try:
-        user = await auth.verify_code(db, rt, phone=phone, code=code)
+        user = await auth.verify_code(db, rt, phone=phone, code=code, client_ip=ip)
         if not is_staff(user):
             raise Forbidden("this account has no console access", reason="not_staff")
     except QuanziError as exc:

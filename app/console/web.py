@@ -40,6 +40,7 @@ from app.console import service as console
 from app.db import end_read
 from app.deps import DbSession, Rt
 from app.errors import Forbidden, QuanziError, Unauthenticated, ValidationFailed, error_response
+from app.proxy import client_address
 from app.runtime import Runtime
 
 HERE = Path(__file__).resolve().parent
@@ -89,7 +90,8 @@ class Staff:
 
 
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's address (a trusted proxy's X-Forwarded-For applied: ``app.proxy``)."""
+    return client_address(request.scope)
 
 
 def user_agent(request: Request) -> str:

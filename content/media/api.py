@@ -14,7 +14,8 @@ _MULTIPART_OVERHEAD = 64 * 1024
 
 @router.post("/v1/media", response_model=MediaPublic, status_code=201)
 async def upload(request: Request, file: UploadFile, user: CurrentUser, db: DbSession, rt: Rt) -> MediaPublic:
-    """Upload an image (multipart field ``file``): JPEG, PNG or WebP, by content."""
+    """Upload an image (multipart field ``file``): JPEG, PNG or WebP, by content. A muted
+    user gets 403 `forbidden` with `details.reason: "muted"` and `muted_until`."""
     cap = content_settings(rt).media_max_bytes
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > cap + _MULTIPART_OVERHEAD:
@@ -26,13 +27,15 @@ async def upload(request: Request, file: UploadFile, user: CurrentUser, db: DbSe
 @router.get("/v1/media/{media_id}/{variant}")
 async def get_media(media_id: str, variant: str, db: DbSession, rt: Rt) -> Response:
     """The image bytes. Public by design (ids are unguessable) so that CDNs and image
-    views can cache them; immutable, since a media id never changes content."""
+    views can cache them, for a short while only (``media_cache_s``): when a moderator
+    removes the post that shows an image, the image answers 404 `not_found`."""
     blob = await media.fetch(db, rt, media_id=media_id, variant=variant)
+    max_age = content_settings(rt).media_cache_s
     return Response(
         content=blob.data,
         media_type=blob.content_type,
         headers={
-            "Cache-Control": "public, max-age=31536000, immutable",
+            "Cache-Control": f"public, max-age={max_age}",
             "ETag": f'"{media_id}-{variant}"',
             "X-Content-Type-Options": "nosniff",
         },

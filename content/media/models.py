@@ -21,3 +21,5 @@ class Media(SQLModel, table=True):
     thumb_height: int
     size_bytes: int
     created_at: datetime = at_field()
+    # Set while a post showing it is removed by moderation: the image is then not served.
+    withdrawn_at: datetime | None = at_field(nullable=True)

@@ -6,10 +6,11 @@ import re
 from dataclasses import dataclass
 
 import anyio
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app import urls
 from app.db import transaction
 from app.errors import NotFound, PayloadTooLarge, ValidationFailed
 from app.ids import new_id
@@ -18,13 +19,14 @@ from content.config import content_settings
 from content.media import images
 from content.media.models import Media
 from content.media.storage import storage
+from content.moderation import service as moderation
 
 VARIANTS = ("original", "thumb")
 _ID = re.compile(r"^m_[0-9a-z]{26}$")
 
 
 def media_url(rt: Runtime, media_id: str, variant: str) -> str:
-    return f"{rt.settings.public_base_url.rstrip('/')}/v1/media/{media_id}/{variant}"
+    return urls.absolute(rt.settings, f"/v1/media/{media_id}/{variant}")
 
 
 @dataclass(frozen=True)
@@ -57,9 +59,10 @@ def _key(media_id: str, variant: str, content_type: str) -> str:
 async def upload(db: AsyncSession, rt: Runtime, *, owner_id: str, data: bytes) -> Image:
     """Re-encode and store an image (original ≤ 2048 px, thumbnail ≤ 320 px).
 
-    Raises PayloadTooLarge (bytes or pixels over the caps), ValidationFailed (not a
-    JPEG/PNG/WebP image, truncated or corrupt)."""
+    Raises Forbidden (the uploader is muted: ``reason: "muted"``), PayloadTooLarge (bytes
+    or pixels over the caps), ValidationFailed (not a JPEG/PNG/WebP image, truncated or corrupt)."""
     cs = content_settings(rt)
+    await moderation.check_not_muted(db, user_id=owner_id, now=rt.clock.now())
     if len(data) > cs.media_max_bytes:
         raise PayloadTooLarge("the file is too large", max_bytes=cs.media_max_bytes)
     try:
@@ -96,6 +99,19 @@ async def upload(db: AsyncSession, rt: Runtime, *, owner_id: str, data: bytes) -
     return Image.of(rt, media_id, width=done.original.width, height=done.original.height)
 
 
+async def set_withdrawn(db: AsyncSession, rt: Runtime, *, media_ids: list[str], withdrawn: bool) -> None:
+    """Stop (or resume) serving these images: a post showing them was removed by a
+    moderator (or published again). Flushes in the caller's transaction."""
+    if not media_ids:
+        return
+    await db.execute(
+        update(Media)
+        .where(col(Media.id).in_(media_ids))
+        .values(withdrawn_at=rt.clock.now() if withdrawn else None)
+        .execution_options(synchronize_session=False)
+    )
+
+
 @dataclass
 class Blob:
     data: bytes
@@ -107,7 +123,7 @@ async def fetch(db: AsyncSession, rt: Runtime, *, media_id: str, variant: str) -
     if variant not in VARIANTS or not _ID.match(media_id):
         raise NotFound("no such media")
     row = await db.get(Media, media_id)
-    if row is None:
+    if row is None or row.withdrawn_at is not None:
         raise NotFound("no such media")
     data = await storage(rt).get(_key(media_id, variant, row.content_type))
     if data is None:

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
+from app.auth.schemas import BADGE_DESCRIPTION, Badge
 from app.types import INT64_MAX
 
 if TYPE_CHECKING:
@@ -161,6 +162,7 @@ class ItemMedia(BaseModel):
 class AuthorCard(BaseModel):
     id: str
     display_name: str
+    badge: Badge | None = Field(description=BADGE_DESCRIPTION)
     muted_until: datetime | None
 
 
@@ -194,7 +196,12 @@ class AuthorHistory(BaseModel):
     @classmethod
     def of(cls, h: moderation.AuthorHistory) -> AuthorHistory:
         return cls(
-            author=AuthorCard(id=h.author.id, display_name=h.author.display_name, muted_until=h.muted_until),
+            author=AuthorCard(
+                id=h.author.id,
+                display_name=h.author.display_name,
+                badge=h.author.badge,
+                muted_until=h.muted_until,
+            ),
             items=[
                 PastItem(
                     id=p.item.id,

@@ -5,6 +5,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.auth.schemas import BADGE_DESCRIPTION, Badge
+
 if TYPE_CHECKING:
     from app.auth.service import Caller
     from content.posts.service import CommentView, PostView
@@ -39,12 +41,15 @@ class AuthorPublic(BaseModel):
     id: str
     display_name: str
     avatar_url: str | None = None
+    badge: Badge | None = Field(default=None, description=BADGE_DESCRIPTION)
 
     @classmethod
     def of(cls, author: Caller | None, author_id: str) -> AuthorPublic:
         if author is None:
             return cls(id=author_id, display_name="")
-        return cls(id=author.id, display_name=author.display_name, avatar_url=author.avatar_url)
+        return cls(
+            id=author.id, display_name=author.display_name, avatar_url=author.avatar_url, badge=author.badge
+        )
 
 
 class MediaRef(BaseModel):

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -30,7 +29,7 @@ from content.config import ContentSettings, content_settings
 from content.feed.ranking import hot_key
 from content.media import service as media
 from content.moderation import service as moderation
-from content.posts import counters, creators
+from content.posts import counters, creators, links
 from content.posts.models import Comment, Follow, Post, PostKind, PostLike, PostReport, Source, Status
 from content.posts.schemas import CommentCreate, PostCreate, PostUpdate, ProductCard
 from social.friends import service as friends
@@ -131,16 +130,13 @@ async def access_post(
 
 
 def check_product(cs: ContentSettings, product: ProductCard | None) -> None:
-    """A product card links into the bank (an allowed https domain or an in-app path). Raises ValidationFailed."""
+    """A product card links into the bank: https to a configured bank host, or an app deep
+    link (``content.posts.links``). Raises ValidationFailed."""
     if product is None:
         return
-    link = product.link
-    if link.startswith("/") and not link.startswith("//"):
-        return
-    parts = urlsplit(link)
-    host = (parts.hostname or "").lower()
-    if parts.scheme != "https" or not any(host == d or host.endswith("." + d) for d in cs.allowed_domains):
-        raise ValidationFailed("a product link must point to the bank", field="product.link")
+    problem = links.link_problem(product.link, hosts=cs.product_link_hosts, schemes=cs.product_link_schemes)
+    if problem is not None:
+        raise ValidationFailed(problem, field="product.link")
 
 
 async def _own_media(db: AsyncSession, *, owner_id: str, media_ids: list[str]) -> list[dict[str, Any]]:
@@ -594,6 +590,8 @@ async def publish_post(db: AsyncSession, rt: Runtime, post_id: str, published: b
         return moderation.MISSING
     if post.status != Status.DELETED:
         post.status = Status.PUBLISHED if published else Status.REMOVED
+        # A removed post's images are not served any more (404), until it is published again.
+        await media.set_withdrawn(db, rt, media_ids=[m["id"] for m in post.media], withdrawn=not published)
     return str(post.status)
 
 

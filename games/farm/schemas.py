@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.auth.schemas import BADGE_DESCRIPTION, Badge
 from app.types import PositiveGrams
 
 if TYPE_CHECKING:
@@ -19,6 +20,7 @@ class VisitorPublic(BaseModel):
 
     user_id: str
     display_name: str
+    badge: Badge | None = Field(description=BADGE_DESCRIPTION)
     since: datetime
     until: datetime
     eaten_g: int

@@ -168,6 +168,7 @@ class Visitor:
 
     user_id: str
     display_name: str
+    badge: str | None
     since: datetime
     until: datetime
     eaten_g: int
@@ -221,6 +222,7 @@ async def get_farm(db: AsyncSession, rt: Runtime, *, user_id: str) -> FarmView:
         thief = Visitor(
             user_id=f.visitor_id,
             display_name=visitor.display_name if visitor else "",
+            badge=visitor.badge if visitor else None,
             since=f.visitor_from,
             until=f.visitor_until,
             eaten_g=f.visitor_eaten_g + view.state.visitor_eaten_g,

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from app.auth.schemas import BADGE_DESCRIPTION, Badge
 from app.types import INT32_MAX, PositiveGrams
 
 if TYPE_CHECKING:
@@ -96,6 +97,7 @@ class FriendForest(BaseModel):
 
     user_id: str
     display_name: str
+    badge: Badge | None = Field(description=BADGE_DESCRIPTION)
     collectable_g: int
     energy_g: int
     collected_g: int

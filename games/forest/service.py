@@ -237,6 +237,7 @@ async def get_forest(db: AsyncSession, rt: Runtime, *, user_id: str) -> Forest:
 class FriendForest:
     user_id: str
     display_name: str
+    badge: str | None
     collectable_g: int  # what I could collect from their ripe balls right now
     energy_g: int
     collected_g: int
@@ -309,6 +310,7 @@ async def list_friends(db: AsyncSession, rt: Runtime, *, user_id: str) -> list[F
             FriendForest(
                 user_id=fid,
                 display_name=people[fid].display_name,
+                badge=people[fid].badge,
                 collectable_g=0 if protected else collectable.get(fid, 0),
                 energy_g=acc.energy_g if acc else 0,
                 collected_g=acc.collected_g if acc else 0,

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from app.auth.schemas import BADGE_DESCRIPTION, Badge
 
 if TYPE_CHECKING:
     from games.leaderboards.service import Board
@@ -18,9 +20,14 @@ class Entry(BaseModel):
     model_config = FromAttributes
 
     rank: int
-    user_id: str
-    display_name: str
+    user_id: str | None = Field(description="null when the row is anonymous")
+    display_name: str | None = Field(description="null when the row is anonymous")
+    badge: Badge | None = Field(description=BADGE_DESCRIPTION)
     score: Score
+    anonymous: bool = Field(
+        description="a user who is not discoverable, shown to someone who is not their friend: "
+        "rank and score only"
+    )
 
 
 class Me(BaseModel):

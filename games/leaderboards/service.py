@@ -1,4 +1,9 @@
-"""Reading boards: the global top N, my friends' board (ZMSCORE over my friend list), my rank."""
+"""Reading boards: the global top N, my friends' board (ZMSCORE over my friend list), my rank.
+
+Privacy: a user who turned ``discoverable`` off keeps their rank on the global board, but
+to anyone who is not their friend the row is anonymous (``user_id`` and ``display_name``
+null, ``anonymous`` true), so a stranger cannot find them from it. Friends and the user
+see the row as usual."""
 
 from __future__ import annotations
 
@@ -23,9 +28,11 @@ Period = Literal["day", "week", "all"]
 @dataclass(frozen=True)
 class Entry:
     rank: int
-    user_id: str
-    display_name: str
+    user_id: str | None  # None: anonymous (not discoverable, not my friend)
+    display_name: str | None
+    badge: str | None
     score: float
+    anonymous: bool = False
 
 
 @dataclass(frozen=True)
@@ -44,23 +51,37 @@ class Board:
     me: Me
 
 
-async def _names(db: AsyncSession, ids: list[str]) -> dict[str, str]:
-    return {uid: p.display_name for uid, p in (await auth.profiles(db, ids)).items()}
+@dataclass(frozen=True)
+class _Shown:
+    display_name: str
+    badge: str | None
 
 
 # Me and my friends with their names, built once: one IN over a union (an index lookup per
 # id; "id = me OR id IN (…)" would scan users).
 _users = auth.profiles_sql()
-_ME_AND_FRIENDS_NAMED = select(_users.c.id, _users.c.display_name).where(
+_ME_AND_FRIENDS_NAMED = select(_users.c.id, _users.c.display_name, _users.c.roles).where(
     _users.c.id.in_(friends.friend_ids_query(bindparam("p_user", type_=String()), and_self=True))
 )
 
 
-async def _names_of_friends_and_me(db: AsyncSession, user_id: str) -> dict[str, str]:
+async def _names_of_friends_and_me(db: AsyncSession, user_id: str) -> dict[str, _Shown]:
     rows: Any = await execute(db, _ME_AND_FRIENDS_NAMED, {"p_user": user_id})
-    named: dict[str, str] = {row[0]: row[1] for row in rows}
-    named.setdefault(user_id, "")
+    named = {row[0]: _Shown(row[1], auth.badge_of_roles(row[2])) for row in rows}
+    named.setdefault(user_id, _Shown("", None))
     return named
+
+
+async def _shown_globally(db: AsyncSession, *, user_id: str, ids: list[str]) -> dict[str, _Shown | None]:
+    """How ``ids`` appear to ``user_id`` on a global board: named, or None (anonymous: not
+    discoverable and not my friend)."""
+    people = await auth.profiles(db, ids)
+    hidden = [uid for uid, p in people.items() if not p.discoverable and uid != user_id]
+    mine = set(await _names_of_friends_and_me(db, user_id)) if hidden else set()
+    return {
+        uid: None if uid in hidden and uid not in mine else _Shown(p.display_name, p.badge)
+        for uid, p in people.items()
+    }
 
 
 async def read_board(
@@ -71,7 +92,6 @@ async def read_board(
         raise NotFound("no such leaderboard", boards=sorted(registry.BOARDS))
     now = rt.clock.now()
     k = scores.key(rt, board, period, now)
-    named: dict[str, str] = {}
     if scope == "global":
         async with rt.redis.pipeline(transaction=False) as pipe:
             pipe.zrevrange(k, 0, limit - 1, withscores=True)
@@ -93,11 +113,22 @@ async def read_board(
             score=present[position][1] if position is not None else 0.0,
         )
         ranked = present[:limit]
-    names = named if scope == "friends" else await _names(db, [uid for uid, _ in ranked])
-    items = [
-        Entry(rank=i + 1, user_id=uid, display_name=names.get(uid, ""), score=score)
-        for i, (uid, score) in enumerate(ranked)
-    ]
+    shown: dict[str, _Shown | None] = (
+        dict(named)
+        if scope == "friends"
+        else await _shown_globally(db, user_id=user_id, ids=[u for u, _ in ranked])
+    )
+    items = []
+    for i, (uid, score) in enumerate(ranked):
+        who = shown.get(uid, _Shown("", None))
+        if who is None:
+            items.append(
+                Entry(rank=i + 1, user_id=None, display_name=None, badge=None, score=score, anonymous=True)
+            )
+        else:
+            items.append(
+                Entry(rank=i + 1, user_id=uid, display_name=who.display_name, badge=who.badge, score=score)
+            )
     return Board(
         board=board, scope=scope, period=period, bucket=scores.bucket(rt, period, now), items=items, me=me
     )

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.auth.schemas import UserPublic
+from app.auth.schemas import BADGE_DESCRIPTION, Badge, UserPublic
 
 if TYPE_CHECKING:
     from social.advisors.service import Client, MyAdvisor
@@ -20,7 +20,7 @@ class MyAdvisorPublic(BaseModel):
     def of(cls, mine: MyAdvisor) -> MyAdvisorPublic:
         a = mine.advisor
         return cls(
-            advisor=UserPublic(id=a.id, display_name=a.display_name, avatar_url=a.avatar_url),
+            advisor=UserPublic.of(a),
             conversation_id=mine.conversation_id,
             assigned_at=mine.assigned_at,
         )
@@ -39,6 +39,7 @@ class ClientSummary(BaseModel):
     user_id: str
     display_name: str
     avatar_url: str | None
+    badge: Badge | None = Field(description=BADGE_DESCRIPTION)
     is_cardholder: bool
     region: str | None
     risk_profile: str | None
@@ -56,6 +57,7 @@ class ClientSummary(BaseModel):
             "user_id": u.id,
             "display_name": u.display_name,
             "avatar_url": u.avatar_url,
+            "badge": u.badge,
             "is_cardholder": u.is_cardholder,
             "region": u.region,
             "risk_profile": u.risk_profile,

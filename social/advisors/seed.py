@@ -55,8 +55,8 @@ async def seed(ctx: SeedContext) -> None:
         book = []
         for n, (phone, (name, region, risk)) in enumerate(CLIENTS.items()):
             user = await auth.get_or_create_user(db, rt, e164=phone, display_name=name)
-            await auth.link_card(
-                db, rt, user_id=user.id, card_token=f"demo-card-client-{n}", last4=f"{7100 + n}"
+            await auth.bank_link_card(
+                db, rt, user_id=user.id, card_ref=f"demo-card-client-{n}", last4=f"{7100 + n}"
             )
             await auth.set_bank_profile(db, user_id=user.id, region=region, risk_profile=risk)
             await advisors.assign(db, rt, client_id=user.id, advisor_id=advisor.id)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, StringC
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from app.auth.schemas import BADGE_DESCRIPTION, Badge
 from app.types import SeqNumber
 from social.chat.bodies import FrameMessage, TypedMessage
 
@@ -66,6 +67,7 @@ class Peer(BaseModel):
     user_id: str
     display_name: str
     avatar_url: str | None
+    badge: Badge | None = Field(description=BADGE_DESCRIPTION)
 
 
 class ConversationPublic(BaseModel):

@@ -393,6 +393,7 @@ class Peer:
     user_id: str
     display_name: str
     avatar_url: str | None
+    badge: str | None
 
 
 @dataclass(frozen=True)
@@ -442,13 +443,20 @@ async def _views(
     if direct_ids:
         users = auth.profiles_sql()
         for cid, *peer in await db.execute(
-            select(ConversationMember.conversation_id, users.c.id, users.c.display_name, users.c.avatar_url)
+            select(
+                ConversationMember.conversation_id,
+                users.c.id,
+                users.c.display_name,
+                users.c.avatar_url,
+                users.c.roles,
+            )
             .join(users, users.c.id == ConversationMember.user_id)
             .where(
                 col(ConversationMember.conversation_id).in_(direct_ids), ConversationMember.user_id != user_id
             )
         ):
-            peers[cid] = Peer(*peer)
+            uid, name, avatar, roles = peer
+            peers[cid] = Peer(uid, name, avatar, auth.badge_of_roles(roles))
     with_messages = [(c.id, c.last_seq) for c, _ in rows if c.last_seq > 0]
     last: dict[str, Message] = {}
     if with_messages:

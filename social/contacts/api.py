@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from app.deps import CurrentUser, DbSession, Rt
-from app.docs import errors
+from app.errors import RateLimited, documented
 from app.pagination import Page
 from social.contacts import service as contacts
 from social.contacts.schemas import StoredMatchPublic, SyncIn, SyncPublic
@@ -11,7 +11,11 @@ from social.contacts.schemas import StoredMatchPublic, SyncIn, SyncPublic
 router = APIRouter(tags=["contacts"])
 
 
-@router.post("/v1/contacts/sync", response_model=SyncPublic, responses=errors(429))
+@router.post(
+    "/v1/contacts/sync",
+    response_model=SyncPublic,
+    responses=documented(RateLimited("too many new numbers checked today")),
+)
 async def sync(body: SyncIn, user: CurrentUser, db: DbSession, rt: Rt) -> SyncPublic:
     return SyncPublic.of(await contacts.sync(db, rt, user_id=user.id, contacts=body.contacts))
 

@@ -4,6 +4,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
+from app.auth.schemas import BADGE_DESCRIPTION, Badge
+
 if TYPE_CHECKING:
     from social.contacts.service import Match, Synced
 
@@ -23,6 +25,7 @@ class MatchPublic(BaseModel):
     user_id: str
     display_name: str
     avatar_url: str | None
+    badge: Badge | None = Field(description=BADGE_DESCRIPTION)
     contact_name: str | None
     is_friend: bool
 
@@ -33,6 +36,7 @@ class MatchPublic(BaseModel):
             user_id=p.id,
             display_name=p.display_name,
             avatar_url=p.avatar_url,
+            badge=p.badge,
             contact_name=m.contact_name,
             is_friend=m.is_friend,
         )
@@ -52,9 +56,16 @@ class StoredMatchPublic(BaseModel):
     user_id: str
     display_name: str
     avatar_url: str | None
+    badge: Badge | None = Field(description=BADGE_DESCRIPTION)
     is_friend: bool
 
     @classmethod
     def of(cls, m: Match) -> StoredMatchPublic:
         p = m.profile
-        return cls(user_id=p.id, display_name=p.display_name, avatar_url=p.avatar_url, is_friend=m.is_friend)
+        return cls(
+            user_id=p.id,
+            display_name=p.display_name,
+            avatar_url=p.avatar_url,
+            badge=p.badge,
+            is_friend=m.is_friend,
+        )

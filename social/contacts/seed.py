@@ -35,8 +35,8 @@ async def extra_people(ctx: SeedContext) -> dict[str, auth.Caller]:
         for n, (handle, (phone, name, cardholder)) in enumerate(EXTRA_PEOPLE.items()):
             user = await auth.get_or_create_user(db, rt, e164=phone, display_name=name)
             if cardholder and not user.is_cardholder:
-                _, user = await auth.link_card(
-                    db, rt, user_id=user.id, card_token=f"demo-card-{handle}", last4=f"{7301 + n}"
+                _, user, _ = await auth.bank_link_card(
+                    db, rt, user_id=user.id, card_ref=f"demo-card-{handle}", last4=f"{7301 + n}"
                 )
             found[handle] = user
     return found

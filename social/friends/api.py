@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 
 from app.deps import CurrentUser, DbSession, Rt
-from app.docs import errors
+from app.errors import Conflict, Forbidden, NotFound, RateLimited, documented
 from app.pagination import Cursor, Limit, Page
 from social.friends import service as friends
 from social.friends import suggestions as suggesting
@@ -43,7 +43,12 @@ async def list_suggestions(
     "/v1/friends/requests",
     status_code=201,
     response_model=FriendRequestPublic,
-    responses=errors(403, 404, 409, 429),
+    responses=documented(
+        Forbidden("not discoverable to you"),
+        NotFound("no such user, or a block either way"),
+        Conflict("already friends, or a request is already pending"),
+        RateLimited(),
+    ),
 )
 async def send_request(
     body: FriendRequestCreate, user: CurrentUser, db: DbSession, rt: Rt
@@ -65,7 +70,9 @@ async def list_requests(
 
 
 @router.post(
-    "/v1/friends/requests/{request_id}/accept", response_model=FriendRequestPublic, responses=errors(409)
+    "/v1/friends/requests/{request_id}/accept",
+    response_model=FriendRequestPublic,
+    responses=documented(Conflict("the request is no longer pending")),
 )
 async def accept_request(request_id: str, user: CurrentUser, db: DbSession, rt: Rt) -> FriendRequestPublic:
     """The receiver accepts: the two become friends."""
@@ -74,7 +81,9 @@ async def accept_request(request_id: str, user: CurrentUser, db: DbSession, rt: 
 
 
 @router.post(
-    "/v1/friends/requests/{request_id}/decline", response_model=FriendRequestPublic, responses=errors(409)
+    "/v1/friends/requests/{request_id}/decline",
+    response_model=FriendRequestPublic,
+    responses=documented(Conflict("the request is no longer pending")),
 )
 async def decline_request(request_id: str, user: CurrentUser, db: DbSession, rt: Rt) -> FriendRequestPublic:
     """The receiver declines."""

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.auth.schemas import UserPublic
+from app.auth.schemas import BADGE_DESCRIPTION, Badge, UserPublic
 
 if TYPE_CHECKING:
     from social.friends.models import Block
@@ -19,6 +19,7 @@ class FriendPublic(BaseModel):
     user_id: str
     display_name: str
     avatar_url: str | None
+    badge: Badge | None = Field(description=BADGE_DESCRIPTION)
     since: datetime
 
 
@@ -50,6 +51,7 @@ class FriendRequestPublic(BaseModel):
                 id=seen.peer_id,
                 display_name=peer.display_name if peer else "",
                 avatar_url=peer.avatar_url if peer else None,
+                badge=peer.badge if peer else None,
             ),
             message=r.message,
             status=r.status,
@@ -84,6 +86,7 @@ class SuggestionPublic(BaseModel):
     user_id: str
     display_name: str
     avatar_url: str | None
+    badge: Badge | None = Field(description=BADGE_DESCRIPTION)
     reasons: list[Reason]
     score: float
 
@@ -98,6 +101,7 @@ class SuggestionPublic(BaseModel):
             user_id=s.user_id,
             display_name=s.display_name,
             avatar_url=s.avatar_url,
+            badge=s.badge,  # type: ignore[arg-type]
             reasons=reasons,
             score=s.score,
         )

@@ -1,7 +1,8 @@
 """Friendships, friend requests and blocks.
 
 The first functions answer the questions every other feature asks of the graph
-(``are_friends``, ``friend_ids``, ``is_blocked_either``); the use cases below them
+(``are_friends``, ``friend_ids``, ``is_blocked_either``, and ``may_send_money``: the one
+rule of who may send whom money, which every money feature applies); the use cases below them
 (requests, unfriend, block) each run in one transaction and notify after commit.
 """
 
@@ -18,7 +19,7 @@ from sqlmodel import col
 
 from app.auth import service as auth
 from app.db import end_read, execute, is_unique_violation, transaction
-from app.errors import Conflict, NotFound, ValidationFailed
+from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.ids import new_id
 from app.notifications.service import notify
 from app.pagination import ID_CURSOR, Chunk, decode_cursor, encode_cursor
@@ -96,13 +97,51 @@ _UNBLOCKED_FRIENDS = select(
 )
 
 
+_UNBLOCKED = select(~blocked_either_sql(bindparam("p_lo"), bindparam("p_hi")))
+
+
 async def are_unblocked_friends(db: AsyncSession, a: str, b: str) -> bool:
-    """Friends, and neither has blocked the other: who may send whom money (one statement,
-    built once: it is on the transfer path)."""
+    """Friends, and neither has blocked the other (one statement, built once)."""
     if a == b:
         return False
     lo, hi = pair(a, b)
     return bool((await execute(db, _UNBLOCKED_FRIENDS, {"p_lo": lo, "p_hi": hi})).scalar())
+
+
+# --- who may send whom money: the one rule of every money feature ------------------------
+
+
+async def may_send_money(
+    db: AsyncSession, *, sender_id: str, receiver_id: str, friends_only: bool = True
+) -> bool:
+    """Whether money may move from ``sender_id`` to ``receiver_id``: the one rule that
+    transfers, red packets and any later money feature apply (``check_may_send_money``).
+
+    - Never when either has blocked the other, and never to oneself person to person.
+    - ``friends_only`` (money sent to a person: a transfer, a red packet in a direct chat):
+      only between friends. Without it (a red packet in a group, ``exclusive`` included,
+      whose members need not be friends; money that was sent and now lands in a wallet:
+      accepting a transfer, grabbing a share) the block rule alone decides: a sender
+      grabbing a share of their own group packet is fine.
+    One statement, built once: it is on the transfer and grab paths."""
+    if sender_id == receiver_id:
+        return not friends_only
+    lo, hi = pair(sender_id, receiver_id)
+    query = _UNBLOCKED_FRIENDS if friends_only else _UNBLOCKED
+    return bool((await execute(db, query, {"p_lo": lo, "p_hi": hi})).scalar())
+
+
+async def check_may_send_money(
+    db: AsyncSession, *, sender_id: str, receiver_id: str, friends_only: bool = True
+) -> None:
+    """``may_send_money`` or raise Forbidden (403 ``forbidden``), with one message for every
+    money feature that does not say whether a block is why."""
+    if not await may_send_money(db, sender_id=sender_id, receiver_id=receiver_id, friends_only=friends_only):
+        raise Forbidden(
+            "money cannot move between you and this person"
+            + (" (friends only, and no block either way)" if friends_only else " (a block either way)"),
+            reason="money_not_allowed",
+        )
 
 
 async def make_friends(db: AsyncSession, a: str, b: str, *, now: datetime) -> None:
@@ -174,8 +213,10 @@ async def send_request(
 ) -> PeerRequest:
     """Ask ``to_user_id`` to be friends; a crossing pending request is accepted instead.
 
-    Raises ValidationFailed (self), NotFound (unknown or blocked either way), Conflict
-    (already friends or already pending), RateLimited."""
+    A user who is not discoverable is found only by people already in touch with them: a
+    stranger's request is answered as for an unknown id; asking back someone who asked me
+    works. Raises ValidationFailed (self), NotFound (unknown, not discoverable, or blocked
+    either way), Conflict (already friends or already pending), RateLimited."""
     if to_user_id == user_id:
         raise ValidationFailed("you cannot befriend yourself", field="user_id")
     await fixed_window(
@@ -187,7 +228,8 @@ async def send_request(
     now = rt.clock.now()
     try:
         async with transaction(db):
-            if not await auth.user_exists(db, to_user_id) or await is_blocked_either(db, user_id, to_user_id):
+            target = await auth.get_profile(db, to_user_id)
+            if target is None or await is_blocked_either(db, user_id, to_user_id):
                 raise NotFound("user not found", user_id=to_user_id)
             if await are_friends(db, user_id, to_user_id):
                 raise Conflict("already friends", user_id=to_user_id)
@@ -198,6 +240,8 @@ async def send_request(
                     )
                 )
             ).scalar_one_or_none()
+            if existing is None and not target.discoverable:
+                raise NotFound("user not found", user_id=to_user_id)  # as if unknown: no probing by id
             if existing is not None and existing.from_id == user_id:
                 raise Conflict("a request is already pending", request_id=existing.id)
             if existing is not None:
@@ -226,6 +270,7 @@ async def send_request(
                         "request_id": req.id,
                         "from_user_id": user_id,
                         "display_name": me.display_name if me else "",
+                        "badge": me.badge if me else None,
                         "message": message,
                     },
                 )
@@ -253,6 +298,7 @@ async def _accept(db: AsyncSession, rt: Runtime, req: FriendRequest, *, now: dat
             "request_id": req.id,
             "user_id": req.to_id,
             "display_name": accepter.display_name if accepter else "",
+            "badge": accepter.badge if accepter else None,
         },
     )
 
@@ -313,6 +359,7 @@ class Friend:
     user_id: str
     display_name: str
     avatar_url: str | None
+    badge: str | None
     since: datetime
 
 
@@ -328,7 +375,7 @@ async def list_friends(db: AsyncSession, *, user_id: str, limit: int, cursor: st
         ),
     ).subquery()
     users = auth.profiles_sql()
-    stmt = select(users.c.id, users.c.display_name, users.c.avatar_url, q.c.since).join(
+    stmt = select(users.c.id, users.c.display_name, users.c.avatar_url, users.c.roles, q.c.since).join(
         q, q.c.uid == users.c.id
     )
     if after is not None:
@@ -336,7 +383,10 @@ async def list_friends(db: AsyncSession, *, user_id: str, limit: int, cursor: st
     rows = (await db.execute(stmt.order_by(users.c.id).limit(limit + 1))).all()
     await end_read(db)
     more = len(rows) > limit
-    items = [Friend(*row) for row in rows[:limit]]
+    items = [
+        Friend(uid, name, avatar, auth.badge_of_roles(roles), since)
+        for uid, name, avatar, roles, since in rows[:limit]
+    ]
     return Chunk(items, next_cursor=encode_cursor(items[-1].user_id) if more else None)
 
 

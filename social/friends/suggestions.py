@@ -53,6 +53,7 @@ class Suggested:
     user_id: str
     display_name: str
     avatar_url: str | None
+    badge: str | None
     score: float
     mutual_friends: int
     in_contacts: bool
@@ -95,7 +96,7 @@ SELECT count(*), max(created_at) FROM mine
 
 _FRESH = text(f"""
 WITH {_MINE}
-SELECT u.id, u.display_name, u.avatar_url FROM {_PROFILES} u
+SELECT u.id, u.display_name, u.avatar_url, u.roles FROM {_PROFILES} u
 WHERE u.id IN :ids AND u.discoverable AND u.id NOT IN (SELECT xid FROM x)
 """).bindparams(bindparam("ids", expanding=True))
 """The cached candidates still to show: not excluded now, discoverable now."""
@@ -132,7 +133,7 @@ t AS (
     ORDER BY rank_key DESC, vid
     LIMIT :k
 )
-SELECT t.vid, t.score, t.mutual, t.in_c, u.discoverable, u.display_name, u.avatar_url
+SELECT t.vid, t.score, t.mutual, t.in_c, u.discoverable, u.display_name, u.avatar_url, u.roles
 FROM t JOIN {_PROFILES} u ON u.id = t.vid
 ORDER BY t.rank_key DESC, t.vid
 """)
@@ -161,7 +162,7 @@ async def suggestions(db: AsyncSession, rt: Runtime, *, user_id: str, limit: int
         params = {"me": user_id, "k": k, "in_contacts": suggest.IN_CONTACTS, "has_me_w": suggest.HAS_ME}
         rows = (await db.execute(_SUGGEST, params)).all()
         out = [
-            _suggested(r.vid, r.score, r.mutual, r.in_c, r.display_name, r.avatar_url)
+            _suggested(r.vid, r.score, r.mutual, r.in_c, r.display_name, r.avatar_url, r.roles)
             for r in rows
             if r.discoverable
         ]
@@ -196,19 +197,20 @@ async def _still_shown(db: AsyncSession, *, user_id: str, head: list[list[Any]])
     found = await db.execute(_FRESH, {"me": user_id, "ids": [h[0] for h in head]})
     users = {r.id: r for r in found}
     return [
-        _suggested(vid, score, mutual, in_c, users[vid].display_name, users[vid].avatar_url)
+        _suggested(vid, score, mutual, in_c, users[vid].display_name, users[vid].avatar_url, users[vid].roles)
         for vid, score, mutual, in_c in head
         if vid in users
     ]
 
 
 def _suggested(
-    vid: str, score: float, mutual: int, in_c: int, display_name: str, avatar_url: str | None
+    vid: str, score: float, mutual: int, in_c: int, display_name: str, avatar_url: str | None, roles: str
 ) -> Suggested:
     return Suggested(
         user_id=vid,
         display_name=display_name,
         avatar_url=avatar_url,
+        badge=auth.badge_of_roles(roles),
         score=round(float(score), 6),
         mutual_friends=int(mutual),
         in_contacts=bool(in_c),

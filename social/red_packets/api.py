@@ -6,7 +6,17 @@ from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 
 from app.deps import CurrentUser, DbSession, IdempotencyKey, Rt
-from app.docs import errors
+from app.errors import (
+    AlreadyClaimed,
+    Expired,
+    Forbidden,
+    InsufficientFunds,
+    LimitExceeded,
+    NotFound,
+    SoldOut,
+    ValidationFailed,
+    documented,
+)
 from social.red_packets import service as red_packets
 from social.red_packets.schemas import GrabPublic, RedPacketCreate, RedPacketCreated, RedPacketPublic
 
@@ -15,7 +25,18 @@ router = APIRouter(tags=["red packets"])
 PacketId = Annotated[str, Path(min_length=1, max_length=40)]
 
 
-@router.post("/v1/red-packets", status_code=201, response_model=RedPacketCreated, responses=errors(403, 404))
+@router.post(
+    "/v1/red-packets",
+    status_code=201,
+    response_model=RedPacketCreated,
+    responses=documented(
+        Forbidden("direct chat: not friends or a block either way; exclusive: a block either way"),
+        NotFound("not a member of the conversation"),
+        InsufficientFunds(),
+        LimitExceeded("above red_packet_max_fen, or the daily outgoing limit shared with transfers"),
+        ValidationFailed(),
+    ),
+)
 async def create_packet(
     body: RedPacketCreate, user: CurrentUser, db: DbSession, rt: Rt, idem: IdempotencyKey
 ) -> JSONResponse:
@@ -39,7 +60,17 @@ async def create_packet(
     )
 
 
-@router.post("/v1/red-packets/{packet_id}/grab", response_model=GrabPublic, responses=errors(403, 410))
+@router.post(
+    "/v1/red-packets/{packet_id}/grab",
+    response_model=GrabPublic,
+    responses=documented(
+        Forbidden("for someone else, the sender in a direct chat, or a block either way with the sender"),
+        NotFound("no packet, or not a member"),
+        AlreadyClaimed(),
+        SoldOut(),
+        Expired(),
+    ),
+)
 async def grab(
     packet_id: PacketId, user: CurrentUser, db: DbSession, rt: Rt, idem: IdempotencyKey
 ) -> JSONResponse:

@@ -18,7 +18,10 @@ Exactly-once grabs, on any number of workers, are decided in the database:
 Who may grab: members of the conversation; in a direct chat only the other person
 (not the sender); in a group every member including the sender (as in WeChat), so
 ``count`` may be at most the number of members who may grab. An ``exclusive`` packet has
-one share for one named member.
+one share for one named member. Who may send whom money is the one rule of
+``friends.may_send_money`` (as for transfers): in a direct chat friends only; an
+``exclusive`` packet and every grab refused across a block either way. A packet counts
+against the wallet's daily outgoing limit (``wallet.count_outgoing``), shared with transfers.
 
 Lock order: packet row, ledger accounts (sorted by ``post``), conversation row.
 """
@@ -48,6 +51,7 @@ from app.ledger import service as ledger
 from app.metrics import RED_PACKET_GRABS, RED_PACKETS_SENT, count_after_commit
 from app.notifications.service import notify
 from app.runtime import Runtime
+from app.wallet import service as wallet
 from social.chat import service as chat
 from social.chat.models import Conversation, ConversationMember
 from social.friends import service as friends
@@ -80,8 +84,10 @@ async def create_packet(
     """Put ``total_fen`` from the sender's wallet into a new packet's escrow, cut its shares
     and post it in the conversation. Runs in the caller's transaction (``idem.run``).
 
-    Raises NotFound (not a member), Forbidden (blocked), LimitExceeded, ValidationFailed,
-    InsufficientFunds."""
+    Raises NotFound (not a member), Forbidden (``friends.check_may_send_money``: in a direct
+    chat as for a transfer; an exclusive packet in a group, a block either way),
+    LimitExceeded (per packet; the wallet's daily outgoing limit, shared with transfers),
+    ValidationFailed, InsufficientFunds."""
     settings = rt.settings
     if total_fen > settings.red_packet_max_fen:
         raise LimitExceeded("red packet above the limit", max_fen=settings.red_packet_max_fen)
@@ -99,10 +105,10 @@ async def create_packet(
     members = await chat.member_ids(db, conversation_id)
     direct = conv.kind == "direct"
     if direct:
-        others = [m for m in members if m != sender_id]
-        if any([await friends.is_blocked_either(db, sender_id, o) for o in others]):
-            raise Forbidden("you cannot send to this conversation")
-        eligible = others
+        eligible = [m for m in members if m != sender_id]
+        # Person to person, as a transfer: friends only, no block either way.
+        for other in eligible:
+            await friends.check_may_send_money(db, sender_id=sender_id, receiver_id=other)
     else:
         eligible = members
     if mode == "exclusive":
@@ -110,12 +116,17 @@ async def create_packet(
             raise ValidationFailed("an exclusive packet names another member", field="to_user_id")
         if count != 1:
             raise ValidationFailed("an exclusive packet has one share", field="count")
+        if not direct:  # to one person through the group: no block either way
+            await friends.check_may_send_money(
+                db, sender_id=sender_id, receiver_id=to_user_id, friends_only=False
+            )
     elif to_user_id is not None:
         raise ValidationFailed("to_user_id is only for exclusive packets", field="to_user_id")
     if count > len(eligible):
         raise ValidationFailed(
             "more shares than members who can grab", field="count", max_count=len(eligible)
         )
+    await wallet.count_outgoing(db, rt, user_id=sender_id, amount_fen=total_fen)
     shares = split(mode, total_fen, count, rng or _rng)
     now = rt.clock.now()
     p = RedPacket(
@@ -272,8 +283,9 @@ async def grab(db: AsyncSession, rt: Runtime, *, packet_id: str, user_id: str) -
     """Take the next share of a packet into the user's wallet. Runs in the caller's
     transaction (``idem.run``); locks the packet row (conditional UPDATE).
 
-    Raises NotFound (no packet, or not a member), Forbidden (not for this user),
-    AlreadyClaimed, SoldOut, Expired."""
+    Raises NotFound (no packet, or not a member), Forbidden (not for this user; a block
+    either way with the sender: ``friends.check_may_send_money``), AlreadyClaimed,
+    SoldOut, Expired."""
     now = rt.clock.now()
     params = {"p_packet": packet_id, "p_user": user_id, "p_now": now}
 
@@ -296,6 +308,9 @@ async def grab(db: AsyncSession, rt: Runtime, *, packet_id: str, user_id: str) -
     if not inserted:
         # A concurrent grab by the same user won; the rollback undoes our decrement.
         raise AlreadyClaimed("you already grabbed this red packet")
+    # Money lands only where it may: a block either way since the packet was sent refuses
+    # the grab (the rollback gives the share and the ticket back).
+    await friends.check_may_send_money(db, sender_id=p.sender_id, receiver_id=user_id, friends_only=False)
     await ledger.post(
         db,
         kind="red_packet_claim",

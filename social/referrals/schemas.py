@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.auth.schemas import UserPublic
+from app.auth.schemas import BADGE_DESCRIPTION, Badge, UserPublic
 
 if TYPE_CHECKING:
     from social.referrals.service import MyReferrals, Redeemed
@@ -16,6 +16,7 @@ class InvitedPublic(BaseModel):
 
     user_id: str
     display_name: str
+    badge: Badge | None = Field(description=BADGE_DESCRIPTION)
     redeemed_at: datetime
     status: Literal["pending", "rewarded", "capped"]
     reward_fen: int
@@ -52,7 +53,7 @@ class RedeemPublic(BaseModel):
     def of(cls, r: Redeemed) -> RedeemPublic:
         p = r.referrer
         return cls(
-            referrer=UserPublic(id=p.id, display_name=p.display_name, avatar_url=p.avatar_url),
+            referrer=UserPublic.of(p),
             status=r.status,
             reward_fen=r.reward_fen,
         )

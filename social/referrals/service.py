@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app import urls
 from app.auth import service as auth
 from app.db import end_read, is_unique_violation, transaction
 from app.errors import Conflict, Expired, NotFound, ValidationFailed
@@ -42,7 +43,7 @@ def new_code() -> str:
 
 
 def share_url(rt: Runtime, code: str) -> str:
-    return f"{rt.settings.public_base_url.rstrip('/')}/r/{code}"
+    return urls.absolute(rt.settings, f"/r/{code}")
 
 
 async def get_or_create_code(db: AsyncSession, rt: Runtime, *, user_id: str) -> str:
@@ -75,6 +76,7 @@ async def get_or_create_code(db: AsyncSession, rt: Runtime, *, user_id: str) -> 
 class Invited:
     user_id: str
     display_name: str
+    badge: str | None
     redeemed_at: datetime
     status: ReferralStatus
     reward_fen: int
@@ -108,6 +110,7 @@ async def me(db: AsyncSession, rt: Runtime, *, user_id: str) -> MyReferrals:
         Invited(
             user_id=r.referee_id,
             display_name=people[r.referee_id].display_name,
+            badge=people[r.referee_id].badge,
             redeemed_at=r.created_at,
             status=r.status,
             reward_fen=int(amount or 0),
@@ -249,6 +252,7 @@ async def reward_referrer(db: AsyncSession, rt: Runtime, user_id: str) -> None:
             "amount_fen": amount,
             "referee_id": user_id,
             "display_name": referee.display_name if referee else "",
+            "badge": referee.badge if referee else None,
         },
     )
 

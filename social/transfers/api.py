@@ -6,7 +6,16 @@ from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 
 from app.deps import CurrentUser, DbSession, IdempotencyKey, Rt
-from app.docs import errors
+from app.errors import (
+    Conflict,
+    Expired,
+    Forbidden,
+    InsufficientFunds,
+    LimitExceeded,
+    NotFound,
+    ValidationFailed,
+    documented,
+)
 from social.transfers import service as transfers
 from social.transfers.schemas import TransferCreate, TransferPublic
 
@@ -15,7 +24,18 @@ router = APIRouter(tags=["transfers"])
 TransferId = Annotated[str, Path(min_length=1, max_length=40)]
 
 
-@router.post("/v1/transfers", status_code=201, response_model=TransferPublic, responses=errors(403, 404))
+@router.post(
+    "/v1/transfers",
+    status_code=201,
+    response_model=TransferPublic,
+    responses=documented(
+        Forbidden("not friends, or a block either way (details.reason money_not_allowed)"),
+        NotFound("conversation not found"),
+        InsufficientFunds(),
+        LimitExceeded("above transfer_max_fen, or the daily outgoing limit shared with red packets"),
+        ValidationFailed(),
+    ),
+)
 async def create_transfer(
     body: TransferCreate, user: CurrentUser, db: DbSession, rt: Rt, idem: IdempotencyKey
 ) -> JSONResponse:
@@ -37,7 +57,16 @@ async def create_transfer(
     )
 
 
-@router.post("/v1/transfers/{transfer_id}/accept", response_model=TransferPublic, responses=errors(403, 410))
+@router.post(
+    "/v1/transfers/{transfer_id}/accept",
+    response_model=TransferPublic,
+    responses=documented(
+        Forbidden("not the receiver, or a block either way since it was sent"),
+        NotFound("transfer not found"),
+        Conflict("already settled"),
+        Expired("past expires_at"),
+    ),
+)
 async def accept_transfer(
     transfer_id: TransferId, user: CurrentUser, db: DbSession, rt: Rt, idem: IdempotencyKey
 ) -> JSONResponse:
@@ -50,7 +79,7 @@ async def accept_transfer(
     )
 
 
-@router.post("/v1/transfers/{transfer_id}/decline", response_model=TransferPublic, responses=errors(403, 410))
+@router.post("/v1/transfers/{transfer_id}/decline", response_model=TransferPublic)
 async def decline_transfer(
     transfer_id: TransferId, user: CurrentUser, db: DbSession, rt: Rt, idem: IdempotencyKey
 ) -> JSONResponse:

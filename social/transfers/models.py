@@ -1,8 +1,8 @@
-"""Transfers between friends, and each sender's running total per business day."""
+"""Transfers between friends (their daily limit is the wallet's outgoing limit, ``app.wallet``)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlalchemy import CheckConstraint, Index
 from sqlmodel import Field, SQLModel
@@ -33,16 +33,3 @@ class Transfer(SQLModel, table=True):
     created_at: datetime = at_field()
     expires_at: datetime = at_field()
     resolved_at: datetime | None = at_field(nullable=True)
-
-
-class TransferDailyUsage(SQLModel, table=True):
-    """What a user has sent by transfer on one business day (bank's time zone).
-
-    Bumped by a conditional update (``sent_fen + x <= limit``) under the row lock, so two
-    concurrent transfers cannot both squeeze under the daily limit."""
-
-    __tablename__ = "transfer_daily_usage"
-
-    user_id: str = Field(primary_key=True, foreign_key="users.id", max_length=40)
-    day: date = Field(primary_key=True)
-    sent_fen: int = fen_field(default=0)

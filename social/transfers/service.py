@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,9 +27,10 @@ from app.ledger import service as ledger
 from app.metrics import TRANSFERS, count_after_commit
 from app.notifications.service import notify
 from app.runtime import Runtime
+from app.wallet import service as wallet
 from social.chat import service as chat
 from social.friends import service as friends
-from social.transfers.models import Transfer, TransferDailyUsage
+from social.transfers.models import Transfer
 from social.transfers.schemas import TransferPublic
 
 ESCROW_KIND = "transfer_escrow"
@@ -83,36 +83,6 @@ def _body(t: Transfer, status: str) -> dict[str, Any]:
     }
 
 
-async def _count_against_daily_limit(db: AsyncSession, rt: Runtime, *, user_id: str, amount_fen: int) -> None:
-    """Add ``amount_fen`` to today's sent total, refusing to cross the daily limit.
-
-    Locks the user's row for the day. Raises LimitExceeded."""
-    day = rt.clock.today()
-    limit = rt.settings.transfer_daily_max_fen
-    refused = LimitExceeded("daily transfer limit reached", daily_max_fen=limit, day=day.isoformat())
-    if amount_fen > limit:
-        raise refused
-    params = {"user_id": user_id, "day": day, "sent_fen": amount_fen, "p_limit": limit}
-    row = (await execute(db, _ADD_TO_DAILY_USAGE, params)).first()
-    if row is None:
-        raise refused
-
-
-def _add_to_daily_usage() -> Any:
-    """INSERT the day's row or add to it, unless that crosses ``p_limit`` (then no row)."""
-    usage = TransferDailyUsage.__table__  # type: ignore[attr-defined]
-    upsert = pg_insert(usage)
-    added = usage.c.sent_fen + upsert.excluded.sent_fen
-    return upsert.on_conflict_do_update(
-        index_elements=["user_id", "day"],
-        set_={"sent_fen": added},
-        where=added <= bindparam("p_limit"),
-    ).returning(usage.c.sent_fen)
-
-
-_ADD_TO_DAILY_USAGE = _add_to_daily_usage()
-
-
 async def _direct_conversation(db: AsyncSession, rt: Runtime, a: str, b: str) -> str:
     """The pair's direct chat, created in this transaction if need be. Two first transfers
     between a pair at once both try to create it: the loser's insert fails on the unique
@@ -154,18 +124,17 @@ async def create_transfer(
     """Move ``amount_fen`` from the sender's wallet into a new pending transfer's escrow and
     post it in the chat. Runs in the caller's transaction (``idem.run``).
 
-    Raises ValidationFailed, LimitExceeded, Forbidden (not friends, blocked), NotFound,
-    InsufficientFunds."""
+    Raises ValidationFailed, LimitExceeded (per transfer; the wallet's daily outgoing
+    limit), Forbidden (``friends.check_may_send_money``), NotFound, InsufficientFunds."""
     if to_user_id == sender_id:
         raise ValidationFailed("cannot transfer to yourself", field="to_user_id")
     if amount_fen > rt.settings.transfer_max_fen:
         raise LimitExceeded("transfer above the limit", max_fen=rt.settings.transfer_max_fen)
-    if not await friends.are_unblocked_friends(db, sender_id, to_user_id):
-        raise Forbidden("transfers are between friends only")
+    await friends.check_may_send_money(db, sender_id=sender_id, receiver_id=to_user_id)
     conv_id = await _conversation_for(
         db, rt, sender_id=sender_id, receiver_id=to_user_id, conversation_id=conversation_id
     )
-    await _count_against_daily_limit(db, rt, user_id=sender_id, amount_fen=amount_fen)
+    await wallet.count_outgoing(db, rt, user_id=sender_id, amount_fen=amount_fen)
     now = rt.clock.now()
     t = Transfer(
         id=new_id("tr_"),
@@ -225,6 +194,10 @@ async def _settle(
     if row is None:
         await _explain_not_pending(db, transfer_id=transfer_id, user_id=user_id, now=now)
     t = Transfer(**row._mapping)
+    if accept:  # money lands only where it may (a block since it was sent: decline, or wait for the refund)
+        await friends.check_may_send_money(
+            db, sender_id=t.sender_id, receiver_id=t.receiver_id, friends_only=False
+        )
     payee = t.receiver_id if accept else t.sender_id
     await ledger.post(
         db,
@@ -282,7 +255,8 @@ async def _tell_sender_money_is_back(db: AsyncSession, rt: Runtime, t: Transfer,
 
 async def accept_transfer(db: AsyncSession, rt: Runtime, *, transfer_id: str, user_id: str) -> TransferPublic:
     """Receiver takes the money (escrow → receiver). In the caller's transaction; locks the
-    transfer row (conditional UPDATE). Raises NotFound, Forbidden, Conflict, Expired."""
+    transfer row (conditional UPDATE). Raises NotFound, Forbidden (the sender's; a block
+    either way since it was sent: ``friends.check_may_send_money``), Conflict, Expired."""
     return await _settle(db, rt, transfer_id=transfer_id, user_id=user_id, accept=True)
 
 

@@ -6,6 +6,7 @@ import jwt
 import pytest
 
 from app.config import DEFAULT_SECRET, ConfigError, Settings, load_settings
+from tests.support.cards import card_token
 from tests.support.people import error_code
 
 
@@ -53,15 +54,93 @@ async def test_code_is_single_use(client):
     assert r.status_code == 401
 
 
-async def test_otp_is_rate_limited_per_phone(client):
-    for _ in range(5):
-        assert (await client.post("/v1/auth/otp", json={"phone": "13800138000"})).status_code == 202
-    r = await client.post("/v1/auth/otp", json={"phone": "13800138000"})
-    assert r.status_code == 429
-    assert error_code(r) == "rate_limited"
-    assert int(r.headers["Retry-After"]) >= 1
+async def test_otp_sends_to_one_phone_back_off_with_growing_waits(client, rt):
+    phone = {"phone": "13800138000"}
+    for _ in range(3):  # otp_free_sends
+        assert (await client.post("/v1/auth/otp", json=phone)).status_code == 202
+    for wait_s in (60, 120, 240, 480):
+        r = await client.post("/v1/auth/otp", json=phone)
+        assert r.status_code == 429, r.text
+        assert error_code(r) == "rate_limited"
+        assert int(r.headers["Retry-After"]) == wait_s
+        rt.clock.advance(wait_s - 1)
+        assert (await client.post("/v1/auth/otp", json=phone)).status_code == 429
+        rt.clock.advance(1)
+        assert (await client.post("/v1/auth/otp", json=phone)).status_code == 202
     # Another phone from the same address is still fine (carrier NAT).
     assert (await client.post("/v1/auth/otp", json={"phone": "13800138001"})).status_code == 202
+    # The waits stop growing at an hour, and a quiet day starts over.
+    for _ in range(4):
+        r = await client.post("/v1/auth/otp", json=phone)
+        rt.clock.advance(int(r.headers["Retry-After"]))
+        assert (await client.post("/v1/auth/otp", json=phone)).status_code == 202
+    assert int((await client.post("/v1/auth/otp", json=phone)).headers["Retry-After"]) == 3600
+    rt.clock.advance(24 * 3600)
+    for _ in range(3):
+        assert (await client.post("/v1/auth/otp", json=phone)).status_code == 202
+
+
+async def test_a_login_starts_the_send_backoff_over(client):
+    phone = {"phone": "13800138000"}
+    for _ in range(3):
+        code = (await client.post("/v1/auth/otp", json=phone)).json()["dev_code"]
+    assert (await client.post("/v1/auth/otp", json=phone)).status_code == 429
+    assert (await client.post("/v1/auth/token", json=phone | {"code": code})).status_code == 200
+    assert (await client.post("/v1/auth/otp", json=phone)).status_code == 202
+
+
+async def test_a_strangers_wrong_codes_do_not_burn_the_owners_code(rt, client):
+    from tests.support.apps import client_with
+
+    phone = {"phone": "13800138000"}
+    code = (await client.post("/v1/auth/otp", json=phone)).json()["dev_code"]
+    wrong = "000000" if code != "000000" else "111111"
+    async with client_with(rt, peer="198.51.100.7") as stranger:
+        for _ in range(5):
+            r = await stranger.post("/v1/auth/token", json=phone | {"code": wrong})
+            assert r.status_code == 401
+        for guess in (wrong, code):  # locked out for this number, even with the right code
+            r = await stranger.post("/v1/auth/token", json=phone | {"code": guess})
+            assert r.status_code == 429 and error_code(r) == "rate_limited"
+            assert 0 < int(r.headers["Retry-After"]) <= rt.settings.otp_ttl_s
+    r = await client.post("/v1/auth/token", json=phone | {"code": code})  # the owner, elsewhere
+    assert r.status_code == 200, r.text
+
+
+async def test_forwarded_for_counts_only_from_a_trusted_proxy(rt):
+    from tests.support.apps import client_with
+
+    phone = {"phone": "13800138000"}
+    async with client_with(rt) as direct:
+        code = (await direct.post("/v1/auth/otp", json=phone)).json()["dev_code"]
+    wrong = "000000" if code != "000000" else "111111"
+    # A direct client cannot spread its guesses over made-up addresses.
+    async with client_with(rt, peer="198.51.100.7") as c:
+        for n in range(5):
+            hdr = {"X-Forwarded-For": f"203.0.113.{n}"}
+            assert (
+                await c.post("/v1/auth/token", json=phone | {"code": wrong}, headers=hdr)
+            ).status_code == 401
+        r = await c.post(
+            "/v1/auth/token", json=phone | {"code": code}, headers={"X-Forwarded-For": "203.0.113.99"}
+        )
+        assert r.status_code == 429
+    # Behind the trusted proxy, each forwarded client has its own count.
+    async with client_with(rt, peer="10.0.0.2", trusted_proxies=["10.0.0.2"]) as proxied:
+        for _ in range(5):
+            hdr = {"X-Forwarded-For": "203.0.113.50"}
+            assert (
+                await proxied.post("/v1/auth/token", json=phone | {"code": wrong}, headers=hdr)
+            ).status_code == 401
+        assert (
+            await proxied.post(
+                "/v1/auth/token", json=phone | {"code": code}, headers={"X-Forwarded-For": "203.0.113.50"}
+            )
+        ).status_code == 429
+        r = await proxied.post(
+            "/v1/auth/token", json=phone | {"code": code}, headers={"X-Forwarded-For": "203.0.113.51"}
+        )
+        assert r.status_code == 200, r.text
 
 
 @pytest.mark.parametrize("phone", ["", "12", "not a phone", "+86 123", "1" * 30])
@@ -106,17 +185,15 @@ async def test_patch_me_changes_only_my_profile(client, users):
     assert r.status_code == 422
 
 
-async def test_linking_a_card_makes_a_cardholder_and_is_idempotent(client, users):
+async def test_linking_a_card_makes_a_cardholder_and_is_idempotent(client, rt, users):
     alice = await users.make("alice", cardholder=False)
-    body = {"card_token": "tok_abcdefgh", "last4": "4321"}
+    body = {"card_token": card_token(rt, alice.id, card_ref="bank-card-1"), "last4": "4321"}
     r1 = await client.post("/v1/me/cards", json=body, headers=alice.headers)
     r2 = await client.post("/v1/me/cards", json=body, headers=alice.headers)
     assert r1.status_code == r2.status_code == 201
     assert r1.json()["id"] == r2.json()["id"]
     assert (await client.get("/v1/me", headers=alice.headers)).json()["is_cardholder"] is True
-    r = await client.post(
-        "/v1/me/cards", json={"card_token": "tok_abcdefgh", "last4": "12a4"}, headers=alice.headers
-    )
+    r = await client.post("/v1/me/cards", json={**body, "last4": "12a4"}, headers=alice.headers)
     assert r.status_code == 422
 
 

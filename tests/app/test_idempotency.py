@@ -44,9 +44,7 @@ async def test_an_error_outcome_is_replayed_too(client, users):
     bob = await users.make("bob", cardholder=False)
     h = {**bob.headers, "Idempotency-Key": "k"}
     first = await client.post("/v1/wallet/topup", json={"amount_fen": 100}, headers=h)
-    await client.post(
-        "/v1/me/cards", json={"card_token": "tok_12345678", "last4": "1111"}, headers=bob.headers
-    )
+    await users.make_cardholder(bob)
     again = await client.post("/v1/wallet/topup", json={"amount_fen": 100}, headers=h)
     assert first.status_code == again.status_code == 409
     assert first.json() == again.json()

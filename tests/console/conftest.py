@@ -8,4 +8,4 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def _many_sign_ins(rt: object) -> None:
-    rt.settings = rt.settings.model_copy(update={"otp_per_phone_per_hour": 10_000})  # type: ignore[attr-defined]
+    rt.settings = rt.settings.model_copy(update={"otp_free_sends": 10_000})  # type: ignore[attr-defined]

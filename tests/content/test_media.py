@@ -71,7 +71,7 @@ async def test_upload_strips_exif_and_gps_and_applies_orientation(client, users)
     got = await client.get(f"/v1/media/{body['id']}/original")
     assert got.status_code == 200
     assert got.headers["content-type"] == "image/jpeg"
-    assert "immutable" in got.headers["cache-control"]
+    assert "immutable" not in got.headers["cache-control"] and "max-age=300" in got.headers["cache-control"]
     stored = Image.open(io.BytesIO(got.content))
     exif = stored.getexif()
     assert not exif.get_ifd(GPS_IFD)
@@ -233,3 +233,38 @@ async def test_unknown_media_is_not_found(client):
     assert (await client.get("/v1/media/m_nope/original")).status_code == 404
     assert (await client.get("/v1/media/m_0123456789abcdefghjkmnpqrs/original")).status_code == 404
     assert (await client.get("/v1/media/..%2F..%2Fetc/original")).status_code == 404
+
+
+async def test_a_removed_posts_images_are_not_served(client, users, rt):
+    rt.settings = rt.settings.model_copy(update={"content": ContentSettings(report_threshold=1)})
+    alice, reader = await users.make("alice"), await users.make("reader")
+    mod = await users.make("mod", roles="moderator,user")
+    img = (await upload(client, alice, jpeg_with_gps_and_orientation())).json()
+    other = (await upload(client, alice, jpeg_with_gps_and_orientation())).json()
+    p = await new_post(client, alice, media_ids=[img["id"]])
+    await new_post(client, alice, media_ids=[other["id"]])
+    paths = [urlsplit(img[k]).path for k in ("url", "thumb_url")]
+    assert [(await client.get(path)).status_code for path in paths] == [200, 200]
+    await client.post(f"/v1/posts/{p['id']}/report", json={"reason": "骗子"}, headers=reader.headers)
+    [item] = (await client.get("/v1/moderation/queue", headers=mod.headers)).json()["items"]
+    decide = f"/v1/moderation/items/{item['id']}/decision"
+    r = await client.post(decide, json={"action": "remove", "reason": "诈骗"}, headers=mod.headers)
+    assert r.status_code == 200, r.text
+    for path in paths:
+        got = await client.get(path)
+        assert got.status_code == 404 and error_code(got) == "not_found"
+    assert (await client.get(f"/v1/media/{other['id']}/original")).status_code == 200
+
+
+async def test_a_muted_user_cannot_upload(client, users, rt):
+    bob = await users.make("bob")
+    mod = await users.make("mod", roles="moderator,user")
+    r = await client.post(
+        f"/v1/moderation/users/{bob.id}/mute", json={"hours": 1, "reason": "spam"}, headers=mod.headers
+    )
+    assert r.status_code == 200
+    r = await upload(client, bob, jpeg_with_gps_and_orientation())
+    assert r.status_code == 403 and error_code(r) == "forbidden"
+    assert r.json()["error"]["details"]["reason"] == "muted"
+    rt.clock.advance(3601)
+    assert (await upload(client, bob, jpeg_with_gps_and_orientation())).status_code == 201

@@ -137,3 +137,47 @@ async def test_unknown_post_is_not_found_everywhere(client, users):
         assert r.status_code == 404, (method, path)
     r = await client.post("/v1/users/u_nope/follow", headers=alice.headers)
     assert r.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "/\\evil.example",
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "https://evil.example\\@bank.example/x",
+        "https://bank.example@evil.example/x",
+        "https://user:pw@bank.example/x",
+        "https://bank.example.evil.example/x",
+        "https://evilbank.example/x",
+        "https://bank.example:8443/x",
+        "https://bank.example/x\u200b",
+        "javascript:alert(1)",
+        "//evil.example/x",
+        "/products/fund-001",
+        "https://bank.example /x",
+    ],
+)
+async def test_product_links_that_leave_the_bank_are_refused(client, users, link):
+    adv = await users.make("advisor", roles="advisor,user")
+    product = {"product_id": "p", "title": "t", "link": link}
+    r = await client.post(
+        "/v1/posts", json={"kind": "post", "text": "x", "product": product}, headers=adv.headers
+    )
+    assert r.status_code == 422, r.text
+    assert error_code(r) == "validation_error"
+    assert r.json()["error"]["details"]["field"] == "product.link"
+
+
+@pytest.mark.parametrize(
+    "link",
+    ["https://bank.example/p/fund-001", "https://m.bank.example/p?id=1#top", "quanzi://product/fund-001"],
+)
+async def test_bank_links_and_app_deep_links_are_accepted(client, users, link):
+    adv = await users.make("advisor", roles="advisor,user")
+    product = {"product_id": "p", "title": "t", "link": link}
+    r = await client.post(
+        "/v1/posts", json={"kind": "post", "text": "x", "product": product}, headers=adv.headers
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["product"]["link"] == link

@@ -37,6 +37,7 @@ async def test_every_format_of_a_number_matches_the_cardholder(client, users, va
             "user_id": target.id,
             "display_name": "target",
             "avatar_url": None,
+            "badge": None,
             "contact_name": "Old Friend",
             "is_friend": False,
         }

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 from app.ledger.models import LedgerTransaction
 from social.referrals import service as referrals
+from tests.support.cards import card_token
 from tests.support.clock import BEFORE_BANK_NEW_YEAR, ONE_MINUTE
 from tests.support.people import error_code
 
@@ -20,8 +21,11 @@ async def redeem(client, p, code):
     return await client.post("/v1/referrals/redeem", json={"code": code}, headers=p.headers)
 
 
-async def link_card(client, p, token="card-token-0001"):
-    return await client.post("/v1/me/cards", json={"card_token": token, "last4": "4321"}, headers=p.headers)
+async def link_card(users, p, card_ref="card-0001"):
+    """Link the card ``card_ref`` through the app, with a token the bank signed for ``p``."""
+    token = card_token(users.rt, p.id, card_ref=card_ref)
+    body = {"card_token": token, "last4": "4321"}
+    return await users.client.post("/v1/me/cards", json=body, headers=p.headers)
 
 
 async def test_code_share_url_and_reward_on_first_card(client, users, rt):
@@ -35,7 +39,7 @@ async def test_code_share_url_and_reward_on_first_card(client, users, rt):
     assert r.status_code == 201, r.text
     assert r.json()["referrer"]["id"] == old.id and r.json()["status"] == "pending"
     assert await users.balance(old) == 0
-    assert (await link_card(client, new)).status_code == 201
+    assert (await link_card(users, new)).status_code == 201
     assert await users.balance(old) == 2000
     me = (await client.get("/v1/referrals/me", headers=old.headers)).json()
     assert me["rewards_fen"] == 2000
@@ -46,7 +50,7 @@ async def test_code_share_url_and_reward_on_first_card(client, users, rt):
     assert [n["kind"] for n in notes] == ["referral_reward"]
     assert notes[0]["data"]["amount_fen"] == 2000
     # a second card changes nothing
-    assert (await link_card(client, new, "another-card-0002")).status_code == 201
+    assert (await link_card(users, new, "another-card-0002")).status_code == 201
     assert await users.balance(old) == 2000
     async with rt.sessionmaker() as db:
         from app.ledger import service as ledger
@@ -61,7 +65,7 @@ async def test_reward_exactly_once_when_the_card_is_linked_twice_concurrently(cl
     statuses: list[int] = []
 
     async def link(token: str) -> None:
-        statuses.append((await link_card(client, new, token)).status_code)
+        statuses.append((await link_card(users, new, token)).status_code)
 
     async with anyio.create_task_group() as tg:
         for i in range(6):
@@ -148,7 +152,7 @@ async def test_rewards_are_capped_per_referrer_per_year(client, users, rt):
     for i in range(3):
         new = await users.make(f"new{i}", cardholder=False)
         assert (await redeem(client, new, code)).status_code == 201
-        assert (await link_card(client, new, f"card-of-new-{i}")).status_code == 201
+        assert (await link_card(users, new, f"card-of-new-{i}")).status_code == 201
     assert await users.balance(old) == 4000
     me = (await client.get("/v1/referrals/me", headers=old.headers)).json()
     assert sorted(i["status"] for i in me["invited"]) == ["capped", "rewarded", "rewarded"]
@@ -157,7 +161,7 @@ async def test_rewards_are_capped_per_referrer_per_year(client, users, rt):
     await rt.advance_clock(ONE_MINUTE)
     new = await users.make("next-year", cardholder=False)
     assert (await redeem(client, new, code)).status_code == 201
-    assert (await link_card(client, new, "card-next-year")).status_code == 201
+    assert (await link_card(users, new, "card-next-year")).status_code == 201
     assert await users.balance(old) == 6000
 
 

@@ -18,6 +18,7 @@ async def test_demo_seed_shows_li_na_the_social_features(client, rt):
     assert referrals["rewards_fen"] == 2000 and referrals["invited"][0]["status"] == "rewarded"
     advisor = (await client.get("/v1/me/advisor", headers=lina)).json()
     assert advisor["advisor"]["id"] == ctx.users["advisor"].id
+    assert advisor["advisor"]["badge"] == "advisor"  # the verified mark clients show
     adv = {"Authorization": f"Bearer {(await seeding.demo_tokens(ctx))['advisor']}"}
     clients = (await client.get("/v1/advisor/clients?limit=100", headers=adv)).json()["items"]
     mine = next(c for c in clients if c["user_id"] == ctx.users["lina"].id)

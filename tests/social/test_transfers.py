@@ -162,7 +162,7 @@ async def test_per_transfer_limit(client, rt, users, pair):
 @pytest.mark.clock_start(BEFORE_BANK_MIDNIGHT)
 async def test_daily_limit_per_business_day(client, rt, users, pair):
     alice, bob = pair
-    assert rt.settings.transfer_daily_max_fen == 4 * rt.settings.transfer_max_fen
+    assert rt.settings.outgoing_daily_max_fen == 4 * rt.settings.transfer_max_fen
     for _ in range(4):
         assert (await send(client, alice, bob, 50_000)).status_code == 201
     r = await send(client, alice, bob, 1)

@@ -51,8 +51,8 @@ class People:
         async with self.rt.sessionmaker() as db:
             user = await auth.get_or_create_user(db, self.rt, e164=phone, display_name=name, roles=roles)
             if cardholder:
-                _, user = await auth.link_card(
-                    db, self.rt, user_id=user.id, card_token=f"card-{phone}", last4="1234"
+                _, user, _ = await auth.bank_link_card(
+                    db, self.rt, user_id=user.id, card_ref=f"card-{phone[1:]}", last4="1234"
                 )
             if balance_fen:
                 async with transaction(db):
@@ -64,6 +64,13 @@ class People:
                         ref_id=user.id,
                     )
         return Person(user=user, token=tokens.issue(self.rt.settings, user.id), phone=phone)
+
+    async def make_cardholder(self, p: Person, *, card_ref: str | None = None) -> None:
+        """Link a card to ``p`` as the bank does (``POST /v1/bank/cards``)."""
+        body = {"user_id": p.id, "card_ref": card_ref or f"card-{p.phone[1:]}", "last4": "1234"}
+        headers = {"Authorization": f"Bearer {self.rt.settings.service_token}"}
+        r = await self.client.post("/v1/bank/cards", json=body, headers=headers)
+        assert r.status_code in (200, 201), r.text
 
     async def friends(self, a: Person, b: Person) -> None:
         from social.friends import service as friends
