@@ -3,7 +3,7 @@
 Rendering is a pure function of a small frozen state, so the same state gives the same
 bytes; results are cached in-process by that state (an LRU), and the API sends an ETag
 derived from it. Callers run these in a worker thread (``anyio.to_thread.run_sync``).
-Chinese text uses Noto Sans SC, shipped by the ``pylopdf-fonts-zh-cn`` package (OFL).
+Chinese text uses Noto Sans CJK SC, found at run time (``app/fonts.py``).
 """
 
 from __future__ import annotations
@@ -15,20 +15,14 @@ from functools import lru_cache
 
 from PIL import Image, ImageDraw, ImageFont
 
+from app.fonts import cjk_font
+
 WIDGET_SIZE = (480, 240)
 CERTIFICATE_SIZE = (800, 600)
 
 
-@lru_cache
-def font_path() -> str:
-    import pylopdf_fonts_zh_cn
-
-    return str(pylopdf_fonts_zh_cn.sans_path())
-
-
-@lru_cache
 def _font(size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(font_path(), size)
+    return cjk_font(size)
 
 
 @dataclass(frozen=True)
