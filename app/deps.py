@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.admission import admitted
+from app.auth import service as auth
 from app.auth import sessions, tokens
 from app.auth.models import User
 from app.auth.sessions import Bearer
@@ -68,7 +69,10 @@ async def get_caller(credentials: UserCredentials, rt: Rt, db: DbSession) -> Bea
     token = _token(credentials)
     if token is None:
         raise Unauthenticated("missing bearer token")
-    return await sessions.authenticate(db, rt, token)
+    caller = await sessions.authenticate(db, rt, token)
+    if auth.activity_due(rt, caller.user.last_active_at):
+        await auth.note_activity(db, rt, user_id=caller.user.id)
+    return caller
 
 
 Authenticated = Annotated[Bearer, Depends(get_caller)]

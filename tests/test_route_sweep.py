@@ -30,7 +30,8 @@ PUBLIC = {
 # Routes that are public by design: an uploaded image is addressed by an unguessable id,
 # as an <img> tag loads it (no Authorization header). The rendered pictures (forest
 # widget and certificates, the referral poster) show a user's own data: they need a token.
-PUBLIC_PATTERNS = [re.compile(p) for p in (r"^/v1/media/\{[^}]+\}/\{[^}]+\}$", r"^/v1/dev/")]
+# A referral share page and its poster (/r/{code}) are public: the code is what was shared.
+PUBLIC_PATTERNS = [re.compile(p) for p in (r"^/v1/media/\{[^}]+\}/\{[^}]+\}$", r"^/v1/dev/", r"^/r/\{code\}")]
 
 JUNK_BODIES = [
     b"",

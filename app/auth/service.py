@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Row, String, Subquery, any_, bindparam, or_, select
+from sqlalchemy import Row, String, Subquery, any_, bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import hooks
 from app.auth import cards, names, otp, phones, sessions
@@ -185,6 +186,33 @@ async def phone_hashes(db: AsyncSession, user_ids: Any) -> set[str]:
     """The phone hashes of the users that the subquery ``user_ids`` selects (contact
     matching only)."""
     return set((await db.execute(select(_users.c.phone_hash).where(_users.c.id.in_(user_ids)))).scalars())
+
+
+_TOUCH = (
+    update(User)
+    .where(
+        User.id == bindparam("p_id"),
+        or_(col(User.last_active_at).is_(None), col(User.last_active_at) <= bindparam("p_stale")),
+    )
+    .values(last_active_at=bindparam("p_now"))
+)
+
+
+def activity_due(rt: Runtime, last_active_at: datetime | None) -> bool:
+    """Whether a user seen active now should have ``last_active_at`` written (the throttle)."""
+    if last_active_at is None:
+        return True
+    return rt.clock.now() - last_active_at >= timedelta(seconds=rt.settings.last_active_every_s)
+
+
+async def note_activity(db: AsyncSession, rt: Runtime, *, user_id: str) -> None:
+    """Record that the user is active now: ``users.last_active_at``, written at most once per
+    ``last_active_every_s`` (a conditional UPDATE, autocommit, outside any use case)."""
+    now = rt.clock.now()
+    stale = now - timedelta(seconds=rt.settings.last_active_every_s)
+    conn = await db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    await conn.execute(_TOUCH, {"p_id": user_id, "p_stale": stale, "p_now": now})
+    await end_read(db)
 
 
 async def request_code(rt: Runtime, *, phone: str, client_ip: str) -> str | None:

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 import anyio
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from app.deps import CurrentUser, DbSession, Rt
 from app.errors import (
@@ -19,6 +21,7 @@ from games.forest.schemas import (
     CollectPublic,
     ContributeIn,
     ForestPublic,
+    FriendForestDetail,
     FriendsPublic,
     GroveIn,
     GrovePublic,
@@ -54,6 +57,17 @@ async def collect(ball_id: str, user: CurrentUser, db: DbSession, rt: Rt) -> Col
 @router.get("/v1/forest/friends", response_model=FriendsPublic)
 async def friends(user: CurrentUser, db: DbSession, rt: Rt) -> FriendsPublic:
     return FriendsPublic.of(await forest.list_friends(db, rt, user_id=user.id))
+
+
+@router.get(
+    "/v1/forest/friends/{friend_id}",
+    response_model=FriendForestDetail,
+    responses={404: {"description": "no such user, or not my friend"}},
+)
+async def friend_forest(friend_id: str, user: CurrentUser, db: DbSession, rt: Rt) -> FriendForestDetail:
+    """A friend's forest: their live balls with ids, what I may take from each now, their
+    protection. Collect with ``POST /v1/forest/balls/{id}/collect``."""
+    return FriendForestDetail.of(await forest.friend_forest(db, rt, user_id=user.id, friend_id=friend_id))
 
 
 @router.post(
@@ -107,8 +121,18 @@ async def certificate(tree_id: str, request: Request, user: CurrentUser, db: DbS
 
 
 @router.get("/v1/forest/widget.png", response_class=Response, responses=PNG)
-async def widget(request: Request, user: CurrentUser, db: DbSession, rt: Rt) -> Response:
-    state = await forest.widget_state(db, rt, user_id=user.id)
+async def widget(
+    request: Request,
+    user: CurrentUser,
+    db: DbSession,
+    rt: Rt,
+    scale: Annotated[int, Query(ge=1, le=3, description="1 (480×240), 2 (@2x) or 3 (@3x)")] = 1,
+    theme: Annotated[Literal["light", "dark"], Query()] = "light",
+) -> Response:
+    """My forest as a home-screen widget: the growing tree by stage, ripe and ripening
+    energy balls, today's energy. Cached by what it shows: send the ETag back in
+    If-None-Match and get 304 while nothing changed."""
+    state = await forest.widget_state(db, rt, user_id=user.id, scale=scale, theme=theme)
     tag = images.etag(state)
     if request.headers.get("if-none-match") == tag:
         return _png(request, tag, b"", state)

@@ -21,11 +21,12 @@ from social.chat.models import Conversation, ConversationMember
 _runs = itertools.count()
 
 
-async def _groups(b: Bench, sender_id: str, groups: list[list[str]]) -> list[str]:
+async def _groups(b: Bench, senders: list[str], groups: list[list[str]]) -> list[str]:
+    """One group conversation per member list, ``senders[g]`` its creator and a member."""
     now = b.rt.clock.now()
     ids = []
     async with b.rt.sessionmaker() as db, transaction(db):
-        for members in groups:
+        for sender_id, members in zip(senders, groups, strict=True):
             conv = Conversation(
                 id=new_id("c_"), kind="group", title="bench", created_by=sender_id, created_at=now
             )
@@ -48,10 +49,11 @@ async def red_packet_storm(b: Bench) -> Result:
     concurrency = b.scale(200, 50)
     total_fen = 10_000
     n_groups = n_packets // per_group
-    [sender] = await b.make_users(1, balance_fen=n_packets * total_fen)
+    # A sender per group: one person's packets count against one daily outgoing limit.
+    senders = await b.make_users(n_groups, balance_fen=per_group * total_fen)
     grabbers = await b.make_users(n_groups * shares)
     groups = [grabbers[g * shares : (g + 1) * shares] for g in range(n_groups)]
-    conv_ids = await _groups(b, sender.id, [[p.id for p in g] for g in groups])
+    conv_ids = await _groups(b, [s.id for s in senders], [[p.id for p in g] for g in groups])
     packets: list[tuple[str, int]] = []  # (packet id, group)
     async with b.rt.sessionmaker() as db:
         for g, conv in enumerate(conv_ids):
@@ -60,7 +62,7 @@ async def red_packet_storm(b: Bench) -> Result:
                     made = await red_packets.create_packet(
                         db,
                         b.rt,
-                        sender_id=sender.id,
+                        sender_id=senders[g].id,
                         conversation_id=conv,
                         total_fen=total_fen,
                         count=shares,

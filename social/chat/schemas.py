@@ -133,13 +133,25 @@ class TextBody(BaseModel):
     text: Annotated[str, StringConstraints(min_length=1)]
 
 
+class ImageBody(BaseModel):
+    """An image I uploaded (``POST /v1/media``); the stored message carries its URLs and sizes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["image"]
+    media_id: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+
+
+ClientBody = Annotated[TextBody | ImageBody, Field(discriminator="kind")]
+
+
 class MessageCreate(BaseModel):
     """REST twin of the WebSocket ``send`` frame."""
 
     model_config = ConfigDict(extra="forbid")
 
     cid: Cid
-    body: TextBody
+    body: ClientBody
 
 
 class Ack(BaseModel):
@@ -169,7 +181,7 @@ class SendFrame(BaseModel):
     op: Literal["send"]
     cid: Cid
     conversation_id: ConversationId
-    body: TextBody
+    body: ClientBody
 
 
 class SyncFrame(BaseModel):
@@ -182,6 +194,20 @@ class ReadFrame(BaseModel):
     op: Literal["read"]
     conversation_id: ConversationId
     seq: SeqNumber
+
+
+class TypingFrame(BaseModel):
+    """I am typing in a conversation (send again every few seconds while typing)."""
+
+    op: Literal["typing"]
+    conversation_id: ConversationId
+
+
+class PresenceFrame(BaseModel):
+    """Which other members of a conversation have a live socket now."""
+
+    op: Literal["presence"]
+    conversation_id: ConversationId
 
 
 # ---- WebSocket frames (server → client) --------------------------------------------------
@@ -217,3 +243,19 @@ class ReadMarkerFrame(BaseModel):
     op: Literal["read"]
     conversation_id: str
     seq: int
+
+
+class TypingNotice(BaseModel):
+    """Another member is typing (never stored; not from or to blocked users)."""
+
+    op: Literal["typing"]
+    conversation_id: str
+    user_id: str
+
+
+class PresenceState(BaseModel):
+    """The answer to ``presence``: the other members with a live socket now."""
+
+    op: Literal["presence"]
+    conversation_id: str
+    online: list[str]

@@ -43,8 +43,10 @@ from app.errors import Forbidden, NotFound, ValidationFailed
 from app.ids import new_id
 from app.metrics import MESSAGES, count_after_commit
 from app.pagination import SEQ_CURSOR, TIME_ID_CURSOR, Chunk, decode_cursor, encode_cursor
+from app.push import service as push
 from app.realtime.hub import user_channel
 from app.runtime import Runtime
+from content.media import service as media
 from social.chat.models import (
     Conversation,
     ConversationKind,
@@ -89,6 +91,33 @@ def message_frame(m: StoredMessage) -> dict[str, Any]:
             "created_at": m.created_at.isoformat(),
         },
     }
+
+
+_PUSH_PREVIEW = {
+    MessageKind.IMAGE: "[图片]",
+    MessageKind.TRANSFER: "[转账]",
+    MessageKind.RED_PACKET: "[红包]",
+    MessageKind.PRODUCT: "[理财产品]",
+}
+
+
+async def push_offline(rt: Runtime, members: list[str], frame: dict[str, Any]) -> None:
+    """After commit: the offline members (not the sender) get a push for a new ``message``
+    frame (``app.push``: kind ``money`` for transfers and red packets, else ``chat``;
+    system messages are not pushed)."""
+    m = frame["message"]
+    kind = m["kind"]
+    if kind == MessageKind.SYSTEM:
+        return
+    text = m["body"].get("text") if kind == MessageKind.TEXT else _PUSH_PREVIEW.get(MessageKind(kind), "")
+    await push.offline_push(
+        rt,
+        user_ids=[u for u in members if u != m["sender_id"]],
+        kind="money" if kind in (MessageKind.TRANSFER, MessageKind.RED_PACKET) else "chat",
+        title="新消息",
+        body=str(text or "")[:80],
+        data={"conversation_id": frame["conversation_id"], "seq": frame["seq"], "message_id": m["id"]},
+    )
 
 
 def is_member_sql(conversation_id: Any, user_id: Any) -> Any:
@@ -275,6 +304,7 @@ async def _append(
 
     async def publish() -> None:
         await rt.hub.publish_many([user_channel(u) for u in members], frame)
+        await push_offline(rt, members, frame)
 
     after_commit(db, publish)
     count_after_commit(db, MESSAGES.labels(kind))
@@ -625,6 +655,16 @@ async def messages_after(
     return rows, synced, more
 
 
+async def ephemeral_audience(db: AsyncSession, *, user_id: str, conversation_id: str) -> list[str]:
+    """Who may see my typing and presence in a conversation: the other members, less anyone
+    I blocked or who blocked me. Raises NotFound when I am not a member."""
+    await access_conversation(db, conversation_id=conversation_id, user_id=user_id)
+    others = [u for u in await member_ids(db, conversation_id) if u != user_id]
+    blocked = await friends.blocked_ids(db, user_id) if others else set()
+    await end_read(db)
+    return [u for u in others if u not in blocked]
+
+
 # ---- changing --------------------------------------------------------------------------
 
 
@@ -694,9 +734,9 @@ async def _start_direct(
 
 
 def check_text(rt: Runtime, *, kind: str, body: dict[str, Any]) -> str:
-    """The text of a client's message body. Raises ValidationFailed."""
+    """The text of a client's text message body. Raises ValidationFailed."""
     if kind != MessageKind.TEXT:
-        raise ValidationFailed("clients send text messages", field="body.kind")
+        raise ValidationFailed("clients send text or image messages", field="body.kind")
     text = body.get("text")
     if not isinstance(text, str) or not text.strip():
         raise ValidationFailed("text must not be blank", field="body.text")
@@ -709,6 +749,22 @@ def check_text(rt: Runtime, *, kind: str, body: dict[str, Any]) -> str:
     return text
 
 
+async def client_body(
+    db: AsyncSession, rt: Runtime, *, user_id: str, kind: str, body: dict[str, Any]
+) -> tuple[MessageKind, dict[str, Any]]:
+    """The kind and stored body of a client's message: a text, or an image from the sender's
+    own uploads (``content.media``: its URLs and sizes, thumbnail included). Raises
+    ValidationFailed."""
+    if kind == MessageKind.IMAGE:
+        media_id = body.get("media_id")
+        if not isinstance(media_id, str):
+            raise ValidationFailed("media_id is required", field="body.media_id")
+        image = await media.attachable_image(db, rt, owner_id=user_id, media_id=media_id)
+        await end_read(db)
+        return MessageKind.IMAGE, image
+    return MessageKind.TEXT, {"text": check_text(rt, kind=kind, body=body)}
+
+
 async def send_message(
     db: AsyncSession,
     rt: Runtime,
@@ -719,9 +775,10 @@ async def send_message(
     kind: str,
     body: dict[str, Any],
 ) -> tuple[Message, bool]:
-    """Post a member's message, idempotent by ``cid``: a resend returns the stored message
-    (and True). Locks the conversation row. Raises NotFound, Forbidden, ValidationFailed."""
-    text = check_text(rt, kind=kind, body=body)
+    """Post a member's text or image message, idempotent by ``cid``: a resend returns the
+    stored message (and True). Locks the conversation row. Raises NotFound, Forbidden,
+    ValidationFailed."""
+    stored_kind, stored_body = await client_body(db, rt, user_id=user_id, kind=kind, body=body)
     try:
         async with transaction(db):
             msg = await _append(
@@ -729,8 +786,8 @@ async def send_message(
                 rt,
                 conversation_id=conversation_id,
                 sender_id=user_id,
-                kind=MessageKind.TEXT,
-                body={"text": text},
+                kind=stored_kind,
+                body=stored_body,
                 cid=cid,
                 guard=True,
             )

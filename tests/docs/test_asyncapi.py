@@ -17,6 +17,7 @@ import websockets
 import yaml
 
 from app.realtime import asyncapi
+from app.realtime.gateway import registry
 from tests.console import browser as b
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,8 +33,9 @@ def test_every_op_of_the_registry_is_described():
     messages = doc["components"]["messages"]
     client = {m["name"] for k, m in messages.items() if k.startswith("client.")}
     server = {m["name"] for k, m in messages.items() if k.startswith("server.")}
-    assert client == {"auth", "ping", "pong", "send", "sync", "read"}
+    assert client == set(registry().ops) >= {"auth", "ping", "pong", "send", "sync", "read"}
     assert {"ready", "ack", "message", "synced", "read", "notify", "error", "ping", "pong"} <= server
+    assert server == {asyncapi._op(m) for m in registry().server_frames}
     assert doc["asyncapi"].startswith("3.") and doc["channels"]["ws"]["address"] == "/v1/ws"
 
 
@@ -105,7 +107,8 @@ async def test_frames_of_a_real_session_validate(server, client, users, rt):
         await until(lambda: seen("notify") and seen("message", seq=4))
         await ws.send(json.dumps({"op": "sync", "conversation_id": cid, "after_seq": 0}))
         await ws.send(json.dumps({"op": "read", "conversation_id": cid, "seq": 4}))
-        await until(lambda: seen("synced") and seen("read"))
+        await ws.send(json.dumps({"op": "presence", "conversation_id": cid}))
+        await until(lambda: seen("synced") and seen("read") and seen("presence"))
 
     kinds = {f["message"]["kind"] for f in frames if f["op"] == "message"}
     assert {"text", "transfer", "red_packet", "system"} <= kinds, kinds
