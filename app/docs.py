@@ -127,6 +127,10 @@ def install_openapi(app: FastAPI) -> None:
         schemas.update(schemas["ErrorEnvelope"].pop("$defs", {}))
         for name in ("HTTPValidationError", "ValidationError"):
             schemas.pop(name, None)
+        for schema in schemas.values():  # uploads: "format: binary" too, which generators read as a file
+            for prop in schema.get("properties", {}).values():
+                if prop.get("contentMediaType") == "application/octet-stream":
+                    prop.setdefault("format", "binary")
         implied = {
             (method.lower(), path): _implied_errors(route)
             for path, route in _api_routes(app)

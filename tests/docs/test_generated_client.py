@@ -1,7 +1,8 @@
 """Issue 14 item 3: the OpenAPI document is accurate enough to build a client from.
 
 A client is generated from ``/openapi.json`` with ``openapi-python-client`` and used for a
-round trip (log in with the OTP, read /v1/me, open a chat, send and read a message), so the
+round trip (log in with the OTP, read /v1/me, open a chat, send a text and an uploaded
+image, grab a red packet, read the messages typed per kind, read a friend's forest), so the
 description cannot drift from what is served. Plus the details a generator relies on:
 ``Idempotency-Key`` required where leaving it out is a 422, the documented error statuses
 with the envelope, and a message's ``body`` typed per ``kind``.
@@ -10,6 +11,7 @@ with the envelope, and a message's ``body`` typed per ``kind``.
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import subprocess
 import sys
@@ -17,6 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from PIL import Image
+
+from tests.games.helpers import ripe_ball
 
 ENVELOPE = {"$ref": "#/components/schemas/ErrorEnvelope"}
 
@@ -130,7 +135,7 @@ async def test_a_client_generated_from_the_document_does_a_round_trip(app, clien
     refused = await op("auth", "me_v1_me_get").asyncio(client=anonymous)
     assert isinstance(refused, models.ErrorEnvelope) and refused.error.code == "unauthenticated"
 
-    bob = await users.make("bob")
+    bob = await users.make("bob", balance_fen=1_000)
     async with app.state.rt.sessionmaker() as db:
         from social.friends import service as friends
 
@@ -146,9 +151,50 @@ async def test_a_client_generated_from_the_document_does_a_round_trip(app, clien
         body=models.MessageCreate(cid="c-1", body=models.TextBody(kind="text", text="你好")),
     )
     assert isinstance(ack, models.Ack) and ack.seq >= 1, ack
+    # An image: uploaded through the client (multipart), sent as a message.
+    photo = io.BytesIO()
+    Image.new("RGB", (64, 48), "#2e7d32").save(photo, format="PNG")
+    media = await op("content", "upload_v1_media_post").asyncio(
+        client=me_client,
+        body=models.BodyUploadV1MediaPost(
+            file=qc.types.File(payload=io.BytesIO(photo.getvalue()), file_name="p.png", mime_type="image/png")
+        ),
+    )
+    assert isinstance(media, models.MediaPublic), media
+    sent_image = await op("chat", "send_message_v1_conversations_conversation_id_messages_post").asyncio(
+        conversation_id=conv.id,
+        client=me_client,
+        body=models.MessageCreate(cid="c-2", body=models.ImageBody(kind="image", media_id=media.id)),
+    )
+    assert isinstance(sent_image, models.Ack), sent_image
+
+    # A red packet from Bob, grabbed through the client (Idempotency-Key is a required argument).
+    packet = await client.post(
+        "/v1/red-packets",
+        json={"conversation_id": conv.id, "total_fen": 100, "count": 1, "mode": "equal"},
+        headers={**bob.headers, "Idempotency-Key": "rp-1"},
+    )
+    assert packet.status_code == 201, packet.text
+    grabbed = await op("red_packets", "grab_v1_red_packets_packet_id_grab_post").asyncio(
+        packet_id=packet.json()["id"], client=me_client, idempotency_key="g-1"
+    )
+    assert isinstance(grabbed, models.GrabPublic) and grabbed.amount_fen == 100, grabbed
+
     page = await op("chat", "list_messages_v1_conversations_conversation_id_messages_get").asyncio(
         conversation_id=conv.id, client=me_client
     )
     assert isinstance(page, models.MessagePage), page
-    texts = [m for m in page.items if isinstance(m, models.TextMessage)]
-    assert [m.body.text for m in texts] == ["你好"]
+    kinds = [type(m).__name__ for m in page.items]
+    assert kinds[:2] == ["TextMessage", "ImageMessage"] and "RedPacketMessage" in kinds, kinds
+    assert "SystemMessage" in kinds  # the claim
+    assert page.items[0].body.text == "你好"
+    image = page.items[1]
+    assert image.body.media_id == media.id and image.body.thumb_url, image
+
+    # A friend's forest: Bob's ripe ball, by id.
+    await ripe_ball(client, app.state.rt, bob)
+    forest = await op("forest", "friend_forest_v1_forest_friends_friend_id_get").asyncio(
+        friend_id=bob.id, client=me_client
+    )
+    assert isinstance(forest, models.FriendForestDetail), forest
+    assert forest.balls and all(ball.id for ball in forest.balls), forest
