@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Fuzz the served API with schemathesis, as an attacker and a careless client would.
 
+    .venv/bin/pip install -e '.[fuzz]'               # once: schemathesis (not in the lock)
     .venv/bin/python scripts/fuzz.py                 # every operation, 30 examples each
     .venv/bin/python scripts/fuzz.py -n 100 --include-path-regex '^/v1/red-packets'
 

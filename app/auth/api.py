@@ -19,7 +19,15 @@ from app.auth.schemas import (
     TokenRequest,
 )
 from app.deps import Authenticated, CurrentUser, DbSession, Rt, ServiceCaller
-from app.errors import Conflict, InvalidCardToken, NotFound, Unauthenticated, ValidationFailed, documented
+from app.errors import (
+    Conflict,
+    InvalidCardToken,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+    ValidationFailed,
+    documented,
+)
 from app.proxy import client_address
 
 router = APIRouter(tags=["auth"])
@@ -34,7 +42,14 @@ def _token_public(pair: sessions.TokenPair, user: User) -> TokenPublic:
     )
 
 
-@router.post("/v1/auth/otp", status_code=202, response_model=OtpSent)
+@router.post(
+    "/v1/auth/otp",
+    status_code=202,
+    response_model=OtpSent,
+    responses=documented(
+        RateLimited("too early for another code to this number, or the hourly cap per client")
+    ),
+)
 async def request_otp(body: OtpRequest, request: Request, rt: Rt) -> OtpSent:
     """Send a login code to the phone. Sends to one number back off: 3 at once, then waits
     of 1, 2, 4 … minutes (at most an hour) between codes; too early is 429 `rate_limited`
@@ -43,7 +58,13 @@ async def request_otp(body: OtpRequest, request: Request, rt: Rt) -> OtpSent:
     return OtpSent(dev_code=code)
 
 
-@router.post("/v1/auth/token", response_model=TokenPublic)
+@router.post(
+    "/v1/auth/token",
+    response_model=TokenPublic,
+    responses=documented(
+        Unauthenticated("wrong or expired code"), RateLimited("too many wrong codes from this client")
+    ),
+)
 async def token(body: TokenRequest, request: Request, db: DbSession, rt: Rt) -> TokenPublic:
     """Log in with a one-time code: a new session's access token (short-lived) and refresh token.
 
@@ -55,7 +76,11 @@ async def token(body: TokenRequest, request: Request, db: DbSession, rt: Rt) -> 
     return _token_public(pair, user)
 
 
-@router.post("/v1/auth/refresh", response_model=TokenPublic)
+@router.post(
+    "/v1/auth/refresh",
+    response_model=TokenPublic,
+    responses=documented(Unauthenticated("unknown, spent (the family is revoked) or expired refresh token")),
+)
 async def refresh(body: RefreshRequest, db: DbSession, rt: Rt) -> TokenPublic:
     """Trade a refresh token for a new pair. Each refresh token works once; presenting a
     spent one revokes its whole session (401)."""

@@ -37,7 +37,7 @@ import uuid
 from typing import Annotated, Any, Literal
 
 import structlog
-from pydantic import BaseModel, StringConstraints, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, StringConstraints, TypeAdapter, ValidationError
 from redis.exceptions import RedisError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
@@ -88,6 +88,25 @@ class PongFrame(BaseModel):
     op: Literal["pong"]
 
 
+class ReadyFrame(BaseModel):
+    """The first frame after a successful authentication: pushes flow from here on."""
+
+    op: Literal["ready"]
+    user_id: str
+    heartbeat_s: float
+    max_frame_bytes: int
+
+
+class ErrorFrame(BaseModel):
+    """A frame that failed (``app.errors.error_frame``); the connection stays open."""
+
+    op: Literal["error"]
+    cid: str | None = Field(description="the failed frame's cid, when it had one")
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
 _auth_frame: TypeAdapter[AuthFrame] = TypeAdapter(AuthFrame)
 
 
@@ -110,10 +129,16 @@ BUILTIN_OPS = (
 )
 
 
+# What the gateway itself sends (``ping`` when the client is quiet, ``pong`` to its ping).
+BUILTIN_SERVER_FRAMES = (ReadyFrame, PingFrame, PongFrame, ErrorFrame)
+
+
 @functools.cache
 def registry() -> Registry:
     """The ops this process serves: the built-in ones and every feature's (``ws.py``)."""
-    return Registry.from_modules(features.ws_modules(), builtin=BUILTIN_OPS)
+    return Registry.from_modules(
+        features.ws_modules(), builtin=BUILTIN_OPS, builtin_server_frames=BUILTIN_SERVER_FRAMES
+    )
 
 
 def dumps(frame: dict[str, Any]) -> str:

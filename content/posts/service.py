@@ -66,7 +66,7 @@ class PostView:
     author: Caller | None
     images: list[media.Image]
     liked_by_me: bool
-    flags: list[str] | None  # moderation flags: for the author and moderators only
+    flags: list[str]  # moderation flags: for the author and moderators only (others: [])
     editable_until: datetime | None  # for the author
 
     @property
@@ -98,7 +98,7 @@ async def present(db: AsyncSession, rt: Runtime, posts: Sequence[Post], viewer: 
                 author=authors.get(p.author_id),
                 images=[media.Image.of(rt, m["id"], width=m["width"], height=m["height"]) for m in p.media],
                 liked_by_me=p.id in liked,
-                flags=list(p.flags) if (mine or mod) else None,
+                flags=list(p.flags) if (mine or mod) else [],
                 editable_until=p.created_at + window if mine else None,
             )
         )

@@ -6,6 +6,15 @@ import anyio
 from fastapi import APIRouter, Query, Request, Response
 
 from app.deps import CurrentUser, DbSession, Rt
+from app.errors import (
+    AlreadyClaimed,
+    Conflict,
+    Expired,
+    InsufficientFunds,
+    LimitExceeded,
+    SoldOut,
+    documented,
+)
 from games.forest import images
 from games.forest import service as forest
 from games.forest.schemas import (
@@ -34,7 +43,13 @@ async def get_forest(user: CurrentUser, db: DbSession, rt: Rt) -> ForestPublic:
     return ForestPublic.of(await forest.get_forest(db, rt, user_id=user.id))
 
 
-@router.post("/v1/forest/balls/{ball_id}/collect", response_model=CollectPublic)
+@router.post(
+    "/v1/forest/balls/{ball_id}/collect",
+    response_model=CollectPublic,
+    responses=documented(
+        Conflict("not ripe yet, or the forest is protected"), AlreadyClaimed(), SoldOut(), Expired()
+    ),
+)
 async def collect(ball_id: str, user: CurrentUser, db: DbSession, rt: Rt) -> CollectPublic:
     return CollectPublic.model_validate(await forest.collect(db, rt, ball_id=ball_id, user_id=user.id))
 
@@ -55,13 +70,21 @@ async def friend_forest(friend_id: str, user: CurrentUser, db: DbSession, rt: Rt
     return FriendForestDetail.of(await forest.friend_forest(db, rt, user_id=user.id, friend_id=friend_id))
 
 
-@router.post("/v1/forest/friends/{friend_id}/water", response_model=WaterPublic)
+@router.post(
+    "/v1/forest/friends/{friend_id}/water",
+    response_model=WaterPublic,
+    responses=documented(LimitExceeded("watered this friend enough today")),
+)
 async def water(friend_id: str, body: WaterIn, user: CurrentUser, db: DbSession, rt: Rt) -> WaterPublic:
     watered = await forest.water(db, rt, user_id=user.id, friend_id=friend_id, grams=body.grams)
     return WaterPublic.model_validate(watered)
 
 
-@router.post("/v1/forest/protect", response_model=ProtectPublic)
+@router.post(
+    "/v1/forest/protect",
+    response_model=ProtectPublic,
+    responses=documented(Conflict("already protected"), InsufficientFunds("not enough energy")),
+)
 async def protect(user: CurrentUser, db: DbSession, rt: Rt) -> ProtectPublic:
     return ProtectPublic(protected_until=await forest.protect(db, rt, user_id=user.id))
 
@@ -71,7 +94,11 @@ async def species(user: CurrentUser) -> SpeciesList:
     return SpeciesList(items=[SpeciesPublic.model_validate(s) for s in forest.list_species()])
 
 
-@router.post("/v1/forest/plant", response_model=PlantPublic)
+@router.post(
+    "/v1/forest/plant",
+    response_model=PlantPublic,
+    responses=documented(InsufficientFunds("not enough energy")),
+)
 async def plant(body: PlantIn, user: CurrentUser, db: DbSession, rt: Rt) -> PlantPublic:
     return PlantPublic.of(await forest.plant(db, rt, user_id=user.id, species_id=body.species_id))
 

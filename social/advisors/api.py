@@ -127,10 +127,10 @@ async def run_match(user: Admin, db: DbSession, rt: Rt) -> MatchResult:
     return MatchResult.model_validate(await advisors.match(db, rt))
 
 
-@router.get("/v1/admin/advisors", response_model=list[AdvisorLoad])
-async def advisor_loads(user: Admin, db: DbSession, rt: Rt) -> list[AdvisorLoad]:
-    """Every advisor: capacity, fit settings and number of clients."""
-    return [AdvisorLoad.model_validate(a) for a in await advisors.overview(db, rt)]
+@router.get("/v1/admin/advisors", response_model=Page[AdvisorLoad])
+async def advisor_loads(user: Admin, db: DbSession, rt: Rt) -> Page[AdvisorLoad]:
+    """Every advisor: capacity, fit settings and number of clients (one page)."""
+    return Page(items=[AdvisorLoad.model_validate(a) for a in await advisors.overview(db, rt)])
 
 
 @router.get("/v1/admin/advisors/assignments", response_model=Page[AssignmentPublic])

@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, StringConstraints, TypeAdapter
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from app.auth.schemas import BADGE_DESCRIPTION, Badge
 from app.types import SeqNumber
+from social.chat.bodies import FrameMessage, TypedMessage
 
 if TYPE_CHECKING:
     from social.chat.models import Message
@@ -34,6 +37,9 @@ class ConversationCreate(BaseModel):
 
 
 class MessagePublic(BaseModel):
+    """A message as served. Its published schema is the union of ``bodies.TypedMessage``:
+    ``body``'s shape follows ``kind`` (and a system body's ``event``)."""
+
     model_config = ConfigDict(from_attributes=True)  # from a ``Message`` row
 
     id: str
@@ -47,6 +53,12 @@ class MessagePublic(BaseModel):
     @classmethod
     def of(cls, m: Message) -> MessagePublic:
         return cls.model_validate(m)
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return handler(TypeAdapter(TypedMessage).core_schema)
 
 
 class Peer(BaseModel):
@@ -196,3 +208,54 @@ class PresenceFrame(BaseModel):
 
     op: Literal["presence"]
     conversation_id: ConversationId
+
+
+# ---- WebSocket frames (server → client) --------------------------------------------------
+
+
+class AckFrame(Ack):
+    """The answer to a ``send``: the message is stored with this seq."""
+
+    op: Literal["ack"]
+
+
+class MessageFrame(BaseModel):
+    """A message in one of my conversations (``message_frame``); per conversation, in seq order."""
+
+    op: Literal["message"]
+    conversation_id: str
+    seq: int
+    message: FrameMessage
+
+
+class SyncedFrame(BaseModel):
+    """After a ``sync``'s ``message`` frames: up to where; ``more`` if sync again."""
+
+    op: Literal["synced"]
+    conversation_id: str
+    seq: int
+    more: bool
+
+
+class ReadMarkerFrame(BaseModel):
+    """My read marker moved (on another device, or by ``read``)."""
+
+    op: Literal["read"]
+    conversation_id: str
+    seq: int
+
+
+class TypingNotice(BaseModel):
+    """Another member is typing (never stored; not from or to blocked users)."""
+
+    op: Literal["typing"]
+    conversation_id: str
+    user_id: str
+
+
+class PresenceState(BaseModel):
+    """The answer to ``presence``: the other members with a live socket now."""
+
+    op: Literal["presence"]
+    conversation_id: str
+    online: list[str]

@@ -21,7 +21,19 @@ from app.runtime import Runtime
 from social.chat import service as chat
 from social.chat.batcher import batcher
 from social.chat.models import MessageKind
-from social.chat.schemas import PresenceFrame, ReadFrame, SendFrame, SyncFrame, TypingFrame
+from social.chat.schemas import (
+    AckFrame,
+    MessageFrame,
+    PresenceFrame,
+    PresenceState,
+    ReadFrame,
+    ReadMarkerFrame,
+    SendFrame,
+    SyncedFrame,
+    SyncFrame,
+    TypingFrame,
+    TypingNotice,
+)
 
 
 async def handle_send(socket: Socket, frame: SendFrame) -> None:
@@ -142,3 +154,5 @@ OPS = [
     WsOp("typing", TypingFrame, handle_typing, metered=False),  # throttled in handle_typing
     WsOp("presence", PresenceFrame, handle_presence),
 ]
+
+SERVER_FRAMES = [AckFrame, MessageFrame, SyncedFrame, ReadMarkerFrame, TypingNotice, PresenceState]
