@@ -266,7 +266,9 @@ async def pending_transfers(rt: Any) -> list[str]:
         return list((await db.execute(select(Transfer.id).where(Transfer.status == "pending"))).scalars())
 
 
-async def check_packets(rt: Any, packets: list[str], total: int, shares: int, *, expired: bool = False) -> None:
+async def check_packets(
+    rt: Any, packets: list[str], total: int, shares: int, *, expired: bool = False
+) -> None:
     """Every packet's claims + refund + escrow = total; past expiry, none is still open."""
     async with rt.sessionmaker() as db:
         for packet_id in packets:
