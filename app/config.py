@@ -210,7 +210,6 @@ class Settings(BaseSettings):
 
     # profile (app/profile): a tag's weight halves every half-life without new evidence
     profile_tag_half_life_days: float = Field(default=30.0, gt=0)
-    profile_events_batch_max: int = Field(default=1000, gt=0)
 
     # chat
     chat_text_max_chars: int = Field(default=4000, gt=0)

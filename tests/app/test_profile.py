@@ -222,3 +222,17 @@ async def test_a_removed_tag_is_gone_and_not_derived_again(client, rt, users):
     r = await client.delete("/v1/me/profile/tags/series:spy_family", headers=wu.headers)
     assert r.status_code == 404
     assert set(await tags(client, li)) == {"series:spy_family"}
+
+
+async def test_the_demo_seed_gives_li_na_consents_and_tags_with_reasons(client, rt):
+    from app import seed as seeding
+    from app.auth import tokens
+
+    ctx = await seeding.run(rt, echo=lambda *_: None)
+    headers = {"Authorization": f"Bearer {tokens.issue(rt.settings, ctx.users['lina'].id)}"}
+    items = {c["scenario"]: c for c in (await client.get("/v1/me/consents", headers=headers)).json()["items"]}
+    assert items["video"]["share_with_advisor"] and not items["food_delivery"]["granted"]
+    held = {t["tag"]: t for t in (await client.get("/v1/me/profile", headers=headers)).json()["tags"]}
+    assert {"genre:anime", "shopping:anime_figures", "spend:transit"} <= set(held)
+    assert not any(t.startswith("cuisine:") for t in held)  # not consented
+    assert held["spend:transit"]["sources"][0]["why"] == "you paid by card for transit 8 times"
