@@ -208,6 +208,9 @@ class Settings(BaseSettings):
     referral_rewards_per_year: int = Field(default=10, ge=0)
     advisor_default_capacity: int = Field(default=200, ge=0)
 
+    # profile (app/profile): a tag's weight halves every half-life without new evidence
+    profile_tag_half_life_days: float = Field(default=30.0, gt=0)
+
     # chat
     chat_text_max_chars: int = Field(default=4000, gt=0)
     chat_group_max_members: int = Field(default=500, ge=2)  # the creator included

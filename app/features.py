@@ -60,6 +60,7 @@ FEATURES: tuple[str, ...] = (
     "content.posts",
     "content.feed",
     "content.moderation",
+    "app.profile",
     "app.console",
 )
 

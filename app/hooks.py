@@ -12,6 +12,9 @@ Every hook runs inside the caller's unit of work (flush, never commit):
 - ``on_spending_recorded``: ``async def hook(db, rt, events: list[Spending]) ->
   SpendingEffects`` — the bank's spending events that were new (``app/events``); the
   games turn them into energy and say what they made of them.
+
+A feature also registers its part of a member's data (``register_personal_data``): what
+``GET /v1/me/export`` shows of it and how ``DELETE /v1/me`` erases it.
 """
 
 from __future__ import annotations
@@ -69,3 +72,28 @@ async def fire_spending(db: Any, rt: Any, events: list[Spending]) -> SpendingEff
     for hook in on_spending_recorded:
         total.add(await hook(db, rt, events))
     return total
+
+
+# -- a member's data: export and erasure (app/profile) -----------------------------------
+
+Exporter = Callable[[Any, Any, str], Awaitable[Any]]
+Eraser = Callable[[Any, Any, str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class PersonalData:
+    """One feature's part of a member's data: ``export(db, rt, user_id)`` returns it as
+    JSON-ready values (the section ``name`` of ``GET /v1/me/export``); ``erase(db, rt,
+    user_id)`` removes or pseudonymises it inside the erasure's transaction
+    (``DELETE /v1/me``), keeping what other members and the ledger need."""
+
+    name: str
+    export: Exporter
+    erase: Eraser | None = None
+
+
+personal_data: dict[str, PersonalData] = {}
+
+
+def register_personal_data(name: str, *, export: Exporter, erase: Eraser | None = None) -> None:
+    personal_data[name] = PersonalData(name, export, erase)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Row, String, Subquery, any_, bindparam, or_, select, update
+from sqlalchemy import Row, String, Subquery, any_, bindparam, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
@@ -22,7 +22,7 @@ from sqlmodel import col
 
 from app import hooks
 from app.auth import cards, names, otp, phones, sessions
-from app.auth.models import ROLES, Card, User
+from app.auth.models import ROLES, Card, SessionEnd, User
 from app.db import end_read, is_unique_violation, transaction
 from app.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
 from app.ids import new_id
@@ -449,3 +449,59 @@ def search_users_sql(rt: Runtime, q: str) -> Any:
     if e164 is not None:
         conds.append(_users.c.phone_hash == phones.phone_hash(e164, rt.settings.phone_hmac_key))
     return select(_users.c.id).where(or_(*conds))
+
+
+# -- a member's data (app/profile) --------------------------------------------------------
+
+ERASED_NAME = "已注销用户"  # what others see where an erased member used to be
+
+
+async def personal_data(db: AsyncSession, *, user_id: str) -> dict[str, Any]:
+    """What the platform holds about a user: the account and linked cards (a member's
+    export). The phone number itself is not held, only its keyed hash and a mask."""
+    user = await db.get(User, user_id)
+    if user is None:
+        raise NotFound("user not found")
+    cards = (
+        await db.execute(select(Card).where(Card.user_id == user_id).order_by(Card.created_at))
+    ).scalars()
+    return {
+        "account": {
+            "id": user.id,
+            "display_name": user.display_name,
+            "phone_masked": user.phone_masked,
+            "avatar_url": user.avatar_url,
+            "roles": sorted(user.role_set),
+            "is_cardholder": user.is_cardholder,
+            "discoverable": user.discoverable,
+            "region": user.region,
+            "language": user.language,
+            "risk_profile": user.risk_profile,
+            "created_at": user.created_at.isoformat(),
+            "last_active_at": user.last_active_at.isoformat() if user.last_active_at else None,
+        },
+        "cards": [{"id": c.id, "last4": c.last4, "created_at": c.created_at.isoformat()} for c in cards],
+    }
+
+
+async def erase_account(db: AsyncSession, rt: Runtime, *, user_id: str) -> None:
+    """Pseudonymise the user row (inside the caller's transaction; locks it): no phone
+    hash, name, avatar, region or risk profile any more; cards unlinked; every session
+    ended and its sockets closed. The id stays so ledger lines and other members'
+    histories still resolve (to ``ERASED_NAME``). Raises NotFound."""
+    user = await db.get(User, user_id, with_for_update=True)
+    if user is None or user.erased_at is not None:
+        raise NotFound("user not found")
+    await db.execute(delete(Card).where(Card.user_id == user_id))  # type: ignore[arg-type]
+    user.phone_hash = f"erased:{user.id}"
+    user.phone_masked = ""
+    user.display_name = ERASED_NAME
+    user.avatar_url = None
+    user.roles = "user"
+    user.is_cardholder = False
+    user.discoverable = False
+    user.region = None
+    user.risk_profile = None
+    user.erased_at = rt.clock.now()
+    await db.flush()
+    await sessions.end_all(db, rt, user_id=user_id, reason=SessionEnd.ERASED)

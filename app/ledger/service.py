@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import execute
 from app.errors import InsufficientFunds, NotFound, ValidationFailed
 from app.ids import new_id
-from app.ledger.models import Account, Posting
+from app.ledger.models import Account, LedgerTransaction, Posting
 
 SETTLEMENT = "system:settlement"  # the bank side of top-ups and withdrawals
 REWARDS = "system:rewards"  # the bank's marketing budget (referral rewards)
@@ -234,3 +234,27 @@ async def audit(db: AsyncSession) -> Audit:
 async def open_system_accounts(db: AsyncSession, now: datetime) -> None:
     for account_id, kind in SYSTEM_ACCOUNTS.items():
         await open_account(db, account_id=account_id, kind=kind, owner_id=None, now=now)
+
+
+async def lines(db: AsyncSession, account_id: str) -> list[dict[str, object]]:
+    """Every posting of an account, oldest first, with its transaction's kind and memo
+    (a member's export)."""
+    rows = (
+        await db.execute(
+            select(Posting, LedgerTransaction.kind, LedgerTransaction.memo)
+            .join(LedgerTransaction, LedgerTransaction.id == Posting.transaction_id)
+            .where(Posting.account_id == account_id)
+            .order_by(Posting.id)  # type: ignore[arg-type]
+        )
+    ).all()
+    return [
+        {
+            "transaction_id": p.transaction_id,
+            "kind": kind,
+            "memo": memo,
+            "amount_fen": p.amount_fen,
+            "balance_after_fen": p.balance_after_fen,
+            "created_at": p.created_at.isoformat(),
+        }
+        for p, kind, memo in rows
+    ]

@@ -33,6 +33,7 @@ from app.errors import (
 from app.ids import new_id
 from app.metrics import ENERGY_COLLECTED, count_after_commit
 from app.notifications.service import notify
+from app.profile import service as profile
 from app.runtime import Runtime
 from games.forest.models import (
     BallCollection,
@@ -50,6 +51,8 @@ from games.rules import forest as forest_rules
 from social.friends import service as friends
 
 # ---------------------------------------------------------------- helpers (flush, never commit)
+
+WHY_COLLECTED = "you collected energy in the forest {count} times"  # game activity, for the profile
 
 
 async def ensure_accounts(db: AsyncSession, user_ids: Iterable[str]) -> None:
@@ -480,6 +483,9 @@ async def collect(db: AsyncSession, rt: Runtime, *, ball_id: str, user_id: str) 
             )
             await db.flush()
             energy_g = await credit(db, user_id=user_id, grams=taken)
+            await profile.record(
+                db, rt, [profile.Evidence(user_id, "game:forest", "games", "collected", WHY_COLLECTED, now)]
+            )
             if not is_owner:
                 await notify(
                     db,

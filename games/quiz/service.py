@@ -10,11 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import is_unique_violation, transaction
 from app.errors import AlreadyClaimed, ValidationFailed
+from app.profile import service as profile
 from app.runtime import Runtime
 from games.farm import service as farm
 from games.quiz.models import QuizAnswer
 from games.quiz.questions import QUESTIONS, Q
 from games.rules import rules
+
+WHY_ANSWERED = "you answered the farm quiz {count} times"  # game activity, for the profile
 
 
 def question_for(user_id: str, day: str) -> Q:
@@ -78,6 +81,9 @@ async def answer(db: AsyncSession, rt: Runtime, *, user_id: str, choice: int) ->
             await db.flush()
             if reward:
                 await farm.add_feed(db, rt, user_id=user_id, grams=reward)
+            await profile.record(
+                db, rt, [profile.Evidence(user_id, "game:farm_quiz", "games", "answered", WHY_ANSWERED, now)]
+            )
     except IntegrityError as exc:
         if is_unique_violation(exc, "pk_quiz_answers"):
             raise AlreadyClaimed("today's question is answered") from exc

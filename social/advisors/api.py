@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Query
 from app.auth.service import Caller
 from app.deps import CurrentUser, DbSession, Rt, require_role
 from app.pagination import Cursor, Limit, Page
+from app.profile.schemas import ProfilePublic
 from social.advisors import service as advisors
 from social.advisors.schemas import (
     AdvisorLoad,
@@ -115,6 +116,13 @@ async def client_activity(client_id: str, user: Advisor, db: DbSession) -> Clien
     return ClientActivity.model_validate(
         await advisors.client_activity(db, advisor_id=user.id, client_id=client_id)
     )
+
+
+@router.get("/v1/advisor/clients/{client_id}/profile", response_model=ProfilePublic)
+async def client_profile(client_id: str, user: Advisor, db: DbSession, rt: Rt) -> ProfilePublic:
+    """My client's profile tags, only from the scenarios they chose to share with their
+    advisor (``PUT /v1/me/consents``, ``share_with_advisor``)."""
+    return await advisors.client_profile(db, rt, advisor_id=user.id, client_id=client_id)
 
 
 @router.get("/v1/advisor/clients/{client_id}", response_model=ClientDetail)

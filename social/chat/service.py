@@ -916,3 +916,46 @@ def last_sent_sql(sender_id: Any, peer_id: str) -> Any:
         .where(Conversation.direct_key == func.concat(lo, "|", hi), Message.sender_id == sender_id)
         .scalar_subquery()
     )
+
+
+# -- a member's data (app/profile) --------------------------------------------------------
+
+
+async def personal_data(db: AsyncSession, rt: Runtime, user_id: str) -> dict[str, Any]:
+    """The conversations a member is in and the messages they sent (their export's
+    ``chat`` section); what the others wrote is theirs and is not included."""
+    memberships = (
+        await db.execute(
+            select(ConversationMember, Conversation.kind, Conversation.title)
+            .join(Conversation, Conversation.id == ConversationMember.conversation_id)
+            .where(ConversationMember.user_id == user_id)
+            .order_by(ConversationMember.joined_at)
+        )
+    ).all()
+    sent = (
+        await db.execute(
+            select(Message).where(Message.sender_id == user_id).order_by(Message.conversation_id, Message.seq)
+        )
+    ).scalars()
+    return {
+        "conversations": [
+            {
+                "id": m.conversation_id,
+                "kind": str(kind),
+                "title": title,
+                "joined_at": m.joined_at.isoformat(),
+            }
+            for m, kind, title in memberships
+        ],
+        "messages_sent": [
+            {
+                "id": m.id,
+                "conversation_id": m.conversation_id,
+                "seq": m.seq,
+                "kind": str(m.kind),
+                "body": m.body,
+                "created_at": m.created_at.isoformat(),
+            }
+            for m in sent
+        ],
+    }
