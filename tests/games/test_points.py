@@ -246,3 +246,24 @@ async def test_the_ledger_refuses_a_transaction_across_currencies(rt, users, cli
                     currency=ledger.Currency.PTS,
                 )
     await audit_ok(rt)
+
+
+async def test_li_na_sees_her_points_tier_and_partner_in_the_demo(client, rt):
+    from app import seed as seeding
+    from app.auth import tokens
+
+    ctx = await seeding.run(rt)
+    headers = {"Authorization": f"Bearer {tokens.issue(rt.settings, ctx.users['lina'].id)}"}
+    mine = (await client.get("/v1/me/points", headers=headers)).json()
+    assert mine["balance"] >= 22_400 and len(mine["lots"]) >= 2
+    assert mine["lots"][0]["memo"] == "card spending last year" and mine["lots"][0]["remaining"] == 900
+    t = (await client.get("/v1/me/tiers", headers=headers)).json()
+    assert t["tier"]["id"] == "platinum"
+    hotel = next(p for p in t["partners"] if p["programme_id"] == "hotel")
+    assert hotel["tier"] == "Gold" and hotel["member_no"] == "HW-8800123"
+    lines = (await client.get("/v1/me/points/statement", headers=headers)).json()["items"]
+    assert "points_spent" in {x["kind"] for x in lines}
+    await seeding.run(rt)  # a second run changes nothing
+    assert (await client.get("/v1/me/points", headers=headers)).json()["balance"] == mine["balance"]
+    await audit_ok(rt)
+    await lots_consistent(rt)
