@@ -40,6 +40,8 @@ async def seed(ctx: SeedContext) -> None:
                     lot=points.new_lot(r, rt, source=LotSource.SPENDING, earned_at=earned_at),
                     memo=memo,
                 )
-            await points.spend(db, rt, user_id=lina, points=300, ref="demo:coffee", memo="咖啡 coffee voucher")
+            await points.spend(
+                db, rt, user_id=lina, points=300, ref="demo:coffee", memo="咖啡 coffee voucher"
+            )
         if r.partner("hotel") is not None:
             await exchange.link(db, rt, user_id=lina, programme_id="hotel", member_no="HW-8800123")

@@ -29,12 +29,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.db import transaction
+from app.db import execute, transaction
 from app.errors import InsufficientFunds, ValidationFailed
 from app.hooks import Milestone, Spending, SpendingEffects
 from app.ids import new_id
@@ -225,26 +225,28 @@ async def post_points(
     return Moved(moved.transaction_id, amount, moved.balances[account])
 
 
+# Take from several lots in one statement, each only if it still holds what is taken.
+_TAKE_FROM_LOTS = text(
+    """
+UPDATE points_lots l SET remaining = l.remaining - t.take
+FROM unnest(CAST(:ids AS varchar[]), CAST(:takes AS bigint[])) AS t(id, take)
+WHERE l.id = t.id AND l.remaining >= t.take
+"""
+)
+
+
 async def _draw(
     db: AsyncSession, *, user_id: str, ref: str, takes: list[tuple[str, int]], now: datetime
 ) -> None:
-    for lot_id, take in takes:
-        result = await db.execute(
-            update(PointsLot)
-            .where(PointsLot.id == lot_id, PointsLot.remaining >= take)
-            .values(remaining=PointsLot.remaining - take)
-        )
-        if getattr(result, "rowcount", 0) != 1:  # cannot happen under the account lock
-            raise InsufficientFunds("points lot changed underneath", lot_id=lot_id)
-    if takes:
-        await db.execute(
-            insert(PointsDraw).values(
-                [
-                    {"lot_id": i, "user_id": user_id, "ref": ref, "amount": n, "created_at": now}
-                    for i, n in takes
-                ]
-            )
-        )
+    if not takes:
+        return
+    params = {"ids": [i for i, _ in takes], "takes": [n for _, n in takes]}
+    result = await execute(db, _TAKE_FROM_LOTS, params)
+    if getattr(result, "rowcount", 0) != len(takes):  # cannot happen under the account lock
+        raise InsufficientFunds("a points lot changed underneath", ref=ref)
+    rows = [{"lot_id": i, "user_id": user_id, "ref": ref, "amount": n, "created_at": now} for i, n in takes]
+    for start in range(0, len(rows), 5000):  # within PostgreSQL's bind parameter limit
+        await db.execute(insert(PointsDraw).values(rows[start : start + 5000]))
 
 
 async def _lapse(
