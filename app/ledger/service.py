@@ -363,10 +363,13 @@ async def lines(db: AsyncSession, *, account_id: str, limit: int, before: int | 
 
 
 _LOCK_ACCOUNT = text("SELECT balance_fen FROM ledger_accounts WHERE id = :id FOR UPDATE")
+_TRY_LOCK_ACCOUNT = text("SELECT balance_fen FROM ledger_accounts WHERE id = :id FOR UPDATE SKIP LOCKED")
 
 
-async def lock_account(db: AsyncSession, account_id: str) -> int | None:
+async def lock_account(db: AsyncSession, account_id: str, *, skip_locked: bool = False) -> int | None:
     """Lock an account's row until commit (``FOR UPDATE``), for a use case that must decide
-    before it posts; its balance, or None when there is no such account."""
-    row = (await execute(db, _LOCK_ACCOUNT, {"id": account_id})).first()
+    before it posts; its balance, or None when there is no such account (with
+    ``skip_locked``: also when another transaction holds it — a sweep moves on)."""
+    stmt = _TRY_LOCK_ACCOUNT if skip_locked else _LOCK_ACCOUNT
+    row = (await execute(db, stmt, {"id": account_id})).first()
     return None if row is None else int(row.balance_fen)

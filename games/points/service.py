@@ -236,7 +236,13 @@ WHERE l.id = t.id AND l.remaining >= t.take
 
 
 async def _draw(
-    db: AsyncSession, *, user_id: str, ref: str, takes: list[tuple[str, int]], now: datetime
+    db: AsyncSession,
+    *,
+    user_id: str,
+    ref: str,
+    takes: list[tuple[str, int]],
+    now: datetime,
+    record: bool = True,
 ) -> None:
     if not takes:
         return
@@ -244,6 +250,8 @@ async def _draw(
     result = await execute(db, _TAKE_FROM_LOTS, params)
     if getattr(result, "rowcount", 0) != len(takes):  # cannot happen under the account lock
         raise InsufficientFunds("a points lot changed underneath", ref=ref)
+    if not record:
+        return
     rows = [{"lot_id": i, "user_id": user_id, "ref": ref, "amount": n, "created_at": now} for i, n in takes]
     for start in range(0, len(rows), 5000):  # within PostgreSQL's bind parameter limit
         await db.execute(insert(PointsDraw).values(rows[start : start + 5000]))
@@ -262,7 +270,10 @@ async def _lapse(
     if not lapsed:
         return None
     total = sum(int(r) for _, r in lapsed)
-    await _draw(db, user_id=user_id, ref="expiry", takes=[(i, int(r)) for i, r in lapsed], now=now)
+    # No draw rows: a lapsed lot is never restored; its ledger transaction records it.
+    await _draw(
+        db, user_id=user_id, ref="expiry", takes=[(i, int(r)) for i, r in lapsed], now=now, record=False
+    )
     moved = await _post(
         db, kind=kind, frm=account, to=counter, amount=total, ref="expiry", memo="points expired", now=now
     )
@@ -425,6 +436,7 @@ async def expire_due(rt: Runtime, *, batch: int = 500) -> int:
     and send the expiry notices that are due. Returns how many points lapsed."""
     total = 0
     while True:
+        skipped = 0
         now = rt.clock.now()
         async with rt.sessionmaker() as db:
             users = list(
@@ -439,6 +451,13 @@ async def expire_due(rt: Runtime, *, batch: int = 500) -> int:
             )
             for user_id in users:
                 async with transaction(db):
+                    # Another worker's sweep (or a spend, which lapses first) holds it: skip.
+                    if (
+                        await ledger.lock_account(db, ledger.points_account(user_id), skip_locked=True)
+                        is None
+                    ):
+                        skipped += 1
+                        continue
                     moved = await post_points(
                         db,
                         rt,
@@ -449,7 +468,7 @@ async def expire_due(rt: Runtime, *, batch: int = 500) -> int:
                         lapse=True,
                     )
                 total += -moved.amount if moved else 0
-        if len(users) < batch:
+        if len(users) < batch or skipped == len(users):
             break
     await send_expiry_notices(rt)
     return total
