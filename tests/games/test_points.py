@@ -193,7 +193,7 @@ async def test_seven_right_quiz_answers_in_a_row_earn_the_streak_points(client, 
 
     li = await users.make("li")
     for day in range(8):
-        qid, _, _, right, _ = question_for(li.id, rt.clock.today().isoformat())
+        _, _, _, right, _ = question_for(li.id, rt.clock.today().isoformat())
         r = await client.post("/v1/farm/quiz/answer", json={"choice": right}, headers=li.headers)
         assert r.status_code == 200, r.text
         assert (await my_points(client, li))["balance"] == (50 if day >= 6 else 0)

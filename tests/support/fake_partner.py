@@ -59,11 +59,10 @@ async def fake_partner() -> AsyncIterator[FakePartner]:
     app = Starlette(routes=[Route("/exchanges", partner.handle, methods=["POST"])])
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
+    sock.listen(128)  # connections wait in the backlog until uvicorn accepts them
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        await asyncio.sleep(0.01)
     partner.url = f"http://127.0.0.1:{port}"
     try:
         yield partner
