@@ -247,6 +247,12 @@ class Settings(BaseSettings):
     content: ContentSettings = Field(default_factory=ContentSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     games_rules_file: Path | None = None  # unset: the rules shipped with games/rules
+    # Points exchange: where each partner programme is reached (JSON object, programme id →
+    # base URL; a programme without one is not connected), how long a call may take, and
+    # the longest wait between two attempts of a pending exchange (it doubles up to that).
+    points_partner_urls: dict[str, str] = Field(default_factory=dict)
+    points_partner_timeout_s: float = Field(default=5.0, gt=0)
+    points_exchange_retry_max_s: int = Field(default=3600, gt=0)
 
     @model_validator(mode="after")
     def _refuse_weak_secrets_in_prod(self) -> Settings:

@@ -11,7 +11,11 @@ Every hook runs inside the caller's unit of work (flush, never commit):
 - ``on_user_created``, ``on_first_card``: ``async def hook(db, rt, user_id) -> None``;
 - ``on_spending_recorded``: ``async def hook(db, rt, events: list[Spending]) ->
   SpendingEffects`` — the bank's spending events that were new (``app/events``); the
-  games turn them into energy and say what they made of them.
+  games turn them into energy and say what they made of them;
+- ``on_milestone``: ``async def hook(db, rt, milestone: Milestone) -> None`` — something a
+  member achieved that other features may reward (a tree planted, a quiz streak, a
+  referred friend who became a cardholder); the points feature listens. ``ref`` makes a
+  milestone once: the listener rewards one (user, kind, ref) at most once.
 
 A feature also registers its part of a member's data (``register_personal_data``): what
 ``GET /v1/me/export`` shows of it and how ``DELETE /v1/me`` erases it.
@@ -72,6 +76,28 @@ async def fire_spending(db: Any, rt: Any, events: list[Spending]) -> SpendingEff
     for hook in on_spending_recorded:
         total.add(await hook(db, rt, events))
     return total
+
+
+@dataclass(frozen=True, slots=True)
+class Milestone:
+    """An achievement a feature reports: ``kind`` is ``tree_planted`` (ref: the tree),
+    ``quiz_streak`` (ref: the day; ``count``: right answers in a row) or
+    ``referral_converted`` (ref: the referee; ``user_id`` is the referrer)."""
+
+    user_id: str
+    kind: str
+    ref: str
+    count: int = 1
+
+
+MilestoneHook = Callable[[Any, Any, Milestone], Awaitable[None]]
+
+on_milestone: list[MilestoneHook] = []
+
+
+async def fire_milestone(db: Any, rt: Any, milestone: Milestone) -> None:
+    for hook in on_milestone:
+        await hook(db, rt, milestone)
 
 
 # -- a member's data: export and erasure (app/profile) -----------------------------------

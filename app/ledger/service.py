@@ -5,12 +5,17 @@ statement (``_POST``): it locks the accounts (``FOR UPDATE``), checks every new 
 and only then writes. So two concurrent debits can never both pass a balance check, and
 accounts are locked in id order so that transactions touching several accounts cannot
 deadlock.
+
+A transaction moves one currency (``currency``, default ``CNY``): every account it
+touches must hold that currency, so Σ = 0 holds per currency. Points (``PTS``) have
+their own system accounts (issued, redeemed, expired, partners) and user accounts
+(``points:<user>``); the rules that move them live once in ``games/points``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, select, text
@@ -21,10 +26,30 @@ from app.db import execute
 from app.errors import InsufficientFunds, NotFound, ValidationFailed
 from app.ids import new_id
 from app.ledger.models import Account, LedgerTransaction, Posting
+from app.ledger.models import Currency as Currency  # re-exported for features
 
 SETTLEMENT = "system:settlement"  # the bank side of top-ups and withdrawals
 REWARDS = "system:rewards"  # the bank's marketing budget (referral rewards)
-SYSTEM_ACCOUNTS = {SETTLEMENT: "settlement", REWARDS: "rewards"}
+# Points (PTS): where earned points come from, where spent and lapsed ones go, and the
+# partner programmes' side of exchanges.
+POINTS_ISSUED = "system:points_issued"
+POINTS_REDEEMED = "system:points_redeemed"
+POINTS_EXPIRED = "system:points_expired"
+POINTS_PARTNERS = "system:points_partners"
+SYSTEM_ACCOUNTS = {
+    SETTLEMENT: "settlement",
+    REWARDS: "rewards",
+    POINTS_ISSUED: "points_issued",
+    POINTS_REDEEMED: "points_redeemed",
+    POINTS_EXPIRED: "points_expired",
+    POINTS_PARTNERS: "points_partners",
+}
+SYSTEM_CURRENCY = {
+    POINTS_ISSUED: Currency.PTS,
+    POINTS_REDEEMED: Currency.PTS,
+    POINTS_EXPIRED: Currency.PTS,
+    POINTS_PARTNERS: Currency.PTS,
+}  # the others: CNY
 
 
 def wallet_account(user_id: str) -> str:
@@ -33,6 +58,11 @@ def wallet_account(user_id: str) -> str:
 
 def escrow_account(kind: str, ref_id: str) -> str:
     return f"escrow:{kind}:{ref_id}"
+
+
+def points_account(user_id: str) -> str:
+    """A member's points (PTS)."""
+    return f"points:{user_id}"
 
 
 @dataclass(frozen=True)
@@ -48,13 +78,20 @@ class Posted:
 
 
 async def open_account(
-    db: AsyncSession, *, account_id: str, kind: str, owner_id: str | None, now: datetime
+    db: AsyncSession,
+    *,
+    account_id: str,
+    kind: str,
+    owner_id: str | None,
+    now: datetime,
+    currency: Currency = Currency.CNY,
 ) -> None:
     """Create the account if it does not exist yet (idempotent)."""
     values = {
         "id": account_id,
         "kind": kind,
         "owner_id": owner_id,
+        "currency": currency.value,
         "balance_fen": 0,
         "tracks_balance": account_id not in SYSTEM_ACCOUNTS,
         "created_at": now,
@@ -70,8 +107,10 @@ async def post(
     now: datetime,
     ref_id: str | None = None,
     memo: str = "",
+    currency: Currency = Currency.CNY,
 ) -> Posted:
-    """Write one balanced transaction. Raises ValidationFailed, InsufficientFunds, NotFound.
+    """Write one balanced transaction in ``currency``. Raises ValidationFailed (also an
+    account of another currency), InsufficientFunds, NotFound.
 
     Locks each tracked account row it changes, in account id order, until commit.
     """
@@ -81,8 +120,14 @@ async def post(
         raise ValidationFailed("posting amounts must be non-zero integers (fen)")
     if len({e.account_id for e in entries}) != len(entries):
         raise ValidationFailed("one entry per account in a ledger transaction")
+    if any(
+        SYSTEM_CURRENCY.get(e.account_id, Currency.CNY) != currency
+        for e in entries
+        if e.account_id in SYSTEM_ACCOUNTS
+    ):
+        raise ValidationFailed("a ledger transaction moves one currency", currency=currency.value)
     txn_id = new_id("lt_")
-    changed = await _post_in_one_statement(db, txn_id, kind, entries, now, ref_id, memo)
+    changed = await _post_in_one_statement(db, txn_id, kind, entries, now, ref_id, memo, currency)
     return Posted(transaction_id=txn_id, balances=changed)
 
 
@@ -98,7 +143,7 @@ WITH entry AS (
 ), locked AS MATERIALIZED (
     SELECT a.id, a.balance_fen + e.amount_fen AS balance_after
     FROM ledger_accounts a JOIN entry e ON e.account_id = a.id
-    WHERE a.tracks_balance
+    WHERE a.tracks_balance AND a.currency = :currency
     ORDER BY a.id
     FOR UPDATE OF a
 ), verdict AS MATERIALIZED (
@@ -108,8 +153,8 @@ WITH entry AS (
     FROM locked l, verdict v
     WHERE v.ok AND a.id = l.id
 ), txn AS (
-    INSERT INTO ledger_transactions (id, kind, ref_id, memo, created_at)
-    SELECT :txn_id, :kind, :ref_id, :memo, CAST(:now AS timestamptz) FROM verdict WHERE ok
+    INSERT INTO ledger_transactions (id, kind, ref_id, memo, created_at, currency)
+    SELECT :txn_id, :kind, :ref_id, :memo, CAST(:now AS timestamptz), :currency FROM verdict WHERE ok
 ), postings AS (
     INSERT INTO ledger_postings (transaction_id, account_id, amount_fen, balance_after_fen, created_at)
     SELECT :txn_id, e.account_id, e.amount_fen, l.balance_after, CAST(:now AS timestamptz)
@@ -129,6 +174,7 @@ async def _post_in_one_statement(
     now: datetime,
     ref_id: str | None,
     memo: str,
+    currency: Currency,
 ) -> dict[str, int]:
     tracked = [e for e in entries if e.account_id not in SYSTEM_ACCOUNTS]
     params = {
@@ -140,6 +186,7 @@ async def _post_in_one_statement(
         "ref_id": ref_id,
         "memo": memo,
         "now": now,
+        "currency": currency.value,
     }
     rows = (await execute(db, _POST, params)).all()
     balances = {r.id: int(r.balance_after) for r in rows if r.id is not None}
@@ -147,6 +194,12 @@ async def _post_in_one_statement(
         return balances
     for e in sorted(tracked, key=lambda e: e.account_id):
         if e.account_id not in balances:
+            if await db.scalar(select(Account.currency).where(Account.id == e.account_id)) is not None:
+                raise ValidationFailed(
+                    "a ledger transaction moves one currency",
+                    currency=currency.value,
+                    account_id=e.account_id,
+                )
             raise NotFound("account not found", account_id=e.account_id)
         if balances[e.account_id] < 0:
             raise InsufficientFunds(account_id=e.account_id, needed_fen=-e.amount_fen)
@@ -177,25 +230,39 @@ async def balance(db: AsyncSession, account_id: str) -> int:
 
 @dataclass(frozen=True)
 class Audit:
-    postings_sum_fen: int
+    postings_sum_fen: int  # Σ of the CNY postings
     mismatched_accounts: list[str]
     negative_accounts: list[str]
-    unbalanced_transactions: list[str]
+    unbalanced_transactions: list[str]  # per transaction, within its one currency
+    sums_by_currency: dict[str, int] = field(default_factory=dict)  # Σ postings per currency
+    mixed_transactions: list[str] = field(default_factory=list)  # touching another currency's account
 
     @property
     def ok(self) -> bool:
         return not (
             self.postings_sum_fen
+            or any(self.sums_by_currency.values())
             or self.mismatched_accounts
             or self.negative_accounts
             or self.unbalanced_transactions
+            or self.mixed_transactions
         )
 
 
 async def audit(db: AsyncSession) -> Audit:
-    """Check the ledger's invariants: Σ postings = 0, every transaction balanced, every
-    tracked balance equal to Σ of its postings and never negative."""
-    total = int(await db.scalar(select(func.coalesce(func.sum(Posting.amount_fen), 0))) or 0)
+    """Check the ledger's invariants per currency: Σ postings = 0, every transaction
+    balanced and in one currency (its accounts' currency), every tracked balance equal to
+    Σ of its postings and never negative."""
+    by_currency = {
+        str(c): int(s)
+        for c, s in (
+            await db.execute(
+                select(Account.currency, func.sum(Posting.amount_fen))
+                .join(Account, Account.id == Posting.account_id)
+                .group_by(Account.currency)
+            )
+        ).all()
+    }
     sums = (
         select(Posting.account_id, func.sum(Posting.amount_fen).label("s"))
         .group_by(Posting.account_id)
@@ -228,33 +295,81 @@ async def audit(db: AsyncSession) -> Audit:
         .scalars()
         .all()
     )
-    return Audit(total, list(mismatched), list(negative), list(unbalanced))
+    mixed = (
+        (
+            await db.execute(
+                select(Posting.transaction_id)
+                .distinct()
+                .join(Account, Account.id == Posting.account_id)
+                .join(LedgerTransaction, LedgerTransaction.id == Posting.transaction_id)
+                .where(Account.currency != LedgerTransaction.currency)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return Audit(
+        by_currency.get(Currency.CNY.value, 0),
+        list(mismatched),
+        list(negative),
+        list(unbalanced),
+        by_currency,
+        list(mixed),
+    )
 
 
 async def open_system_accounts(db: AsyncSession, now: datetime) -> None:
     for account_id, kind in SYSTEM_ACCOUNTS.items():
-        await open_account(db, account_id=account_id, kind=kind, owner_id=None, now=now)
+        currency = SYSTEM_CURRENCY.get(account_id, Currency.CNY)
+        await open_account(db, account_id=account_id, kind=kind, owner_id=None, now=now, currency=currency)
 
 
-async def lines(db: AsyncSession, account_id: str) -> list[dict[str, object]]:
-    """Every posting of an account, oldest first, with its transaction's kind and memo
-    (a member's export)."""
-    rows = (
-        await db.execute(
-            select(Posting, LedgerTransaction.kind, LedgerTransaction.memo)
-            .join(LedgerTransaction, LedgerTransaction.id == Posting.transaction_id)
-            .where(Posting.account_id == account_id)
-            .order_by(Posting.id)  # type: ignore[arg-type]
-        )
-    ).all()
+@dataclass(frozen=True)
+class Line:
+    """One posting on an account, with its transaction's kind and memo (a statement line)."""
+
+    id: int
+    transaction_id: str
+    kind: str
+    memo: str
+    amount: int
+    balance_after: int | None
+    created_at: datetime
+
+
+async def lines(db: AsyncSession, *, account_id: str, limit: int, before: int | None) -> list[Line]:
+    """An account's postings, newest first, ``limit`` of them below posting id ``before``."""
+    query = (
+        select(Posting, LedgerTransaction.kind, LedgerTransaction.memo)
+        .join(LedgerTransaction, LedgerTransaction.id == Posting.transaction_id)
+        .where(Posting.account_id == account_id)
+        .order_by(Posting.id.desc())  # type: ignore[union-attr]
+        .limit(limit)
+    )
+    if before is not None:
+        query = query.where(Posting.id < before)  # type: ignore[operator]
     return [
-        {
-            "transaction_id": p.transaction_id,
-            "kind": kind,
-            "memo": memo,
-            "amount_fen": p.amount_fen,
-            "balance_after_fen": p.balance_after_fen,
-            "created_at": p.created_at.isoformat(),
-        }
-        for p, kind, memo in rows
+        Line(
+            id=int(p.id or 0),
+            transaction_id=p.transaction_id,
+            kind=kind,
+            memo=memo,
+            amount=p.amount_fen,
+            balance_after=p.balance_after_fen,
+            created_at=p.created_at,
+        )
+        for p, kind, memo in (await db.execute(query)).all()
     ]
+
+
+_LOCK_ACCOUNT = text("SELECT balance_fen FROM ledger_accounts WHERE id = :id FOR UPDATE")
+_TRY_LOCK_ACCOUNT = text("SELECT balance_fen FROM ledger_accounts WHERE id = :id FOR UPDATE SKIP LOCKED")
+
+
+async def lock_account(db: AsyncSession, account_id: str, *, skip_locked: bool = False) -> int | None:
+    """Lock an account's row until commit (``FOR UPDATE``), for a use case that must decide
+    before it posts; its balance, or None when there is no such account (with
+    ``skip_locked``: also when another transaction holds it — a sweep moves on)."""
+    stmt = _TRY_LOCK_ACCOUNT if skip_locked else _LOCK_ACCOUNT
+    row = (await execute(db, stmt, {"id": account_id})).first()
+    return None if row is None else int(row.balance_fen)

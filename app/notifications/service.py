@@ -3,7 +3,7 @@
 
 Kinds in use: friend_request, friend_accepted, transfer_received, transfer_refunded,
 red_packet_refunded, energy_stolen, watered, tree_planted, post_removed,
-referral_reward, moderation_decision.
+referral_reward, moderation_decision, points_expiring, points_exchange.
 """
 
 from __future__ import annotations

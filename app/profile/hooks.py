@@ -39,9 +39,24 @@ async def _erase_account(db: Any, rt: Any, user_id: str) -> None:
 
 async def _wallet(db: Any, rt: Any, user_id: str) -> Any:
     account = ledger.wallet_account(user_id)
+    found: list[ledger.Line] = []
+    while page := await ledger.lines(
+        db, account_id=account, limit=1000, before=found[-1].id if found else None
+    ):
+        found.extend(page)
     return {
         "balance_fen": await ledger.balance(db, account),
-        "ledger_lines": await ledger.lines(db, account),
+        "ledger_lines": [
+            {
+                "transaction_id": line.transaction_id,
+                "kind": line.kind,
+                "memo": line.memo,
+                "amount_fen": line.amount,
+                "balance_after_fen": line.balance_after,
+                "created_at": line.created_at.isoformat(),
+            }
+            for line in reversed(found)  # oldest first
+        ],
     }
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app import hooks
 from app.auth import service as auth
 from app.db import after_commit, is_unique_violation, transaction
 from app.errors import (
@@ -652,6 +653,7 @@ async def _make_tree(
         kind="tree_planted",
         data={"tree_id": tree.id, "species_id": species.id, "certificate_url": tree.certificate_url},
     )
+    await hooks.fire_milestone(db, rt, hooks.Milestone(user_id=owner_id, kind="tree_planted", ref=tree.id))
     return tree
 
 

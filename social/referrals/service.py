@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app import urls
+from app import hooks, urls
 from app.auth import service as auth
 from app.db import end_read, is_unique_violation, transaction
 from app.errors import Conflict, Expired, NotFound, ValidationFailed
@@ -226,6 +226,10 @@ async def reward_referrer(db: AsyncSession, rt: Runtime, user_id: str) -> None:
         update(Referral)
         .where(Referral.referee_id == user_id, Referral.status == ReferralStatus.PENDING)
         .values(status=status)
+    )
+    # The referral converted: points for the referrer (games/points), whatever the cash cap.
+    await hooks.fire_milestone(
+        db, rt, hooks.Milestone(user_id=referral.referrer_id, kind="referral_converted", ref=user_id)
     )
     if not amount:
         return
