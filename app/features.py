@@ -56,6 +56,7 @@ FEATURES: tuple[str, ...] = (
     "games.quiz",
     "games.leaderboards",
     "games.energy",
+    "games.campaigns",
     "content.media",
     "content.posts",
     "content.feed",

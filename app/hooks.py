@@ -11,7 +11,11 @@ Every hook runs inside the caller's unit of work (flush, never commit):
 - ``on_user_created``, ``on_first_card``: ``async def hook(db, rt, user_id) -> None``;
 - ``on_spending_recorded``: ``async def hook(db, rt, events: list[Spending]) ->
   SpendingEffects`` — the bank's spending events that were new (``app/events``); the
-  games turn them into energy and say what they made of them.
+  games turn them into energy and say what they made of them;
+- ``on_spending_refunded``: ``async def hook(db, rt, refund: SpendingRefund) -> None`` —
+  part or all of a recorded spending event was refunded (a card payment's refund,
+  ``games/campaigns``), once per refund: a listener takes back what it gave for it
+  (points); energy already grown is kept.
 """
 
 from __future__ import annotations
@@ -69,3 +73,26 @@ async def fire_spending(db: Any, rt: Any, events: list[Spending]) -> SpendingEff
     for hook in on_spending_recorded:
         total.add(await hook(db, rt, events))
     return total
+
+
+@dataclass(frozen=True, slots=True)
+class SpendingRefund:
+    """Part or all of a recorded spending event (``event_id``) given back to the cardholder."""
+
+    event_id: str
+    refund_id: str
+    user_id: str
+    category: str
+    amount_fen: int  # what the cardholder gets back, of the event's ``amount_fen``
+    event_amount_fen: int
+    refunded_at: datetime
+
+
+RefundHook = Callable[[Any, Any, SpendingRefund], Awaitable[None]]
+
+on_spending_refunded: list[RefundHook] = []
+
+
+async def fire_spending_refunded(db: Any, rt: Any, refund: SpendingRefund) -> None:
+    for hook in on_spending_refunded:
+        await hook(db, rt, refund)
