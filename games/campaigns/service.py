@@ -495,8 +495,16 @@ async def _replayed(db: AsyncSession, q: QuoteIn) -> QuoteOut:
 async def quote(db: AsyncSession, rt: Runtime, *, q: QuoteIn) -> QuoteOut:
     """The best discount a card payment gets, held for the campaign's ``hold_s``; 0 and no
     campaign when none applies (the payment is recorded either way, for its capture).
-    Idempotent by ``payment_id``. Raises NotFound (the card is not that user's, or
-    unknown), Conflict (the payment_id was quoted with other details)."""
+    Idempotent by ``payment_id``. One transaction: the card's read, then per offer tried
+    (best first) a Redis hold and ``campaign_hold``. Raises NotFound (the card is not
+    that user's, or unknown), Conflict (the payment_id was quoted with other details)."""
+    async with transaction(db):
+        out = await _quote(db, rt, q)
+    return out if out is not None else await _replayed(db, q)
+
+
+async def _quote(db: AsyncSession, rt: Runtime, q: QuoteIn) -> QuoteOut | None:
+    """``quote`` inside its transaction; None when the payment_id was quoted before."""
     holder = await auth.card_holder(db, q.card_ref)
     if holder is None or holder.user_id != q.user_id:
         raise NotFound("no such card for this user", reason="unknown_card")
@@ -544,38 +552,36 @@ async def quote(db: AsyncSession, rt: Runtime, *, q: QuoteIn) -> QuoteOut:
             if held:
                 await _release(rt, restore_use=restore_use, **release)
 
-        async with transaction(db):
-            on_rollback(db, give_back)
-            status = await _db_hold(
-                db,
-                params
-                | {
-                    "campaign_id": offer.rule.id,
-                    "discount_fen": offer.discount_fen,
-                    "use_key": use_key,
-                    "expires_at": expires_at,
-                },
-            )
+        status = await _db_hold(
+            db,
+            params
+            | {
+                "campaign_id": offer.rule.id,
+                "discount_fen": offer.discount_fen,
+                "use_key": use_key,
+                "expires_at": expires_at,
+            },
+        )
         if status == "held":
+            on_rollback(db, give_back)  # the commit failed: Redis gives the hold back too
             return QuoteOut(
                 payment_id=q.payment_id,
                 discount_fen=offer.discount_fen,
                 campaign_id=offer.rule.id,
                 hold_expires_at=expires_at,
             )
-        # PostgreSQL refused what Redis let through: give the Redis hold back (the
-        # cardholder's use stays taken when PostgreSQL says it is), and catch Redis up.
+        # PostgreSQL refused what Redis let through (and wrote nothing): give the Redis
+        # hold back (the use stays taken when PostgreSQL says it is), and catch Redis up.
         await give_back(restore_use=status != "used")
         if status == "replay":
-            return await _replayed(db, q)
+            return None
         if got == gate.HELD:
             await _reconcile_soon(rt, offer.rule.id)
-    async with transaction(db):
-        status = await _db_hold(
-            db, params | {"campaign_id": None, "discount_fen": 0, "use_key": None, "expires_at": None}
-        )
+    status = await _db_hold(
+        db, params | {"campaign_id": None, "discount_fen": 0, "use_key": None, "expires_at": None}
+    )
     if status == "replay":
-        return await _replayed(db, q)
+        return None
     return QuoteOut(payment_id=q.payment_id, discount_fen=0, campaign_id=None, hold_expires_at=None)
 
 
