@@ -57,6 +57,7 @@ FEATURES: tuple[str, ...] = (
     "games.leaderboards",
     "games.energy",
     "games.points",
+    "games.campaigns",
     "content.media",
     "content.posts",
     "content.feed",

@@ -16,6 +16,10 @@ Every hook runs inside the caller's unit of work (flush, never commit):
   member achieved that other features may reward (a tree planted, a quiz streak, a
   referred friend who became a cardholder); the points feature listens. ``ref`` makes a
   milestone once: the listener rewards one (user, kind, ref) at most once.
+- ``on_spending_refunded``: ``async def hook(db, rt, refund: SpendingRefund) -> None`` —
+  part or all of a recorded spending event was refunded (a card payment's refund,
+  ``games/campaigns``), once per refund: a listener takes back what it gave for it
+  (points); energy already grown is kept.
 
 A feature also registers its part of a member's data (``register_personal_data``): what
 ``GET /v1/me/export`` shows of it and how ``DELETE /v1/me`` erases it.
@@ -123,3 +127,26 @@ personal_data: dict[str, PersonalData] = {}
 
 def register_personal_data(name: str, *, export: Exporter, erase: Eraser | None = None) -> None:
     personal_data[name] = PersonalData(name, export, erase)
+
+
+@dataclass(frozen=True, slots=True)
+class SpendingRefund:
+    """Part or all of a recorded spending event (``event_id``) given back to the cardholder."""
+
+    event_id: str
+    refund_id: str
+    user_id: str
+    category: str
+    amount_fen: int  # what the cardholder gets back, of the event's ``amount_fen``
+    event_amount_fen: int
+    refunded_at: datetime
+
+
+RefundHook = Callable[[Any, Any, SpendingRefund], Awaitable[None]]
+
+on_spending_refunded: list[RefundHook] = []
+
+
+async def fire_spending_refunded(db: Any, rt: Any, refund: SpendingRefund) -> None:
+    for hook in on_spending_refunded:
+        await hook(db, rt, refund)

@@ -155,7 +155,7 @@ async def bank_link_card(
     """The bank (service token) links a card to a user: 201, or 200 when this card was
     already linked to them; idempotent by ``card_ref``."""
     card, user, created = await auth.bank_link_card(
-        db, rt, user_id=body.user_id, card_ref=body.card_ref, last4=body.last4
+        db, rt, user_id=body.user_id, card_ref=body.card_ref, last4=body.last4, product=body.product
     )
     if not created:
         response.status_code = 200
@@ -164,6 +164,7 @@ async def bank_link_card(
         user_id=card.user_id,
         card_ref=card.card_ref,
         last4=card.last4,
+        product=card.product,
         created_at=card.created_at,
         is_cardholder=user.is_cardholder,
     )

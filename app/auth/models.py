@@ -61,6 +61,9 @@ class Card(SQLModel, table=True):
     user_id: str = Field(foreign_key="users.id", index=True, max_length=40)
     card_ref: str = Field(max_length=64)
     last4: str = Field(max_length=4)
+    # The bank's card product ("unionpay_platinum", "visa_gold_credit"): what card-payment
+    # campaigns (``games/campaigns``) may be limited to; None when the bank did not say.
+    product: str | None = Field(default=None, max_length=32)
     created_at: datetime = at_field()
 
 

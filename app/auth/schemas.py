@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field, StrictBool
 
-from app.auth.cards import REF_PATTERN
+from app.auth.cards import CARD_PRODUCT_PATTERN, REF_PATTERN
 from app.auth.models import User
 from app.auth.names import Badge, badge_of
 
@@ -106,6 +106,11 @@ class BankCardLink(BaseModel):
     user_id: str = Field(min_length=1, max_length=40)
     card_ref: str = Field(pattern=REF_PATTERN, description="the bank's reference of the card")
     last4: str = Field(pattern=r"^[0-9]{4}$")
+    product: str | None = Field(
+        default=None,
+        pattern=CARD_PRODUCT_PATTERN,
+        description="the bank's card product (e.g. `unionpay_platinum`), which card-payment campaigns may require",
+    )
 
 
 class CardPublic(BaseModel):
@@ -120,5 +125,6 @@ class BankCardPublic(BaseModel):
     user_id: str
     card_ref: str
     last4: str
+    product: str | None = None
     created_at: datetime
     is_cardholder: bool

@@ -23,7 +23,7 @@ from sqlmodel import col
 from app import hooks
 from app.auth import cards, names, otp, phones, sessions
 from app.auth.models import ROLES, Card, SessionEnd, User
-from app.db import end_read, is_unique_violation, transaction
+from app.db import end_read, execute, is_unique_violation, transaction
 from app.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
 from app.ids import new_id
 from app.ledger import service as ledger
@@ -337,13 +337,19 @@ _cards = Card.__table__  # type: ignore[attr-defined]
 
 
 async def bank_link_card(
-    db: AsyncSession, rt: Runtime, *, user_id: str, card_ref: str, last4: str
+    db: AsyncSession,
+    rt: Runtime,
+    *,
+    user_id: str,
+    card_ref: str,
+    last4: str,
+    product: str | None = None,
 ) -> tuple[Card, User, bool]:
     """Link the bank's card ``card_ref`` to a user, as the bank vouches (its own call, or a
     verified card token); the first card makes the user a cardholder (fires
     on_first_card, which pays a referrer). Idempotent by ``card_ref``: returns (card,
-    user, created). Locks the user row. Raises NotFound (no such user), Conflict (the card
-    is linked to another user)."""
+    user, created); a ``product`` given again replaces the card's product. Locks the user
+    row. Raises NotFound (no such user), Conflict (the card is linked to another user)."""
     async with transaction(db):
         user = await db.get(User, user_id, with_for_update=True)
         if user is None:
@@ -353,6 +359,7 @@ async def bank_link_card(
             "user_id": user_id,
             "card_ref": card_ref,
             "last4": last4,
+            "product": product,
             "created_at": rt.clock.now(),
         }
         # A concurrent link of the same card waits here for the other one's commit.
@@ -371,11 +378,44 @@ async def bank_link_card(
         ).scalar_one()
         if card.user_id != user_id:
             raise Conflict("this card is linked to another user", reason="card_linked_elsewhere")
+        if product is not None and card.product != product:
+            card.product = product
+            await db.flush()
         if not user.is_cardholder:
             user.is_cardholder = True
             await db.flush()
             await hooks.fire(hooks.on_first_card, db, rt, user_id)
     return card, user, inserted is not None
+
+
+@dataclass(frozen=True, slots=True)
+class CardHolder:
+    """Whose a linked card is, and the bank's product of it."""
+
+    card_ref: str
+    user_id: str
+    product: str | None
+
+
+_CARD_HOLDER = (
+    select(_cards.c.card_ref, _cards.c.user_id, _cards.c.product)
+    .where(_cards.c.card_ref == bindparam("card_ref"))
+    .limit(1)
+)
+
+
+async def card_holder(db: AsyncSession, card_ref: str) -> CardHolder | None:
+    """The linked card ``card_ref`` (one indexed read), or None when no user has it."""
+    row = (await execute(db, _CARD_HOLDER, {"card_ref": card_ref})).first()
+    return (
+        None if row is None else CardHolder(card_ref=row.card_ref, user_id=row.user_id, product=row.product)
+    )
+
+
+async def card_products(db: AsyncSession, user_id: str) -> set[str | None]:
+    """The products of a user's linked cards (None for a card the bank gave no product)."""
+    rows = await db.execute(select(_cards.c.product).where(_cards.c.user_id == user_id))
+    return set(rows.scalars())
 
 
 async def grant_role(db: AsyncSession, rt: Runtime, *, phone: str, role: str) -> User:

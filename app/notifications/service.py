@@ -3,7 +3,7 @@
 
 Kinds in use: friend_request, friend_accepted, transfer_received, transfer_refunded,
 red_packet_refunded, energy_stolen, watered, tree_planted, post_removed,
-referral_reward, moderation_decision, points_expiring, points_exchange.
+referral_reward, moderation_decision, points_expiring, points_exchange, campaign_discount.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ PUSH_KINDS = {
     "transfer_refunded": "money",
     "red_packet_refunded": "money",
     "referral_reward": "money",
+    "campaign_discount": "money",
     "energy_stolen": "games",
     "watered": "games",
     "tree_planted": "games",
@@ -43,6 +44,7 @@ PUSH_TITLES = {
     "tree_planted": "种树成功",
     "post_removed": "你的内容已被删除",
     "referral_reward": "邀请奖励到账",
+    "campaign_discount": "用卡立减已优惠",
 }
 
 
