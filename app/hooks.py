@@ -69,3 +69,13 @@ async def fire_spending(db: Any, rt: Any, events: list[Spending]) -> SpendingEff
     for hook in on_spending_recorded:
         total.add(await hook(db, rt, events))
     return total
+
+
+# Who may see whose card (``GET /v1/users/{id}``, ``app.auth.service.access_card``):
+# ``async def hook(db, viewer_id, user_id) -> bool | None``: False when the two may not
+# see each other at all (a block, either way), True when they are in touch (friends,
+# members of one conversation, an advisor and their client), None when the feature has
+# nothing to say. Read-only; hooks are asked in order until one says False.
+PersonHook = Callable[[Any, str, str], Awaitable[bool | None]]
+
+person_relations: list[PersonHook] = []

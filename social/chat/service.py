@@ -134,6 +134,18 @@ async def is_member(db: AsyncSession, conversation_id: str, user_id: str) -> boo
     return bool(await db.scalar(select(is_member_sql(conversation_id, user_id))))
 
 
+async def person_relation(db: AsyncSession, viewer_id: str, user_id: str) -> bool | None:
+    """``app.hooks.person_relations``: True when the two are members of one conversation."""
+    other = aliased(ConversationMember)
+    shared = (
+        select(ConversationMember.conversation_id)
+        .join(other, other.conversation_id == ConversationMember.conversation_id)
+        .where(ConversationMember.user_id == viewer_id, other.user_id == user_id)
+        .exists()
+    )
+    return True if await db.scalar(select(shared)) else None
+
+
 async def member_ids(db: AsyncSession, conversation_id: str) -> list[str]:
     rows = await db.execute(
         select(ConversationMember.user_id).where(ConversationMember.conversation_id == conversation_id)
