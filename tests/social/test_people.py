@@ -81,3 +81,92 @@ async def test_no_token_is_401(client, users):
     p = await users.make("p")
     r = await client.get(f"/v1/users/{p.id}")
     assert r.status_code == 401 and error_code(r) == "unauthenticated"
+
+
+# ---- the card embedded where a client renders a person ---------------------------------------
+
+
+async def test_conversations_and_messages_carry_the_cards(client, users):
+    alice, bob, carol = await users.make("alice"), await users.make("bob"), await users.make("carol")
+    await users.friends(alice, bob)
+    await users.friends(alice, carol)
+    r = await client.post("/v1/conversations", json={"member_ids": [bob.id]}, headers=alice.headers)
+    direct = r.json()
+    assert direct["peer"]["user_id"] == direct["peer"]["id"] == bob.id  # user_id kept
+    assert {k: direct["peer"][k] for k in ("id", "display_name", "avatar_url", "badge")} == card(bob, "bob")
+    assert direct["members"] == sorted([card(alice, "alice"), card(bob, "bob")], key=lambda c: c["id"])
+    r = await client.post(
+        f"/v1/conversations/{direct['id']}/messages",
+        json={"cid": "c1", "body": {"kind": "text", "text": "hi"}},
+        headers=alice.headers,
+    )
+    assert r.status_code == 200, r.text
+    group = (
+        await client.post(
+            "/v1/conversations", json={"member_ids": [bob.id, carol.id], "title": "g"}, headers=alice.headers
+        )
+    ).json()
+    assert [m["id"] for m in group["members"]] == group["member_ids"]
+    assert card(carol, "carol") in group["members"]
+    listed = (await client.get("/v1/conversations", headers=bob.headers)).json()["items"]
+    by_id = {c["id"]: c for c in listed}
+    assert by_id[direct["id"]]["last_message"]["sender"] == card(alice, "alice")
+    assert by_id[direct["id"]]["last_message"]["sender_id"] == alice.id
+    assert by_id[group["id"]]["last_message"]["sender"] is None  # the system's group_created
+    detail = (await client.get(f"/v1/conversations/{group['id']}", headers=carol.headers)).json()
+    assert detail["members"] == group["members"]
+    page = (await client.get(f"/v1/conversations/{direct['id']}/messages", headers=bob.headers)).json()
+    [m] = page["items"]
+    assert m["sender_id"] == alice.id and m["sender"] == card(alice, "alice")
+
+
+async def test_red_packet_claims_carry_the_cards(client, users, rt):
+    from tests.social.money_support import idem, make_group
+
+    alice = await users.make("alice", balance_fen=10_000)
+    bob = await users.make("bob")
+    conv = await make_group(rt, [alice, bob])
+    r = await client.post(
+        "/v1/red-packets",
+        json={"conversation_id": conv, "total_fen": 100, "count": 2, "mode": "equal"},
+        headers=idem(alice),
+    )
+    assert r.status_code == 201, r.text
+    packet_id = r.json()["id"]
+    g = await client.post(f"/v1/red-packets/{packet_id}/grab", headers=idem(bob))
+    assert g.status_code == 200, g.text
+    p = (await client.get(f"/v1/red-packets/{packet_id}", headers=alice.headers)).json()
+    assert p["sender_id"] == alice.id and p["sender"] == card(alice, "alice")
+    assert [(c["user_id"], c["user"]) for c in p["claims"]] == [(bob.id, card(bob, "bob"))]
+
+
+async def test_moderation_items_carry_the_author(client, users):
+    alice = await users.make("alice")
+    mod = await users.make("mod", roles="moderator,user")
+    r = await client.post(
+        "/v1/posts", json={"kind": "post", "text": "加我微信 licai888 带你赚钱"}, headers=alice.headers
+    )
+    assert r.status_code == 201, r.text
+    [item] = (await client.get("/v1/moderation/queue", headers=mod.headers)).json()["items"]
+    assert item["author_id"] == alice.id and item["author"] == card(alice, "alice")
+    detail = (await client.get(f"/v1/moderation/items/{item['id']}", headers=mod.headers)).json()
+    assert detail["author"] == card(alice, "alice")
+
+
+async def test_leaderboard_rows_carry_the_card_unless_anonymous(client, users):
+    shy, friend, stranger = await users.make("shy"), await users.make("friend"), await users.make("stranger")
+    await users.friends(shy, friend)
+    for p, steps in ((shy, 9000), (friend, 5000), (stranger, 1000)):
+        r = await client.post("/v1/me/steps", json={"date": "2026-11-25", "steps": steps}, headers=p.headers)
+        assert r.status_code == 200, r.text
+    await _hide(client, shy)
+    url = "/v1/leaderboards/steps"
+    seen = (
+        await client.get(url, params={"scope": "global", "period": "all"}, headers=stranger.headers)
+    ).json()
+    assert seen["items"][0]["anonymous"] is True and seen["items"][0]["user"] is None
+    assert [i["user"] for i in seen["items"][1:]] == [card(friend, "friend"), card(stranger, "stranger")]
+    mine = (
+        await client.get(url, params={"scope": "friends", "period": "all"}, headers=friend.headers)
+    ).json()
+    assert [i["user"] for i in mine["items"]] == [card(shy, "shy"), card(friend, "friend")]
