@@ -150,3 +150,13 @@ on_spending_refunded: list[RefundHook] = []
 async def fire_spending_refunded(db: Any, rt: Any, refund: SpendingRefund) -> None:
     for hook in on_spending_refunded:
         await hook(db, rt, refund)
+
+
+# Who may see whose card (``GET /v1/users/{id}``, ``app.auth.service.access_card``):
+# ``async def hook(db, viewer_id, user_id) -> bool | None``: False when the two may not
+# see each other at all (a block, either way), True when they are in touch (friends,
+# members of one conversation, an advisor and their client), None when the feature has
+# nothing to say. Read-only; hooks are asked in order until one says False.
+PersonHook = Callable[[Any, str, str], Awaitable[bool | None]]
+
+person_relations: list[PersonHook] = []

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response
 
 from app.auth import service as auth
 from app.auth import sessions
@@ -14,6 +16,7 @@ from app.auth.schemas import (
     MeUpdate,
     OtpRequest,
     OtpSent,
+    PersonCard,
     RefreshRequest,
     TokenPublic,
     TokenRequest,
@@ -112,6 +115,22 @@ async def update_me(body: MeUpdate, user: CurrentUser, db: DbSession, rt: Rt) ->
         db, rt, user_id=user.id, display_name=body.display_name, discoverable=body.discoverable
     )
     return MePublic.of(updated)
+
+
+@router.get(
+    "/v1/users/{user_id}",
+    response_model=PersonCard,
+    responses=documented(NotFound("no such user, or not one I may see (as for an unknown id)")),
+)
+async def get_user(
+    user_id: Annotated[str, Path(max_length=40)], user: CurrentUser, db: DbSession
+) -> PersonCard:
+    """A person's card: name, avatar and staff badge, what clients show next to a person.
+    I see my own card, and anyone's who is in touch with me (friends, members of one of
+    my conversations, my advisor or my clients) or discoverable; moderators and admins see
+    everyone's. Someone hidden from me (not discoverable and a stranger) or blocked either
+    way is 404 `not_found`, exactly like an unknown id."""
+    return await auth.access_card(db, viewer=user, user_id=user_id)
 
 
 @router.post(

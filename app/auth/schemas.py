@@ -56,8 +56,10 @@ class MePublic(BaseModel):
         )
 
 
-class UserPublic(BaseModel):
-    """What other users may see of a user."""
+class PersonCard(BaseModel):
+    """A person as a client renders them (name, avatar, staff badge): what other users may
+    see of a user. Embedded as ``user``, ``sender``, ``author``, ``members`` … next to the
+    bare ids; ``GET /v1/users/{id}`` serves one. Built by ``app.auth.service.card_of``."""
 
     id: str
     display_name: str
@@ -65,7 +67,7 @@ class UserPublic(BaseModel):
     badge: Badge | None = Field(description=BADGE_DESCRIPTION)
 
     @classmethod
-    def of(cls, p: Caller) -> UserPublic:
+    def of(cls, p: Caller) -> PersonCard:
         return cls(id=p.id, display_name=p.display_name, avatar_url=p.avatar_url, badge=p.badge)
 
 

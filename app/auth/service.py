@@ -4,10 +4,17 @@ Other features read users through this module, never through ``app.auth.models``
 ``Profile`` (what may be known of a user: never the phone hash) by id or in bulk, the
 ``Caller`` protocol for the user acting on a request, and ``profiles_sql()`` for a query
 that must join users in one statement.
+
+A person as clients render them is a ``PersonCard`` (``{id, display_name, avatar_url,
+badge}``), made here only: ``card_of`` from a profile, ``person_cards`` for a list (one
+statement for all the ids), ``cached_cards`` for the chat send path (a per-worker cache
+of JSON cards, a few seconds old at most), and ``access_card`` for ``GET /v1/users/{id}``
+(who may see whom: ``app.hooks.person_relations``).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,11 +30,12 @@ from sqlmodel import col
 from app import hooks
 from app.auth import cards, names, otp, phones, sessions
 from app.auth.models import ROLES, Card, SessionEnd, User
+from app.auth.schemas import PersonCard
 from app.db import end_read, execute, is_unique_violation, transaction
 from app.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
 from app.ids import new_id
 from app.ledger import service as ledger
-from app.runtime import Runtime
+from app.runtime import Runtime, Slot
 
 
 class Caller(Protocol):
@@ -138,6 +146,91 @@ async def profiles(db: AsyncSession, user_ids: Iterable[str]) -> dict[str, Profi
         return {}
     rows = await db.execute(select(*_PROFILE_COLUMNS).where(_users.c.id == any_(ids)))
     return {row.id: _profile(row) for row in rows}
+
+
+def card_of(p: Caller) -> PersonCard:
+    """The card of a person (a ``Profile``, a ``User`` row or the caller)."""
+    return PersonCard(id=p.id, display_name=p.display_name, avatar_url=p.avatar_url, badge=p.badge)
+
+
+async def person_cards(db: AsyncSession, user_ids: Iterable[str]) -> dict[str, PersonCard]:
+    """The cards of those of ``user_ids`` who exist, by id (one statement for the list)."""
+    return {uid: card_of(p) for uid, p in (await profiles(db, user_ids)).items()}
+
+
+# Staff who see every card (an advisor sees their clients' through ``person_relations``).
+_SEE_EVERYONE = ("moderator", "admin")
+
+
+async def access_card(db: AsyncSession, *, viewer: Caller, user_id: str) -> PersonCard:
+    """The card of ``user_id`` if ``viewer`` may see it: themself; anyone not blocked
+    either way by moderators, admins and people in touch with them (friends, conversation
+    co-members, advisor and client: ``app.hooks.person_relations``); a discoverable user
+    by anyone else not blocked. Raises NotFound otherwise, as for an unknown id."""
+    p = await get_profile(db, user_id)
+    if p is not None and user_id != viewer.id:
+        in_touch = False
+        for relation in hooks.person_relations:
+            said = await relation(db, viewer.id, user_id)
+            if said is False:
+                p = None
+                break
+            in_touch = in_touch or bool(said)
+        if p is not None and not (
+            p.discoverable or in_touch or any(viewer.has_role(r) for r in _SEE_EVERYONE)
+        ):
+            p = None
+    await end_read(db)
+    if p is None:
+        raise NotFound("user not found", user_id=user_id)
+    return card_of(p)
+
+
+class CardCache:
+    """A worker's recent cards as JSON objects, for payloads built on a hot path (the chat
+    ``message`` frame's ``sender``): each kept ``CARD_CACHE_SECONDS`` (wall time), so a
+    new name or avatar shows within that; the worker that changes a profile forgets it
+    at once."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self._cards: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    async def get_many(self, user_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        now = time.monotonic()
+        found: dict[str, dict[str, Any]] = {}
+        missing: set[str] = set()
+        for uid in user_ids:
+            kept = self._cards.get(uid)
+            if kept is not None and kept[0] > now:
+                found[uid] = kept[1]
+            else:
+                missing.add(uid)
+        if missing:
+            async with self.rt.sessionmaker() as db:
+                loaded = await person_cards(db, missing)
+            if len(self._cards) > CARD_CACHE_MAX:
+                self._cards = {k: v for k, v in self._cards.items() if v[0] > now}
+                if len(self._cards) > CARD_CACHE_MAX:
+                    self._cards.clear()
+            for uid, card in loaded.items():
+                found[uid] = card.model_dump(mode="json")
+                self._cards[uid] = (now + CARD_CACHE_SECONDS, found[uid])
+        return found
+
+    def forget(self, user_id: str) -> None:
+        self._cards.pop(user_id, None)
+
+
+CARD_CACHE_SECONDS = 10.0
+CARD_CACHE_MAX = 50_000
+CARDS: Slot[CardCache] = Slot("auth.cards", CardCache)
+
+
+async def cached_cards(rt: Runtime, user_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The cards (JSON objects) of those of ``user_ids`` who exist, from this worker's
+    cache, loading the ones it lacks in one statement (its own session)."""
+    return await rt.slot(CARDS).get_many(user_ids)
 
 
 async def lock_profiles(db: AsyncSession, user_ids: Iterable[str]) -> dict[str, Profile]:
@@ -316,6 +409,7 @@ async def update_me(
             user.display_name = check_display_name(rt, display_name, roles=user.role_set)
         if discoverable is not None:
             user.discoverable = discoverable
+    rt.slot(CARDS).forget(user_id)
     return user
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+from app.auth.schemas import PersonCard
 
 
 class OpenedItem(BaseModel):
@@ -13,6 +15,7 @@ class OpenedItem(BaseModel):
     target_kind: str
     target_id: str
     author_id: str | None
+    author: PersonCard | None = Field(default=None, description="the author's card")
     reason: str
     categories: list[str]
     created_at: datetime

@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from app.auth.schemas import BADGE_DESCRIPTION, Badge
+from app.auth.schemas import BADGE_DESCRIPTION, Badge, PersonCard
 
 if TYPE_CHECKING:
     from games.leaderboards.service import Board
@@ -27,6 +27,9 @@ class Entry(BaseModel):
     anonymous: bool = Field(
         description="a user who is not discoverable, shown to someone who is not their friend: "
         "rank and score only"
+    )
+    user: PersonCard | None = Field(
+        default=None, description="the person's card (name, avatar, badge); null when the row is anonymous"
     )
 
 

@@ -340,6 +340,18 @@ async def clients(
     return Chunk(items, next_cursor=next_cursor)
 
 
+async def person_relation(db: AsyncSession, viewer_id: str, user_id: str) -> bool | None:
+    """``app.hooks.person_relations``: True between an advisor and their client (either way)."""
+    a = AdvisorAssignment
+    found = await db.scalar(
+        select(a.client_id).where(
+            ((a.client_id == viewer_id) & (a.advisor_id == user_id))
+            | ((a.client_id == user_id) & (a.advisor_id == viewer_id))
+        )
+    )
+    return True if found is not None else None
+
+
 async def access_client(
     db: AsyncSession, *, advisor_id: str, client_id: str
 ) -> tuple[auth.Profile, AdvisorAssignment]:

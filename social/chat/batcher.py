@@ -149,6 +149,7 @@ class SendBatcher:
             await self._one_by_one(batch)
             return
         MESSAGES.labels("text").inc(len(frames))
+        await chat.with_senders(self.rt, [frame for _, frame in frames])
         try:
             await self.rt.hub.publish_each(frames)
         except Exception:

@@ -1,6 +1,7 @@
 """What a message's ``body`` holds, per ``kind`` — the schemas a client generates from.
 
-A message is ``{id, conversation_id, seq, sender_id, kind, body, created_at}``; these
+A message is ``{id, conversation_id, seq, sender_id, sender, kind, body, created_at}``
+(``sender``: the sender's ``PersonCard``); these
 models describe it as a union discriminated by ``kind`` (and a ``system`` body by its
 ``event``). They shape the published OpenAPI document and docs/asyncapi.yaml
 (``MessagePublic``'s JSON schema is ``TypedMessage``), and the tests validate served
@@ -14,6 +15,8 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from app.auth.schemas import PersonCard
 
 
 class _Body(BaseModel):
@@ -108,6 +111,11 @@ class _Message(BaseModel):
 
     id: str
     sender_id: str | None = Field(description="null for system messages")
+    sender: PersonCard | None = Field(
+        default=None,
+        description="the sender's card (name, avatar, badge) to show with the message; null "
+        "for system messages (and if the card could not be read)",
+    )
     created_at: datetime
 
 

@@ -16,11 +16,12 @@ sender's own message read.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cache
 from typing import Any, Protocol
 
+import structlog
 from sqlalchemy import and_, bindparam, collate, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +31,7 @@ from sqlalchemy.orm.util import identity_key
 from sqlmodel import col
 
 from app.auth import service as auth
+from app.auth.schemas import PersonCard
 from app.db import (
     after_commit,
     end_read,
@@ -58,6 +60,8 @@ from social.chat.models import (
 from social.friends import service as friends
 from social.friends.service import pair
 
+log = structlog.get_logger()
+
 
 class StoredMessage(Protocol):
     """What a ``message`` frame is made of: a ``Message`` row, or the send batcher's copy."""
@@ -78,7 +82,9 @@ class StoredMessage(Protocol):
     def created_at(self) -> datetime: ...
 
 
-def message_frame(m: StoredMessage) -> dict[str, Any]:
+def message_frame(m: StoredMessage, sender: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``message`` frame of a stored message; ``sender`` is the sender's card as JSON
+    (``auth.cached_cards``; None for system messages), or fill it in with ``with_senders``."""
     return {
         "op": "message",
         "conversation_id": m.conversation_id,
@@ -86,11 +92,36 @@ def message_frame(m: StoredMessage) -> dict[str, Any]:
         "message": {
             "id": m.id,
             "sender_id": m.sender_id,
+            "sender": sender,
             "kind": m.kind,
             "body": m.body,
             "created_at": m.created_at.isoformat(),
         },
     }
+
+
+async def with_senders(rt: Runtime, frames: Sequence[dict[str, Any]]) -> None:
+    """Put each ``message`` frame's sender card in it, from this worker's card cache (at
+    most one statement for the frames' senders it lacks). The messages are stored: if the
+    cards cannot be read, the frames go out without them (``sender`` null)."""
+    ids = {f["message"]["sender_id"] for f in frames if f["message"]["sender_id"] is not None}
+    if not ids:
+        return
+    try:
+        cards = await auth.cached_cards(rt, ids)
+    except Exception:
+        log.warning("chat_sender_cards_failed", frames=len(frames), exc_info=True)
+        return
+    for f in frames:
+        sender_id = f["message"]["sender_id"]
+        f["message"]["sender"] = cards.get(sender_id) if sender_id is not None else None
+
+
+async def message_frames(rt: Runtime, messages: Sequence[StoredMessage]) -> list[dict[str, Any]]:
+    """The ``message`` frames of stored messages, with their senders' cards."""
+    frames = [message_frame(m) for m in messages]
+    await with_senders(rt, frames)
+    return frames
 
 
 _PUSH_PREVIEW = {
@@ -132,6 +163,18 @@ def is_member_sql(conversation_id: Any, user_id: Any) -> Any:
 
 async def is_member(db: AsyncSession, conversation_id: str, user_id: str) -> bool:
     return bool(await db.scalar(select(is_member_sql(conversation_id, user_id))))
+
+
+async def person_relation(db: AsyncSession, viewer_id: str, user_id: str) -> bool | None:
+    """``app.hooks.person_relations``: True when the two are members of one conversation."""
+    other = aliased(ConversationMember)
+    shared = (
+        select(ConversationMember.conversation_id)
+        .join(other, other.conversation_id == ConversationMember.conversation_id)
+        .where(ConversationMember.user_id == viewer_id, other.user_id == user_id)
+        .exists()
+    )
+    return True if await db.scalar(select(shared)) else None
 
 
 async def member_ids(db: AsyncSession, conversation_id: str) -> list[str]:
@@ -303,6 +346,7 @@ async def _append(
     frame = message_frame(msg)
 
     async def publish() -> None:
+        await with_senders(rt, [frame])
         await rt.hub.publish_many([user_channel(u) for u in members], frame)
         await push_offline(rt, members, frame)
 
@@ -438,6 +482,12 @@ class ConversationView:
     peer: Peer | None
     last_message: Message | None
     member_ids: list[str] | None = None
+    # the cards of the people it shows: the last message's sender (and every member)
+    cards: dict[str, PersonCard] = field(default_factory=dict)
+
+    @property
+    def members(self) -> list[PersonCard]:
+        return [self.cards[u] for u in self.member_ids or [] if u in self.cards]
 
     @property
     def id(self) -> str:
@@ -453,9 +503,10 @@ def _activity(c: Any) -> Any:
 
 
 async def _views(
-    db: AsyncSession, user_id: str, rows: list[tuple[Conversation, int]]
+    db: AsyncSession, user_id: str, rows: list[tuple[Conversation, int]], people: Sequence[str] = ()
 ) -> list[ConversationView]:
-    """Conversation rows (with the caller's last_read_seq) with counts, peers and last messages."""
+    """Conversation rows (with the caller's last_read_seq) with counts, peers and last
+    messages, and the cards of the last messages' senders and of ``people`` (one statement)."""
     ids = [c.id for c, _ in rows]
     if not ids:
         return []
@@ -493,6 +544,7 @@ async def _views(
         cond = or_(*(and_(Message.conversation_id == cid, Message.seq == seq) for cid, seq in with_messages))
         for m in (await db.execute(select(Message).where(cond))).scalars():
             last[m.conversation_id] = m
+    cards = await auth.person_cards(db, [*(m.sender_id for m in last.values() if m.sender_id), *people])
     return [
         ConversationView(
             conversation=c,
@@ -500,6 +552,7 @@ async def _views(
             member_count=int(counts.get(c.id, 0)),
             peer=peers.get(c.id),
             last_message=last.get(c.id),
+            cards=cards,
         )
         for c, read_seq in rows
     ]
@@ -545,10 +598,17 @@ async def get_conversation(db: AsyncSession, *, user_id: str, conversation_id: s
     ).one_or_none()
     if row is None:
         raise NotFound("conversation not found", conversation_id=conversation_id)
-    [view] = await _views(db, user_id, [(row[0], int(row[1]))])
-    members = await member_ids(db, conversation_id)
+    members = sorted(await member_ids(db, conversation_id))
+    [view] = await _views(db, user_id, [(row[0], int(row[1]))], people=members)
     await end_read(db)
-    return replace(view, member_ids=sorted(members))
+    return replace(view, member_ids=members)
+
+
+@dataclass(frozen=True)
+class MessageChunk(Chunk[Message]):
+    """A page of messages and the cards of their senders, by id."""
+
+    senders: dict[str, PersonCard] = field(default_factory=dict)
 
 
 async def list_messages(
@@ -560,9 +620,10 @@ async def list_messages(
     before_seq: int | None,
     limit: int,
     cursor: str | None = None,
-) -> Chunk[Message]:
+) -> MessageChunk:
     """A page of messages in ascending seq: after ``after_seq`` (oldest first), else the
-    newest before ``before_seq`` (or the newest of all). Raises NotFound when not a member."""
+    newest before ``before_seq`` (or the newest of all), with their senders' cards. Raises
+    NotFound when not a member."""
     if cursor:
         pos = decode_cursor(cursor, SEQ_CURSOR)
         if pos is not None:
@@ -583,8 +644,9 @@ async def list_messages(
         more = len(rows) > limit
         rows = rows[:limit][::-1]
         next_cursor = encode_cursor({"before_seq": rows[0].seq}) if more else None
+    senders = await auth.person_cards(db, {m.sender_id for m in rows if m.sender_id is not None})
     await end_read(db)
-    return Chunk(rows, next_cursor=next_cursor)
+    return MessageChunk(rows, next_cursor=next_cursor, senders=senders)
 
 
 async def direct_conversations(db: AsyncSession, user_id: str, peer_ids: list[str]) -> dict[str, str]:

@@ -80,8 +80,8 @@ async def handle_sync(socket: Socket, frame: SyncFrame) -> None:
             after_seq=frame.after_seq,
             limit=rt.settings.ws_sync_max,
         )
-    for m in rows:
-        await socket.write(chat.message_frame(m))
+    for f in await chat.message_frames(rt, rows):
+        await socket.write(f)
     await socket.write(
         {"op": "synced", "conversation_id": frame.conversation_id, "seq": synced, "more": more}
     )
@@ -144,7 +144,7 @@ async def fill_gap(rt: Runtime, user_id: str, gap: Gap) -> list[Frame]:
             )
     except QuanziError:
         return []
-    return [chat.message_frame(m) for m in rows]
+    return await chat.message_frames(rt, rows)
 
 
 OPS = [

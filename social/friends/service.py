@@ -87,6 +87,21 @@ async def is_blocked_either(db: AsyncSession, a: str, b: str) -> bool:
     return bool(await db.scalar(select(blocked_either_sql(a, b))))
 
 
+async def person_relation(db: AsyncSession, viewer_id: str, user_id: str) -> bool | None:
+    """``app.hooks.person_relations``: False when either blocked the other, True for
+    friends, else None (one statement)."""
+    lo, hi = pair(viewer_id, user_id)
+    blocked, friends = (
+        await db.execute(
+            select(
+                blocked_either_sql(lo, hi),
+                exists().where(_friendships.c.user_lo == lo, _friendships.c.user_hi == hi),
+            )
+        )
+    ).one()
+    return False if blocked else (True if friends else None)
+
+
 _UNBLOCKED_FRIENDS = select(
     and_(
         exists().where(
