@@ -177,16 +177,19 @@ def _json_safe_errors(errors: list[Any]) -> list[dict[str, Any]]:
 
 def _allowed_methods(request: Request) -> list[str]:
     """Every method the request's path answers (Starlette's ``Allow`` names only the first
-    route that matched the path)."""
-    allowed: set[str] = set()
+    route that matched the path). Where templates overlap, the most literal one names the
+    resource: ``/v1/friends/requests`` is that template's methods, not also those of
+    ``/v1/friends/{user_id}`` (as the OpenAPI document describes it)."""
     path = request.url.path
-    for route_path, methods in _route_methods(request.app):
-        if route_path.match(path):
-            allowed |= methods
+    matches = [
+        (params, methods) for pattern, methods, params in _route_methods(request.app) if pattern.match(path)
+    ]
+    fewest = min((params for params, _ in matches), default=0)
+    allowed = set().union(*(methods for params, methods in matches if params == fewest))
     return sorted(allowed - {"HEAD"})
 
 
-def _route_methods(app: FastAPI) -> list[tuple[re.Pattern[str], set[str]]]:
+def _route_methods(app: FastAPI) -> list[tuple[re.Pattern[str], set[str], int]]:
     found = getattr(app.state, "route_methods", None)
     if found is None:
         iter_contexts = getattr(routing, "iter_route_contexts", None)
@@ -196,7 +199,7 @@ def _route_methods(app: FastAPI) -> list[tuple[re.Pattern[str], set[str]]]:
             else [(getattr(r, "path_format", ""), r) for r in app.routes]
         )
         found = [
-            (compile_path(path)[0], set(route.methods or ()))
+            (compile_path(path)[0], set(route.methods or ()), path.count("{"))
             for path, route in pairs
             if isinstance(route, routing.APIRoute) and path
         ]

@@ -7,10 +7,10 @@ from datetime import datetime
 from typing import Annotated, Self
 
 import iso18245
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, StrictBool, StrictInt, model_validator
+from pydantic import AfterValidator, BaseModel, Field, StrictBool, StrictInt, model_validator
 
 from app.auth.cards import CARD_PRODUCT_PATTERN, REF_PATTERN
-from app.types import PositiveFen
+from app.types import PositiveFen, Timestamp
 from games.campaigns.models import CampaignStatus, PaymentState
 from games.campaigns.rules import Channel, DiscountKind, Per
 
@@ -128,8 +128,8 @@ class CampaignCreate(BaseModel):
     hold_s: StrictInt = Field(
         default=900, ge=30, le=86_400, description="how long a quote holds the discount"
     )
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: Timestamp
+    ends_at: Timestamp
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -160,8 +160,8 @@ class CampaignCreate(BaseModel):
 
 
 class CampaignSchedule(BaseModel):
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
+    starts_at: Timestamp | None = None
+    ends_at: Timestamp | None = None
 
 
 class Discount(BaseModel):
