@@ -180,6 +180,16 @@ async def redeem(body: CodeIn, caller: ServiceCaller, db: DbSession, rt: Rt) -> 
 # -- admin ---------------------------------------------------------------------------------
 
 
+@router.get(
+    "/v1/admin/rights", response_model=Page[RightAdmin], tags=["admin"], responses=documented(*_ADMIN)
+)
+async def list_rights(
+    admin: Admin, db: DbSession, limit: Limit = 20, cursor: Cursor = None
+) -> Page[RightAdmin]:
+    """Every right of the catalogue, paused and past ones too, newest first."""
+    return await rights.admin_list(db, limit=limit, cursor=cursor)
+
+
 @router.post(
     "/v1/admin/rights",
     status_code=201,

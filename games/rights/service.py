@@ -208,6 +208,17 @@ async def patch_right(db: AsyncSession, rt: Runtime, *, right_id: str, body: Rig
     return admin_view(r)
 
 
+async def admin_list(db: AsyncSession, *, limit: int, cursor: str | None) -> Page[RightAdmin]:
+    """Every right, paused and past ones too, newest first."""
+    before = decode_cursor(cursor, ID_CURSOR)
+    q = select(Right)
+    if before is not None:
+        q = q.where(col(Right.id) < str(before))
+    rows = list((await db.execute(q.order_by(col(Right.id).desc()).limit(limit + 1))).scalars())
+    nxt = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    return Page[RightAdmin](items=[admin_view(r) for r in rows[:limit]], next_cursor=nxt)
+
+
 # -- members: the catalogue ----------------------------------------------------------------
 
 

@@ -326,6 +326,10 @@ async def test_bad_input_is_a_4xx(client, rt, users, admin):
     )
     assert r.status_code == 200 and r.json()["stock_left"] == 4
     assert (await client.get("/v1/rights", headers=li.headers)).json()["items"] == []
+    listed = (await client.get("/v1/admin/rights", headers=admin.headers)).json()
+    assert set(listed) == {"items", "next_cursor"}
+    assert [(x["id"], x["status"]) for x in listed["items"]] == [(right["id"], "paused")]
+    assert (await client.get("/v1/admin/rights", headers=li.headers)).status_code == 403
     r = await claim(client, li, right["id"])
     assert r.status_code == 409 and r.json()["error"]["details"]["reason"] == "not_available"
 
