@@ -58,6 +58,7 @@ FEATURES: tuple[str, ...] = (
     "games.energy",
     "games.points",
     "games.campaigns",
+    "games.rights",
     "content.media",
     "content.posts",
     "content.feed",

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -110,3 +111,18 @@ async def record_spending(db: AsyncSession, rt: Runtime, *, events: list[Spendin
     result.unknown_category = effects.unknown_category
     result.no_energy = effects.unrewarded
     return result
+
+
+async def spend_of(db: AsyncSession, *, user_ids: list[str], start: datetime, end: datetime) -> int:
+    """What these members spent by card in ``[start, end)`` (every recorded spending
+    event, the bank's and captured card payments'; refunds are not subtracted)."""
+    if not user_ids:
+        return 0
+    total = await db.scalar(
+        select(func.coalesce(func.sum(SpendingEvent.amount_fen), 0)).where(
+            col(SpendingEvent.user_id).in_(user_ids),
+            SpendingEvent.occurred_at >= start,
+            SpendingEvent.occurred_at < end,
+        )
+    )
+    return int(total or 0)

@@ -233,6 +233,18 @@ class CampaignReport(BaseModel):
     holds_open: int
     holds_expired: int
     budget_remaining_fen: int
+    period_start: datetime = Field(description="the campaign's start")
+    period_end: datetime = Field(description="its end, or now while it runs")
+    previous_period_start: datetime = Field(description="the period of the same length just before it")
+    cardholders_spend_fen: int = Field(
+        description="what the campaign's cardholders spent by card (all spending events) during it"
+    )
+    previous_period_spend_fen: int = Field(
+        description="what the same cardholders spent in the previous period"
+    )
+    incremental_spend_fen: int = Field(
+        description="cardholders_spend_fen − previous_period_spend_fen (may be < 0)"
+    )
 
 
 # -- members -------------------------------------------------------------------------------

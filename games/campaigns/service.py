@@ -269,11 +269,34 @@ FROM campaign_payments WHERE campaign_id = :campaign_id
 )
 
 
-async def report(db: AsyncSession, *, campaign_id: str) -> CampaignReport:
+async def report(db: AsyncSession, rt: Runtime, *, campaign_id: str) -> CampaignReport:
     """What a campaign did: captured payments, discount paid, unique cardholders,
-    refunds, holds. Raises NotFound."""
+    refunds, holds, and the incremental spend: what the campaign's cardholders spent by
+    card during it (from its start to its end, or now) against what the same cardholders
+    spent in the period of the same length just before it (``app.events``). Raises NotFound."""
     c = await _require(db, campaign_id)
     r = (await db.execute(_REPORT, {"campaign_id": campaign_id})).one()
+    holders = list(
+        (
+            await db.execute(
+                select(CampaignPayment.user_id)
+                .where(
+                    CampaignPayment.campaign_id == campaign_id,
+                    col(CampaignPayment.state).in_(
+                        [PaymentState.CAPTURED.value, PaymentState.REFUNDED.value]
+                    ),
+                )
+                .distinct()
+            )
+        ).scalars()
+    )
+    now = rt.clock.now()
+    period_end = max(c.starts_at, min(c.ends_at, now))
+    previous_start = c.starts_at - (period_end - c.starts_at)
+    # While it runs, up to and including now (a payment captured this instant counts).
+    upto = period_end if c.ends_at <= now else now + timedelta(microseconds=1)
+    during = await events.spend_of(db, user_ids=holders, start=c.starts_at, end=upto)
+    before = await events.spend_of(db, user_ids=holders, start=previous_start, end=c.starts_at)
     return CampaignReport(
         campaign_id=campaign_id,
         payments=r.payments,
@@ -285,6 +308,12 @@ async def report(db: AsyncSession, *, campaign_id: str) -> CampaignReport:
         holds_open=r.holds_open,
         holds_expired=r.holds_expired,
         budget_remaining_fen=c.total_budget_fen - c.spent_fen,
+        period_start=c.starts_at,
+        period_end=period_end,
+        previous_period_start=previous_start,
+        cardholders_spend_fen=during,
+        previous_period_spend_fen=before,
+        incremental_spend_fen=during - before,
     )
 
 

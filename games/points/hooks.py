@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from app import hooks
-from games.points.service import points_for_milestone, points_for_spending
+from games.points.service import points_for_milestone, points_for_refund, points_for_spending
 
 if points_for_spending not in hooks.on_spending_recorded:
     hooks.on_spending_recorded.append(points_for_spending)
 if points_for_milestone not in hooks.on_milestone:
     hooks.on_milestone.append(points_for_milestone)
+if points_for_refund not in hooks.on_spending_refunded:
+    hooks.on_spending_refunded.append(points_for_refund)
