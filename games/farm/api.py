@@ -24,7 +24,9 @@ async def get_farm(user: CurrentUser, db: DbSession, rt: Rt) -> FarmPublic:
     return FarmPublic.of(await farm.get_farm(db, rt, user_id=user.id))
 
 
-@router.post("/v1/farm/feed", response_model=FeedPublic)
+@router.post(
+    "/v1/farm/feed", response_model=FeedPublic, responses=documented(InsufficientFunds("not enough feed"))
+)
 async def feed(user: CurrentUser, db: DbSession, rt: Rt) -> FeedPublic:
     return FeedPublic.model_validate(await farm.feed(db, rt, user_id=user.id))
 
