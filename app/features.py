@@ -63,6 +63,7 @@ FEATURES: tuple[str, ...] = (
     "content.feed",
     "content.moderation",
     "app.profile",
+    "app.insights",
     "app.console",
 )
 
