@@ -381,7 +381,7 @@ def wallet_flows(since: datetime, until: datetime, user_id: str | None = None) -
     """Money into and out of each member's CNY wallet in ``[since, until]`` as
     ``(user_id, inflow, outflow)`` in fen: a selectable for set-based statements (the
     nightly insights job), or one member's with ``user_id``."""
-    q = (
+    q: Any = (
         select(
             col(Account.owner_id).label("user_id"),
             func.sum(func.greatest(Posting.amount_fen, 0)).label("inflow"),
