@@ -18,7 +18,7 @@ from app.db import transaction
 from app.insights import rules as R
 from app.insights import service as insights
 from app.insights.models import InsightCohort, MemberAttributes
-from scripts.benches.insights import populate
+from app.insights.synthetic import populate
 from tests.games.helpers import event, service_headers, spend
 from tests.support.people import error_code
 
@@ -187,7 +187,7 @@ async def test_a_member_sees_their_cohort_with_their_own_figures_and_the_notice(
     body = await _me(client, li)
     assert body["notice"]["zh"].startswith("过往业绩不预示未来表现")
     assert "Past returns do not predict future returns" in body["notice"]["en"]
-    assert "a1-w3-C3" in body["cohort"]["cells"] and body["cohort"]["members_about"] >= 50
+    assert "a1-w2-C3" in body["cohort"]["cells"] and body["cohort"]["members_about"] >= 50
     assert "C3" in body["cohort"]["risk_levels"]
     assert body["savings_rate"]["cohort"]["p25"] <= body["savings_rate"]["cohort"]["median"]
     assert body["savings_rate"]["mine"] == 1.0  # a top-up in, nothing out
@@ -257,3 +257,14 @@ async def test_bank_attributes_are_validated_and_unknown_members_counted(client,
     assert r.status_code == 422
     body = await _me(client, li)
     assert body["cohort"] is None and body["missing"] == ["assets", "risk_profile"]
+
+
+async def test_the_demo_li_na_sees_her_cohort(client, rt) -> None:
+    from app import seed as seeding
+
+    ctx = await seeding.run(rt, echo=lambda *_: None)
+    headers = {"Authorization": f"Bearer {(await seeding.demo_tokens(ctx))['lina']}"}
+    body = (await client.get("/v1/me/insights", headers=headers)).json()
+    assert body["cohort"] is not None and "a1-w2-C3" in body["cohort"]["cells"]
+    assert body["investing"]["my_allocation"]["deposits"] == 0.4
+    assert body["notice"]["en"].startswith("Past returns")
