@@ -210,6 +210,9 @@ class Settings(BaseSettings):
 
     # profile (app/profile): a tag's weight halves every half-life without new evidence
     profile_tag_half_life_days: float = Field(default=30.0, gt=0)
+    # "users like you" (app/insights): bands, k, ε and benchmark returns; unset: the rules
+    # shipped with app/insights (rules.toml)
+    insights_rules_file: Path | None = None
 
     # chat
     chat_text_max_chars: int = Field(default=4000, gt=0)

@@ -64,6 +64,7 @@ FEATURES: tuple[str, ...] = (
     "content.feed",
     "content.moderation",
     "app.profile",
+    "app.insights",
     "app.console",
 )
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Row, String, Subquery, any_, bindparam, delete, or_, select, update
+from sqlalchemy import Row, Select, String, Subquery, any_, bindparam, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
@@ -639,3 +639,9 @@ async def erase_account(db: AsyncSession, rt: Runtime, *, user_id: str) -> None:
     user.erased_at = rt.clock.now()
     await db.flush()
     await sessions.end_all(db, rt, user_id=user_id, reason=SessionEnd.ERASED)
+
+
+def members_selectable() -> Select[Any]:
+    """Every member not erased, as ``(user_id, risk_profile)``: a selectable other parts of
+    the platform compose into set-based statements (the nightly insights job)."""
+    return select(_users.c.id.label("user_id"), _users.c.risk_profile).where(_users.c.erased_at.is_(None))

@@ -9,10 +9,12 @@ the new ones, in the same transaction; the games' energy engine listens there
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, case, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -126,3 +128,26 @@ async def spend_of(db: AsyncSession, *, user_ids: list[str], start: datetime, en
         )
     )
     return int(total or 0)
+
+
+def spending_totals(
+    since: datetime, until: datetime, categories: Sequence[str], user_id: str | None = None
+) -> Select[Any]:
+    """Card spending per member and category in ``[since, until]`` as ``(user_id,
+    category, amount)``, a category not in ``categories`` counted as ``other``: a
+    selectable for set-based statements (the nightly insights job)."""
+    category = case(
+        (col(SpendingEvent.category).in_(list(categories)), SpendingEvent.category), else_="other"
+    )
+    q = (
+        select(
+            SpendingEvent.user_id,
+            category.label("category"),
+            func.sum(SpendingEvent.amount_fen).label("amount"),
+        )
+        .where(SpendingEvent.occurred_at >= since, SpendingEvent.occurred_at <= until)
+        .group_by(SpendingEvent.user_id, category)
+    )
+    if user_id is not None:
+        q = q.where(SpendingEvent.user_id == user_id)
+    return q

@@ -17,10 +17,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Select, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.db import execute
 from app.errors import InsufficientFunds, NotFound, ValidationFailed
@@ -373,3 +375,27 @@ async def lock_account(db: AsyncSession, account_id: str, *, skip_locked: bool =
     stmt = _TRY_LOCK_ACCOUNT if skip_locked else _LOCK_ACCOUNT
     row = (await execute(db, stmt, {"id": account_id})).first()
     return None if row is None else int(row.balance_fen)
+
+
+def wallet_flows(since: datetime, until: datetime, user_id: str | None = None) -> Select[Any]:
+    """Money into and out of each member's CNY wallet in ``[since, until]`` as
+    ``(user_id, inflow, outflow)`` in fen: a selectable for set-based statements (the
+    nightly insights job), or one member's with ``user_id``."""
+    q: Any = (
+        select(
+            col(Account.owner_id).label("user_id"),
+            func.sum(func.greatest(Posting.amount_fen, 0)).label("inflow"),
+            func.sum(func.greatest(-Posting.amount_fen, 0)).label("outflow"),
+        )
+        .join(Account, Account.id == Posting.account_id)
+        .where(
+            Account.kind == "wallet",
+            Account.currency == Currency.CNY.value,
+            Posting.created_at >= since,
+            Posting.created_at <= until,
+        )
+        .group_by(Account.owner_id)
+    )
+    if user_id is not None:
+        q = q.where(Account.owner_id == user_id)
+    return q

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select, tuple_
+from sqlalchemy import Select, and_, delete, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.db import transaction
 from app.errors import NotFound, ValidationFailed
@@ -413,3 +414,16 @@ async def erase_personal_data(db: AsyncSession, rt: Runtime, user_id: str) -> No
     """Delete every consent, event, tag and removal of a member (inside the erasure)."""
     for model in (ScenarioEvent, TagEvidence, TagRemoval, Consent):
         await db.execute(delete(model).where(model.user_id == user_id))  # type: ignore[attr-defined]
+
+
+def consent_flags(scenarios: Sequence[str]) -> Select[Any]:
+    """One row per member who granted any of ``scenarios``: ``(user_id, <scenario>: bool,
+    …)``, a selectable for set-based statements (the nightly insights job)."""
+    return (
+        select(
+            Consent.user_id,
+            *(func.bool_or(Consent.scenario == s).label(s) for s in scenarios),
+        )
+        .where(col(Consent.granted), col(Consent.scenario).in_(list(scenarios)))
+        .group_by(Consent.user_id)
+    )
