@@ -222,6 +222,9 @@ class Settings(BaseSettings):
     # Idle HTTP keep-alive: longer than a gateway's pool idle time (often 60 s), so the server
     # is not the side that closes a connection the client is about to reuse.
     http_keep_alive_s: int = Field(default=75, gt=0)
+    # Drain (SIGTERM): the node stops accepting at once, closes its WebSockets with 1012 and
+    # gives requests in flight this long to finish before it exits anyway.
+    shutdown_grace_s: float = Field(default=30.0, gt=0)
     ws_heartbeat_s: float = Field(default=25.0, gt=0)  # ping an idle client this often
     ws_heartbeat_misses: int = Field(default=2, ge=1)  # silent intervals before the server closes
     ws_auth_timeout_s: float = Field(default=10.0, gt=0)  # wait this long for a first-frame auth

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from app.redis import hash_tag
 from app.runtime import Runtime
 
 PERIODS = ("day", "week", "all")
@@ -28,7 +29,9 @@ def bucket(rt: Runtime, period: str, at: datetime) -> str:
 
 
 def key(rt: Runtime, board: str, period: str, at: datetime) -> str:
-    return rt.keys("lb", board, period, bucket(rt, period, at))
+    # One hash tag per board: a rebuild's RENAME and a MULTI over a board's buckets stay
+    # on one Redis Cluster slot.
+    return rt.keys("lb", hash_tag(board), period, bucket(rt, period, at))
 
 
 async def add_score(rt: Runtime, *, board: str, user_id: str, delta: float, at: datetime) -> None:
