@@ -170,10 +170,11 @@ class Proxy:
                 self.proc.wait()
 
 
-@contextlib.asynccontextmanager
-async def nodes_behind_proxy(
+def start_nodes(
     settings: Settings, tmp_dir: Path, count: int = 3, extra_env: dict[str, str] | None = None
-) -> AsyncIterator[tuple[Proxy, list[Node]]]:
+) -> tuple[Proxy, list[Node]]:
+    """Start ``count`` nodes and nginx in front of them; then ``await wait_ready(...)``,
+    and ``stop_nodes(...)`` at the end."""
     if settings.redis_url.startswith("memory://"):
         raise RuntimeError("nodes share state only through a real Redis: mark the test real_backends")
     nodes = [Node(settings, free_port(), dict(extra_env or {})) for _ in range(count)]
@@ -182,11 +183,31 @@ async def nodes_behind_proxy(
         for n in nodes:
             n.start()
         proxy.start(nodes)
-        for n in nodes:
-            await n.wait_ready()
-        await proxy.wait_ready()
+    except BaseException:
+        stop_nodes(proxy, nodes)
+        raise
+    return proxy, nodes
+
+
+async def wait_ready(proxy: Proxy, nodes: list[Node]) -> None:
+    for n in nodes:
+        await n.wait_ready()
+    await proxy.wait_ready()
+
+
+def stop_nodes(proxy: Proxy, nodes: list[Node]) -> None:
+    proxy.stop()
+    for n in nodes:
+        n.stop()
+
+
+@contextlib.asynccontextmanager
+async def nodes_behind_proxy(
+    settings: Settings, tmp_dir: Path, count: int = 3, extra_env: dict[str, str] | None = None
+) -> AsyncIterator[tuple[Proxy, list[Node]]]:
+    proxy, nodes = start_nodes(settings, tmp_dir, count, extra_env)
+    try:
+        await wait_ready(proxy, nodes)
         yield proxy, nodes
     finally:
-        proxy.stop()
-        for n in nodes:
-            n.stop()
+        stop_nodes(proxy, nodes)
