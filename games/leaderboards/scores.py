@@ -67,11 +67,15 @@ async def replace_board(
         return
     tmp = f"{k}:rebuild"
     items = list(members.items())
-    async with rt.redis.pipeline(transaction=False) as pipe:
+    # MULTI: the temporary set and the live one share the board's hash tag, so on a Redis
+    # Cluster this is one slot.
+    async with rt.redis.pipeline(transaction=True) as pipe:
         pipe.delete(tmp)
         for i in range(0, len(items), 10_000):
             pipe.zadd(tmp, dict(items[i : i + 10_000]))
-        pipe.rename(tmp, k)
+        # The command itself: redis-py's cluster pipeline blocks its ``rename`` method
+        # (keys may be on two slots); inside this MULTI they are on one.
+        pipe.execute_command("RENAME", tmp, k)
         if period in TTL_S:
             pipe.expire(k, TTL_S[period])
         await pipe.execute()
