@@ -69,3 +69,18 @@ async def test_a_red_packet_grab_and_a_token_bucket_on_a_cluster(client, rt, use
     assert codes == [200, 200, 409]
     left = await token_bucket(rt.redis, rt.keys("rl", "test", "u1"), capacity=3, refill_per_s=1, cost=1)
     assert left == pytest.approx(2, abs=0.1)
+
+
+async def test_a_campaign_gate_loads_holds_and_releases_on_a_cluster(rt):
+    from games.campaigns import gate
+
+    snap = gate.Snapshot("cmp1", 1_000, None, 0, {}, {"": ["u0"]})
+    await gate.load(rt, snap)  # one MULTI over the campaign's keys
+    day = rt.clock.today().isoformat()
+    args = {"campaign_id": "cmp1", "discount_fen": 600, "day": day, "use_key": ""}
+    assert await gate.hold(rt, user_id="u0", **args) == gate.USED
+    assert await gate.hold(rt, user_id="u1", **args) == gate.HELD
+    assert await gate.hold(rt, user_id="u2", **args) == gate.OVER_BUDGET
+    await gate.release(rt, user_id="u1", restore_use=True, **args)
+    assert await gate.hold(rt, user_id="u2", **args) == gate.HELD
+    await gate.drop(rt, "cmp1", [""])
