@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "dev-secret-change-me-0123456789abcdef"
@@ -103,6 +103,8 @@ class Settings(BaseSettings):
 
     # storage
     database_url: str = ""  # empty: the embedded PostgreSQL server under data_dir (app/embedded_pg.py)
+    # memory:// (in-process, one worker), redis://host:6379/0, or a Redis Cluster:
+    # redis+cluster://host:port[,host:port…] (docs/deployment.md)
     redis_url: str = "memory://"
     redis_prefix: str = "qz:"
     db_pool_size: int = 24  # per worker; plus a quarter of it as overflow
@@ -256,6 +258,18 @@ class Settings(BaseSettings):
     points_partner_urls: dict[str, str] = Field(default_factory=dict)
     points_partner_timeout_s: float = Field(default=5.0, gt=0)
     points_exchange_retry_max_s: int = Field(default=3600, gt=0)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _known_redis(cls, url: str) -> str:
+        from app.redis import CLUSTER_SCHEME, cluster_nodes
+
+        schemes = ("memory://", "redis://", "rediss://", "unix://", CLUSTER_SCHEME)
+        if not url.startswith(schemes):
+            raise ValueError("expected " + ", ".join(f"{s}…" for s in schemes))
+        if url.startswith(CLUSTER_SCHEME):
+            cluster_nodes(url)  # raises ValueError naming the bad part
+        return url
 
     @model_validator(mode="after")
     def _refuse_weak_secrets_in_prod(self) -> Settings:

@@ -39,7 +39,7 @@ def cluster_nodes(url: str) -> list[tuple[str, int]]:
     for part in url.removeprefix(CLUSTER_SCHEME).split("/")[0].split(","):
         host, sep, port = part.strip().rpartition(":")
         if not sep or not host or not port.isdigit():
-            raise ValueError(f"QUANZI_REDIS_URL: {part!r} is not host:port")
+            raise ValueError(f"{part!r} is not host:port")
         nodes.append((host.strip("[]"), int(port)))
     return nodes
 

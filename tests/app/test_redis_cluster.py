@@ -84,3 +84,11 @@ async def test_a_campaign_gate_loads_holds_and_releases_on_a_cluster(rt):
     await gate.release(rt, user_id="u1", restore_use=True, **args)
     assert await gate.hold(rt, user_id="u2", **args) == gate.HELD
     await gate.drop(rt, "cmp1", [""])
+
+
+@pytest.mark.parametrize("url", ["redis+cluster://nohost", "redis+cluster://h:port", "mongodb://h"])
+def test_a_bad_redis_url_is_refused_in_one_line(url):
+    from app.config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError, match="QUANZI_REDIS_URL"):
+        load_settings(redis_url=url)
