@@ -31,10 +31,7 @@ KNOWN_CROSSINGS = {
     ("app.wallet.service", "app.auth.models"),
     ("app.wallet.service", "app.ledger.models"),
 }
-KNOWN_SQL_CROSSINGS = {
-    # the grab's one statement checks conversation membership (money branch)
-    ("social.red_packets.service", "conversation_members"),
-}
+KNOWN_SQL_CROSSINGS: set[tuple[str, str]] = set()
 
 
 def feature_of(module: str) -> str | None:

@@ -1,9 +1,12 @@
 """Exactly-once money-moving requests (API.md: ``Idempotency-Key``).
 
-``run`` opens the use case's transaction, first inserting the (user, key) record, then
-running the action and storing its response in the same transaction. A concurrent
-duplicate blocks on the primary key until the first commits, then fails the insert and
-answers the stored response: one effect, one stored answer. Domain errors (4xx) are
+``run`` opens the use case's transaction, runs the action and inserts the (user, key)
+record with its response last, in the same transaction. A replay fails that insert at
+once and a concurrent duplicate blocks on the primary key until the first commits, then
+fails it; either way its transaction, the action's writes included, rolls back and the
+stored response is answered: one effect, one stored answer. (A duplicate runs the
+action's statements before it finds out, and rolls them back: duplicates are rare, and
+every request saves a round trip.) Domain errors (4xx) are
 stored too, so a replay answers the same; a different body under the same key is a
 ``conflict``. Records are kept ``idempotency_ttl_s`` (≥ 24 h) and then swept.
 """
@@ -18,7 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -61,11 +64,6 @@ async def _stored(db: AsyncSession, user_id: str, key: str, fp: str) -> Outcome 
 _records = IdempotencyRecord.__table__  # type: ignore[attr-defined]
 _KEY_TAKEN = "pk_idempotency_keys"  # the (user, key) primary key
 _INSERT = insert(_records)
-_STORE_RESPONSE = (
-    update(_records)
-    .where(_records.c.user_id == bindparam("p_user"), _records.c.key == bindparam("p_key"))
-    .values(status_code=bindparam("p_status"), response_json=bindparam("p_response"))
-)
 
 
 async def _insert(
@@ -94,21 +92,17 @@ async def run(
 ) -> Outcome:
     """Run ``action`` once per (user, key) inside one transaction. Raises Conflict.
 
-    There is no read first: the claim insert itself finds a replay (it fails at once on the
-    stored row) or a concurrent duplicate (it waits for the other's commit, then fails)."""
+    There is no read first, and the record is written last, with its answer, in the
+    action's transaction (one statement fewer than claiming first and storing after):
+    its insert finds a replay (it fails at once on the stored row) or a concurrent
+    duplicate (it waits for the other's commit, then fails), and the failure rolls back
+    the action's writes, so there is one effect and the stored answer is replayed."""
     try:
         async with transaction(db):
-            # Claim the key first: a concurrent duplicate waits here on the primary key.
-            await _insert(db, rt, user_id=user_id, key=key, fp=fp, status_code=0, body={})
             result = await action()
             body = result.model_dump(mode="json")
-            response = {
-                "p_user": user_id,
-                "p_key": key,
-                "p_status": status_code,
-                "p_response": json.dumps(body),
-            }
-            await execute(db, _STORE_RESPONSE, response)
+            # The key's record, last: a concurrent duplicate waits here on the primary key.
+            await _insert(db, rt, user_id=user_id, key=key, fp=fp, status_code=status_code, body=body)
         return Outcome(status_code, body, replayed=False)
     except IntegrityError as exc:
         if not is_unique_violation(exc, _KEY_TAKEN):
