@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, text
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import execute
@@ -28,8 +27,11 @@ REWARDS = "system:rewards"  # the bank's marketing budget (referral rewards)
 SYSTEM_ACCOUNTS = {SETTLEMENT: "settlement", REWARDS: "rewards"}
 
 
+WALLET_PREFIX = "wallet:"
+
+
 def wallet_account(user_id: str) -> str:
-    return f"wallet:{user_id}"
+    return f"{WALLET_PREFIX}{user_id}"
 
 
 def escrow_account(kind: str, ref_id: str) -> str:
@@ -48,6 +50,15 @@ class Posted:
     balances: dict[str, int]  # tracked accounts' balances after the posting
 
 
+OPEN_ACCOUNT_SQL = "ledger_open_account"
+"""SQL (migration 1001): ``ledger_open_account(id, kind, owner_id, tracks_balance, now)``
+creates the account if it does not exist yet (idempotent)."""
+
+_OPEN_ACCOUNT = text(
+    f"SELECT {OPEN_ACCOUNT_SQL}(:id, :kind, :owner_id, :tracks_balance, CAST(:now AS timestamptz))"
+)
+
+
 async def open_account(
     db: AsyncSession, *, account_id: str, kind: str, owner_id: str | None, now: datetime
 ) -> None:
@@ -56,11 +67,10 @@ async def open_account(
         "id": account_id,
         "kind": kind,
         "owner_id": owner_id,
-        "balance_fen": 0,
         "tracks_balance": account_id not in SYSTEM_ACCOUNTS,
-        "created_at": now,
+        "now": now,
     }
-    await db.execute(insert(Account).values(**values).on_conflict_do_nothing(index_elements=["id"]))
+    await execute(db, _OPEN_ACCOUNT, values)
 
 
 async def post(

@@ -21,7 +21,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, Protocol
 
-from sqlalchemy import and_, bindparam, collate, func, insert, literal, or_, select, update
+from sqlalchemy import and_, bindparam, collate, func, insert, literal, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -126,9 +126,14 @@ async def member_ids(db: AsyncSession, conversation_id: str) -> list[str]:
 
 
 async def direct_conversation_id(db: AsyncSession, a: str, b: str) -> str | None:
-    """The id of the direct conversation of two users, if it exists."""
-    lo, hi = pair(a, b)
-    return await db.scalar(select(Conversation.id).where(Conversation.direct_key == f"{lo}|{hi}"))
+    """The id of the direct conversation of two users, if it exists (``DIRECT_ID_SQL``)."""
+    return (await execute(db, _DIRECT_ID, {"a": a, "b": b})).scalar()
+
+
+DIRECT_ID_SQL = "chat_direct_conversation_id"
+"""SQL (migration 1001): ``chat_direct_conversation_id(a, b)``, the pair's direct
+conversation or NULL."""
+_DIRECT_ID = text(f"SELECT {DIRECT_ID_SQL}(:a, :b)")
 
 
 async def get_or_create_direct(db: AsyncSession, rt: Runtime, a: str, b: str) -> Conversation:

@@ -57,3 +57,30 @@ async def test_a_grab_is_one_statement_between_begin_and_commit_plus_its_key(cli
         "SELECT * FROM red_packet_grab",
         "INSERT INTO idempotency_keys ",
     ], sent
+
+
+async def test_a_transfer_and_its_acceptance_are_one_statement_each_plus_their_key(client, rt, users):
+    alice = await users.make("alice", balance_fen=10_000)
+    bob = await users.make("bob")
+    await users.friends(alice, bob)
+    body = {"to_user_id": bob.id, "amount_fen": 100}
+    first = await client.post("/v1/transfers", json=body, headers=idem(alice))  # opens their chat
+    assert first.status_code == 201, first.text
+    with round_trips(rt) as sent:
+        r = await client.post("/v1/transfers", json=body, headers=idem(alice))
+    assert r.status_code == 201, r.text
+    assert [s.split("(")[0] for s in sent[3:]] == [
+        "BEGIN",
+        "SELECT * FROM transfer_create",
+        "INSERT INTO idempotency_keys ",
+        "COMMIT",
+    ], sent
+    with round_trips(rt) as sent:
+        r = await client.post(f"/v1/transfers/{r.json()['id']}/accept", headers=idem(bob))
+    assert r.status_code == 200, r.text
+    assert [s.split("(")[0] for s in sent[3:]] == [
+        "BEGIN",
+        "SELECT * FROM transfer_settle",
+        "INSERT INTO idempotency_keys ",
+        "COMMIT",
+    ], sent
