@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -61,9 +61,44 @@ async def _stored(db: AsyncSession, user_id: str, key: str, fp: str) -> Outcome 
     return Outcome(row.status_code, json.loads(row.response_json), replayed=True)
 
 
-_records = IdempotencyRecord.__table__  # type: ignore[attr-defined]
 _KEY_TAKEN = "pk_idempotency_keys"  # the (user, key) primary key
-_INSERT = insert(_records)
+
+RECORD_SQL = "idempotency_record"
+"""SQL (migration 1002): ``idempotency_record(user_id, key, fingerprint, status_code,
+response text, now)`` inserts a key's record, for use cases whose SQL function writes it
+itself (``Pending.take``): its answer then is the body that function stored."""
+_RECORD = text(
+    f"SELECT {RECORD_SQL}(:user_id, :key, :fingerprint, CAST(:status_code AS integer), :response_json,"
+    " CAST(:created_at AS timestamptz))"
+)
+_PENDING = "quanzi.idempotency_pending"
+
+
+@dataclass
+class Pending:
+    """The record ``run`` will write after the action, unless the action's own SQL
+    function writes it (``take``): one statement fewer."""
+
+    user_id: str
+    key: str
+    fingerprint: str
+    status_code: int
+    body: dict[str, Any] | None = None  # what the action's function stored, once taken
+    taken: bool = False
+
+    @staticmethod
+    def take(db: AsyncSession) -> Pending | None:
+        """The record of the request being run on ``db`` (None outside ``run``), for the
+        action to pass to its SQL function (``RECORD_SQL``), which inserts it with the
+        response; the action then calls ``stored`` with that response."""
+        pending = db.info.get(_PENDING)
+        if not isinstance(pending, Pending) or pending.taken:
+            return None
+        pending.taken = True
+        return pending
+
+    def stored(self, body: dict[str, Any]) -> None:
+        self.body = body
 
 
 async def _insert(
@@ -77,7 +112,7 @@ async def _insert(
         "response_json": json.dumps(body),
         "created_at": rt.clock.now(),
     }
-    await execute(db, _INSERT, values)
+    await execute(db, _RECORD, values)
 
 
 async def run(
@@ -93,16 +128,27 @@ async def run(
     """Run ``action`` once per (user, key) inside one transaction. Raises Conflict.
 
     There is no read first, and the record is written last, with its answer, in the
-    action's transaction (one statement fewer than claiming first and storing after):
-    its insert finds a replay (it fails at once on the stored row) or a concurrent
-    duplicate (it waits for the other's commit, then fails), and the failure rolls back
-    the action's writes, so there is one effect and the stored answer is replayed."""
+    action's transaction (one statement fewer than claiming first and storing after; none
+    when the action's SQL function writes it: ``Pending.take``): its insert finds a
+    replay (it fails at once on the stored row) or a concurrent duplicate (it waits for
+    the other's commit, then fails), and the failure rolls back the action's writes, so
+    there is one effect and the stored answer is replayed."""
+    pending = Pending(user_id, key, fp, status_code)
     try:
         async with transaction(db):
-            result = await action()
-            body = result.model_dump(mode="json")
-            # The key's record, last: a concurrent duplicate waits here on the primary key.
-            await _insert(db, rt, user_id=user_id, key=key, fp=fp, status_code=status_code, body=body)
+            db.info[_PENDING] = pending
+            try:
+                result = await action()
+            finally:
+                db.info.pop(_PENDING, None)
+            if pending.taken:
+                if pending.body is None:
+                    raise RuntimeError("an action took the idempotency record and did not store it")
+                body = pending.body
+            else:
+                body = result.model_dump(mode="json")
+                # The key's record, last: a concurrent duplicate waits here on the primary key.
+                await _insert(db, rt, user_id=user_id, key=key, fp=fp, status_code=status_code, body=body)
         return Outcome(status_code, body, replayed=False)
     except IntegrityError as exc:
         if not is_unique_violation(exc, _KEY_TAKEN):

@@ -43,6 +43,7 @@ from app.errors import (
     SoldOut,
     ValidationFailed,
 )
+from app.idempotency import service as idempotency
 from app.ids import new_id
 from app.ledger import service as ledger
 from app.metrics import RED_PACKET_GRABS, RED_PACKETS_SENT, count_after_commit
@@ -195,19 +196,22 @@ packet's row lock, conditions re-checked on the locked row); the claim (its prim
 makes a concurrent second grab by the same user ``already_claimed``); the money rule
 (``friends.CHECK_MAY_SEND_MONEY_SQL``, a block either way since the packet was sent);
 the posting (``ledger.POST_SQL``); the system message (``chat.APPEND_MESSAGE_SQL``).
-Returns (amount_fen, remaining_count, conversation_id, message_seq, message_body,
-members)."""
+Given the request's Idempotency-Key (``idempotency.Pending``), it writes the key's
+record with the answer (``idempotency.RECORD_SQL``). Returns (response, amount_fen,
+remaining_count, conversation_id, message_seq, message_body, members)."""
 
 _REFUSE = text(f"SELECT {REFUSE_SQL}(:p_packet, :p_user, CAST(:p_now AS timestamptz))")
 _GRAB = text(
     f"SELECT * FROM {GRAB_SQL}(:p_packet, :p_user, CAST(:p_now AS timestamptz), :p_escrow, :p_wallet,"
-    " :p_txn, :p_message)"
+    " :p_txn, :p_message, :p_idem_key, :p_idem_fingerprint, CAST(:p_idem_status AS integer))"
 )
 
 
 async def grab(db: AsyncSession, rt: Runtime, *, packet_id: str, user_id: str) -> GrabPublic:
     """Take the next share of a packet into the user's wallet. Runs in the caller's
-    transaction (``idem.run``), in one statement (``GRAB_SQL``); locks the packet row.
+    transaction (``idem.run``), in one statement (``GRAB_SQL``), which also writes the
+    request's idempotency record with the answer (``idempotency.Pending``); locks the
+    packet row.
 
     Raises NotFound (no packet, or not a member), Forbidden (not for this user; a block
     either way with the sender: ``friends.check_may_send_money``), AlreadyClaimed,
@@ -226,6 +230,7 @@ async def grab(db: AsyncSession, rt: Runtime, *, packet_id: str, user_id: str) -
         raise SoldOut("every share has been taken")
     on_rollback(db, lambda: gate.give_back(rt, packet_id, user_id=user_id))  # no grab, no ticket
     message_id = new_id("m_")
+    record = idempotency.Pending.take(db)  # the function stores the request's key and answer
     got = (
         await execute(
             db,
@@ -236,9 +241,14 @@ async def grab(db: AsyncSession, rt: Runtime, *, packet_id: str, user_id: str) -
                 "p_wallet": ledger.wallet_account(user_id),
                 "p_txn": new_id("lt_"),
                 "p_message": message_id,
+                "p_idem_key": record.key if record else None,
+                "p_idem_fingerprint": record.fingerprint if record else None,
+                "p_idem_status": record.status_code if record else None,
             },
         )
     ).one()
+    if record is not None:
+        record.stored(got.response)
     chat.appended_in_sql(
         db,
         rt,
