@@ -64,7 +64,7 @@ async def _stored(db: AsyncSession, user_id: str, key: str, fp: str) -> Outcome 
 _KEY_TAKEN = "pk_idempotency_keys"  # the (user, key) primary key
 
 RECORD_SQL = "idempotency_record"
-"""SQL (migration 1002): ``idempotency_record(user_id, key, fingerprint, status_code,
+"""SQL (migration 1001): ``idempotency_record(user_id, key, fingerprint, status_code,
 response text, now)`` inserts a key's record, for use cases whose SQL function writes it
 itself (``Pending.take``): its answer then is the body that function stored."""
 _RECORD = text(

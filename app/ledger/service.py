@@ -51,7 +51,7 @@ class Posted:
 
 
 OPEN_ACCOUNT_SQL = "ledger_open_account"
-"""SQL (migration 1001): ``ledger_open_account(id, kind, owner_id, tracks_balance, now)``
+"""SQL (migration 1002): ``ledger_open_account(id, kind, owner_id, tracks_balance, now)``
 creates the account if it does not exist yet (idempotent)."""
 
 _OPEN_ACCOUNT = text(

@@ -30,7 +30,7 @@ def to_public(n: Notification) -> NotificationPublic:
 
 
 ADD_SQL = "notification_add"
-"""SQL (migration 1001): ``notification_add(id, user_id, kind, data json, now)`` stores a
+"""SQL (migration 1002): ``notification_add(id, user_id, kind, data json, now)`` stores a
 notification, for use cases that run in the database; they hand it to ``added_in_sql``."""
 
 _ADD = text(f"SELECT {ADD_SQL}(:id, :user_id, :kind, :data, CAST(:now AS timestamptz))")

@@ -131,7 +131,7 @@ async def direct_conversation_id(db: AsyncSession, a: str, b: str) -> str | None
 
 
 DIRECT_ID_SQL = "chat_direct_conversation_id"
-"""SQL (migration 1001): ``chat_direct_conversation_id(a, b)``, the pair's direct
+"""SQL (migration 1002): ``chat_direct_conversation_id(a, b)``, the pair's direct
 conversation or NULL."""
 _DIRECT_ID = text(f"SELECT {DIRECT_ID_SQL}(:a, :b)")
 

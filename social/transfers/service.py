@@ -1,7 +1,7 @@
 """Transfers between friends: money waits in a per-transfer escrow until it is accepted,
 declined, or refunded by the 24 h sweep.
 
-Each use case is one call of a SQL function (migration 1001): ``CREATE_SQL`` and
+Each use case is one call of a SQL function (migration 1002): ``CREATE_SQL`` and
 ``SETTLE_SQL`` (accept, decline, refund), which use the other features' rules through
 their SQL functions (friends' money rule, the wallet's daily limit, the ledger's posting,
 notifications, chat's message), so each rule is written once and a request is one round
@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import expiry
 from app.db import end_read, execute, is_unique_violation
 from app.errors import LimitExceeded, NotFound, ValidationFailed
+from app.idempotency import service as idempotency
 from app.ids import new_id
 from app.ledger import service as ledger
 from app.metrics import TRANSFERS, count_after_commit
@@ -90,7 +91,7 @@ async def _conversation_for(
 
 
 CREATE_SQL = "transfer_create"
-"""SQL (migration 1001): a transfer's creation in one call — the money rule
+"""SQL (migration 1002): a transfer's creation in one call — the money rule
 (``friends.CHECK_MAY_SEND_MONEY_SQL``), the conversation (the pair's direct one:
 ``chat.DIRECT_ID_SQL``; or the one given, both members: ``chat.IS_MEMBER_SQL``), the
 daily outgoing limit (``wallet.COUNT_OUTGOING_SQL``), the row, the escrow and its posting
@@ -99,7 +100,7 @@ daily outgoing limit (``wallet.COUNT_OUTGOING_SQL``), the row, the escrow and it
 (conversation_id, notification_data, message_body, message_seq, members), the
 conversation NULL when the pair has no direct conversation yet (nothing written)."""
 SETTLE_SQL = "transfer_settle"
-"""SQL (migration 1001): accept, decline or refund in one call — leaves ``pending`` once
+"""SQL (migration 1002): accept, decline or refund in one call — leaves ``pending`` once
 (the row lock; for the receiver, otherwise says why: not_found, forbidden, conflict,
 expired), the money rule on accepting, the posting, the sender's notification and the
 chat message. No row: a refund found it no longer pending."""
@@ -107,11 +108,12 @@ chat message. No row: a refund found it no longer pending."""
 _CREATE = text(
     f"SELECT * FROM {CREATE_SQL}(:id, :sender, :receiver, CAST(:amount AS bigint), :note, :conversation,"
     " CAST(:now AS timestamptz), CAST(:expires_at AS timestamptz), CAST(:day AS date),"
-    " CAST(:daily_limit AS bigint), :wallet, :escrow, :txn, :notification, :message)"
+    " CAST(:daily_limit AS bigint), :wallet, :escrow, :txn, :notification, :message, :idem_key,"
+    " :idem_fingerprint, CAST(:idem_status AS integer))"
 )
 _SETTLE = text(
     f"SELECT * FROM {SETTLE_SQL}(:id, :user, CAST(:now AS timestamptz), :status, :wallet_prefix, :escrow,"
-    " :txn, :notification, :message)"
+    " :txn, :notification, :message, :idem_key, :idem_fingerprint, CAST(:idem_status AS integer))"
 )
 
 
@@ -158,6 +160,15 @@ def _fresh_ids(now: datetime) -> dict[str, Any]:
     return {"now": now, "txn": new_id("lt_"), "notification": new_id("n_"), "message": new_id("m_")}
 
 
+def _key_of(record: idempotency.Pending | None) -> dict[str, Any]:
+    """The request's Idempotency-Key, for the function to write its record with the answer."""
+    return {
+        "idem_key": record.key if record else None,
+        "idem_fingerprint": record.fingerprint if record else None,
+        "idem_status": record.status_code if record else None,
+    }
+
+
 async def create_transfer(
     db: AsyncSession,
     rt: Runtime,
@@ -179,54 +190,53 @@ async def create_transfer(
     if amount_fen > rt.settings.transfer_max_fen:
         raise LimitExceeded("transfer above the limit", max_fen=rt.settings.transfer_max_fen)
     now = rt.clock.now()
-    t = Transfer(
-        id=new_id("tr_"),
-        sender_id=sender_id,
-        receiver_id=to_user_id,
-        amount_fen=amount_fen,
-        note=note,
-        conversation_id=conversation_id or "",
-        status="pending",
-        created_at=now,
-        expires_at=now + timedelta(seconds=rt.settings.pending_ttl_s),
-    )
+    transfer_id = new_id("tr_")
     ids = _fresh_ids(now)
+    record = idempotency.Pending.take(db)  # the function stores the request's key and answer
     params = {
-        "id": t.id,
+        "id": transfer_id,
         "sender": sender_id,
         "receiver": to_user_id,
         "amount": amount_fen,
         "note": note,
         "conversation": conversation_id,
-        "expires_at": t.expires_at,
+        "expires_at": now + timedelta(seconds=rt.settings.pending_ttl_s),
         "day": rt.clock.today(),
         "daily_limit": rt.settings.outgoing_daily_max_fen,
         "wallet": ledger.wallet_account(sender_id),
-        "escrow": escrow_of(t.id),
+        "escrow": escrow_of(transfer_id),
         **ids,
+        **_key_of(record),
     }
     got = (await execute(db, _CREATE, params)).one()
     if got.conversation_id is None:  # the pair's first transfer: their chat first
         params["conversation"] = await _direct_conversation(db, rt, sender_id, to_user_id)
         got = (await execute(db, _CREATE, params)).one()
-    t.conversation_id = got.conversation_id
+    if record is not None:
+        record.stored(got.response)
     _announce(
         db,
         rt,
         got,
         notify_user=to_user_id,
         notify_kind="transfer_received",
-        conversation_id=t.conversation_id,
+        conversation_id=got.conversation_id,
         sender_id=sender_id,
         kind="transfer",
         ids=ids,
     )
     count_after_commit(db, TRANSFERS.labels("sent"))
-    return to_public(t)
+    return TransferPublic.model_validate(got.response)
 
 
 async def _settle(
-    db: AsyncSession, rt: Runtime, *, transfer_id: str, user_id: str | None, status: str
+    db: AsyncSession,
+    rt: Runtime,
+    *,
+    transfer_id: str,
+    user_id: str | None,
+    status: str,
+    record: idempotency.Pending | None = None,
 ) -> Any:
     """``SETTLE_SQL`` and the after-commit pushes; the function's row, None when a refund
     found the transfer no longer pending."""
@@ -238,10 +248,13 @@ async def _settle(
         "wallet_prefix": ledger.WALLET_PREFIX,
         "escrow": escrow_of(transfer_id),
         **ids,
+        **_key_of(record),
     }
     got = (await execute(db, _SETTLE, params)).first()
     if got is None:
         return None
+    if record is not None:
+        record.stored(got.response)
     _announce(
         db,
         rt,
@@ -260,20 +273,10 @@ async def _answer(
     db: AsyncSession, rt: Runtime, *, transfer_id: str, user_id: str, accept: bool
 ) -> TransferPublic:
     status = "accepted" if accept else "declined"
-    got = await _settle(db, rt, transfer_id=transfer_id, user_id=user_id, status=status)
+    record = idempotency.Pending.take(db)  # the function stores the request's key and answer
+    got = await _settle(db, rt, transfer_id=transfer_id, user_id=user_id, status=status, record=record)
     count_after_commit(db, TRANSFERS.labels(status))
-    return TransferPublic(
-        id=transfer_id,
-        status=status,
-        expires_at=got.t_expires_at,
-        from_user_id=got.t_sender_id,
-        to_user_id=got.t_receiver_id,
-        amount_fen=got.t_amount_fen,
-        note=got.t_note,
-        conversation_id=got.t_conversation_id,
-        created_at=got.t_created_at,
-        resolved_at=rt.clock.now(),
-    )
+    return TransferPublic.model_validate(got.response)
 
 
 async def accept_transfer(db: AsyncSession, rt: Runtime, *, transfer_id: str, user_id: str) -> TransferPublic:

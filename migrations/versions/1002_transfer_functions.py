@@ -3,11 +3,14 @@
 - app: ``ledger_open_account`` (an account, once), ``notification_add`` (a stored
   notification; ``app.notifications.service.notify`` calls it too);
 - chat: ``chat_direct_conversation_id`` (a pair's direct conversation, if any);
-- transfers: ``transfer_body`` (what a transfer's chat message says), ``transfer_create``
-  and ``transfer_settle`` (the use cases, through the functions of the features they use).
+- transfers: ``transfer_body`` (what a transfer's chat message says), ``transfer_public``
+  (the API's transfer, times as the API writes them: ``qz_json_time``), ``transfer_create``
+  and ``transfer_settle`` (the use cases, through the functions of the features they use;
+  given the request's Idempotency-Key they write its record with the answer, through
+  ``idempotency_record``, migration 1001).
 
-Revision ID: 1001
-Revises: 1000
+Revision ID: 1002
+Revises: 1001
 Create Date: 2026-12-07 18:40:00
 """
 
@@ -15,8 +18,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "1001"
-down_revision: str | Sequence[str] | None = "1000"
+revision: str = "1002"
+down_revision: str | Sequence[str] | None = "1001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -47,6 +50,25 @@ LANGUAGE sql STABLE AS $$
 $$
 """,
     """
+CREATE FUNCTION qz_json_time(p_at timestamptz) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT to_char(p_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
+        || CASE WHEN extract(microseconds FROM p_at)::bigint % 1000000 = 0 THEN ''
+                ELSE to_char(p_at AT TIME ZONE 'UTC', '.US') END
+        || 'Z'
+$$
+""",
+    """
+CREATE FUNCTION transfer_public(t transfers) RETURNS json
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT json_build_object(
+        'id', t.id, 'status', t.status, 'expires_at', qz_json_time(t.expires_at),
+        'from_user_id', t.sender_id, 'to_user_id', t.receiver_id, 'amount_fen', t.amount_fen,
+        'note', t.note, 'conversation_id', t.conversation_id,
+        'created_at', qz_json_time(t.created_at), 'resolved_at', qz_json_time(t.resolved_at))
+$$
+""",
+    """
 CREATE FUNCTION transfer_body(t transfers, p_status text) RETURNS jsonb
 LANGUAGE sql IMMUTABLE AS $$
     SELECT jsonb_build_object(
@@ -60,8 +82,9 @@ CREATE FUNCTION transfer_create(
     p_id text, p_sender text, p_receiver text, p_amount bigint, p_note text,
     p_conversation text, p_now timestamptz, p_expires_at timestamptz, p_day date,
     p_daily_limit bigint, p_wallet text, p_escrow text, p_txn_id text,
-    p_notification_id text, p_message_id text,
-    OUT conversation_id text, OUT notification_data json, OUT message_body json,
+    p_notification_id text, p_message_id text, p_idem_key text, p_idem_fingerprint text,
+    p_idem_status integer,
+    OUT response json, OUT conversation_id text, OUT notification_data json, OUT message_body json,
     OUT message_seq bigint, OUT members text[]
 ) LANGUAGE plpgsql AS $$
 DECLARE
@@ -102,13 +125,19 @@ BEGIN
     FROM chat_append_message(p_message_id, t.conversation_id, p_sender, 'transfer', message_body, NULL, p_now) a;
     message_seq := m.seq;
     members := m.members;
+    response := transfer_public(t);
+    IF p_idem_key IS NOT NULL THEN  -- the request's Idempotency-Key, with this answer
+        PERFORM idempotency_record(p_sender, p_idem_key, p_idem_fingerprint, p_idem_status,
+            response::text, p_now);
+    END IF;
 END $$
 """,
     """
 CREATE FUNCTION transfer_settle(
     p_id text, p_user text, p_now timestamptz, p_status text, p_wallet_prefix text,
-    p_escrow text, p_txn_id text, p_notification_id text, p_message_id text,
-    OUT t_sender_id text, OUT t_receiver_id text, OUT t_amount_fen bigint, OUT t_note text,
+    p_escrow text, p_txn_id text, p_notification_id text, p_message_id text, p_idem_key text,
+    p_idem_fingerprint text, p_idem_status integer,
+    OUT response json, OUT t_sender_id text, OUT t_receiver_id text, OUT t_amount_fen bigint, OUT t_note text,
     OUT t_conversation_id text, OUT t_created_at timestamptz, OUT t_expires_at timestamptz,
     OUT notification_user text, OUT notification_kind text, OUT notification_data json,
     OUT message_sender text, OUT message_kind text, OUT message_body json,
@@ -190,16 +219,23 @@ BEGIN
     t_expires_at := t.expires_at;
     message_seq := m.seq;
     members := m.members;
+    response := transfer_public(t);
+    IF p_idem_key IS NOT NULL THEN  -- the receiver's Idempotency-Key, with this answer
+        PERFORM idempotency_record(p_user, p_idem_key, p_idem_fingerprint, p_idem_status,
+            response::text, p_now);
+    END IF;
     RETURN NEXT;
 END $$
 """,
 ]
 
 _DROP = [
-    "transfer_settle(text, text, timestamptz, text, text, text, text, text, text)",
+    "transfer_settle(text, text, timestamptz, text, text, text, text, text, text, text, text, integer)",
     "transfer_create(text, text, text, bigint, text, text, timestamptz, timestamptz, date, bigint,"
-    " text, text, text, text, text)",
+    " text, text, text, text, text, text, text, integer)",
     "transfer_body(transfers, text)",
+    "transfer_public(transfers)",
+    "qz_json_time(timestamptz)",
     "chat_direct_conversation_id(text, text)",
     "notification_add(text, text, text, json, timestamptz)",
     "ledger_open_account(text, text, text, boolean, timestamptz)",

@@ -5,8 +5,8 @@
 - red packets: ``red_packet_grab`` takes the request's key (``Pending.take``) and stores
   its answer with it, so the request needs no statement of its own for the key.
 
-Revision ID: 1002
-Revises: 1001
+Revision ID: 1001
+Revises: 1000
 Create Date: 2026-12-07 18:50:00
 """
 
@@ -16,8 +16,8 @@ from pathlib import Path
 
 from alembic import op
 
-revision: str = "1002"
-down_revision: str | Sequence[str] | None = "1001"
+revision: str = "1001"
+down_revision: str | Sequence[str] | None = "1000"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
