@@ -124,6 +124,9 @@ class Settings(BaseSettings):
     # while someone explores; they are real sessions, ended by POST /v1/auth/logout.
     demo_token_ttl_s: int = Field(default=24 * 3600, gt=0)
     otp_ttl_s: int = 300
+    # users.last_active_at is written at most this often per user (authenticated requests,
+    # socket activity): an activity signal, not a log.
+    last_active_every_s: int = Field(default=5 * 60, ge=0)
     # Wrong guesses per (phone, client address) per otp_ttl_s; across all clients per code.
     otp_max_attempts: int = Field(default=5, ge=1)
     otp_max_attempts_total: int = Field(default=50, ge=1)
@@ -205,6 +208,9 @@ class Settings(BaseSettings):
     referral_rewards_per_year: int = Field(default=10, ge=0)
     advisor_default_capacity: int = Field(default=200, ge=0)
 
+    # profile (app/profile): a tag's weight halves every half-life without new evidence
+    profile_tag_half_life_days: float = Field(default=30.0, gt=0)
+
     # chat
     chat_text_max_chars: int = Field(default=4000, gt=0)
     chat_group_max_members: int = Field(default=500, ge=2)  # the creator included
@@ -222,12 +228,31 @@ class Settings(BaseSettings):
     ws_send_rate_per_s: float = Field(default=50.0, gt=0)  # per connection: send/sync/read frames
     ws_send_burst: int = Field(default=100, gt=0)
     ws_sync_max: int = Field(default=1000, gt=0)  # messages per sync; more: sync again
+    # typing/presence frames: at most one relayed per connection and conversation this often
+    ws_typing_every_s: float = Field(default=3.0, ge=0)
     ws_gap_wait_s: float = Field(default=0.2, ge=0)  # hold a push this long for a lower seq, then fetch it
+
+    # offline push (app/push): "log" records what would be sent (dev, test); "providers"
+    # posts to APNs / FCM / HMS with the credentials below (prod)
+    push_backend: Literal["log", "providers"] = "log"
+    push_apns_topic: str = ""  # the app's bundle id
+    push_apns_jwt: str = ""  # provider authentication token (ES256 JWT), rotated by operations
+    push_apns_sandbox: bool = False
+    push_fcm_project: str = ""
+    push_fcm_access_token: str = ""
+    push_hms_app_id: str = ""
+    push_hms_access_token: str = ""
 
     # content (QUANZI_CONTENT_*) and games
     content: ContentSettings = Field(default_factory=ContentSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     games_rules_file: Path | None = None  # unset: the rules shipped with games/rules
+    # Points exchange: where each partner programme is reached (JSON object, programme id →
+    # base URL; a programme without one is not connected), how long a call may take, and
+    # the longest wait between two attempts of a pending exchange (it doubles up to that).
+    points_partner_urls: dict[str, str] = Field(default_factory=dict)
+    points_partner_timeout_s: float = Field(default=5.0, gt=0)
+    points_exchange_retry_max_s: int = Field(default=3600, gt=0)
 
     @model_validator(mode="after")
     def _refuse_weak_secrets_in_prod(self) -> Settings:

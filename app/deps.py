@@ -11,10 +11,12 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.admission import admitted
+from app.auth import service as auth
 from app.auth import sessions, tokens
 from app.auth.models import User
 from app.auth.sessions import Bearer
@@ -38,20 +40,39 @@ async def get_db(rt: Rt) -> AsyncIterator[AsyncSession]:
 DbSession = Annotated[AsyncSession, Depends(get_db)]
 
 
-def bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+# The two credentials, declared through FastAPI's security classes so the OpenAPI document
+# has ``securitySchemes`` and a per-operation ``security`` (the lock and the Authorize
+# button in /docs). ``auto_error=False``: a missing or malformed header reaches our own
+# checks below, which answer 401 ``unauthenticated`` in the error envelope as before.
+user_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="BearerAuth",
+    description="A user's access token from POST /v1/auth/token (or /v1/auth/refresh).",
+)
+service_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ServiceToken",
+    description="The bank's service token (setting service_token), for bank-to-service calls.",
+)
+UserCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(user_bearer)]
+ServiceCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(service_bearer)]
+
+
+def _token(credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    if credentials is None or not credentials.credentials.strip():
         return None
-    return token.strip()
+    return credentials.credentials.strip()
 
 
-async def get_caller(request: Request, rt: Rt, db: DbSession) -> Bearer:
+async def get_caller(credentials: UserCredentials, rt: Rt, db: DbSession) -> Bearer:
     """The caller behind the bearer token: user and session. Raises Unauthenticated."""
-    token = bearer(request)
+    token = _token(credentials)
     if token is None:
         raise Unauthenticated("missing bearer token")
-    return await sessions.authenticate(db, rt, token)
+    caller = await sessions.authenticate(db, rt, token)
+    if auth.activity_due(rt, caller.user.last_active_at):
+        await auth.note_activity(db, rt, user_id=caller.user.id)
+    return caller
 
 
 Authenticated = Annotated[Bearer, Depends(get_caller)]
@@ -75,8 +96,8 @@ def require_role(*roles: str) -> Callable[[User], Awaitable[User]]:
     return _check
 
 
-async def get_service_caller(request: Request, rt: Rt) -> str:
-    token = bearer(request)
+async def get_service_caller(credentials: ServiceCredentials, rt: Rt) -> str:
+    token = _token(credentials)
     if token is None or not tokens.is_service_token(rt.settings, token):
         raise Unauthenticated("a valid service token is required")
     return "bank"

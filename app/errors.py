@@ -35,18 +35,20 @@ from __future__ import annotations
 
 import errno
 import json
+import re
 import socket
 from typing import Any
 
 import asyncpg
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, routing
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 log = structlog.get_logger()
 
@@ -78,6 +80,12 @@ class Forbidden(QuanziError):
 
 class NotFound(QuanziError):
     code, status, default_message = "not_found", 404, "not found"
+
+
+class MethodNotAllowed(QuanziError):
+    """The path exists, not with this method (``Allow`` lists the methods it has)."""
+
+    code, status, default_message = "method_not_allowed", 405, "method not allowed"
 
 
 class ValidationFailed(QuanziError):
@@ -182,7 +190,7 @@ _HTTP_CODES = {
     401: Unauthenticated,
     403: Forbidden,
     404: NotFound,
-    405: NotFound,
+    405: MethodNotAllowed,
     413: PayloadTooLarge,
 }
 
@@ -198,6 +206,35 @@ def _json_safe_errors(errors: list[Any]) -> list[dict[str, Any]]:
             }
         )
     return safe
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method the request's path answers (Starlette's ``Allow`` names only the first
+    route that matched the path)."""
+    allowed: set[str] = set()
+    path = request.url.path
+    for route_path, methods in _route_methods(request.app):
+        if route_path.match(path):
+            allowed |= methods
+    return sorted(allowed - {"HEAD"})
+
+
+def _route_methods(app: FastAPI) -> list[tuple[re.Pattern[str], set[str]]]:
+    found = getattr(app.state, "route_methods", None)
+    if found is None:
+        iter_contexts = getattr(routing, "iter_route_contexts", None)
+        pairs = (
+            [(ctx.path_format, ctx.original_route) for ctx in iter_contexts(app.routes)]
+            if iter_contexts is not None
+            else [(getattr(r, "path_format", ""), r) for r in app.routes]
+        )
+        found = [
+            (compile_path(path)[0], set(route.methods or ()))
+            for path, route in pairs
+            if isinstance(route, routing.APIRoute) and path
+        ]
+        app.state.route_methods = found
+    return found  # type: ignore[no-any-return]
 
 
 def install_handlers(app: FastAPI) -> None:
@@ -225,7 +262,10 @@ def install_handlers(app: FastAPI) -> None:
             err.status = exc.status_code
         else:
             err = cls(str(exc.detail) if exc.detail else None)
-        return error_response(err)
+        response = error_response(err)
+        if exc.status_code == 405:
+            response.headers["Allow"] = ", ".join(_allowed_methods(request))
+        return response
 
     @app.exception_handler(PoolTimeout)
     async def _pool_timeout(request: Request, exc: PoolTimeout) -> JSONResponse:

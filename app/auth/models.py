@@ -32,6 +32,9 @@ class User(SQLModel, table=True):
     risk_profile: str | None = Field(default=None, max_length=16)
     created_at: datetime = at_field()
     last_active_at: datetime | None = at_field(nullable=True)
+    # Erased by the member (``DELETE /v1/me``): the row stays, pseudonymised, so the ledger
+    # and other members' histories still point somewhere; it can no longer sign in.
+    erased_at: datetime | None = at_field(nullable=True)
 
     @property
     def role_set(self) -> frozenset[str]:
@@ -58,6 +61,9 @@ class Card(SQLModel, table=True):
     user_id: str = Field(foreign_key="users.id", index=True, max_length=40)
     card_ref: str = Field(max_length=64)
     last4: str = Field(max_length=4)
+    # The bank's card product ("unionpay_platinum", "visa_gold_credit"): what card-payment
+    # campaigns (``games/campaigns``) may be limited to; None when the bank did not say.
+    product: str | None = Field(default=None, max_length=32)
     created_at: datetime = at_field()
 
 
@@ -66,6 +72,7 @@ class SessionEnd(StrEnum):
 
     LOGOUT = "logout"
     REFRESH_REUSE = "refresh_reuse"  # a spent refresh token came back: the family is revoked
+    ERASED = "erased"  # the member erased their account
 
 
 class AuthSession(SQLModel, table=True):

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field, StrictBool
 
-from app.auth.cards import REF_PATTERN
+from app.auth.cards import CARD_PRODUCT_PATTERN, REF_PATTERN
 from app.auth.models import User
 from app.auth.names import Badge, badge_of
 
@@ -56,8 +56,10 @@ class MePublic(BaseModel):
         )
 
 
-class UserPublic(BaseModel):
-    """What other users may see of a user."""
+class PersonCard(BaseModel):
+    """A person as a client renders them (name, avatar, staff badge): what other users may
+    see of a user. Embedded as ``user``, ``sender``, ``author``, ``members`` … next to the
+    bare ids; ``GET /v1/users/{id}`` serves one. Built by ``app.auth.service.card_of``."""
 
     id: str
     display_name: str
@@ -65,7 +67,7 @@ class UserPublic(BaseModel):
     badge: Badge | None = Field(description=BADGE_DESCRIPTION)
 
     @classmethod
-    def of(cls, p: Caller) -> UserPublic:
+    def of(cls, p: Caller) -> PersonCard:
         return cls(id=p.id, display_name=p.display_name, avatar_url=p.avatar_url, badge=p.badge)
 
 
@@ -106,6 +108,11 @@ class BankCardLink(BaseModel):
     user_id: str = Field(min_length=1, max_length=40)
     card_ref: str = Field(pattern=REF_PATTERN, description="the bank's reference of the card")
     last4: str = Field(pattern=r"^[0-9]{4}$")
+    product: str | None = Field(
+        default=None,
+        pattern=CARD_PRODUCT_PATTERN,
+        description="the bank's card product (e.g. `unionpay_platinum`), which card-payment campaigns may require",
+    )
 
 
 class CardPublic(BaseModel):
@@ -120,5 +127,6 @@ class BankCardPublic(BaseModel):
     user_id: str
     card_ref: str
     last4: str
+    product: str | None = None
     created_at: datetime
     is_cardholder: bool

@@ -4,29 +4,38 @@ Other features read users through this module, never through ``app.auth.models``
 ``Profile`` (what may be known of a user: never the phone hash) by id or in bulk, the
 ``Caller`` protocol for the user acting on a request, and ``profiles_sql()`` for a query
 that must join users in one statement.
+
+A person as clients render them is a ``PersonCard`` (``{id, display_name, avatar_url,
+badge}``), made here only: ``card_of`` from a profile, ``person_cards`` for a list (one
+statement for all the ids), ``cached_cards`` for the chat send path (a per-worker cache
+of JSON cards, a few seconds old at most), and ``access_card`` for ``GET /v1/users/{id}``
+(who may see whom: ``app.hooks.person_relations``).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Row, String, Subquery, any_, bindparam, or_, select
+from sqlalchemy import Row, String, Subquery, any_, bindparam, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import hooks
 from app.auth import cards, names, otp, phones, sessions
-from app.auth.models import ROLES, Card, User
-from app.db import end_read, is_unique_violation, transaction
+from app.auth.models import ROLES, Card, SessionEnd, User
+from app.auth.schemas import PersonCard
+from app.db import end_read, execute, is_unique_violation, transaction
 from app.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
 from app.ids import new_id
 from app.ledger import service as ledger
-from app.runtime import Runtime
+from app.runtime import Runtime, Slot
 
 
 class Caller(Protocol):
@@ -139,6 +148,91 @@ async def profiles(db: AsyncSession, user_ids: Iterable[str]) -> dict[str, Profi
     return {row.id: _profile(row) for row in rows}
 
 
+def card_of(p: Caller) -> PersonCard:
+    """The card of a person (a ``Profile``, a ``User`` row or the caller)."""
+    return PersonCard(id=p.id, display_name=p.display_name, avatar_url=p.avatar_url, badge=p.badge)
+
+
+async def person_cards(db: AsyncSession, user_ids: Iterable[str]) -> dict[str, PersonCard]:
+    """The cards of those of ``user_ids`` who exist, by id (one statement for the list)."""
+    return {uid: card_of(p) for uid, p in (await profiles(db, user_ids)).items()}
+
+
+# Staff who see every card (an advisor sees their clients' through ``person_relations``).
+_SEE_EVERYONE = ("moderator", "admin")
+
+
+async def access_card(db: AsyncSession, *, viewer: Caller, user_id: str) -> PersonCard:
+    """The card of ``user_id`` if ``viewer`` may see it: themself; anyone not blocked
+    either way by moderators, admins and people in touch with them (friends, conversation
+    co-members, advisor and client: ``app.hooks.person_relations``); a discoverable user
+    by anyone else not blocked. Raises NotFound otherwise, as for an unknown id."""
+    p = await get_profile(db, user_id)
+    if p is not None and user_id != viewer.id:
+        in_touch = False
+        for relation in hooks.person_relations:
+            said = await relation(db, viewer.id, user_id)
+            if said is False:
+                p = None
+                break
+            in_touch = in_touch or bool(said)
+        if p is not None and not (
+            p.discoverable or in_touch or any(viewer.has_role(r) for r in _SEE_EVERYONE)
+        ):
+            p = None
+    await end_read(db)
+    if p is None:
+        raise NotFound("user not found", user_id=user_id)
+    return card_of(p)
+
+
+class CardCache:
+    """A worker's recent cards as JSON objects, for payloads built on a hot path (the chat
+    ``message`` frame's ``sender``): each kept ``CARD_CACHE_SECONDS`` (wall time), so a
+    new name or avatar shows within that; the worker that changes a profile forgets it
+    at once."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self._cards: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    async def get_many(self, user_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        now = time.monotonic()
+        found: dict[str, dict[str, Any]] = {}
+        missing: set[str] = set()
+        for uid in user_ids:
+            kept = self._cards.get(uid)
+            if kept is not None and kept[0] > now:
+                found[uid] = kept[1]
+            else:
+                missing.add(uid)
+        if missing:
+            async with self.rt.sessionmaker() as db:
+                loaded = await person_cards(db, missing)
+            if len(self._cards) > CARD_CACHE_MAX:
+                self._cards = {k: v for k, v in self._cards.items() if v[0] > now}
+                if len(self._cards) > CARD_CACHE_MAX:
+                    self._cards.clear()
+            for uid, card in loaded.items():
+                found[uid] = card.model_dump(mode="json")
+                self._cards[uid] = (now + CARD_CACHE_SECONDS, found[uid])
+        return found
+
+    def forget(self, user_id: str) -> None:
+        self._cards.pop(user_id, None)
+
+
+CARD_CACHE_SECONDS = 10.0
+CARD_CACHE_MAX = 50_000
+CARDS: Slot[CardCache] = Slot("auth.cards", CardCache)
+
+
+async def cached_cards(rt: Runtime, user_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The cards (JSON objects) of those of ``user_ids`` who exist, from this worker's
+    cache, loading the ones it lacks in one statement (its own session)."""
+    return await rt.slot(CARDS).get_many(user_ids)
+
+
 async def lock_profiles(db: AsyncSession, user_ids: Iterable[str]) -> dict[str, Profile]:
     """``profiles``, locking the users' rows (FOR UPDATE, in id order) until the caller's
     transaction ends: a use case that must not race on a user (a referral) holds them."""
@@ -185,6 +279,33 @@ async def phone_hashes(db: AsyncSession, user_ids: Any) -> set[str]:
     """The phone hashes of the users that the subquery ``user_ids`` selects (contact
     matching only)."""
     return set((await db.execute(select(_users.c.phone_hash).where(_users.c.id.in_(user_ids)))).scalars())
+
+
+_TOUCH = (
+    update(User)
+    .where(
+        User.id == bindparam("p_id"),
+        or_(col(User.last_active_at).is_(None), col(User.last_active_at) <= bindparam("p_stale")),
+    )
+    .values(last_active_at=bindparam("p_now"))
+)
+
+
+def activity_due(rt: Runtime, last_active_at: datetime | None) -> bool:
+    """Whether a user seen active now should have ``last_active_at`` written (the throttle)."""
+    if last_active_at is None:
+        return True
+    return rt.clock.now() - last_active_at >= timedelta(seconds=rt.settings.last_active_every_s)
+
+
+async def note_activity(db: AsyncSession, rt: Runtime, *, user_id: str) -> None:
+    """Record that the user is active now: ``users.last_active_at``, written at most once per
+    ``last_active_every_s`` (a conditional UPDATE, autocommit, outside any use case)."""
+    now = rt.clock.now()
+    stale = now - timedelta(seconds=rt.settings.last_active_every_s)
+    conn = await db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    await conn.execute(_TOUCH, {"p_id": user_id, "p_stale": stale, "p_now": now})
+    await end_read(db)
 
 
 async def request_code(rt: Runtime, *, phone: str, client_ip: str) -> str | None:
@@ -288,6 +409,7 @@ async def update_me(
             user.display_name = check_display_name(rt, display_name, roles=user.role_set)
         if discoverable is not None:
             user.discoverable = discoverable
+    rt.slot(CARDS).forget(user_id)
     return user
 
 
@@ -309,13 +431,19 @@ _cards = Card.__table__  # type: ignore[attr-defined]
 
 
 async def bank_link_card(
-    db: AsyncSession, rt: Runtime, *, user_id: str, card_ref: str, last4: str
+    db: AsyncSession,
+    rt: Runtime,
+    *,
+    user_id: str,
+    card_ref: str,
+    last4: str,
+    product: str | None = None,
 ) -> tuple[Card, User, bool]:
     """Link the bank's card ``card_ref`` to a user, as the bank vouches (its own call, or a
     verified card token); the first card makes the user a cardholder (fires
     on_first_card, which pays a referrer). Idempotent by ``card_ref``: returns (card,
-    user, created). Locks the user row. Raises NotFound (no such user), Conflict (the card
-    is linked to another user)."""
+    user, created); a ``product`` given again replaces the card's product. Locks the user
+    row. Raises NotFound (no such user), Conflict (the card is linked to another user)."""
     async with transaction(db):
         user = await db.get(User, user_id, with_for_update=True)
         if user is None:
@@ -325,6 +453,7 @@ async def bank_link_card(
             "user_id": user_id,
             "card_ref": card_ref,
             "last4": last4,
+            "product": product,
             "created_at": rt.clock.now(),
         }
         # A concurrent link of the same card waits here for the other one's commit.
@@ -343,11 +472,44 @@ async def bank_link_card(
         ).scalar_one()
         if card.user_id != user_id:
             raise Conflict("this card is linked to another user", reason="card_linked_elsewhere")
+        if product is not None and card.product != product:
+            card.product = product
+            await db.flush()
         if not user.is_cardholder:
             user.is_cardholder = True
             await db.flush()
             await hooks.fire(hooks.on_first_card, db, rt, user_id)
     return card, user, inserted is not None
+
+
+@dataclass(frozen=True, slots=True)
+class CardHolder:
+    """Whose a linked card is, and the bank's product of it."""
+
+    card_ref: str
+    user_id: str
+    product: str | None
+
+
+_CARD_HOLDER = (
+    select(_cards.c.card_ref, _cards.c.user_id, _cards.c.product)
+    .where(_cards.c.card_ref == bindparam("card_ref"))
+    .limit(1)
+)
+
+
+async def card_holder(db: AsyncSession, card_ref: str) -> CardHolder | None:
+    """The linked card ``card_ref`` (one indexed read), or None when no user has it."""
+    row = (await execute(db, _CARD_HOLDER, {"card_ref": card_ref})).first()
+    return (
+        None if row is None else CardHolder(card_ref=row.card_ref, user_id=row.user_id, product=row.product)
+    )
+
+
+async def card_products(db: AsyncSession, user_id: str) -> set[str | None]:
+    """The products of a user's linked cards (None for a card the bank gave no product)."""
+    rows = await db.execute(select(_cards.c.product).where(_cards.c.user_id == user_id))
+    return set(rows.scalars())
 
 
 async def grant_role(db: AsyncSession, rt: Runtime, *, phone: str, role: str) -> User:
@@ -421,3 +583,59 @@ def search_users_sql(rt: Runtime, q: str) -> Any:
     if e164 is not None:
         conds.append(_users.c.phone_hash == phones.phone_hash(e164, rt.settings.phone_hmac_key))
     return select(_users.c.id).where(or_(*conds))
+
+
+# -- a member's data (app/profile) --------------------------------------------------------
+
+ERASED_NAME = "已注销用户"  # what others see where an erased member used to be
+
+
+async def personal_data(db: AsyncSession, *, user_id: str) -> dict[str, Any]:
+    """What the platform holds about a user: the account and linked cards (a member's
+    export). The phone number itself is not held, only its keyed hash and a mask."""
+    user = await db.get(User, user_id)
+    if user is None:
+        raise NotFound("user not found")
+    cards = (
+        await db.execute(select(Card).where(Card.user_id == user_id).order_by(Card.created_at))
+    ).scalars()
+    return {
+        "account": {
+            "id": user.id,
+            "display_name": user.display_name,
+            "phone_masked": user.phone_masked,
+            "avatar_url": user.avatar_url,
+            "roles": sorted(user.role_set),
+            "is_cardholder": user.is_cardholder,
+            "discoverable": user.discoverable,
+            "region": user.region,
+            "language": user.language,
+            "risk_profile": user.risk_profile,
+            "created_at": user.created_at.isoformat(),
+            "last_active_at": user.last_active_at.isoformat() if user.last_active_at else None,
+        },
+        "cards": [{"id": c.id, "last4": c.last4, "created_at": c.created_at.isoformat()} for c in cards],
+    }
+
+
+async def erase_account(db: AsyncSession, rt: Runtime, *, user_id: str) -> None:
+    """Pseudonymise the user row (inside the caller's transaction; locks it): no phone
+    hash, name, avatar, region or risk profile any more; cards unlinked; every session
+    ended and its sockets closed. The id stays so ledger lines and other members'
+    histories still resolve (to ``ERASED_NAME``). Raises NotFound."""
+    user = await db.get(User, user_id, with_for_update=True)
+    if user is None or user.erased_at is not None:
+        raise NotFound("user not found")
+    await db.execute(delete(Card).where(Card.user_id == user_id))  # type: ignore[arg-type]
+    user.phone_hash = f"erased:{user.id}"
+    user.phone_masked = ""
+    user.display_name = ERASED_NAME
+    user.avatar_url = None
+    user.roles = "user"
+    user.is_cardholder = False
+    user.discoverable = False
+    user.region = None
+    user.risk_profile = None
+    user.erased_at = rt.clock.now()
+    await db.flush()
+    await sessions.end_all(db, rt, user_id=user_id, reason=SessionEnd.ERASED)

@@ -109,6 +109,26 @@ async def end(db: AsyncSession, rt: Runtime, *, session_id: str) -> None:
             await _end(db, rt, session, SessionEnd.LOGOUT, utcnow())
 
 
+async def end_all(db: AsyncSession, rt: Runtime, *, user_id: str, reason: SessionEnd) -> None:
+    """End every open session of a user and close their sockets (inside the caller's
+    transaction; locks the sessions)."""
+    open_sessions = (
+        await db.execute(
+            select(AuthSession)
+            .where(AuthSession.user_id == user_id, AuthSession.ended_at.is_(None))  # type: ignore[union-attr]
+            .with_for_update()
+        )
+    ).scalars()
+    now = utcnow()
+    for session in open_sessions:
+        await _end(db, rt, session, reason, now)
+    await db.execute(
+        delete(RefreshToken).where(
+            RefreshToken.session_id.in_(select(AuthSession.id).where(AuthSession.user_id == user_id))  # type: ignore[attr-defined]
+        )
+    )
+
+
 async def _end(db: AsyncSession, rt: Runtime, session: AuthSession, reason: SessionEnd, now: object) -> None:
     session.ended_at = now  # type: ignore[assignment]
     session.ended_reason = reason
@@ -173,7 +193,7 @@ async def authenticate(db: AsyncSession, rt: Runtime, token: str) -> Bearer:
     conn = await db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     row = (await conn.execute(_CALLER, {"p_id": claims.user_id, "p_sid": claims.session_id})).first()
     await end_read(db)  # gives the connection back; use cases open their own transaction
-    if row is None:
+    if row is None or row._mapping[_users.c.erased_at] is not None:
         raise Unauthenticated("unknown user")
     if claims.session_id is not None and (row._sid is None or row._ended_at is not None):
         raise Unauthenticated("session ended")

@@ -40,70 +40,73 @@ class Ingested:
 
 async def ingest_spending(db: AsyncSession, rt: Runtime, *, events: list[SpendingEventIn]) -> Ingested:
     """Store the new spending events and let the listeners reward them, in one transaction."""
+    async with transaction(db):
+        return await record_spending(db, rt, events=events)
+
+
+async def record_spending(db: AsyncSession, rt: Runtime, *, events: list[SpendingEventIn]) -> Ingested:
+    """``ingest_spending`` inside the caller's unit of work (flushes, never commits): for a
+    feature whose own use case is a card payment (a captured campaign payment, whose
+    ``payment_id`` is its ``event_id``), so the energy and points of a payment are earned
+    exactly once, by the same path as the bank's events."""
     now = rt.clock.now()
     # One event per id within the batch too (first wins).
     unique: dict[str, SpendingEventIn] = {}
     for e in events:
         unique.setdefault(e.event_id, e)
     result = Ingested(received=len(events), duplicates=len(events) - len(unique))
-    async with transaction(db):
-        existing_users = set(await auth.profiles(db, {e.user_id for e in unique.values()}))
-        rows = []
-        for e in unique.values():
-            if e.user_id not in existing_users:
-                result.unknown_user += 1
-                continue
-            rows.append(
-                {
-                    "event_id": e.event_id,
-                    "user_id": e.user_id,
-                    "category": e.category,
-                    "amount_fen": e.amount_fen,
-                    "occurred_at": e.occurred_at,
-                    "received_at": now,
-                    "energy_g": 0,
-                }
-            )
-        if not rows:
-            return result
-        inserted = set(
-            (
-                await db.execute(
-                    insert(SpendingEvent)
-                    .values(rows)
-                    .on_conflict_do_nothing()
-                    .returning(SpendingEvent.event_id)
-                )
-            ).scalars()
+    existing_users = set(await auth.profiles(db, {e.user_id for e in unique.values()}))
+    rows = []
+    for e in unique.values():
+        if e.user_id not in existing_users:
+            result.unknown_user += 1
+            continue
+        rows.append(
+            {
+                "event_id": e.event_id,
+                "user_id": e.user_id,
+                "category": e.category,
+                "amount_fen": e.amount_fen,
+                "occurred_at": e.occurred_at,
+                "received_at": now,
+                "energy_g": 0,
+            }
         )
-        result.duplicates += len(rows) - len(inserted)
-        result.accepted = len(inserted)
-        new = sorted(
-            (
-                hooks.Spending(
-                    event_id=e.event_id,
-                    user_id=e.user_id,
-                    category=e.category,
-                    amount_fen=e.amount_fen,
-                    occurred_at=e.occurred_at,
-                )
-                for e in unique.values()
-                if e.event_id in inserted
-            ),
-            key=lambda s: (s.occurred_at, s.event_id),
-        )
-        effects = await hooks.fire_spending(db, rt, new)
-        by_amount: dict[int, list[str]] = defaultdict(list)
-        for event_id, earned in effects.reward_by_event.items():
-            by_amount[earned].append(event_id)
-        for earned, event_ids in by_amount.items():
+    if not rows:
+        return result
+    inserted = set(
+        (
             await db.execute(
-                update(SpendingEvent)
-                .where(col(SpendingEvent.event_id).in_(event_ids))
-                .values(energy_g=earned)
+                insert(SpendingEvent).values(rows).on_conflict_do_nothing().returning(SpendingEvent.event_id)
             )
-        result.energy_balls = effects.items_made
-        result.energy_g = sum(effects.reward_by_event.values())
-        result.unknown_category = effects.unknown_category
-        result.no_energy = effects.unrewarded
+        ).scalars()
+    )
+    result.duplicates += len(rows) - len(inserted)
+    result.accepted = len(inserted)
+    new = sorted(
+        (
+            hooks.Spending(
+                event_id=e.event_id,
+                user_id=e.user_id,
+                category=e.category,
+                amount_fen=e.amount_fen,
+                occurred_at=e.occurred_at,
+            )
+            for e in unique.values()
+            if e.event_id in inserted
+        ),
+        key=lambda s: (s.occurred_at, s.event_id),
+    )
+    effects = await hooks.fire_spending(db, rt, new)
+    by_amount: dict[int, list[str]] = defaultdict(list)
+    for event_id, earned in effects.reward_by_event.items():
+        by_amount[earned].append(event_id)
+    for earned, event_ids in by_amount.items():
+        await db.execute(
+            update(SpendingEvent).where(col(SpendingEvent.event_id).in_(event_ids)).values(energy_g=earned)
+        )
+    result.energy_balls = effects.items_made
+    result.energy_g = sum(effects.reward_by_event.values())
+    result.unknown_category = effects.unknown_category
+    result.no_energy = effects.unrewarded
     return result

@@ -1,8 +1,9 @@
-"""The message center: stored per user, listed with a cursor, pushed live after commit.
+"""The message center: stored per user, listed with a cursor, pushed live after commit
+(a ``notify`` frame to live sockets, an offline push to the devices of a user without one).
 
 Kinds in use: friend_request, friend_accepted, transfer_received, transfer_refunded,
 red_packet_refunded, energy_stolen, watered, tree_planted, post_removed,
-referral_reward, moderation_decision.
+referral_reward, moderation_decision, points_expiring, points_exchange, campaign_discount.
 """
 
 from __future__ import annotations
@@ -19,8 +20,38 @@ from app.ids import new_id
 from app.notifications.models import Notification
 from app.notifications.schemas import NotificationPublic
 from app.pagination import ID_CURSOR, Page, decode_cursor, encode_cursor
+from app.push.service import offline_push
 from app.realtime.hub import user_channel
 from app.runtime import Runtime
+
+# The push settings' kind of each notification kind (``app.push``): what a user may mute.
+PUSH_KINDS = {
+    "transfer_received": "money",
+    "transfer_refunded": "money",
+    "red_packet_refunded": "money",
+    "referral_reward": "money",
+    "campaign_discount": "money",
+    "energy_stolen": "games",
+    "watered": "games",
+    "tree_planted": "games",
+}
+PUSH_TITLES = {
+    "friend_request": "新的好友请求",
+    "friend_accepted": "好友请求已通过",
+    "transfer_received": "收到一笔转账",
+    "transfer_refunded": "转账已退回",
+    "red_packet_refunded": "红包已退回",
+    "energy_stolen": "好友收取了你的能量",
+    "watered": "好友给你浇水了",
+    "tree_planted": "种树成功",
+    "post_removed": "你的内容已被删除",
+    "referral_reward": "邀请奖励到账",
+    "campaign_discount": "用卡立减已优惠",
+}
+
+
+def push_kind(kind: str) -> str:
+    return PUSH_KINDS.get(kind, "social")
 
 
 def to_public(n: Notification) -> NotificationPublic:
@@ -69,6 +100,14 @@ def _push_after_commit(db: AsyncSession, rt: Runtime, n: Notification) -> None:
 
     async def push() -> None:
         await rt.hub.publish(channel, frame)
+        await offline_push(
+            rt,
+            user_ids=[n.user_id],
+            kind=push_kind(n.kind),
+            title=PUSH_TITLES.get(n.kind, "圈子"),
+            body="",
+            data={"notification_id": n.id, "kind": n.kind},
+        )
 
     after_commit(db, push)
 

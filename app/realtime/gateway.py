@@ -33,13 +33,16 @@ import contextlib
 import functools
 import json
 import time
+import uuid
 from typing import Annotated, Any, Literal
 
 import structlog
-from pydantic import BaseModel, StringConstraints, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, StringConstraints, TypeAdapter, ValidationError
+from redis.exceptions import RedisError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from app import features
+from app.auth import service as auth
 from app.auth import sessions
 from app.errors import (
     PayloadTooLarge,
@@ -54,6 +57,7 @@ from app.errors import (
 from app.inputguard import json_has_nul, nul_error
 from app.metrics import WS_OPEN
 from app.observability import WS_CONNECTIONS
+from app.realtime import presence
 from app.realtime.hub import Subscription, user_channel
 from app.realtime.ops import Registry, Socket, WsOp
 from app.realtime.ordering import Gap, InOrder
@@ -84,6 +88,25 @@ class PongFrame(BaseModel):
     op: Literal["pong"]
 
 
+class ReadyFrame(BaseModel):
+    """The first frame after a successful authentication: pushes flow from here on."""
+
+    op: Literal["ready"]
+    user_id: str
+    heartbeat_s: float
+    max_frame_bytes: int
+
+
+class ErrorFrame(BaseModel):
+    """A frame that failed (``app.errors.error_frame``); the connection stays open."""
+
+    op: Literal["error"]
+    cid: str | None = Field(description="the failed frame's cid, when it had one")
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
 _auth_frame: TypeAdapter[AuthFrame] = TypeAdapter(AuthFrame)
 
 
@@ -106,10 +129,16 @@ BUILTIN_OPS = (
 )
 
 
+# What the gateway itself sends (``ping`` when the client is quiet, ``pong`` to its ping).
+BUILTIN_SERVER_FRAMES = (ReadyFrame, PingFrame, PongFrame, ErrorFrame)
+
+
 @functools.cache
 def registry() -> Registry:
     """The ops this process serves: the built-in ones and every feature's (``ws.py``)."""
-    return Registry.from_modules(features.ws_modules(), builtin=BUILTIN_OPS)
+    return Registry.from_modules(
+        features.ws_modules(), builtin=BUILTIN_OPS, builtin_server_frames=BUILTIN_SERVER_FRAMES
+    )
 
 
 def dumps(frame: dict[str, Any]) -> str:
@@ -198,12 +227,21 @@ class Connection:
         self.settings = rt.settings
         self.bucket = Bucket(rt.settings.ws_send_rate_per_s, rt.settings.ws_send_burst)
         self.last_heard = time.monotonic()
+        self.last_active_at = caller.user.last_active_at  # business time, as last written
+        self.connection_id = uuid.uuid4().hex  # this socket in the presence set
         self._write_lock = asyncio.Lock()
 
     async def write(self, frame: dict[str, Any]) -> None:
         data = dumps(frame)
         async with self._write_lock:
             await self.ws.send_text(data)
+
+    async def note_activity(self) -> None:
+        """``users.last_active_at`` for a socket in use (throttled like HTTP requests)."""
+        if auth.activity_due(self.rt, self.last_active_at):
+            async with self.rt.sessionmaker() as db:
+                await auth.note_activity(db, self.rt, user_id=self.user_id)
+            self.last_active_at = self.rt.clock.now()
 
     async def close(self, code: int, reason: str) -> None:
         async with self._write_lock:
@@ -299,6 +337,7 @@ class Connection:
         while True:
             # Transport keep-alive runs on real time, not on the business clock.
             await asyncio.sleep(interval)
+            await presence.refresh(self.rt, self.user_id, self.connection_id)
             silent = time.monotonic() - self.last_heard
             if silent >= limit:
                 await self.close(CLOSE_HEARTBEAT, "heartbeat timeout")
@@ -318,6 +357,7 @@ class Connection:
                 raise wrapped.error from None
             if op.metered:
                 self.bucket.take()
+            await self.note_activity()
             await op.handle(self, frame)
         except QuanziError as exc:
             await self.write(error_frame(exc, cid))
@@ -401,18 +441,24 @@ async def serve(ws: WebSocket, rt: Runtime) -> None:
         return
     user_id = caller.user.id
     conn = Connection(ws, rt, caller, registry())
+    await conn.note_activity()
     async with rt.hub.subscribe([user_channel(user_id)]) as sub:
         # Subscribed before "ready": whatever is published from here on reaches this device.
-        with contextlib.suppress(*_SEND_ERRORS):
-            await conn.write(
-                {
-                    "op": "ready",
-                    "user_id": user_id,
-                    "heartbeat_s": rt.settings.ws_heartbeat_s,
-                    "max_frame_bytes": rt.settings.ws_max_frame_bytes,
-                }
-            )
-            await conn.run(sub)
+        await presence.connected(rt, user_id, conn.connection_id)
+        try:
+            with contextlib.suppress(*_SEND_ERRORS):
+                await conn.write(
+                    {
+                        "op": "ready",
+                        "user_id": user_id,
+                        "heartbeat_s": rt.settings.ws_heartbeat_s,
+                        "max_frame_bytes": rt.settings.ws_max_frame_bytes,
+                    }
+                )
+                await conn.run(sub)
+        finally:
+            with contextlib.suppress(RedisError, OSError):  # lapses by itself after a few heartbeats
+                await presence.disconnected(rt, user_id, conn.connection_id)
     await conn.close(1000, "bye")
 
 

@@ -30,8 +30,11 @@ log = structlog.get_logger()
 QUEUE_MAX = 2000
 
 
+USER_CHANNEL_PREFIX = "user:"
+
+
 def user_channel(user_id: str) -> str:
-    return f"user:{user_id}"
+    return f"{USER_CHANNEL_PREFIX}{user_id}"
 
 
 class Subscription:

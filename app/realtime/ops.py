@@ -13,6 +13,10 @@ field a ``Literal``); ``handle(socket, frame)`` runs it and answers through
 stays open. ``metered`` ops spend from the connection's rate bucket (they cost a
 database round trip).
 
+A feature lists the frames it sends to clients as ``SERVER_FRAMES`` (pydantic models, an
+``op`` ``Literal`` each): with ``OPS`` they are the protocol's description, docs/asyncapi.yaml
+(``app/realtime/asyncapi.py``).
+
 A feature that pushes ordered ``message`` frames may also give ``fill_gap``: how a
 connection fetches the messages between two pushes it received out of order
 (``app/realtime/ordering.py``).
@@ -62,8 +66,14 @@ class WsOp:
 class Registry:
     """The ops one gateway serves, by name, and the gap filler for ordered pushes."""
 
-    def __init__(self, ops: Iterable[WsOp], fill_gap: GapFill | None = None) -> None:
+    def __init__(
+        self,
+        ops: Iterable[WsOp],
+        fill_gap: GapFill | None = None,
+        server_frames: Iterable[type[BaseModel]] = (),
+    ) -> None:
         self.ops: dict[str, WsOp] = {}
+        self.server_frames = list(server_frames)
         self.adapters: dict[str, TypeAdapter[Any]] = {}
         for op in ops:
             if op.op in self.ops:
@@ -73,17 +83,24 @@ class Registry:
         self.fill_gap = fill_gap
 
     @classmethod
-    def from_modules(cls, modules: Iterable[ModuleType], builtin: Iterable[WsOp] = ()) -> Registry:
+    def from_modules(
+        cls,
+        modules: Iterable[ModuleType],
+        builtin: Iterable[WsOp] = (),
+        builtin_server_frames: Iterable[type[BaseModel]] = (),
+    ) -> Registry:
         ops = list(builtin)
+        server_frames = list(builtin_server_frames)
         fill: GapFill | None = None
         for m in modules:
             ops.extend(getattr(m, "OPS", ()))
+            server_frames.extend(getattr(m, "SERVER_FRAMES", ()))
             found = getattr(m, "fill_gap", None)
             if found is not None:
                 if fill is not None:
                     raise ValueError("only one feature may fill message gaps")
                 fill = found
-        return cls(ops, fill)
+        return cls(ops, fill, server_frames)
 
     @property
     def names(self) -> list[str]:

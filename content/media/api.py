@@ -40,3 +40,11 @@ async def get_media(media_id: str, variant: str, db: DbSession, rt: Rt) -> Respo
             "X-Content-Type-Options": "nosniff",
         },
     )
+
+
+@router.delete("/v1/media/{media_id}", status_code=204, response_class=Response)
+async def remove(media_id: str, user: CurrentUser, db: DbSession, rt: Rt) -> Response:
+    """Remove one of my uploads: its URLs answer 404 and it can no longer be attached
+    (posts and chat messages that show it keep their text)."""
+    await media.remove(db, rt, owner_id=user.id, media_id=media_id)
+    return Response(status_code=204)

@@ -23,3 +23,5 @@ class Media(SQLModel, table=True):
     created_at: datetime = at_field()
     # Set while a post showing it is removed by moderation: the image is then not served.
     withdrawn_at: datetime | None = at_field(nullable=True)
+    # Set when the owner removes the upload: it is no longer served nor attachable.
+    removed_at: datetime | None = at_field(nullable=True)

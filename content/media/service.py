@@ -47,9 +47,49 @@ class Image:
 
 
 async def owned(db: AsyncSession, *, owner_id: str, media_ids: list[str]) -> dict[str, Media]:
-    """Those of ``media_ids`` that ``owner_id`` uploaded, by id."""
-    q = select(Media).where(col(Media.id).in_(media_ids), Media.owner_id == owner_id)
+    """Those of ``media_ids`` that ``owner_id`` uploaded, not removed nor withdrawn, by id."""
+    q = select(Media).where(
+        col(Media.id).in_(media_ids),
+        Media.owner_id == owner_id,
+        col(Media.removed_at).is_(None),
+        col(Media.withdrawn_at).is_(None),  # its post was removed by moderation
+    )
     return {m.id: m for m in (await db.execute(q)).scalars()}
+
+
+async def attachable_image(
+    db: AsyncSession, rt: Runtime, *, owner_id: str, media_id: str
+) -> dict[str, object]:
+    """What a chat image message carries of one of my uploads: its id, both URLs and sizes.
+    Raises ValidationFailed (not an upload of mine, or removed)."""
+    found = (
+        (await owned(db, owner_id=owner_id, media_ids=[media_id])).get(media_id)
+        if _ID.match(media_id)
+        else None
+    )
+    if found is None:
+        raise ValidationFailed("unknown image (upload it first with POST /v1/media)", field="body.media_id")
+    return {
+        "media_id": found.id,
+        "url": media_url(rt, found.id, "original"),
+        "thumb_url": media_url(rt, found.id, "thumb"),
+        "width": found.width,
+        "height": found.height,
+        "thumb_width": found.thumb_width,
+        "thumb_height": found.thumb_height,
+    }
+
+
+async def remove(db: AsyncSession, rt: Runtime, *, owner_id: str, media_id: str) -> None:
+    """Remove one of my uploads: no longer served nor attachable. Raises NotFound."""
+    async with transaction(db):
+        row = await db.get(Media, media_id, with_for_update=True) if _ID.match(media_id) else None
+        if row is None or row.owner_id != owner_id or row.removed_at is not None:
+            raise NotFound("no such media")
+        row.removed_at = rt.clock.now()
+    store = storage(rt)
+    for variant in VARIANTS:
+        await store.delete(_key(media_id, variant, row.content_type))
 
 
 def _key(media_id: str, variant: str, content_type: str) -> str:
@@ -123,7 +163,7 @@ async def fetch(db: AsyncSession, rt: Runtime, *, media_id: str, variant: str) -
     if variant not in VARIANTS or not _ID.match(media_id):
         raise NotFound("no such media")
     row = await db.get(Media, media_id)
-    if row is None or row.withdrawn_at is not None:
+    if row is None or row.withdrawn_at is not None or row.removed_at is not None:
         raise NotFound("no such media")
     data = await storage(rt).get(_key(media_id, variant, row.content_type))
     if data is None:

@@ -1,6 +1,6 @@
 """Where media bytes live: a small interface, with a local-disk implementation.
 
-An S3-compatible store would implement the same two methods. Keys are
+An S3-compatible store would implement the same three methods. Keys are
 ``<media id>/<variant>.<ext>``; ids are checked by the caller before they reach a path.
 """
 
@@ -20,6 +20,8 @@ class Storage(Protocol):
     async def put(self, key: str, data: bytes) -> None: ...
 
     async def get(self, key: str) -> bytes | None: ...
+
+    async def delete(self, key: str) -> None: ...
 
 
 class LocalDiskStorage:
@@ -57,6 +59,9 @@ class LocalDiskStorage:
 
     async def get(self, key: str) -> bytes | None:
         return await anyio.to_thread.run_sync(self._get, key)
+
+    async def delete(self, key: str) -> None:
+        await anyio.to_thread.run_sync(lambda: self._path(key).unlink(missing_ok=True))
 
 
 def storage(rt: Runtime) -> Storage:

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
-from app.auth.schemas import BADGE_DESCRIPTION, Badge
+from app.auth.schemas import BADGE_DESCRIPTION, Badge, PersonCard
 from app.types import INT64_MAX
 
 if TYPE_CHECKING:
@@ -57,6 +57,9 @@ class QueueItem(BaseModel):
     target: dict[str, Any]  # a snapshot of what to judge: title, text, status
     escalated: bool = False
     author_name: str | None = None
+    author: PersonCard | None = Field(
+        default=None, description="the author's card (null if their account is gone)"
+    )
 
     @classmethod
     def of(cls, q: Queued) -> QueueItem:
@@ -72,6 +75,7 @@ class QueueItem(BaseModel):
             target=q.target,
             escalated=i.escalated_at is not None,
             author_name=q.author_name,
+            author=q.author,
         )
 
 

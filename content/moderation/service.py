@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.auth import service as auth
+from app.auth.schemas import PersonCard
 from app.db import after_commit, end_read, is_unique_violation, transaction
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.ids import new_id
@@ -206,6 +207,7 @@ async def enqueue(
     db.add(item)
     await db.flush()
     reviewers = [p.id for p in await auth.users_with_any_role(db, ("moderator", "admin"))]
+    author = (await auth.person_cards(db, [author_id])).get(author_id)
     frame = {
         "op": "moderation",
         "event": "item_opened",
@@ -214,6 +216,7 @@ async def enqueue(
             "target_kind": target_kind,
             "target_id": target_id,
             "author_id": author_id,
+            "author": author.model_dump(mode="json") if author is not None else None,
             "reason": reason,
             "categories": list(details.get("categories", [])),
             "created_at": item.created_at.isoformat(),
@@ -231,7 +234,11 @@ async def enqueue(
 class Queued:
     item: ModerationItem
     target: dict[str, Any]  # a snapshot of what to judge (``Target.snapshot``)
-    author_name: str | None = None
+    author: PersonCard | None = None  # None: the author's account is gone
+
+    @property
+    def author_name(self) -> str | None:
+        return self.author.display_name if self.author is not None else None
 
 
 QUEUE_STATES = ("open", "pending", "escalated", "approved", "rejected", "removed")
@@ -286,12 +293,12 @@ async def queue(
         .scalars()
         .all()
     )
-    names = await auth.profiles(db, [i.author_id for i in rows[:limit]])
+    authors = await auth.person_cards(db, [i.author_id for i in rows[:limit]])
     items = [
         Queued(
             item,
             await TARGETS[item.target_kind].snapshot(db, item.target_id),
-            names[item.author_id].display_name if item.author_id in names else None,
+            authors.get(item.author_id),
         )
         for item in rows[:limit]
     ]
@@ -630,7 +637,7 @@ async def item_detail(db: AsyncSession, rt: Runtime, *, item_id: str) -> ItemVie
         db, limit=20, cursor=None, target_kind=item.target_kind, target_id=item.target_id
     )
     return ItemView(
-        queued=Queued(item, snapshot, history.author.display_name),
+        queued=Queued(item, snapshot, auth.card_of(history.author)),
         text=text,
         spans=termfilter.merge(f.spans(text)),
         media_ids=list(snapshot.get("media", [])),

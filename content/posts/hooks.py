@@ -1,6 +1,7 @@
 """Plug posts into the platform: serve the ``creators`` leaderboard (rebuilt from likes and
 accepted answers), and let moderation queue and decide posts and comments."""
 
+from app.hooks import register_personal_data
 from content.moderation import service as moderation
 from content.posts import creators
 from content.posts import service as posts
@@ -11,3 +12,5 @@ moderation.register_target(
     "post", moderation.Target(posts.post_snapshot, posts.publish_post, by_author=posts.recent_posts_snapshot)
 )
 moderation.register_target("comment", moderation.Target(posts.comment_snapshot, posts.publish_comment))
+
+register_personal_data("content", export=posts.personal_data, erase=posts.erase_personal_data)

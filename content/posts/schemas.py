@@ -77,7 +77,10 @@ class PostPublic(BaseModel):
     comment_count: int
     liked_by_me: bool
     accepted_comment_id: str | None
-    flags: list[str] | None = None  # moderation flags: shown to the author and moderators only
+    flags: list[str] = Field(
+        default_factory=list,
+        description="moderation flags: filled for the author and moderators only, [] for everyone else",
+    )
     created_at: datetime
     edited_at: datetime | None
     editable_until: datetime | None = None  # for the author

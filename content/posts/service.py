@@ -29,7 +29,7 @@ from content.config import ContentSettings, content_settings
 from content.feed.ranking import hot_key
 from content.media import service as media
 from content.moderation import service as moderation
-from content.posts import counters, creators, links
+from content.posts import counters, creators, interests, links
 from content.posts.models import Comment, Follow, Post, PostKind, PostLike, PostReport, Source, Status
 from content.posts.schemas import CommentCreate, PostCreate, PostUpdate, ProductCard
 from social.friends import service as friends
@@ -66,7 +66,7 @@ class PostView:
     author: Caller | None
     images: list[media.Image]
     liked_by_me: bool
-    flags: list[str] | None  # moderation flags: for the author and moderators only
+    flags: list[str]  # moderation flags: for the author and moderators only (others: [])
     editable_until: datetime | None  # for the author
 
     @property
@@ -98,7 +98,7 @@ async def present(db: AsyncSession, rt: Runtime, posts: Sequence[Post], viewer: 
                 author=authors.get(p.author_id),
                 images=[media.Image.of(rt, m["id"], width=m["width"], height=m["height"]) for m in p.media],
                 liked_by_me=p.id in liked,
-                flags=list(p.flags) if (mine or mod) else None,
+                flags=list(p.flags) if (mine or mod) else [],
                 editable_until=p.created_at + window if mine else None,
             )
         )
@@ -215,6 +215,9 @@ async def create_post(db: AsyncSession, rt: Runtime, *, author: Caller, body: Po
         )
         db.add(post)
         await db.flush()
+        await interests.note(
+            db, rt, user_id=author.id, action="posted", title=post.title, text=post.text, product=post.product
+        )
         if status == Status.PENDING_REVIEW:
             await _hold_for_review(
                 db, rt, kind="post", target_id=post.id, author_id=author.id, verdict=verdict
@@ -223,8 +226,20 @@ async def create_post(db: AsyncSession, rt: Runtime, *, author: Caller, body: Po
 
 
 async def get_post(db: AsyncSession, rt: Runtime, *, viewer: Caller, post_id: str) -> PostView:
-    """One post as the viewer may see it. Raises NotFound."""
+    """One post as the viewer may see it; a read of someone else's post counts towards the
+    viewer's content interests (with their consent). Raises NotFound."""
     post = await access_post(db, rt, viewer=viewer, post_id=post_id)
+    if post.author_id != viewer.id and post.status == Status.PUBLISHED:
+        async with transaction(db):
+            await interests.note(
+                db,
+                rt,
+                user_id=viewer.id,
+                action="read",
+                title=post.title,
+                text=post.text,
+                product=post.product,
+            )
     return (await present(db, rt, [post], viewer))[0]
 
 
@@ -430,6 +445,15 @@ async def like(db: AsyncSession, rt: Runtime, *, user: Caller, post_id: str) -> 
         )
         if inserted is not None:
             count = (await counters.bump(db, rt, post.id, likes=1)).like_count
+            await interests.note(
+                db,
+                rt,
+                user_id=user.id,
+                action="liked",
+                title=post.title,
+                text=post.text,
+                product=post.product,
+            )
             if post.author_id != user.id:
                 creators.after_commit_score(
                     db, rt, user_id=post.author_id, delta=content_settings(rt).points_per_like, at=now
@@ -633,3 +657,62 @@ async def recent_posts_snapshot(db: AsyncSession, author_id: str, limit: int) ->
         }
         for p in await recent_by_author(db, author_id=author_id, limit=limit)
     ]
+
+
+# --- a member's data (app/profile) -------------------------------------------------------------
+
+
+async def personal_data(db: AsyncSession, rt: Runtime, user_id: str) -> dict[str, Any]:
+    """What content holds about a member: posts and comments they wrote, posts they liked,
+    who they follow (their export's ``content`` section)."""
+    posts = (await db.execute(select(Post).where(Post.author_id == user_id).order_by(Post.id))).scalars()
+    comments = (
+        await db.execute(select(Comment).where(Comment.author_id == user_id).order_by(Comment.id))
+    ).scalars()
+    likes = (
+        await db.execute(select(PostLike).where(PostLike.user_id == user_id).order_by(PostLike.created_at))
+    ).scalars()
+    follows = (
+        await db.execute(select(Follow).where(Follow.follower_id == user_id).order_by(Follow.created_at))
+    ).scalars()
+    return {
+        "posts": [
+            {
+                "id": p.id,
+                "kind": str(p.kind),
+                "title": p.title,
+                "text": p.text,
+                "media": p.media,
+                "product": p.product,
+                "status": str(p.status),
+                "created_at": p.created_at.isoformat(),
+            }
+            for p in posts
+        ],
+        "comments": [
+            {
+                "id": c.id,
+                "post_id": c.post_id,
+                "text": c.text,
+                "status": str(c.status),
+                "created_at": c.created_at.isoformat(),
+            }
+            for c in comments
+        ],
+        "likes": [{"post_id": lk.post_id, "created_at": lk.created_at.isoformat()} for lk in likes],
+        "follows": [{"user_id": f.followee_id, "created_at": f.created_at.isoformat()} for f in follows],
+    }
+
+
+async def erase_personal_data(db: AsyncSession, rt: Runtime, user_id: str) -> None:
+    """An erased member's posts are deleted and emptied, their follows (both ways) gone;
+    their comments stay in others' threads under the pseudonymised author, and their
+    likes stay counted."""
+    await db.execute(
+        update(Post)
+        .where(col(Post.author_id) == user_id)
+        .values(status=Status.DELETED, title=None, text="", media=[], product=None)
+    )
+    await db.execute(
+        delete(Follow).where((col(Follow.follower_id) == user_id) | (col(Follow.followee_id) == user_id))
+    )

@@ -1,15 +1,27 @@
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 import anyio
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from app.deps import CurrentUser, DbSession, Rt
+from app.errors import (
+    AlreadyClaimed,
+    Conflict,
+    Expired,
+    InsufficientFunds,
+    LimitExceeded,
+    SoldOut,
+    documented,
+)
 from games.forest import images
 from games.forest import service as forest
 from games.forest.schemas import (
     CollectPublic,
     ContributeIn,
     ForestPublic,
+    FriendForestDetail,
     FriendsPublic,
     GroveIn,
     GrovePublic,
@@ -31,7 +43,13 @@ async def get_forest(user: CurrentUser, db: DbSession, rt: Rt) -> ForestPublic:
     return ForestPublic.of(await forest.get_forest(db, rt, user_id=user.id))
 
 
-@router.post("/v1/forest/balls/{ball_id}/collect", response_model=CollectPublic)
+@router.post(
+    "/v1/forest/balls/{ball_id}/collect",
+    response_model=CollectPublic,
+    responses=documented(
+        Conflict("not ripe yet, or the forest is protected"), AlreadyClaimed(), SoldOut(), Expired()
+    ),
+)
 async def collect(ball_id: str, user: CurrentUser, db: DbSession, rt: Rt) -> CollectPublic:
     return CollectPublic.model_validate(await forest.collect(db, rt, ball_id=ball_id, user_id=user.id))
 
@@ -41,13 +59,32 @@ async def friends(user: CurrentUser, db: DbSession, rt: Rt) -> FriendsPublic:
     return FriendsPublic.of(await forest.list_friends(db, rt, user_id=user.id))
 
 
-@router.post("/v1/forest/friends/{friend_id}/water", response_model=WaterPublic)
+@router.get(
+    "/v1/forest/friends/{friend_id}",
+    response_model=FriendForestDetail,
+    responses={404: {"description": "no such user, or not my friend"}},
+)
+async def friend_forest(friend_id: str, user: CurrentUser, db: DbSession, rt: Rt) -> FriendForestDetail:
+    """A friend's forest: their live balls with ids, what I may take from each now, their
+    protection. Collect with ``POST /v1/forest/balls/{id}/collect``."""
+    return FriendForestDetail.of(await forest.friend_forest(db, rt, user_id=user.id, friend_id=friend_id))
+
+
+@router.post(
+    "/v1/forest/friends/{friend_id}/water",
+    response_model=WaterPublic,
+    responses=documented(LimitExceeded("watered this friend enough today")),
+)
 async def water(friend_id: str, body: WaterIn, user: CurrentUser, db: DbSession, rt: Rt) -> WaterPublic:
     watered = await forest.water(db, rt, user_id=user.id, friend_id=friend_id, grams=body.grams)
     return WaterPublic.model_validate(watered)
 
 
-@router.post("/v1/forest/protect", response_model=ProtectPublic)
+@router.post(
+    "/v1/forest/protect",
+    response_model=ProtectPublic,
+    responses=documented(Conflict("already protected"), InsufficientFunds("not enough energy")),
+)
 async def protect(user: CurrentUser, db: DbSession, rt: Rt) -> ProtectPublic:
     return ProtectPublic(protected_until=await forest.protect(db, rt, user_id=user.id))
 
@@ -57,7 +94,11 @@ async def species(user: CurrentUser) -> SpeciesList:
     return SpeciesList(items=[SpeciesPublic.model_validate(s) for s in forest.list_species()])
 
 
-@router.post("/v1/forest/plant", response_model=PlantPublic)
+@router.post(
+    "/v1/forest/plant",
+    response_model=PlantPublic,
+    responses=documented(InsufficientFunds("not enough energy")),
+)
 async def plant(body: PlantIn, user: CurrentUser, db: DbSession, rt: Rt) -> PlantPublic:
     return PlantPublic.of(await forest.plant(db, rt, user_id=user.id, species_id=body.species_id))
 
@@ -80,8 +121,18 @@ async def certificate(tree_id: str, request: Request, user: CurrentUser, db: DbS
 
 
 @router.get("/v1/forest/widget.png", response_class=Response, responses=PNG)
-async def widget(request: Request, user: CurrentUser, db: DbSession, rt: Rt) -> Response:
-    state = await forest.widget_state(db, rt, user_id=user.id)
+async def widget(
+    request: Request,
+    user: CurrentUser,
+    db: DbSession,
+    rt: Rt,
+    scale: Annotated[int, Query(ge=1, le=3, description="1 (480×240), 2 (@2x) or 3 (@3x)")] = 1,
+    theme: Annotated[Literal["light", "dark"], Query()] = "light",
+) -> Response:
+    """My forest as a home-screen widget: the growing tree by stage, ripe and ripening
+    energy balls, today's energy. Cached by what it shows: send the ETag back in
+    If-None-Match and get 304 while nothing changed."""
+    state = await forest.widget_state(db, rt, user_id=user.id, scale=scale, theme=theme)
     tag = images.etag(state)
     if request.headers.get("if-none-match") == tag:
         return _png(request, tag, b"", state)

@@ -1,6 +1,11 @@
 """Start-up: read and validate the game rules file now, so a broken file stops the service;
 serve the ``energy`` leaderboard (energy collected), rebuilt from the forest's collections."""
 
+from typing import Any
+
+from pydantic_core import to_jsonable_python
+
+from app.hooks import register_personal_data
 from app.runtime import Runtime
 from games.forest import service as forest
 from games.leaderboards import boards
@@ -15,3 +20,12 @@ async def rebuild_energy(rt: Runtime) -> Scores:
 
 
 register_board("energy", rebuild=rebuild_energy)
+
+
+async def _personal_data(db: Any, rt: Runtime, user_id: str) -> Any:
+    """A member's forest as they see it (their export's ``forest`` section); an erasure
+    leaves it to the pseudonymised account, so friends' collections stay consistent."""
+    return to_jsonable_python(await forest.get_forest(db, rt, user_id=user_id))
+
+
+register_personal_data("forest", export=_personal_data)

@@ -113,6 +113,53 @@ class FriendsPublic(BaseModel):
         return cls(items=[FriendForest.model_validate(f) for f in items])
 
 
+class FriendBallPublic(BallPublic):
+    can_take_g: int = Field(
+        description="what I would collect from this ball now (0: growing, protected, "
+        "collected by me, or the friends' share is gone)"
+    )
+    collected_by_me: bool
+
+    @classmethod
+    def of_friend(cls, fb: service.FriendBall) -> FriendBallPublic:
+        b = fb.ball
+        return cls(
+            id=b.id,
+            source=b.source,
+            amount_g=b.amount_g,
+            remaining_g=b.remaining_g,
+            ripe_at=b.ripe_at,
+            expires_at=b.expires_at,
+            state=fb.state,
+            can_take_g=fb.can_take_g,
+            collected_by_me=fb.collected_by_me,
+        )
+
+
+class FriendForestDetail(BaseModel):
+    """A friend's forest: collect a ball with ``POST /v1/forest/balls/{id}/collect``."""
+
+    user_id: str
+    display_name: str
+    energy_g: int
+    trees: int
+    protected_until: datetime | None
+    collectable_g: int
+    balls: list[FriendBallPublic]
+
+    @classmethod
+    def of(cls, v: service.FriendForestView) -> FriendForestDetail:
+        return cls(
+            user_id=v.user_id,
+            display_name=v.display_name,
+            energy_g=v.energy_g,
+            trees=v.trees,
+            protected_until=v.protected_until,
+            collectable_g=v.collectable_g,
+            balls=[FriendBallPublic.of_friend(b) for b in v.balls],
+        )
+
+
 class WaterIn(BaseModel):
     grams: StrictInt = Field(ge=0, le=INT32_MAX, description="10, 18, 33 or 66 (rules file)")
 

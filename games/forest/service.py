@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app import hooks
 from app.auth import service as auth
 from app.db import after_commit, is_unique_violation, transaction
 from app.errors import (
@@ -33,6 +34,7 @@ from app.errors import (
 from app.ids import new_id
 from app.metrics import ENERGY_COLLECTED, count_after_commit
 from app.notifications.service import notify
+from app.profile import service as profile
 from app.runtime import Runtime
 from games.forest.models import (
     BallCollection,
@@ -50,6 +52,8 @@ from games.rules import forest as forest_rules
 from social.friends import service as friends
 
 # ---------------------------------------------------------------- helpers (flush, never commit)
+
+WHY_COLLECTED = "you collected energy in the forest {count} times"  # game activity, for the profile
 
 
 async def ensure_accounts(db: AsyncSession, user_ids: Iterable[str]) -> None:
@@ -322,6 +326,78 @@ async def list_friends(db: AsyncSession, rt: Runtime, *, user_id: str) -> list[F
     return items
 
 
+@dataclass(frozen=True)
+class FriendBall:
+    """One of a friend's live balls as I see it: what I could take from it right now."""
+
+    ball: EnergyBall
+    state: str  # growing | ripe
+    can_take_g: int  # 0 while growing, protected, taken by me, or the friends' share is gone
+    collected_by_me: bool
+
+
+@dataclass(frozen=True)
+class FriendForestView:
+    user_id: str
+    display_name: str
+    energy_g: int
+    trees: int
+    protected_until: datetime | None
+    balls: list[FriendBall]
+
+    @property
+    def collectable_g(self) -> int:
+        return sum(b.can_take_g for b in self.balls)
+
+
+async def friend_forest(db: AsyncSession, rt: Runtime, *, user_id: str, friend_id: str) -> FriendForestView:
+    """A friend's forest as I see it: their live balls with what I may take from each (the
+    rules of ``collect``), their protection. Raises NotFound (no such user, or not my
+    friend: as ``collect`` does, a stranger's forest does not show it exists)."""
+    if not await friends.are_friends(db, user_id, friend_id):
+        raise NotFound("no such friend", user_id=friend_id)
+    people = await auth.profiles(db, [friend_id])
+    if friend_id not in people:
+        raise NotFound("no such friend", user_id=friend_id)
+    now = rt.clock.now()
+    forest = await get_forest(db, rt, user_id=friend_id)
+    ids = [b.ball.id for b in forest.balls]
+    mine = (
+        set(
+            (
+                await db.execute(
+                    select(BallCollection.ball_id).where(
+                        BallCollection.collector_id == user_id, col(BallCollection.ball_id).in_(ids)
+                    )
+                )
+            ).scalars()
+        )
+        if ids
+        else set()
+    )
+    protected = forest.protected_until is not None and forest.protected_until > now
+    balls = []
+    for live in forest.balls:
+        b = live.ball
+        take = forest_rules.friend_take(
+            amount_g=b.amount_g,
+            remaining_g=b.remaining_g,
+            friends_taken_g=b.friends_taken_g,
+            share_pct=b.share_pct,
+            take_pct=b.take_pct,
+        )
+        may = live.state == "ripe" and not protected and b.id not in mine
+        balls.append(FriendBall(b, live.state, take if may else 0, b.id in mine))
+    return FriendForestView(
+        user_id=friend_id,
+        display_name=people[friend_id].display_name,
+        energy_g=forest.energy_g,
+        trees=len(forest.planted),
+        protected_until=forest.protected_until,
+        balls=balls,
+    )
+
+
 def list_species() -> list[Species]:
     return list(rules().forest.species)
 
@@ -408,6 +484,9 @@ async def collect(db: AsyncSession, rt: Runtime, *, ball_id: str, user_id: str) 
             )
             await db.flush()
             energy_g = await credit(db, user_id=user_id, grams=taken)
+            await profile.record(
+                db, rt, [profile.Evidence(user_id, "game:forest", "games", "collected", WHY_COLLECTED, now)]
+            )
             if not is_owner:
                 await notify(
                     db,
@@ -574,6 +653,7 @@ async def _make_tree(
         kind="tree_planted",
         data={"tree_id": tree.id, "species_id": species.id, "certificate_url": tree.certificate_url},
     )
+    await hooks.fire_milestone(db, rt, hooks.Milestone(user_id=owner_id, kind="tree_planted", ref=tree.id))
     return tree
 
 
@@ -646,11 +726,13 @@ async def contribute(
 # ---------------------------------------------------------------- pictures' state
 
 
-async def widget_state(db: AsyncSession, rt: Runtime, *, user_id: str):  # type: ignore[no-untyped-def]
-    """What the widget shows, as a frozen state (the picture's cache key)."""
+async def widget_state(db: AsyncSession, rt: Runtime, *, user_id: str, scale: int = 1, theme: str = "light"):  # type: ignore[no-untyped-def]
+    """What the widget shows, as a frozen state (the picture's cache key): ripe balls'
+    grams, ripening balls' grams and hours left, the tree's stage; size and theme."""
     from games.forest.images import WidgetState
 
     r = rules().forest
+    now = rt.clock.now()
     forest = await get_forest(db, rt, user_id=user_id)
     me = await auth.get_profile(db, user_id)
     name = me.display_name if me else ""
@@ -666,6 +748,14 @@ async def widget_state(db: AsyncSession, rt: Runtime, *, user_id: str):  # type:
         stage=stage,
         stage_name=r.stages[stage],
         stages=len(r.stages),
+        ripe_g=tuple(b.ball.remaining_g for b in forest.balls if b.state == "ripe")[:6],
+        ripening=tuple(
+            (b.ball.remaining_g, max(1, -(-int((b.ball.ripe_at - now).total_seconds()) // 3600)))
+            for b in forest.balls
+            if b.state != "ripe"
+        )[:6],
+        scale=scale,
+        theme=theme,
     )
 
 

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from app.auth.schemas import BADGE_DESCRIPTION, Badge
+from app.auth.schemas import BADGE_DESCRIPTION, Badge, PersonCard
 
 if TYPE_CHECKING:
     from games.leaderboards.service import Board
+
+# Every board counts whole things (grams, steps, points): Redis keeps sorted-set scores as
+# doubles, the API serves integers.
+Score = Annotated[int, BeforeValidator(lambda v: round(v) if isinstance(v, float) else v)]
 
 FromAttributes = ConfigDict(from_attributes=True)  # from the service's dataclass of the same fields
 
@@ -19,10 +23,13 @@ class Entry(BaseModel):
     user_id: str | None = Field(description="null when the row is anonymous")
     display_name: str | None = Field(description="null when the row is anonymous")
     badge: Badge | None = Field(description=BADGE_DESCRIPTION)
-    score: float
+    score: Score
     anonymous: bool = Field(
         description="a user who is not discoverable, shown to someone who is not their friend: "
         "rank and score only"
+    )
+    user: PersonCard | None = Field(
+        default=None, description="the person's card (name, avatar, badge); null when the row is anonymous"
     )
 
 
@@ -30,7 +37,7 @@ class Me(BaseModel):
     model_config = FromAttributes
 
     rank: int | None
-    score: float
+    score: Score
 
 
 class BoardPublic(BaseModel):

@@ -14,6 +14,7 @@ from sqlalchemy import String, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import service as auth
+from app.auth.schemas import PersonCard
 from app.db import execute
 from app.errors import NotFound
 from app.runtime import Runtime
@@ -33,6 +34,7 @@ class Entry:
     badge: str | None
     score: float
     anonymous: bool = False
+    user: PersonCard | None = None  # None when anonymous
 
 
 @dataclass(frozen=True)
@@ -53,22 +55,34 @@ class Board:
 
 @dataclass(frozen=True)
 class _Shown:
-    display_name: str
-    badge: str | None
+    card: PersonCard
+
+    @property
+    def display_name(self) -> str:
+        return self.card.display_name
+
+    @property
+    def badge(self) -> str | None:
+        return self.card.badge
 
 
 # Me and my friends with their names, built once: one IN over a union (an index lookup per
 # id; "id = me OR id IN (…)" would scan users).
 _users = auth.profiles_sql()
-_ME_AND_FRIENDS_NAMED = select(_users.c.id, _users.c.display_name, _users.c.roles).where(
+_ME_AND_FRIENDS_NAMED = select(_users.c.id, _users.c.display_name, _users.c.avatar_url, _users.c.roles).where(
     _users.c.id.in_(friends.friend_ids_query(bindparam("p_user", type_=String()), and_self=True))
 )
 
 
 async def _names_of_friends_and_me(db: AsyncSession, user_id: str) -> dict[str, _Shown]:
     rows: Any = await execute(db, _ME_AND_FRIENDS_NAMED, {"p_user": user_id})
-    named = {row[0]: _Shown(row[1], auth.badge_of_roles(row[2])) for row in rows}
-    named.setdefault(user_id, _Shown("", None))
+    named = {
+        row[0]: _Shown(
+            PersonCard(id=row[0], display_name=row[1], avatar_url=row[2], badge=auth.badge_of_roles(row[3]))
+        )
+        for row in rows
+    }
+    named.setdefault(user_id, _Shown(PersonCard(id=user_id, display_name="", avatar_url=None, badge=None)))
     return named
 
 
@@ -79,7 +93,7 @@ async def _shown_globally(db: AsyncSession, *, user_id: str, ids: list[str]) -> 
     hidden = [uid for uid, p in people.items() if not p.discoverable and uid != user_id]
     mine = set(await _names_of_friends_and_me(db, user_id)) if hidden else set()
     return {
-        uid: None if uid in hidden and uid not in mine else _Shown(p.display_name, p.badge)
+        uid: None if uid in hidden and uid not in mine else _Shown(auth.card_of(p))
         for uid, p in people.items()
     }
 
@@ -120,14 +134,21 @@ async def read_board(
     )
     items = []
     for i, (uid, score) in enumerate(ranked):
-        who = shown.get(uid, _Shown("", None))
+        who = shown.get(uid, _Shown(PersonCard(id=uid, display_name="", avatar_url=None, badge=None)))
         if who is None:
             items.append(
                 Entry(rank=i + 1, user_id=None, display_name=None, badge=None, score=score, anonymous=True)
             )
         else:
             items.append(
-                Entry(rank=i + 1, user_id=uid, display_name=who.display_name, badge=who.badge, score=score)
+                Entry(
+                    rank=i + 1,
+                    user_id=uid,
+                    display_name=who.display_name,
+                    badge=who.badge,
+                    score=score,
+                    user=who.card,
+                )
             )
     return Board(
         board=board, scope=scope, period=period, bucket=scores.bucket(rt, period, now), items=items, me=me

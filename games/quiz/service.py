@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
+from datetime import date, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import hooks
 from app.db import is_unique_violation, transaction
 from app.errors import AlreadyClaimed, ValidationFailed
+from app.profile import service as profile
 from app.runtime import Runtime
 from games.farm import service as farm
 from games.quiz.models import QuizAnswer
 from games.quiz.questions import QUESTIONS, Q
 from games.rules import rules
+
+WHY_ANSWERED = "you answered the farm quiz {count} times"  # game activity, for the profile
 
 
 def question_for(user_id: str, day: str) -> Q:
@@ -53,6 +59,23 @@ class Answered:
     explanation: str
 
 
+async def _right_in_a_row(db: AsyncSession, *, user_id: str, day: date) -> int:
+    """Right answers on consecutive business days ending on ``day`` (at most a year back)."""
+    since = (day - timedelta(days=366)).isoformat()
+    rows = await db.execute(
+        select(QuizAnswer.day, QuizAnswer.correct)
+        .where(QuizAnswer.user_id == user_id, QuizAnswer.day >= since)
+        .order_by(QuizAnswer.day.desc())  # type: ignore[attr-defined]
+    )
+    streak, expect = 0, day
+    for d, correct in rows.all():
+        if d != expect.isoformat() or not correct:
+            break
+        streak += 1
+        expect -= timedelta(days=1)
+    return streak
+
+
 async def answer(db: AsyncSession, rt: Runtime, *, user_id: str, choice: int) -> Answered:
     """Answer today's question once; a right answer earns feed. Raises ValidationFailed, AlreadyClaimed."""
     now = rt.clock.now()
@@ -78,6 +101,14 @@ async def answer(db: AsyncSession, rt: Runtime, *, user_id: str, choice: int) ->
             await db.flush()
             if reward:
                 await farm.add_feed(db, rt, user_id=user_id, grams=reward)
+            await profile.record(
+                db, rt, [profile.Evidence(user_id, "game:farm_quiz", "games", "answered", WHY_ANSWERED, now)]
+            )
+            if correct:
+                streak = await _right_in_a_row(db, user_id=user_id, day=rt.clock.local(now).date())
+                await hooks.fire_milestone(
+                    db, rt, hooks.Milestone(user_id=user_id, kind="quiz_streak", ref=day, count=streak)
+                )
     except IntegrityError as exc:
         if is_unique_violation(exc, "pk_quiz_answers"):
             raise AlreadyClaimed("today's question is answered") from exc

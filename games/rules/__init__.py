@@ -1,8 +1,8 @@
 """The game rules: one versioned TOML file, validated by pydantic when the service starts.
 
 ``rules()`` returns the rules in force (``default.toml`` beside this module, or the file
-named by the ``games_rules_file`` setting, ``QUANZI_GAMES_RULES_FILE``). The pure rule functions in ``energy``, ``forest``
-and ``farm`` take a ``Rules`` (or its parts) as an argument, so tests pass their own.
+named by the ``games_rules_file`` setting, ``QUANZI_GAMES_RULES_FILE``). The pure rule functions in ``energy``, ``forest``,
+``farm`` and ``points`` take a ``Rules`` (or its parts) as an argument, so tests pass their own.
 """
 
 from __future__ import annotations
@@ -91,11 +91,79 @@ class FarmRules(_Strict):
         return next((p for p in self.projects if p.id == project_id), None)
 
 
+class TierRule(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9_]{1,16}$")
+    name: str = Field(min_length=1)
+    min_points: int = Field(ge=0)  # points earned in the rolling window
+    earn_multiplier: float = Field(default=1.0, ge=0, le=100)
+    monthly_rights: list[str] = Field(default_factory=list)
+
+
+class Rate(_Strict):
+    """``points`` bank points ⇄ ``partner`` partner points (one unit of exchange)."""
+
+    points: int = Field(gt=0)
+    partner: int = Field(gt=0)
+
+
+class PartnerProgramme(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9_]{1,32}$")
+    name: str = Field(min_length=1)
+    unit: str = Field(min_length=1)  # what the partner calls its points
+    out_rate: Rate  # our points → theirs
+    in_rate: Rate  # theirs → our points
+    min_points: int = Field(gt=0)  # the smallest exchange, in our points
+    daily_cap_points: int = Field(gt=0)  # per member, both directions together
+    monthly_cap_points: int = Field(gt=0)
+    tier_match: dict[str, str] = Field(default_factory=dict)  # our tier id → their tier
+
+
+class PointsRules(_Strict):
+    fen_per_point: int = Field(default=1000, gt=0)  # card spending: 1 point per 10 yuan, rounded down
+    # Per spending category; unlisted categories earn × 1.
+    category_multipliers: dict[str, float] = Field(default_factory=lambda: {"bill_payment": 0.0})
+    # A lot expires at the end of the calendar year this many years after the year earned.
+    expiry_years_after: int = Field(default=1, ge=0, le=10)
+    expiry_notice_days: int = Field(default=30, ge=0)
+    # Points for achievements other features report (app.hooks.on_milestone), by kind.
+    milestones: dict[str, int] = Field(
+        default_factory=lambda: {"tree_planted": 100, "referral_converted": 500}
+    )
+    quiz_streak_days: int = Field(default=7, gt=0)  # every this many right answers in a row …
+    quiz_streak_points: int = Field(default=50, ge=0)  # … earn this
+    tier_window_months: int = Field(default=12, gt=0)
+    tier_grace_days: int = Field(default=90, ge=0, le=400)
+    tiers: list[TierRule] = Field(
+        default_factory=lambda: [TierRule(id="standard", name="普卡", min_points=0)]
+    )
+    partners: list[PartnerProgramme] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self) -> PointsRules:
+        if not self.tiers or self.tiers[0].min_points != 0:
+            raise ValueError("the first tier starts at 0 points")
+        if any(b.min_points <= a.min_points for a, b in zip(self.tiers, self.tiers[1:], strict=False)):
+            raise ValueError("tiers go up by min_points")
+        ids = {t.id for t in self.tiers}
+        for p in self.partners:
+            if unknown := set(p.tier_match) - ids:
+                raise ValueError(f"partner {p.id} matches unknown tiers {sorted(unknown)}")
+        if len({p.id for p in self.partners}) != len(self.partners):
+            raise ValueError("partner ids must be unique")
+        if any(m < 0 for m in self.category_multipliers.values()):
+            raise ValueError("multipliers are ≥ 0")
+        return self
+
+    def partner(self, programme_id: str) -> PartnerProgramme | None:
+        return next((p for p in self.partners if p.id == programme_id), None)
+
+
 class Rules(_Strict):
     version: str = Field(min_length=1, max_length=32)
     energy: EnergyRules
     forest: ForestRules
     farm: FarmRules
+    points: PointsRules = Field(default_factory=PointsRules)
 
 
 def load(path: Path) -> Rules:

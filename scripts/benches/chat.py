@@ -6,6 +6,13 @@ the text). The baseline, in the same run and with the same client load, is the b
 dev relay ``/v1/dev/ws-relay`` on the same server stack and hub (no auth, no storage).
 A third phase paces the chat at half the maximum rate measured and reports its latency
 (the target is p99 ≤ 50 ms there).
+
+``chat_groups`` is issue #18's workload, the one compared with Nakama: 200 sockets in 40
+group conversations of 5, each client sending its next message when the previous one is
+acknowledged (a window of one), every message stored, acknowledged after the commit and
+pushed to the 4 other members. It reports acknowledged messages/s (the headline), delivered
+messages/s, ack and delivery p50/p99, and what a message costs (CPU of the service and of
+PostgreSQL, round trips), at full rate and at half of it.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from typing import Any
 
 import websockets
 
+from scripts import benchlib
 from scripts.benchlib import Bench, Result, Stats
 from social.chat import service as chat
 
@@ -34,14 +42,29 @@ class Phase:
     sent: int = 0
     errors: int = 0
     latencies_ms: list[float] = field(default_factory=list)
+    acked: int = 0  # acknowledged sends inside the window
+    ack_latencies_ms: list[float] = field(default_factory=list)
+    cost: Any = None  # benchcost.Cost over the whole phase (warm-up included)
 
     def in_window(self, t: float) -> bool:
         return self.start + self.warmup_s <= t < self.start + self.warmup_s + self.measure_s
 
     def stats(self) -> Stats:
+        """Deliveries: every message as a member received it."""
         return Stats(
             ops=self.delivered, seconds=self.measure_s, latencies_ms=self.latencies_ms, errors=self.errors
         )
+
+    def ack_stats(self) -> Stats:
+        """Acknowledged sends, with what each cost (the phase's cost over all its acks)."""
+        stats = Stats(
+            ops=self.acked, seconds=self.measure_s, latencies_ms=self.ack_latencies_ms, errors=self.errors
+        )
+        if self.cost is not None:
+            stats.cost = self.cost
+            # Cost.per_op divides by the ops it is given: the phase's every ack, warm-up included.
+            stats.cost_ops = self.sent
+        return stats
 
 
 class Socket:
@@ -87,9 +110,14 @@ class Socket:
             "conversation_id": self.conversation_id,
             "body": {"kind": "text", "text": repr(time.perf_counter())},
         }
+        t0 = time.perf_counter()
         await self.ws.send(json.dumps(frame))
         await asyncio.wait_for(fut, timeout=30)
         self.phase.sent += 1
+        now = time.perf_counter()
+        if self.phase.in_window(now):
+            self.phase.acked += 1
+            self.phase.ack_latencies_ms.append((now - t0) * 1000)
 
 
 def _text_and_sender(f: dict[str, Any]) -> tuple[str, str | None]:
@@ -111,6 +139,7 @@ async def run_phase(
                 assert ready["op"] == "ready", ready
             sockets.append(Socket(ws, me, conv, phase))
         readers = [asyncio.create_task(s.read()) for s in sockets]
+        before = await benchlib.METER.snapshot() if benchlib.METER else None
         phase.start = time.perf_counter()
         stop_at = phase.start + phase.warmup_s + phase.measure_s
 
@@ -128,6 +157,8 @@ async def run_phase(
         n = len(sockets)
         gap = interval_s() / n if interval_s is not None else 0.0
         await asyncio.gather(*(sender(s, i * gap) for i, s in enumerate(sockets)))
+        if benchlib.METER and before:
+            phase.cost = (await benchlib.METER.snapshot()) - before
         await asyncio.sleep(0.2)  # let the last deliveries arrive (outside the window anyway)
         for r in readers:
             r.cancel()
@@ -181,4 +212,55 @@ async def chat_bench(b: Bench) -> Result:
     )
 
 
-SCENARIOS = {"chat": chat_bench}
+async def chat_groups(b: Bench) -> Result:
+    """200 sockets in 40 groups of 5, a window of one; the relay in the same rooms is the
+    baseline; then half the maximum rate."""
+    from scripts.benches.money import make_groups
+
+    n_groups, size = b.scale(40, 8), 5
+    warmup, window = b.scale(2, 1), b.scale(10, 3)
+    people = await b.make_users(n_groups * size)
+    groups = [people[g * size : (g + 1) * size] for g in range(n_groups)]
+    convs = await make_groups(b, [g[0].id for g in groups], [[p.id for p in g[1:]] for g in groups])
+    ws_urls = [u.replace("http://", "ws://") for u in b.urls]
+    slots = [(g, k) for g in range(n_groups) for k in range(size)]
+
+    def url(g: int, k: int) -> str:
+        return ws_urls[(g * size + k) % len(ws_urls)]  # members spread over the workers
+
+    relay = await run_phase(
+        [(url(g, k) + f"/v1/dev/ws-relay?room=g{g}", groups[g][k].id, convs[g]) for g, k in slots],
+        Phase(warmup, window),
+    )
+    targets = [
+        (url(g, k) + f"/v1/ws?token={groups[g][k].token}", groups[g][k].id, convs[g]) for g, k in slots
+    ]
+    full_phase = Phase(warmup, window)
+    await run_phase(targets, full_phase)
+    full = full_phase.ack_stats()
+    half_rate = max(1.0, full.ops_per_s / 2)
+    interval = len(targets) / half_rate
+    half_phase = Phase(warmup, window)
+    await run_phase(targets, half_phase, interval_s=lambda: interval)
+    relay_acked = Stats(ops=relay.ops // (size - 1), seconds=relay.seconds, latencies_ms=relay.latencies_ms)
+    return Result(
+        stats=full,
+        baseline=relay_acked,
+        baseline_name="ws_relay (messages/s: deliveries ÷ 4)",
+        extra={
+            "sockets": len(targets),
+            "groups": n_groups,
+            "group_size": size,
+            "window_s": window,
+            "acked_per_s": round(full.ops_per_s, 1),
+            "delivered": full_phase.stats().summary(),
+            "half_rate": {
+                "target_msgs_per_s": round(half_rate, 1),
+                "acked": half_phase.ack_stats().summary(),
+                "delivered": half_phase.stats().summary(),
+            },
+        },
+    )
+
+
+SCENARIOS = {"chat": chat_bench, "chat_groups": chat_groups}

@@ -21,7 +21,7 @@ from social.chat.models import Conversation, ConversationMember
 _runs = itertools.count()
 
 
-async def _groups(b: Bench, senders: list[str], groups: list[list[str]]) -> list[str]:
+async def make_groups(b: Bench, senders: list[str], groups: list[list[str]]) -> list[str]:
     """One group conversation per member list, ``senders[g]`` its creator and a member."""
     now = b.rt.clock.now()
     ids = []
@@ -53,7 +53,7 @@ async def red_packet_storm(b: Bench) -> Result:
     senders = await b.make_users(n_groups, balance_fen=per_group * total_fen)
     grabbers = await b.make_users(n_groups * shares)
     groups = [grabbers[g * shares : (g + 1) * shares] for g in range(n_groups)]
-    conv_ids = await _groups(b, [s.id for s in senders], [[p.id for p in g] for g in groups])
+    conv_ids = await make_groups(b, [s.id for s in senders], [[p.id for p in g] for g in groups])
     packets: list[tuple[str, int]] = []  # (packet id, group)
     async with b.rt.sessionmaker() as db:
         for g, conv in enumerate(conv_ids):

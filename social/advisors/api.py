@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Query
 from app.auth.service import Caller
 from app.deps import CurrentUser, DbSession, Rt, require_role
 from app.pagination import Cursor, Limit, Page
+from app.profile.schemas import ProfilePublic
 from social.advisors import service as advisors
 from social.advisors.schemas import (
     AdvisorLoad,
@@ -117,6 +118,13 @@ async def client_activity(client_id: str, user: Advisor, db: DbSession) -> Clien
     )
 
 
+@router.get("/v1/advisor/clients/{client_id}/profile", response_model=ProfilePublic)
+async def client_profile(client_id: str, user: Advisor, db: DbSession, rt: Rt) -> ProfilePublic:
+    """My client's profile tags, only from the scenarios they chose to share with their
+    advisor (``PUT /v1/me/consents``, ``share_with_advisor``)."""
+    return await advisors.client_profile(db, rt, advisor_id=user.id, client_id=client_id)
+
+
 @router.get("/v1/advisor/clients/{client_id}", response_model=ClientDetail)
 async def get_client(client_id: str, user: Advisor, db: DbSession, rt: Rt) -> ClientDetail:
     return ClientDetail.of(await advisors.client_detail(db, rt, advisor_id=user.id, client_id=client_id))
@@ -127,10 +135,10 @@ async def run_match(user: Admin, db: DbSession, rt: Rt) -> MatchResult:
     return MatchResult.model_validate(await advisors.match(db, rt))
 
 
-@router.get("/v1/admin/advisors", response_model=list[AdvisorLoad])
-async def advisor_loads(user: Admin, db: DbSession, rt: Rt) -> list[AdvisorLoad]:
-    """Every advisor: capacity, fit settings and number of clients."""
-    return [AdvisorLoad.model_validate(a) for a in await advisors.overview(db, rt)]
+@router.get("/v1/admin/advisors", response_model=Page[AdvisorLoad])
+async def advisor_loads(user: Admin, db: DbSession, rt: Rt) -> Page[AdvisorLoad]:
+    """Every advisor: capacity, fit settings and number of clients (one page)."""
+    return Page(items=[AdvisorLoad.model_validate(a) for a in await advisors.overview(db, rt)])
 
 
 @router.get("/v1/admin/advisors/assignments", response_model=Page[AssignmentPublic])

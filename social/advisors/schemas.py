@@ -5,14 +5,14 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.auth.schemas import BADGE_DESCRIPTION, Badge, UserPublic
+from app.auth.schemas import BADGE_DESCRIPTION, Badge, PersonCard
 
 if TYPE_CHECKING:
     from social.advisors.service import Client, MyAdvisor
 
 
 class MyAdvisorPublic(BaseModel):
-    advisor: UserPublic
+    advisor: PersonCard
     conversation_id: str
     assigned_at: datetime
 
@@ -20,7 +20,7 @@ class MyAdvisorPublic(BaseModel):
     def of(cls, mine: MyAdvisor) -> MyAdvisorPublic:
         a = mine.advisor
         return cls(
-            advisor=UserPublic.of(a),
+            advisor=PersonCard.of(a),
             conversation_id=mine.conversation_id,
             assigned_at=mine.assigned_at,
         )

@@ -32,6 +32,8 @@ from app.pagination import (
     decode_cursor,
     encode_cursor,
 )
+from app.profile import service as profile
+from app.profile.schemas import ProfilePublic
 from app.runtime import Runtime
 from content.config import content_settings
 from content.posts import service as posts
@@ -336,6 +338,18 @@ async def clients(
             encode_cursor(rows[-1][0].id) if sort == "id" else encode_cursor(OffsetPosition(o=offset + limit))
         )
     return Chunk(items, next_cursor=next_cursor)
+
+
+async def person_relation(db: AsyncSession, viewer_id: str, user_id: str) -> bool | None:
+    """``app.hooks.person_relations``: True between an advisor and their client (either way)."""
+    a = AdvisorAssignment
+    found = await db.scalar(
+        select(a.client_id).where(
+            ((a.client_id == viewer_id) & (a.advisor_id == user_id))
+            | ((a.client_id == user_id) & (a.advisor_id == viewer_id))
+        )
+    )
+    return True if found is not None else None
 
 
 async def access_client(
@@ -679,3 +693,10 @@ async def reassign(db: AsyncSession, rt: Runtime, *, client_id: str, advisor_id:
     return Assignment(
         client_id, client.display_name, advisor_id, advisor.display_name, row.fit, row.assigned_at
     )
+
+
+async def client_profile(db: AsyncSession, rt: Runtime, *, advisor_id: str, client_id: str) -> ProfilePublic:
+    """The tags of my client from the scenarios they share with their advisor, and only
+    those. Raises NotFound (not my client)."""
+    await access_client(db, advisor_id=advisor_id, client_id=client_id)
+    return await profile.profile(db, rt, user_id=client_id, shared_only=True)

@@ -84,7 +84,7 @@ async def list_messages(
         limit=limit,
         cursor=cursor,
     )
-    return MessagePage.of(found.items, found.next_cursor)
+    return MessagePage.of(found)
 
 
 @router.post("/v1/conversations/{conversation_id}/messages", response_model=Ack)

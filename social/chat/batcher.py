@@ -46,7 +46,7 @@ from app.db import transaction
 from app.errors import Forbidden, NotFound, QuanziError
 from app.ids import new_id
 from app.metrics import MESSAGES
-from app.realtime.hub import user_channel
+from app.realtime.hub import USER_CHANNEL_PREFIX, user_channel
 from app.runtime import Runtime, Slot
 from social.chat import service as chat
 from social.chat.models import Conversation, ConversationMember, Message, MessageKind
@@ -149,11 +149,14 @@ class SendBatcher:
             await self._one_by_one(batch)
             return
         MESSAGES.labels("text").inc(len(frames))
+        await chat.with_senders(self.rt, [frame for _, frame in frames])
         try:
             await self.rt.hub.publish_each(frames)
         except Exception:
             # Committed: the acks still go out; members catch up with sync.
             log.exception("chat_batch_publish_failed", size=len(frames))
+        for channels, frame in frames:
+            await chat.push_offline(self.rt, [c.removeprefix(USER_CHANNEL_PREFIX) for c in channels], frame)
         for s, outcome in zip(batch, outcomes, strict=True):
             if s.future.done():  # the sender went away
                 continue

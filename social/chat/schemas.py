@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, StringConstraints, TypeAdapter
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
-from app.auth.schemas import BADGE_DESCRIPTION, Badge
+from app.auth.schemas import PersonCard
 from app.types import SeqNumber
+from social.chat.bodies import FrameMessage, TypedMessage
 
 if TYPE_CHECKING:
+    from social.chat import service
     from social.chat.models import Message
-    from social.chat.service import ConversationView
+    from social.chat.service import ConversationView, MessageChunk
 
 UserId = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 Cid = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -34,28 +39,48 @@ class ConversationCreate(BaseModel):
 
 
 class MessagePublic(BaseModel):
+    """A message as served. Its published schema is the union of ``bodies.TypedMessage``:
+    ``body``'s shape follows ``kind`` (and a system body's ``event``)."""
+
     model_config = ConfigDict(from_attributes=True)  # from a ``Message`` row
 
     id: str
     conversation_id: str
     seq: int
     sender_id: str | None
+    sender: PersonCard | None = None
     kind: str
     body: dict[str, Any]
     created_at: datetime
 
     @classmethod
-    def of(cls, m: Message) -> MessagePublic:
-        return cls.model_validate(m)
+    def of(cls, m: Message, senders: Mapping[str, PersonCard] | None = None) -> MessagePublic:
+        shaped = cls.model_validate(m)
+        if senders and m.sender_id is not None:
+            shaped.sender = senders.get(m.sender_id)
+        return shaped
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return handler(TypeAdapter(TypedMessage).core_schema)
 
 
-class Peer(BaseModel):
-    model_config = ConfigDict(from_attributes=True)  # from ``service.Peer``
+class Peer(PersonCard):
+    """The other member's card (``id``), and their id as it was first served (``user_id``)."""
 
     user_id: str
-    display_name: str
-    avatar_url: str | None
-    badge: Badge | None = Field(description=BADGE_DESCRIPTION)
+
+    @classmethod
+    def from_peer(cls, p: service.Peer) -> Peer:
+        return cls(
+            id=p.user_id,
+            user_id=p.user_id,
+            display_name=p.display_name,
+            avatar_url=p.avatar_url,
+            badge=p.badge,
+        )  # type: ignore[arg-type]
 
 
 class ConversationPublic(BaseModel):
@@ -81,11 +106,11 @@ class ConversationPublic(BaseModel):
             "title": c.title,
             "created_by": c.created_by,
             "member_count": view.member_count,
-            "peer": Peer.model_validate(view.peer) if view.peer is not None else None,
+            "peer": Peer.from_peer(view.peer) if view.peer is not None else None,
             "last_seq": c.last_seq,
             "last_read_seq": view.last_read_seq,
             "unread_count": view.unread_count,
-            "last_message": MessagePublic.of(last) if last is not None else None,
+            "last_message": MessagePublic.of(last, view.cards) if last is not None else None,
             "last_message_at": c.last_message_at,
             "created_at": c.created_at,
         }
@@ -97,10 +122,11 @@ class ConversationPublic(BaseModel):
 
 class ConversationDetail(ConversationPublic):
     member_ids: list[str]
+    members: list[PersonCard] = Field(description="the members' cards, in ``member_ids`` order")
 
     @classmethod
     def of(cls, view: ConversationView) -> ConversationDetail:
-        return cls(**cls.fields_of(view), member_ids=view.member_ids or [])
+        return cls(**cls.fields_of(view), member_ids=view.member_ids or [], members=view.members)
 
 
 class MessagePage(BaseModel):
@@ -110,8 +136,10 @@ class MessagePage(BaseModel):
     next_cursor: str | None = None
 
     @classmethod
-    def of(cls, messages: list[Message], next_cursor: str | None) -> MessagePage:
-        return cls(items=[MessagePublic.of(m) for m in messages], next_cursor=next_cursor)
+    def of(cls, chunk: MessageChunk) -> MessagePage:
+        return cls(
+            items=[MessagePublic.of(m, chunk.senders) for m in chunk.items], next_cursor=chunk.next_cursor
+        )
 
 
 class TextBody(BaseModel):
@@ -121,13 +149,25 @@ class TextBody(BaseModel):
     text: Annotated[str, StringConstraints(min_length=1)]
 
 
+class ImageBody(BaseModel):
+    """An image I uploaded (``POST /v1/media``); the stored message carries its URLs and sizes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["image"]
+    media_id: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+
+
+ClientBody = Annotated[TextBody | ImageBody, Field(discriminator="kind")]
+
+
 class MessageCreate(BaseModel):
     """REST twin of the WebSocket ``send`` frame."""
 
     model_config = ConfigDict(extra="forbid")
 
     cid: Cid
-    body: TextBody
+    body: ClientBody
 
 
 class Ack(BaseModel):
@@ -157,7 +197,7 @@ class SendFrame(BaseModel):
     op: Literal["send"]
     cid: Cid
     conversation_id: ConversationId
-    body: TextBody
+    body: ClientBody
 
 
 class SyncFrame(BaseModel):
@@ -170,3 +210,68 @@ class ReadFrame(BaseModel):
     op: Literal["read"]
     conversation_id: ConversationId
     seq: SeqNumber
+
+
+class TypingFrame(BaseModel):
+    """I am typing in a conversation (send again every few seconds while typing)."""
+
+    op: Literal["typing"]
+    conversation_id: ConversationId
+
+
+class PresenceFrame(BaseModel):
+    """Which other members of a conversation have a live socket now."""
+
+    op: Literal["presence"]
+    conversation_id: ConversationId
+
+
+# ---- WebSocket frames (server → client) --------------------------------------------------
+
+
+class AckFrame(Ack):
+    """The answer to a ``send``: the message is stored with this seq."""
+
+    op: Literal["ack"]
+
+
+class MessageFrame(BaseModel):
+    """A message in one of my conversations (``message_frame``); per conversation, in seq order."""
+
+    op: Literal["message"]
+    conversation_id: str
+    seq: int
+    message: FrameMessage
+
+
+class SyncedFrame(BaseModel):
+    """After a ``sync``'s ``message`` frames: up to where; ``more`` if sync again."""
+
+    op: Literal["synced"]
+    conversation_id: str
+    seq: int
+    more: bool
+
+
+class ReadMarkerFrame(BaseModel):
+    """My read marker moved (on another device, or by ``read``)."""
+
+    op: Literal["read"]
+    conversation_id: str
+    seq: int
+
+
+class TypingNotice(BaseModel):
+    """Another member is typing (never stored; not from or to blocked users)."""
+
+    op: Literal["typing"]
+    conversation_id: str
+    user_id: str
+
+
+class PresenceState(BaseModel):
+    """The answer to ``presence``: the other members with a live socket now."""
+
+    op: Literal["presence"]
+    conversation_id: str
+    online: list[str]

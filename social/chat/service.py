@@ -16,11 +16,12 @@ sender's own message read.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cache
 from typing import Any, Protocol
 
+import structlog
 from sqlalchemy import and_, bindparam, collate, func, insert, literal, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +31,7 @@ from sqlalchemy.orm.util import identity_key
 from sqlmodel import col
 
 from app.auth import service as auth
+from app.auth.schemas import PersonCard
 from app.db import (
     after_commit,
     end_read,
@@ -43,8 +45,10 @@ from app.errors import Forbidden, NotFound, ValidationFailed
 from app.ids import new_id
 from app.metrics import MESSAGES, count_after_commit
 from app.pagination import SEQ_CURSOR, TIME_ID_CURSOR, Chunk, decode_cursor, encode_cursor
+from app.push import service as push
 from app.realtime.hub import user_channel
 from app.runtime import Runtime
+from content.media import service as media
 from social.chat.models import (
     Conversation,
     ConversationKind,
@@ -55,6 +59,8 @@ from social.chat.models import (
 )
 from social.friends import service as friends
 from social.friends.service import pair
+
+log = structlog.get_logger()
 
 
 class StoredMessage(Protocol):
@@ -89,7 +95,9 @@ class AppendedMessage:
     created_at: datetime
 
 
-def message_frame(m: StoredMessage) -> dict[str, Any]:
+def message_frame(m: StoredMessage, sender: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``message`` frame of a stored message; ``sender`` is the sender's card as JSON
+    (``auth.cached_cards``; None for system messages), or fill it in with ``with_senders``."""
     return {
         "op": "message",
         "conversation_id": m.conversation_id,
@@ -97,11 +105,63 @@ def message_frame(m: StoredMessage) -> dict[str, Any]:
         "message": {
             "id": m.id,
             "sender_id": m.sender_id,
+            "sender": sender,
             "kind": m.kind,
             "body": m.body,
             "created_at": m.created_at.isoformat(),
         },
     }
+
+
+async def with_senders(rt: Runtime, frames: Sequence[dict[str, Any]]) -> None:
+    """Put each ``message`` frame's sender card in it, from this worker's card cache (at
+    most one statement for the frames' senders it lacks). The messages are stored: if the
+    cards cannot be read, the frames go out without them (``sender`` null)."""
+    ids = {f["message"]["sender_id"] for f in frames if f["message"]["sender_id"] is not None}
+    if not ids:
+        return
+    try:
+        cards = await auth.cached_cards(rt, ids)
+    except Exception:
+        log.warning("chat_sender_cards_failed", frames=len(frames), exc_info=True)
+        return
+    for f in frames:
+        sender_id = f["message"]["sender_id"]
+        f["message"]["sender"] = cards.get(sender_id) if sender_id is not None else None
+
+
+async def message_frames(rt: Runtime, messages: Sequence[StoredMessage]) -> list[dict[str, Any]]:
+    """The ``message`` frames of stored messages, with their senders' cards."""
+    frames = [message_frame(m) for m in messages]
+    await with_senders(rt, frames)
+    return frames
+
+
+_PUSH_PREVIEW = {
+    MessageKind.IMAGE: "[图片]",
+    MessageKind.TRANSFER: "[转账]",
+    MessageKind.RED_PACKET: "[红包]",
+    MessageKind.PRODUCT: "[理财产品]",
+}
+
+
+async def push_offline(rt: Runtime, members: list[str], frame: dict[str, Any]) -> None:
+    """After commit: the offline members (not the sender) get a push for a new ``message``
+    frame (``app.push``: kind ``money`` for transfers and red packets, else ``chat``;
+    system messages are not pushed)."""
+    m = frame["message"]
+    kind = m["kind"]
+    if kind == MessageKind.SYSTEM:
+        return
+    text = m["body"].get("text") if kind == MessageKind.TEXT else _PUSH_PREVIEW.get(MessageKind(kind), "")
+    await push.offline_push(
+        rt,
+        user_ids=[u for u in members if u != m["sender_id"]],
+        kind="money" if kind in (MessageKind.TRANSFER, MessageKind.RED_PACKET) else "chat",
+        title="新消息",
+        body=str(text or "")[:80],
+        data={"conversation_id": frame["conversation_id"], "seq": frame["seq"], "message_id": m["id"]},
+    )
 
 
 def is_member_sql(conversation_id: Any, user_id: Any) -> Any:
@@ -116,6 +176,18 @@ def is_member_sql(conversation_id: Any, user_id: Any) -> Any:
 
 async def is_member(db: AsyncSession, conversation_id: str, user_id: str) -> bool:
     return bool(await db.scalar(select(is_member_sql(conversation_id, user_id))))
+
+
+async def person_relation(db: AsyncSession, viewer_id: str, user_id: str) -> bool | None:
+    """``app.hooks.person_relations``: True when the two are members of one conversation."""
+    other = aliased(ConversationMember)
+    shared = (
+        select(ConversationMember.conversation_id)
+        .join(other, other.conversation_id == ConversationMember.conversation_id)
+        .where(ConversationMember.user_id == viewer_id, other.user_id == user_id)
+        .exists()
+    )
+    return True if await db.scalar(select(shared)) else None
 
 
 async def member_ids(db: AsyncSession, conversation_id: str) -> list[str]:
@@ -310,7 +382,9 @@ def appended_in_sql(db: AsyncSession, rt: Runtime, msg: StoredMessage, members: 
     channels = [user_channel(u) for u in members]
 
     async def publish() -> None:
+        await with_senders(rt, [frame])
         await rt.hub.publish_many(channels, frame)
+        await push_offline(rt, list(members), frame)
 
     after_commit(db, publish)
     count_after_commit(db, MESSAGES.labels(msg.kind))
@@ -443,6 +517,12 @@ class ConversationView:
     peer: Peer | None
     last_message: Message | None
     member_ids: list[str] | None = None
+    # the cards of the people it shows: the last message's sender (and every member)
+    cards: dict[str, PersonCard] = field(default_factory=dict)
+
+    @property
+    def members(self) -> list[PersonCard]:
+        return [self.cards[u] for u in self.member_ids or [] if u in self.cards]
 
     @property
     def id(self) -> str:
@@ -458,9 +538,10 @@ def _activity(c: Any) -> Any:
 
 
 async def _views(
-    db: AsyncSession, user_id: str, rows: list[tuple[Conversation, int]]
+    db: AsyncSession, user_id: str, rows: list[tuple[Conversation, int]], people: Sequence[str] = ()
 ) -> list[ConversationView]:
-    """Conversation rows (with the caller's last_read_seq) with counts, peers and last messages."""
+    """Conversation rows (with the caller's last_read_seq) with counts, peers and last
+    messages, and the cards of the last messages' senders and of ``people`` (one statement)."""
     ids = [c.id for c, _ in rows]
     if not ids:
         return []
@@ -498,6 +579,7 @@ async def _views(
         cond = or_(*(and_(Message.conversation_id == cid, Message.seq == seq) for cid, seq in with_messages))
         for m in (await db.execute(select(Message).where(cond))).scalars():
             last[m.conversation_id] = m
+    cards = await auth.person_cards(db, [*(m.sender_id for m in last.values() if m.sender_id), *people])
     return [
         ConversationView(
             conversation=c,
@@ -505,6 +587,7 @@ async def _views(
             member_count=int(counts.get(c.id, 0)),
             peer=peers.get(c.id),
             last_message=last.get(c.id),
+            cards=cards,
         )
         for c, read_seq in rows
     ]
@@ -550,10 +633,17 @@ async def get_conversation(db: AsyncSession, *, user_id: str, conversation_id: s
     ).one_or_none()
     if row is None:
         raise NotFound("conversation not found", conversation_id=conversation_id)
-    [view] = await _views(db, user_id, [(row[0], int(row[1]))])
-    members = await member_ids(db, conversation_id)
+    members = sorted(await member_ids(db, conversation_id))
+    [view] = await _views(db, user_id, [(row[0], int(row[1]))], people=members)
     await end_read(db)
-    return replace(view, member_ids=sorted(members))
+    return replace(view, member_ids=members)
+
+
+@dataclass(frozen=True)
+class MessageChunk(Chunk[Message]):
+    """A page of messages and the cards of their senders, by id."""
+
+    senders: dict[str, PersonCard] = field(default_factory=dict)
 
 
 async def list_messages(
@@ -565,9 +655,10 @@ async def list_messages(
     before_seq: int | None,
     limit: int,
     cursor: str | None = None,
-) -> Chunk[Message]:
+) -> MessageChunk:
     """A page of messages in ascending seq: after ``after_seq`` (oldest first), else the
-    newest before ``before_seq`` (or the newest of all). Raises NotFound when not a member."""
+    newest before ``before_seq`` (or the newest of all), with their senders' cards. Raises
+    NotFound when not a member."""
     if cursor:
         pos = decode_cursor(cursor, SEQ_CURSOR)
         if pos is not None:
@@ -588,8 +679,9 @@ async def list_messages(
         more = len(rows) > limit
         rows = rows[:limit][::-1]
         next_cursor = encode_cursor({"before_seq": rows[0].seq}) if more else None
+    senders = await auth.person_cards(db, {m.sender_id for m in rows if m.sender_id is not None})
     await end_read(db)
-    return Chunk(rows, next_cursor=next_cursor)
+    return MessageChunk(rows, next_cursor=next_cursor, senders=senders)
 
 
 async def direct_conversations(db: AsyncSession, user_id: str, peer_ids: list[str]) -> dict[str, str]:
@@ -658,6 +750,16 @@ async def messages_after(
     # claimed more than exists).
     synced = rows[-1].seq if rows else min(after_seq, member.last_seq)
     return rows, synced, more
+
+
+async def ephemeral_audience(db: AsyncSession, *, user_id: str, conversation_id: str) -> list[str]:
+    """Who may see my typing and presence in a conversation: the other members, less anyone
+    I blocked or who blocked me. Raises NotFound when I am not a member."""
+    await access_conversation(db, conversation_id=conversation_id, user_id=user_id)
+    others = [u for u in await member_ids(db, conversation_id) if u != user_id]
+    blocked = await friends.blocked_ids(db, user_id) if others else set()
+    await end_read(db)
+    return [u for u in others if u not in blocked]
 
 
 # ---- changing --------------------------------------------------------------------------
@@ -729,9 +831,9 @@ async def _start_direct(
 
 
 def check_text(rt: Runtime, *, kind: str, body: dict[str, Any]) -> str:
-    """The text of a client's message body. Raises ValidationFailed."""
+    """The text of a client's text message body. Raises ValidationFailed."""
     if kind != MessageKind.TEXT:
-        raise ValidationFailed("clients send text messages", field="body.kind")
+        raise ValidationFailed("clients send text or image messages", field="body.kind")
     text = body.get("text")
     if not isinstance(text, str) or not text.strip():
         raise ValidationFailed("text must not be blank", field="body.text")
@@ -744,6 +846,22 @@ def check_text(rt: Runtime, *, kind: str, body: dict[str, Any]) -> str:
     return text
 
 
+async def client_body(
+    db: AsyncSession, rt: Runtime, *, user_id: str, kind: str, body: dict[str, Any]
+) -> tuple[MessageKind, dict[str, Any]]:
+    """The kind and stored body of a client's message: a text, or an image from the sender's
+    own uploads (``content.media``: its URLs and sizes, thumbnail included). Raises
+    ValidationFailed."""
+    if kind == MessageKind.IMAGE:
+        media_id = body.get("media_id")
+        if not isinstance(media_id, str):
+            raise ValidationFailed("media_id is required", field="body.media_id")
+        image = await media.attachable_image(db, rt, owner_id=user_id, media_id=media_id)
+        await end_read(db)
+        return MessageKind.IMAGE, image
+    return MessageKind.TEXT, {"text": check_text(rt, kind=kind, body=body)}
+
+
 async def send_message(
     db: AsyncSession,
     rt: Runtime,
@@ -754,9 +872,10 @@ async def send_message(
     kind: str,
     body: dict[str, Any],
 ) -> tuple[Message, bool]:
-    """Post a member's message, idempotent by ``cid``: a resend returns the stored message
-    (and True). Locks the conversation row. Raises NotFound, Forbidden, ValidationFailed."""
-    text = check_text(rt, kind=kind, body=body)
+    """Post a member's text or image message, idempotent by ``cid``: a resend returns the
+    stored message (and True). Locks the conversation row. Raises NotFound, Forbidden,
+    ValidationFailed."""
+    stored_kind, stored_body = await client_body(db, rt, user_id=user_id, kind=kind, body=body)
     try:
         async with transaction(db):
             msg = await _append(
@@ -764,8 +883,8 @@ async def send_message(
                 rt,
                 conversation_id=conversation_id,
                 sender_id=user_id,
-                kind=MessageKind.TEXT,
-                body={"text": text},
+                kind=stored_kind,
+                body=stored_body,
                 cid=cid,
                 guard=True,
             )
@@ -894,3 +1013,46 @@ def last_sent_sql(sender_id: Any, peer_id: str) -> Any:
         .where(Conversation.direct_key == func.concat(lo, "|", hi), Message.sender_id == sender_id)
         .scalar_subquery()
     )
+
+
+# -- a member's data (app/profile) --------------------------------------------------------
+
+
+async def personal_data(db: AsyncSession, rt: Runtime, user_id: str) -> dict[str, Any]:
+    """The conversations a member is in and the messages they sent (their export's
+    ``chat`` section); what the others wrote is theirs and is not included."""
+    memberships = (
+        await db.execute(
+            select(ConversationMember, Conversation.kind, Conversation.title)
+            .join(Conversation, Conversation.id == ConversationMember.conversation_id)
+            .where(ConversationMember.user_id == user_id)
+            .order_by(ConversationMember.joined_at)
+        )
+    ).all()
+    sent = (
+        await db.execute(
+            select(Message).where(Message.sender_id == user_id).order_by(Message.conversation_id, Message.seq)
+        )
+    ).scalars()
+    return {
+        "conversations": [
+            {
+                "id": m.conversation_id,
+                "kind": str(kind),
+                "title": title,
+                "joined_at": m.joined_at.isoformat(),
+            }
+            for m, kind, title in memberships
+        ],
+        "messages_sent": [
+            {
+                "id": m.id,
+                "conversation_id": m.conversation_id,
+                "seq": m.seq,
+                "kind": str(m.kind),
+                "body": m.body,
+                "created_at": m.created_at.isoformat(),
+            }
+            for m in sent
+        ],
+    }

@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 
 from app.deps import CurrentUser, DbSession, Rt
+from app.errors import Conflict, Forbidden, NotFound, RateLimited, documented
 from app.pagination import Cursor, Limit, Page
 from social.friends import service as friends
 from social.friends import suggestions as suggesting
@@ -27,17 +28,28 @@ async def list_friends(
     return found.page(FriendPublic.model_validate)
 
 
-@router.get("/v1/friends/suggestions", response_model=list[SuggestionPublic])
+@router.get("/v1/friends/suggestions", response_model=Page[SuggestionPublic])
 async def list_suggestions(
     user: CurrentUser, db: DbSession, rt: Rt, limit: Annotated[int, Query(ge=1, le=50)] = 20
-) -> list[SuggestionPublic]:
+) -> Page[SuggestionPublic]:
+    """The best ``limit`` suggestions, best first: one page (``next_cursor`` is null)."""
     found = await suggesting.suggestions(
         db, rt, user_id=user.id, limit=min(limit, rt.settings.suggestions_max)
     )
-    return [SuggestionPublic.of(s) for s in found]
+    return Page(items=[SuggestionPublic.of(s) for s in found])
 
 
-@router.post("/v1/friends/requests", status_code=201, response_model=FriendRequestPublic)
+@router.post(
+    "/v1/friends/requests",
+    status_code=201,
+    response_model=FriendRequestPublic,
+    responses=documented(
+        Forbidden("not discoverable to you"),
+        NotFound("no such user, or a block either way"),
+        Conflict("already friends, or a request is already pending"),
+        RateLimited(),
+    ),
+)
 async def send_request(
     body: FriendRequestCreate, user: CurrentUser, db: DbSession, rt: Rt
 ) -> FriendRequestPublic:
@@ -57,14 +69,22 @@ async def list_requests(
     return found.page(FriendRequestPublic.of)
 
 
-@router.post("/v1/friends/requests/{request_id}/accept", response_model=FriendRequestPublic)
+@router.post(
+    "/v1/friends/requests/{request_id}/accept",
+    response_model=FriendRequestPublic,
+    responses=documented(Conflict("the request is no longer pending")),
+)
 async def accept_request(request_id: str, user: CurrentUser, db: DbSession, rt: Rt) -> FriendRequestPublic:
     """The receiver accepts: the two become friends."""
     decided = await friends.decide_request(db, rt, user_id=user.id, request_id=request_id, action="accept")
     return FriendRequestPublic.of(decided)
 
 
-@router.post("/v1/friends/requests/{request_id}/decline", response_model=FriendRequestPublic)
+@router.post(
+    "/v1/friends/requests/{request_id}/decline",
+    response_model=FriendRequestPublic,
+    responses=documented(Conflict("the request is no longer pending")),
+)
 async def decline_request(request_id: str, user: CurrentUser, db: DbSession, rt: Rt) -> FriendRequestPublic:
     """The receiver declines."""
     decided = await friends.decide_request(db, rt, user_id=user.id, request_id=request_id, action="decline")
@@ -84,9 +104,10 @@ async def unfriend(friend_id: str, user: CurrentUser, db: DbSession) -> Response
     return Response(status_code=204)
 
 
-@router.get("/v1/blocks", response_model=list[BlockPublic])
-async def list_blocks(user: CurrentUser, db: DbSession) -> list[BlockPublic]:
-    return [BlockPublic.of(b) for b in await friends.list_blocks(db, user_id=user.id)]
+@router.get("/v1/blocks", response_model=Page[BlockPublic])
+async def list_blocks(user: CurrentUser, db: DbSession) -> Page[BlockPublic]:
+    """Everyone I blocked, in one page (``next_cursor`` is null)."""
+    return Page(items=[BlockPublic.of(b) for b in await friends.list_blocks(db, user_id=user.id)])
 
 
 @router.post("/v1/blocks/{blocked_id}", status_code=201, response_model=BlockPublic)

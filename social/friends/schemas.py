@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.auth.schemas import BADGE_DESCRIPTION, Badge, UserPublic
+from app.auth.schemas import BADGE_DESCRIPTION, Badge, PersonCard
 
 if TYPE_CHECKING:
     from social.friends.models import Block
@@ -33,7 +33,7 @@ class FriendRequestPublic(BaseModel):
     direction: Literal["incoming", "outgoing"]
     from_user_id: str
     to_user_id: str
-    user: UserPublic  # the other party
+    user: PersonCard  # the other party
     message: str | None
     status: Literal["pending", "accepted", "declined", "cancelled"]
     created_at: datetime
@@ -47,7 +47,7 @@ class FriendRequestPublic(BaseModel):
             direction="outgoing" if seen.outgoing else "incoming",
             from_user_id=r.from_id,
             to_user_id=r.to_id,
-            user=UserPublic(
+            user=PersonCard(
                 id=seen.peer_id,
                 display_name=peer.display_name if peer else "",
                 avatar_url=peer.avatar_url if peer else None,

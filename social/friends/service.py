@@ -87,6 +87,21 @@ async def is_blocked_either(db: AsyncSession, a: str, b: str) -> bool:
     return bool(await db.scalar(select(blocked_either_sql(a, b))))
 
 
+async def person_relation(db: AsyncSession, viewer_id: str, user_id: str) -> bool | None:
+    """``app.hooks.person_relations``: False when either blocked the other, True for
+    friends, else None (one statement)."""
+    lo, hi = pair(viewer_id, user_id)
+    blocked, friends = (
+        await db.execute(
+            select(
+                blocked_either_sql(lo, hi),
+                exists().where(_friendships.c.user_lo == lo, _friendships.c.user_hi == hi),
+            )
+        )
+    ).one()
+    return False if blocked else (True if friends else None)
+
+
 _UNBLOCKED_FRIENDS = select(
     and_(
         exists().where(
@@ -445,3 +460,53 @@ async def list_blocks(db: AsyncSession, *, user_id: str) -> list[Block]:
     )
     await end_read(db)
     return list(rows)
+
+
+# -- a member's data (app/profile) --------------------------------------------------------
+
+
+async def personal_data(db: AsyncSession, rt: Runtime, user_id: str) -> dict[str, Any]:
+    """A member's friends, the requests they sent and received, and whom they blocked
+    (their export's ``friends`` section)."""
+    pairs = (
+        await db.execute(
+            select(Friendship).where(or_(Friendship.user_lo == user_id, Friendship.user_hi == user_id))
+        )
+    ).scalars()
+    requests = (
+        await db.execute(
+            select(FriendRequest)
+            .where(or_(FriendRequest.from_id == user_id, FriendRequest.to_id == user_id))
+            .order_by(FriendRequest.id)
+        )
+    ).scalars()
+    blocks = (await db.execute(select(Block).where(Block.blocker_id == user_id))).scalars()
+    return {
+        "friends": [
+            {"user_id": f.user_hi if f.user_lo == user_id else f.user_lo, "since": f.created_at.isoformat()}
+            for f in pairs
+        ],
+        "requests": [
+            {
+                "id": r.id,
+                "direction": "sent" if r.from_id == user_id else "received",
+                "user_id": r.to_id if r.from_id == user_id else r.from_id,
+                "message": r.message if r.from_id == user_id else None,  # the sender's words
+                "status": str(r.status),
+                "created_at": r.created_at.isoformat(),
+            }
+            for r in requests
+        ],
+        "blocked": [{"user_id": b.blocked_id, "since": b.created_at.isoformat()} for b in blocks],
+    }
+
+
+async def erase_personal_data(db: AsyncSession, rt: Runtime, user_id: str) -> None:
+    """An erased member leaves every friend list, request and block, both ways."""
+    await db.execute(
+        delete(Friendship).where(or_(Friendship.user_lo == user_id, Friendship.user_hi == user_id))
+    )
+    await db.execute(
+        delete(FriendRequest).where(or_(FriendRequest.from_id == user_id, FriendRequest.to_id == user_id))
+    )
+    await db.execute(delete(Block).where(or_(Block.blocker_id == user_id, Block.blocked_id == user_id)))

@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from app.auth.schemas import PersonCard
 from app.types import PositiveFen
 
 Id = Annotated[str, Field(min_length=1, max_length=40)]
@@ -39,6 +40,7 @@ class GrabPublic(BaseModel):
 
 class ClaimPublic(BaseModel):
     user_id: str
+    user: PersonCard | None = Field(description="who grabbed it: their card")
     amount_fen: int
     at: datetime
     luckiest: bool
@@ -48,6 +50,7 @@ class RedPacketPublic(BaseModel):
     id: str
     conversation_id: str
     sender_id: str
+    sender: PersonCard | None = Field(description="who sent it: their card")
     mode: str
     to_user_id: str | None
     greeting: str

@@ -35,6 +35,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import expiry
+from app.auth import service as auth
 from app.db import end_read, execute, on_rollback
 from app.errors import (
     AlreadyClaimed,
@@ -292,6 +293,7 @@ async def access_packet(db: AsyncSession, rt: Runtime, *, packet_id: str, user_i
         .scalars()
         .all()
     )
+    cards = await auth.person_cards(db, [p.sender_id, *(c.user_id for c in claims)])
     await end_read(db)
     luckiest = None
     if p.mode == "random" and p.status == "finished" and claims:
@@ -300,6 +302,7 @@ async def access_packet(db: AsyncSession, rt: Runtime, *, packet_id: str, user_i
         id=p.id,
         conversation_id=p.conversation_id,
         sender_id=p.sender_id,
+        sender=cards.get(p.sender_id),
         mode=p.mode,
         to_user_id=p.to_user_id,
         greeting=p.greeting,
@@ -312,7 +315,13 @@ async def access_packet(db: AsyncSession, rt: Runtime, *, packet_id: str, user_i
         created_at=p.created_at,
         expires_at=p.expires_at,
         claims=[
-            ClaimPublic(user_id=c.user_id, amount_fen=c.amount_fen, at=c.at, luckiest=c.user_id == luckiest)
+            ClaimPublic(
+                user_id=c.user_id,
+                user=cards.get(c.user_id),
+                amount_fen=c.amount_fen,
+                at=c.at,
+                luckiest=c.user_id == luckiest,
+            )
             for c in claims
         ],
     )

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.auth.schemas import BADGE_DESCRIPTION, Badge, UserPublic
+from app.auth.schemas import BADGE_DESCRIPTION, Badge, PersonCard
 
 if TYPE_CHECKING:
     from social.referrals.service import MyReferrals, Redeemed
@@ -45,7 +45,7 @@ class RedeemIn(BaseModel):
 
 
 class RedeemPublic(BaseModel):
-    referrer: UserPublic
+    referrer: PersonCard
     status: Literal["pending", "rewarded", "capped"]
     reward_fen: int  # what the referrer gets when you link your first card
 
@@ -53,7 +53,7 @@ class RedeemPublic(BaseModel):
     def of(cls, r: Redeemed) -> RedeemPublic:
         p = r.referrer
         return cls(
-            referrer=UserPublic.of(p),
+            referrer=PersonCard.of(p),
             status=r.status,
             reward_fen=r.reward_fen,
         )

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app import urls
+from app import hooks, urls
 from app.auth import service as auth
 from app.db import end_read, is_unique_violation, transaction
 from app.errors import Conflict, Expired, NotFound, ValidationFailed
@@ -227,6 +227,10 @@ async def reward_referrer(db: AsyncSession, rt: Runtime, user_id: str) -> None:
         .where(Referral.referee_id == user_id, Referral.status == ReferralStatus.PENDING)
         .values(status=status)
     )
+    # The referral converted: points for the referrer (games/points), whatever the cash cap.
+    await hooks.fire_milestone(
+        db, rt, hooks.Milestone(user_id=referral.referrer_id, kind="referral_converted", ref=user_id)
+    )
     if not amount:
         return
     posted = await ledger.post(
@@ -260,10 +264,54 @@ async def reward_referrer(db: AsyncSession, rt: Runtime, user_id: str) -> None:
 async def poster_png(db: AsyncSession, rt: Runtime, *, user_id: str) -> bytes:
     """My share poster (rendered in a worker thread)."""
     code = await get_or_create_code(db, rt, user_id=user_id)
+    me = await auth.get_profile(db, user_id)
+    await end_read(db)
+    return await _render_poster(rt, code, me.display_name if me else "")
+
+
+async def _render_poster(rt: Runtime, code: str, inviter: str) -> bytes:
     url = share_url(rt, code)
     reward_yuan = rt.settings.referral_reward_fen // 100
 
     def _render() -> bytes:
-        return poster.render(code=code, share_url=url, reward_yuan=reward_yuan)
+        return poster.render(code=code, share_url=url, reward_yuan=reward_yuan, inviter=inviter)
 
     return await anyio.to_thread.run_sync(_render)
+
+
+@dataclass(frozen=True)
+class Landing:
+    """What the public share page shows for a code."""
+
+    code: str
+    inviter: str  # the referrer's display name
+    reward_yuan: int
+    share_url: str
+    redeem_days: int  # a new user redeems within this many days of signing up
+
+
+async def landing(db: AsyncSession, rt: Runtime, *, code: str) -> Landing:
+    """The public share page of a code (no login: the code is what was shared). Raises NotFound."""
+    code = code.strip().upper()
+    owner = (
+        await db.scalar(select(ReferralCode.user_id).where(ReferralCode.code == code))
+        if len(code) <= 16
+        else None
+    )
+    profile = await auth.get_profile(db, owner) if owner else None
+    await end_read(db)
+    if profile is None:
+        raise NotFound("no such referral code")
+    return Landing(
+        code,
+        profile.display_name,
+        rt.settings.referral_reward_fen // 100,
+        share_url(rt, code),
+        rt.settings.referral_redeem_window_days,
+    )
+
+
+async def landing_poster(db: AsyncSession, rt: Runtime, *, code: str) -> bytes:
+    """The poster of a code, for the public share page. Raises NotFound."""
+    page = await landing(db, rt, code=code)
+    return await _render_poster(rt, page.code, page.inviter)

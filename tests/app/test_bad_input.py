@@ -251,7 +251,7 @@ async def test_responses_validate_against_the_published_openapi(client, users):
     )
     jsonschema.validate(r.json(), response_schema(doc, "/v1/me", "patch", "413"))
     assert "503" in doc["paths"]["/v1/me"]["get"]["responses"]
-    suggested = (await client.get("/v1/friends/suggestions", headers=alice.headers)).json()
+    suggested = (await client.get("/v1/friends/suggestions", headers=alice.headers)).json()["items"]
     assert suggested and all("avatar_url" in s for s in suggested)
     assert suggested[0]["reasons"] == [{"kind": "mutual_friends", "count": 1}]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import anyio
+import httpx
 import pytest
 import pytest_asyncio
 import websockets
@@ -58,6 +59,29 @@ async def test_send_is_acked_and_reaches_every_device_of_every_member(server, cl
         await b2.send(text("c1", conv, "hi"))  # the same cid from another sender is another message
         assert (await b2.expect("ack"))["seq"] == 2
         assert (await a.expect("message", seq=2))["message"]["sender_id"] == bob.id
+
+
+async def test_message_frames_carry_the_senders_card_live_and_on_sync(server, client, users):
+    alice, bob, conv = await pair(client, users)
+    alice_card = {"id": alice.id, "display_name": "alice", "avatar_url": None, "badge": None}
+    async with ws_connect(server, alice) as a, ws_connect(server, bob) as b:
+        await a.send(text("c1", conv, "你好"))
+        await a.expect("ack")
+        live = (await b.expect("message"))["message"]
+        assert live["sender_id"] == alice.id and live["sender"] == alice_card
+        await b.send({"op": "sync", "conversation_id": conv, "after_seq": 0})
+        synced = (await b.expect("message", seq=1))["message"]
+        assert synced["sender"] == alice_card
+        # A REST send (another path to the same frame) carries it too.
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+            r = await http.post(
+                f"/v1/conversations/{conv}/messages",
+                json={"cid": "c2", "body": {"kind": "text", "text": "hi"}},
+                headers=bob.headers,
+            )
+        assert r.status_code == 200, r.text
+        other = (await a.expect("message", seq=2))["message"]
+        assert other["sender"] == {"id": bob.id, "display_name": "bob", "avatar_url": None, "badge": None}
 
 
 async def test_auth_by_query_first_frame_or_header(server, client, users):

@@ -52,3 +52,42 @@ def test_rendering_is_deterministic():
     first = images.render_certificate(state)
     images.render_certificate.cache_clear()
     assert images.render_certificate(state) == first
+
+
+async def test_widget_sizes_dark_variant_and_energy_balls(client, rt, users):
+    from tests.games.helpers import event, ripe_ball, spend
+
+    li = await users.make("李娜")
+
+    async def widget(**params):
+        r = await client.get("/v1/forest/widget.png", params=params, headers=li.headers)
+        assert r.status_code == 200, r.text
+        return r, Image.open(io.BytesIO(r.content)).convert("RGB")
+
+    w, h = images.WIDGET_SIZE
+    plain, img1 = await widget()
+    for scale in (2, 3):
+        r, img = await widget(scale=scale)
+        assert img.size == (w * scale, h * scale) and r.headers["etag"] != plain.headers["etag"]
+    dark, img_dark = await widget(theme="dark")
+    assert sum(img_dark.getpixel((2, 2))) < 150 < sum(img1.getpixel((2, 2)))  # a dark background
+    assert dark.headers["etag"] != plain.headers["etag"]
+    for bad in ({"scale": 4}, {"theme": "blue"}):
+        r = await client.get("/v1/forest/widget.png", params=bad, headers=li.headers)
+        assert r.status_code == 422
+
+    ball = await ripe_ball(client, rt, li)  # a ripe ball now shows, and one ripening
+    await spend(client, rt, [event(li.id, "transit", at=rt.clock.now())])
+    with_balls, img_balls = await widget()
+    assert with_balls.headers["etag"] != plain.headers["etag"]
+    ripe_color = images.THEMES["light"]["ripe"]
+    rgb = tuple(int(ripe_color[i : i + 2], 16) for i in (1, 3, 5))
+    assert rgb in {c for _, c in img_balls.getcolors(1 << 20)}  # the ripe ball is drawn
+    assert rgb not in {c for _, c in img1.getcolors(1 << 20)}
+    r = await client.get(
+        "/v1/forest/widget.png", headers={**li.headers, "If-None-Match": with_balls.headers["etag"]}
+    )
+    assert r.status_code == 304 and not r.content
+    await client.post(f"/v1/forest/balls/{ball['id']}/collect", headers=li.headers)
+    after, _ = await widget()
+    assert after.headers["etag"] != with_balls.headers["etag"]  # collected: no longer shown

@@ -112,3 +112,24 @@ async def test_day_boards_turn_over_in_the_bank_zone(client, rt, users):
     assert (await _board(client, a, "steps", period="day"))["me"] == {"rank": None, "score": 0}
     assert (await _board(client, a, "steps", period="week"))["me"]["score"] == 500
     assert (await _board(client, a, "steps", period="all"))["me"]["score"] == 500
+
+
+async def test_boards_are_rebuilt_at_start_up_when_redis_is_empty(client, rt, users):
+    """A restart on an empty Redis (the demo's in-process one) serves the same boards."""
+    from app.main import create_app
+
+    a, b, _, _ = await _activity(client, rt, users)
+    before = await _board(client, a, "steps", scope="global", period="all")
+    async for key in rt.redis.scan_iter(match=rt.keys("*")):
+        await rt.redis.delete(key)
+    assert (await _board(client, a, "steps", scope="global", period="all"))["items"] == []
+
+    restarted = create_app(runtime=rt, run_jobs=False)
+    async with restarted.router.lifespan_context(restarted):
+        import httpx
+
+        transport = httpx.ASGITransport(app=restarted)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as again:
+            assert await _board(again, a, "steps", scope="global", period="all") == before
+            energy = await _board(again, a, "energy", scope="friends", period="day")
+            assert {i["user_id"] for i in energy["items"]} == {a.id, b.id}

@@ -21,3 +21,15 @@ async def test_li_na_sees_her_forest_farm_and_boards_at_once(client, rt):
     await assert_energy_conserved(rt)
     await seeding.run(rt)  # a second run changes nothing
     assert (await client.get("/v1/forest", headers=headers)).json()["energy_g"] == forest["energy_g"]
+
+
+async def test_the_demo_has_a_campaign_li_na_may_use_and_wang_wei_used(client, rt):
+    ctx = await seeding.run(rt)
+    lina = {"Authorization": f"Bearer {tokens.issue(rt.settings, ctx.users['lina'].id)}"}
+    wangwei = {"Authorization": f"Bearer {tokens.issue(rt.settings, ctx.users['wangwei'].id)}"}
+    mine = (await client.get("/v1/campaigns", headers=lina)).json()["items"]
+    assert [(c["name"], c["uses_left"]) for c in mine] == [("银联卡满100减10", 1)]
+    his = (await client.get("/v1/campaigns", headers=wangwei)).json()["items"]
+    assert his[0]["uses_left"] == 0
+    notes = (await client.get("/v1/notifications", headers=wangwei)).json()["items"]
+    assert any(n["kind"] == "campaign_discount" and n["data"]["discount_fen"] == 1_000 for n in notes)

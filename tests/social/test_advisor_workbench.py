@@ -190,7 +190,7 @@ async def test_admin_sees_capacity_and_reassigns_within_it(client, users, rt):
     adv, other, p, stranger = await _book(users, rt)
     admin = await users.make("管理员", roles="admin,user")
     r = await client.get("/v1/admin/advisors", headers=admin.headers)
-    loads = {a["display_name"]: a for a in r.json()}
+    loads = {a["display_name"]: a for a in r.json()["items"]}
     assert loads["刘洋"]["clients"] == 4 and loads["陈晨"]["clients"] == 1
     r = await client.get(
         "/v1/admin/advisors/assignments", params={"advisor_id": other.id}, headers=admin.headers

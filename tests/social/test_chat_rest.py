@@ -341,7 +341,13 @@ async def test_one_conversation_shows_its_members_last_message_and_my_read_posit
         2,
         None,
     )
-    assert seen["peer"] == {"user_id": alice.id, "display_name": "alice", "avatar_url": None, "badge": None}
+    assert seen["peer"] == {
+        "id": alice.id,
+        "user_id": alice.id,
+        "display_name": "alice",
+        "avatar_url": None,
+        "badge": None,
+    }
     assert seen["member_ids"] == sorted([alice.id, bob.id])
     # one not a member of it sees nothing of it
     r = await client.get(f"/v1/conversations/{one['id']}", headers=carol.headers)

@@ -16,12 +16,16 @@ async def test_li_na_sees_her_demo_conversations(rt, client):
     [group] = [c for c in items if c["kind"] == "group"]
     [direct] = [c for c in items if c["kind"] == "direct" and c["peer"]["user_id"] == ctx.users["wangwei"].id]
     assert group["title"] == "周末徒步" and group["member_count"] == 4
-    assert group["unread_count"] == 3, "the three friends' replies after Li Na's message"
+    assert group["unread_count"] == 4, "the three friends' replies after Li Na's message, and a photo"
     r = await client.get(f"/v1/conversations/{group['id']}/messages", headers=headers)
     messages = r.json()["items"]
-    assert [m["kind"] for m in messages] == ["system"] + ["text"] * len(GROUP)
+    assert [m["kind"] for m in messages] == ["system"] + ["text"] * len(GROUP) + ["image"]
     assert messages[0]["body"]["event"] == "group_created"
-    assert [m["body"]["text"] for m in messages[1:]] == [text for _, text in GROUP]
+    assert [m["body"]["text"] for m in messages[1:-1]] == [text for _, text in GROUP]
+    photo = messages[-1]
+    assert photo["sender_id"] == ctx.users["wangwei"].id
+    thumb = await client.get("/v1/media/" + photo["body"]["thumb_url"].split("/v1/media/", 1)[1])
+    assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
     # The direct chat: the four lines, then Wang Wei's transfer and red packet (seeded
     # by the transfers and red packets features, in that order), each once.
     r = await client.get(f"/v1/conversations/{direct['id']}/messages", headers=headers)

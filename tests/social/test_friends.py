@@ -130,10 +130,10 @@ async def test_block_ends_friendship_and_requests_and_stops_new_ones(client, use
     # neither side can send a request
     assert (await request(client, bob, alice)).status_code == 404
     assert (await request(client, alice, bob)).status_code == 404
-    blocks = (await client.get("/v1/blocks", headers=alice.headers)).json()
+    blocks = (await client.get("/v1/blocks", headers=alice.headers)).json()["items"]
     assert sorted(b["user_id"] for b in blocks) == sorted([bob.id, carol.id])
     # bob cannot see or lift alice's block
-    assert (await client.get("/v1/blocks", headers=bob.headers)).json() == []
+    assert (await client.get("/v1/blocks", headers=bob.headers)).json() == {"items": [], "next_cursor": None}
     assert (await client.delete(f"/v1/blocks/{bob.id}", headers=bob.headers)).status_code == 404
     assert (await client.delete(f"/v1/blocks/{bob.id}", headers=alice.headers)).status_code == 204
     assert (await request(client, bob, alice)).status_code == 201

@@ -34,6 +34,7 @@ DAY = 24 * 3600
 SMALL_POOL = {"QUANZI_DB_POOL_SIZE": "4"}
 CONCURRENCY = 24
 STORM_PACKETS, STORM_SHARES, STORM_MEMBERS = 12, 25, 50
+UNDERSOLD_GRABBERS = 12  # of 20 shares: 8 left for the refund sweep
 
 
 def clients_for(servers: list[Any]) -> list[httpx.AsyncClient]:
@@ -136,8 +137,11 @@ async def test_kill_9_in_a_grab_and_transfer_storm_keeps_every_invariant(setting
         packets = await create_packets(clients[1], sender, conv, n_packets, total, shares)
         # Every operation: (method path, person, key); retried with the same key if cut off.
         ops: list[tuple[str, Any, str, dict[str, Any] | None]] = []
-        for p in packets:
-            for m in crowd:
+        for n, p in enumerate(packets):
+            # Half the packets are grabbed by fewer people than they have shares: what is
+            # left there is for the refund sweep. The other half sell out.
+            grabbers = crowd[:UNDERSOLD_GRABBERS] if n < n_packets // 2 else crowd
+            for m in grabbers:
                 ops.append((f"/v1/red-packets/{p}/grab", m, f"grab-{p}", None))
         transfer_ops: list[tuple[Any, Any, int]] = [(a, b, k) for a, b in pairs for k in range(6)] + [
             (b, a, k) for a, b in pairs for k in range(6, 10)
@@ -211,15 +215,61 @@ async def test_kill_9_in_a_grab_and_transfer_storm_keeps_every_invariant(setting
     await check_packets(rt, packets, total, shares)
     await check_transfers(rt, allow_pending=True)
     # A day later the sweep refunds what is left, once.
+    left = await packets_left(rt, packets)
+    # Grabbed by fewer people than shares: certainly left open (a packet that should sell
+    # out may also be left open, if a ticket died with the killed worker).
+    assert set(packets[: n_packets // 2]) <= set(left)
+    assert all(fen > 0 for fen in left.values())
+    pending = await pending_transfers(rt)
+    assert pending, "every third transfer is left for the sweep"
     rt.clock.advance(DAY + 1)
-    await red_packets.refund_expired(rt)
-    await transfers.refund_expired(rt)
+    assert await red_packets.refund_expired(rt) == len(left)
+    assert await transfers.refund_expired(rt) == len(pending)
+    # Once: a second sweep finds nothing.
+    assert await red_packets.refund_expired(rt) == 0
+    assert await transfers.refund_expired(rt) == 0
     assert await audit_ok(rt)
-    await check_packets(rt, packets, total, shares)
+    await check_packets(rt, packets, total, shares, expired=True)
     await check_transfers(rt, allow_pending=False)
+    async with rt.sessionmaker() as db:
+        for packet_id in packets:
+            p = await db.get(RedPacket, packet_id)
+            assert p is not None
+            assert p.refunded_fen == left.get(packet_id, 0), packet_id
+            assert p.status == ("refunded" if packet_id in left else "finished"), packet_id
+            refunds = await db.scalar(
+                select(func.count())
+                .select_from(LedgerTransaction)
+                .where(LedgerTransaction.ref_id == packet_id, LedgerTransaction.kind == "red_packet_refund")
+            )
+            assert refunds == (1 if packet_id in left else 0), packet_id
+        # The sender got back exactly what was left, once.
+        assert await ledger.balance(db, ledger.wallet_account(sender.id)) == sum(left.values())
 
 
-async def check_packets(rt: Any, packets: list[str], total: int, shares: int) -> None:
+async def packets_left(rt: Any, packets: list[str]) -> dict[str, int]:
+    """The still-open packets and the fen left in each."""
+    async with rt.sessionmaker() as db:
+        rows = (
+            await db.execute(
+                select(RedPacket.id, RedPacket.remaining_fen).where(
+                    RedPacket.id.in_(packets),  # type: ignore[attr-defined]
+                    RedPacket.status == "open",
+                )
+            )
+        ).all()
+    return {packet_id: int(fen) for packet_id, fen in rows}
+
+
+async def pending_transfers(rt: Any) -> list[str]:
+    async with rt.sessionmaker() as db:
+        return list((await db.execute(select(Transfer.id).where(Transfer.status == "pending"))).scalars())
+
+
+async def check_packets(
+    rt: Any, packets: list[str], total: int, shares: int, *, expired: bool = False
+) -> None:
+    """Every packet's claims + refund + escrow = total; past expiry, none is still open."""
     async with rt.sessionmaker() as db:
         for packet_id in packets:
             p = await db.get(RedPacket, packet_id)
@@ -243,6 +293,10 @@ async def check_packets(rt: Any, packets: list[str], total: int, shares: int) ->
                 assert n_claims == shares - p.remaining_count
             if p.status == "finished":
                 assert n_claims == shares and claimed == total
+            if p.status == "refunded":
+                assert escrow == 0 and p.refunded_fen == total - claimed > 0
+            if expired:
+                assert p.status in ("finished", "refunded"), (packet_id, p.status)
 
 
 async def check_transfers(rt: Any, *, allow_pending: bool) -> None:

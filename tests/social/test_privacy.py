@@ -31,6 +31,7 @@ async def test_a_hidden_user_is_anonymous_to_strangers_on_the_global_board(clien
         "badge": None,
         "score": 9000,
         "anonymous": True,
+        "user": None,
     }
     assert shy.id not in str(seen) and "shy" not in str(seen)
     assert seen["items"][2]["user_id"] == stranger.id and seen["me"] == {"rank": 3, "score": 1000}

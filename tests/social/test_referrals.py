@@ -193,3 +193,37 @@ async def test_referral_data_is_private(client, users):
 async def test_referral_endpoints_need_a_token(client, method, path):
     r = await client.request(method, path, json={"code": "ABCDEFGH"} if method == "POST" else None)
     assert r.status_code == 401
+
+
+async def test_the_share_link_opens_a_chinese_landing_page_with_the_poster(client, users, rt):
+    import io
+
+    from PIL import Image
+
+    lina = await users.make("李娜")
+    me = (await client.get("/v1/referrals/me", headers=lina.headers)).json()
+    path = "/r/" + me["share_url"].split("/r/", 1)[1]
+    page = await client.get(path)  # public: no login
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    text = page.text
+    assert "李娜 邀请你加入圈子" in text and me["code"] in text and "如何领取" in text
+    assert f'src="/r/{me["code"]}/poster.png"' in text
+    poster = await client.get(f"/r/{me['code']}/poster.png")
+    assert poster.status_code == 200 and poster.headers["content-type"] == "image/png"
+    assert Image.open(io.BytesIO(poster.content)).size == (720, 1080)
+    assert (await client.get(f"/r/{me['code'].lower()}")).status_code == 200  # typed by hand
+    missing = await client.get("/r/NOSUCH99")
+    assert missing.status_code == 404 and "邀请码无效" in missing.text
+    assert (await client.get("/r/NOSUCH99/poster.png")).status_code == 404
+    evil = await users.make("<script>x</script>")
+    code = (await client.get("/v1/referrals/me", headers=evil.headers)).json()["code"]
+    assert "<script>x" not in (await client.get(f"/r/{code}")).text
+
+
+def test_the_poster_renders_chinese_glyphs():
+    """The CJK font draws 邀请 as glyphs, not the missing-glyph box of a Latin font."""
+    from app.fonts import cjk_font
+
+    font = cjk_font(40)
+    assert font.getmask("邀").getbbox() != font.getmask("口").getbbox()
+    assert font.getlength("邀请你加入圈子") > 200

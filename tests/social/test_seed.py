@@ -8,9 +8,9 @@ async def test_demo_seed_shows_li_na_the_social_features(client, rt):
     lina = {"Authorization": f"Bearer {(await seeding.demo_tokens(ctx))['lina']}"}
     requests = (await client.get("/v1/friends/requests?direction=incoming", headers=lina)).json()["items"]
     assert {r["user"]["display_name"] for r in requests} == {"孙丽 Sun Li", "郑浩 Zheng Hao"}
-    matches = (await client.get("/v1/contacts/matches", headers=lina)).json()
+    matches = (await client.get("/v1/contacts/matches", headers=lina)).json()["items"]
     assert {m["display_name"] for m in matches} == {"孙丽 Sun Li", "周强 Zhou Qiang", "王伟 Wang Wei"}
-    suggestions = (await client.get("/v1/friends/suggestions", headers=lina)).json()
+    suggestions = (await client.get("/v1/friends/suggestions", headers=lina)).json()["items"]
     assert suggestions[0]["display_name"] == "周强 Zhou Qiang"
     assert {"kind": "in_contacts"} in suggestions[0]["reasons"]
     assert "吴芳 Wu Fang" in [s["display_name"] for s in suggestions]

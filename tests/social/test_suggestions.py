@@ -81,7 +81,8 @@ async def test_suggestions_endpoint_on_a_constructed_graph(client, users, rt):
 
     r = await client.get("/v1/friends/suggestions", headers=me.headers)
     assert r.status_code == 200, r.text
-    got = r.json()
+    assert r.json()["next_cursor"] is None
+    got = r.json()["items"]
     # z: 1/ln 3 (c) + 1 (contacts) = 1.91; x: 1/ln 5 (a) + 1/ln 3 (b) = 1.53; y: 1/ln 3 = 0.91
     assert [s["display_name"] for s in got] == ["z", "x", "y"]
     assert [s["user_id"] for s in got] == [z.id, x.id, y.id]
@@ -92,8 +93,8 @@ async def test_suggestions_endpoint_on_a_constructed_graph(client, users, rt):
         [1 / math.log(3) + 1, 1 / math.log(5) + 1 / math.log(3), 1 / math.log(3)], abs=1e-5
     )
     # limit, and another user's view is their own
-    assert len((await client.get("/v1/friends/suggestions?limit=1", headers=me.headers)).json()) == 1
-    theirs = (await client.get("/v1/friends/suggestions", headers=x.headers)).json()
+    assert len((await client.get("/v1/friends/suggestions?limit=1", headers=me.headers)).json()["items"]) == 1
+    theirs = (await client.get("/v1/friends/suggestions", headers=x.headers)).json()["items"]
     assert me.id in [s["user_id"] for s in theirs] and x.id not in [s["user_id"] for s in theirs]
     assert (await client.get("/v1/friends/suggestions?limit=0", headers=me.headers)).status_code == 422
 
@@ -207,7 +208,7 @@ async def test_cached_suggestions_apply_exclusions_at_once(client, users, rt):
     async def shown(who=me):
         r = await client.get("/v1/friends/suggestions", headers=who.headers)
         assert r.status_code == 200, r.text
-        return [s["user_id"] for s in r.json()]
+        return [s["user_id"] for s in r.json()["items"]]
 
     # x: 2/ln 3 (a and b); y and z: 1/ln 3 each, equal scores ordered by user id
     assert await shown() == [x.id, *sorted([y.id, z.id])]
@@ -238,7 +239,7 @@ async def test_a_friends_new_friend_shows_once_the_cache_time_passed(client, use
 
     async def shown():
         r = await client.get("/v1/friends/suggestions", headers=me.headers)
-        return [s["user_id"] for s in r.json()]
+        return [s["user_id"] for s in r.json()["items"]]
 
     assert await shown() == [x.id]
     await users.friends(b, late)  # two hops away: my fingerprint is unchanged

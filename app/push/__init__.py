@@ -1,0 +1,1 @@
+"""Offline push: devices, per-kind mute settings, quiet hours, and pluggable senders."""

@@ -1,0 +1,181 @@
+"""Offline push: who gets a push for an event, and sending it.
+
+``await offline_push(rt, user_ids=…, kind=…, title=…, body=…, data=…)`` runs after the
+event's commit (features call it from an after-commit callback). Of ``user_ids`` it keeps
+those with no live socket (``app.realtime.presence``: a user with a socket gets the
+frame instead), who have not muted ``kind`` and are not in their quiet hours (the bank's
+time zone, read from the business clock); each of their devices gets one push through
+the runtime's sender (``app.push.senders``). The sending runs in a task of its own so the
+caller does not wait on a provider; ``drain(rt)`` awaits what is in flight (tests, dev).
+
+Kinds: ``chat`` (messages), ``money`` (transfers, red packets), ``games`` (forest, farm),
+``social`` (friends, content, everything else).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import time
+from typing import Any
+
+import structlog
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.db import transaction
+from app.errors import NotFound
+from app.push.models import Device, PushSettings
+from app.push.senders import Push, Sender, make_sender
+from app.realtime import presence
+from app.runtime import Runtime, Slot
+
+log = structlog.get_logger()
+
+KINDS = ("chat", "money", "games", "social")
+
+
+class Pusher:
+    """A runtime's sender and its sends in flight."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.sender: Sender = make_sender(rt.settings)
+        self.tasks: set[asyncio.Task[None]] = set()
+
+
+PUSHER: Slot[Pusher] = Slot("push.pusher", Pusher)
+
+
+def sender(rt: Runtime) -> Sender:
+    return rt.slot(PUSHER).sender
+
+
+# ---- devices and settings ------------------------------------------------------------
+
+
+async def register_device(
+    db: AsyncSession, rt: Runtime, *, user_id: str, platform: str, token: str
+) -> Device:
+    """Register (or move to me) a device token."""
+    now = rt.clock.now()
+    async with transaction(db):
+        await db.execute(
+            insert(Device)
+            .values(token=token, user_id=user_id, platform=platform, created_at=now)
+            .on_conflict_do_update(
+                index_elements=[Device.token],
+                set_={"user_id": user_id, "platform": platform, "created_at": now},
+            )
+        )
+    return Device(token=token, user_id=user_id, platform=platform, created_at=now)  # type: ignore[arg-type]
+
+
+async def remove_device(db: AsyncSession, *, user_id: str, token: str) -> None:
+    """Stop pushing to one of my devices. Raises NotFound."""
+    async with transaction(db):
+        gone = await db.execute(delete(Device).where(Device.token == token, Device.user_id == user_id))
+        if not gone.rowcount:  # type: ignore[attr-defined]
+            raise NotFound("no such device")
+
+
+@dataclass(frozen=True)
+class Settings:
+    muted: list[str]
+    quiet_start: str | None
+    quiet_end: str | None
+
+
+async def get_settings(db: AsyncSession, *, user_id: str) -> Settings:
+    row = await db.get(PushSettings, user_id)
+    if row is None:
+        return Settings([], None, None)
+    return Settings(list(row.muted), row.quiet_start, row.quiet_end)
+
+
+async def set_settings(
+    db: AsyncSession, *, user_id: str, muted: list[str], quiet_start: str | None, quiet_end: str | None
+) -> Settings:
+    """Replace my push settings."""
+    muted = sorted(set(muted))
+    async with transaction(db):
+        await db.execute(
+            insert(PushSettings)
+            .values(user_id=user_id, muted=muted, quiet_start=quiet_start, quiet_end=quiet_end)
+            .on_conflict_do_update(
+                index_elements=[PushSettings.user_id],
+                set_={"muted": muted, "quiet_start": quiet_start, "quiet_end": quiet_end},
+            )
+        )
+    return Settings(muted, quiet_start, quiet_end)
+
+
+def in_quiet_hours(now_local: time, start: str | None, end: str | None) -> bool:
+    """``start`` ≤ now < ``end`` ("HH:MM"), across midnight when start > end."""
+    if not start or not end or start == end:
+        return False
+    t = now_local.strftime("%H:%M")
+    return start <= t < end if start < end else (t >= start or t < end)
+
+
+# ---- sending --------------------------------------------------------------------------
+
+
+async def _deliver(
+    rt: Runtime, user_ids: list[str], kind: str, title: str, body: str, data: dict[str, Any]
+) -> int:
+    offline = [u for u in user_ids if u not in await presence.online(rt, user_ids)]
+    if not offline:
+        return 0
+    async with rt.sessionmaker() as db:
+        prefs = {
+            p.user_id: p
+            for p in (
+                await db.execute(select(PushSettings).where(col(PushSettings.user_id).in_(offline)))
+            ).scalars()
+        }
+        devices = list(
+            (
+                await db.execute(
+                    select(Device).where(col(Device.user_id).in_(offline)).order_by(Device.created_at)
+                )
+            ).scalars()
+        )
+    now_local = rt.clock.local(rt.clock.now()).time()
+    out = rt.slot(PUSHER).sender
+    sent = 0
+    for d in devices:
+        p = prefs.get(d.user_id)
+        if p is not None and (kind in p.muted or in_quiet_hours(now_local, p.quiet_start, p.quiet_end)):
+            continue
+        await out.send(Push(d.user_id, d.platform, d.token, kind, title, body, data))
+        sent += 1
+    return sent
+
+
+async def offline_push(
+    rt: Runtime, *, user_ids: list[str], kind: str, title: str, body: str, data: dict[str, Any]
+) -> None:
+    """Push an event to those of ``user_ids`` without a live socket (call after commit;
+    returns at once, the sending runs in a task)."""
+    if not user_ids:
+        return
+    pusher = rt.slot(PUSHER)
+
+    async def run() -> None:
+        try:
+            await _deliver(rt, list(dict.fromkeys(user_ids)), kind, title, body, data)
+        except Exception:  # a push is best effort: the event itself is stored and delivered
+            log.exception("push_failed", kind=kind)
+
+    task = asyncio.create_task(run(), name="push")
+    pusher.tasks.add(task)
+    task.add_done_callback(pusher.tasks.discard)
+
+
+async def drain(rt: Runtime) -> None:
+    """Wait for the pushes in flight (tests and the dev endpoint)."""
+    pusher = rt.slot(PUSHER)
+    while pusher.tasks:
+        await asyncio.gather(*list(pusher.tasks), return_exceptions=True)

@@ -1,0 +1,126 @@
+"""Points tables: lots (what was earned, what is left, when it lapses), the draws that
+took points out of lots, expiry notices sent, partner memberships and exchanges.
+
+The balance itself is the member's ledger account (``points:<user>``, currency PTS);
+the lots say where each point came from and when it lapses: Σ ``remaining`` of a
+member's lots = that account's balance.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, CheckConstraint, Column, Identity, Index, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from app.dbtypes import UTCDateTime, at_field
+
+
+class LotSource(StrEnum):
+    SPENDING = "spending"  # card spending (the bank's spending events)
+    MILESTONE = "milestone"  # a tree planted, a quiz streak, a referral (app.hooks.on_milestone)
+    PARTNER = "partner"  # exchanged in from a partner programme
+    ADJUSTMENT = "adjustment"  # operators, the demo seed
+
+
+class PointsLot(SQLModel, table=True):
+    __tablename__ = "points_lots"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("remaining >= 0 AND remaining <= amount", name="remaining_within_amount"),
+        CheckConstraint("source IN ('spending', 'milestone', 'partner', 'adjustment')", name="source_valid"),
+        UniqueConstraint("user_id", "ref"),  # a lot is earned once per reason
+        Index("ix_points_lots_user_expiry", "user_id", "expires_at"),
+        Index("ix_points_lots_live_expiry", "expires_at", postgresql_where=text("remaining > 0")),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    user_id: str = Field(foreign_key="users.id", max_length=40)
+    source: str = Field(max_length=16)
+    ref: str = Field(max_length=96)  # e.g. "event:<id>", "milestone:tree_planted:<tree>"
+    memo: str = Field(default="", max_length=120)
+    amount: int = Field(sa_type=BigInteger())
+    remaining: int = Field(sa_type=BigInteger())
+    counts_for_tier: bool  # earned (spending, milestones), not bought in from partners
+    earned_at: datetime = at_field()
+    expires_at: datetime = at_field()
+    transaction_id: str = Field(max_length=40)
+
+
+class PointsDraw(SQLModel, table=True):
+    """Points taken out of a lot (spent, held for an exchange, expired); a draw held for
+    an exchange the partner refused is restored to its lot."""
+
+    __tablename__ = "points_draws"
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+
+    id: int | None = Field(
+        default=None,
+        sa_column=Column("id", BigInteger(), Identity(), primary_key=True),
+    )
+    lot_id: str = Field(foreign_key="points_lots.id", index=True, max_length=40)
+    user_id: str = Field(foreign_key="users.id", max_length=40)
+    ref: str = Field(index=True, max_length=96)  # what the points went to
+    amount: int = Field(sa_type=BigInteger())
+    restored: bool = Field(default=False)
+    created_at: datetime = at_field()
+
+
+class ExpiryNotice(SQLModel, table=True):
+    """ "n points expire on …" sent once per member and lapse instant."""
+
+    __tablename__ = "points_expiry_notices"
+
+    user_id: str = Field(primary_key=True, foreign_key="users.id", max_length=40)
+    expires_at: datetime = Field(primary_key=True, sa_type=UTCDateTime())
+    points: int = Field(sa_type=BigInteger())
+    sent_at: datetime = at_field()
+
+
+class PartnerMember(SQLModel, table=True):
+    """A member's number in a partner programme (for tier match and exchanges)."""
+
+    __tablename__ = "points_partner_members"
+
+    user_id: str = Field(primary_key=True, foreign_key="users.id", max_length=40)
+    programme_id: str = Field(primary_key=True, max_length=32)
+    member_no: str = Field(max_length=64)
+    linked_at: datetime = at_field()
+
+
+class ExchangeStatus(StrEnum):
+    PENDING = "pending"  # sent (or to be sent) to the partner; points held
+    CONFIRMED = "confirmed"  # the partner booked it
+    REFUSED = "refused"  # the partner refused it definitively; held points released
+
+
+class ExchangeDirection(StrEnum):
+    OUT = "out"  # our points → the partner's
+    IN = "in"  # the partner's → our points
+
+
+class PointsExchange(SQLModel, table=True):
+    __tablename__ = "points_exchanges"
+    __table_args__ = (
+        CheckConstraint("points > 0 AND partner_amount > 0", name="amounts_positive"),
+        CheckConstraint("status IN ('pending', 'confirmed', 'refused')", name="status_valid"),
+        CheckConstraint("direction IN ('out', 'in')", name="direction_valid"),
+        Index("ix_points_exchanges_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
+        Index("ix_points_exchanges_user_created", "user_id", "created_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)  # also the partner's idempotency key
+    user_id: str = Field(foreign_key="users.id", max_length=40)
+    programme_id: str = Field(max_length=32)
+    member_no: str = Field(max_length=64)
+    direction: str = Field(max_length=3)
+    points: int = Field(sa_type=BigInteger())  # ours
+    partner_amount: int = Field(sa_type=BigInteger())  # theirs
+    status: str = Field(max_length=16)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = at_field()
+    partner_ref: str | None = Field(default=None, max_length=64)
+    reason: str | None = Field(default=None, max_length=120)
+    created_at: datetime = at_field()
+    settled_at: datetime | None = at_field(nullable=True)

@@ -1,0 +1,598 @@
+"""Points (积分): one currency (PTS) in the ledger, earned in lots that lapse.
+
+``post_points`` is the one function that moves a member's points; earning (card
+spending, milestones), spending, holding and releasing for partner exchanges, and
+expiry all call it. It
+
+1. locks the member's points account row (``SELECT … FOR UPDATE``) first, so a member's
+   points move one request at a time, in one order (account, lots, ledger) — no deadlock
+   and no lot spent twice;
+2. changes the lots: a credit adds a lot (once per (member, ref): the unique key makes
+   earning exactly-once) or restores the draws held for a ref; a debit first lapses what
+   expired (so no lapsed point is ever spent), then draws the earliest-expiring live lots;
+3. posts the ledger transaction (PTS) between the member's account and the counter
+   account (issued, redeemed, expired, partners, an exchange's hold), which checks the
+   balance stays ≥ 0.
+
+So Σ ``remaining`` of a member's lots always equals the ledger balance of
+``points:<user>``.
+
+Earning listens to ``app.hooks``: ``on_spending_recorded`` (1 point per 10 yuan,
+rounded down, × category × tier multipliers) and ``on_milestone`` (trees planted, quiz
+streaks, referrals). ``expire_due`` (job ``points_expiry``) lapses every lot past its
+expiry into ``system:points_expired`` and sends "n points expire on …" 30 days ahead.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import and_, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.db import execute, transaction
+from app.errors import InsufficientFunds, ValidationFailed
+from app.hooks import Milestone, Spending, SpendingEffects
+from app.ids import new_id
+from app.ledger import service as ledger
+from app.notifications.service import notify
+from app.pagination import INT_CURSOR, Page, decode_cursor, encode_cursor
+from app.runtime import Runtime
+from games.points.models import ExpiryNotice, LotSource, PointsDraw, PointsLot
+from games.points.schemas import ExpiringPublic, LotPublic, PointsLine, PointsPublic
+from games.rules import PointsRules, rules
+from games.rules import points as points_rules
+
+PTS = ledger.Currency.PTS
+
+
+@dataclass(frozen=True)
+class NewLot:
+    source: LotSource
+    counts_for_tier: bool
+    earned_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Moved:
+    transaction_id: str
+    amount: int  # signed, as posted to the member's account
+    balance: int  # the member's points after
+
+
+async def open_points_account(
+    db: AsyncSession, rt: Runtime, *, account_id: str, owner_id: str | None
+) -> None:
+    """Open a PTS account (a member's, or an exchange's hold) if it does not exist."""
+    kind = "points" if account_id.startswith("points:") else "points_hold"
+    await ledger.open_account(
+        db, account_id=account_id, kind=kind, owner_id=owner_id, now=rt.clock.now(), currency=PTS
+    )
+
+
+async def lock_member(db: AsyncSession, rt: Runtime, *, user_id: str) -> None:
+    """Open and lock the member's points account until commit (the lock ``post_points``
+    takes first; a use case that must decide something before moving points takes it
+    earlier, e.g. an exchange's caps)."""
+    account = ledger.points_account(user_id)
+    await open_points_account(db, rt, account_id=account, owner_id=user_id)
+    await ledger.lock_account(db, account)
+
+
+async def post_points(
+    db: AsyncSession,
+    rt: Runtime,
+    *,
+    user_id: str,
+    kind: str,
+    ref: str,
+    counter: str,
+    amount: int = 0,
+    lot: NewLot | None = None,
+    restore: str | None = None,
+    lapse: bool = False,
+    forward_to: str | None = None,
+    memo: str = "",
+) -> Moved | None:
+    """Move a member's points; the only code that does (see the module docstring).
+
+    - ``amount > 0`` with ``lot``: credit a new lot from ``counter``; None when this
+      (member, ``ref``) lot exists already (earned once);
+    - ``amount > 0`` with ``restore``: give back the draws made for ``restore`` to their
+      lots (a released hold), from ``counter``; None when nothing is left to restore;
+    - ``amount < 0``: debit to ``counter``, drawing the earliest-expiring live lots first;
+    - ``lapse``: debit every lot past its expiry to ``counter``; None when none;
+    - ``forward_to``: pass ``amount`` held on ``counter`` (an exchange's hold, drawn from
+      the member's lots before) on to ``forward_to``: the hold is settled.
+
+    In the caller's transaction; locks the member's points account row until commit.
+    Raises InsufficientFunds, ValidationFailed."""
+    now = rt.clock.now()
+    account = ledger.points_account(user_id)
+    if amount > 0 or lot is not None:
+        await open_points_account(db, rt, account_id=account, owner_id=user_id)
+    held = await ledger.lock_account(db, account)
+    if held is None:
+        if amount < 0:
+            raise InsufficientFunds("no points", needed_points=-amount)
+        return None
+    if lapse:
+        return await _lapse(db, rt, user_id=user_id, account=account, kind=kind, counter=counter, now=now)
+    if amount <= 0 and (lot is not None or restore is not None or forward_to is not None):
+        raise ValidationFailed("points to credit, restore or forward must be positive")
+    if amount == 0:
+        raise ValidationFailed("points to move must not be zero")
+    if forward_to is not None:
+        moved = await _post(
+            db, kind=kind, frm=counter, to=forward_to, amount=amount, ref=ref, memo=memo, now=now
+        )
+        return Moved(moved.transaction_id, 0, held)
+    if amount > 0 and lot is not None:
+        lot_id = new_id("pl_")
+        inserted = await db.scalar(
+            insert(PointsLot)
+            .values(
+                id=lot_id,
+                user_id=user_id,
+                source=lot.source.value,
+                ref=ref,
+                memo=memo[:120],
+                amount=amount,
+                remaining=amount,
+                counts_for_tier=lot.counts_for_tier,
+                earned_at=lot.earned_at,
+                expires_at=lot.expires_at,
+                transaction_id="",
+            )
+            .on_conflict_do_nothing(index_elements=["user_id", "ref"])
+            .returning(PointsLot.id)
+        )
+        if inserted is None:
+            return None
+        moved = await _post(
+            db, kind=kind, frm=counter, to=account, amount=amount, ref=ref, memo=memo, now=now
+        )
+        await db.execute(
+            update(PointsLot).where(PointsLot.id == lot_id).values(transaction_id=moved.transaction_id)
+        )
+        return Moved(moved.transaction_id, amount, moved.balances[account])
+    if amount > 0 and restore is not None:
+        draws = (
+            await db.execute(
+                select(PointsDraw.id, PointsDraw.lot_id, PointsDraw.amount)
+                .where(
+                    PointsDraw.user_id == user_id,
+                    PointsDraw.ref == restore,
+                    col(PointsDraw.restored).is_(False),
+                )
+                .with_for_update()
+            )
+        ).all()
+        if not draws:
+            return None
+        if sum(d.amount for d in draws) != amount:
+            raise ValidationFailed("a restore gives back exactly what was drawn", ref=restore)
+        by_lot: dict[str, int] = defaultdict(int)
+        for d in draws:
+            by_lot[d.lot_id] += d.amount
+        for lot_id, n in by_lot.items():
+            await db.execute(
+                update(PointsLot).where(PointsLot.id == lot_id).values(remaining=PointsLot.remaining + n)
+            )
+        await db.execute(
+            update(PointsDraw).where(PointsDraw.id.in_([d.id for d in draws])).values(restored=True)  # type: ignore[union-attr]
+        )
+        moved = await _post(
+            db, kind=kind, frm=counter, to=account, amount=amount, ref=ref, memo=memo, now=now
+        )
+        return Moved(moved.transaction_id, amount, moved.balances[account])
+    if amount > 0:
+        raise ValidationFailed("a credit makes a lot or restores a hold")
+    # A debit: lapse what expired first, so only live points are spent.
+    await _lapse(
+        db,
+        rt,
+        user_id=user_id,
+        account=account,
+        kind="points_expired",
+        counter=ledger.POINTS_EXPIRED,
+        now=now,
+    )
+    need = -amount
+    lots = (
+        await db.execute(
+            select(PointsLot.id, PointsLot.remaining)
+            .where(PointsLot.user_id == user_id, PointsLot.remaining > 0, PointsLot.expires_at > now)
+            .order_by(PointsLot.expires_at, PointsLot.earned_at, PointsLot.id)
+        )
+    ).all()
+    takes: list[tuple[str, int]] = []
+    for lot_id, remaining in lots:
+        if need == 0:
+            break
+        take = min(need, int(remaining))
+        takes.append((lot_id, take))
+        need -= take
+    if need:
+        raise InsufficientFunds("not enough points", needed_points=-amount, available_points=-amount - need)
+    await _draw(db, user_id=user_id, ref=ref, takes=takes, now=now)
+    moved = await _post(db, kind=kind, frm=account, to=counter, amount=-amount, ref=ref, memo=memo, now=now)
+    return Moved(moved.transaction_id, amount, moved.balances[account])
+
+
+# Take from several lots in one statement, each only if it still holds what is taken.
+_TAKE_FROM_LOTS = text(
+    """
+UPDATE points_lots l SET remaining = l.remaining - t.take
+FROM unnest(CAST(:ids AS varchar[]), CAST(:takes AS bigint[])) AS t(id, take)
+WHERE l.id = t.id AND l.remaining >= t.take
+"""
+)
+
+
+async def _draw(
+    db: AsyncSession,
+    *,
+    user_id: str,
+    ref: str,
+    takes: list[tuple[str, int]],
+    now: datetime,
+    record: bool = True,
+) -> None:
+    if not takes:
+        return
+    params = {"ids": [i for i, _ in takes], "takes": [n for _, n in takes]}
+    result = await execute(db, _TAKE_FROM_LOTS, params)
+    if getattr(result, "rowcount", 0) != len(takes):  # cannot happen under the account lock
+        raise InsufficientFunds("a points lot changed underneath", ref=ref)
+    if not record:
+        return
+    rows = [{"lot_id": i, "user_id": user_id, "ref": ref, "amount": n, "created_at": now} for i, n in takes]
+    for start in range(0, len(rows), 5000):  # within PostgreSQL's bind parameter limit
+        await db.execute(insert(PointsDraw).values(rows[start : start + 5000]))
+
+
+async def _lapse(
+    db: AsyncSession, rt: Runtime, *, user_id: str, account: str, kind: str, counter: str, now: datetime
+) -> Moved | None:
+    lapsed = (
+        await db.execute(
+            select(PointsLot.id, PointsLot.remaining).where(
+                PointsLot.user_id == user_id, PointsLot.remaining > 0, PointsLot.expires_at <= now
+            )
+        )
+    ).all()
+    if not lapsed:
+        return None
+    total = sum(int(r) for _, r in lapsed)
+    # No draw rows: a lapsed lot is never restored; its ledger transaction records it.
+    await _draw(
+        db, user_id=user_id, ref="expiry", takes=[(i, int(r)) for i, r in lapsed], now=now, record=False
+    )
+    moved = await _post(
+        db, kind=kind, frm=account, to=counter, amount=total, ref="expiry", memo="points expired", now=now
+    )
+    return Moved(moved.transaction_id, -total, moved.balances[account])
+
+
+async def _post(
+    db: AsyncSession, *, kind: str, frm: str, to: str, amount: int, ref: str, memo: str, now: datetime
+) -> ledger.Posted:
+    return await ledger.post(
+        db,
+        kind=kind,
+        entries=ledger.move(frm, to, amount),
+        now=now,
+        ref_id=ref[:64],
+        memo=memo[:200],
+        currency=PTS,
+    )
+
+
+def new_lot(
+    r: PointsRules, rt: Runtime, *, source: LotSource, earned_at: datetime, counts_for_tier: bool = True
+) -> NewLot:
+    """A lot earned at ``earned_at`` with the rules' expiry."""
+    return NewLot(
+        source=source,
+        counts_for_tier=counts_for_tier,
+        earned_at=earned_at,
+        expires_at=points_rules.lot_expiry(r, earned_at, rt.clock.tz),
+    )
+
+
+# -- earning -------------------------------------------------------------------------------
+
+
+async def earned_by_day(
+    db: AsyncSession, rt: Runtime, *, user_ids: list[str], since: datetime
+) -> dict[str, dict[date, int]]:
+    """Points each member earned (lots that count for tiers) per business day since ``since``."""
+    day = func.date(func.timezone(rt.settings.timezone, PointsLot.earned_at))
+    rows = (
+        await db.execute(
+            select(PointsLot.user_id, day, func.sum(PointsLot.amount))
+            .where(PointsLot.user_id.in_(user_ids), PointsLot.counts_for_tier, PointsLot.earned_at >= since)  # type: ignore[attr-defined]
+            .group_by(PointsLot.user_id, day)
+        )
+    ).all()
+    out: dict[str, dict[date, int]] = defaultdict(dict)
+    for u, d, n in rows:
+        out[u][d] = int(n)
+    return out
+
+
+def history_start(r: PointsRules, rt: Runtime) -> datetime:
+    """How far back a tier looks: the window plus the grace, with a day's margin."""
+    return rt.clock.now() - timedelta(days=31 * r.tier_window_months + r.tier_grace_days + 2)
+
+
+async def tier_multipliers(db: AsyncSession, rt: Runtime, user_ids: list[str]) -> dict[str, float]:
+    r = rules().points
+    history = await earned_by_day(db, rt, user_ids=user_ids, since=history_start(r, rt))
+    today = rt.clock.today()
+    return {u: points_rules.standing(r, history.get(u, {}), today).tier.earn_multiplier for u in user_ids}
+
+
+async def points_for_spending(db: AsyncSession, rt: Runtime, events: list[Spending]) -> SpendingEffects:
+    """``on_spending_recorded`` hook: card spending earns points at once, one lot per member
+    and expiry year in the batch (the events are new: ``app/events`` stores each once)."""
+    r = rules().points
+    now = rt.clock.now()
+    mult = await tier_multipliers(db, rt, sorted({e.user_id for e in events}))
+    groups: dict[tuple[str, datetime], list[tuple[Spending, int]]] = defaultdict(list)
+    for e in events:
+        n = points_rules.spending_points(r, e.category, e.amount_fen, mult.get(e.user_id, 1.0))
+        if n > 0:
+            earned_at = min(e.occurred_at, now)
+            groups[(e.user_id, points_rules.lot_expiry(r, earned_at, rt.clock.tz))].append((e, n))
+    for (user_id, expires_at), items in sorted(groups.items()):
+        first = min(items, key=lambda it: it[0].event_id)[0]
+        await post_points(
+            db,
+            rt,
+            user_id=user_id,
+            kind="points_earned",
+            ref=f"spending:{first.event_id}",
+            counter=ledger.POINTS_ISSUED,
+            amount=sum(n for _, n in items),
+            lot=NewLot(LotSource.SPENDING, True, max(min(e.occurred_at, now) for e, _ in items), expires_at),
+            memo=f"card spending ({len(items)} payment{'s' if len(items) > 1 else ''})",
+        )
+    return SpendingEffects()
+
+
+async def points_for_milestone(db: AsyncSession, rt: Runtime, m: Milestone) -> None:
+    """``on_milestone`` hook: the rules' points for a tree planted, a referral, and every
+    ``quiz_streak_days`` right answers in a row; once per (member, kind, ref)."""
+    r = rules().points
+    if m.kind == "quiz_streak":
+        n = r.quiz_streak_points if m.count > 0 and m.count % r.quiz_streak_days == 0 else 0
+    else:
+        n = r.milestones.get(m.kind, 0)
+    if n <= 0:
+        return
+    now = rt.clock.now()
+    await post_points(
+        db,
+        rt,
+        user_id=m.user_id,
+        kind="points_earned",
+        ref=f"milestone:{m.kind}:{m.ref}",
+        counter=ledger.POINTS_ISSUED,
+        amount=n,
+        lot=new_lot(r, rt, source=LotSource.MILESTONE, earned_at=now),
+        memo=m.kind.replace("_", " "),
+    )
+
+
+async def grant(
+    db: AsyncSession, rt: Runtime, *, user_id: str, points: int, ref: str, memo: str
+) -> Moved | None:
+    """Operators and the demo seed: credit points as a lot earned now (once per ref)."""
+    async with transaction(db):
+        return await post_points(
+            db,
+            rt,
+            user_id=user_id,
+            kind="points_adjustment",
+            ref=f"adjustment:{ref}",
+            counter=ledger.POINTS_ISSUED,
+            amount=points,
+            lot=new_lot(rules().points, rt, source=LotSource.ADJUSTMENT, earned_at=rt.clock.now()),
+            memo=memo,
+        )
+
+
+async def spend(db: AsyncSession, rt: Runtime, *, user_id: str, points: int, ref: str, memo: str) -> Moved:
+    """Spend points (rights, rewards) into ``system:points_redeemed``, earliest-expiring
+    first, in the caller's transaction. Raises InsufficientFunds, ValidationFailed."""
+    if points <= 0:
+        raise ValidationFailed("points must be positive", field="points")
+    moved = await post_points(
+        db,
+        rt,
+        user_id=user_id,
+        kind="points_spent",
+        ref=ref,
+        counter=ledger.POINTS_REDEEMED,
+        amount=-points,
+        memo=memo,
+    )
+    assert moved is not None
+    return moved
+
+
+# -- expiry --------------------------------------------------------------------------------
+
+
+async def expire_due(rt: Runtime, *, batch: int = 500) -> int:
+    """Job ``points_expiry``: lapse every lot past its expiry (one transaction per member)
+    and send the expiry notices that are due. Returns how many points lapsed."""
+    total = 0
+    while True:
+        skipped = 0
+        now = rt.clock.now()
+        async with rt.sessionmaker() as db:
+            users = list(
+                (
+                    await db.execute(
+                        select(PointsLot.user_id)
+                        .where(PointsLot.remaining > 0, PointsLot.expires_at <= now)
+                        .group_by(PointsLot.user_id)
+                        .limit(batch)
+                    )
+                ).scalars()
+            )
+            for user_id in users:
+                async with transaction(db):
+                    # Another worker's sweep (or a spend, which lapses first) holds it: skip.
+                    if (
+                        await ledger.lock_account(db, ledger.points_account(user_id), skip_locked=True)
+                        is None
+                    ):
+                        skipped += 1
+                        continue
+                    moved = await post_points(
+                        db,
+                        rt,
+                        user_id=user_id,
+                        kind="points_expired",
+                        ref="expiry",
+                        counter=ledger.POINTS_EXPIRED,
+                        lapse=True,
+                    )
+                total += -moved.amount if moved else 0
+        if len(users) < batch or skipped == len(users):
+            break
+    await send_expiry_notices(rt)
+    return total
+
+
+async def send_expiry_notices(rt: Runtime) -> int:
+    """ "n points expire on …" once per member and lapse instant, ``expiry_notice_days`` ahead."""
+    r = rules().points
+    now = rt.clock.now()
+    horizon = now + timedelta(days=r.expiry_notice_days)
+    sent = 0
+    async with rt.sessionmaker() as db, transaction(db):
+        due = (
+            await db.execute(
+                select(PointsLot.user_id, PointsLot.expires_at, func.sum(PointsLot.remaining))
+                .outerjoin(
+                    ExpiryNotice,
+                    and_(
+                        ExpiryNotice.user_id == PointsLot.user_id,
+                        ExpiryNotice.expires_at == PointsLot.expires_at,
+                    ),
+                )
+                .where(
+                    PointsLot.remaining > 0,
+                    PointsLot.expires_at > now,
+                    PointsLot.expires_at <= horizon,
+                    col(ExpiryNotice.user_id).is_(None),
+                )
+                .group_by(PointsLot.user_id, PointsLot.expires_at)
+            )
+        ).all()
+        for user_id, expires_at, n in due:
+            claimed = await db.scalar(
+                insert(ExpiryNotice)
+                .values(user_id=user_id, expires_at=expires_at, points=int(n), sent_at=now)
+                .on_conflict_do_nothing()
+                .returning(ExpiryNotice.user_id)
+            )
+            if claimed is None:
+                continue
+            last_day = points_rules.last_valid_day(expires_at, rt.clock.tz)
+            await notify(
+                db,
+                rt,
+                user_id=user_id,
+                kind="points_expiring",
+                data={
+                    "points": int(n),
+                    "expires_at": expires_at.isoformat(),
+                    "last_day": last_day.isoformat(),
+                    "text": f"{int(n)} points expire on {last_day.isoformat()}",
+                },
+            )
+            sent += 1
+    return sent
+
+
+# -- what members see ----------------------------------------------------------------------
+
+
+async def my_points(db: AsyncSession, rt: Runtime, *, user_id: str) -> PointsPublic:
+    """Balance (live lots), lots with their expiry, what expires within the notice window,
+    and points held for pending exchanges."""
+    r = rules().points
+    now = rt.clock.now()
+    tz = rt.clock.tz
+    lots = (
+        (
+            await db.execute(
+                select(PointsLot)
+                .where(PointsLot.user_id == user_id, PointsLot.remaining > 0, PointsLot.expires_at > now)
+                .order_by(PointsLot.expires_at, PointsLot.earned_at, PointsLot.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    horizon = now + timedelta(days=r.expiry_notice_days)
+    soon: dict[datetime, int] = defaultdict(int)
+    for lot in lots:
+        if lot.expires_at <= horizon:
+            soon[lot.expires_at] += lot.remaining
+    from games.points import exchange  # the held points of pending exchanges
+
+    return PointsPublic(
+        balance=sum(lot.remaining for lot in lots),
+        pending_out=await exchange.held_points(db, user_id=user_id),
+        lots=[
+            LotPublic(
+                id=lot.id,
+                source=lot.source,
+                memo=lot.memo,
+                amount=lot.amount,
+                remaining=lot.remaining,
+                earned_at=lot.earned_at,
+                expires_at=lot.expires_at,
+                last_day=points_rules.last_valid_day(lot.expires_at, tz),
+            )
+            for lot in lots
+        ],
+        expiring_soon=[
+            ExpiringPublic(points=n, expires_at=at, last_day=points_rules.last_valid_day(at, tz))
+            for at, n in sorted(soon.items())
+        ],
+    )
+
+
+async def statement(db: AsyncSession, *, user_id: str, limit: int, cursor: str | None) -> Page[PointsLine]:
+    """My points account's ledger lines, newest first."""
+    before = decode_cursor(cursor, INT_CURSOR)
+    rows = await ledger.lines(db, account_id=ledger.points_account(user_id), limit=limit + 1, before=before)
+    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    return Page[PointsLine](
+        items=[
+            PointsLine(
+                id=str(x.id),
+                transaction_id=x.transaction_id,
+                kind=x.kind,
+                memo=x.memo,
+                points=x.amount,
+                balance_after=x.balance_after,
+                created_at=x.created_at,
+            )
+            for x in rows[:limit]
+        ],
+        next_cursor=next_cursor,
+    )

@@ -1,0 +1,61 @@
+"""Member tiers (普卡/金卡/白金/钻石) from the points earned in the rolling window, and the
+partner tiers they match (``GET /v1/me/tiers``).
+
+Tiers live with points because they are computed from the points lots (what counts for
+tiers, per business day) by a pure rule (``games.rules.points.standing``): no table and
+no job of their own, and the same answer however often or late it is asked — an upgrade
+shows at once, a downgrade only once the grace period has passed.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.runtime import Runtime
+from games.points import exchange
+from games.points import service as points
+from games.points.schemas import PartnerTierPublic, TierPublic, TiersPublic
+from games.rules import TierRule, rules
+from games.rules import points as points_rules
+
+
+def tier_public(t: TierRule) -> TierPublic:
+    return TierPublic(
+        id=t.id,
+        name=t.name,
+        min_points=t.min_points,
+        earn_multiplier=t.earn_multiplier,
+        monthly_rights=list(t.monthly_rights),
+    )
+
+
+async def tier_of(db: AsyncSession, rt: Runtime, *, user_id: str) -> TierRule:
+    """The tier a member holds today (for other features: rights by tier)."""
+    r = rules().points
+    history = await points.earned_by_day(db, rt, user_ids=[user_id], since=points.history_start(r, rt))
+    return points_rules.standing(r, history.get(user_id, {}), rt.clock.today()).tier
+
+
+async def my_tiers(db: AsyncSession, rt: Runtime, *, user_id: str) -> TiersPublic:
+    """My tier, how far to the next, when a downgrade would happen, and the partner tiers
+    my tier matches."""
+    r = rules().points
+    history = await points.earned_by_day(db, rt, user_ids=[user_id], since=points.history_start(r, rt))
+    s = points_rules.standing(r, history.get(user_id, {}), rt.clock.today())
+    mine = await exchange.memberships(db, user_id=user_id)
+    return TiersPublic(
+        tier=tier_public(s.tier),
+        rolling_points=s.rolling_points,
+        window_months=r.tier_window_months,
+        next_tier=tier_public(s.next_tier) if s.next_tier else None,
+        points_to_next=s.points_to_next,
+        downgrade_on=s.downgrade_on,
+        grace_days=r.tier_grace_days,
+        partners=[
+            PartnerTierPublic(
+                programme_id=p.id, name=p.name, tier=p.tier_match.get(s.tier.id), member_no=mine.get(p.id)
+            )
+            for p in r.partners
+        ],
+        tiers=[tier_public(t) for t in r.tiers],
+    )
