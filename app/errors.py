@@ -34,6 +34,7 @@ A body that cannot be read as JSON (invalid UTF-8, nested too deeply) is a
 from __future__ import annotations
 
 import errno
+import json
 import re
 import socket
 from typing import Any
@@ -141,6 +142,38 @@ class Unavailable(QuanziError):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": "1"}
+
+
+# A domain error raised by the database's own functions (migration 1000, ``qz_raise``): the
+# error code in HINT, its details as JSON in DETAIL, the message as is.
+SQL_DOMAIN_ERROR = "QZ001"
+
+
+def _by_code() -> dict[str, type[QuanziError]]:
+    found: dict[str, type[QuanziError]] = {}
+    pending: list[type[QuanziError]] = [QuanziError]
+    while pending:
+        cls = pending.pop()
+        found.setdefault(cls.code, cls)
+        pending.extend(cls.__subclasses__())
+    return found
+
+
+def from_database(exc: BaseException) -> QuanziError | None:
+    """The ``QuanziError`` a SQL function raised (SQLSTATE ``QZ001``, ``qz_raise``: the
+    code in HINT, the details as JSON in DETAIL), or None for any other error. Looks down the chain of causes for the driver's error."""
+    cause: BaseException | None = exc
+    for _ in range(4):
+        if cause is None:
+            return None
+        if getattr(cause, "sqlstate", None) == SQL_DOMAIN_ERROR and getattr(cause, "hint", None):
+            cls = _by_code().get(str(cause.hint))  # type: ignore[attr-defined]
+            if cls is None:  # a code no error class has: a bug, answered 500
+                return None
+            details = json.loads(getattr(cause, "detail", None) or "{}")
+            return cls(str(getattr(cause, "message", "") or ""), **details)
+        cause = cause.__cause__ or getattr(cause, "orig", None)
+    return None
 
 
 def error_response(exc: QuanziError) -> JSONResponse:
