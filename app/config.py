@@ -210,6 +210,9 @@ class Settings(BaseSettings):
 
     # profile (app/profile): a tag's weight halves every half-life without new evidence
     profile_tag_half_life_days: float = Field(default=30.0, gt=0)
+    # cross-scenario offers (app/offers): at most this many per member per week
+    # (Monday 00:00 to Monday, the bank's time zone), across every rule
+    offers_per_week: int = Field(default=3, ge=0)
 
     # chat
     chat_text_max_chars: int = Field(default=4000, gt=0)

@@ -63,6 +63,8 @@ FEATURES: tuple[str, ...] = (
     "content.feed",
     "content.moderation",
     "app.profile",
+    "app.audiences",
+    "app.offers",
     "app.console",
 )
 
