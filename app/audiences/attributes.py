@@ -10,7 +10,7 @@ a test into a SQL condition on a row of ``members`` (``app.auth.service.members_
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -31,12 +31,14 @@ class Test:
 @dataclass(frozen=True)
 class Provider:
     """An attribute: its ``ops``, its ``values`` in ascending order when they are a fixed
-    list (None: free text), and ``condition(rt, members, test)``: a SQL boolean."""
+    list (None: free text), and ``condition(rt, members, test, among)``: a SQL boolean
+    (``among``: when not None, only these members are being evaluated — a sub-query may
+    look at them alone)."""
 
     name: str
     description: str
     ops: frozenset[str]
-    condition: Callable[[Any, Any, Test], ColumnElement[bool]]
+    condition: Callable[[Any, Any, Test, Sequence[str] | None], ColumnElement[bool]]
     values: Callable[[], tuple[str, ...]] | None = None
     changes_over_time: bool = False  # membership drifts without a tag change: rebuilt by the job
 
@@ -48,12 +50,12 @@ def register(provider: Provider) -> None:
     providers[provider.name] = provider
 
 
-def _cardholder(rt: Any, members: Any, test: Test) -> ColumnElement[bool]:
+def _cardholder(rt: Any, members: Any, test: Test, among: Sequence[str] | None) -> ColumnElement[bool]:
     return members.is_cardholder if test.values[0] else ~members.is_cardholder  # type: ignore[no-any-return]
 
 
-def _column(name: str) -> Callable[[Any, Any, Test], ColumnElement[bool]]:
-    def condition(rt: Any, members: Any, test: Test) -> ColumnElement[bool]:
+def _column(name: str) -> Callable[[Any, Any, Test, Sequence[str] | None], ColumnElement[bool]]:
+    def condition(rt: Any, members: Any, test: Test, among: Sequence[str] | None) -> ColumnElement[bool]:
         values = [v for v in test.values if isinstance(v, str)]
         return members[name].in_(values) if values else false()  # type: ignore[no-any-return]
 

@@ -14,6 +14,7 @@ condition over ``users`` — a segment is one query, never a loop over members.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -153,19 +154,21 @@ def check(rule: Any) -> None:
                 )
 
 
-def condition(rule: Any, rt: Any, members: Any, now: datetime) -> ColumnElement[bool]:
+def condition(
+    rule: Any, rt: Any, members: Any, now: datetime, among: Sequence[str] | None = None
+) -> ColumnElement[bool]:
     """The rule as a SQL condition on a row of ``members`` (``app.auth.service.members_sql``)
-    as of ``now``."""
+    as of ``now``; with ``among``, sub-queries look only at those members."""
     if isinstance(rule, AndRule):
-        return and_(*(condition(r, rt, members, now) for r in rule.rules))
+        return and_(*(condition(r, rt, members, now, among) for r in rule.rules))
     if isinstance(rule, OrRule):
-        return or_(*(condition(r, rt, members, now) for r in rule.rules))
+        return or_(*(condition(r, rt, members, now, among) for r in rule.rules))
     if isinstance(rule, NotRule):
-        return not_(condition(rule.rule, rt, members, now))
+        return not_(condition(rule.rule, rt, members, now, among))
     if isinstance(rule, AttributeRule):
-        return attributes.providers[rule.name].condition(rt, members, rule.test())
+        return attributes.providers[rule.name].condition(rt, members, rule.test(), among)
     assert isinstance(rule, TagRule)
     holders = profile.tag_holders_sql(
-        rt, tag=rule.tag, min_weight=rule.min_weight, within_days=rule.within_days, now=now
+        rt, tag=rule.tag, min_weight=rule.min_weight, within_days=rule.within_days, now=now, among=among
     )
     return members.id.in_(holders)  # type: ignore[no-any-return]

@@ -23,7 +23,8 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import Select, delete, exists, func, insert, literal, select, text
+from sqlalchemy import Select, String, bindparam, delete, exists, func, insert, literal, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,12 +50,16 @@ def dump(rule: Any) -> dict[str, Any]:
     return rule.model_dump(mode="json", by_alias=True, exclude_none=True)  # type: ignore[no-any-return]
 
 
+def _ids(user_ids: Sequence[str]) -> Any:
+    return bindparam(None, list(user_ids), type_=ARRAY(String()))
+
+
 def matching(rt: Runtime, rule: Any, *, now: datetime, among: Sequence[str] | None = None) -> Select[Any]:
     """The members matching ``rule`` as of ``now`` (ids), optionally among some: one query."""
     m = auth.members_sql().c
-    q = select(m.id).where(rules.condition(rule, rt, m, now))
+    q = select(m.id).where(rules.condition(rule, rt, m, now, among))
     if among is not None:
-        q = q.where(m.id.in_(list(among)))
+        q = q.where(m.id == func.any(_ids(among)))
     return q
 
 
@@ -206,7 +211,7 @@ async def _apply(
     a = AudienceMember.__table__.c  # type: ignore[attr-defined]
     gone = delete(AudienceMember).where(a.segment_id == segment_id, ~exists().where(found.c.id == a.user_id))
     if among is not None:
-        gone = gone.where(a.user_id.in_(list(among)))
+        gone = gone.where(a.user_id == func.any(_ids(among)))
     removed = (await db.execute(gone.execution_options(synchronize_session=False))).rowcount  # type: ignore[attr-defined]
     added = (
         await db.execute(

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, func, literal, select, tuple_
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Select, String, and_, bindparam, delete, func, literal, select, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import hooks
@@ -236,18 +236,27 @@ async def record(db: AsyncSession, rt: Runtime, evidence: Sequence[Evidence]) ->
 
 
 def tag_holders_sql(
-    rt: Runtime, *, tag: str, min_weight: float, within_days: int | None, now: datetime
+    rt: Runtime,
+    *,
+    tag: str,
+    min_weight: float,
+    within_days: int | None,
+    now: datetime,
+    among: Sequence[str] | None = None,
 ) -> Select[Any]:
     """The members holding ``tag`` with a weight (decayed to ``now``, summed over its
     sources) of at least ``min_weight`` (> 0) and, with ``within_days``, evidence that
     happened in the last so many days: one grouped query over the tag's rows (for
-    audiences)."""
+    audiences); with ``among``, only those members are looked at."""
     e = TagEvidence.__table__.c  # type: ignore[attr-defined]
     age = func.greatest(0.0, func.extract("epoch", literal(now, UTCDateTime()) - e.updated_at))
     having = [func.sum(e.weight * func.power(0.5, age / half_life_s(rt))) >= max(min_weight, 1e-9)]
     if within_days is not None:
         having.append(func.max(e.last_at) >= now - timedelta(days=within_days))
-    return select(e.user_id).where(e.tag == tag).group_by(e.user_id).having(and_(*having))
+    q = select(e.user_id).where(e.tag == tag)
+    if among is not None:
+        q = q.where(e.user_id == func.any(bindparam(None, list(among), type_=ARRAY(String()))))
+    return q.group_by(e.user_id).having(and_(*having))
 
 
 # -- partners' scenario events ------------------------------------------------------------

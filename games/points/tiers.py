@@ -9,6 +9,7 @@ shows at once, a downgrade only once the grace period has passed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -74,7 +75,7 @@ def tier_ids() -> tuple[str, ...]:
     return tuple(t.id for t in rules().points.tiers)
 
 
-def tier_condition(rt: Runtime, members: Any, test: Test) -> ColumnElement[bool]:
+def tier_condition(rt: Runtime, members: Any, test: Test, among: Sequence[str] | None) -> ColumnElement[bool]:
     """Members whose tier (as ``standing`` computes it, grace included) is one of the
     values (``in``) or at least the value (``at_least``): the same rule in SQL. A tier is
     held when the rolling total reached its threshold on one of the last grace days, so
@@ -101,6 +102,7 @@ def tier_condition(rt: Runtime, members: Any, test: Test) -> ColumnElement[bool]
         qualified = (
             select(PointsLot.user_id)
             .where(PointsLot.counts_for_tier, PointsLot.earned_at >= points.history_start(r, rt))  # type: ignore[arg-type]
+            .where(true() if among is None else PointsLot.user_id.in_(list(among)))  # type: ignore[attr-defined]
             .group_by(PointsLot.user_id)
             .having(or_(*sums))
         )

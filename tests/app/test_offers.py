@@ -198,3 +198,20 @@ async def test_offers_are_paged_and_in_the_export_and_erased(client, rt, users, 
     assert (await client.delete("/v1/me", headers=li.headers)).status_code == 204
     listed = (await client.get("/v1/admin/offer-rules", headers=admin.headers)).json()["items"]
     assert all(r["issued"] == 0 for r in listed)
+
+
+async def test_the_demo_seed_gives_li_na_an_offer_and_an_audience(client, rt):
+    from app import seed as seeding
+    from app.auth import tokens
+
+    ctx = await seeding.run(rt, echo=lambda *_: None)
+    lina = {"Authorization": f"Bearer {tokens.issue(rt.settings, ctx.users['lina'].id)}"}
+    admin = {"Authorization": f"Bearer {tokens.issue(rt.settings, ctx.users['admin'].id)}"}
+    got = (await client.get("/v1/me/offers", headers=lina)).json()["items"]
+    assert [o["code"] for o in got] == ["SPYFAMILY20"] and got[0]["scenario"] == "shopping"
+    kinds = [n["kind"] for n in (await client.get("/v1/notifications", headers=lina)).json()["items"]]
+    assert "offer" in kinds
+    fans = (
+        await client.get(f"/v1/admin/audiences/{ctx.extras['audience_anime_fans']}", headers=admin)
+    ).json()
+    assert fans["members"] >= 1 and fans["tags"] == ["genre:anime"]
