@@ -210,8 +210,8 @@ async def _apply(
     found = matching(rt, rule, now=now, among=among).subquery("m")
     a = AudienceMember.__table__.c  # type: ignore[attr-defined]
     gone = delete(AudienceMember).where(a.segment_id == segment_id, ~exists().where(found.c.id == a.user_id))
-    if among is not None:
-        gone = gone.where(a.user_id == func.any(_ids(among)))
+    if among is not None:  # by the primary key (segment_id, user_id), not a scan of the segment
+        gone = gone.where(a.user_id.in_(select(func.unnest(_ids(among)))))
     removed = (await db.execute(gone.execution_options(synchronize_session=False))).rowcount  # type: ignore[attr-defined]
     added = (
         await db.execute(

@@ -116,10 +116,24 @@ async def audience_eval(b: Bench) -> Result:
         for i in range(10)
     ]
 
+    unnamed = [
+        [
+            profile.Evidence(e.user_id, "series:unnamed", *rest)
+            for e in batch
+            for rest in [(e.source, e.action, e.why, e.at, e.weight)]
+        ]
+        for batch in batches
+    ]
+
     async def op(i: int) -> None:
         async with rt.sessionmaker() as db, transaction(db):
             await profile.record(db, rt, batches[i])
 
+    async def baseline_op(i: int) -> None:  # the same changes on a tag no segment names
+        async with rt.sessionmaker() as db, transaction(db):
+            await profile.record(db, rt, unnamed[i])
+
+    baseline = await measure(baseline_op, total=10, concurrency=2)
     stats = await measure(op, total=10, concurrency=2)
     # the stored membership equals a fresh evaluation, for every segment
     mismatched = 0
@@ -146,6 +160,7 @@ async def audience_eval(b: Bench) -> Result:
             "rebuild_100_segments_s": round(rebuild_s, 2),
             "tag_changes": 10_000,
             "incremental_10k_changes_s": round(stats.seconds, 2),
+            "same_changes_on_a_tag_no_segment_names_s": round(baseline.seconds, 2),
             "stored_memberships": sum(stored.values()),
             "segments_checked": 20,
             "segments_mismatched": mismatched,
