@@ -40,7 +40,6 @@ class Provider:
     ops: frozenset[str]
     condition: Callable[[Any, Any, Test, Sequence[str] | None], ColumnElement[bool]]
     values: Callable[[], tuple[str, ...]] | None = None
-    changes_over_time: bool = False  # membership drifts without a tag change: rebuilt by the job
 
 
 providers: dict[str, Provider] = {}

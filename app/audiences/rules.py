@@ -109,16 +109,6 @@ def tags_of(rule: Any) -> set[str]:
     return {n.tag for n in walk(rule) if isinstance(n, TagRule)}
 
 
-def changes_over_time(rule: Any) -> bool:
-    """Membership may drift with time alone (recency, decay, a tier): the rebuild job's."""
-    for n in walk(rule):
-        if isinstance(n, TagRule):
-            return True  # a weight decays
-        if isinstance(n, AttributeRule) and attributes.providers[n.name].changes_over_time:
-            return True
-    return False
-
-
 def check(rule: Any) -> None:
     """Beyond the shape: size, depth, known attributes and values. Raises ValidationFailed."""
 

@@ -20,6 +20,5 @@ attributes.register(
         frozenset({"in", "at_least"}),
         tier_condition,
         values=tier_ids,
-        changes_over_time=True,
     )
 )
