@@ -3,6 +3,7 @@ and stored; membership kept current incrementally as tags change; campaigns may 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -255,3 +256,35 @@ async def test_a_campaign_targets_an_audience(client, rt, users, admin):
         await client.delete(f"/v1/admin/audiences/{fans['id']}", headers=admin.headers)
     ).status_code == 204
     assert (await quote(client, rt, li))["discount_fen"] == 0
+
+
+async def test_concurrent_changes_to_one_member_leave_the_right_membership(client, rt, users, admin):
+    both = {
+        "kind": "and",
+        "rules": [{"kind": "tag", "tag": "series:a"}, {"kind": "tag", "tag": "shopping:x"}],
+    }
+    seg = await create(client, admin, both)
+    people = [await users.make(f"p{i}") for i in range(6)]
+    at = rt.clock.now().isoformat()
+    for p in people:
+        await consent(client, p, video=True, shopping=True)
+    pushes = []
+    for p in people:  # each member gets the two tags in two batches at once
+        pushes.append(push(client, rt, [watched(p.id, occurred_at=at, attributes={"series": "a"})]))
+        pushes.append(
+            push(
+                client,
+                rt,
+                [
+                    watched(
+                        p.id,
+                        occurred_at=at,
+                        scenario="shopping",
+                        type="purchased",
+                        attributes={"category": "x"},
+                    )
+                ],
+            )
+        )
+    await asyncio.gather(*pushes)
+    assert await members(client, admin, seg["id"]) == len(people)
