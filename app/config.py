@@ -215,6 +215,9 @@ class Settings(BaseSettings):
     # "users like you" (app/insights): bands, k, ε and benchmark returns; unset: the rules
     # shipped with app/insights (rules.toml)
     insights_rules_file: Path | None = None
+    # cross-scenario offers (app/offers): at most this many per member per week
+    # (Monday 00:00 to Monday, the bank's time zone), across every rule
+    offers_per_week: int = Field(default=3, ge=0)
 
     # chat
     chat_text_max_chars: int = Field(default=4000, gt=0)

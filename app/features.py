@@ -65,6 +65,8 @@ FEATURES: tuple[str, ...] = (
     "content.moderation",
     "app.profile",
     "app.insights",
+    "app.audiences",
+    "app.offers",
     "app.console",
 )
 

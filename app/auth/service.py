@@ -108,6 +108,16 @@ def profiles_sql() -> Subquery:
     return select(*_PROFILE_COLUMNS).subquery("profiles")
 
 
+def members_sql() -> Subquery:
+    """Members who are not erased, as a subquery named ``members`` (``id``,
+    ``is_cardholder``, ``region``, ``risk_profile``): what an audience's rule may test."""
+    return (
+        select(_users.c.id, _users.c.is_cardholder, _users.c.region, _users.c.risk_profile)
+        .where(_users.c.erased_at.is_(None))
+        .subquery("members")
+    )
+
+
 def _profile(row: Row[Any]) -> Profile:
     m = row._mapping
     return Profile(

@@ -3,7 +3,7 @@
 
 Kinds in use: friend_request, friend_accepted, transfer_received, transfer_refunded,
 red_packet_refunded, energy_stolen, watered, tree_planted, post_removed,
-referral_reward, moderation_decision, points_expiring, points_exchange, campaign_discount.
+referral_reward, moderation_decision, points_expiring, points_exchange, campaign_discount, offer.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ PUSH_KINDS = {
     "red_packet_refunded": "money",
     "referral_reward": "money",
     "campaign_discount": "money",
+    "offer": "money",
     "energy_stolen": "games",
     "watered": "games",
     "tree_planted": "games",
@@ -47,6 +48,7 @@ PUSH_TITLES = {
     "post_removed": "你的内容已被删除",
     "referral_reward": "邀请奖励到账",
     "campaign_discount": "用卡立减已优惠",
+    "offer": "你收到一张优惠券",
 }
 
 

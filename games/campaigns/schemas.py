@@ -130,6 +130,12 @@ class CampaignCreate(BaseModel):
     )
     starts_at: Timestamp
     ends_at: Timestamp
+    audience_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=40,
+        description="only members of this audience (`/v1/admin/audiences`) get the discount",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -201,6 +207,7 @@ class CampaignAdmin(BaseModel):
     hold_s: int
     starts_at: datetime
     ends_at: datetime
+    audience_id: str | None = Field(description="only members of this audience, or everyone")
     created_at: datetime
 
 

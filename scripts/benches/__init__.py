@@ -11,4 +11,5 @@ MODULES = (
     "insights",
     "points",
     "campaigns",
+    "audiences",
 )
