@@ -59,6 +59,7 @@ FEATURES: tuple[str, ...] = (
     "games.points",
     "games.campaigns",
     "content.media",
+    "content.products",
     "content.posts",
     "content.feed",
     "content.moderation",

@@ -22,13 +22,19 @@ from typing import Any
 from sqlalchemy import BindParameter, Select, bindparam, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth import service as auth
 from app.auth.service import Caller
 from app.errors import ValidationFailed
-from app.pagination import FEED_CURSOR, Chunk, decode_cursor, encode_cursor
+from app.pagination import FEED_CURSOR, FOR_YOU_CURSOR, Chunk, decode_cursor, encode_cursor
+from app.profile import service as profile
 from app.runtime import Runtime
+from content.feed import foryou
 from content.moderation.service import muted_user_ids
 from content.posts import service as posts
+from content.posts.interests import topics as topics_of
 from content.posts.models import Follow, Post, Status
+from content.posts.schemas import FeedReason
+from content.products import service as products
 from social.friends import service as friends
 
 
@@ -76,6 +82,8 @@ async def feed(
     db: AsyncSession, rt: Runtime, *, viewer: Caller, tab: str, limit: int, cursor: str | None
 ) -> Chunk[posts.PostView]:
     """One page of a feed tab. Raises ValidationFailed (bad cursor)."""
+    if tab == "for_you":
+        return await for_you(db, rt, viewer=viewer, limit=limit, cursor=cursor)
     now = rt.clock.now()
     after = decode_cursor(cursor, FEED_CURSOR)
     if tab == "following":
@@ -103,3 +111,102 @@ async def feed(
             value |= {"s": last.hot_score, "t": as_of.isoformat()}
         next_cursor = encode_cursor(value)
     return Chunk(await posts.present(db, rt, rows[:limit], viewer), next_cursor=next_cursor)
+
+
+# -- "for you" -------------------------------------------------------------------------------
+
+
+def _reason(r: foryou.Ranked, authors: dict[str, str], interests: dict[str, float]) -> FeedReason:
+    c = r.candidate
+    if r.topic is not None and interests:
+        label = r.topic.replace("_", " ")
+        return FeedReason(
+            code="topic",
+            tag=f"topic:{r.topic}",
+            text=f"because you follow {label}",
+            text_zh=f"因为你关注{foryou.LABELS_ZH.get(r.topic, label)}",
+        )
+    if c.followed:
+        name = authors.get(c.author_id, "")
+        return FeedReason(code="followed", text=f"because you follow {name}", text_zh=f"因为你关注了{name}")
+    if c.product:
+        return FeedReason(code="product", text="a product that suits you", text_zh="适合你的理财产品")
+    return FeedReason(code="hot", text="popular now", text_zh="热门内容")
+
+
+async def for_you(
+    db: AsyncSession, rt: Runtime, *, viewer: Caller, limit: int, cursor: str | None
+) -> Chunk[posts.PostView]:
+    """One page of the "for you" tab (``content.feed.foryou``): the followed, hot and
+    suitable-product candidates (each at most ``for_you_candidates``, as of the first
+    page's time), ranked by the member's topic tags and diversified; a page is a slice of
+    that order. Without topic tags (no consent to ``content``, or none derived yet) it is
+    the hot candidates in hot order. Raises ValidationFailed (bad cursor)."""
+    now = rt.clock.now()
+    pos = decode_cursor(cursor, FOR_YOU_CURSOR)
+    as_of = min(pos.t, now) if pos is not None else now
+    offset = pos.o if pos is not None else 0
+    n = rt.settings.content.for_you_candidates
+    held = await profile.profile(db, rt, user_id=viewer.id)
+    interests = {t.tag.partition(":")[2]: t.weight for t in held.tags if t.kind == "topic" and t.weight > 0}
+    risk = await products.risk_profile_of(db, viewer)
+
+    hot_q = _visible(select(Post), viewer.id, now).where(Post.created_at <= as_of)
+    hot = list(
+        (await db.execute(hot_q.order_by(Post.hot_score.desc(), Post.id.desc()).limit(n))).scalars()  # type: ignore[attr-defined]
+    )
+    pool: dict[str, Post] = {p.id: p for p in hot}
+    followed: set[str] = set()
+    if interests:
+        followed = set(await _followed_authors(db, viewer.id, now))
+        if followed:
+            q = _following(sorted(followed)).where(Post.created_at <= as_of)
+            for p in (await db.execute(q.order_by(Post.id.desc()).limit(n))).scalars():  # type: ignore[attr-defined]
+                pool.setdefault(p.id, p)
+        suitable = await products.suitable_ids(db, risk)
+        if suitable:
+            q = _visible(select(Post), viewer.id, now).where(
+                Post.product.is_not(None),  # type: ignore[union-attr]
+                Post.created_at <= as_of,
+                Post.product["product_id"].as_string().in_(sorted(suitable)),  # type: ignore[index]
+            )
+            for p in (await db.execute(q.order_by(Post.id.desc()).limit(n))).scalars():  # type: ignore[attr-defined]
+                pool.setdefault(p.id, p)
+    # product cards of the candidates, for this member
+    cards = await products.render(db, {i for i in map(posts.product_id_of, pool.values()) if i}, risk)
+    product_topic = await products.topic_of(db, cards)
+    hot_rank = {p.id: i for i, p in enumerate(hot)}
+    candidates = []
+    for p in pool.values():
+        pid = posts.product_id_of(p)
+        card = cards.get(pid) if pid else None
+        if card is not None and not card.available and interests:
+            continue  # "for you" shows only products that suit the member
+        topics = tuple(topics_of(p.title, p.text))
+        if card is not None and card.available and pid in product_topic and product_topic[pid] not in topics:
+            topics = (*topics, product_topic[pid])
+        candidates.append(
+            foryou.Candidate(
+                id=p.id,
+                author_id=p.author_id,
+                topics=topics,
+                followed=p.author_id in followed,
+                hot_rank=hot_rank.get(p.id),
+                product=card is not None and card.available,
+            )
+        )
+    if interests:
+        ordered = foryou.diversify(foryou.rank(candidates, interests, len(hot)))
+    else:  # no tags: the hot tab's order
+        ordered = [foryou.Ranked(c, 0.0, None) for c in sorted(candidates, key=lambda c: hot_rank[c.id])]
+    page = ordered[offset : offset + limit]
+    authors = {
+        a.id: a.display_name
+        for a in (await auth.profiles(db, {r.candidate.author_id for r in page})).values()
+    }
+    reasons = {r.id: _reason(r, authors, interests) for r in page}
+    next_cursor = None
+    if offset + limit < len(ordered):
+        next_cursor = encode_cursor({"o": offset + limit, "t": as_of.isoformat()})
+    shown = [pool[r.id] for r in page]
+    return Chunk(await posts.present(db, rt, shown, viewer, reasons=reasons), next_cursor=next_cursor)
