@@ -76,7 +76,7 @@ class ContentSettings(BaseSettings):
     # product cards: a purchase is credited to the member's last click within this window
     attribution_window_h: float = Field(default=7 * 24.0, gt=0)
     # feed "for you": how many posts each source (followed, hot, product posts) offers
-    for_you_candidates: int = Field(default=150, ge=10, le=1000)
+    for_you_candidates: int = Field(default=100, ge=10, le=1000)
 
 
 class ConsoleSettings(BaseSettings):

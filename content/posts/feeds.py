@@ -16,13 +16,14 @@ posts from 50 000 authors, a reader following 500.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, Select, bindparam, select, tuple_
+from sqlalchemy import BindParameter, Select, bindparam, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-from app.auth import service as auth
 from app.auth.service import Caller
 from app.errors import ValidationFailed
 from app.pagination import FEED_CURSOR, FOR_YOU_CURSOR, Chunk, decode_cursor, encode_cursor
@@ -56,7 +57,7 @@ async def _followed_authors(db: AsyncSession, viewer_id: str, now: datetime) -> 
     return list((await db.execute(q)).scalars().all())
 
 
-def _following(author_ids: list[str]) -> Select[Any]:
+def _following(author_ids: list[str], columns: Any = None) -> Select[Any]:
     """Published posts by these authors, for newest-first keyset paging by id.
 
     Why this shape: the block and mute rules are applied once, to the (small) set of
@@ -75,7 +76,8 @@ def _following(author_ids: list[str]) -> Select[Any]:
     followed: BindParameter[list[str]] = bindparam(
         "followed_authors", author_ids, expanding=True, literal_execute=True
     )
-    return select(Post).where(Post.status == Status.PUBLISHED, Post.author_id.in_(followed))  # type: ignore[attr-defined]
+    q = select(*columns) if columns is not None else select(Post)
+    return q.where(Post.status == Status.PUBLISHED, Post.author_id.in_(followed))  # type: ignore[attr-defined]
 
 
 async def feed(
@@ -116,7 +118,7 @@ async def feed(
 # -- "for you" -------------------------------------------------------------------------------
 
 
-def _reason(r: foryou.Ranked, authors: dict[str, str], interests: dict[str, float]) -> FeedReason:
+def _reason(r: foryou.Ranked, author_name: str, interests: dict[str, float]) -> FeedReason:
     c = r.candidate
     if r.topic is not None and interests:
         label = r.topic.replace("_", " ")
@@ -127,11 +129,23 @@ def _reason(r: foryou.Ranked, authors: dict[str, str], interests: dict[str, floa
             text_zh=f"因为你关注{foryou.LABELS_ZH.get(r.topic, label)}",
         )
     if c.followed:
-        name = authors.get(c.author_id, "")
+        name = author_name
         return FeedReason(code="followed", text=f"because you follow {name}", text_zh=f"因为你关注了{name}")
     if c.product:
         return FeedReason(code="product", text="a product that suits you", text_zh="适合你的理财产品")
     return FeedReason(code="hot", text="popular now", text_zh="热门内容")
+
+
+# What the ranking reads of a candidate: not the whole row (topics are found in the
+# title and the first ``_TOPIC_CHARS`` characters of the text).
+_TOPIC_CHARS = 300
+_CANDIDATE = (
+    Post.id,
+    Post.author_id,
+    Post.title,
+    func.left(Post.text, _TOPIC_CHARS).label("text"),
+    Post.product,
+)
 
 
 async def for_you(
@@ -139,9 +153,10 @@ async def for_you(
 ) -> Chunk[posts.PostView]:
     """One page of the "for you" tab (``content.feed.foryou``): the followed, hot and
     suitable-product candidates (each at most ``for_you_candidates``, as of the first
-    page's time), ranked by the member's topic tags and diversified; a page is a slice of
-    that order. Without topic tags (no consent to ``content``, or none derived yet) it is
-    the hot candidates in hot order. Raises ValidationFailed (bad cursor)."""
+    page's time; a few columns each), ranked by the member's topic tags and diversified;
+    a page is a slice of that order, and only its posts are read whole. Without topic tags
+    (no consent to ``content``, or none derived yet) it is the hot candidates in hot
+    order. Raises ValidationFailed (bad cursor)."""
     now = rt.clock.now()
     pos = decode_cursor(cursor, FOR_YOU_CURSOR)
     as_of = min(pos.t, now) if pos is not None else now
@@ -151,40 +166,46 @@ async def for_you(
     interests = {t.tag.partition(":")[2]: t.weight for t in held.tags if t.kind == "topic" and t.weight > 0}
     risk = await products.risk_profile_of(db, viewer)
 
-    hot_q = _visible(select(Post), viewer.id, now).where(Post.created_at <= as_of)
+    hot_q = _visible(select(*_CANDIDATE), viewer.id, now).where(Post.created_at <= as_of)
     hot = list(
-        (await db.execute(hot_q.order_by(Post.hot_score.desc(), Post.id.desc()).limit(n))).scalars()  # type: ignore[attr-defined]
+        (await db.execute(hot_q.order_by(Post.hot_score.desc(), Post.id.desc()).limit(n))).all()  # type: ignore[attr-defined]
     )
-    pool: dict[str, Post] = {p.id: p for p in hot}
+    pool: dict[str, Any] = {p.id: p for p in hot}
     followed: set[str] = set()
     if interests:
         followed = set(await _followed_authors(db, viewer.id, now))
         if followed:
-            q = _following(sorted(followed)).where(Post.created_at <= as_of)
-            for p in (await db.execute(q.order_by(Post.id.desc()).limit(n))).scalars():  # type: ignore[attr-defined]
+            q = _following(sorted(followed), _CANDIDATE).where(Post.created_at <= as_of)
+            for p in (await db.execute(q.order_by(Post.id.desc()).limit(n))).all():  # type: ignore[attr-defined]
                 pool.setdefault(p.id, p)
         suitable = await products.suitable_ids(db, risk)
         if suitable:
-            q = _visible(select(Post), viewer.id, now).where(
+            q = _visible(select(*_CANDIDATE), viewer.id, now).where(
                 Post.product.is_not(None),  # type: ignore[union-attr]
                 Post.created_at <= as_of,
                 Post.product["product_id"].as_string().in_(sorted(suitable)),  # type: ignore[index]
             )
-            for p in (await db.execute(q.order_by(Post.id.desc()).limit(n))).scalars():  # type: ignore[attr-defined]
+            for p in (await db.execute(q.order_by(Post.id.desc()).limit(n))).all():  # type: ignore[attr-defined]
                 pool.setdefault(p.id, p)
+
+    def product_of(row: Any) -> str | None:
+        product = row.product
+        return product.get("product_id") if isinstance(product, dict) else None
+
     # product cards of the candidates, for this member
-    cards = await products.render(db, {i for i in map(posts.product_id_of, pool.values()) if i}, risk)
-    product_topic = await products.topic_of(db, cards)
+    cards = await products.render(db, {i for i in map(product_of, pool.values()) if i}, risk)
     hot_rank = {p.id: i for i, p in enumerate(hot)}
     candidates = []
     for p in pool.values():
-        pid = posts.product_id_of(p)
+        pid = product_of(p)
         card = cards.get(pid) if pid else None
         if card is not None and not card.available and interests:
             continue  # "for you" shows only products that suit the member
         topics = tuple(topics_of(p.title, p.text))
-        if card is not None and card.available and pid in product_topic and product_topic[pid] not in topics:
-            topics = (*topics, product_topic[pid])
+        if card is not None and card.kind is not None:
+            topic = products.KIND_TOPIC[card.kind]
+            if topic not in topics:
+                topics = (*topics, topic)
         candidates.append(
             foryou.Candidate(
                 id=p.id,
@@ -200,13 +221,19 @@ async def for_you(
     else:  # no tags: the hot tab's order
         ordered = [foryou.Ranked(c, 0.0, None) for c in sorted(candidates, key=lambda c: hot_rank[c.id])]
     page = ordered[offset : offset + limit]
-    authors = {
-        a.id: a.display_name
-        for a in (await auth.profiles(db, {r.candidate.author_id for r in page})).values()
-    }
-    reasons = {r.id: _reason(r, authors, interests) for r in page}
     next_cursor = None
     if offset + limit < len(ordered):
         next_cursor = encode_cursor({"o": offset + limit, "t": as_of.isoformat()})
-    shown = [pool[r.id] for r in page]
-    return Chunk(await posts.present(db, rt, shown, viewer, reasons=reasons), next_cursor=next_cursor)
+    if not page:
+        return Chunk([], next_cursor=next_cursor)
+    wanted = [r.id for r in page]
+    rows = {p.id: p for p in (await db.execute(select(Post).where(col(Post.id).in_(wanted)))).scalars()}
+    page = [r for r in page if r.id in rows]
+    views = await posts.present(db, rt, [rows[r.id] for r in page], viewer)
+    return Chunk(
+        [
+            replace(v, reason=_reason(r, v.author.display_name if v.author else "", interests))
+            for r, v in zip(page, views, strict=True)
+        ],
+        next_cursor=next_cursor,
+    )

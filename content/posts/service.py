@@ -90,7 +90,6 @@ async def present(
     rt: Runtime,
     posts: Sequence[Post],
     viewer: Caller,
-    reasons: dict[str, FeedReason] | None = None,
 ) -> list[PostView]:
     """Posts as the viewer sees them (author, liked_by_me; flags only for the author and
     moderators; product cards rendered for the viewer's risk profile)."""
@@ -121,7 +120,6 @@ async def present(
                 flags=list(p.flags) if (mine or mod) else [],
                 editable_until=p.created_at + window if mine else None,
                 product=cards.get(product_id_of(p) or ""),
-                reason=(reasons or {}).get(p.id),
             )
         )
     return out
