@@ -98,6 +98,9 @@ async def present(
     ids = [p.id for p in posts]
     wanted = {i for i in map(product_id_of, posts) if i is not None}
     cards = await products.render(db, wanted, await products.risk_profile_of(db, viewer)) if wanted else {}
+    own = {i for p in posts if p.author_id == viewer.id and (i := product_id_of(p)) is not None}
+    # an author sees the card they embedded as it is (readers: as suits them)
+    own_cards = await products.render(db, own, products.ANY_RISK) if own else {}
     authors = await auth.profiles(db, {p.author_id for p in posts})
     liked = set(
         (
@@ -119,7 +122,7 @@ async def present(
                 liked_by_me=p.id in liked,
                 flags=list(p.flags) if (mine or mod) else [],
                 editable_until=p.created_at + window if mine else None,
-                product=cards.get(product_id_of(p) or ""),
+                product=(own_cards if mine else cards).get(product_id_of(p) or ""),
             )
         )
     return out

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from app.auth.service import Caller
 from app.deps import CurrentUser, DbSession, Rt, ServiceCaller, require_role
 from app.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed, documented
+from app.pagination import Cursor, Limit, Page
 from content.products import service as products
 from content.products.models import Product
 from content.products.schemas import (
@@ -46,15 +47,24 @@ def _admin(p: Product) -> ProductAdmin:
     )
 
 
-@router.get("/v1/products", response_model=list[ProductCard], responses=documented(Unauthenticated()))
+@router.get(
+    "/v1/products",
+    response_model=Page[ProductCard],
+    responses=documented(Unauthenticated(), ValidationFailed()),
+)
 async def list_products(
     user: CurrentUser,
     db: DbSession,
     kind: Annotated[Literal["deposit", "fund", "card", "insurance"] | None, Query()] = None,
-) -> list[ProductCard]:
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> Page[ProductCard]:
     """The bank's products this member may see (risk level ≤ their risk assessment), lowest
     risk first."""
-    return await products.catalogue(db, risk_profile=user.risk_profile, kind=kind)
+    found = await products.catalogue(
+        db, risk_profile=user.risk_profile, kind=kind, limit=limit, cursor=cursor
+    )
+    return found.page(lambda c: c)
 
 
 @router.get(
@@ -114,13 +124,20 @@ async def conversion(body: ConversionIn, caller: ServiceCaller, db: DbSession, r
 
 
 @router.get(
-    "/v1/admin/products", response_model=list[ProductAdmin], tags=["admin"], responses=documented(*_ADMIN)
+    "/v1/admin/products",
+    response_model=Page[ProductAdmin],
+    tags=["admin"],
+    responses=documented(*_ADMIN, ValidationFailed()),
 )
 async def admin_list(
-    user: Admin, db: DbSession, status: Annotated[Literal["active", "withdrawn"] | None, Query()] = None
-) -> list[ProductAdmin]:
-    """Every product in the catalogue (admins)."""
-    return [_admin(p) for p in await products.all_products(db, status=status)]
+    user: Admin,
+    db: DbSession,
+    status: Annotated[Literal["active", "withdrawn"] | None, Query()] = None,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> Page[ProductAdmin]:
+    """Every product in the catalogue by id (admins)."""
+    return (await products.all_products(db, status=status, limit=limit, cursor=cursor)).page(_admin)
 
 
 @router.post(

@@ -28,6 +28,7 @@ from app.auth import service as auth
 from app.db import transaction
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.ids import new_id
+from app.pagination import ID_CURSOR, OFFSET_CURSOR, Chunk, decode_cursor, encode_cursor
 from app.runtime import Runtime
 from content.config import content_settings
 from content.posts import links
@@ -59,6 +60,7 @@ KIND_TOPIC: dict[str, str] = {
     "insurance": "insurance",
 }
 RISK_PROFILES = ("C1", "C2", "C3", "C4", "C5")
+ANY_RISK = "C5"  # how the one who embedded a card (a post's author, a message's sender) sees it
 
 
 def member_level(risk_profile: str | None) -> int:
@@ -154,15 +156,30 @@ async def topic_of(db: AsyncSession, ids: Iterable[str]) -> dict[str, str]:
 # -- the catalogue (members) --------------------------------------------------------------------
 
 
-async def catalogue(db: AsyncSession, *, risk_profile: str | None, kind: str | None) -> list[ProductCard]:
-    """The active products a member may see, lowest risk first."""
+async def catalogue(
+    db: AsyncSession,
+    *,
+    risk_profile: str | None,
+    kind: str | None,
+    limit: int = 100,
+    cursor: str | None = None,
+) -> Chunk[ProductCard]:
+    """The active products a member may see, lowest risk first (then by id), a page at a
+    time. Raises ValidationFailed (bad cursor)."""
+    pos = decode_cursor(cursor, OFFSET_CURSOR)
+    offset = pos.o if pos is not None else 0
     q = select(Product).where(
         Product.status == ProductStatus.ACTIVE, col(Product.risk_level) <= member_level(risk_profile)
     )
     if kind:
         q = q.where(Product.kind == kind)
-    rows = (await db.execute(q.order_by(col(Product.risk_level), col(Product.id)))).scalars()
-    return [card(p, p.id, risk_profile) for p in rows]
+    q = q.order_by(col(Product.risk_level), col(Product.id)).offset(offset).limit(limit + 1)
+    rows = list((await db.execute(q)).scalars())
+    more = len(rows) > limit
+    return Chunk(
+        [card(p, p.id, risk_profile) for p in rows[:limit]],
+        next_cursor=encode_cursor({"o": offset + limit}) if more else None,
+    )
 
 
 # -- the catalogue (admins) ---------------------------------------------------------------------
@@ -209,11 +226,19 @@ async def get(db: AsyncSession, product_id: str) -> Product:
     return product
 
 
-async def all_products(db: AsyncSession, *, status: str | None) -> list[Product]:
+async def all_products(
+    db: AsyncSession, *, status: str | None, limit: int = 100, cursor: str | None = None
+) -> Chunk[Product]:
+    """Every product by id, a page at a time. Raises ValidationFailed (bad cursor)."""
+    after = decode_cursor(cursor, ID_CURSOR)
     q = select(Product)
     if status:
         q = q.where(Product.status == status)
-    return list((await db.execute(q.order_by(col(Product.id)))).scalars())
+    if after is not None:
+        q = q.where(col(Product.id) > after)
+    rows = list((await db.execute(q.order_by(col(Product.id)).limit(limit + 1))).scalars())
+    more = len(rows) > limit
+    return Chunk(rows[:limit], next_cursor=encode_cursor(rows[limit - 1].id) if more else None)
 
 
 async def update(db: AsyncSession, rt: Runtime, product_id: str, body: ProductUpdate) -> Product:

@@ -208,7 +208,7 @@ async def client_page(
         notes=notes.page(NotePublic.model_validate),
         activity=ClientActivity.model_validate(activity),
         # the catalogue's products suitable for this client (any other by id: refused if not)
-        products=await products_service.catalogue(db, risk_profile=detail.risk_profile, kind=None),
+        products=(await products_service.catalogue(db, risk_profile=detail.risk_profile, kind=None)).items,
         risk_label=_risk_label,
     )
 

@@ -660,12 +660,13 @@ async def render_products(db: AsyncSession, *, user_id: str, rows: Sequence[Mess
     if not shown:
         return
     reader = (await auth.profiles(db, [user_id])).get(user_id)
-    cards = await products.render(
-        db, {str(m.body.get("product_id", "")) for m in shown}, reader.risk_profile if reader else None
-    )
+    found = await products.products_by_id(db, {str(m.body.get("product_id", "")) for m in shown})
     for m in shown:
+        pid = str(m.body.get("product_id", ""))
+        # the sender (the advisor who shared it) sees what they sent; readers, what suits them
+        risk = products.ANY_RISK if m.sender_id == user_id else (reader.risk_profile if reader else None)
         db.expunge(m)
-        m.body = cards[str(m.body.get("product_id", ""))].model_dump(exclude_none=True)
+        m.body = products.card(found.get(pid), pid, risk).model_dump(exclude_none=True)
 
 
 async def product_message(db: AsyncSession, rt: Runtime, viewer: Any, message_id: str) -> Context:

@@ -56,6 +56,9 @@ async def test_a_post_embeds_a_product_by_id_rendered_from_the_catalogue_per_rea
             assert "fund-r5" not in str(
                 [i["product"] for i in items if i["product"] and i["product"]["link"]]
             )
+    # the author (not assessed) sees the card they embedded as it is
+    mine = (await client.get(f"/v1/posts/{post['id']}", headers=author.headers)).json()["product"]
+    assert mine["available"] is True and mine["risk_level"] == "R5"
     # an unassessed member is C1: R1 only
     dep = await new_post(client, author, text="存款", product={"product_id": "dep-r1"})
     assert (await client.get(f"/v1/posts/{dep['id']}", headers=unassessed.headers)).json()["product"][
@@ -87,7 +90,7 @@ async def test_a_post_may_embed_only_a_catalogue_product_by_id(client, world, pr
 
 async def test_the_catalogue_lists_only_suitable_products(client, world):
     _, _, bold, careful, _unassessed = world
-    ids = lambda r: [p["product_id"] for p in r.json()]  # noqa: E731
+    ids = lambda r: [p["product_id"] for p in r.json()["items"]]  # noqa: E731
     assert ids(await client.get("/v1/products", headers=bold.headers)) == ["dep-r1", "fund-r3", "fund-r5"]
     assert ids(await client.get("/v1/products", headers=careful.headers)) == ["dep-r1"]
     assert ids(await client.get("/v1/products?kind=fund", headers=bold.headers)) == ["fund-r3", "fund-r5"]
@@ -126,8 +129,10 @@ async def test_admin_crud_checks_compliance_text_and_links(client, world):
     )
     assert r.status_code == 422
     assert (await client.patch("/v1/admin/products/nope", json={}, headers=admin.headers)).status_code == 404
-    listed = (await client.get("/v1/admin/products", headers=admin.headers)).json()
-    assert [p["id"] for p in listed] == ["dep-r1", "fund-r3", "fund-r5"]
+    listed = (await client.get("/v1/admin/products?limit=2", headers=admin.headers)).json()
+    assert [p["id"] for p in listed["items"]] == ["dep-r1", "fund-r3"]
+    rest = await client.get(f"/v1/admin/products?cursor={listed['next_cursor']}", headers=admin.headers)
+    assert [p["id"] for p in rest.json()["items"]] == ["fund-r5"] and rest.json()["next_cursor"] is None
 
 
 async def test_a_click_then_a_purchase_is_attributed_to_the_post_its_author_and_campaign(client, world, rt):
@@ -289,6 +294,9 @@ async def test_chat_product_cards_follow_the_readers_risk_profile(client, world,
     assert msgs[-1]["kind"] == "product" and msgs[-1]["body"]["available"] is True
     assert msgs[-1]["body"]["link"] == "https://bank.example/products/fund-r5"
     await assess(rt, bold, "C3")
+    # the advisor who shared it still sees the card they sent
+    theirs = (await client.get(f"/v1/conversations/{conv}/messages", headers=adv.headers)).json()["items"]
+    assert theirs[-1]["body"]["available"] is True
     msgs = (await client.get(f"/v1/conversations/{conv}/messages", headers=bold.headers)).json()["items"]
     body = msgs[-1]["body"]
     assert body["available"] is False and body["unavailable_reason"] == "risk_profile" and "link" not in body
