@@ -32,7 +32,7 @@ from app.runtime import Runtime
 from content.feed import foryou
 from content.moderation.service import muted_user_ids
 from content.posts import service as posts
-from content.posts.interests import topics as topics_of
+from content.posts.interests import cached_topics
 from content.posts.models import Follow, Post, Status
 from content.posts.schemas import FeedReason
 from content.products import service as products
@@ -201,7 +201,7 @@ async def for_you(
         card = cards.get(pid) if pid else None
         if card is not None and not card.available and interests:
             continue  # "for you" shows only products that suit the member
-        topics = tuple(topics_of(p.title, p.text))
+        topics = cached_topics(p.title, p.text)
         if card is not None and card.kind is not None:
             topic = products.KIND_TOPIC[card.kind]
             if topic not in topics:
