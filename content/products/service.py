@@ -416,10 +416,19 @@ async def record_conversion(db: AsyncSession, rt: Runtime, body: ConversionIn) -
             .on_conflict_do_nothing()
             .returning(ProductConversion.bank_ref)
         )
-        if made.scalar_one_or_none() is None:  # a concurrent report of the same reference won
-            raise Conflict("this bank_ref is being recorded; retry", bank_ref=body.bank_ref)
-        row = await db.get(ProductConversion, body.bank_ref)
+        won = made.scalar_one_or_none() is not None
+        # A concurrent report of the same reference: the insert waited for it to commit
+        # and did nothing; its row is visible to the next statement.
+        row = await db.get(ProductConversion, body.bank_ref, populate_existing=True)
         assert row is not None
+        if not won:
+            if (row.user_id, row.product_id, row.amount_fen) != (
+                body.user_id,
+                body.product_id,
+                body.amount_fen,
+            ):
+                raise Conflict("another conversion was reported under this bank_ref", bank_ref=body.bank_ref)
+            return _public(row, replay=True)
         if row.author_id is not None and row.author_id != row.user_id:
             for hook in on_conversion:
                 await hook(db, rt, row.author_id, body.occurred_at)

@@ -4,6 +4,9 @@
   over 30 days with skewed likes and comments; one reader following 500 authors reads
   the first page of the ``following``, ``hot`` and ``latest`` tabs. The main figures are
   the ``following`` tab; ``hot`` and ``latest`` are in the extras. Target p99 ≤ 50 ms.
+- ``feed_for_you``: the same table with texts over six topics and 1 % of the posts carrying
+  a product card; a reader assessed C3, following 500 authors, with consented topic tags
+  (funds, insurance, travel) reads the first page of ``tab=for_you``. Target p99 ≤ 50 ms.
 - ``post_create``: ``POST /v1/posts`` with 5 000-character texts while the term filter
   holds 10 000 terms (set through ``PUT /v1/moderation/terms``), against ``GET /v1/me``.
 """

@@ -302,3 +302,27 @@ async def test_chat_product_cards_follow_the_readers_risk_profile(client, world,
     assert body["available"] is False and body["unavailable_reason"] == "risk_profile" and "link" not in body
     assert "title" not in body and body["product_id"] == "fund-r5"
     rt.clock.advance(timedelta(seconds=1).total_seconds())
+
+
+async def test_the_same_purchase_reported_twice_at_once_is_recorded_and_credited_once(client, world, rt):
+    import asyncio
+
+    _, author, bold, _, _ = world
+    post = await new_post(client, author, text="x", product={"product_id": "fund-r3"})
+    await client.post("/v1/products/fund-r3/click", json={"post_id": post["id"]}, headers=bold.headers)
+    body = {
+        "bank_ref": "B-race",
+        "user_id": bold.id,
+        "product_id": "fund-r3",
+        "amount_fen": 100,
+        "occurred_at": rt.clock.now().isoformat(),
+    }
+    answers = await asyncio.gather(
+        *(client.post("/v1/bank/conversions", json=body, headers=service_headers(rt)) for _ in range(4))
+    )
+    assert [r.status_code for r in answers] == [200] * 4
+    assert sorted(r.json()["replay"] for r in answers) == [False, True, True, True]
+    board = (
+        await client.get("/v1/leaderboards/creators?scope=global&period=week", headers=bold.headers)
+    ).json()
+    assert [(i["user_id"], i["score"]) for i in board["items"]] == [(author.id, 20)]
