@@ -238,15 +238,14 @@ async def test_money_and_forest_through_nginx_keep_every_invariant(client, rt, u
     await assert_energy_conserved(rt)
 
 
-async def waiting_on_a_lock(rt: Any) -> int:
+async def waiting_on_a_lock(rt: Any, holder_pid: int) -> int:
+    """How many backends wait for a lock that ``holder_pid`` holds (whatever their SQL
+    says: the ledger posting is a function call)."""
     async with rt.engine.connect() as conn:
         return int(
             await conn.scalar(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND wait_event_type = 'Lock' "
-                    "AND query ILIKE '%ledger_accounts%'"
-                )
+                text("SELECT count(*) FROM pg_stat_activity WHERE :holder = ANY(pg_blocking_pids(pid))"),
+                {"holder": holder_pid},
             )
         )
 
@@ -286,6 +285,7 @@ async def test_chat_through_nginx_survives_a_killed_node_and_a_drained_one(rt, u
             holder = people[0]
             async with rt.engine.connect() as conn, httpx.AsyncClient(base_url=drained.url, timeout=60) as hc:
                 tx = await conn.begin()
+                holder_pid = int(await conn.scalar(text("SELECT pg_backend_pid()")))
                 await conn.execute(
                     text("SELECT 1 FROM ledger_accounts WHERE id = :id FOR UPDATE"),
                     {"id": ledger.wallet_account(holder.id)},
@@ -302,7 +302,7 @@ async def test_chat_through_nginx_survives_a_killed_node_and_a_drained_one(rt, u
                     tg.start_soon(topup)
                     with anyio.fail_after(30):
                         while True:  # until the top-up waits on the lock
-                            if await waiting_on_a_lock(rt):
+                            if await waiting_on_a_lock(rt, holder_pid):
                                 break
                             await anyio.sleep(0.02)
                     drained.drain()
