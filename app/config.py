@@ -103,6 +103,12 @@ class Settings(BaseSettings):
 
     # storage
     database_url: str = ""  # empty: the embedded PostgreSQL server under data_dir (app/embedded_pg.py)
+    # Hot standbys for reads that may be slightly stale (app/replicas.py), comma-separated
+    # PostgreSQL URLs; empty: every read goes to the primary.
+    database_replica_urls: str = ""
+    replica_max_lag_s: float = Field(default=1.0, ge=0)  # a replica further behind is bypassed
+    replica_lag_check_s: float = Field(default=1.0, ge=0)  # lag is measured this often per worker
+    replica_own_writes_s: float = Field(default=10.0, gt=0)  # a user's last write is remembered this long
     redis_url: str = "memory://"
     redis_prefix: str = "qz:"
     db_pool_size: int = 24  # per worker; plus a quarter of it as overflow
@@ -291,6 +297,11 @@ class Settings(BaseSettings):
             if url.startswith(plain):
                 return "postgresql+asyncpg://" + url[len(plain) :]
         return url
+
+    @property
+    def replica_urls(self) -> list[str]:
+        """The replica URLs of ``database_replica_urls``."""
+        return [u.strip() for u in self.database_replica_urls.split(",") if u.strip()]
 
     @property
     def requests_in_flight(self) -> int:
