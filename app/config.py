@@ -221,6 +221,11 @@ class Settings(BaseSettings):
     chat_text_max_chars: int = Field(default=4000, gt=0)
     chat_group_max_members: int = Field(default=500, ge=2)  # the creator included
     chat_send_batch_max: int = Field(default=200, gt=0)  # WebSocket sends stored per transaction
+    # Messages are kept in month partitions (social/chat/partitions.py): a daily job makes
+    # this many months ahead and, when the retention is above 0, drops the months that
+    # ended more than that many months ago (0: keep every message).
+    chat_message_months_ahead: int = Field(default=2, ge=1)
+    chat_message_retention_months: int = Field(default=0, ge=0)
 
     # realtime (the /v1/ws gateway)
     ws_max_frame_bytes: int = Field(default=64 * 1024, gt=0)  # larger frames get an error frame
