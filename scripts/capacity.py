@@ -5,6 +5,7 @@
         --backend real --workers 2 > run.jsonl
     python scripts/capacity.py run.jsonl            # or: ... | python scripts/capacity.py
     python scripts/capacity.py run.jsonl --json     # the figures as one JSON object
+    python scripts/capacity.py old.jsonl new.jsonl  # scenarios of the later run win
 
 Each scenario's ``app_cpu_ms_per_op`` and ``db_cpu_ms_per_op`` (CPU milliseconds per
 operation of the service workers and of the PostgreSQL backends) are multiplied by the
@@ -158,16 +159,37 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("file", nargs="?", help="a bench run's JSON lines (default: stdin)")
+    parser.add_argument(
+        "files", nargs="*", help="bench runs' JSON lines (default: stdin); a later file's scenario wins"
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--doc", help="write the table into this file between its capacity markers")
+    parser.add_argument("--source", default="", help="the run's description (commit, machine) for --doc")
     args = parser.parse_args()
-    if args.file:
-        with open(args.file, encoding="utf-8") as f:
-            lines = f.readlines()
-    else:
+    lines: list[str] = []
+    for name in args.files:
+        with open(name, encoding="utf-8") as f:
+            lines += f.readlines()
+    if not args.files:
         lines = sys.stdin.readlines()
     c = compute(read_runs(lines))
+    if args.doc:
+        write_doc(args.doc, markdown(c), args.source)
     print(json.dumps(c, ensure_ascii=False) if args.json else markdown(c))
+
+
+BEGIN, END = "<!-- capacity:begin -->", "<!-- capacity:end -->"
+
+
+def write_doc(path: str, table: str, source: str) -> None:
+    """Replace what is between the capacity markers of ``path`` with ``table``."""
+    with open(path, encoding="utf-8") as f:
+        doc = f.read()
+    head, _, rest = doc.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    note = f"Bench run: {source}.\n\n" if source else ""
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(f"{head}{BEGIN}\n{note}{table}\n{END}{tail}")
 
 
 if __name__ == "__main__":
