@@ -107,6 +107,8 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     redis = make_redis(settings)
     keys = Keys(settings.redis_prefix)
     replicas = make_replica_set(settings, engine, redis, keys)
+    for replica in replicas.replicas if replicas else []:
+        count_round_trips(replica.engine)
     return Runtime(
         settings=settings,
         clock=clock,
