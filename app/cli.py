@@ -83,6 +83,10 @@ def _serve(host: str, port: int, workers: int) -> None:
         access_log=False,
         ws_max_size=settings.ws_transport_max_bytes,
         timeout_keep_alive=settings.http_keep_alive_s,
+        # SIGTERM drains the node: uvicorn stops accepting, closes every WebSocket with 1012
+        # (service restart: clients reconnect, through the proxy, to another node), lets
+        # requests in flight finish for up to this long, then runs the app's shutdown.
+        timeout_graceful_shutdown=settings.shutdown_grace_s,
         # The app reads X-Forwarded-* itself, only from the configured proxies (app/proxy.py).
         proxy_headers=False,
     )

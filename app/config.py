@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "dev-secret-change-me-0123456789abcdef"
@@ -109,6 +109,8 @@ class Settings(BaseSettings):
     replica_max_lag_s: float = Field(default=1.0, ge=0)  # a replica further behind is bypassed
     replica_lag_check_s: float = Field(default=1.0, ge=0)  # lag is measured this often per worker
     replica_own_writes_s: float = Field(default=10.0, gt=0)  # a user's last write is remembered this long
+    # memory:// (in-process, one worker), redis://host:6379/0, or a Redis Cluster:
+    # redis+cluster://host:port[,host:port…] (docs/deployment.md)
     redis_url: str = "memory://"
     redis_prefix: str = "qz:"
     db_pool_size: int = 24  # per worker; plus a quarter of it as overflow
@@ -216,6 +218,12 @@ class Settings(BaseSettings):
 
     # profile (app/profile): a tag's weight halves every half-life without new evidence
     profile_tag_half_life_days: float = Field(default=30.0, gt=0)
+    # "users like you" (app/insights): bands, k, ε and benchmark returns; unset: the rules
+    # shipped with app/insights (rules.toml)
+    insights_rules_file: Path | None = None
+    # cross-scenario offers (app/offers): at most this many per member per week
+    # (Monday 00:00 to Monday, the bank's time zone), across every rule
+    offers_per_week: int = Field(default=3, ge=0)
 
     # chat
     chat_text_max_chars: int = Field(default=4000, gt=0)
@@ -233,6 +241,9 @@ class Settings(BaseSettings):
     # Idle HTTP keep-alive: longer than a gateway's pool idle time (often 60 s), so the server
     # is not the side that closes a connection the client is about to reuse.
     http_keep_alive_s: int = Field(default=75, gt=0)
+    # Drain (SIGTERM): the node stops accepting at once, closes its WebSockets with 1012 and
+    # gives requests in flight this long to finish before it exits anyway.
+    shutdown_grace_s: float = Field(default=30.0, gt=0)
     ws_heartbeat_s: float = Field(default=25.0, gt=0)  # ping an idle client this often
     ws_heartbeat_misses: int = Field(default=2, ge=1)  # silent intervals before the server closes
     ws_auth_timeout_s: float = Field(default=10.0, gt=0)  # wait this long for a first-frame auth
@@ -264,6 +275,18 @@ class Settings(BaseSettings):
     points_partner_urls: dict[str, str] = Field(default_factory=dict)
     points_partner_timeout_s: float = Field(default=5.0, gt=0)
     points_exchange_retry_max_s: int = Field(default=3600, gt=0)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _known_redis(cls, url: str) -> str:
+        from app.redis import CLUSTER_SCHEME, cluster_nodes
+
+        schemes = ("memory://", "redis://", "rediss://", "unix://", CLUSTER_SCHEME)
+        if not url.startswith(schemes):
+            raise ValueError("expected " + ", ".join(f"{s}…" for s in schemes))
+        if url.startswith(CLUSTER_SCHEME):
+            cluster_nodes(url)  # raises ValueError naming the bad part
+        return url
 
     @model_validator(mode="after")
     def _refuse_weak_secrets_in_prod(self) -> Settings:

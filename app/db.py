@@ -18,11 +18,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import CursorResult, Executable, MetaData
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlmodel import SQLModel
 
 from app import embedded_pg
 from app.config import Settings
+from app.errors import from_database
 from app.uow import UnitOfWork
 
 # Constraint names that Alembic can address.
@@ -118,9 +120,17 @@ async def end_read(db: AsyncSession) -> None:
 
 async def execute(db: AsyncSession, statement: Executable, params: Any = None) -> CursorResult[Any]:
     """Run a Core statement on the session's connection, skipping the ORM's per-statement
-    work (hot paths build their statements once, with bind parameters, and run them here)."""
+    work (hot paths build their statements once, with bind parameters, and run them here).
+    A domain error raised by one of the database's functions (``qz_raise``, SQLSTATE
+    QZ001) arrives as its ``QuanziError`` (``app.errors.from_database``)."""
     conn = await db.connection()
-    return await conn.execute(statement, params)
+    try:
+        return await conn.execute(statement, params)
+    except DBAPIError as exc:
+        domain = from_database(exc)
+        if domain is None:
+            raise
+        raise domain from None
 
 
 UNIQUE_VIOLATION = "23505"

@@ -148,6 +148,9 @@ def install_openapi(app: FastAPI) -> None:
                     statuses.add(413)
                 statuses.add(503)
                 for status in sorted(statuses):
+                    content = responses.get(str(status), {}).get("content", {})
+                    if content and "application/json" not in content:
+                        continue  # a page's own error page (HTML), documented by its route
                     given = responses.get(str(status), {}).get("description")
                     responses[str(status)] = _error_response(
                         status, given if given and given != "Successful Response" else None

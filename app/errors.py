@@ -34,6 +34,7 @@ A body that cannot be read as JSON (invalid UTF-8, nested too deeply) is a
 from __future__ import annotations
 
 import errno
+import json
 import re
 import socket
 from typing import Any
@@ -143,6 +144,38 @@ class Unavailable(QuanziError):
         return {"Retry-After": "1"}
 
 
+# A domain error raised by the database's own functions (migration 1000, ``qz_raise``): the
+# error code in HINT, its details as JSON in DETAIL, the message as is.
+SQL_DOMAIN_ERROR = "QZ001"
+
+
+def _by_code() -> dict[str, type[QuanziError]]:
+    found: dict[str, type[QuanziError]] = {}
+    pending: list[type[QuanziError]] = [QuanziError]
+    while pending:
+        cls = pending.pop()
+        found.setdefault(cls.code, cls)
+        pending.extend(cls.__subclasses__())
+    return found
+
+
+def from_database(exc: BaseException) -> QuanziError | None:
+    """The ``QuanziError`` a SQL function raised (SQLSTATE ``QZ001``, ``qz_raise``: the
+    code in HINT, the details as JSON in DETAIL), or None for any other error. Looks down the chain of causes for the driver's error."""
+    cause: BaseException | None = exc
+    for _ in range(4):
+        if cause is None:
+            return None
+        if getattr(cause, "sqlstate", None) == SQL_DOMAIN_ERROR and getattr(cause, "hint", None):
+            cls = _by_code().get(str(cause.hint))  # type: ignore[attr-defined]
+            if cls is None:  # a code no error class has: a bug, answered 500
+                return None
+            details = json.loads(getattr(cause, "detail", None) or "{}")
+            return cls(str(getattr(cause, "message", "") or ""), **details)
+        cause = cause.__cause__ or getattr(cause, "orig", None)
+    return None
+
+
 def error_response(exc: QuanziError) -> JSONResponse:
     return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers())
 
@@ -177,16 +210,19 @@ def _json_safe_errors(errors: list[Any]) -> list[dict[str, Any]]:
 
 def _allowed_methods(request: Request) -> list[str]:
     """Every method the request's path answers (Starlette's ``Allow`` names only the first
-    route that matched the path)."""
-    allowed: set[str] = set()
+    route that matched the path). Where templates overlap, the most literal one names the
+    resource: ``/v1/friends/requests`` is that template's methods, not also those of
+    ``/v1/friends/{user_id}`` (as the OpenAPI document describes it)."""
     path = request.url.path
-    for route_path, methods in _route_methods(request.app):
-        if route_path.match(path):
-            allowed |= methods
+    matches = [
+        (params, methods) for pattern, methods, params in _route_methods(request.app) if pattern.match(path)
+    ]
+    fewest = min((params for params, _ in matches), default=0)
+    allowed = set().union(*(methods for params, methods in matches if params == fewest))
     return sorted(allowed - {"HEAD"})
 
 
-def _route_methods(app: FastAPI) -> list[tuple[re.Pattern[str], set[str]]]:
+def _route_methods(app: FastAPI) -> list[tuple[re.Pattern[str], set[str], int]]:
     found = getattr(app.state, "route_methods", None)
     if found is None:
         iter_contexts = getattr(routing, "iter_route_contexts", None)
@@ -196,7 +232,7 @@ def _route_methods(app: FastAPI) -> list[tuple[re.Pattern[str], set[str]]]:
             else [(getattr(r, "path_format", ""), r) for r in app.routes]
         )
         found = [
-            (compile_path(path)[0], set(route.methods or ()))
+            (compile_path(path)[0], set(route.methods or ()), path.count("{"))
             for path, route in pairs
             if isinstance(route, routing.APIRoute) and path
         ]

@@ -58,11 +58,15 @@ FEATURES: tuple[str, ...] = (
     "games.energy",
     "games.points",
     "games.campaigns",
+    "games.rights",
     "content.media",
     "content.posts",
     "content.feed",
     "content.moderation",
     "app.profile",
+    "app.insights",
+    "app.audiences",
+    "app.offers",
     "app.console",
 )
 

@@ -160,3 +160,50 @@ async def fire_spending_refunded(db: Any, rt: Any, refund: SpendingRefund) -> No
 PersonHook = Callable[[Any, str, str], Awaitable[bool | None]]
 
 person_relations: list[PersonHook] = []
+
+
+# -- the profile's tags and scenario events (app/profile) ----------------------------------
+#
+# ``on_tags_changed``: ``async def hook(db, rt, changed: dict[str, set[str]]) -> None`` —
+# members' tags changed (user id → the tags): evidence recorded, a tag removed, a consent
+# withdrawn, inside the transaction that changed them; the audiences re-evaluate only
+# those members against the segments naming those tags.
+# ``on_scenario_events``: ``async def hook(db, rt, events: list[ScenarioEventSeen]) ->
+# None`` — partners' scenario events accepted (consented, new), inside the ingestion's
+# transaction; the cross-scenario offers listen.
+
+TagsHook = Callable[[Any, Any, dict[str, set[str]]], Awaitable[None]]
+
+on_tags_changed: list[TagsHook] = []
+
+
+async def fire_tags_changed(db: Any, rt: Any, changed: dict[str, set[str]]) -> None:
+    changed = {u: t for u, t in changed.items() if t}
+    if not changed:
+        return
+    for hook in on_tags_changed:
+        await hook(db, rt, changed)
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioEventSeen:
+    """A partner's scenario event, accepted: new, and its member consented to its scenario."""
+
+    event_id: str
+    user_id: str
+    scenario: str
+    type: str
+    attributes: dict[str, Any]
+    occurred_at: datetime
+
+
+ScenarioEventsHook = Callable[[Any, Any, list[ScenarioEventSeen]], Awaitable[None]]
+
+on_scenario_events: list[ScenarioEventsHook] = []
+
+
+async def fire_scenario_events(db: Any, rt: Any, events: list[ScenarioEventSeen]) -> None:
+    if not events:
+        return
+    for hook in on_scenario_events:
+        await hook(db, rt, events)

@@ -28,6 +28,7 @@ from app.errors import install_handlers
 from app.inputguard import InputGuardMiddleware
 from app.observability import ObservabilityMiddleware, configure_logging
 from app.proxy import TrustedProxyMiddleware
+from app.push import service as push
 from app.runtime import Runtime, build_runtime
 from app.scheduler.runner import JobRunner
 from app.security import SecurityHeadersMiddleware
@@ -86,6 +87,7 @@ def create_app(
                 loop.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await loop
+            await push.drain(rt)  # pushes in flight hold pooled connections: finish them first
             if runtime is None:
                 await rt.close()
             else:

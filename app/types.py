@@ -1,8 +1,9 @@
 """Field types for request bodies shared by every feature."""
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 
-from pydantic import Field, StrictInt
+from pydantic import AwareDatetime, BeforeValidator, Field, StrictInt
 
 # The largest value of a PostgreSQL ``integer`` (seq numbers, counters): a request that
 # names a larger one is refused as invalid (422) instead of failing in the database.
@@ -15,3 +16,14 @@ SeqNumber = Annotated[StrictInt, Field(ge=0, le=INT32_MAX)]
 PositiveFen = Annotated[StrictInt, Field(gt=0, le=100_000_000, description="integer fen")]
 # Energy in integer grams.
 PositiveGrams = Annotated[StrictInt, Field(gt=0, le=10_000_000, description="integer grams")]
+
+
+def _text_time(value: Any) -> Any:
+    if isinstance(value, str | datetime):
+        return value
+    raise ValueError("an RFC 3339 date-time string with an offset")
+
+
+# An instant in a request body: an RFC 3339 string with an offset, as the OpenAPI document
+# says (``format: date-time``) — not a number of seconds, which pydantic would otherwise take.
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_text_time)]

@@ -93,7 +93,9 @@ async def run(settings: Settings, args: argparse.Namespace, scenarios: dict[str,
             from app.ledger import service as ledger
 
             await ledger.open_system_accounts(db, rt.clock.now())
-        async with running_servers(settings, count=args.workers) as servers:
+        # A worker's own pool, as in production (the tests' servers keep theirs small).
+        pool = {"QUANZI_DB_POOL_SIZE": str(settings.db_pool_size)}
+        async with running_servers(settings, count=args.workers, extra_env=pool) as servers:
             urls = [s.url for s in servers]
             benchlib.METER = CostMeter([s.proc.pid for s in servers if s.proc], urls, settings.database_url)
             bench = Bench(rt, urls, args.backend, args.workers, args.quick)

@@ -12,6 +12,12 @@ user's token (every route) and with the service token (the bank's and partners' 
 arguments go to ``st run``. The run fails when schemathesis finds a failure: a 5xx, a
 response its operation does not document, a body that does not match its schema…
 Reports land in ``var/fuzz/``.
+
+Left out on purpose: ``positive_data_acceptance`` (the service refuses, by design, some
+values that the JSON Schema cannot rule out — a NUL in any text, ``130.0`` for integer fen,
+a number that is not a phone number, a cursor it did not issue); and, as the user, the
+two operations that end the user's session (``DELETE /v1/me``, ``POST /v1/auth/logout``),
+which would turn every later request into a 401.
 """
 
 from __future__ import annotations
@@ -35,7 +41,8 @@ from tests.support.servers import running_servers  # noqa: E402
 
 ST = Path(sys.executable).with_name("st")
 # The bank's and partners' routes, called with the service token.
-SERVICE_PATHS = r"^/v1/(bank|events|payments|scenarios)(/|$)"
+SERVICE_PATHS = r"^/v1/(bank|events|payments|scenarios|merchant)(/|$)"
+SESSION_ENDERS = ["--exclude-name", "DELETE /v1/me", "--exclude-name", "POST /v1/auth/logout"]
 
 
 async def fuzz(settings: Settings, extra: list[str]) -> int:
@@ -60,7 +67,7 @@ async def fuzz(settings: Settings, extra: list[str]) -> int:
             code = 0
             service_paths = ["--include-path-regex", SERVICE_PATHS]
             for who, header, only in (
-                ("user", f"Authorization: Bearer {alice.token}", []),
+                ("user", f"Authorization: Bearer {alice.token}", SESSION_ENDERS),
                 ("service", f"Authorization: Bearer {settings.service_token}", service_paths),
             ):
                 cmd = [
@@ -69,6 +76,8 @@ async def fuzz(settings: Settings, extra: list[str]) -> int:
                     f"{server.url}/openapi.json",
                     "--checks",
                     "all",
+                    "--exclude-checks",
+                    "positive_data_acceptance",
                     "--max-examples",
                     "30",
                     "--header",

@@ -11,7 +11,7 @@ instant of the test's ``@pytest.mark.clock_start(...)`` (see ``support/clock.py`
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
 from app.config import Settings
-from tests.support import backends
+from tests.support import backends, nodes, redis_cluster
 from tests.support.clock import DEFAULT_START
 
 CI = backends.CI
@@ -31,8 +31,16 @@ hypothesis_settings.load_profile("quanzi")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    wanting = [item for item in items if item.get_closest_marker("real_backends")]
-    problem = backends.redis_problem() if wanting else None
+    _mark_unusable(items, "redis_cluster", redis_cluster.cluster_problem)
+    _mark_unusable(items, "nginx", nodes.nginx_problem)
+    _mark_unusable(items, "real_backends", backends.redis_problem)
+
+
+def _mark_unusable(items: list[pytest.Item], marker: str, find_problem: Callable[[], str | None]) -> None:
+    """Skip the tests marked ``marker`` when ``find_problem`` says why they cannot run;
+    under CI=true, fail the run instead."""
+    wanting = [item for item in items if item.get_closest_marker(marker)]
+    problem = find_problem() if wanting else None
     if problem is None:
         return
     if CI:
@@ -66,12 +74,24 @@ def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings
         drop()
 
 
+@pytest.fixture(scope="session")
+def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A three-master Redis Cluster for the run, started when a test first needs it."""
+    cluster = redis_cluster.start_cluster(tmp_path_factory.mktemp("redis-cluster"))
+    try:
+        yield cluster.url
+    finally:
+        cluster.stop()
+
+
 @pytest.fixture
 def settings(base_settings: Settings, request: pytest.FixtureRequest) -> Settings:
     """The run's settings with a Redis key prefix of the test's own; the real Redis for
     tests marked ``real_backends``; the business clock's start of ``clock_start``."""
     update: dict[str, object] = {"redis_prefix": f"{base_settings.redis_prefix}{uuid.uuid4().hex[:8]}:"}
-    if request.node.get_closest_marker("real_backends"):
+    if request.node.get_closest_marker("redis_cluster"):
+        update["redis_url"] = request.getfixturevalue("redis_cluster_url")
+    elif request.node.get_closest_marker("real_backends"):
         update["redis_url"] = backends.redis_url()
     start = request.node.get_closest_marker("clock_start")
     if start is not None:

@@ -32,8 +32,13 @@ KNOWN_CROSSINGS = {
     ("app.wallet.service", "app.ledger.models"),
 }
 KNOWN_SQL_CROSSINGS = {
-    # the grab's one statement checks conversation membership (money branch)
-    ("social.red_packets.service", "conversation_members"),
+    # the synthetic "users like you" population (demo seed, tests, insights_job bench):
+    # a million members written straight into each table, one statement per table
+    *(
+        ("app.insights.synthetic", t)
+        for t in ("users", "ledger_accounts", "ledger_transactions", "ledger_postings", "profile_consents")
+    ),
+    ("app.insights.synthetic", "spending_events"),
 }
 
 

@@ -30,6 +30,7 @@ import structlog
 from app.errors import RateLimited, Unauthenticated
 from app.metrics import OTP_SENT
 from app.ratelimit import fixed_window
+from app.redis import hash_tag
 from app.runtime import Runtime
 
 log = structlog.get_logger()
@@ -61,8 +62,14 @@ def _code_hash(rt: Runtime, code: str) -> str:
     return hmac.new(rt.settings.secret_key.encode(), code.encode(), hashlib.sha256).hexdigest()
 
 
+def code_key(rt: Runtime, phone_hash: str) -> str:
+    # A phone's code, sends and tries share a hash tag: one MULTI touches the code and a
+    # client's tries, which must be on one slot of a Redis Cluster.
+    return rt.keys("otp", hash_tag(phone_hash))
+
+
 def _client_tries_key(rt: Runtime, phone_hash: str, client: str) -> str:
-    return rt.keys("otp_tries", phone_hash, hashlib.sha256(client.encode()).hexdigest()[:32])
+    return rt.keys("otp_tries", hash_tag(phone_hash), hashlib.sha256(client.encode()).hexdigest()[:32])
 
 
 async def issue(rt: Runtime, *, phone_hash: str, phone_masked: str, client_ip: str) -> str:
@@ -74,7 +81,7 @@ async def issue(rt: Runtime, *, phone_hash: str, phone_masked: str, client_ip: s
     wait = await rt.redis.eval(  # type: ignore[misc]
         _BACKOFF,
         1,
-        rt.keys("otp_sends", phone_hash),
+        rt.keys("otp_sends", hash_tag(phone_hash)),
         rt.clock.now().timestamp(),
         s.otp_free_sends,
         s.otp_resend_wait_s,
@@ -86,7 +93,7 @@ async def issue(rt: Runtime, *, phone_hash: str, phone_masked: str, client_ip: s
             "a code was sent to this number a moment ago; wait before asking again", retry_after=int(wait)
         )
     code = f"{secrets.randbelow(1_000_000):06d}"
-    key = rt.keys("otp", phone_hash)
+    key = code_key(rt, phone_hash)
     async with rt.redis.pipeline(transaction=True) as pipe:
         pipe.delete(key)
         pipe.hset(key, mapping={"h": _code_hash(rt, code), "tries": 0})
@@ -109,7 +116,7 @@ async def check(rt: Runtime, *, phone_hash: str, code: str, client: str) -> None
         raise RateLimited(
             "too many wrong codes from here; wait or ask for a new code later", retry_after=max(1, ttl)
         )
-    key = rt.keys("otp", phone_hash)
+    key = code_key(rt, phone_hash)
     stored = await rt.redis.hget(key, "h")
     if stored is None:
         raise Unauthenticated("code expired or never requested")
@@ -124,4 +131,4 @@ async def check(rt: Runtime, *, phone_hash: str, code: str, client: str) -> None
         raise Unauthenticated("wrong code", attempts_left=max(0, s.otp_max_attempts - int(mine)))
     if await rt.redis.delete(key) == 0:
         raise Unauthenticated("code expired or never requested")  # consumed by a concurrent login
-    await rt.redis.delete(rt.keys("otp_sends", phone_hash), tries_key)
+    await rt.redis.delete(rt.keys("otp_sends", hash_tag(phone_hash)), tries_key)

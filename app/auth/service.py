@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Row, String, Subquery, any_, bindparam, delete, or_, select, update
+from sqlalchemy import Row, Select, String, Subquery, any_, bindparam, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
@@ -106,6 +106,16 @@ def profiles_sql() -> Subquery:
     ``avatar_url``, ``is_cardholder``, ``discoverable``, …), for a statement that must join
     users; PostgreSQL flattens it into a plain join."""
     return select(*_PROFILE_COLUMNS).subquery("profiles")
+
+
+def members_sql() -> Subquery:
+    """Members who are not erased, as a subquery named ``members`` (``id``,
+    ``is_cardholder``, ``region``, ``risk_profile``): what an audience's rule may test."""
+    return (
+        select(_users.c.id, _users.c.is_cardholder, _users.c.region, _users.c.risk_profile)
+        .where(_users.c.erased_at.is_(None))
+        .subquery("members")
+    )
 
 
 def _profile(row: Row[Any]) -> Profile:
@@ -639,3 +649,9 @@ async def erase_account(db: AsyncSession, rt: Runtime, *, user_id: str) -> None:
     user.erased_at = rt.clock.now()
     await db.flush()
     await sessions.end_all(db, rt, user_id=user_id, reason=SessionEnd.ERASED)
+
+
+def members_selectable() -> Select[Any]:
+    """Every member not erased, as ``(user_id, risk_profile)``: a selectable other parts of
+    the platform compose into set-based statements (the nightly insights job)."""
+    return select(_users.c.id.label("user_id"), _users.c.risk_profile).where(_users.c.erased_at.is_(None))

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
-from app.types import PositiveFen
+from app.types import PositiveFen, Timestamp
 
 
 class SpendingEventIn(BaseModel):
@@ -10,7 +10,7 @@ class SpendingEventIn(BaseModel):
     user_id: str = Field(min_length=1, max_length=40)
     amount_fen: PositiveFen
     category: str = Field(min_length=1, max_length=32)
-    occurred_at: AwareDatetime
+    occurred_at: Timestamp
 
 
 class SpendingBatchIn(BaseModel):

@@ -9,9 +9,12 @@ the new ones, in the same transaction; the games' energy engine listens there
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import Select, case, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -110,3 +113,41 @@ async def record_spending(db: AsyncSession, rt: Runtime, *, events: list[Spendin
     result.unknown_category = effects.unknown_category
     result.no_energy = effects.unrewarded
     return result
+
+
+async def spend_of(db: AsyncSession, *, user_ids: list[str], start: datetime, end: datetime) -> int:
+    """What these members spent by card in ``[start, end)`` (every recorded spending
+    event, the bank's and captured card payments'; refunds are not subtracted)."""
+    if not user_ids:
+        return 0
+    total = await db.scalar(
+        select(func.coalesce(func.sum(SpendingEvent.amount_fen), 0)).where(
+            col(SpendingEvent.user_id).in_(user_ids),
+            SpendingEvent.occurred_at >= start,
+            SpendingEvent.occurred_at < end,
+        )
+    )
+    return int(total or 0)
+
+
+def spending_totals(
+    since: datetime, until: datetime, categories: Sequence[str], user_id: str | None = None
+) -> Select[Any]:
+    """Card spending per member and category in ``[since, until]`` as ``(user_id,
+    category, amount)``, a category not in ``categories`` counted as ``other``: a
+    selectable for set-based statements (the nightly insights job)."""
+    category = case(
+        (col(SpendingEvent.category).in_(list(categories)), SpendingEvent.category), else_="other"
+    )
+    q = (
+        select(
+            SpendingEvent.user_id,
+            category.label("category"),
+            func.sum(SpendingEvent.amount_fen).label("amount"),
+        )
+        .where(SpendingEvent.occurred_at >= since, SpendingEvent.occurred_at <= until)
+        .group_by(SpendingEvent.user_id, category)
+    )
+    if user_id is not None:
+        q = q.where(SpendingEvent.user_id == user_id)
+    return q

@@ -1,9 +1,12 @@
 """Exactly-once money-moving requests (API.md: ``Idempotency-Key``).
 
-``run`` opens the use case's transaction, first inserting the (user, key) record, then
-running the action and storing its response in the same transaction. A concurrent
-duplicate blocks on the primary key until the first commits, then fails the insert and
-answers the stored response: one effect, one stored answer. Domain errors (4xx) are
+``run`` opens the use case's transaction, runs the action and inserts the (user, key)
+record with its response last, in the same transaction. A replay fails that insert at
+once and a concurrent duplicate blocks on the primary key until the first commits, then
+fails it; either way its transaction, the action's writes included, rolls back and the
+stored response is answered: one effect, one stored answer. (A duplicate runs the
+action's statements before it finds out, and rolls them back: duplicates are rare, and
+every request saves a round trip.) Domain errors (4xx) are
 stored too, so a replay answers the same; a different body under the same key is a
 ``conflict``. Records are kept ``idempotency_ttl_s`` (≥ 24 h) and then swept.
 """
@@ -18,7 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import delete, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -58,14 +61,44 @@ async def _stored(db: AsyncSession, user_id: str, key: str, fp: str) -> Outcome 
     return Outcome(row.status_code, json.loads(row.response_json), replayed=True)
 
 
-_records = IdempotencyRecord.__table__  # type: ignore[attr-defined]
 _KEY_TAKEN = "pk_idempotency_keys"  # the (user, key) primary key
-_INSERT = insert(_records)
-_STORE_RESPONSE = (
-    update(_records)
-    .where(_records.c.user_id == bindparam("p_user"), _records.c.key == bindparam("p_key"))
-    .values(status_code=bindparam("p_status"), response_json=bindparam("p_response"))
+
+RECORD_SQL = "idempotency_record"
+"""SQL (migration 1001): ``idempotency_record(user_id, key, fingerprint, status_code,
+response text, now)`` inserts a key's record, for use cases whose SQL function writes it
+itself (``Pending.take``): its answer then is the body that function stored."""
+_RECORD = text(
+    f"SELECT {RECORD_SQL}(:user_id, :key, :fingerprint, CAST(:status_code AS integer), :response_json,"
+    " CAST(:created_at AS timestamptz))"
 )
+_PENDING = "quanzi.idempotency_pending"
+
+
+@dataclass
+class Pending:
+    """The record ``run`` will write after the action, unless the action's own SQL
+    function writes it (``take``): one statement fewer."""
+
+    user_id: str
+    key: str
+    fingerprint: str
+    status_code: int
+    body: dict[str, Any] | None = None  # what the action's function stored, once taken
+    taken: bool = False
+
+    @staticmethod
+    def take(db: AsyncSession) -> Pending | None:
+        """The record of the request being run on ``db`` (None outside ``run``), for the
+        action to pass to its SQL function (``RECORD_SQL``), which inserts it with the
+        response; the action then calls ``stored`` with that response."""
+        pending = db.info.get(_PENDING)
+        if not isinstance(pending, Pending) or pending.taken:
+            return None
+        pending.taken = True
+        return pending
+
+    def stored(self, body: dict[str, Any]) -> None:
+        self.body = body
 
 
 async def _insert(
@@ -79,7 +112,7 @@ async def _insert(
         "response_json": json.dumps(body),
         "created_at": rt.clock.now(),
     }
-    await execute(db, _INSERT, values)
+    await execute(db, _RECORD, values)
 
 
 async def run(
@@ -94,21 +127,28 @@ async def run(
 ) -> Outcome:
     """Run ``action`` once per (user, key) inside one transaction. Raises Conflict.
 
-    There is no read first: the claim insert itself finds a replay (it fails at once on the
-    stored row) or a concurrent duplicate (it waits for the other's commit, then fails)."""
+    There is no read first, and the record is written last, with its answer, in the
+    action's transaction (one statement fewer than claiming first and storing after; none
+    when the action's SQL function writes it: ``Pending.take``): its insert finds a
+    replay (it fails at once on the stored row) or a concurrent duplicate (it waits for
+    the other's commit, then fails), and the failure rolls back the action's writes, so
+    there is one effect and the stored answer is replayed."""
+    pending = Pending(user_id, key, fp, status_code)
     try:
         async with transaction(db):
-            # Claim the key first: a concurrent duplicate waits here on the primary key.
-            await _insert(db, rt, user_id=user_id, key=key, fp=fp, status_code=0, body={})
-            result = await action()
-            body = result.model_dump(mode="json")
-            response = {
-                "p_user": user_id,
-                "p_key": key,
-                "p_status": status_code,
-                "p_response": json.dumps(body),
-            }
-            await execute(db, _STORE_RESPONSE, response)
+            db.info[_PENDING] = pending
+            try:
+                result = await action()
+            finally:
+                db.info.pop(_PENDING, None)
+            if pending.taken:
+                if pending.body is None:
+                    raise RuntimeError("an action took the idempotency record and did not store it")
+                body = pending.body
+            else:
+                body = result.model_dump(mode="json")
+                # The key's record, last: a concurrent duplicate waits here on the primary key.
+                await _insert(db, rt, user_id=user_id, key=key, fp=fp, status_code=status_code, body=body)
         return Outcome(status_code, body, replayed=False)
     except IntegrityError as exc:
         if not is_unique_violation(exc, _KEY_TAKEN):

@@ -1,7 +1,8 @@
 """Posting money: the only code that changes a ledger balance.
 
 ``post`` writes one balanced ledger transaction inside the caller's transaction, in one
-statement (``_POST``): it locks the accounts (``FOR UPDATE``), checks every new balance
+statement: the SQL function ``ledger_post`` (``POST_SQL``; other features' SQL functions
+call the same one), which locks the accounts (``FOR UPDATE``), checks every new balance
 and only then writes. So two concurrent debits can never both pass a balance check, and
 accounts are locked in id order so that transactions touching several accounts cannot
 deadlock.
@@ -17,13 +18,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.db import execute
-from app.errors import InsufficientFunds, NotFound, ValidationFailed
+from app.errors import NotFound, ValidationFailed
 from app.ids import new_id
 from app.ledger.models import Account, LedgerTransaction, Posting
 from app.ledger.models import Currency as Currency  # re-exported for features
@@ -52,8 +54,11 @@ SYSTEM_CURRENCY = {
 }  # the others: CNY
 
 
+WALLET_PREFIX = "wallet:"
+
+
 def wallet_account(user_id: str) -> str:
-    return f"wallet:{user_id}"
+    return f"{WALLET_PREFIX}{user_id}"
 
 
 def escrow_account(kind: str, ref_id: str) -> str:
@@ -77,6 +82,15 @@ class Posted:
     balances: dict[str, int]  # tracked accounts' balances after the posting
 
 
+OPEN_ACCOUNT_SQL = "ledger_open_account"
+"""SQL (migrations 1002, 1003): ``ledger_open_account(id, kind, owner_id, tracks_balance,
+now, currency DEFAULT 'CNY')`` creates the account if it does not exist yet (idempotent)."""
+
+_OPEN_ACCOUNT = text(
+    f"SELECT {OPEN_ACCOUNT_SQL}(:id, :kind, :owner_id, :tracks_balance, CAST(:now AS timestamptz), :currency)"
+)
+
+
 async def open_account(
     db: AsyncSession,
     *,
@@ -92,11 +106,10 @@ async def open_account(
         "kind": kind,
         "owner_id": owner_id,
         "currency": currency.value,
-        "balance_fen": 0,
         "tracks_balance": account_id not in SYSTEM_ACCOUNTS,
-        "created_at": now,
+        "now": now,
     }
-    await db.execute(insert(Account).values(**values).on_conflict_do_nothing(index_elements=["id"]))
+    await execute(db, _OPEN_ACCOUNT, values)
 
 
 async def post(
@@ -112,98 +125,38 @@ async def post(
     """Write one balanced transaction in ``currency``. Raises ValidationFailed (also an
     account of another currency), InsufficientFunds, NotFound.
 
-    Locks each tracked account row it changes, in account id order, until commit.
-    """
-    if not entries or sum(e.amount_fen for e in entries) != 0:
-        raise ValidationFailed("postings must sum to zero")
-    if any(not isinstance(e.amount_fen, int) or e.amount_fen == 0 for e in entries):
+    Locks each tracked account row it changes, in account id order, until commit."""
+    if any(type(e.amount_fen) is not int for e in entries):  # the SQL function checks the rest
         raise ValidationFailed("posting amounts must be non-zero integers (fen)")
-    if len({e.account_id for e in entries}) != len(entries):
-        raise ValidationFailed("one entry per account in a ledger transaction")
-    if any(
-        SYSTEM_CURRENCY.get(e.account_id, Currency.CNY) != currency
-        for e in entries
-        if e.account_id in SYSTEM_ACCOUNTS
-    ):
-        raise ValidationFailed("a ledger transaction moves one currency", currency=currency.value)
     txn_id = new_id("lt_")
-    changed = await _post_in_one_statement(db, txn_id, kind, entries, now, ref_id, memo, currency)
-    return Posted(transaction_id=txn_id, balances=changed)
-
-
-# ``post`` in one round trip instead of one per account plus two inserts, so a money
-# request holds its row locks for less time. It locks the tracked accounts in id order,
-# decides, and changes balances and writes the transaction only if every account exists
-# and stays ≥ 0 (otherwise it changes nothing and says which failed).
-_POST = text(
-    """
-WITH entry AS (
-    SELECT * FROM unnest(CAST(:accounts AS varchar[]), CAST(:amounts AS bigint[]))
-        AS e(account_id, amount_fen)
-), locked AS MATERIALIZED (
-    SELECT a.id, a.balance_fen + e.amount_fen AS balance_after
-    FROM ledger_accounts a JOIN entry e ON e.account_id = a.id
-    WHERE a.tracks_balance AND a.currency = :currency
-    ORDER BY a.id
-    FOR UPDATE OF a
-), verdict AS MATERIALIZED (
-    SELECT count(*) = :n_tracked AND coalesce(bool_and(balance_after >= 0), true) AS ok FROM locked
-), moved AS (
-    UPDATE ledger_accounts a SET balance_fen = l.balance_after
-    FROM locked l, verdict v
-    WHERE v.ok AND a.id = l.id
-), txn AS (
-    INSERT INTO ledger_transactions (id, kind, ref_id, memo, created_at, currency)
-    SELECT :txn_id, :kind, :ref_id, :memo, CAST(:now AS timestamptz), :currency FROM verdict WHERE ok
-), postings AS (
-    INSERT INTO ledger_postings (transaction_id, account_id, amount_fen, balance_after_fen, created_at)
-    SELECT :txn_id, e.account_id, e.amount_fen, l.balance_after, CAST(:now AS timestamptz)
-    FROM entry e LEFT JOIN locked l ON l.id = e.account_id, verdict v
-    WHERE v.ok
-)
-SELECT v.ok, l.id, l.balance_after FROM verdict v LEFT JOIN locked l ON true
-"""
-)
-
-
-async def _post_in_one_statement(
-    db: AsyncSession,
-    txn_id: str,
-    kind: str,
-    entries: Sequence[Entry],
-    now: datetime,
-    ref_id: str | None,
-    memo: str,
-    currency: Currency,
-) -> dict[str, int]:
-    tracked = [e for e in entries if e.account_id not in SYSTEM_ACCOUNTS]
     params = {
-        "accounts": [e.account_id for e in entries],
-        "amounts": [e.amount_fen for e in entries],
-        "n_tracked": len(tracked),
         "txn_id": txn_id,
         "kind": kind,
+        "accounts": [e.account_id for e in entries],
+        "amounts": [e.amount_fen for e in entries],
+        "now": now,
         "ref_id": ref_id,
         "memo": memo,
-        "now": now,
         "currency": currency.value,
     }
-    rows = (await execute(db, _POST, params)).all()
-    balances = {r.id: int(r.balance_after) for r in rows if r.id is not None}
-    if rows[0].ok:
-        return balances
-    for e in sorted(tracked, key=lambda e: e.account_id):
-        if e.account_id not in balances:
-            if await db.scalar(select(Account.currency).where(Account.id == e.account_id)) is not None:
-                raise ValidationFailed(
-                    "a ledger transaction moves one currency",
-                    currency=currency.value,
-                    account_id=e.account_id,
-                )
-            raise NotFound("account not found", account_id=e.account_id)
-        if balances[e.account_id] < 0:
-            raise InsufficientFunds(account_id=e.account_id, needed_fen=-e.amount_fen)
-    raise AssertionError("ledger post refused without a reason")  # unreachable
+    balances = (await execute(db, _POST, params)).scalar_one()
+    return Posted(transaction_id=txn_id, balances={k: int(v) for k, v in balances.items()})
+
+
+POST_SQL = "ledger_post"
+"""The SQL function that posts (migrations 1000, 1003), for other statements and
+functions: ``ledger_post(txn_id, kind, accounts text[], amounts bigint[], now, ref_id,
+memo, currency DEFAULT 'CNY')`` returns the tracked accounts' new balances (jsonb) or
+raises (``qz_raise``) validation_error, not_found or insufficient_funds. It validates
+the entries (they sum to zero, no zero amount, one per account, every account of the
+transaction's currency), locks the tracked accounts in id order, checks every new
+balance and only then writes: two concurrent debits can never both pass a balance
+check, and postings touching several accounts cannot deadlock."""
+
+_POST = text(
+    f"SELECT {POST_SQL}(:txn_id, :kind, CAST(:accounts AS text[]), CAST(:amounts AS bigint[]),"
+    " CAST(:now AS timestamptz), :ref_id, :memo, :currency)"
+)
 
 
 def move(from_account: str, to_account: str, amount_fen: int) -> list[Entry]:
@@ -373,3 +326,27 @@ async def lock_account(db: AsyncSession, account_id: str, *, skip_locked: bool =
     stmt = _TRY_LOCK_ACCOUNT if skip_locked else _LOCK_ACCOUNT
     row = (await execute(db, stmt, {"id": account_id})).first()
     return None if row is None else int(row.balance_fen)
+
+
+def wallet_flows(since: datetime, until: datetime, user_id: str | None = None) -> Select[Any]:
+    """Money into and out of each member's CNY wallet in ``[since, until]`` as
+    ``(user_id, inflow, outflow)`` in fen: a selectable for set-based statements (the
+    nightly insights job), or one member's with ``user_id``."""
+    q: Any = (
+        select(
+            col(Account.owner_id).label("user_id"),
+            func.sum(func.greatest(Posting.amount_fen, 0)).label("inflow"),
+            func.sum(func.greatest(-Posting.amount_fen, 0)).label("outflow"),
+        )
+        .join(Account, Account.id == Posting.account_id)
+        .where(
+            Account.kind == "wallet",
+            Account.currency == Currency.CNY.value,
+            Posting.created_at >= since,
+            Posting.created_at <= until,
+        )
+        .group_by(Account.owner_id)
+    )
+    if user_id is not None:
+        q = q.where(Account.owner_id == user_id)
+    return q

@@ -3,17 +3,19 @@
 
 Kinds in use: friend_request, friend_accepted, transfer_received, transfer_refunded,
 red_packet_refunded, energy_stolen, watered, tree_planted, post_removed,
-referral_reward, moderation_decision, points_expiring, points_exchange, campaign_discount.
+referral_reward, moderation_decision, points_expiring, points_exchange, campaign_discount, offer.
 """
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import after_commit, transaction
+from app.db import after_commit, execute, transaction
 from app.ids import new_id
 from app.notifications.models import Notification
 from app.notifications.schemas import NotificationPublic
@@ -29,6 +31,7 @@ PUSH_KINDS = {
     "red_packet_refunded": "money",
     "referral_reward": "money",
     "campaign_discount": "money",
+    "offer": "money",
     "energy_stolen": "games",
     "watered": "games",
     "tree_planted": "games",
@@ -45,6 +48,7 @@ PUSH_TITLES = {
     "post_removed": "你的内容已被删除",
     "referral_reward": "邀请奖励到账",
     "campaign_discount": "用卡立减已优惠",
+    "offer": "你收到一张优惠券",
 }
 
 
@@ -58,27 +62,56 @@ def to_public(n: Notification) -> NotificationPublic:
     )
 
 
+ADD_SQL = "notification_add"
+"""SQL (migration 1002): ``notification_add(id, user_id, kind, data json, now)`` stores a
+notification, for use cases that run in the database; they hand it to ``added_in_sql``."""
+
+_ADD = text(f"SELECT {ADD_SQL}(:id, :user_id, :kind, :data, CAST(:now AS timestamptz))")
+
+
 async def notify(
     db: AsyncSession, rt: Runtime, *, user_id: str, kind: str, data: dict[str, Any]
 ) -> Notification:
     """Store a notification in the caller's transaction; push it as a ``notify`` frame after commit."""
     n = Notification(id=new_id("n_"), user_id=user_id, kind=kind, data=data, created_at=rt.clock.now())
-    await db.execute(insert(Notification).values(**n.model_dump()))
+    params = {"id": n.id, "user_id": user_id, "kind": kind, "data": json.dumps(data), "now": n.created_at}
+    await execute(db, _ADD, params)
+    _push_after_commit(db, rt, n)
+    return n
+
+
+def added_in_sql(
+    db: AsyncSession,
+    rt: Runtime,
+    *,
+    notification_id: str,
+    user_id: str,
+    kind: str,
+    data: dict[str, Any],
+    created_at: datetime,
+) -> None:
+    """A notification another feature's SQL function stored in this transaction
+    (``ADD_SQL``): pushed after commit."""
+    n = Notification(id=notification_id, user_id=user_id, kind=kind, data=data, created_at=created_at)
+    _push_after_commit(db, rt, n)
+
+
+def _push_after_commit(db: AsyncSession, rt: Runtime, n: Notification) -> None:
     frame = {"op": "notify", "notification": to_public(n).model_dump(mode="json")}
+    channel = user_channel(n.user_id)
 
     async def push() -> None:
-        await rt.hub.publish(user_channel(user_id), frame)
+        await rt.hub.publish(channel, frame)
         await offline_push(
             rt,
-            user_ids=[user_id],
-            kind=push_kind(kind),
-            title=PUSH_TITLES.get(kind, "圈子"),
+            user_ids=[n.user_id],
+            kind=push_kind(n.kind),
+            title=PUSH_TITLES.get(n.kind, "圈子"),
             body="",
-            data={"notification_id": n.id, "kind": kind},
+            data={"notification_id": n.id, "kind": n.kind},
         )
 
     after_commit(db, push)
-    return n
 
 
 async def list_for(

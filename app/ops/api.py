@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 from sqlalchemy import text
 
@@ -45,7 +45,7 @@ async def readyz(rt: Rt) -> JSONResponse:
     )
 
 
-@router.get("/metrics", dependencies=[Depends(guard("metrics"))])
+@router.get("/metrics", dependencies=[Depends(guard("metrics"))], response_class=PlainTextResponse)
 async def metrics() -> Response:
     """Prometheus text; public, behind the service token, or off (``metrics_access``)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

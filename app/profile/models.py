@@ -50,6 +50,8 @@ class TagEvidence(SQLModel, table=True):
     "content", "read") with how often and the weight it had at ``updated_at``."""
 
     __tablename__ = "profile_tag_evidence"
+    # audiences find a tag's holders by the tag (app/audiences)
+    __table_args__ = (Index("ix_profile_tag_evidence_tag_user_id", "tag", "user_id"),)
 
     user_id: str = Field(primary_key=True, foreign_key="users.id", max_length=40)
     tag: str = Field(primary_key=True, max_length=80)

@@ -123,6 +123,18 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("card", "银行卡消费 · card spending", "The categories of your card spending.", "bank"),
         Scenario("games", "游戏 · games", "How you play the forest, the farm and the quiz.", "bank"),
         Scenario("content", "内容 · content", "Topics of the posts you read, like and write.", "bank"),
+        Scenario(
+            "wallet",
+            "钱包收支 · wallet flows",
+            "Money in and out of your wallet, for your savings rate in 'users like you'.",
+            "bank",
+        ),
+        Scenario(
+            "investments",
+            "投资配置 · investments",
+            "How the bank says your investments are spread, for 'users like you'.",
+            "bank",
+        ),
     )
 }
 

@@ -3,7 +3,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
+
+from app.types import Timestamp
 
 
 class ScenarioEventIn(BaseModel):
@@ -12,7 +14,7 @@ class ScenarioEventIn(BaseModel):
     scenario: str = Field(min_length=1, max_length=32)
     type: str = Field(min_length=1, max_length=32)
     attributes: dict[str, Any] = Field(default_factory=dict, max_length=20)
-    occurred_at: AwareDatetime
+    occurred_at: Timestamp
 
 
 class ScenarioBatchIn(BaseModel):

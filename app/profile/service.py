@@ -16,14 +16,17 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select, tuple_
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Select, String, and_, bindparam, delete, func, literal, select, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
+from app import hooks
 from app.db import transaction
+from app.dbtypes import UTCDateTime
 from app.errors import NotFound, ValidationFailed
 from app.profile import registry
 from app.profile.decay import decayed
@@ -140,23 +143,26 @@ async def set_consents(
             )
         withdrawn = [c.scenario for c in changes if not c.granted]
         if withdrawn:
-            await _forget(db, user_id=user_id, scenarios=withdrawn)
+            await _forget(db, rt, user_id=user_id, scenarios=withdrawn)
     return await consents(db, user_id=user_id)
 
 
-async def _forget(db: AsyncSession, *, user_id: str, scenarios: list[str]) -> None:
+async def _forget(db: AsyncSession, rt: Runtime, *, user_id: str, scenarios: list[str]) -> None:
     await db.execute(
         delete(ScenarioEvent).where(
             ScenarioEvent.user_id == user_id,  # type: ignore[arg-type]
             ScenarioEvent.scenario.in_(scenarios),  # type: ignore[attr-defined]
         )
     )
-    await db.execute(
-        delete(TagEvidence).where(
+    gone = await db.execute(
+        delete(TagEvidence)
+        .where(
             TagEvidence.user_id == user_id,  # type: ignore[arg-type]
             TagEvidence.source.in_(scenarios),  # type: ignore[attr-defined]
         )
+        .returning(TagEvidence.tag)  # type: ignore[arg-type]
     )
+    await hooks.fire_tags_changed(db, rt, {user_id: set(gone.scalars())})
 
 
 # -- evidence -----------------------------------------------------------------------------
@@ -223,7 +229,35 @@ async def record(db: AsyncSession, rt: Runtime, evidence: Sequence[Evidence]) ->
             },
         )
     )
+    changed: dict[str, set[str]] = defaultdict(set)
+    for e in kept:
+        changed[e.user_id].add(e.tag)
+    await hooks.fire_tags_changed(db, rt, changed)
     return len(kept)
+
+
+def tag_holders_sql(
+    rt: Runtime,
+    *,
+    tag: str,
+    min_weight: float,
+    within_days: int | None,
+    now: datetime,
+    among: Sequence[str] | None = None,
+) -> Select[Any]:
+    """The members holding ``tag`` with a weight (decayed to ``now``, summed over its
+    sources) of at least ``min_weight`` (> 0) and, with ``within_days``, evidence that
+    happened in the last so many days: one grouped query over the tag's rows (for
+    audiences); with ``among``, only those members are looked at."""
+    e = TagEvidence.__table__.c  # type: ignore[attr-defined]
+    age = func.greatest(0.0, func.extract("epoch", literal(now, UTCDateTime()) - e.updated_at))
+    having = [func.sum(e.weight * func.power(0.5, age / half_life_s(rt))) >= max(min_weight, 1e-9)]
+    if within_days is not None:
+        having.append(func.max(e.last_at) >= now - timedelta(days=within_days))
+    q = select(e.user_id).where(e.tag == tag)
+    if among is not None:
+        q = q.where(e.user_id == func.any(bindparam(None, list(among), type_=ARRAY(String()))))
+    return q.group_by(e.user_id).having(and_(*having))
 
 
 # -- partners' scenario events ------------------------------------------------------------
@@ -296,6 +330,17 @@ async def ingest_events(
                 for tag in registry.tags_of(spec, e.attributes)
             ]
         await record(db, rt, evidence)
+        await hooks.fire_scenario_events(
+            db,
+            rt,
+            [
+                hooks.ScenarioEventSeen(
+                    e.event_id, e.user_id, e.scenario, e.type, e.attributes, e.occurred_at
+                )
+                for i, e in candidates
+                if outcomes[i].status == "accepted"
+            ],
+        )
     results = [outcomes[i] for i in range(len(events))]
 
     def count(status: str) -> int:
@@ -374,6 +419,7 @@ async def remove_tag(db: AsyncSession, rt: Runtime, *, user_id: str, tag: str) -
             .values(user_id=user_id, tag=tag, removed_at=rt.clock.now())
             .on_conflict_do_nothing()
         )
+        await hooks.fire_tags_changed(db, rt, {user_id: {tag}})
 
 
 # -- a member's data --------------------------------------------------------------------------
@@ -413,3 +459,16 @@ async def erase_personal_data(db: AsyncSession, rt: Runtime, user_id: str) -> No
     """Delete every consent, event, tag and removal of a member (inside the erasure)."""
     for model in (ScenarioEvent, TagEvidence, TagRemoval, Consent):
         await db.execute(delete(model).where(model.user_id == user_id))  # type: ignore[attr-defined]
+
+
+def consent_flags(scenarios: Sequence[str]) -> Select[Any]:
+    """One row per member who granted any of ``scenarios``: ``(user_id, <scenario>: bool,
+    …)``, a selectable for set-based statements (the nightly insights job)."""
+    return (
+        select(
+            Consent.user_id,
+            *(func.bool_or(Consent.scenario == s).label(s) for s in scenarios),
+        )
+        .where(col(Consent.granted), col(Consent.scenario).in_(list(scenarios)))
+        .group_by(Consent.user_id)
+    )

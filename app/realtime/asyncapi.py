@@ -28,7 +28,8 @@ JSON text frame, an object with an `op`. Authenticate with the access token as q
 parameter `token`, or send `{"op":"auth","token":…}` as the first frame; the server
 answers `ready`. A frame that fails is answered with an `error` frame and the connection
 stays open. Close codes: 4401 authentication failed or the session ended (refresh the
-token, reconnect), 4408 heartbeat timeout, 1013 reconnect shortly and `sync`.
+token, reconnect), 4408 heartbeat timeout, 1012 the node is restarting (reconnect at once and
+`sync`), 1013 reconnect shortly and `sync`.
 """
 
 

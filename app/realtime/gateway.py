@@ -21,7 +21,9 @@ One ``Connection`` per socket runs three tasks until the first ends:
   connection (4408). Any frame from the client counts as a sign of life.
 
 Close codes: 4401 authentication failed or the session ended (refresh the token, then
-reconnect), 4408 heartbeat timeout, 1013 the client fell
+reconnect), 4408 heartbeat timeout, 1012 the node is draining (SIGTERM: uvicorn's graceful
+shutdown closes every socket with it before the app's shutdown runs; ``quanzi serve``
+gives requests in flight ``shutdown_grace_s``), 1013 the client fell
 too far behind its events or the database is unreachable (reconnect shortly and ``sync``). The protocol for client developers
 is ``docs/protocol.md``.
 """

@@ -7,6 +7,10 @@ subscriber of ``channel``; ``async with hub.subscribe(channels) as sub`` gives a
 - ``MemoryHub`` (``memory://``): one process, queues only.
 - ``RedisHub`` (``redis://``): Redis pub/sub; one subscriber connection per worker that
   (un)subscribes channels as local clients come and go, and fans in to local queues.
+- ``ShardedRedisHub`` (``redis+cluster://``): the same on a Redis Cluster with sharded
+  pub/sub (``SPUBLISH``/``SSUBSCRIBE``): a message goes only to the shard that owns its
+  channel's slot instead of being broadcast to every node, and a worker holds one
+  subscriber connection per shard it listens on.
 
 Channels are named by the caller (``user_channel(user_id)``); the hub adds the
 deployment's key prefix. A subscriber that falls too far behind is marked
@@ -24,6 +28,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 import structlog
+
+from app.redis import is_cluster
 
 log = structlog.get_logger()
 
@@ -200,7 +206,74 @@ class RedisHub(Hub):
             self._dispatch(channel[n:], payload)
 
 
+class ShardedRedisHub(RedisHub):
+    """Sharded pub/sub on a Redis Cluster: ``SPUBLISH`` to the channel's shard (a
+    non-transactional cluster pipeline: one round trip per shard involved), ``SSUBSCRIBE``
+    through redis-py's cluster pub/sub, which keeps one connection per shard and follows
+    slots that move."""
+
+    # A message waits at most this long behind a quiet shard in the listener's round robin.
+    POLL_S = 0.01
+
+    async def start(self) -> None:
+        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        self._task = asyncio.create_task(self._listen(), name="redis-hub-listener")
+
+    async def publish_many(self, channels: Iterable[str], message: dict[str, Any]) -> None:
+        await self.publish_each([(channels, message)])
+
+    async def publish_each(self, items: Iterable[tuple[Iterable[str], dict[str, Any]]]) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for channels, message in items:
+                data = json.dumps(message, separators=(",", ":"), default=str)
+                for ch in channels:
+                    pipe.spublish(self._prefix + ch, data)
+            if len(pipe):
+                await pipe.execute()
+
+    async def _add(self, sub: Subscription) -> None:
+        async with self._lock:
+            new = [ch for ch in sub.channels if ch not in self._local]
+            await Hub._add(self, sub)
+            if new:
+                await self._pubsub.ssubscribe(*(self._prefix + ch for ch in new))
+
+    async def _remove(self, sub: Subscription) -> None:
+        async with self._lock:
+            await Hub._remove(self, sub)
+            gone = [ch for ch in sub.channels if ch not in self._local]
+            if gone:
+                with contextlib.suppress(Exception):
+                    await self._pubsub.sunsubscribe(*(self._prefix + ch for ch in gone))
+
+    async def _listen(self) -> None:
+        n = len(self._prefix)
+        while True:
+            if not self._local:
+                await asyncio.sleep(self.POLL_S)  # nothing subscribed: no shard to read
+                continue
+            try:
+                msg = await self._pubsub.get_sharded_message(
+                    ignore_subscribe_messages=True, timeout=self.POLL_S
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("hub_listener_error")
+                await asyncio.sleep(0.5)
+                continue
+            if msg is None or msg.get("type") != "smessage":
+                continue
+            try:
+                payload = json.loads(msg["data"])
+            except ValueError:
+                continue
+            self._dispatch(msg["channel"][n:], payload)
+
+
 def make_hub(redis_url: str, redis: aioredis.Redis, prefix: str) -> Hub:
     if redis_url.startswith("memory://"):
         return MemoryHub()
+    if is_cluster(redis_url):
+        return ShardedRedisHub(redis, prefix)
     return RedisHub(redis, prefix)

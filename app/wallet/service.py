@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,7 +26,7 @@ from app.ledger import service as ledger
 from app.ledger.models import LedgerTransaction, Posting
 from app.pagination import INT_CURSOR, Page, decode_cursor, encode_cursor
 from app.runtime import Runtime
-from app.wallet.models import BankTopup, DailyKind, DailyUsage
+from app.wallet.models import BankTopup, DailyKind
 from app.wallet.schemas import BankTopupPublic, StatementLine, TopupPublic, WalletPublic
 
 
@@ -63,19 +63,23 @@ async def statement(db: AsyncSession, *, user_id: str, limit: int, cursor: str |
     return Page[StatementLine](items=items, next_cursor=next_cursor)
 
 
-def _add_to_daily_usage() -> Any:
-    """INSERT the day's row of a kind or add to it, unless that crosses ``p_limit`` (then no row)."""
-    usage = DailyUsage.__table__  # type: ignore[attr-defined]
-    upsert = pg_insert(usage)
-    added = usage.c.amount_fen + upsert.excluded.amount_fen
-    return upsert.on_conflict_do_update(
-        index_elements=["user_id", "day", "kind"],
-        set_={"amount_fen": added},
-        where=added <= bindparam("p_limit"),
-    ).returning(usage.c.amount_fen)
+COUNT_DAILY_SQL = "wallet_count_daily"
+"""SQL (migration 1000): ``wallet_count_daily(user, kind, day, amount, limit)`` adds
+``amount`` to the day's total of a kind unless that crosses ``limit`` (then false);
+locks the user's row of the day and kind."""
+COUNT_OUTGOING_SQL = "wallet_count_outgoing"
+"""SQL (migration 1000): ``wallet_count_outgoing(user, day, amount, limit)``, the daily
+outgoing limit (``count_outgoing``) for other statements and functions; raises
+limit_exceeded (``qz_raise``)."""
 
-
-_ADD_TO_DAILY_USAGE = _add_to_daily_usage()
+_COUNT_DAILY = text(
+    f"SELECT {COUNT_DAILY_SQL}(:user_id, :kind, CAST(:day AS date), CAST(:amount_fen AS bigint),"
+    " CAST(:p_limit AS bigint))"
+)
+_COUNT_OUTGOING = text(
+    f"SELECT {COUNT_OUTGOING_SQL}(:user_id, CAST(:day AS date), CAST(:amount_fen AS bigint),"
+    " CAST(:p_limit AS bigint))"
+)
 
 
 async def _count_daily(
@@ -83,10 +87,8 @@ async def _count_daily(
 ) -> bool:
     """Add ``amount_fen`` to the day's total of ``kind`` unless that crosses ``limit``;
     False when it would. Locks the user's row of the day and kind."""
-    if amount_fen > limit:
-        return False
     params = {"user_id": user_id, "day": day, "kind": kind.value, "amount_fen": amount_fen, "p_limit": limit}
-    return (await execute(db, _ADD_TO_DAILY_USAGE, params)).first() is not None
+    return bool((await execute(db, _COUNT_DAILY, params)).scalar())
 
 
 async def count_outgoing(db: AsyncSession, rt: Runtime, *, user_id: str, amount_fen: int) -> None:
@@ -96,17 +98,13 @@ async def count_outgoing(db: AsyncSession, rt: Runtime, *, user_id: str, amount_
 
     In the caller's transaction; locks the user's outgoing row of the day until commit.
     Raises LimitExceeded (``details.limit`` is ``"outgoing_daily"``)."""
-    day = rt.clock.today()
-    limit = rt.settings.outgoing_daily_max_fen
-    if not await _count_daily(
-        db, user_id=user_id, kind=DailyKind.OUTGOING, day=day, amount_fen=amount_fen, limit=limit
-    ):
-        raise LimitExceeded(
-            "daily outgoing limit reached (transfers and red packets together)",
-            limit="outgoing_daily",
-            daily_max_fen=limit,
-            day=day.isoformat(),
-        )
+    params = {
+        "user_id": user_id,
+        "day": rt.clock.today(),
+        "amount_fen": amount_fen,
+        "p_limit": rt.settings.outgoing_daily_max_fen,
+    }
+    await execute(db, _COUNT_OUTGOING, params)
 
 
 async def _require_cardholder(db: AsyncSession, user_id: str) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from app.deps import CurrentUser, DbSession, Rt
+from app.errors import Conflict, Forbidden, documented
 from app.pagination import Cursor, Limit, Page
 from content.posts import feeds
 from content.posts import service as posts
@@ -41,7 +42,11 @@ async def get_post(post_id: str, user: CurrentUser, db: DbSession, rt: Rt) -> Po
     return PostPublic.of(await posts.get_post(db, rt, viewer=user, post_id=post_id))
 
 
-@router.patch("/v1/posts/{post_id}", response_model=PostPublic)
+@router.patch(
+    "/v1/posts/{post_id}",
+    response_model=PostPublic,
+    responses=documented(Forbidden("not the author"), Conflict("the edit window has closed")),
+)
 async def update_post(post_id: str, body: PostUpdate, user: CurrentUser, db: DbSession, rt: Rt) -> PostPublic:
     return PostPublic.of(await posts.update_post(db, rt, user=user, post_id=post_id, body=body))
 

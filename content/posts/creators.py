@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import after_commit
+from app.redis import hash_tag
 from app.runtime import Runtime
 from content.config import content_settings
 from content.posts.models import Comment, Post, PostLike
@@ -67,7 +68,7 @@ async def write_rebuilt(rt: Runtime) -> int:
     for uid, per in rebuilt.items():
         for period_bucket, score in per.items():
             period, bucket = period_bucket.split(":", 1)
-            by_key[rt.keys("lb", BOARD, period, bucket)][uid] = score
+            by_key[rt.keys("lb", hash_tag(BOARD), period, bucket)][uid] = score
     async with rt.redis.pipeline(transaction=True) as pipe:
         for k, members in by_key.items():
             pipe.delete(k)

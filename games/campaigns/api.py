@@ -220,6 +220,8 @@ async def burn(
     tags=["campaigns admin"],
     responses=documented(*_ADMIN, NotFound()),
 )
-async def report(campaign_id: CampaignId, user: Admin, db: DbSession) -> CampaignReport:
-    """Payments, discount paid, unique cardholders, refunds and holds of a campaign."""
-    return await campaigns.report(db, campaign_id=campaign_id)
+async def report(campaign_id: CampaignId, user: Admin, db: DbSession, rt: Rt) -> CampaignReport:
+    """Payments, discount paid, unique cardholders, refunds and holds of a campaign, and the
+    incremental spend: its cardholders' card spending during it against the same
+    cardholders' in the period of the same length just before."""
+    return await campaigns.report(db, rt, campaign_id=campaign_id)

@@ -49,6 +49,7 @@ def compile_rule(c: Campaign) -> Rule:
         daily_budget_fen=c.daily_budget_fen,
         hold_s=c.hold_s,
         description=c.description,
+        audience_id=c.audience_id,
     )
 
 

@@ -80,6 +80,8 @@ class Campaign(SQLModel, table=True):
     status: CampaignStatus = enum_field(CampaignStatus, max_length=12)
     starts_at: datetime = at_field()
     ends_at: datetime = at_field()
+    # only members of this audience (app.audiences), checked at quote time as a stored row
+    audience_id: str | None = Field(default=None, foreign_key="audience_segments.id", max_length=40)
     created_by: str = Field(max_length=40)
     created_at: datetime = at_field()
     updated_at: datetime = at_field()

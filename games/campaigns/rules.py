@@ -78,6 +78,7 @@ class Rule:
     daily_budget_fen: int | None = None
     hold_s: int = 900
     description: str = ""
+    audience_id: str | None = None  # only members of this audience (app.audiences)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,10 +7,10 @@ from datetime import datetime
 from typing import Annotated, Self
 
 import iso18245
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, StrictBool, StrictInt, model_validator
+from pydantic import AfterValidator, BaseModel, Field, StrictBool, StrictInt, model_validator
 
 from app.auth.cards import CARD_PRODUCT_PATTERN, REF_PATTERN
-from app.types import PositiveFen
+from app.types import PositiveFen, Timestamp
 from games.campaigns.models import CampaignStatus, PaymentState
 from games.campaigns.rules import Channel, DiscountKind, Per
 
@@ -128,8 +128,14 @@ class CampaignCreate(BaseModel):
     hold_s: StrictInt = Field(
         default=900, ge=30, le=86_400, description="how long a quote holds the discount"
     )
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: Timestamp
+    ends_at: Timestamp
+    audience_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=40,
+        description="only members of this audience (`/v1/admin/audiences`) get the discount",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -160,8 +166,8 @@ class CampaignCreate(BaseModel):
 
 
 class CampaignSchedule(BaseModel):
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
+    starts_at: Timestamp | None = None
+    ends_at: Timestamp | None = None
 
 
 class Discount(BaseModel):
@@ -201,6 +207,7 @@ class CampaignAdmin(BaseModel):
     hold_s: int
     starts_at: datetime
     ends_at: datetime
+    audience_id: str | None = Field(description="only members of this audience, or everyone")
     created_at: datetime
 
 
@@ -233,6 +240,18 @@ class CampaignReport(BaseModel):
     holds_open: int
     holds_expired: int
     budget_remaining_fen: int
+    period_start: datetime = Field(description="the campaign's start")
+    period_end: datetime = Field(description="its end, or now while it runs")
+    previous_period_start: datetime = Field(description="the period of the same length just before it")
+    cardholders_spend_fen: int = Field(
+        description="what the campaign's cardholders spent by card (all spending events) during it"
+    )
+    previous_period_spend_fen: int = Field(
+        description="what the same cardholders spent in the previous period"
+    )
+    incremental_spend_fen: int = Field(
+        description="cardholders_spend_fen − previous_period_spend_fen (may be < 0)"
+    )
 
 
 # -- members -------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app import hooks
+from app.audiences import service as audiences
 from app.auth import service as auth
 from app.db import after_commit, execute, last_in_transaction, on_rollback, transaction
 from app.errors import Conflict, Expired, NotFound, ValidationFailed
@@ -98,6 +99,8 @@ def merchant_account(merchant_id: str) -> str:
 async def create_campaign(db: AsyncSession, rt: Runtime, *, admin_id: str, body: CampaignCreate) -> Campaign:
     """Create a campaign as a draft and fund its budget account with the total budget from
     the bank's rewards account. Raises nothing beyond the body's validation."""
+    if body.audience_id is not None and not await audiences.exists_audience(db, body.audience_id):
+        raise ValidationFailed("no such audience", field="audience_id", reason="unknown_audience")
     now = rt.clock.now()
     campaign = Campaign(
         id=new_id("cp_"),
@@ -125,6 +128,7 @@ async def create_campaign(db: AsyncSession, rt: Runtime, *, admin_id: str, body:
         status=CampaignStatus.DRAFT,
         starts_at=body.starts_at,
         ends_at=body.ends_at,
+        audience_id=body.audience_id,
         created_by=admin_id,
         created_at=now,
         updated_at=now,
@@ -269,11 +273,34 @@ FROM campaign_payments WHERE campaign_id = :campaign_id
 )
 
 
-async def report(db: AsyncSession, *, campaign_id: str) -> CampaignReport:
+async def report(db: AsyncSession, rt: Runtime, *, campaign_id: str) -> CampaignReport:
     """What a campaign did: captured payments, discount paid, unique cardholders,
-    refunds, holds. Raises NotFound."""
+    refunds, holds, and the incremental spend: what the campaign's cardholders spent by
+    card during it (from its start to its end, or now) against what the same cardholders
+    spent in the period of the same length just before it (``app.events``). Raises NotFound."""
     c = await _require(db, campaign_id)
     r = (await db.execute(_REPORT, {"campaign_id": campaign_id})).one()
+    holders = list(
+        (
+            await db.execute(
+                select(CampaignPayment.user_id)
+                .where(
+                    CampaignPayment.campaign_id == campaign_id,
+                    col(CampaignPayment.state).in_(
+                        [PaymentState.CAPTURED.value, PaymentState.REFUNDED.value]
+                    ),
+                )
+                .distinct()
+            )
+        ).scalars()
+    )
+    now = rt.clock.now()
+    period_end = max(c.starts_at, min(c.ends_at, now))
+    previous_start = c.starts_at - (period_end - c.starts_at)
+    # While it runs, up to and including now (a payment captured this instant counts).
+    upto = period_end if c.ends_at <= now else now + timedelta(microseconds=1)
+    during = await events.spend_of(db, user_ids=holders, start=c.starts_at, end=upto)
+    before = await events.spend_of(db, user_ids=holders, start=previous_start, end=c.starts_at)
     return CampaignReport(
         campaign_id=campaign_id,
         payments=r.payments,
@@ -285,6 +312,12 @@ async def report(db: AsyncSession, *, campaign_id: str) -> CampaignReport:
         holds_open=r.holds_open,
         holds_expired=r.holds_expired,
         budget_remaining_fen=c.total_budget_fen - c.spent_fen,
+        period_start=c.starts_at,
+        period_end=period_end,
+        previous_period_start=previous_start,
+        cardholders_spend_fen=during,
+        previous_period_spend_fen=before,
+        incremental_spend_fen=during - before,
     )
 
 
@@ -503,6 +536,16 @@ async def quote(db: AsyncSession, rt: Runtime, *, q: QuoteIn) -> QuoteOut:
     return out if out is not None else await _replayed(db, q)
 
 
+async def _in_audience(db: AsyncSession, user_id: str, offers: list[rules.Offer]) -> list[rules.Offer]:
+    """The offers whose campaign targets everyone or an audience the member is in: one
+    stored-row lookup, and none when no offer targets an audience."""
+    wanted = sorted({o.rule.audience_id for o in offers if o.rule.audience_id is not None})
+    if not wanted:
+        return offers
+    member_of = await audiences.memberships(db, user_id=user_id, segment_ids=wanted)
+    return [o for o in offers if o.rule.audience_id is None or o.rule.audience_id in member_of]
+
+
 async def _quote(db: AsyncSession, rt: Runtime, q: QuoteIn) -> QuoteOut | None:
     """``quote`` inside its transaction; None when the payment_id was quoted before."""
     holder = await auth.card_holder(db, q.card_ref)
@@ -520,6 +563,7 @@ async def _quote(db: AsyncSession, rt: Runtime, q: QuoteIn) -> QuoteOut | None:
         card_product=holder.product,
     )
     offers = rules.ranked_offers(catalogue.for_mcc(q.mcc), payment, local, rt.slot(_RNG))
+    offers = await _in_audience(db, q.user_id, offers)
     params: dict[str, Any] = {
         "payment_id": q.payment_id,
         "user_id": q.user_id,
@@ -894,6 +938,11 @@ async def my_campaigns(db: AsyncSession, rt: Runtime, *, user_id: str) -> list[E
     found = [r for r in catalogue.rules if rules.live(r, now) and rules.card_fits(r, products)]
     if not found:
         return []
+    targeted = sorted({r.audience_id for r in found if r.audience_id is not None})
+    member_of = await audiences.memberships(db, user_id=user_id, segment_ids=targeted)
+    found = [r for r in found if r.audience_id is None or r.audience_id in member_of]
+    if not found:
+        return []
     ids = [r.id for r in found]
     used = {
         (u.campaign_id, u.use_key)
@@ -983,6 +1032,7 @@ async def admin_views(db: AsyncSession, rt: Runtime, campaigns: Sequence[Campaig
             hold_s=c.hold_s,
             starts_at=c.starts_at,
             ends_at=c.ends_at,
+            audience_id=c.audience_id,
             created_at=c.created_at,
         )
         for c in campaigns

@@ -12,6 +12,7 @@ from app.errors import (
     Expired,
     InsufficientFunds,
     LimitExceeded,
+    NotFound,
     SoldOut,
     documented,
 )
@@ -97,7 +98,7 @@ async def species(user: CurrentUser) -> SpeciesList:
 @router.post(
     "/v1/forest/plant",
     response_model=PlantPublic,
-    responses=documented(InsufficientFunds("not enough energy")),
+    responses=documented(NotFound("no such species"), InsufficientFunds("not enough energy")),
 )
 async def plant(body: PlantIn, user: CurrentUser, db: DbSession, rt: Rt) -> PlantPublic:
     return PlantPublic.of(await forest.plant(db, rt, user_id=user.id, species_id=body.species_id))
@@ -140,7 +141,12 @@ async def widget(
     return _png(request, tag, data, state)
 
 
-@router.post("/v1/forest/groves", response_model=GrovePublic, status_code=201)
+@router.post(
+    "/v1/forest/groves",
+    response_model=GrovePublic,
+    status_code=201,
+    responses=documented(NotFound("no such species")),
+)
 async def create_grove(body: GroveIn, user: CurrentUser, db: DbSession, rt: Rt) -> GrovePublic:
     return GrovePublic.of(await forest.create_grove(db, rt, user_id=user.id, species_id=body.species_id))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from app.redis import hash_tag
 from app.runtime import Runtime
 
 PERIODS = ("day", "week", "all")
@@ -28,7 +29,9 @@ def bucket(rt: Runtime, period: str, at: datetime) -> str:
 
 
 def key(rt: Runtime, board: str, period: str, at: datetime) -> str:
-    return rt.keys("lb", board, period, bucket(rt, period, at))
+    # One hash tag per board: a rebuild's RENAME and a MULTI over a board's buckets stay
+    # on one Redis Cluster slot.
+    return rt.keys("lb", hash_tag(board), period, bucket(rt, period, at))
 
 
 async def add_score(rt: Runtime, *, board: str, user_id: str, delta: float, at: datetime) -> None:
@@ -64,11 +67,15 @@ async def replace_board(
         return
     tmp = f"{k}:rebuild"
     items = list(members.items())
-    async with rt.redis.pipeline(transaction=False) as pipe:
+    # MULTI: the temporary set and the live one share the board's hash tag, so on a Redis
+    # Cluster this is one slot.
+    async with rt.redis.pipeline(transaction=True) as pipe:
         pipe.delete(tmp)
         for i in range(0, len(items), 10_000):
             pipe.zadd(tmp, dict(items[i : i + 10_000]))
-        pipe.rename(tmp, k)
+        # The command itself: redis-py's cluster pipeline blocks its ``rename`` method
+        # (keys may be on two slots); inside this MULTI they are on one.
+        pipe.execute_command("RENAME", tmp, k)
         if period in TTL_S:
             pipe.expire(k, TTL_S[period])
         await pipe.execute()

@@ -18,7 +18,9 @@ log = structlog.get_logger()
 
 
 def marker(rt: Runtime) -> str:
-    return rt.keys("lb", "built")
+    # v2: the buckets' keys carry the board as a hash tag (``scores.key``); a Redis that
+    # holds only the untagged ones of an earlier release is rebuilt once.
+    return rt.keys("lb", "built", "v2")
 
 
 async def on_startup(rt: Runtime) -> None:

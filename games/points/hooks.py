@@ -3,9 +3,24 @@
 from __future__ import annotations
 
 from app import hooks
-from games.points.service import points_for_milestone, points_for_spending
+from app.audiences import attributes
+from games.points.service import points_for_milestone, points_for_refund, points_for_spending
+from games.points.tiers import tier_condition, tier_ids
 
 if points_for_spending not in hooks.on_spending_recorded:
     hooks.on_spending_recorded.append(points_for_spending)
 if points_for_milestone not in hooks.on_milestone:
     hooks.on_milestone.append(points_for_milestone)
+if points_for_refund not in hooks.on_spending_refunded:
+    hooks.on_spending_refunded.append(points_for_refund)
+
+# Audiences may target tiers ("tier at least gold") without importing this feature.
+attributes.register(
+    attributes.Provider(
+        "tier",
+        "the member's points tier (grace included), in ascending order",
+        frozenset({"in", "at_least"}),
+        tier_condition,
+        values=tier_ids,
+    )
+)

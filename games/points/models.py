@@ -124,3 +124,41 @@ class PointsExchange(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=120)
     created_at: datetime = at_field()
     settled_at: datetime | None = at_field(nullable=True)
+
+
+class SpendingPoints(SQLModel, table=True):
+    """What one spending event earned (it may share a lot with others of its batch), and
+    what refunds of it took back: ``reversed_points`` is owed pro rata to
+    ``refunded_fen``; ``shortfall`` is the part the member had already spent."""
+
+    __tablename__ = "points_spending"
+    __table_args__ = (
+        CheckConstraint("points > 0 AND amount_fen > 0", name="positive"),
+        CheckConstraint("refunded_fen >= 0 AND refunded_fen <= amount_fen", name="refunded_within_amount"),
+        CheckConstraint(
+            "reversed_points >= 0 AND reversed_points <= points AND shortfall >= 0 AND shortfall <= reversed_points",
+            name="reversed_within_points",
+        ),
+    )
+
+    event_id: str = Field(primary_key=True, max_length=64)
+    user_id: str = Field(foreign_key="users.id", max_length=40, index=True)
+    points: int = Field(sa_type=BigInteger())
+    amount_fen: int = Field(sa_type=BigInteger())
+    refunded_fen: int = Field(default=0, sa_type=BigInteger())
+    reversed_points: int = Field(default=0, sa_type=BigInteger())  # owed back so far (taken + shortfall)
+    shortfall: int = Field(default=0, sa_type=BigInteger())  # owed but no longer there to take
+
+
+class SpendingRefundPoints(SQLModel, table=True):
+    """One refund's take-back, once per (event, ``refund_id``)."""
+
+    __tablename__ = "points_spending_refunds"
+
+    event_id: str = Field(primary_key=True, max_length=64)
+    refund_id: str = Field(primary_key=True, max_length=96)
+    user_id: str = Field(foreign_key="users.id", max_length=40)
+    owed: int = Field(sa_type=BigInteger())
+    taken: int = Field(sa_type=BigInteger())
+    shortfall: int = Field(sa_type=BigInteger())
+    created_at: datetime = at_field()

@@ -36,13 +36,20 @@ from sqlmodel import col
 
 from app.db import execute, transaction
 from app.errors import InsufficientFunds, ValidationFailed
-from app.hooks import Milestone, Spending, SpendingEffects
+from app.hooks import Milestone, Spending, SpendingEffects, SpendingRefund
 from app.ids import new_id
 from app.ledger import service as ledger
 from app.notifications.service import notify
 from app.pagination import INT_CURSOR, Page, decode_cursor, encode_cursor
 from app.runtime import Runtime
-from games.points.models import ExpiryNotice, LotSource, PointsDraw, PointsLot
+from games.points.models import (
+    ExpiryNotice,
+    LotSource,
+    PointsDraw,
+    PointsLot,
+    SpendingPoints,
+    SpendingRefundPoints,
+)
 from games.points.schemas import ExpiringPublic, LotPublic, PointsLine, PointsPublic
 from games.rules import PointsRules, rules
 from games.rules import points as points_rules
@@ -346,11 +353,19 @@ async def points_for_spending(db: AsyncSession, rt: Runtime, events: list[Spendi
     now = rt.clock.now()
     mult = await tier_multipliers(db, rt, sorted({e.user_id for e in events}))
     groups: dict[tuple[str, datetime], list[tuple[Spending, int]]] = defaultdict(list)
+    per_event = []
     for e in events:
         n = points_rules.spending_points(r, e.category, e.amount_fen, mult.get(e.user_id, 1.0))
         if n > 0:
             earned_at = min(e.occurred_at, now)
             groups[(e.user_id, points_rules.lot_expiry(r, earned_at, rt.clock.tz))].append((e, n))
+            per_event.append(
+                {"event_id": e.event_id, "user_id": e.user_id, "points": n, "amount_fen": e.amount_fen}
+            )
+    for start in range(0, len(per_event), 5000):  # what each event earned, for its refunds
+        await db.execute(
+            insert(SpendingPoints).values(per_event[start : start + 5000]).on_conflict_do_nothing()
+        )
     for (user_id, expires_at), items in sorted(groups.items()):
         first = min(items, key=lambda it: it[0].event_id)[0]
         await post_points(
@@ -365,6 +380,73 @@ async def points_for_spending(db: AsyncSession, rt: Runtime, events: list[Spendi
             memo=f"card spending ({len(items)} payment{'s' if len(items) > 1 else ''})",
         )
     return SpendingEffects()
+
+
+async def points_for_refund(db: AsyncSession, rt: Runtime, refund: SpendingRefund) -> None:
+    """``on_spending_refunded`` hook: take back the points a spending event earned, pro rata
+    to what was refunded of it (rounded down; all of them once it is refunded in full, so
+    the parts add up), once per refund. Never below zero: when the member has already
+    spent them, what is left is taken and the rest recorded as a shortfall (kept on the
+    event and the refund; not carried over to points earned later)."""
+    claimed = await db.scalar(
+        insert(SpendingRefundPoints)
+        .values(
+            event_id=refund.event_id,
+            refund_id=refund.refund_id,
+            user_id=refund.user_id,
+            owed=0,
+            taken=0,
+            shortfall=0,
+            created_at=rt.clock.now(),
+        )
+        .on_conflict_do_nothing()
+        .returning(SpendingRefundPoints.refund_id)
+    )
+    if claimed is None:  # this refund was taken back already
+        return
+    await lock_member(db, rt, user_id=refund.user_id)
+    earned = await db.get(SpendingPoints, refund.event_id, with_for_update=True, populate_existing=True)
+    if earned is None or earned.user_id != refund.user_id:  # the event earned no points
+        return
+    refunded = min(earned.amount_fen, earned.refunded_fen + max(refund.amount_fen, 0))
+    owed_total = (
+        earned.points if refunded >= earned.amount_fen else earned.points * refunded // earned.amount_fen
+    )
+    owed = owed_total - earned.reversed_points
+    taken = min(owed, await live_balance(db, rt, user_id=refund.user_id)) if owed > 0 else 0
+    if taken > 0:
+        await post_points(
+            db,
+            rt,
+            user_id=refund.user_id,
+            kind="points_reversed",
+            ref=f"refund:{refund.refund_id}",
+            counter=ledger.POINTS_ISSUED,
+            amount=-taken,
+            memo="card payment refunded",
+        )
+    earned.refunded_fen = refunded
+    earned.reversed_points = owed_total
+    earned.shortfall += owed - taken
+    await db.execute(
+        update(SpendingRefundPoints)
+        .where(
+            SpendingRefundPoints.event_id == refund.event_id,
+            SpendingRefundPoints.refund_id == refund.refund_id,
+        )
+        .values(owed=owed, taken=taken, shortfall=owed - taken)
+    )
+    await db.flush()
+
+
+async def live_balance(db: AsyncSession, rt: Runtime, *, user_id: str) -> int:
+    """The member's spendable points: Σ remaining of the lots that have not lapsed."""
+    n = await db.scalar(
+        select(func.coalesce(func.sum(PointsLot.remaining), 0)).where(
+            PointsLot.user_id == user_id, PointsLot.remaining > 0, PointsLot.expires_at > rt.clock.now()
+        )
+    )
+    return int(n or 0)
 
 
 async def points_for_milestone(db: AsyncSession, rt: Runtime, m: Milestone) -> None:

@@ -1,3 +1,15 @@
 """Benchmark scenarios by area; ``scripts/bench.py`` runs them. Add a module's name here."""
 
-MODULES = ("core", "social", "chat", "money", "games", "content", "profile", "points", "campaigns")
+MODULES = (
+    "core",
+    "social",
+    "chat",
+    "money",
+    "games",
+    "content",
+    "profile",
+    "insights",
+    "points",
+    "campaigns",
+    "audiences",
+)

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Query
 
 from app.auth.service import Caller
 from app.deps import CurrentUser, DbSession, Rt, require_role
+from app.errors import NotFound, documented
 from app.pagination import Cursor, Limit, Page
 from app.profile.schemas import ProfilePublic
 from social.advisors import service as advisors
@@ -34,7 +35,11 @@ Advisor = Annotated[Caller, Depends(require_role("advisor"))]
 Admin = Annotated[Caller, Depends(require_role("admin"))]
 
 
-@router.get("/v1/me/advisor", response_model=MyAdvisorPublic)
+@router.get(
+    "/v1/me/advisor",
+    response_model=MyAdvisorPublic,
+    responses=documented(NotFound("no advisor is assigned to you yet")),
+)
 async def my_advisor(user: CurrentUser, db: DbSession, rt: Rt) -> MyAdvisorPublic:
     return MyAdvisorPublic.of(await advisors.my_advisor(db, rt, user_id=user.id))
 

@@ -34,6 +34,7 @@ from app.pagination import (
 )
 from app.profile import service as profile
 from app.profile.schemas import ProfilePublic
+from app.redis import hash_tag
 from app.runtime import Runtime
 from content.config import content_settings
 from content.posts import service as posts
@@ -266,7 +267,7 @@ async def _game_activity(rt: Runtime, user_ids: list[str]) -> dict[str, dict[str
         return {}
     async with rt.redis.pipeline(transaction=False) as pipe:
         for board in GAME_BOARDS:
-            pipe.zmscore(rt.keys("lb", board, "all", "all"), user_ids)
+            pipe.zmscore(rt.keys("lb", hash_tag(board), "all", "all"), user_ids)
         results = await pipe.execute()
     out: dict[str, dict[str, float]] = {}
     for board, scores in zip(GAME_BOARDS, results, strict=True):

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 
 from app.deps import CurrentUser, DbSession, ReadSession, Rt
+from app.errors import Forbidden, documented
 from app.pagination import Cursor, Limit, Page
 from app.types import INT32_MAX
 from social.chat import service as chat
@@ -44,7 +45,10 @@ async def list_conversations(
     "/v1/conversations",
     response_model=ConversationDetail,
     status_code=201,
-    responses={200: {"model": ConversationDetail, "description": "the direct conversation existed"}},
+    responses={
+        200: {"model": ConversationDetail, "description": "the direct conversation existed"},
+        **documented(Forbidden("a member who is not my friend, or a block either way")),
+    },
 )
 async def create_conversation(
     body: ConversationCreate, user: CurrentUser, db: DbSession, rt: Rt

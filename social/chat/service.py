@@ -22,7 +22,7 @@ from functools import cache
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import and_, bindparam, collate, func, insert, literal, or_, select, update
+from sqlalchemy import and_, bindparam, collate, func, insert, literal, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -80,6 +80,19 @@ class StoredMessage(Protocol):
     def body(self) -> dict[str, Any]: ...
     @property
     def created_at(self) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class AppendedMessage:
+    """A message another feature's SQL function appended (``APPEND_MESSAGE_SQL``)."""
+
+    id: str
+    conversation_id: str
+    seq: int
+    sender_id: str | None
+    kind: str
+    body: dict[str, Any]
+    created_at: datetime
 
 
 def message_frame(m: StoredMessage, sender: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -185,9 +198,14 @@ async def member_ids(db: AsyncSession, conversation_id: str) -> list[str]:
 
 
 async def direct_conversation_id(db: AsyncSession, a: str, b: str) -> str | None:
-    """The id of the direct conversation of two users, if it exists."""
-    lo, hi = pair(a, b)
-    return await db.scalar(select(Conversation.id).where(Conversation.direct_key == f"{lo}|{hi}"))
+    """The id of the direct conversation of two users, if it exists (``DIRECT_ID_SQL``)."""
+    return (await execute(db, _DIRECT_ID, {"a": a, "b": b})).scalar()
+
+
+DIRECT_ID_SQL = "chat_direct_conversation_id"
+"""SQL (migration 1002): ``chat_direct_conversation_id(a, b)``, the pair's direct
+conversation or NULL."""
+_DIRECT_ID = text(f"SELECT {DIRECT_ID_SQL}(:a, :b)")
 
 
 async def get_or_create_direct(db: AsyncSession, rt: Runtime, a: str, b: str) -> Conversation:
@@ -339,20 +357,37 @@ async def _append(
     if row is None:
         return None
     msg.seq, members = int(row[0]), list(row[1] or [])
-    loaded = db.identity_map.get(identity_key(Conversation, conversation_id))
+    appended_in_sql(db, rt, msg, members)
+    return msg
+
+
+APPEND_MESSAGE_SQL = "chat_append_message"
+"""SQL (migration 1000) for other features' functions: ``chat_append_message(id,
+conversation_id, sender_id, kind, body json, cid, now)`` appends a message (the seq bump
+under the conversation's row lock, the insert, the sender's read mark) and returns
+``(seq, members)``; raises not_found (``qz_raise``). Membership is the caller's check.
+The caller then hands the message to ``appended_in_sql``."""
+IS_MEMBER_SQL = "chat_is_member"
+"""SQL (migration 1000): ``chat_is_member(conversation_id, user_id)``."""
+
+
+def appended_in_sql(db: AsyncSession, rt: Runtime, msg: StoredMessage, members: Sequence[str]) -> None:
+    """A message appended in this transaction (``APPEND_MESSAGE_SQL``): members get it after
+    commit, and the session sees the conversation's new seq."""
+    loaded = db.identity_map.get(identity_key(Conversation, msg.conversation_id))
     if loaded is not None:  # as the ORM's own UPDATE would: the session sees the new seq
         set_committed_value(loaded, "last_seq", msg.seq)
-        set_committed_value(loaded, "last_message_at", now)
+        set_committed_value(loaded, "last_message_at", msg.created_at)
     frame = message_frame(msg)
+    channels = [user_channel(u) for u in members]
 
     async def publish() -> None:
         await with_senders(rt, [frame])
-        await rt.hub.publish_many([user_channel(u) for u in members], frame)
-        await push_offline(rt, members, frame)
+        await rt.hub.publish_many(channels, frame)
+        await push_offline(rt, list(members), frame)
 
     after_commit(db, publish)
-    count_after_commit(db, MESSAGES.labels(kind))
-    return msg
+    count_after_commit(db, MESSAGES.labels(msg.kind))
 
 
 _conversations = Conversation.__table__  # type: ignore[attr-defined]

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, exists, literal, or_, select, union_all, update
+from sqlalchemy import and_, bindparam, delete, exists, literal, or_, select, text, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.auth import service as auth
 from app.db import end_read, execute, is_unique_violation, transaction
-from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.errors import Conflict, NotFound, ValidationFailed
 from app.ids import new_id
 from app.notifications.service import notify
 from app.pagination import ID_CURSOR, Chunk, decode_cursor, encode_cursor
@@ -112,9 +112,6 @@ _UNBLOCKED_FRIENDS = select(
 )
 
 
-_UNBLOCKED = select(~blocked_either_sql(bindparam("p_lo"), bindparam("p_hi")))
-
-
 async def are_unblocked_friends(db: AsyncSession, a: str, b: str) -> bool:
     """Friends, and neither has blocked the other (one statement, built once)."""
     if a == b:
@@ -124,6 +121,18 @@ async def are_unblocked_friends(db: AsyncSession, a: str, b: str) -> bool:
 
 
 # --- who may send whom money: the one rule of every money feature ------------------------
+
+
+MAY_SEND_MONEY_SQL = "friends_may_send_money"
+"""SQL (migration 1000): ``friends_may_send_money(sender, receiver, friends_only)``, the
+rule of ``may_send_money``, for other features' statements and functions."""
+CHECK_MAY_SEND_MONEY_SQL = "friends_check_may_send_money"
+"""SQL (migration 1000): ``friends_check_may_send_money(sender, receiver, friends_only)``
+raises forbidden (``qz_raise``, the message of ``check_may_send_money``) where
+``friends_may_send_money`` says no."""
+
+_MAY_SEND_MONEY = text(f"SELECT {MAY_SEND_MONEY_SQL}(:p_sender, :p_receiver, :p_friends_only)")
+_CHECK_MAY_SEND_MONEY = text(f"SELECT {CHECK_MAY_SEND_MONEY_SQL}(:p_sender, :p_receiver, :p_friends_only)")
 
 
 async def may_send_money(
@@ -138,25 +147,20 @@ async def may_send_money(
       whose members need not be friends; money that was sent and now lands in a wallet:
       accepting a transfer, grabbing a share) the block rule alone decides: a sender
       grabbing a share of their own group packet is fine.
-    One statement, built once: it is on the transfer and grab paths."""
-    if sender_id == receiver_id:
-        return not friends_only
-    lo, hi = pair(sender_id, receiver_id)
-    query = _UNBLOCKED_FRIENDS if friends_only else _UNBLOCKED
-    return bool((await execute(db, query, {"p_lo": lo, "p_hi": hi})).scalar())
+    Written once, in SQL (``MAY_SEND_MONEY_SQL``): money use cases that run in the
+    database call the same function."""
+    params = {"p_sender": sender_id, "p_receiver": receiver_id, "p_friends_only": friends_only}
+    return bool((await execute(db, _MAY_SEND_MONEY, params)).scalar())
 
 
 async def check_may_send_money(
     db: AsyncSession, *, sender_id: str, receiver_id: str, friends_only: bool = True
 ) -> None:
-    """``may_send_money`` or raise Forbidden (403 ``forbidden``), with one message for every
-    money feature that does not say whether a block is why."""
-    if not await may_send_money(db, sender_id=sender_id, receiver_id=receiver_id, friends_only=friends_only):
-        raise Forbidden(
-            "money cannot move between you and this person"
-            + (" (friends only, and no block either way)" if friends_only else " (a block either way)"),
-            reason="money_not_allowed",
-        )
+    """``may_send_money`` or raise Forbidden (403 ``forbidden``, ``reason``
+    ``money_not_allowed``), with one message for every money feature that does not say
+    whether a block is why (``CHECK_MAY_SEND_MONEY_SQL``)."""
+    params = {"p_sender": sender_id, "p_receiver": receiver_id, "p_friends_only": friends_only}
+    await execute(db, _CHECK_MAY_SEND_MONEY, params)
 
 
 async def make_friends(db: AsyncSession, a: str, b: str, *, now: datetime) -> None:

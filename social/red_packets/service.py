@@ -29,10 +29,9 @@ Lock order: packet row, ledger accounts (sorted by ``post``), conversation row.
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
-from typing import Any, NoReturn
+from datetime import timedelta
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import expiry
@@ -40,13 +39,12 @@ from app.auth import service as auth
 from app.db import end_read, execute, on_rollback
 from app.errors import (
     AlreadyClaimed,
-    Expired,
-    Forbidden,
     LimitExceeded,
     NotFound,
     SoldOut,
     ValidationFailed,
 )
+from app.idempotency import service as idempotency
 from app.ids import new_id
 from app.ledger import service as ledger
 from app.metrics import RED_PACKET_GRABS, RED_PACKETS_SENT, count_after_commit
@@ -54,7 +52,7 @@ from app.notifications.service import notify
 from app.runtime import Runtime
 from app.wallet import service as wallet
 from social.chat import service as chat
-from social.chat.models import Conversation, ConversationMember
+from social.chat.models import Conversation
 from social.friends import service as friends
 from social.red_packets import gate
 from social.red_packets.models import RedPacket, RedPacketClaim
@@ -186,103 +184,35 @@ async def create_packet(
     )
 
 
-async def _explain_no_share(db: AsyncSession, rt: Runtime, *, packet_id: str) -> NoReturn:
-    row = (
-        await db.execute(select(RedPacket.status, RedPacket.expires_at).where(RedPacket.id == packet_id))
-    ).one()
-    if row.status == "finished":
-        raise SoldOut("every share has been taken")
-    raise Expired("the red packet has expired", expires_at=row.expires_at.isoformat())
+_REMAINING = text("SELECT remaining_count FROM red_packets WHERE id = :p_packet")
 
+REFUSE_SQL = "red_packet_refuse"
+"""SQL (migration 1000): ``red_packet_refuse(packet_id, user_id, now)`` raises why the
+user may not take a share (``qz_raise``): not_found (no packet, or not a member:
+``chat.IS_MEMBER_SQL``), forbidden (not for this user; the sender in a direct chat),
+already_claimed, expired, sold_out. The one statement of who may grab."""
+GRAB_SQL = "red_packet_grab"
+"""SQL (migration 1000): the whole grab in one call — ``REFUSE_SQL``; the next share (the
+packet's row lock, conditions re-checked on the locked row); the claim (its primary key
+makes a concurrent second grab by the same user ``already_claimed``); the money rule
+(``friends.CHECK_MAY_SEND_MONEY_SQL``, a block either way since the packet was sent);
+the posting (``ledger.POST_SQL``); the system message (``chat.APPEND_MESSAGE_SQL``).
+Given the request's Idempotency-Key (``idempotency.Pending``), it writes the key's
+record with the answer (``idempotency.RECORD_SQL``). Returns (response, amount_fen,
+remaining_count, conversation_id, message_seq, message_body, members)."""
 
-_packets = RedPacket.__table__  # type: ignore[attr-defined]
-_claims = RedPacketClaim.__table__  # type: ignore[attr-defined]
-_members = ConversationMember.__table__  # type: ignore[attr-defined]
-
-# A grab's statements, built once (the hot path binds p_packet, p_user, p_now, …).
-_GRAB_VIEW = select(
-    _packets.c.conversation_id,
-    _packets.c.sender_id,
-    _packets.c.mode,
-    _packets.c.to_user_id,
-    _packets.c.sender_may_grab,
-    _packets.c.status,
-    _packets.c.expires_at,
-    select(_members.c.user_id)
-    .where(
-        _members.c.conversation_id == _packets.c.conversation_id, _members.c.user_id == bindparam("p_user")
-    )
-    .exists()
-    .label("is_member"),
-    select(_claims.c.idx)
-    .where(_claims.c.packet_id == _packets.c.id, _claims.c.user_id == bindparam("p_user"))
-    .exists()
-    .label("claimed"),
-).where(_packets.c.id == bindparam("p_packet"))
-"""What decides whether a user may grab: the packet, whether the user is a member of its
-conversation and whether they already hold a share."""
-
-_REMAINING = select(_packets.c.remaining_count).where(_packets.c.id == bindparam("p_packet"))
-
-
-def _refuse(p: Any, *, packet_id: str, user_id: str, now: datetime) -> None:
-    """Raise why ``user_id`` may not take a share of the packet seen as ``p`` (a
-    ``_GRAB_VIEW`` row or None), if they may not: NotFound (no packet, or not a member),
-    Forbidden (not for this user), AlreadyClaimed, Expired, SoldOut."""
-    if p is None or not p.is_member:
-        raise NotFound("red packet not found", packet_id=packet_id)
-    if p.mode == "exclusive" and user_id != p.to_user_id:
-        raise Forbidden("this red packet is for someone else")
-    if user_id == p.sender_id and not p.sender_may_grab:
-        raise Forbidden("the sender cannot grab a red packet in a direct chat")
-    if p.claimed:
-        raise AlreadyClaimed("you already grabbed this red packet")
-    if p.status == "refunded" or (p.status == "open" and p.expires_at <= now):
-        raise Expired("the red packet has expired", expires_at=p.expires_at.isoformat())
-    if p.status == "finished":
-        raise SoldOut("every share has been taken")
-
-
+_REFUSE = text(f"SELECT {REFUSE_SQL}(:p_packet, :p_user, CAST(:p_now AS timestamptz))")
 _GRAB = text(
-    """
-WITH p AS (
-    SELECT id, conversation_id, sender_id, mode, to_user_id, sender_may_grab, status, expires_at,
-        EXISTS (SELECT 1 FROM conversation_members m
-                WHERE m.conversation_id = red_packets.conversation_id AND m.user_id = :p_user) AS is_member,
-        EXISTS (SELECT 1 FROM red_packet_claims c
-                WHERE c.packet_id = red_packets.id AND c.user_id = :p_user) AS claimed
-    FROM red_packets WHERE id = :p_packet
-), taken AS (
-    UPDATE red_packets SET
-        remaining_count = remaining_count - 1,
-        remaining_fen = remaining_fen - (shares ->> (count - remaining_count))::bigint,
-        status = CASE WHEN remaining_count = 1 THEN 'finished' ELSE status END,
-        closed_at = CASE WHEN remaining_count = 1 THEN CAST(:p_now AS timestamptz) ELSE closed_at END
-    WHERE id = :p_packet AND status = 'open' AND remaining_count > 0
-      AND expires_at > CAST(:p_now AS timestamptz)
-      AND (SELECT is_member AND NOT claimed AND (mode <> 'exclusive' OR to_user_id = :p_user)
-                  AND (sender_id <> :p_user OR sender_may_grab) FROM p)
-    RETURNING id, remaining_count, count - remaining_count - 1 AS idx,
-              (shares ->> (count - remaining_count - 1))::bigint AS amount_fen
-), claimed AS (
-    INSERT INTO red_packet_claims (packet_id, user_id, idx, amount_fen, at)
-    SELECT id, :p_user, idx, amount_fen, CAST(:p_now AS timestamptz) FROM taken
-    ON CONFLICT (packet_id, user_id) DO NOTHING
-    RETURNING idx
+    f"SELECT * FROM {GRAB_SQL}(:p_packet, :p_user, CAST(:p_now AS timestamptz), :p_escrow, :p_wallet,"
+    " :p_txn, :p_message, :p_idem_key, :p_idem_fingerprint, CAST(:p_idem_status AS integer))"
 )
-SELECT p.*, t.remaining_count AS left_count, t.amount_fen, c.idx IS NOT NULL AS inserted
-FROM p LEFT JOIN taken t ON true LEFT JOIN claimed c ON true
-"""
-)
-"""A whole grab's reads and writes but the ledger and the chat in one round trip: the ``_GRAB_VIEW`` row, and, when the user may grab, the next share taken (the
-packet's row lock, conditions re-checked on the locked row) and the claim inserted.
-``left_count`` is null when no share was taken, ``inserted`` false when the user's claim
-already exists (a concurrent grab by the same user)."""
 
 
 async def grab(db: AsyncSession, rt: Runtime, *, packet_id: str, user_id: str) -> GrabPublic:
     """Take the next share of a packet into the user's wallet. Runs in the caller's
-    transaction (``idem.run``); locks the packet row (conditional UPDATE).
+    transaction (``idem.run``), in one statement (``GRAB_SQL``), which also writes the
+    request's idempotency record with the answer (``idempotency.Pending``); locks the
+    packet row.
 
     Raises NotFound (no packet, or not a member), Forbidden (not for this user; a block
     either way with the sender: ``friends.check_may_send_money``), AlreadyClaimed,
@@ -295,58 +225,49 @@ async def grab(db: AsyncSession, rt: Runtime, *, packet_id: str, user_id: str) -
 
     ticket = await gate.take(rt, packet_id, user_id=user_id, remaining_in_db=remaining_in_db)
     if ticket != gate.TAKEN:  # say why from the row, without queueing on its lock
-        _refuse(
-            (await execute(db, _GRAB_VIEW, params)).first(), packet_id=packet_id, user_id=user_id, now=now
-        )
+        await execute(db, _REFUSE, params)
         if ticket == gate.ALREADY:  # this user's other grab is in flight
             raise AlreadyClaimed("you already grabbed this red packet")
         raise SoldOut("every share has been taken")
     on_rollback(db, lambda: gate.give_back(rt, packet_id, user_id=user_id))  # no grab, no ticket
-    p, remaining, amount, inserted = await _take_share(db, params)
-    _refuse(p, packet_id=packet_id, user_id=user_id, now=now)
-    if remaining is None:
-        await _explain_no_share(db, rt, packet_id=packet_id)
-    if not inserted:
-        # A concurrent grab by the same user won; the rollback undoes our decrement.
-        raise AlreadyClaimed("you already grabbed this red packet")
-    # Money lands only where it may: a block either way since the packet was sent refuses
-    # the grab (the rollback gives the share and the ticket back).
-    await friends.check_may_send_money(db, sender_id=p.sender_id, receiver_id=user_id, friends_only=False)
-    await ledger.post(
-        db,
-        kind="red_packet_claim",
-        entries=ledger.move(escrow_of(packet_id), ledger.wallet_account(user_id), amount),
-        now=now,
-        ref_id=packet_id,
-        memo="red packet grabbed",
-    )
-    await chat.post_message_last(
+    message_id = new_id("m_")
+    record = idempotency.Pending.take(db)  # the function stores the request's key and answer
+    got = (
+        await execute(
+            db,
+            _GRAB,
+            {
+                **params,
+                "p_escrow": escrow_of(packet_id),
+                "p_wallet": ledger.wallet_account(user_id),
+                "p_txn": new_id("lt_"),
+                "p_message": message_id,
+                "p_idem_key": record.key if record else None,
+                "p_idem_fingerprint": record.fingerprint if record else None,
+                "p_idem_status": record.status_code if record else None,
+            },
+        )
+    ).one()
+    if record is not None:
+        record.stored(got.response)
+    chat.appended_in_sql(
         db,
         rt,
-        conversation_id=p.conversation_id,
-        sender_id=None,
-        kind="system",
-        body={
-            "event": "red_packet_claimed",
-            "packet_id": packet_id,
-            "user_id": user_id,
-            "sender_id": p.sender_id,
-            "amount_fen": amount,
-            "remaining_count": remaining,
-        },
+        chat.AppendedMessage(
+            id=message_id,
+            conversation_id=got.conversation_id,
+            seq=int(got.message_seq),
+            sender_id=None,
+            kind="system",
+            body=got.message_body,
+            created_at=now,
+        ),
+        got.members,
     )
     count_after_commit(db, RED_PACKET_GRABS)
-    return GrabPublic(packet_id=packet_id, amount_fen=amount, remaining_count=remaining)
-
-
-async def _take_share(db: AsyncSession, params: dict[str, Any]) -> tuple[Any, int | None, int, bool]:
-    """Read the packet as ``_GRAB_VIEW`` and, if the user may grab, take the next share and
-    insert their claim, in one statement (``_GRAB``). Returns (view row or None, remaining
-    count or None when no share was taken, the share, whether the claim was inserted)."""
-    got = (await execute(db, _GRAB, params)).first()
-    if got is None or got.left_count is None:
-        return got, None, 0, False
-    return got, got.left_count, int(got.amount_fen), got.inserted
+    return GrabPublic(
+        packet_id=packet_id, amount_fen=int(got.amount_fen), remaining_count=got.remaining_count
+    )
 
 
 def _public_status(p: RedPacket, rt: Runtime) -> str:

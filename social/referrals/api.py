@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, Response
 from fastapi.responses import HTMLResponse
 
 from app.deps import CurrentUser, DbSession, Rt
-from app.errors import NotFound
+from app.errors import Conflict, Expired, NotFound, documented
 from social.referrals import service as referrals
 from social.referrals.schemas import RedeemIn, RedeemPublic, ReferralMePublic
 
@@ -29,7 +29,16 @@ async def my_poster(user: CurrentUser, db: DbSession, rt: Rt) -> Response:
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
 
-@router.post("/v1/referrals/redeem", status_code=201, response_model=RedeemPublic)
+@router.post(
+    "/v1/referrals/redeem",
+    status_code=201,
+    response_model=RedeemPublic,
+    responses=documented(
+        NotFound("unknown referral code"),
+        Conflict("already referred, already a cardholder, or a cycle"),
+        Expired("signed up too long ago"),
+    ),
+)
 async def redeem(body: RedeemIn, user: CurrentUser, db: DbSession, rt: Rt) -> RedeemPublic:
     return RedeemPublic.of(await referrals.redeem(db, rt, user_id=user.id, code=body.code))
 

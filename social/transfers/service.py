@@ -1,55 +1,46 @@
 """Transfers between friends: money waits in a per-transfer escrow until it is accepted,
 declined, or refunded by the 24 h sweep.
 
+Each use case is one call of a SQL function (migration 1002): ``CREATE_SQL`` and
+``SETTLE_SQL`` (accept, decline, refund), which use the other features' rules through
+their SQL functions (friends' money rule, the wallet's daily limit, the ledger's posting,
+notifications, chat's message), so each rule is written once and a request is one round
+trip between BEGIN and COMMIT. Python keeps the input checks, the ids, and the pushes
+after commit.
+
 A transfer leaves ``pending`` exactly once: accept, decline and refund are each a
-conditional ``UPDATE … WHERE status = 'pending'`` (the row lock) and only the statement
+conditional ``UPDATE … WHERE status = 'pending'`` (the row lock) and only the call
 that changed the row moves the escrow. So a transfer is
 paid once or refunded once, also when the receiver accepts while two workers sweep.
 
-Lock order in every use case: the transfer's own rows, then ledger accounts (``post``
-sorts them), then the conversation row (``post_message_last``, just before commit) — no cycles.
+Lock order in every use case: the transfer's own rows, then ledger accounts
+(``ledger_post`` sorts them), then the conversation row (the message, the function's
+last write) — no cycles.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, NoReturn
+from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import expiry
 from app.db import end_read, execute, is_unique_violation
-from app.errors import Conflict, Expired, Forbidden, LimitExceeded, NotFound, ValidationFailed
+from app.errors import LimitExceeded, NotFound, ValidationFailed
+from app.idempotency import service as idempotency
 from app.ids import new_id
 from app.ledger import service as ledger
 from app.metrics import TRANSFERS, count_after_commit
-from app.notifications.service import notify
+from app.notifications import service as notifications
 from app.runtime import Runtime
-from app.wallet import service as wallet
 from social.chat import service as chat
-from social.friends import service as friends
 from social.transfers.models import Transfer
 from social.transfers.schemas import TransferPublic
 
 ESCROW_KIND = "transfer_escrow"
-
-
-_transfers = Transfer.__table__  # type: ignore[attr-defined]
-_INSERT_TRANSFER = insert(_transfers)
-_SETTLE = (
-    update(_transfers)
-    .where(
-        _transfers.c.id == bindparam("p_id"),
-        _transfers.c.receiver_id == bindparam("p_receiver"),
-        _transfers.c.status == "pending",
-        _transfers.c.expires_at > bindparam("p_now"),
-    )
-    .values(status=bindparam("p_status"), resolved_at=bindparam("p_now"))
-    .returning(*_transfers.c)
-)
-"""Accept or decline: leaves ``pending`` only once (the row lock), returning the row."""
 
 
 def escrow_of(transfer_id: str) -> str:
@@ -69,18 +60,6 @@ def to_public(t: Transfer) -> TransferPublic:
         created_at=t.created_at,
         resolved_at=t.resolved_at,
     )
-
-
-def _body(t: Transfer, status: str) -> dict[str, Any]:
-    return {
-        "transfer_id": t.id,
-        "amount_fen": t.amount_fen,
-        "from_user_id": t.sender_id,
-        "to_user_id": t.receiver_id,
-        "note": t.note,
-        "status": status,
-        "expires_at": t.expires_at.isoformat(),
-    }
 
 
 async def _direct_conversation(db: AsyncSession, rt: Runtime, a: str, b: str) -> str:
@@ -111,6 +90,85 @@ async def _conversation_for(
     return conversation_id
 
 
+CREATE_SQL = "transfer_create"
+"""SQL (migration 1002): a transfer's creation in one call — the money rule
+(``friends.CHECK_MAY_SEND_MONEY_SQL``), the conversation (the pair's direct one:
+``chat.DIRECT_ID_SQL``; or the one given, both members: ``chat.IS_MEMBER_SQL``), the
+daily outgoing limit (``wallet.COUNT_OUTGOING_SQL``), the row, the escrow and its posting
+(``ledger.OPEN_ACCOUNT_SQL``, ``ledger.POST_SQL``), the receiver's notification
+(``notifications.ADD_SQL``) and the chat message (``chat.APPEND_MESSAGE_SQL``). Returns
+(conversation_id, notification_data, message_body, message_seq, members), the
+conversation NULL when the pair has no direct conversation yet (nothing written)."""
+SETTLE_SQL = "transfer_settle"
+"""SQL (migration 1002): accept, decline or refund in one call — leaves ``pending`` once
+(the row lock; for the receiver, otherwise says why: not_found, forbidden, conflict,
+expired), the money rule on accepting, the posting, the sender's notification and the
+chat message. No row: a refund found it no longer pending."""
+
+_CREATE = text(
+    f"SELECT * FROM {CREATE_SQL}(:id, :sender, :receiver, CAST(:amount AS bigint), :note, :conversation,"
+    " CAST(:now AS timestamptz), CAST(:expires_at AS timestamptz), CAST(:day AS date),"
+    " CAST(:daily_limit AS bigint), :wallet, :escrow, :txn, :notification, :message, :idem_key,"
+    " :idem_fingerprint, CAST(:idem_status AS integer))"
+)
+_SETTLE = text(
+    f"SELECT * FROM {SETTLE_SQL}(:id, :user, CAST(:now AS timestamptz), :status, :wallet_prefix, :escrow,"
+    " :txn, :notification, :message, :idem_key, :idem_fingerprint, CAST(:idem_status AS integer))"
+)
+
+
+def _announce(
+    db: AsyncSession,
+    rt: Runtime,
+    got: Any,
+    *,
+    notify_user: str,
+    notify_kind: str,
+    conversation_id: str,
+    sender_id: str | None,
+    kind: str,
+    ids: dict[str, Any],
+) -> None:
+    """After-commit pushes of what the SQL function stored: the notification and the message."""
+    now = ids["now"]
+    notifications.added_in_sql(
+        db,
+        rt,
+        notification_id=ids["notification"],
+        user_id=notify_user,
+        kind=notify_kind,
+        data=got.notification_data,
+        created_at=now,
+    )
+    chat.appended_in_sql(
+        db,
+        rt,
+        chat.AppendedMessage(
+            id=ids["message"],
+            conversation_id=conversation_id,
+            seq=int(got.message_seq),
+            sender_id=sender_id,
+            kind=kind,
+            body=got.message_body,
+            created_at=now,
+        ),
+        got.members,
+    )
+
+
+def _fresh_ids(now: datetime) -> dict[str, Any]:
+    return {"now": now, "txn": new_id("lt_"), "notification": new_id("n_"), "message": new_id("m_")}
+
+
+def _key_of(record: idempotency.Pending | None) -> dict[str, Any]:
+    """The request's Idempotency-Key, for the function to write its record with the answer."""
+    return {
+        "idem_key": record.key if record else None,
+        "idem_fingerprint": record.fingerprint if record else None,
+        "idem_status": record.status_code if record else None,
+    }
+
+
 async def create_transfer(
     db: AsyncSession,
     rt: Runtime,
@@ -122,7 +180,8 @@ async def create_transfer(
     conversation_id: str | None = None,
 ) -> TransferPublic:
     """Move ``amount_fen`` from the sender's wallet into a new pending transfer's escrow and
-    post it in the chat. Runs in the caller's transaction (``idem.run``).
+    post it in the chat. Runs in the caller's transaction (``idem.run``), in one statement
+    (``CREATE_SQL``) but for a pair's first transfer, which creates their chat first.
 
     Raises ValidationFailed, LimitExceeded (per transfer; the wallet's daily outgoing
     limit), Forbidden (``friends.check_may_send_money``), NotFound, InsufficientFunds."""
@@ -130,134 +189,101 @@ async def create_transfer(
         raise ValidationFailed("cannot transfer to yourself", field="to_user_id")
     if amount_fen > rt.settings.transfer_max_fen:
         raise LimitExceeded("transfer above the limit", max_fen=rt.settings.transfer_max_fen)
-    await friends.check_may_send_money(db, sender_id=sender_id, receiver_id=to_user_id)
-    conv_id = await _conversation_for(
-        db, rt, sender_id=sender_id, receiver_id=to_user_id, conversation_id=conversation_id
-    )
-    await wallet.count_outgoing(db, rt, user_id=sender_id, amount_fen=amount_fen)
     now = rt.clock.now()
-    t = Transfer(
-        id=new_id("tr_"),
-        sender_id=sender_id,
-        receiver_id=to_user_id,
-        amount_fen=amount_fen,
-        note=note,
-        conversation_id=conv_id,
-        status="pending",
-        created_at=now,
-        expires_at=now + timedelta(seconds=rt.settings.pending_ttl_s),
-    )
-    await execute(db, _INSERT_TRANSFER, t.model_dump())
-    await ledger.open_account(db, account_id=escrow_of(t.id), kind=ESCROW_KIND, owner_id=None, now=now)
-    await ledger.post(
-        db,
-        kind="transfer",
-        entries=ledger.move(ledger.wallet_account(sender_id), escrow_of(t.id), amount_fen),
-        now=now,
-        ref_id=t.id,
-        memo="transfer sent",
-    )
-    await notify(
+    transfer_id = new_id("tr_")
+    ids = _fresh_ids(now)
+    record = idempotency.Pending.take(db)  # the function stores the request's key and answer
+    params = {
+        "id": transfer_id,
+        "sender": sender_id,
+        "receiver": to_user_id,
+        "amount": amount_fen,
+        "note": note,
+        "conversation": conversation_id,
+        "expires_at": now + timedelta(seconds=rt.settings.pending_ttl_s),
+        "day": rt.clock.today(),
+        "daily_limit": rt.settings.outgoing_daily_max_fen,
+        "wallet": ledger.wallet_account(sender_id),
+        "escrow": escrow_of(transfer_id),
+        **ids,
+        **_key_of(record),
+    }
+    got = (await execute(db, _CREATE, params)).one()
+    if got.conversation_id is None:  # the pair's first transfer: their chat first
+        params["conversation"] = await _direct_conversation(db, rt, sender_id, to_user_id)
+        got = (await execute(db, _CREATE, params)).one()
+    if record is not None:
+        record.stored(got.response)
+    _announce(
         db,
         rt,
-        user_id=to_user_id,
-        kind="transfer_received",
-        data={"transfer_id": t.id, "from_user_id": sender_id, "amount_fen": amount_fen, "note": note},
-    )
-    await chat.post_message_last(
-        db, rt, conversation_id=conv_id, sender_id=sender_id, kind="transfer", body=_body(t, "pending")
+        got,
+        notify_user=to_user_id,
+        notify_kind="transfer_received",
+        conversation_id=got.conversation_id,
+        sender_id=sender_id,
+        kind="transfer",
+        ids=ids,
     )
     count_after_commit(db, TRANSFERS.labels("sent"))
-    return to_public(t)
-
-
-async def _explain_not_pending(
-    db: AsyncSession, *, transfer_id: str, user_id: str, now: datetime
-) -> NoReturn:
-    t = await db.get(Transfer, transfer_id)
-    if t is None or user_id not in (t.sender_id, t.receiver_id):
-        raise NotFound("transfer not found", transfer_id=transfer_id)
-    if user_id != t.receiver_id:
-        raise Forbidden("only the receiver can accept or decline a transfer")
-    if t.status != "pending":
-        raise Conflict(f"the transfer is already {t.status}", status=t.status)
-    raise Expired("the transfer has expired and is being refunded", expires_at=t.expires_at.isoformat())
+    return TransferPublic.model_validate(got.response)
 
 
 async def _settle(
+    db: AsyncSession,
+    rt: Runtime,
+    *,
+    transfer_id: str,
+    user_id: str | None,
+    status: str,
+    record: idempotency.Pending | None = None,
+) -> Any:
+    """``SETTLE_SQL`` and the after-commit pushes; the function's row, None when a refund
+    found the transfer no longer pending."""
+    ids = _fresh_ids(rt.clock.now())
+    params = {
+        "id": transfer_id,
+        "user": user_id,
+        "status": status,
+        "wallet_prefix": ledger.WALLET_PREFIX,
+        "escrow": escrow_of(transfer_id),
+        **ids,
+        **_key_of(record),
+    }
+    got = (await execute(db, _SETTLE, params)).first()
+    if got is None:
+        return None
+    if record is not None:
+        record.stored(got.response)
+    _announce(
+        db,
+        rt,
+        got,
+        notify_user=got.notification_user,
+        notify_kind=got.notification_kind,
+        conversation_id=got.t_conversation_id,
+        sender_id=got.message_sender,
+        kind=got.message_kind,
+        ids=ids,
+    )
+    return got
+
+
+async def _answer(
     db: AsyncSession, rt: Runtime, *, transfer_id: str, user_id: str, accept: bool
 ) -> TransferPublic:
-    now = rt.clock.now()
     status = "accepted" if accept else "declined"
-    settled = {"p_id": transfer_id, "p_receiver": user_id, "p_now": now, "p_status": status}
-    row = (await execute(db, _SETTLE, settled)).first()
-    if row is None:
-        await _explain_not_pending(db, transfer_id=transfer_id, user_id=user_id, now=now)
-    t = Transfer(**row._mapping)
-    if accept:  # money lands only where it may (a block since it was sent: decline, or wait for the refund)
-        await friends.check_may_send_money(
-            db, sender_id=t.sender_id, receiver_id=t.receiver_id, friends_only=False
-        )
-    payee = t.receiver_id if accept else t.sender_id
-    await ledger.post(
-        db,
-        kind="transfer_accept" if accept else "transfer_decline",
-        entries=ledger.move(escrow_of(t.id), ledger.wallet_account(payee), t.amount_fen),
-        now=now,
-        ref_id=t.id,
-        memo=f"transfer {status}",
-    )
-    # The message is written last (post_message_last): it locks the conversation row until commit.
-    if accept:
-        await notify(
-            db,
-            rt,
-            user_id=t.sender_id,
-            kind="transfer_accepted",
-            data={"transfer_id": t.id, "to_user_id": t.receiver_id, "amount_fen": t.amount_fen},
-        )
-        # The receiver's "received" bubble, as in WeChat.
-        await chat.post_message_last(
-            db,
-            rt,
-            conversation_id=t.conversation_id,
-            sender_id=user_id,
-            kind="transfer",
-            body=_body(t, status),
-        )
-    else:
-        await _tell_sender_money_is_back(db, rt, t, reason="declined")
+    record = idempotency.Pending.take(db)  # the function stores the request's key and answer
+    got = await _settle(db, rt, transfer_id=transfer_id, user_id=user_id, status=status, record=record)
     count_after_commit(db, TRANSFERS.labels(status))
-    return to_public(t)
-
-
-async def _tell_sender_money_is_back(db: AsyncSession, rt: Runtime, t: Transfer, *, reason: str) -> None:
-    """A notification to the sender and a system message in the chat: declined or expired."""
-    await notify(
-        db,
-        rt,
-        user_id=t.sender_id,
-        kind="transfer_refunded",
-        data={"transfer_id": t.id, "amount_fen": t.amount_fen, "reason": reason},
-    )
-    status, event = (
-        ("declined", "transfer_declined") if reason == "declined" else ("refunded", "transfer_refunded")
-    )
-    await chat.post_message_last(
-        db,
-        rt,
-        conversation_id=t.conversation_id,
-        sender_id=None,
-        kind="system",
-        body={"event": event, **_body(t, status)},
-    )
+    return TransferPublic.model_validate(got.response)
 
 
 async def accept_transfer(db: AsyncSession, rt: Runtime, *, transfer_id: str, user_id: str) -> TransferPublic:
     """Receiver takes the money (escrow → receiver). In the caller's transaction; locks the
     transfer row (conditional UPDATE). Raises NotFound, Forbidden (the sender's; a block
     either way since it was sent: ``friends.check_may_send_money``), Conflict, Expired."""
-    return await _settle(db, rt, transfer_id=transfer_id, user_id=user_id, accept=True)
+    return await _answer(db, rt, transfer_id=transfer_id, user_id=user_id, accept=True)
 
 
 async def decline_transfer(
@@ -265,7 +291,7 @@ async def decline_transfer(
 ) -> TransferPublic:
     """Receiver sends the money back (escrow → sender). In the caller's transaction; locks
     the transfer row. Raises NotFound, Forbidden, Conflict, Expired."""
-    return await _settle(db, rt, transfer_id=transfer_id, user_id=user_id, accept=False)
+    return await _answer(db, rt, transfer_id=transfer_id, user_id=user_id, accept=False)
 
 
 async def access_transfer(db: AsyncSession, *, transfer_id: str, user_id: str) -> TransferPublic:
@@ -278,33 +304,10 @@ async def access_transfer(db: AsyncSession, *, transfer_id: str, user_id: str) -
 
 
 async def refund_one(db: AsyncSession, rt: Runtime, *, transfer_id: str) -> bool:
-    """Refund one expired pending transfer to its sender, in the caller's transaction.
-
-    Returns False when it is no longer pending (someone else settled it). Locks the row."""
-    now = rt.clock.now()
-    changed = (
-        await db.execute(
-            update(Transfer)
-            .where(Transfer.id == transfer_id, Transfer.status == "pending", Transfer.expires_at <= now)
-            .values(status="refunded", resolved_at=now)
-            .returning(Transfer.id)
-            .execution_options(synchronize_session=False)
-        )
-    ).first()
-    if changed is None:
-        return False
-    t = await db.get(Transfer, transfer_id, populate_existing=True)
-    assert t is not None
-    await ledger.post(
-        db,
-        kind="transfer_refund",
-        entries=ledger.move(escrow_of(t.id), ledger.wallet_account(t.sender_id), t.amount_fen),
-        now=now,
-        ref_id=t.id,
-        memo="transfer expired: refunded",
-    )
-    await _tell_sender_money_is_back(db, rt, t, reason="expired")
-    return True
+    """Refund one expired pending transfer to its sender, in the caller's transaction
+    (``SETTLE_SQL``). Returns False when it is no longer pending (someone else settled it).
+    Locks the row."""
+    return await _settle(db, rt, transfer_id=transfer_id, user_id=None, status="refunded") is not None
 
 
 async def refund_expired(rt: Runtime, *, max_rounds: int = 50) -> int:

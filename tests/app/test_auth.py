@@ -258,11 +258,11 @@ async def test_otp_is_rate_limited_per_client_address(client, rt):
 
 
 async def test_codes_are_stored_hashed_and_expire_in_five_minutes(client, rt):
-    from app.auth import phones
+    from app.auth import otp, phones
 
     r = await client.post("/v1/auth/otp", json={"phone": "13800138000"})
     code = r.json()["dev_code"]
-    key = rt.keys("otp", phones.phone_hash("+8613800138000", rt.settings.phone_hmac_key))
+    key = otp.code_key(rt, phones.phone_hash("+8613800138000", rt.settings.phone_hmac_key))
     stored = await rt.redis.hgetall(key)
     assert code not in stored.values()
     assert 0 < await rt.redis.ttl(key) <= 300

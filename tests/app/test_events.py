@@ -64,6 +64,8 @@ async def test_a_batch_over_1000_or_malformed_is_refused(client, rt, users):
         {"amount_fen": "100"},
         {"occurred_at": "yesterday"},
         {"occurred_at": "2026-01-01T00:00:00"},
+        {"occurred_at": 0},  # seconds since the epoch: the schema says an RFC 3339 string
+        {"occurred_at": 1767225600.5},
     ]:
         r = await client.post(
             "/v1/events/spending", json={"events": [event(li.id) | bad]}, headers=service_headers(rt)

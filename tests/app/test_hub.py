@@ -1,11 +1,12 @@
-"""The realtime hub on both backends: memory in one process, Redis across processes."""
+"""The realtime hub on every backend: memory in one process, Redis pub/sub across
+processes, sharded pub/sub on a Redis Cluster."""
 
 from __future__ import annotations
 
 import anyio
 import pytest
 
-from app.realtime.hub import MemoryHub, RedisHub, user_channel
+from app.realtime.hub import MemoryHub, RedisHub, ShardedRedisHub, user_channel
 
 # Each test runs on the in-process hub and, marked real_backends, on Redis pub/sub.
 pytestmark = pytest.mark.parametrize(
@@ -13,6 +14,11 @@ pytestmark = pytest.mark.parametrize(
     [
         pytest.param(MemoryHub, id="memory"),
         pytest.param(RedisHub, id="redis", marks=pytest.mark.real_backends),
+        pytest.param(
+            ShardedRedisHub,
+            id="cluster",
+            marks=[pytest.mark.real_backends, pytest.mark.redis_cluster],
+        ),
     ],
 )
 

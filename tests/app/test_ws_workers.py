@@ -1,6 +1,7 @@
 """Fan-out between worker processes sharing PostgreSQL and Redis: a message sent on one
 worker reaches members connected to another, on every device; notifications published
-by any process reach the user's sockets."""
+by any process reach the user's sockets. On one Redis and on a Redis Cluster (sharded
+pub/sub)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ import pytest
 
 from app.notifications import service as notifications
 from app.runtime import build_runtime
+from tests.support.redis_cluster import REDIS_KINDS
 from tests.support.servers import running_servers
 from tests.support.ws import ws_connect
 
 pytestmark = pytest.mark.real_backends
 
 
-async def test_a_message_sent_on_one_worker_reaches_devices_on_the_other(settings, client, users):
+@pytest.mark.parametrize("redis_kind", REDIS_KINDS)
+async def test_a_message_sent_on_one_worker_reaches_devices_on_the_other(settings, client, users, redis_kind):
     alice, bob = await users.make("alice"), await users.make("bob")
     await users.friends(alice, bob)
     conv = (

@@ -61,3 +61,14 @@ async def test_a_wrong_method_is_a_405_with_allow(client, users):
     assert r.json()["error"]["code"] == "method_not_allowed"
     assert set(r.headers["allow"].replace(" ", "").split(",")) == {"GET", "PATCH", "DELETE"}
     assert (await client.get("/v1/nothing-here", headers=alice.headers)).status_code == 404
+
+
+async def test_allow_names_the_most_literal_template_where_paths_overlap(client, users):
+    """``/v1/friends/requests`` also matches ``/v1/friends/{user_id}`` (DELETE): its Allow is
+    what the OpenAPI document says of that path, not the union of both templates."""
+    alice = await users.make("alice")
+    r = await client.put("/v1/friends/requests", json={}, headers=alice.headers)
+    assert r.status_code == 405, r.text
+    assert set(r.headers["allow"].replace(" ", "").split(",")) == {"GET", "POST"}
+    r = await client.put("/v1/friends/u_someone", json={}, headers=alice.headers)
+    assert set(r.headers["allow"].replace(" ", "").split(",")) == {"DELETE"}

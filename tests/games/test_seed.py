@@ -33,3 +33,17 @@ async def test_the_demo_has_a_campaign_li_na_may_use_and_wang_wei_used(client, r
     assert his[0]["uses_left"] == 0
     notes = (await client.get("/v1/notifications", headers=wangwei)).json()["items"]
     assert any(n["kind"] == "campaign_discount" and n["data"]["discount_fen"] == 1_000 for n in notes)
+
+
+async def test_the_demo_has_rights_and_li_na_holds_a_free_coffee_voucher(client, rt):
+    ctx = await seeding.run(rt)
+    lina = {"Authorization": f"Bearer {tokens.issue(rt.settings, ctx.users['lina'].id)}"}
+    cat = (await client.get("/v1/rights", headers=lina)).json()["items"]
+    assert {r["kind"] for r in cat} == {"coffee", "video_membership", "airport_fast_track", "coupon"}
+    coffee = next(r for r in cat if r["kind"] == "coffee")
+    assert not coffee["claimable"] and coffee["claimed_in_period"] == 1  # she took this month's
+    video = next(r for r in cat if r["kind"] == "video_membership")
+    assert video["free_for_me"] and video["claimable"]  # 白金: free this month too
+    [voucher] = (await client.get("/v1/me/rights", headers=lina)).json()["items"]
+    assert voucher["kind"] == "coffee" and voucher["state"] == "issued" and voucher["free_tier"] == "platinum"
+    assert (await client.get(voucher["qr_url"], headers=lina)).status_code == 200

@@ -1,7 +1,7 @@
 """Money under real concurrency: two worker processes on one PostgreSQL and one Redis.
 
 - A grab storm through both workers: every packet pays exactly ``count`` shares to
-  distinct users and exactly its total.
+  distinct users and exactly its total; on one Redis and on a Redis Cluster.
 - kill -9 one worker in the middle of a grab and transfer storm, restart it, retry
   what was cut off with the same Idempotency-Keys: the ledger still balances, every
   packet's claims + refund + escrow = total, every transfer is paid once or refunded once.
@@ -26,6 +26,7 @@ from social.red_packets.models import RedPacket, RedPacketClaim
 from social.transfers import service as transfers
 from social.transfers.models import Transfer
 from tests.social.money_support import audit_ok, make_group
+from tests.support.redis_cluster import REDIS_KINDS
 from tests.support.servers import running_servers
 
 DAY = 24 * 3600
@@ -58,7 +59,8 @@ async def create_packets(client: httpx.AsyncClient, sender: Any, conv: str, n: i
 
 
 @pytest.mark.real_backends
-async def test_grab_storm_through_two_workers_is_exactly_once(settings, rt, users):
+@pytest.mark.parametrize("redis_kind", REDIS_KINDS)
+async def test_grab_storm_through_two_workers_is_exactly_once(settings, rt, users, redis_kind):
     # Sized for a shared 2-core machine (the full 20 × 50 shares with 100 racers, 2 000
     # grabs, passes too, in about a minute): 12 × 25 shares, 50 racers, 600 grabs.
     n_packets, shares, n_members, total = STORM_PACKETS, STORM_SHARES, STORM_MEMBERS, 5_000

@@ -37,6 +37,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# Connections per test server process (plus a quarter as overflow): a test may run three
+# nodes beside its own runtime's pool, and the machine's PostgreSQL allows 100 clients.
+SERVER_POOL_SIZE = 10
+
+
 def server_env(settings: Settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUANZI_")}
     env.update(
@@ -50,7 +55,7 @@ def server_env(settings: Settings) -> dict[str, str]:
             "QUANZI_SERVICE_TOKEN": settings.service_token,
             "QUANZI_PHONE_HMAC_KEY": settings.phone_hmac_key,
             "QUANZI_LOG_LEVEL": "WARNING",
-            "QUANZI_DB_POOL_SIZE": str(settings.db_pool_size),
+            "QUANZI_DB_POOL_SIZE": str(min(settings.db_pool_size, SERVER_POOL_SIZE)),
             "PYTHONPATH": str(ROOT),
         }
     )
