@@ -72,6 +72,11 @@ class ContentSettings(BaseSettings):
     # creator leaderboard points
     points_per_like: float = 1.0
     points_per_accepted_answer: float = 10.0
+    points_per_conversion: float = 20.0
+    # product cards: a purchase is credited to the member's last click within this window
+    attribution_window_h: float = Field(default=7 * 24.0, gt=0)
+    # feed "for you": how many posts each source (followed, hot, product posts) offers
+    for_you_candidates: int = Field(default=100, ge=10, le=1000)
 
 
 class ConsoleSettings(BaseSettings):

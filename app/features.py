@@ -60,6 +60,7 @@ FEATURES: tuple[str, ...] = (
     "games.campaigns",
     "games.rights",
     "content.media",
+    "content.products",
     "content.posts",
     "content.feed",
     "content.moderation",

@@ -97,12 +97,20 @@ class FeedPosition(_Shape):
     t: CursorTime | None = None
 
 
+class ForYouPosition(_Shape):
+    """A place in the "for you" ranking: how many posts were served, and its as-of time."""
+
+    o: Annotated[StrictInt, Field(ge=0, le=100_000)]
+    t: CursorTime
+
+
 ID_CURSOR: TypeAdapter[str] = TypeAdapter(CursorId)
 INT_CURSOR: TypeAdapter[int] = TypeAdapter(CursorInt)
 TIME_ID_CURSOR: TypeAdapter[tuple[datetime, str]] = TypeAdapter(tuple[CursorTime, CursorId])
 SEQ_CURSOR: TypeAdapter[SeqPosition] = TypeAdapter(SeqPosition)
 OFFSET_CURSOR: TypeAdapter[OffsetPosition] = TypeAdapter(OffsetPosition)
 FEED_CURSOR: TypeAdapter[FeedPosition] = TypeAdapter(FeedPosition)
+FOR_YOU_CURSOR: TypeAdapter[ForYouPosition] = TypeAdapter(ForYouPosition)
 
 
 def encode_cursor(value: Any) -> str:

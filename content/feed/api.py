@@ -17,10 +17,13 @@ async def get_feed(
     user: CurrentUser,
     db: ReadSession,
     rt: Rt,
-    tab: Annotated[Literal["latest", "following", "hot"], Query()] = "latest",
+    tab: Annotated[Literal["latest", "following", "hot", "for_you"], Query()] = "latest",
     limit: Limit = 20,
     cursor: Cursor = None,
 ) -> Response:
+    """A page of a feed tab. `for_you` ranks followed, hot and suitable-product posts by
+    the member's topic tags (each item's `reason` says why); without topic tags it falls
+    back to the hot order (`reason.code: hot`)."""
     found = await feeds.feed(db, rt, viewer=user, tab=tab, limit=limit, cursor=cursor)
     page = Page[PostPublic](items=[PostPublic.of(v) for v in found.items], next_cursor=found.next_cursor)
     # Already a validated model: serialise once (FastAPI would validate it again).

@@ -1,7 +1,9 @@
 """Creator scores for the ``creators`` leaderboard.
 
 Points (``ContentSettings``): 1 per like received on a post (not one's own), 10 per
-answer of yours that an asker accepted. A like taken back subtracts from the periods it
+answer of yours that an asker accepted, 20 per conversion: a purchase the bank reported
+that is attributed to a click on your post's (or chat message's) product card — not
+your own purchase (``content.products``). A like taken back subtracts from the periods it
 was counted in (its own day and week). Scores are written to Redis after commit through
 ``games.leaderboards.scores.add_score``; ``rebuild_scores`` recomputes them from the
 database, so the sorted sets can always be rebuilt.
@@ -20,6 +22,7 @@ from app.redis import hash_tag
 from app.runtime import Runtime
 from content.config import content_settings
 from content.posts.models import Comment, Post, PostLike
+from content.products import service as products
 from games.leaderboards import scores
 
 BOARD = "creators"
@@ -32,6 +35,11 @@ def after_commit_score(db: AsyncSession, rt: Runtime, *, user_id: str, delta: fl
         await scores.add_score(rt, board=BOARD, user_id=user_id, delta=delta, at=at)
 
     after_commit(db, write)
+
+
+async def on_conversion(db: AsyncSession, rt: Runtime, author_id: str, at: datetime) -> None:
+    """A purchase credited to ``author_id``'s post or message: creator points after commit."""
+    after_commit_score(db, rt, user_id=author_id, delta=content_settings(rt).points_per_conversion, at=at)
 
 
 async def rebuild_scores(rt: Runtime) -> dict[str, dict[str, float]]:
@@ -58,6 +66,8 @@ async def rebuild_scores(rt: Runtime) -> dict[str, dict[str, float]]:
         )
         async for author_id, at in accepted:
             add(author_id, cs.points_per_accepted_answer, at)
+        for author_id, at in await products.credited_conversions(db):
+            add(author_id, cs.points_per_conversion, at)
     return {uid: dict(per) for uid, per in out.items()}
 
 

@@ -16,19 +16,26 @@ posts from 50 000 authors, a reader following 500.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, Select, bindparam, select, tuple_
+from sqlalchemy import BindParameter, Select, bindparam, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.auth.service import Caller
 from app.errors import ValidationFailed
-from app.pagination import FEED_CURSOR, Chunk, decode_cursor, encode_cursor
+from app.pagination import FEED_CURSOR, FOR_YOU_CURSOR, Chunk, decode_cursor, encode_cursor
+from app.profile import service as profile
 from app.runtime import Runtime
+from content.feed import foryou
 from content.moderation.service import muted_user_ids
 from content.posts import service as posts
+from content.posts.interests import cached_topics
 from content.posts.models import Follow, Post, Status
+from content.posts.schemas import FeedReason
+from content.products import service as products
 from social.friends import service as friends
 
 
@@ -50,7 +57,7 @@ async def _followed_authors(db: AsyncSession, viewer_id: str, now: datetime) -> 
     return list((await db.execute(q)).scalars().all())
 
 
-def _following(author_ids: list[str]) -> Select[Any]:
+def _following(author_ids: list[str], columns: Any = None) -> Select[Any]:
     """Published posts by these authors, for newest-first keyset paging by id.
 
     Why this shape: the block and mute rules are applied once, to the (small) set of
@@ -69,13 +76,16 @@ def _following(author_ids: list[str]) -> Select[Any]:
     followed: BindParameter[list[str]] = bindparam(
         "followed_authors", author_ids, expanding=True, literal_execute=True
     )
-    return select(Post).where(Post.status == Status.PUBLISHED, Post.author_id.in_(followed))  # type: ignore[attr-defined]
+    q = select(*columns) if columns is not None else select(Post)
+    return q.where(Post.status == Status.PUBLISHED, Post.author_id.in_(followed))  # type: ignore[attr-defined]
 
 
 async def feed(
     db: AsyncSession, rt: Runtime, *, viewer: Caller, tab: str, limit: int, cursor: str | None
 ) -> Chunk[posts.PostView]:
     """One page of a feed tab. Raises ValidationFailed (bad cursor)."""
+    if tab == "for_you":
+        return await for_you(db, rt, viewer=viewer, limit=limit, cursor=cursor)
     now = rt.clock.now()
     after = decode_cursor(cursor, FEED_CURSOR)
     if tab == "following":
@@ -103,3 +113,127 @@ async def feed(
             value |= {"s": last.hot_score, "t": as_of.isoformat()}
         next_cursor = encode_cursor(value)
     return Chunk(await posts.present(db, rt, rows[:limit], viewer), next_cursor=next_cursor)
+
+
+# -- "for you" -------------------------------------------------------------------------------
+
+
+def _reason(r: foryou.Ranked, author_name: str, interests: dict[str, float]) -> FeedReason:
+    c = r.candidate
+    if r.topic is not None and interests:
+        label = r.topic.replace("_", " ")
+        return FeedReason(
+            code="topic",
+            tag=f"topic:{r.topic}",
+            text=f"because you follow {label}",
+            text_zh=f"因为你关注{foryou.LABELS_ZH.get(r.topic, label)}",
+        )
+    if c.followed:
+        name = author_name
+        return FeedReason(code="followed", text=f"because you follow {name}", text_zh=f"因为你关注了{name}")
+    if c.product:
+        return FeedReason(code="product", text="a product that suits you", text_zh="适合你的理财产品")
+    return FeedReason(code="hot", text="popular now", text_zh="热门内容")
+
+
+# What the ranking reads of a candidate: not the whole row (topics are found in the
+# title and the first ``_TOPIC_CHARS`` characters of the text).
+_TOPIC_CHARS = 300
+_CANDIDATE = (
+    Post.id,
+    Post.author_id,
+    Post.title,
+    func.left(Post.text, _TOPIC_CHARS).label("text"),
+    Post.product,
+)
+
+
+async def for_you(
+    db: AsyncSession, rt: Runtime, *, viewer: Caller, limit: int, cursor: str | None
+) -> Chunk[posts.PostView]:
+    """One page of the "for you" tab (``content.feed.foryou``): the followed, hot and
+    suitable-product candidates (each at most ``for_you_candidates``, as of the first
+    page's time; a few columns each), ranked by the member's topic tags and diversified;
+    a page is a slice of that order, and only its posts are read whole. Without topic tags
+    (no consent to ``content``, or none derived yet) it is the hot candidates in hot
+    order. Raises ValidationFailed (bad cursor)."""
+    now = rt.clock.now()
+    pos = decode_cursor(cursor, FOR_YOU_CURSOR)
+    as_of = min(pos.t, now) if pos is not None else now
+    offset = pos.o if pos is not None else 0
+    n = rt.settings.content.for_you_candidates
+    held = await profile.profile(db, rt, user_id=viewer.id)
+    interests = {t.tag.partition(":")[2]: t.weight for t in held.tags if t.kind == "topic" and t.weight > 0}
+    risk = await products.risk_profile_of(db, viewer)
+
+    hot_q = _visible(select(*_CANDIDATE), viewer.id, now).where(Post.created_at <= as_of)
+    hot = list(
+        (await db.execute(hot_q.order_by(Post.hot_score.desc(), Post.id.desc()).limit(n))).all()  # type: ignore[attr-defined]
+    )
+    pool: dict[str, Any] = {p.id: p for p in hot}
+    followed: set[str] = set()
+    if interests:
+        followed = set(await _followed_authors(db, viewer.id, now))
+        if followed:
+            q = _following(sorted(followed), _CANDIDATE).where(Post.created_at <= as_of)
+            for p in (await db.execute(q.order_by(Post.id.desc()).limit(n))).all():  # type: ignore[attr-defined]
+                pool.setdefault(p.id, p)
+        suitable = await products.suitable_ids(db, risk)
+        if suitable:
+            q = _visible(select(*_CANDIDATE), viewer.id, now).where(
+                Post.product.is_not(None),  # type: ignore[union-attr]
+                Post.created_at <= as_of,
+                Post.product["product_id"].as_string().in_(sorted(suitable)),  # type: ignore[index]
+            )
+            for p in (await db.execute(q.order_by(Post.id.desc()).limit(n))).all():  # type: ignore[attr-defined]
+                pool.setdefault(p.id, p)
+
+    def product_of(row: Any) -> str | None:
+        product = row.product
+        return product.get("product_id") if isinstance(product, dict) else None
+
+    # product cards of the candidates, for this member
+    cards = await products.render(db, {i for i in map(product_of, pool.values()) if i}, risk)
+    hot_rank = {p.id: i for i, p in enumerate(hot)}
+    candidates = []
+    for p in pool.values():
+        pid = product_of(p)
+        card = cards.get(pid) if pid else None
+        if card is not None and not card.available and interests:
+            continue  # "for you" shows only products that suit the member
+        topics = cached_topics(p.title, p.text)
+        if card is not None and card.kind is not None:
+            topic = products.KIND_TOPIC[card.kind]
+            if topic not in topics:
+                topics = (*topics, topic)
+        candidates.append(
+            foryou.Candidate(
+                id=p.id,
+                author_id=p.author_id,
+                topics=topics,
+                followed=p.author_id in followed,
+                hot_rank=hot_rank.get(p.id),
+                product=card is not None and card.available,
+            )
+        )
+    if interests:
+        ordered = foryou.diversify(foryou.rank(candidates, interests, len(hot)))
+    else:  # no tags: the hot tab's order
+        ordered = [foryou.Ranked(c, 0.0, None) for c in sorted(candidates, key=lambda c: hot_rank[c.id])]
+    page = ordered[offset : offset + limit]
+    next_cursor = None
+    if offset + limit < len(ordered):
+        next_cursor = encode_cursor({"o": offset + limit, "t": as_of.isoformat()})
+    if not page:
+        return Chunk([], next_cursor=next_cursor)
+    wanted = [r.id for r in page]
+    rows = {p.id: p for p in (await db.execute(select(Post).where(col(Post.id).in_(wanted)))).scalars()}
+    page = [r for r in page if r.id in rows]
+    views = await posts.present(db, rt, [rows[r.id] for r in page], viewer)
+    return Chunk(
+        [
+            replace(v, reason=_reason(r, v.author.display_name if v.author else "", interests))
+            for r, v in zip(page, views, strict=True)
+        ],
+        next_cursor=next_cursor,
+    )

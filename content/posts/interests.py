@@ -7,6 +7,8 @@ A topic is found by keywords in the title, text and product card (Chinese and En
 
 from __future__ import annotations
 
+import functools
+import re
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,10 +35,23 @@ WHY = {
 }
 
 
+_TOPIC_OF = {w: topic for topic, words in KEYWORDS.items() for w in words}
+# One pass over the text: every keyword, longest first (so a longer one wins where two start).
+_KEYWORD = re.compile("|".join(re.escape(w) for w in sorted(_TOPIC_OF, key=len, reverse=True)))
+
+
 def topics(title: str | None, text: str, product: dict[str, Any] | None = None) -> list[str]:
     """The topics a post is about, by keyword, in the order of ``KEYWORDS``."""
     haystack = " ".join([title or "", text, (product or {}).get("title", "")]).casefold()
-    return [topic for topic, words in KEYWORDS.items() if any(w in haystack for w in words)]
+    found = {_TOPIC_OF[m.group(0)] for m in _KEYWORD.finditer(haystack)}
+    return [topic for topic in KEYWORDS if topic in found]
+
+
+@functools.lru_cache(maxsize=65_536)
+def cached_topics(title: str | None, text: str) -> tuple[str, ...]:
+    """``topics`` of a title and text, remembered per worker (the feed ranks the same
+    candidates for many readers)."""
+    return tuple(topics(title, text))
 
 
 async def note(

@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Float, Index, Text
+from sqlalchemy import JSON, CheckConstraint, Float, Index, Text, text
 from sqlmodel import Field, SQLModel
 
 from app.dbenums import enum_field, one_of
@@ -45,6 +45,8 @@ class Post(SQLModel, table=True):
         Index("ix_posts_status_id", "status", "id"),
         Index("ix_posts_status_hot", "status", "hot_score", "id"),
         Index("ix_posts_author_status_id", "author_id", "status", "id"),
+        # posts with a product card, newest first: the "for you" tab's product candidates
+        Index("ix_posts_with_product_id", "id", postgresql_where=text("product IS NOT NULL")),
         CheckConstraint("like_count >= 0", name="like_count_not_negative"),
         CheckConstraint("comment_count >= 0", name="comment_count_not_negative"),
         one_of("kind", PostKind),

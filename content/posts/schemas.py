@@ -6,18 +6,20 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth.schemas import BADGE_DESCRIPTION, Badge
+from content.products.schemas import ProductCard, ProductRef
 
 if TYPE_CHECKING:
     from app.auth.service import Caller
     from content.posts.service import CommentView, PostView
 
 
-class ProductCard(BaseModel):
-    """A bank product the post links to: a one-tap path from content to product."""
+class FeedReason(BaseModel):
+    """Why the "for you" tab shows a post (null in the other tabs)."""
 
-    product_id: str = Field(min_length=1, max_length=64)
-    title: str = Field(min_length=1, max_length=100)
-    link: str = Field(min_length=1, max_length=512)
+    code: Literal["topic", "followed", "product", "hot"]
+    tag: str | None = Field(default=None, description="the member's tag it matched (code topic)")
+    text: str = Field(description='e.g. "because you follow funds"')
+    text_zh: str = Field(description='e.g. "因为你关注基金"')
 
 
 class PostCreate(BaseModel):
@@ -25,7 +27,9 @@ class PostCreate(BaseModel):
     title: str | None = Field(default=None, min_length=1, max_length=100)
     text: str = Field(min_length=1, max_length=5000)
     media_ids: list[str] = Field(default_factory=list, max_length=9)
-    product: ProductCard | None = None
+    product: ProductRef | None = Field(
+        default=None, description="a product of the catalogue, by id; the card is rendered from it"
+    )
 
 
 class PostUpdate(BaseModel):
@@ -34,7 +38,7 @@ class PostUpdate(BaseModel):
     title: str | None = Field(default=None, min_length=1, max_length=100)
     text: str | None = Field(default=None, min_length=1, max_length=5000)
     media_ids: list[str] | None = Field(default=None, max_length=9)
-    product: ProductCard | None = None
+    product: ProductRef | None = None
 
 
 class AuthorPublic(BaseModel):
@@ -70,7 +74,10 @@ class PostPublic(BaseModel):
     title: str | None
     text: str
     media: list[MediaRef]
-    product: ProductCard | None
+    product: ProductCard | None = Field(
+        description="the product card, rendered from the catalogue for this reader: a placeholder "
+        "(available false) when the product is above their risk profile or withdrawn"
+    )
     status: Literal["published", "pending_review", "removed"]
     author: AuthorPublic
     like_count: int
@@ -84,6 +91,7 @@ class PostPublic(BaseModel):
     created_at: datetime
     edited_at: datetime | None
     editable_until: datetime | None = None  # for the author
+    reason: FeedReason | None = Field(default=None, description='why "for you" shows it; null elsewhere')
 
     @classmethod
     def of(cls, view: PostView) -> PostPublic:
@@ -96,7 +104,7 @@ class PostPublic(BaseModel):
             title=p.title,
             text=p.text,
             media=[MediaRef.model_validate(image) for image in view.images],
-            product=ProductCard.model_validate(p.product) if p.product else None,
+            product=view.product,
             status=p.status,  # type: ignore[arg-type]  # never "deleted": those are not found
             author=AuthorPublic.of(view.author, p.author_id),
             like_count=p.like_count,
@@ -107,6 +115,7 @@ class PostPublic(BaseModel):
             created_at=p.created_at,
             edited_at=p.edited_at,
             editable_until=view.editable_until,
+            reason=view.reason,
         )
 
 

@@ -43,22 +43,14 @@ async def seed(ctx: SeedContext) -> None:
         title="基金定投入门：用纪律对抗情绪",
         text="定投的核心是纪律：每月固定日期投入固定金额，淡化择时。理财有风险，投资需谨慎。",
         media_ids=[chart.id],
-        product={
-            "product_id": "fund-dt-001",
-            "title": "稳健定投组合",
-            "link": "https://bank.example/products/fund-dt-001",
-        },
+        product={"product_id": "fund-dt-001"},
     )
     await create(
         "advisor",
         kind="article",
         title="年末理财：现金管理怎么做",
         text="备用金放在随取随用的现金管理产品里，三到六个月的开支为宜。",
-        product={
-            "product_id": "cash-plus",
-            "title": "现金宝 Plus",
-            "link": "https://bank.example/products/cash-plus",
-        },
+        product={"product_id": "fund-money"},
     )
     await create("wangwei", kind="post", text="这周末去爬山了，顺便把信用卡账单还了 🏔️")
     await create("zhangmin", kind="post", text="第一次用蚂蚁森林式的能量种树，太有意思了！")

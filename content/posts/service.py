@@ -25,13 +25,15 @@ from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.ids import new_id
 from app.pagination import ID_CURSOR, Chunk, decode_cursor, encode_cursor
 from app.runtime import Runtime
-from content.config import ContentSettings, content_settings
+from content.config import content_settings
 from content.feed.ranking import hot_key
 from content.media import service as media
 from content.moderation import service as moderation
-from content.posts import counters, creators, interests, links
+from content.posts import counters, creators, interests
 from content.posts.models import Comment, Follow, Post, PostKind, PostLike, PostReport, Source, Status
-from content.posts.schemas import CommentCreate, PostCreate, PostUpdate, ProductCard
+from content.posts.schemas import CommentCreate, FeedReason, PostCreate, PostUpdate
+from content.products import service as products
+from content.products.schemas import ProductCard, ProductRef
 from social.friends import service as friends
 
 BADGES = {"advisor": "理财经理", "editor": "官方编辑"}
@@ -68,17 +70,37 @@ class PostView:
     liked_by_me: bool
     flags: list[str]  # moderation flags: for the author and moderators only (others: [])
     editable_until: datetime | None  # for the author
+    product: ProductCard | None = None  # rendered from the catalogue for this viewer
+    reason: FeedReason | None = None  # the "for you" tab's
 
     @property
     def id(self) -> str:
         return self.post.id
 
 
-async def present(db: AsyncSession, rt: Runtime, posts: Sequence[Post], viewer: Caller) -> list[PostView]:
-    """Posts as the viewer sees them (author, liked_by_me; flags only for the author and moderators)."""
+def product_id_of(post: Post) -> str | None:
+    product = post.product
+    if isinstance(product, dict) and isinstance(product.get("product_id"), str):
+        return product["product_id"]  # type: ignore[no-any-return]
+    return None
+
+
+async def present(
+    db: AsyncSession,
+    rt: Runtime,
+    posts: Sequence[Post],
+    viewer: Caller,
+) -> list[PostView]:
+    """Posts as the viewer sees them (author, liked_by_me; flags only for the author and
+    moderators; product cards rendered for the viewer's risk profile)."""
     if not posts:
         return []
     ids = [p.id for p in posts]
+    wanted = {i for i in map(product_id_of, posts) if i is not None}
+    cards = await products.render(db, wanted, await products.risk_profile_of(db, viewer)) if wanted else {}
+    own = {i for p in posts if p.author_id == viewer.id and (i := product_id_of(p)) is not None}
+    # an author sees the card they embedded as it is (readers: as suits them)
+    own_cards = await products.render(db, own, products.ANY_RISK) if own else {}
     authors = await auth.profiles(db, {p.author_id for p in posts})
     liked = set(
         (
@@ -100,6 +122,7 @@ async def present(db: AsyncSession, rt: Runtime, posts: Sequence[Post], viewer: 
                 liked_by_me=p.id in liked,
                 flags=list(p.flags) if (mine or mod) else [],
                 editable_until=p.created_at + window if mine else None,
+                product=(own_cards if mine else cards).get(product_id_of(p) or ""),
             )
         )
     return out
@@ -129,14 +152,16 @@ async def access_post(
     return post
 
 
-def check_product(cs: ContentSettings, product: ProductCard | None) -> None:
-    """A product card links into the bank: https to a configured bank host, or an app deep
-    link (``content.posts.links``). Raises ValidationFailed."""
+async def check_product(db: AsyncSession, product: ProductRef | None) -> None:
+    """A post embeds a product of the catalogue that is offered, by id. Raises ValidationFailed."""
     if product is None:
         return
-    problem = links.link_problem(product.link, hosts=cs.product_link_hosts, schemes=cs.product_link_schemes)
-    if problem is not None:
-        raise ValidationFailed(problem, field="product.link")
+    found = await products.products_by_id(db, [product.product_id])
+    p = found.get(product.product_id)
+    if p is None or p.status != "active":
+        raise ValidationFailed(
+            "no such product in the catalogue", field="product.product_id", reason="unknown_product"
+        )
 
 
 async def _own_media(db: AsyncSession, *, owner_id: str, media_ids: list[str]) -> list[dict[str, Any]]:
@@ -183,7 +208,7 @@ async def create_post(db: AsyncSession, rt: Runtime, *, author: Caller, body: Po
     cs = content_settings(rt)
     if body.kind == PostKind.ARTICLE and not body.title:
         raise ValidationFailed("an article needs a title", field="title")
-    check_product(cs, body.product)
+    await check_product(db, body.product)
     async with transaction(db):
         now = rt.clock.now()
         await moderation.check_not_muted(db, user_id=author.id, now=now)
@@ -251,7 +276,7 @@ async def update_post(
     Locks the post. Raises NotFound, Forbidden (not the author, muted), Conflict (window
     closed, removed), ValidationFailed."""
     cs = content_settings(rt)
-    check_product(cs, body.product)
+    await check_product(db, body.product)
     given = body.model_fields_set
     async with transaction(db):
         now = rt.clock.now()

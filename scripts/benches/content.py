@@ -4,6 +4,9 @@
   over 30 days with skewed likes and comments; one reader following 500 authors reads
   the first page of the ``following``, ``hot`` and ``latest`` tabs. The main figures are
   the ``following`` tab; ``hot`` and ``latest`` are in the extras. Target p99 ≤ 50 ms.
+- ``feed_for_you``: the same table with texts over six topics and 1 % of the posts carrying
+  a product card; a reader assessed C3, following 500 authors, with consented topic tags
+  (funds, insurance, travel) reads the first page of ``tab=for_you``. Target p99 ≤ 50 ms.
 - ``post_create``: ``POST /v1/posts`` with 5 000-character texts while the term filter
   holds 10 000 terms (set through ``PUT /v1/moderation/terms``), against ``GET /v1/me``.
 """
@@ -19,6 +22,7 @@ from typing import Any
 from sqlalchemy import text, update
 
 from app.auth.models import User
+from app.db import transaction
 from content.config import ContentSettings
 from content.feed.ranking import hot_key
 from content.moderation import termfilter
@@ -52,8 +56,22 @@ async def _bulk(b: Bench, table: Any, rows: list[dict[str, Any]]) -> None:
             await driver.copy_records_to_table(table.__tablename__, records=records, columns=cols)
 
 
-async def seed_feed(b: Bench, *, n_posts: int, n_authors: int) -> Person:
-    """Seed the feed scenario's authors, posts and follows; returns the reader (follows 500)."""
+TOPICAL = [
+    "基金定投的一点体会",
+    "大额存单还是定期存款",
+    "保险怎么配",
+    "周末旅行攒钱计划",
+    "黄金还能买吗",
+    "记账第一天",
+]
+PRODUCT_IDS = ["bench-dep", "bench-fund-r3", "bench-fund-r5", "bench-ins"]
+
+
+async def seed_feed(b: Bench, *, n_posts: int, n_authors: int, topical: bool = False) -> Person:
+    """Seed the feed scenario's authors, posts and follows; returns the reader (follows 500).
+
+    ``topical``: texts rotate over topics (funds, deposits, insurance, travel, gold, none)
+    and 1 % of the posts carry a product card (``PRODUCT_IDS``, made beforehand)."""
     rng = random.Random(7)
     cs = ContentSettings()
     authors: list[str] = []
@@ -83,9 +101,13 @@ async def seed_feed(b: Bench, *, n_posts: int, n_authors: int) -> Person:
                 "source": "pgc" if pgc else "ugc",
                 "badge": "理财经理" if pgc else None,
                 "title": "标题" if pgc else None,
-                "text": f"第 {i} 条帖子：今天聊聊定投和记账。",
+                "text": f"第 {i} 条帖子：{TOPICAL[i % len(TOPICAL)]}"
+                if topical
+                else f"第 {i} 条帖子：今天聊聊定投和记账。",
                 "media": [],
-                "product": None,
+                "product": {"product_id": PRODUCT_IDS[i % len(PRODUCT_IDS)]}
+                if topical and rng.random() < 0.01
+                else None,
                 "status": "published" if roll < 0.98 else ("pending_review" if roll < 0.99 else "removed"),
                 "flags": [],
                 "like_count": likes,
@@ -162,6 +184,97 @@ async def feed(b: Bench) -> Result:
     )
 
 
+async def feed_for_you(b: Bench) -> Result:
+    """p99 of the first pages of the "for you" tab (1 000 000 posts; a reader assessed C3
+    following 500 authors, with consented topic tags for funds, insurance and travel)."""
+    from app.auth import service as auth
+    from app.profile import service as profile
+    from app.profile.schemas import ConsentChange
+    from content.products import service as products
+    from content.products.schemas import ProductIn
+
+    n_posts = b.scale(1_000_000, 20_000)
+    n_authors = b.scale(50_000, 2_000)
+    notice = {
+        "deposit": "受存款保险保护",
+        "fund": "基金有风险，投资需谨慎",
+        "insurance": "保险责任以合同为准",
+    }
+    for pid, kind, risk in (
+        ("bench-dep", "deposit", "R1"),
+        ("bench-fund-r3", "fund", "R3"),
+        ("bench-fund-r5", "fund", "R5"),
+        ("bench-ins", "insurance", "R1"),
+    ):
+        async with b.rt.sessionmaker() as db:
+            await products.create(
+                db,
+                b.rt,
+                ProductIn(
+                    id=pid,
+                    kind=kind,  # type: ignore[arg-type]
+                    name=pid,
+                    issuer="bench",
+                    risk_level=risk,  # type: ignore[arg-type]
+                    compliance_text=notice[kind],
+                    link=f"https://bank.example/products/{pid}",
+                ),
+            )
+    t_seed = time.perf_counter()
+    reader = await seed_feed(b, n_posts=n_posts, n_authors=n_authors, topical=True)
+    seed_s = time.perf_counter() - t_seed
+    now = b.rt.clock.now()
+    async with b.rt.sessionmaker() as db:
+        await auth.set_bank_profile(db, user_id=reader.id, risk_profile="C3")
+        await profile.set_consents(
+            db, b.rt, user_id=reader.id, changes=[ConsentChange(scenario="content", granted=True)]
+        )
+        async with transaction(db):
+            await profile.record(
+                db,
+                b.rt,
+                [
+                    profile.Evidence(
+                        reader.id,
+                        f"topic:{t}",
+                        "content",
+                        "read",
+                        "you read {count} posts about {label}",
+                        now,
+                        w,
+                    )
+                    for t, w in (("funds", 5.0), ("insurance", 2.0), ("travel", 1.0))
+                ],
+            )
+    clients = b.clients
+    results: dict[str, Any] = {}
+    for concurrency, total in ((1, b.scale(600, 150)), (10, b.scale(1000, 200))):
+
+        async def op(i: int) -> None:
+            r = await clients[i % len(clients)].get("/v1/feed?tab=for_you&limit=20", headers=reader.headers)
+            r.raise_for_status()
+            items = r.json()["items"]
+            assert len(items) == 20 and all(x["reason"] for x in items)
+
+        await measure(op, total=30, concurrency=concurrency)  # warm-up
+        results[f"for_you@{concurrency}"] = await measure(op, total=total, concurrency=concurrency)
+    return Result(
+        stats=results["for_you@1"],
+        baseline=await b.baseline(1),
+        extra={
+            "tab": "for_you",
+            "concurrency": 1,
+            "posts": n_posts,
+            "authors": n_authors,
+            "followed": 500,
+            "candidates_per_source": b.rt.settings.content.for_you_candidates,
+            "seed_s": round(seed_s, 1),
+            "at_concurrency_10": results["for_you@10"].summary(),
+            "target_p99_ms": 50,
+        },
+    )
+
+
 def _terms(rng: random.Random, n: int) -> list[str]:
     out: set[str] = set()
     while len(out) < n:
@@ -217,4 +330,4 @@ async def post_create(b: Bench) -> Result:
     )
 
 
-SCENARIOS = {"feed": feed, "post_create": post_create}
+SCENARIOS = {"feed": feed, "feed_for_you": feed_for_you, "post_create": post_create}

@@ -108,9 +108,11 @@ async def open_conversation(client_id: str, user: Advisor, db: DbSession, rt: Rt
 async def share_product(
     client_id: str, body: ProductShare, user: Advisor, db: DbSession, rt: Rt
 ) -> SharedMessage:
-    """Share a bank product card into the chat with a client (a ``product`` message)."""
+    """Share a product of the catalogue, by id, into the chat with a client (a ``product``
+    message, its card rendered from the catalogue). 422 ``reason: unsuitable`` when the
+    product is above the client's risk profile, ``unknown_product`` when not offered."""
     shared = await advisors.share_product(
-        db, rt, advisor_id=user.id, client_id=client_id, product=body.model_dump()
+        db, rt, advisor_id=user.id, client_id=client_id, product_id=body.product_id
     )
     return SharedMessage.model_validate(shared)
 

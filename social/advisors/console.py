@@ -20,6 +20,7 @@ from app.console.web import AUDIT_VIEW, Csrf, Staff, console_router, register, r
 from app.deps import DbSession, Rt
 from app.errors import ValidationFailed
 from app.pagination import Cursor
+from content.products import service as products_service
 from social.advisors import service as advisors
 from social.advisors.schemas import (
     AdvisorLoad,
@@ -29,7 +30,6 @@ from social.advisors.schemas import (
     ClientSummary,
     Inbox,
     NotePublic,
-    ProductShare,
 )
 from social.chat import service as chat
 from social.chat.schemas import MessagePublic
@@ -41,16 +41,6 @@ AdvisorStaff = Annotated[Staff, Depends(staff_with("advisor"))]
 AdminStaff = Annotated[Staff, Depends(staff_with("admin"))]
 
 RISK_PROFILES = {"C1": "保守型", "C2": "稳健型", "C3": "平衡型", "C4": "成长型", "C5": "进取型"}
-# Products an advisor can share with one tap (any other bank product by id, title and link).
-PRODUCTS = [
-    ProductShare(product_id="wm-90d", title="稳享理财 90 天", link="https://bank.example/products/wm-90d"),
-    ProductShare(
-        product_id="fund-csi300",
-        title="沪深300指数基金定投",
-        link="https://bank.example/products/fund-csi300",
-    ),
-    ProductShare(product_id="cd-3y", title="大额存单 3 年期", link="https://bank.example/products/cd-3y"),
-]
 SORTS = {"last_active": "最近活跃", "name": "姓名", "assigned": "最新分配", "id": "默认"}
 
 i18n.add(
@@ -217,7 +207,8 @@ async def client_page(
         client_read=client_read,
         notes=notes.page(NotePublic.model_validate),
         activity=ClientActivity.model_validate(activity),
-        products=PRODUCTS,
+        # the catalogue's products suitable for this client (any other by id: refused if not)
+        products=(await products_service.catalogue(db, risk_profile=detail.risk_profile, kind=None)).items,
         risk_label=_risk_label,
     )
 
@@ -251,20 +242,12 @@ async def share_product(
     rt: Rt,
     preset: Annotated[str, Form(max_length=64)] = "",
     product_id: Annotated[str, Form(max_length=64)] = "",
-    title: Annotated[str, Form(max_length=100)] = "",
-    link: Annotated[str, Form(max_length=512)] = "",
 ) -> Response:
-    chosen = next((p for p in PRODUCTS if p.product_id == preset), None)
-    if product_id.strip():
-        if not title.strip() or not link.strip():
-            raise ValidationFailed("a product needs an id, a name and a link", field="product")
-        chosen = ProductShare(product_id=product_id.strip(), title=title.strip(), link=link.strip())
-    if chosen is None:
+    chosen = product_id.strip() or preset.strip()
+    if not chosen:
         raise ValidationFailed("choose a product", field="preset")
-    shared = await advisors.share_product(
-        db, rt, advisor_id=staff.id, client_id=client_id, product=chosen.model_dump()
-    )
-    request.state.audit = {"product_id": chosen.product_id, "seq": shared.seq}
+    shared = await advisors.share_product(db, rt, advisor_id=staff.id, client_id=client_id, product_id=chosen)
+    request.state.audit = {"product_id": chosen, "seq": shared.seq}
     if wants_json(request):
         return JSONResponse({"conversation_id": shared.conversation_id, "seq": shared.seq})
     return RedirectResponse(_back(client_id) + "#chat", status_code=303)

@@ -149,11 +149,12 @@ class ConversationRef(BaseModel):
 
 
 class ProductShare(BaseModel):
-    """A bank product to share into the client's chat (the content feature's product card)."""
+    """A product of the catalogue to share into the client's chat, by id (its card is
+    rendered from the catalogue; titles and links are no longer given)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     product_id: str = Field(min_length=1, max_length=64)
-    title: str = Field(min_length=1, max_length=100)
-    link: str = Field(min_length=1, max_length=512)
 
 
 class SharedMessage(BaseModel):

@@ -36,9 +36,8 @@ from app.profile import service as profile
 from app.profile.schemas import ProfilePublic
 from app.redis import hash_tag
 from app.runtime import Runtime
-from content.config import content_settings
 from content.posts import service as posts
-from content.posts.schemas import ProductCard
+from content.products import service as products
 from games.forest import service as forest
 from social.advisors import matching
 from social.advisors.models import AdvisorAssignment, AdvisorNote, AdvisorProfile
@@ -484,15 +483,28 @@ class Shared:
 
 
 async def share_product(
-    db: AsyncSession, rt: Runtime, *, advisor_id: str, client_id: str, product: dict[str, str]
+    db: AsyncSession, rt: Runtime, *, advisor_id: str, client_id: str, product_id: str
 ) -> Shared:
-    """Post a bank product card ({product_id, title, link}) into my chat with one of my
-    clients (kind ``product``). The link must point to the bank, by the same rule as a
-    post's product card. Raises NotFound, ValidationFailed."""
-    card = ProductCard.model_validate(product)
-    posts.check_product(content_settings(rt), card)
+    """Post a product of the catalogue, by id, into my chat with one of my clients (kind
+    ``product``): the body is the card rendered from the catalogue. A product above the
+    client's risk profile is refused (适当性: an advisor does not recommend it). Raises
+    NotFound, ValidationFailed (unknown or withdrawn product; ``reason: unsuitable``)."""
     async with transaction(db):
         await access_client(db, advisor_id=advisor_id, client_id=client_id)
+        found = await products.products_by_id(db, [product_id])
+        client = (await auth.profiles(db, [client_id])).get(client_id)
+        risk = client.risk_profile if client else None
+        card = products.card(found.get(product_id), product_id, risk)
+        if not card.available:
+            if card.unavailable_reason == "risk_profile":
+                raise ValidationFailed(
+                    "this product is above the client's risk profile",
+                    field="product_id",
+                    reason="unsuitable",
+                )
+            raise ValidationFailed(
+                "no such product in the catalogue", field="product_id", reason="unknown_product"
+            )
         conv_id = await _open_direct(db, rt, client_id=client_id, advisor_id=advisor_id)
         msg = await chat.post_message(
             db,
@@ -500,7 +512,7 @@ async def share_product(
             conversation_id=conv_id,
             sender_id=advisor_id,
             kind=chat.MessageKind.PRODUCT,
-            body=card.model_dump(),
+            body=card.model_dump(exclude_none=True),
         )
     return Shared(conversation_id=conv_id, seq=msg.seq, message_id=msg.id)
 

@@ -65,11 +65,22 @@ class RedPacketContent(_Body):
 
 
 class ProductContent(_Body):
-    """A bank product an advisor shared."""
+    """A product of the catalogue an advisor shared, as the reader may see it now (rendered
+    from the catalogue when served: ``available: false`` is the placeholder for a product
+    above the reader's risk profile, or withdrawn — then only ``product_id`` and the notice)."""
 
     product_id: str
-    title: str
-    link: str
+    available: bool = True
+    unavailable_reason: Literal["risk_profile", "withdrawn"] | None = None
+    notice: str | None = None
+    notice_zh: str | None = None
+    kind: Literal["deposit", "fund", "card", "insurance"] | None = None
+    title: str | None = None
+    issuer: str | None = None
+    summary: str | None = None
+    risk_level: Literal["R1", "R2", "R3", "R4", "R5"] | None = None
+    compliance_text: str | None = None
+    link: str | None = None
 
 
 class GroupCreated(_Body):

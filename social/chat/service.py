@@ -49,6 +49,8 @@ from app.push import service as push
 from app.realtime.hub import user_channel
 from app.runtime import Runtime
 from content.media import service as media
+from content.products import service as products
+from content.products.service import Context
 from social.chat.models import (
     Conversation,
     ConversationKind,
@@ -693,8 +695,36 @@ async def list_messages(
         rows = rows[:limit][::-1]
         next_cursor = encode_cursor({"before_seq": rows[0].seq}) if more else None
     senders = await auth.person_cards(db, {m.sender_id for m in rows if m.sender_id is not None})
+    await render_products(db, user_id=user_id, rows=rows)
     await end_read(db)
     return MessageChunk(rows, next_cursor=next_cursor, senders=senders)
+
+
+async def render_products(db: AsyncSession, *, user_id: str, rows: Sequence[Message]) -> None:
+    """Product cards as ``user_id`` may see them now: each ``product`` message's body is
+    rendered again from the catalogue for the reader's risk profile (a placeholder when the
+    product is above it or withdrawn). The rows are detached first: nothing is written."""
+    shown = [m for m in rows if m.kind == MessageKind.PRODUCT and isinstance(m.body, dict)]
+    if not shown:
+        return
+    reader = (await auth.profiles(db, [user_id])).get(user_id)
+    found = await products.products_by_id(db, {str(m.body.get("product_id", "")) for m in shown})
+    for m in shown:
+        pid = str(m.body.get("product_id", ""))
+        # the sender (the advisor who shared it) sees what they sent; readers, what suits them
+        risk = products.ANY_RISK if m.sender_id == user_id else (reader.risk_profile if reader else None)
+        db.expunge(m)
+        m.body = products.card(found.get(pid), pid, risk).model_dump(exclude_none=True)
+
+
+async def product_message(db: AsyncSession, rt: Runtime, viewer: Any, message_id: str) -> Context:
+    """The product a chat message shows and its sender, for a member of its conversation
+    (``content.products``' click context). Raises NotFound."""
+    m = await db.get(Message, message_id)
+    if m is None or m.sender_id is None or not await is_member(db, m.conversation_id, viewer.id):
+        raise NotFound("no such message", message_id=message_id)
+    shown = m.body.get("product_id") if m.kind == MessageKind.PRODUCT and isinstance(m.body, dict) else None
+    return Context(product_id=shown, author_id=m.sender_id)
 
 
 async def direct_conversations(db: AsyncSession, user_id: str, peer_ids: list[str]) -> dict[str, str]:
@@ -756,6 +786,7 @@ async def messages_after(
             )
         ).scalars()
     )
+    await render_products(db, user_id=user_id, rows=rows)
     await end_read(db)
     more = len(rows) > limit
     rows = rows[:limit]

@@ -18,6 +18,7 @@ from social.advisors import service as advisors
 from social.advisors.models import AdvisorAssignment, AdvisorNote
 from tests.console.support import new_client, sign_in
 from tests.content.helpers import new_post
+from tests.content.products_support import catalogue
 
 
 @dataclass
@@ -43,6 +44,7 @@ async def world(client, users, rt) -> World:
         await advisors.assign(db, rt, client_id=ca.id, advisor_id=a.id)
         await advisors.assign(db, rt, client_id=cb.id, advisor_id=b.id)
     await new_post(client, cb, text="保本保息，加我微信 abc123456")
+    await catalogue(client, x)
     async with rt.sessionmaker() as db:
         [item] = (await moderation.queue(db, limit=5, cursor=None)).items
     return World(a, b, m, x, ca, cb, item.item.id)
@@ -73,7 +75,7 @@ def posts(w: World) -> dict[str, tuple[set[str], dict[str, str]]]:
     """Each form target → (the staff who may send it, a valid form)."""
     return {
         f"/console/advisor/clients/{w.client_a.id}/notes": ({"advisor_a"}, {"text": "备注"}),
-        f"/console/advisor/clients/{w.client_a.id}/products": ({"advisor_a"}, {"preset": "wm-90d"}),
+        f"/console/advisor/clients/{w.client_a.id}/products": ({"advisor_a"}, {"preset": "dep-r1"}),
         f"/console/moderation/items/{w.item_id}/decision": (
             {"moderator", "admin"},
             {"action": "approve", "reason": "ok"},
@@ -246,7 +248,7 @@ async def test_advisor_b_cannot_reach_a_client_through_any_door(app, world, rt):
         assert r.status_code == 404
         r = await browser.post(
             f"/console/advisor/clients/{world.client_a.id}/products",
-            data={"preset": "wm-90d", "csrf_token": csrf},
+            data={"preset": "dep-r1", "csrf_token": csrf},
             headers={"Accept": "application/json"},
         )
         assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from tests.content.helpers import new_post
+from tests.content.products_support import catalogue, product
 from tests.support.people import error_code
 
 
@@ -12,15 +13,23 @@ async def test_user_post_is_ugc_and_advisor_article_is_pgc_with_badge(client, us
     p = await new_post(client, alice)
     assert p["source"] == "ugc" and p["badge"] is None and p["status"] == "published"
     assert p["author"]["id"] == alice.id and p["like_count"] == 0 and p["flags"] == []
-    product = {"product_id": "fund-001", "title": "稳健理财 A", "link": "https://bank.example/p/fund-001"}
+    admin = await users.make("admin", roles="admin,user")
+    await catalogue(client, admin)
     r = await client.post(
         "/v1/posts",
-        json={"kind": "article", "title": "定投入门", "text": "定投是一种纪律。", "product": product},
+        json={
+            "kind": "article",
+            "title": "定投入门",
+            "text": "定投是一种纪律。",
+            "product": {"product_id": "dep-r1"},
+        },
         headers=adv.headers,
     )
     assert r.status_code == 201, r.text
     art = r.json()
-    assert art["source"] == "pgc" and art["badge"] == "理财经理" and art["product"] == product
+    assert art["source"] == "pgc" and art["badge"] == "理财经理"
+    assert art["product"]["product_id"] == "dep-r1" and art["product"]["available"]
+    assert art["product"]["link"] == "https://bank.example/products/dep-r1"
     got = await client.get(f"/v1/posts/{art['id']}", headers=alice.headers)
     assert got.status_code == 200 and got.json()["title"] == "定投入门"
     assert got.json()["flags"] == []  # moderation flags are not shown to readers (one shape: a list)
@@ -159,14 +168,12 @@ async def test_unknown_post_is_not_found_everywhere(client, users):
     ],
 )
 async def test_product_links_that_leave_the_bank_are_refused(client, users, link):
-    adv = await users.make("advisor", roles="advisor,user")
-    product = {"product_id": "p", "title": "t", "link": link}
-    r = await client.post(
-        "/v1/posts", json={"kind": "post", "text": "x", "product": product}, headers=adv.headers
-    )
+    """Links now live in the catalogue (content/products): an admin's link obeys the rules."""
+    admin = await users.make("admin", roles="admin,user")
+    r = await client.post("/v1/admin/products", json={**product("p1"), "link": link}, headers=admin.headers)
     assert r.status_code == 422, r.text
     assert error_code(r) == "validation_error"
-    assert r.json()["error"]["details"]["field"] == "product.link"
+    assert r.json()["error"]["details"]["field"] == "link"
 
 
 @pytest.mark.parametrize(
@@ -174,10 +181,15 @@ async def test_product_links_that_leave_the_bank_are_refused(client, users, link
     ["https://bank.example/p/fund-001", "https://m.bank.example/p?id=1#top", "quanzi://product/fund-001"],
 )
 async def test_bank_links_and_app_deep_links_are_accepted(client, users, link):
-    adv = await users.make("advisor", roles="advisor,user")
-    product = {"product_id": "p", "title": "t", "link": link}
+    admin = await users.make("admin", roles="admin,user")
     r = await client.post(
-        "/v1/posts", json={"kind": "post", "text": "x", "product": product}, headers=adv.headers
+        "/v1/admin/products", json={**product("p1", risk="R1"), "link": link}, headers=admin.headers
+    )
+    assert r.status_code == 201, r.text
+    r = await client.post(
+        "/v1/posts",
+        json={"kind": "post", "text": "x", "product": {"product_id": "p1"}},
+        headers=admin.headers,
     )
     assert r.status_code == 201, r.text
     assert r.json()["product"]["link"] == link

@@ -11,6 +11,7 @@ from app.auth import service as auth
 from app.db import transaction
 from social.advisors import service as advisors
 from social.chat import service as chat
+from tests.content.products_support import catalogue
 from tests.support.people import error_code
 
 
@@ -143,12 +144,17 @@ async def test_inbox_counts_unread_client_messages(client, users, rt):
 async def test_share_a_product_card_into_the_chat(client, users, rt):
     adv, other, p, _ = await _book(users, rt)
     lina = p["李娜"]
-    card = {"product_id": "cd-3y", "title": "大额存单 3 年期", "link": "https://bank.example/products/cd-3y"}
+    admin = await users.make("admin", roles="admin,user")
+    await catalogue(client, admin)
+    card = {"product_id": "dep-r1"}
     r = await client.post(f"/v1/advisor/clients/{lina.id}/products", json=card, headers=adv.headers)
     assert r.status_code == 201, r.text
     conv = r.json()["conversation_id"]
     msgs = (await client.get(f"/v1/conversations/{conv}/messages", headers=lina.headers)).json()["items"]
-    assert msgs[-1]["kind"] == "product" and msgs[-1]["body"] == card and msgs[-1]["sender_id"] == adv.id
+    assert msgs[-1]["kind"] == "product" and msgs[-1]["sender_id"] == adv.id
+    body = msgs[-1]["body"]
+    assert body["product_id"] == "dep-r1" and body["link"] == "https://bank.example/products/dep-r1"
+    assert body["risk_level"] == "R1" and "存款保险" in body["compliance_text"]
     bad = {**card, "link": "https://evil.example/x"}
     r = await client.post(f"/v1/advisor/clients/{lina.id}/products", json=bad, headers=adv.headers)
     assert r.status_code == 422
