@@ -108,6 +108,12 @@ class Settings(BaseSettings):
 
     # storage
     database_url: str = ""  # empty: the embedded PostgreSQL server under data_dir (app/embedded_pg.py)
+    # Hot standbys for reads that may be slightly stale (app/replicas.py), comma-separated
+    # PostgreSQL URLs; empty: every read goes to the primary.
+    database_replica_urls: str = ""
+    replica_max_lag_s: float = Field(default=1.0, ge=0)  # a replica further behind is bypassed
+    replica_lag_check_s: float = Field(default=1.0, ge=0)  # lag is measured this often per worker
+    replica_own_writes_s: float = Field(default=10.0, gt=0)  # a user's last write is remembered this long
     # memory:// (in-process, one worker), redis://host:6379/0, or a Redis Cluster:
     # redis+cluster://host:port[,host:port…] (docs/deployment.md)
     redis_url: str = "memory://"
@@ -228,6 +234,11 @@ class Settings(BaseSettings):
     chat_text_max_chars: int = Field(default=4000, gt=0)
     chat_group_max_members: int = Field(default=500, ge=2)  # the creator included
     chat_send_batch_max: int = Field(default=200, gt=0)  # WebSocket sends stored per transaction
+    # Messages are kept in month partitions (social/chat/partitions.py): a daily job makes
+    # this many months ahead and, when the retention is above 0, drops the months that
+    # ended more than that many months ago (0: keep every message).
+    chat_message_months_ahead: int = Field(default=2, ge=1)
+    chat_message_retention_months: int = Field(default=0, ge=0)
 
     # realtime (the /v1/ws gateway)
     ws_max_frame_bytes: int = Field(default=64 * 1024, gt=0)  # larger frames get an error frame
@@ -319,6 +330,11 @@ class Settings(BaseSettings):
             if url.startswith(plain):
                 return "postgresql+asyncpg://" + url[len(plain) :]
         return url
+
+    @property
+    def replica_urls(self) -> list[str]:
+        """The replica URLs of ``database_replica_urls``."""
+        return [u.strip() for u in self.database_replica_urls.split(",") if u.strip()]
 
     @property
     def requests_in_flight(self) -> int:

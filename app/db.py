@@ -63,8 +63,11 @@ def make_engine(settings: Settings) -> AsyncEngine:
     )
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+def make_sessionmaker(
+    engine: AsyncEngine, info: dict[str, Any] | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions on ``engine``; ``info`` is copied into each session's ``info``."""
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=True, info=info)
 
 
 def after_commit(db: AsyncSession, callback: AfterCommit) -> None:
@@ -88,6 +91,12 @@ async def last_in_transaction(db: AsyncSession, step: Callable[[], Awaitable[Any
         await step()
     else:
         await uow.last(step)
+
+
+def wrote_for(db: AsyncSession, user_ids: set[str]) -> None:
+    """Say whose writes the current unit of work holds (a batch of several users' sends),
+    instead of the acting user's: each then reads them back on replicas (app/replicas.py)."""
+    UnitOfWork.require(db).writers = set(user_ids)
 
 
 def in_unit_of_work(db: AsyncSession) -> bool:

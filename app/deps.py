@@ -22,6 +22,7 @@ from app.auth.models import User
 from app.auth.sessions import Bearer
 from app.errors import Forbidden, Unauthenticated, ValidationFailed
 from app.idempotency import service as idempotency
+from app.replicas import acting_user
 from app.runtime import Runtime
 
 
@@ -70,6 +71,7 @@ async def get_caller(credentials: UserCredentials, rt: Rt, db: DbSession) -> Bea
     if token is None:
         raise Unauthenticated("missing bearer token")
     caller = await sessions.authenticate(db, rt, token)
+    acting_user.set(caller.user.id)  # this request's writes are the user's own (app/replicas.py)
     if auth.activity_due(rt, caller.user.last_active_at):
         await auth.note_activity(db, rt, user_id=caller.user.id)
     return caller
@@ -83,6 +85,17 @@ async def get_current_user(caller: Authenticated) -> User:
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_read_db(user: CurrentUser, rt: Rt) -> AsyncIterator[AsyncSession]:
+    """A session for a read that may be slightly stale, by the current user: a replica
+    that is fresh enough and has replayed the user's own writes, else the primary."""
+    async with rt.read_session(user.id) as session:
+        yield session
+
+
+# Feeds, message history, statements, leaderboards: reads only (a replica refuses writes).
+ReadSession = Annotated[AsyncSession, Depends(get_read_db)]
 
 
 def require_role(*roles: str) -> Callable[[User], Awaitable[User]]:

@@ -16,6 +16,7 @@ names so that the operations dashboard and ``/metrics`` agree on them):
 | ``quanzi_ws_connections_open`` | gauge | the WebSocket gateway |
 | ``quanzi_http_family_seconds{family}`` | histogram | HTTP latency per route family |
 | ``quanzi_db_round_trips_total{kind}`` | counter | every statement, BEGIN, COMMIT and ROLLBACK sent to PostgreSQL (``count_round_trips``) |
+| ``quanzi_db_reads_total{target,reason}`` | counter | stale-tolerant reads by where they went: replica or primary, and why (``app/replicas.py``) |
 
 Every business counter moves only once the work is committed (``count_after_commit``), so a
 rolled back use case counts nothing. The round-trip counter counts what is sent, committed

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -21,6 +22,7 @@ from app.db import make_engine, make_sessionmaker, resolve_database
 from app.metrics import count_round_trips
 from app.realtime.hub import Hub, make_hub
 from app.redis import Keys, make_redis
+from app.replicas import REPLICAS_INFO, ReplicaSet, make_replica_set, read_session
 
 if TYPE_CHECKING:
     from app.scheduler.runner import JobRunner
@@ -52,6 +54,8 @@ class Runtime:
     admission: asyncio.Semaphore
     # The registered periodic jobs (set by ``create_app``; run by its loop and the dev clock).
     jobs: JobRunner | None = None
+    # Hot standbys for stale-tolerant reads (``app/replicas.py``); None: reads use the primary.
+    replicas: ReplicaSet | None = None
     _slots: dict[Slot[Any], Any] = field(default_factory=dict, repr=False)
 
     def slot(self, slot: Slot[T]) -> T:
@@ -61,6 +65,12 @@ class Runtime:
         except KeyError:
             found = self._slots[slot] = slot.make(self)
         return found
+
+    def read_session(self, user_id: str | None) -> AbstractAsyncContextManager[AsyncSession]:
+        """A session for a read that may be slightly stale (feeds, history, statements,
+        leaderboards): on a replica within ``replica_max_lag_s`` that has replayed
+        ``user_id``'s own last write, else on the primary (``app/replicas.py``)."""
+        return read_session(self.replicas, self.sessionmaker, user_id)
 
     def replace_slot(self, slot: Slot[T], value: T) -> None:
         """Put ``value`` in ``slot`` (tests, or a feature that rebuilds its object)."""
@@ -82,6 +92,8 @@ class Runtime:
     async def close(self) -> None:
         await self.hub.close()
         await self.redis.aclose()
+        if self.replicas is not None:
+            await self.replicas.close()
         await self.engine.dispose()
 
 
@@ -93,13 +105,18 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     engine = make_engine(settings)
     count_round_trips(engine)
     redis = make_redis(settings)
+    keys = Keys(settings.redis_prefix)
+    replicas = make_replica_set(settings, engine, redis, keys)
+    for replica in replicas.replicas if replicas else []:
+        count_round_trips(replica.engine)
     return Runtime(
         settings=settings,
         clock=clock,
         engine=engine,
-        sessionmaker=make_sessionmaker(engine),
+        sessionmaker=make_sessionmaker(engine, {REPLICAS_INFO: replicas} if replicas else None),
         redis=redis,
-        keys=Keys(settings.redis_prefix),
+        keys=keys,
+        replicas=replicas,
         hub=make_hub(settings.redis_url, redis, settings.redis_prefix),
         admission=asyncio.Semaphore(settings.requests_in_flight),
     )

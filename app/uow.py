@@ -41,6 +41,8 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction, async_sessionmaker
 
+from app.replicas import REPLICAS_INFO, acting_user
+
 log = structlog.get_logger()
 
 Callback = Callable[[], Awaitable[Any]]
@@ -57,6 +59,8 @@ class UnitOfWork:
         self._after: list[Callback] = []
         self._undo: list[Callback] = []
         self._tx: AsyncSessionTransaction | None = None
+        # Whose writes these are (for reads on replicas): the acting user unless set.
+        self.writers: set[str] | None = None
 
     # -- finding the open unit ----------------------------------------------------------
 
@@ -133,6 +137,13 @@ class UnitOfWork:
                 return  # the body's exception propagates
         finally:
             self.db.info.pop(_KEY, None)
+        replicas = self.db.info.get(REPLICAS_INFO)
+        if replicas is not None:  # remember the users' writes, for their reads on replicas
+            writers = self.writers
+            if writers is None:
+                user = acting_user.get()
+                writers = {user} if user is not None else set()
+            await replicas.note_writes(writers)
         await self._run("after_commit_failed", self._after)
 
     async def _rolled_back(self) -> None:

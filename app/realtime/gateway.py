@@ -63,6 +63,7 @@ from app.realtime import presence
 from app.realtime.hub import Subscription, user_channel
 from app.realtime.ops import Registry, Socket, WsOp
 from app.realtime.ordering import Gap, InOrder
+from app.replicas import acting_user
 from app.runtime import Runtime
 
 log = structlog.get_logger()
@@ -442,6 +443,7 @@ async def serve(ws: WebSocket, rt: Runtime) -> None:
     if caller is None:
         return
     user_id = caller.user.id
+    acting_user.set(user_id)  # this socket's writes are the user's own (app/replicas.py)
     conn = Connection(ws, rt, caller, registry())
     await conn.note_activity()
     async with rt.hub.subscribe([user_channel(user_id)]) as sub:

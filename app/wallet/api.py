@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 
-from app.deps import CurrentUser, DbSession, IdempotencyKey, Rt, ServiceCaller
+from app.deps import CurrentUser, DbSession, IdempotencyKey, ReadSession, Rt, ServiceCaller
 from app.devtools.api import dev_only
 from app.errors import Conflict, LimitExceeded, NotFound, Unauthenticated, ValidationFailed, documented
 from app.pagination import Cursor, Limit, Page
@@ -22,7 +22,7 @@ async def get_wallet(user: CurrentUser, db: DbSession) -> WalletPublic:
 
 @router.get("/v1/wallet/statement", response_model=Page[StatementLine])
 async def statement(
-    user: CurrentUser, db: DbSession, limit: Limit = 20, cursor: Cursor = None
+    user: CurrentUser, db: ReadSession, limit: Limit = 20, cursor: Cursor = None
 ) -> Page[StatementLine]:
     return await wallet.statement(db, user_id=user.id, limit=limit, cursor=cursor)
 

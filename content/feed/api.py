@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from app.deps import CurrentUser, DbSession, Rt
+from app.deps import CurrentUser, ReadSession, Rt
 from app.pagination import Cursor, Limit, Page
 from content.posts import feeds
 from content.posts.schemas import PostPublic
@@ -15,7 +15,7 @@ router = APIRouter(tags=["content"])
 @router.get("/v1/feed", response_model=Page[PostPublic])
 async def get_feed(
     user: CurrentUser,
-    db: DbSession,
+    db: ReadSession,
     rt: Rt,
     tab: Annotated[Literal["latest", "following", "hot", "for_you"], Query()] = "latest",
     limit: Limit = 20,

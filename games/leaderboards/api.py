@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.deps import CurrentUser, DbSession, Rt
+from app.deps import CurrentUser, ReadSession, Rt
 from games.leaderboards import service as leaderboards
 from games.leaderboards.schemas import BoardPublic
 from games.leaderboards.service import Period, Scope
@@ -16,7 +16,7 @@ router = APIRouter(tags=["leaderboards"])
 async def read_board(
     board: str,
     user: CurrentUser,
-    db: DbSession,
+    db: ReadSession,
     rt: Rt,
     scope: Scope = "global",
     period: Period = "week",

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 
-from app.deps import CurrentUser, DbSession, Rt
+from app.deps import CurrentUser, DbSession, ReadSession, Rt
 from app.errors import Forbidden, documented
 from app.pagination import Cursor, Limit, Page
 from app.types import INT32_MAX
@@ -73,7 +73,7 @@ async def get_conversation(
 async def list_messages(
     conversation_id: ConversationPath,
     user: CurrentUser,
-    db: DbSession,
+    db: ReadSession,
     after_seq: Seq = None,
     before_seq: Seq = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,

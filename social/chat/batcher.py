@@ -42,7 +42,7 @@ from sqlalchemy import and_, bindparam, case, false, select, text, tuple_
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from app.db import transaction
+from app.db import transaction, wrote_for
 from app.errors import Forbidden, NotFound, QuanziError
 from app.ids import new_id
 from app.metrics import MESSAGES
@@ -193,6 +193,7 @@ async def store_batch(
     (channels, frame) pairs to publish once committed. Locks the conversation rows."""
     now = rt.clock.now()
     async with transaction(db):
+        wrote_for(db, {s.user_id for s in sends})
         conn = await db.connection()
         rows = (
             await conn.execute(

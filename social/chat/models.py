@@ -10,7 +10,7 @@ from sqlalchemy import JSON, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.dbenums import enum_field, one_of
-from app.dbtypes import at_field
+from app.dbtypes import UTCDateTime, at_field
 
 
 class ConversationKind(StrEnum):
@@ -60,12 +60,25 @@ class ConversationMember(SQLModel, table=True):
 
 
 class Message(SQLModel, table=True):
+    """A message. The table is partitioned by month of ``created_at`` (migration 1900,
+    ``social/chat/partitions.py``): PostgreSQL wants the partition key in the primary key
+    and in every unique constraint, so ``created_at`` is in them; one seq per conversation
+    and one message per resent cid are kept by the send path (the conversation locked,
+    an earlier cid looked up across months)."""
+
     __tablename__ = "messages"
     __table_args__ = (
-        UniqueConstraint("conversation_id", "seq"),
+        UniqueConstraint("conversation_id", "seq", "created_at", name="uq_messages_conversation_id_seq"),
         # A client's resend with the same cid is the same message.
-        UniqueConstraint("conversation_id", "sender_id", "cid"),
+        UniqueConstraint(
+            "conversation_id",
+            "sender_id",
+            "cid",
+            "created_at",
+            name="uq_messages_conversation_id_sender_id_cid",
+        ),
         one_of("kind", MessageKind),
+        {"postgresql_partition_by": "RANGE (created_at)"},
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -75,4 +88,4 @@ class Message(SQLModel, table=True):
     kind: MessageKind = enum_field(MessageKind, max_length=16)
     body: dict[str, Any] = Field(default_factory=dict, sa_type=JSON())
     cid: str | None = Field(default=None, max_length=64)
-    created_at: datetime = at_field()
+    created_at: datetime = Field(sa_type=UTCDateTime(), primary_key=True)  # the partition key

@@ -403,7 +403,20 @@ def _bump(guard: bool) -> Any:
     (the row lock)."""
     stmt = update(_conversations).where(_conversations.c.id == bindparam("p_conv"))
     if guard:
-        stmt = stmt.where(_sender_may_post(bindparam("p_conv"), bindparam("p_sender")))
+        m = _messages.c
+        # Not a resend: messages are partitioned by month, so the unique (…, cid) index
+        # only sees this month's; an earlier month's same cid is found here (the caller
+        # then answers with the stored message).
+        resent = (
+            select(1)
+            .where(
+                m.conversation_id == bindparam("p_conv"),
+                m.sender_id == bindparam("p_sender"),
+                m.cid == bindparam("p_cid"),
+            )
+            .exists()
+        )
+        stmt = stmt.where(_sender_may_post(bindparam("p_conv"), bindparam("p_sender")), ~resent)
     return stmt.values(last_seq=_conversations.c.last_seq + 1, last_message_at=bindparam("p_now")).returning(
         _conversations.c.last_seq, _conversations.c.direct_key
     )
@@ -924,7 +937,9 @@ async def send_message(
                 raise Forbidden("blocked users cannot message each other")
         return msg, False
     except IntegrityError as exc:
-        if not is_unique_violation(exc, "uq_messages_conversation_id_sender_id_cid"):
+        # A violation names the month partition's index, not the parent's constraint: the
+        # lookup below tells a resent cid from anything else.
+        if not is_unique_violation(exc):
             raise
         found = await _sent_before(db, conversation_id=conversation_id, user_id=user_id, cid=cid)
         if found is None:
