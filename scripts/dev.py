@@ -78,7 +78,14 @@ def test() -> None:
     report = ROOT / "var" / "test-report.xml"
     report.parent.mkdir(exist_ok=True)
     report.unlink(missing_ok=True)
-    cmd = [str(BIN / "pytest"), f"--junitxml={report}", *extra]
+    # Two pytest workers (pytest-xdist), a test file each at a time: the suite waits on real
+    # servers and PostgreSQL as much as it computes. ``-n 0`` (or any -n) overrides it.
+    workers = (
+        []
+        if any(a == "-n" or a.startswith("-n") for a in extra)
+        else ["-n", str(min(2, os.cpu_count() or 1)), "--dist", "loadfile"]
+    )
+    cmd = [str(BIN / "pytest"), f"--junitxml={report}", *workers, *extra]
     print("+", " ".join(cmd), flush=True)
     code = subprocess.run(cmd, cwd=ROOT, env={**os.environ, **env}).returncode
     print(summary(report), flush=True)

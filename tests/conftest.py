@@ -62,7 +62,7 @@ def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings
         redis_url="memory://",
         redis_prefix=f"qzt:{run_id}:",
         log_level="WARNING",
-        db_pool_size=20,
+        db_pool_size=10,  # two xdist workers, each with test servers, stay under 100 clients
         clock_start=DEFAULT_START,
     )
     backends.migrate(settings)

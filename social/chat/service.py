@@ -720,7 +720,8 @@ async def render_products(db: AsyncSession, *, user_id: str, rows: Sequence[Mess
 async def product_message(db: AsyncSession, rt: Runtime, viewer: Any, message_id: str) -> Context:
     """The product a chat message shows and its sender, for a member of its conversation
     (``content.products``' click context). Raises NotFound."""
-    m = await db.get(Message, message_id)
+    # By id alone: the table is partitioned by month, its key is (id, created_at).
+    m = (await db.execute(select(Message).where(Message.id == message_id))).scalar_one_or_none()
     if m is None or m.sender_id is None or not await is_member(db, m.conversation_id, viewer.id):
         raise NotFound("no such message", message_id=message_id)
     shown = m.body.get("product_id") if m.kind == MessageKind.PRODUCT and isinstance(m.body, dict) else None
