@@ -100,5 +100,5 @@ def bars(title: str, values: dict[str, float | None], *, y_title: str = "") -> s
     """A bar chart of one figure per category (e.g. p99 latency per route family)."""
     chart = pygal.Bar(**{**_common(title, y_title), "print_values": True}, x_label_rotation=30)
     chart.x_labels = list(values)
-    chart.add(y_title or title, [v for v in values.values()])
+    chart.add(y_title or title, [None if v is None else round(v) for v in values.values()])
     return _svg(chart)
