@@ -3,14 +3,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
 
 class MemberAttributesIn(BaseModel):
     user_id: str = Field(min_length=1, max_length=40)
-    birth_year: int | None = Field(default=None, ge=1900, le=2100)
-    assets_fen: int | None = Field(default=None, ge=0, le=10**15, description="integer fen")
-    allocation: dict[str, int] | None = Field(
+    birth_year: StrictInt | None = Field(default=None, ge=1900, le=2100)
+    assets_fen: StrictInt | None = Field(default=None, ge=0, le=10**15, description="integer fen")
+    allocation: dict[str, StrictInt] | None = Field(
         default=None,
         description="basis points per asset class (deposits, bonds, funds, stocks), summing to "
         "10 000; {} when the member holds no investments",

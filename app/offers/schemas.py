@@ -26,7 +26,7 @@ class OfferRuleCreate(BaseModel):
     title: Annotated[str, Field(min_length=1, max_length=80)]
     body: Annotated[str, Field(max_length=300)] = ""
     code: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
-    valid_days: int = Field(default=30, ge=1, le=365)
+    valid_days: StrictInt = Field(default=30, ge=1, le=365)
 
 
 class OfferRulePublic(BaseModel):

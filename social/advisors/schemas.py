@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from app.auth.schemas import BADGE_DESCRIPTION, Badge, PersonCard
 
@@ -101,7 +101,7 @@ class MatchResult(BaseModel):
 
 
 class AdvisorProfileIn(BaseModel):
-    capacity: int = Field(ge=0, le=100_000)
+    capacity: StrictInt = Field(ge=0, le=100_000)
     regions: list[str] = Field(default_factory=list, max_length=20)
     languages: list[str] = Field(default_factory=list, max_length=10)
     risk_profiles: list[str] = Field(default_factory=list, max_length=10)
