@@ -29,7 +29,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, func, select, text, update
+from sqlalchemy import ColumnElement, and_, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -316,14 +316,22 @@ def new_lot(
 # -- earning -------------------------------------------------------------------------------
 
 
+def tier_points() -> ColumnElement[int]:
+    """What a lot counts for tiers, on the day it was earned: its amount less what refunds
+    took back of it (a refunded payment is as if never earned; spending points is not a
+    reversal and lowers nothing). Only lots with ``counts_for_tier``."""
+    return PointsLot.amount - PointsLot.reversed_points  # type: ignore[return-value]
+
+
 async def earned_by_day(
     db: AsyncSession, rt: Runtime, *, user_ids: list[str], since: datetime
 ) -> dict[str, dict[date, int]]:
-    """Points each member earned (lots that count for tiers) per business day since ``since``."""
+    """Points each member earned (lots that count for tiers, net of refunds) per business
+    day since ``since``."""
     day = func.date(func.timezone(rt.settings.timezone, PointsLot.earned_at))
     rows = (
         await db.execute(
-            select(PointsLot.user_id, day, func.sum(PointsLot.amount))
+            select(PointsLot.user_id, day, func.sum(tier_points()))
             .where(PointsLot.user_id.in_(user_ids), PointsLot.counts_for_tier, PointsLot.earned_at >= since)  # type: ignore[attr-defined]
             .group_by(PointsLot.user_id, day)
         )
@@ -368,16 +376,26 @@ async def points_for_spending(db: AsyncSession, rt: Runtime, events: list[Spendi
         )
     for (user_id, expires_at), items in sorted(groups.items()):
         first = min(items, key=lambda it: it[0].event_id)[0]
+        ref = f"spending:{first.event_id}"
         await post_points(
             db,
             rt,
             user_id=user_id,
             kind="points_earned",
-            ref=f"spending:{first.event_id}",
+            ref=ref,
             counter=ledger.POINTS_ISSUED,
             amount=sum(n for _, n in items),
             lot=NewLot(LotSource.SPENDING, True, max(min(e.occurred_at, now) for e, _ in items), expires_at),
             memo=f"card spending ({len(items)} payment{'s' if len(items) > 1 else ''})",
+        )
+        await db.execute(  # the lot a refund of these events lowers the tier total of
+            update(SpendingPoints)
+            .where(col(SpendingPoints.event_id).in_([e.event_id for e, _ in items]))
+            .values(
+                lot_id=select(PointsLot.id)
+                .where(PointsLot.user_id == user_id, PointsLot.ref == ref)
+                .scalar_subquery()
+            )
         )
     return SpendingEffects()
 
@@ -387,7 +405,8 @@ async def points_for_refund(db: AsyncSession, rt: Runtime, refund: SpendingRefun
     to what was refunded of it (rounded down; all of them once it is refunded in full, so
     the parts add up), once per refund. Never below zero: when the member has already
     spent them, what is left is taken and the rest recorded as a shortfall (kept on the
-    event and the refund; not carried over to points earned later)."""
+    event and the refund; not carried over to points earned later). Either way the whole
+    amount owed comes off the tier total of the lot the event earned into (``tier_points``)."""
     claimed = await db.scalar(
         insert(SpendingRefundPoints)
         .values(
@@ -424,6 +443,12 @@ async def points_for_refund(db: AsyncSession, rt: Runtime, refund: SpendingRefun
             counter=ledger.POINTS_ISSUED,
             amount=-taken,
             memo="card payment refunded",
+        )
+    if owed > 0 and earned.lot_id is not None:  # the earning is reversed: the tier total drops
+        await db.execute(
+            update(PointsLot)
+            .where(PointsLot.id == earned.lot_id)
+            .values(reversed_points=PointsLot.reversed_points + owed)
         )
     earned.refunded_fen = refunded
     earned.reversed_points = owed_total
