@@ -585,12 +585,13 @@ LIMIT :members
 )
 
 
-async def expire_due(rt: Runtime, *, members: int = 5_000, lots: int = 200_000) -> int:
+async def expire_due(rt: Runtime, *, members: int = 2_000, lots: int = 200_000) -> int:
     """Job ``points_expiry``: lapse every lot past its expiry, set-based — up to ``members``
     members (found among ``lots`` lapsed lots) per statement and transaction
-    (``lapse_members``) — then send the expiry notices that are due. Exactly once under
-    concurrent sweepers (each takes the members' accounts no one holds) and restartable
-    (a round is all or nothing). Returns how many points lapsed."""
+    (``lapse_members``; a round holds its members' points accounts while it runs, so it is
+    kept to a few thousand) — then send the expiry notices that are due. Exactly once
+    under concurrent sweepers (each takes the members' accounts no one holds) and
+    restartable (a round is all or nothing). Returns how many points lapsed."""
     total = 0
     while True:
         async with rt.sessionmaker() as db, transaction(db):
@@ -598,7 +599,7 @@ async def expire_due(rt: Runtime, *, members: int = 5_000, lots: int = 200_000) 
             due = [str(u) for u in (await execute(db, _DUE_MEMBERS, params)).scalars()]
             lapsed = await lapse_members(db, rt, user_ids=due) if due else {}
         total += sum(lapsed.values())
-        if len(due) < members or not lapsed:  # done, or the rest is another sweeper's
+        if not lapsed:  # done, or what is left is another sweeper's (or a spend's) now
             break
     await send_expiry_notices(rt)
     return total

@@ -108,3 +108,13 @@ async def test_the_sweep_still_sends_n_points_expire_on(client, rt, users):
     assert n.data["points"] == 40 and n.data["text"].startswith("40 points expire on ")
     await points.expire_due(rt)
     assert len(await notifications(rt, li.id, "points_expiring")) == 1
+
+
+async def test_rounds_go_on_until_nothing_is_left_whatever_the_scan_finds(client, rt, users):
+    people = await members_with_lapsed_lots(rt, users, 6)
+    # each round sees 2 lapsed lots only, so fewer members than a round may take
+    assert await points.expire_due(rt, members=100, lots=2) == 6 * 60
+    for p in people:
+        assert await expired_lines(client, p) == [-60]
+    await audit_ok(rt)
+    await lots_consistent(rt)
