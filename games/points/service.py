@@ -244,7 +244,6 @@ async def _draw(
     ref: str,
     takes: list[tuple[str, int]],
     now: datetime,
-    record: bool = True,
 ) -> None:
     if not takes:
         return
@@ -252,8 +251,6 @@ async def _draw(
     result = await execute(db, _TAKE_FROM_LOTS, params)
     if getattr(result, "rowcount", 0) != len(takes):  # cannot happen under the account lock
         raise InsufficientFunds("a points lot changed underneath", ref=ref)
-    if not record:
-        return
     rows = [{"lot_id": i, "user_id": user_id, "ref": ref, "amount": n, "created_at": now} for i, n in takes]
     for start in range(0, len(rows), 5000):  # within PostgreSQL's bind parameter limit
         await db.execute(insert(PointsDraw).values(rows[start : start + 5000]))
