@@ -90,7 +90,7 @@ class Campaign(SQLModel, table=True):
     # only members of this audience (app.audiences), checked at quote time as a stored row
     audience_id: str | None = Field(default=None, foreign_key="audience_segments.id", max_length=40)
     # Once it has ended and its last hold is closed, what was left on its budget account
-    # went back to the account that funded it (``service.return_budgets``), once.
+    # went back to the account that funded it (``service.return_budget``), once.
     budget_returned_fen: int = fen_field(default=0)
     budget_returned_at: datetime | None = at_field(nullable=True)
     created_by: str = Field(max_length=40)
