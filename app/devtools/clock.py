@@ -5,19 +5,32 @@ it per request, ``sync``) and stores it in the database; ``restore`` reads it ba
 a worker starts, so a restart never sends business time backwards (balls that ripened,
 packets that were refunded stay so). The offset only grows: the stored value is
 ``GREATEST(old, new)``.
+
+Each request's read is its own (a move made before a request arrived is always seen),
+but at most ``SYNC_READS_AT_ONCE`` of a worker's reads are in flight: a burst of requests
+(a 250-wide test burst) queues here instead of asking the Redis client for more
+connections than it keeps (200 per node, ``app/redis.py``: past that it fails, it does
+not wait) — the only Redis call a request makes before admission (``app/admission.py``).
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from app.devtools.models import DevClock
+from app.runtime import Slot
 
 if TYPE_CHECKING:
     from app.runtime import Runtime
+
+SYNC_READS_AT_ONCE = 32
+_SYNC_READS: Slot[asyncio.Semaphore] = Slot(
+    "devtools.clock_reads", lambda rt: asyncio.Semaphore(SYNC_READS_AT_ONCE)
+)
 
 
 def _key(rt: Runtime) -> str:
@@ -28,7 +41,8 @@ async def sync(rt: Runtime) -> None:
     """Pick up a move made on another worker (read from Redis)."""
     if not rt.settings.is_dev:
         return
-    offset = await rt.redis.get(_key(rt))
+    async with rt.slot(_SYNC_READS):
+        offset = await rt.redis.get(_key(rt))
     if offset is not None:
         rt.clock.set_offset(float(offset))
 

@@ -315,6 +315,31 @@ async def lines(db: AsyncSession, *, account_id: str, limit: int, before: int | 
     ]
 
 
+async def source_of(db: AsyncSession, *, kind: str, ref_id: str, to_account: str) -> str | None:
+    """The account that paid into ``to_account`` in the first transaction of ``kind`` for
+    ``ref_id`` (say, what funded a budget account), or None when there is none."""
+    funded = (
+        select(LedgerTransaction.id)
+        .join(Posting, Posting.transaction_id == LedgerTransaction.id)
+        .where(
+            LedgerTransaction.kind == kind,
+            LedgerTransaction.ref_id == ref_id,
+            Posting.account_id == to_account,
+            Posting.amount_fen > 0,
+        )
+        .order_by(LedgerTransaction.created_at, LedgerTransaction.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    found = await db.scalar(
+        select(Posting.account_id)
+        .where(Posting.transaction_id == funded, Posting.amount_fen < 0)
+        .order_by(Posting.amount_fen)
+        .limit(1)
+    )
+    return None if found is None else str(found)
+
+
 _LOCK_ACCOUNT = text("SELECT balance_fen FROM ledger_accounts WHERE id = :id FOR UPDATE")
 _TRY_LOCK_ACCOUNT = text("SELECT balance_fen FROM ledger_accounts WHERE id = :id FOR UPDATE SKIP LOCKED")
 

@@ -52,7 +52,14 @@ class Campaign(SQLModel, table=True):
         CheckConstraint("total_budget_fen > 0", name="total_budget_positive"),
         CheckConstraint("daily_budget_fen IS NULL OR daily_budget_fen > 0", name="daily_budget_positive"),
         CheckConstraint("starts_at < ends_at", name="starts_before_it_ends"),
+        CheckConstraint(
+            "budget_returned_fen >= 0 AND budget_returned_fen <= total_budget_fen",
+            name="budget_returned_within_budget",
+        ),
         Index("ix_campaigns_status_ends_at", "status", "ends_at"),
+        Index(
+            "ix_campaigns_budget_unreturned", "ends_at", postgresql_where=text("budget_returned_at IS NULL")
+        ),
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -82,6 +89,10 @@ class Campaign(SQLModel, table=True):
     ends_at: datetime = at_field()
     # only members of this audience (app.audiences), checked at quote time as a stored row
     audience_id: str | None = Field(default=None, foreign_key="audience_segments.id", max_length=40)
+    # Once it has ended and its last hold is closed, what was left on its budget account
+    # went back to the account that funded it (``service.return_budget``), once.
+    budget_returned_fen: int = fen_field(default=0)
+    budget_returned_at: datetime | None = at_field(nullable=True)
     created_by: str = Field(max_length=40)
     created_at: datetime = at_field()
     updated_at: datetime = at_field()

@@ -239,7 +239,12 @@ class CampaignReport(BaseModel):
     refunded_fen: int
     holds_open: int
     holds_expired: int
-    budget_remaining_fen: int
+    budget_remaining_fen: int = Field(description="neither held, nor paid, nor returned")
+    budget_returned_fen: int = Field(
+        description="what went back to the account that funded the budget once the campaign"
+        " ended and its last hold was captured or expired (0 until then)"
+    )
+    budget_returned_at: Timestamp | None = Field(description="when it went back; null until then")
     period_start: datetime = Field(description="the campaign's start")
     period_end: datetime = Field(description="its end, or now while it runs")
     previous_period_start: datetime = Field(description="the period of the same length just before it")

@@ -224,6 +224,11 @@ async def end(db: AsyncSession, rt: Runtime, *, campaign_id: str) -> Campaign:
         c.updated_at = now
         await db.flush()
         _after_change(db, rt, campaign_id)
+
+        async def give_back_budget() -> None:  # at once when no hold is open; else the job
+            await return_budget(rt, campaign_id)
+
+        after_commit(db, give_back_budget)
     return c
 
 
@@ -250,6 +255,11 @@ async def day_spent(db: AsyncSession, campaign_ids: Sequence[str], day: date) ->
         )
     )
     return {r.campaign_id: int(r.spent_fen) for r in rows}
+
+
+def remaining_of(c: Campaign) -> int:
+    """What is left of the budget: neither held, nor paid, nor returned."""
+    return c.total_budget_fen - c.spent_fen - c.budget_returned_fen
 
 
 def running(c: Campaign, now: datetime) -> bool:
@@ -311,7 +321,9 @@ async def report(db: AsyncSession, rt: Runtime, *, campaign_id: str) -> Campaign
         refunded_fen=int(r.refunded_fen),
         holds_open=r.holds_open,
         holds_expired=r.holds_expired,
-        budget_remaining_fen=c.total_budget_fen - c.spent_fen,
+        budget_remaining_fen=remaining_of(c),
+        budget_returned_fen=c.budget_returned_fen,
+        budget_returned_at=c.budget_returned_at,
         period_start=c.starts_at,
         period_end=period_end,
         previous_period_start=previous_start,
@@ -757,7 +769,11 @@ async def refund(
         refunded = p.refunded_fen + amount
         take_back = reversed_share(p.discount_fen, p.amount_fen, refunded) - p.discount_reversed_fen
         full = refunded == p.amount_fen
-        campaign = await _require(db, p.campaign_id) if p.campaign_id is not None else None
+        # Locked when a share goes back: the budget's return (``return_budget``) decides
+        # under the same lock whether the share goes to the campaign or to its funder.
+        campaign = (
+            await _require(db, p.campaign_id, lock=take_back > 0) if p.campaign_id is not None else None
+        )
         restore = bool(full and campaign is not None and campaign.restore_use_on_refund)
         inserted = (
             await db.execute(
@@ -789,17 +805,24 @@ async def refund(
                 CampaignUse.__table__.delete().where(CampaignUse.__table__.c.payment_id == payment_id)  # type: ignore[attr-defined]
             )
         if take_back > 0 and campaign is not None:
-            await db.execute(
-                text("UPDATE campaigns SET spent_fen = spent_fen - :d WHERE id = :c"),
-                {"d": take_back, "c": campaign.id},
-            )
-            await db.execute(
-                text(
-                    "UPDATE campaign_days SET spent_fen = spent_fen - :d WHERE campaign_id = :c AND day = :day"
-                ),
-                {"d": take_back, "c": campaign.id, "day": p.day},
-            )
-            entries = ledger.move(merchant_account(p.merchant_id), campaign_account(campaign.id), take_back)
+            if campaign.budget_returned_at is not None:
+                # The campaign's budget went back already: its counters are closed, and
+                # the share goes straight back to the account that funded the campaign.
+                back_to = await funding_account(db, campaign.id)
+            else:
+                await db.execute(
+                    text("UPDATE campaigns SET spent_fen = spent_fen - :d WHERE id = :c"),
+                    {"d": take_back, "c": campaign.id},
+                )
+                await db.execute(
+                    text(
+                        "UPDATE campaign_days SET spent_fen = spent_fen - :d"
+                        " WHERE campaign_id = :c AND day = :day"
+                    ),
+                    {"d": take_back, "c": campaign.id, "day": p.day},
+                )
+                back_to = campaign_account(campaign.id)
+            entries = ledger.move(merchant_account(p.merchant_id), back_to, take_back)
 
             async def book() -> None:
                 await ledger.post(
@@ -916,6 +939,129 @@ async def expire_holds(rt: Runtime, *, batch: int = 500) -> int:
     return total
 
 
+# -- the end of a campaign: its leftover budget goes back (a periodic job) -----------------
+
+_OVERDUE = text(
+    """
+UPDATE campaigns SET status = 'ended', updated_at = :now
+WHERE id IN (
+    SELECT id FROM campaigns WHERE status = 'scheduled' AND ends_at <= :now
+    ORDER BY ends_at LIMIT :batch FOR UPDATE SKIP LOCKED
+) AND status = 'scheduled' AND ends_at <= :now
+RETURNING id
+"""
+)
+
+_RETURNABLE = text(
+    """
+SELECT c.id FROM campaigns c
+WHERE c.status = 'ended' AND c.budget_returned_at IS NULL
+  AND NOT EXISTS (SELECT 1 FROM campaign_payments p WHERE p.campaign_id = c.id AND p.state = 'held')
+ORDER BY c.ends_at, c.id LIMIT :batch
+"""
+)
+
+_CLAIM_RETURN = text(
+    """
+SELECT id, total_budget_fen, spent_fen FROM campaigns
+WHERE id = :id AND status = 'ended' AND budget_returned_at IS NULL
+FOR UPDATE SKIP LOCKED
+"""
+)
+
+_HOLDS_OPEN = text(
+    "SELECT EXISTS (SELECT 1 FROM campaign_payments WHERE campaign_id = :id AND state = 'held')"
+)
+
+_MARK_RETURNED = text(
+    """
+UPDATE campaigns SET budget_returned_fen = :fen, budget_returned_at = :now, updated_at = :now
+WHERE id = :id AND budget_returned_at IS NULL
+"""
+)
+
+
+async def funding_account(db: AsyncSession, campaign_id: str) -> str:
+    """The account that funded the campaign's budget (``create_campaign``: the bank's rewards)."""
+    found = await ledger.source_of(
+        db, kind="campaign_funding", ref_id=campaign_id, to_account=campaign_account(campaign_id)
+    )
+    return found or ledger.REWARDS
+
+
+async def end_overdue(rt: Runtime, *, batch: int = 100) -> list[str]:
+    """End the scheduled campaigns whose end time has passed (each once: a conditional
+    update). Paused and draft ones are left to their admin, who may give them new dates."""
+    ended: list[str] = []
+    while True:
+        async with UnitOfWork.open(rt.sessionmaker) as uow:
+            rows = (await execute(uow.db, _OVERDUE, {"now": rt.clock.now(), "batch": batch})).all()
+            ids = [r.id for r in rows]
+
+            async def publish(ids: list[str] = ids) -> None:
+                await cache.changed(rt)
+                for campaign_id in ids:
+                    await reconcile_campaign(rt, campaign_id)  # drops its Redis state
+
+            if ids:
+                uow.after_commit(publish)
+        ended += ids
+        if len(ids) < batch:
+            break
+    if ended:
+        log.info("campaigns_ended", count=len(ended))
+    return ended
+
+
+async def return_budget(rt: Runtime, campaign_id: str) -> int | None:
+    """Give an ended campaign's leftover budget back to the account that funded it: what
+    is left on its budget account, in one posting (``campaign_budget_return``), once its
+    last hold is captured or expired. Once: the campaign's row is locked (skipped when
+    another runner has it) and the return recorded in the same transaction. Returns the
+    fen returned (0 when nothing was left), or None when it is not (yet) the time: not
+    ended, holds still open, already returned, or another runner is at it."""
+    now = rt.clock.now()
+    async with rt.sessionmaker() as db, transaction(db):
+        c = (await execute(db, _CLAIM_RETURN, {"id": campaign_id})).first()
+        if c is None or (await execute(db, _HOLDS_OPEN, {"id": campaign_id})).scalar_one():
+            return None
+        account = campaign_account(campaign_id)
+        left = await ledger.lock_account(db, account) or 0
+        expected = int(c.total_budget_fen) - int(c.spent_fen)
+        if left != expected:  # the ledger is the money's record; say so, and return what it holds
+            log.error(
+                "campaign_budget_mismatch", campaign_id=campaign_id, ledger_fen=left, expected_fen=expected
+            )
+        if left > 0:
+            await ledger.post(
+                db,
+                kind="campaign_budget_return",
+                entries=ledger.move(account, await funding_account(db, campaign_id), left),
+                now=now,
+                ref_id=campaign_id,
+                memo="leftover budget of an ended campaign",
+            )
+        await execute(db, _MARK_RETURNED, {"id": campaign_id, "fen": left, "now": now})
+    log.info("campaign_budget_returned", campaign_id=campaign_id, fen=left)
+    return left
+
+
+async def close_finished(rt: Runtime, *, batch: int = 100) -> int:
+    """The periodic job: end the campaigns past their end time, then give back the
+    leftover budget of every ended campaign whose holds are all closed. Returns how many
+    budgets went back."""
+    await end_overdue(rt, batch=batch)
+    returned = 0
+    while True:
+        async with rt.sessionmaker() as db:
+            ids = list((await execute(db, _RETURNABLE, {"batch": batch})).scalars())
+        done = [cid for cid in ids if await return_budget(rt, cid) is not None]
+        returned += len(done)
+        if len(ids) < batch or not done:
+            break
+    return returned
+
+
 # -- members -------------------------------------------------------------------------------
 
 
@@ -1027,7 +1173,7 @@ async def admin_views(db: AsyncSession, rt: Runtime, campaigns: Sequence[Campaig
             total_budget_fen=c.total_budget_fen,
             daily_budget_fen=c.daily_budget_fen,
             spent_fen=c.spent_fen,
-            remaining_fen=c.total_budget_fen - c.spent_fen,
+            remaining_fen=remaining_of(c),
             today_spent_fen=today.get(c.id, 0),
             hold_s=c.hold_s,
             starts_at=c.starts_at,

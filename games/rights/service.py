@@ -13,7 +13,9 @@ takes them too, so the two never deadlock):
 3. the member's claim in the right's period (``rights_usage``: a conditional upsert,
    ``count < per_user_limit``);
 4. one unit of stock (``UPDATE rights SET stock_left = stock_left - 1 WHERE stock_left >
-   0``; the hot row, taken last so it is held shortest).
+   0``; the hot row, taken last — after the voucher and the idempotency record, just
+   before the commit (``last_in_transaction``) — so it is held shortest). A right read as
+   sold out is refused before step 1, with nothing written.
 
 Any refusal rolls back everything before it. A refund (``refund``, before use and
 before expiry) gives back, in the same order, the month's free right, the points (the
@@ -34,7 +36,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.db import transaction
+from app.db import last_in_transaction, transaction
 from app.errors import (
     Conflict,
     Expired,
@@ -337,6 +339,11 @@ async def claim(db: AsyncSession, rt: Runtime, *, user_id: str, right_id: str) -
     tier = await tiers.tier_of(db, rt, user_id=user_id)
     if r.tiers and tier.id not in r.tiers:
         raise Forbidden("this right is for other tiers", tiers=list(r.tiers), my_tier=tier.id, reason="tier")
+    if r.stock_left <= 0:
+        # Sold out as read now: refused before any write, so once a right runs out the
+        # crowd is answered without spending (and rolling back) points or queueing on the
+        # stock row. A stock above zero is only a hint: step 4 decides.
+        raise SoldOut("this right is sold out", right_id=r.id)
     voucher_id = new_id("vc_")
     free_tier: str | None = None
     price = r.points_price
@@ -368,8 +375,6 @@ async def claim(db: AsyncSession, rt: Runtime, *, user_id: str, right_id: str) -
             per_user_limit=r.per_user_limit,
             period=r.limit_period,
         )
-    if await db.scalar(_TAKE_STOCK, {"right_id": r.id}) is None:
-        raise SoldOut("this right is sold out", right_id=r.id)
     v = Voucher(
         id=voucher_id,
         code=new_code(),
@@ -384,6 +389,14 @@ async def claim(db: AsyncSession, rt: Runtime, *, user_id: str, right_id: str) -
     )
     db.add(v)
     await db.flush()
+
+    async def take_stock() -> None:
+        # The hot row, as the transaction's very last write (after the idempotency
+        # record): its lock is held for the commit only. Sold out: everything rolls back.
+        if await db.scalar(_TAKE_STOCK, {"right_id": right_id}) is None:
+            raise SoldOut("this right is sold out", right_id=right_id)
+
+    await last_in_transaction(db, take_stock)
     return voucher_view(v, r, now)
 
 

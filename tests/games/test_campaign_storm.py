@@ -24,6 +24,7 @@ from games.campaigns import service as campaigns
 from games.campaigns.models import Campaign, CampaignPayment, CampaignUse, PaymentState
 from games.campaigns.rules import DiscountKind
 from games.campaigns.schemas import CampaignCreate
+from tests.support.redis_cluster import REDIS_KINDS
 from tests.support.servers import running_servers
 
 SMALL_POOL = {"QUANZI_DB_POOL_SIZE": "4"}
@@ -49,7 +50,8 @@ async def make_campaign(rt: Any, admin_id: str, budget_for: int) -> str:
 
 
 @pytest.mark.real_backends
-async def test_kill_9_in_a_quote_and_capture_storm_grants_exactly_the_budget(settings, rt, users):
+@pytest.mark.parametrize("redis_kind", REDIS_KINDS)
+async def test_kill_9_in_a_quote_and_capture_storm_grants_exactly_the_budget(settings, rt, users, redis_kind):
     admin = await users.make("admin", roles="admin,user")
     campaign_id = await make_campaign(rt, admin.id, N_DISCOUNTS)
     people = [await users.make(f"p{i}") for i in range(N_PEOPLE)]

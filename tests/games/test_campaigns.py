@@ -279,7 +279,18 @@ async def test_days_of_week_and_time_windows_are_the_banks(client, rt, users, ad
     assert (await quote(client, rt, wang))["discount_fen"] == 1_000
 
 
-async def test_concurrent_quotes_grant_exactly_the_budget_and_once_per_cardholder(client, rt, users, admin):
+# In process on the in-process Redis, and on a three-master Redis Cluster (the gate's
+# script and its rebuild keep a campaign's keys on one slot: ``{cp:<id>}``).
+@pytest.mark.parametrize(
+    "redis_kind",
+    [
+        pytest.param("memory", id="memory"),
+        pytest.param("cluster", id="cluster", marks=[pytest.mark.real_backends, pytest.mark.redis_cluster]),
+    ],
+)
+async def test_concurrent_quotes_grant_exactly_the_budget_and_once_per_cardholder(
+    client, rt, users, admin, redis_kind
+):
     n = 100
     cp = await make_campaign(client, rt, admin, total_budget_fen=n * 1_000)
     people = [await users.make(f"p{i}") for i in range(400)]

@@ -18,6 +18,7 @@ Without nginx these tests are skipped, except under ``CI=true`` where the run fa
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import signal
 import subprocess
@@ -46,15 +47,20 @@ def nginx_problem() -> str | None:
     return None
 
 
+@dataclass
 class Node(Server):
-    """One node: ``quanzi serve`` (the operator's command), not a bare uvicorn."""
+    """One node: ``quanzi serve`` (the operator's command), not a bare uvicorn; with
+    ``workers`` > 1, that many worker processes behind the node's one port (``quanzi
+    serve --workers N``: uvicorn's supervisor, the processes share the listening socket)."""
+
+    workers: int = 1
 
     def start(self) -> None:
         quanzi = Path(sys.executable).with_name("quanzi")
         cmd = [str(quanzi)] if quanzi.exists() else [sys.executable, "-c", "from app.cli import main; main()"]
         env = {**server_env(self.settings), **self.extra_env}
         self.proc = subprocess.Popen(
-            [*cmd, "serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"],
+            [*cmd, "serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers)],
             cwd=ROOT,
             env=env,
         )
@@ -211,3 +217,51 @@ async def nodes_behind_proxy(
         yield proxy, nodes
     finally:
         stop_nodes(proxy, nodes)
+
+
+@contextlib.asynccontextmanager
+async def one_node(
+    settings: Settings, *, workers: int, extra_env: dict[str, str] | None = None, ready: bool = True
+) -> AsyncIterator[Node]:
+    """One node, ``quanzi serve --workers N``, without a proxy: clients go to ``node.url``
+    and the kernel spreads their connections over the worker processes. ``node.stop()``
+    (SIGTERM to the supervisor) at the end stops every worker. With ``ready=False`` it
+    yields once the processes are started (the test prepares its data while they boot)
+    and the caller awaits ``node.wait_ready()`` before sending."""
+    if workers > 1 and settings.redis_url.startswith("memory://"):
+        raise RuntimeError("workers share state only through a real Redis: mark the test real_backends")
+    node = Node(settings, free_port(), dict(extra_env or {}), workers=workers)
+    try:
+        node.start()
+        if ready:
+            await node.wait_ready()
+        yield node
+    finally:
+        node.stop()
+
+
+def worker_pids(node: Node) -> list[int]:
+    """The node's worker processes (children of the ``quanzi serve`` supervisor), from /proc."""
+    assert node.proc is not None
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while we looked
+            continue
+        if int(fields[1]) == node.proc.pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used so far (/proc/<pid>/stat), in seconds:
+    a storm's cost that does not depend on how busy the machine's other tenants are."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return ticks / os.sysconf("SC_CLK_TCK")
