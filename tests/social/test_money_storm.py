@@ -126,7 +126,8 @@ async def test_grab_storm_through_two_workers_is_exactly_once(settings, rt, user
 
 
 @pytest.mark.real_backends
-async def test_kill_9_in_a_grab_and_transfer_storm_keeps_every_invariant(settings, rt, users):
+@pytest.mark.parametrize("redis_kind", REDIS_KINDS)
+async def test_kill_9_in_a_grab_and_transfer_storm_keeps_every_invariant(settings, rt, users, redis_kind):
     n_packets, shares, total = 6, 20, 3_000
     sender = await users.make("sender", balance_fen=n_packets * total)
     crowd = [await users.make(f"c{i}", balance_fen=20_000) for i in range(30)]
