@@ -651,6 +651,11 @@ async def erase_account(db: AsyncSession, rt: Runtime, *, user_id: str) -> None:
     await sessions.end_all(db, rt, user_id=user_id, reason=SessionEnd.ERASED)
 
 
+async def erased_ids(db: AsyncSession) -> set[str]:
+    """Every erased account's id (few: what a rebuild from history leaves out)."""
+    return set((await db.execute(select(_users.c.id).where(_users.c.erased_at.is_not(None)))).scalars())
+
+
 def members_selectable() -> Select[Any]:
     """Every member not erased, as ``(user_id, risk_profile)``: a selectable other parts of
     the platform compose into set-based statements (the nightly insights job)."""

@@ -84,3 +84,161 @@ async def test_erasure_refunds_pending_money_at_once_and_keeps_the_ledger_balanc
     events = [m.body.get("event") for m in await messages(rt, conv) if m.kind == "system"]
     assert events == ["transfer_refunded", "transfer_refunded"]
     assert await audit_ok(rt)
+
+
+async def test_erasure_takes_back_likes_and_blanks_comments_keeping_threads_and_counts(client, rt, users):
+    from tests.content.helpers import new_post
+
+    alice, bob, carol = await users.make("alice"), await users.make("bob"), await users.make("carol")
+    post = await new_post(client, bob, text="今天的基金怎么看")
+    pid = post["id"]
+    for p in (alice, carol):
+        assert (await client.post(f"/v1/posts/{pid}/like", headers=p.headers)).status_code == 200
+    r = await client.post(
+        f"/v1/posts/{pid}/comments", json={"text": "alice的私人看法"}, headers=alice.headers
+    )
+    assert r.status_code == 201, r.text
+    hers = r.json()["id"]
+    r = await client.post(
+        f"/v1/posts/{pid}/comments", json={"text": "同意楼上", "reply_to": hers}, headers=carol.headers
+    )
+    assert r.status_code == 201, r.text
+    before = (await client.get(f"/v1/posts/{pid}", headers=bob.headers)).json()
+    assert (before["like_count"], before["comment_count"]) == (2, 2)
+
+    assert (await client.delete("/v1/me", headers=alice.headers)).status_code == 204
+
+    after = (await client.get(f"/v1/posts/{pid}", headers=bob.headers)).json()
+    assert (after["like_count"], after["comment_count"]) == (1, 2)  # her like gone, the thread whole
+    items = (await client.get(f"/v1/posts/{pid}/comments", headers=bob.headers)).json()["items"]
+    assert [(c["text"], c["reply_to"]) for c in items] == [("[已删除]", None), ("同意楼上", hers)]
+    assert items[0]["author"]["display_name"] == "已注销用户"
+    r = await client.get(f"/v1/posts/{pid}/comments", headers=bob.headers)
+    assert "alice的私人看法" not in r.text
+    # carol can still take her own like back: the count stays right
+    await client.delete(f"/v1/posts/{pid}/like", headers=carol.headers)
+    assert (await client.get(f"/v1/posts/{pid}", headers=bob.headers)).json()["like_count"] == 0
+
+
+async def test_erasure_clears_game_state_boards_points_and_vouchers_and_keeps_pts_balanced(client, rt, users):
+    from sqlalchemy import func, select
+
+    from games.farm.models import EggLog, Farm
+    from games.forest.models import ForestAccount, Grove
+    from games.quiz.models import QuizAnswer
+    from games.rights.models import Voucher
+    from tests.games.helpers import assert_energy_conserved, event, ripe_ball, service_headers, spend
+
+    alice, bob, dan = await users.make("alice"), await users.make("bob"), await users.make("dan")
+    await users.friends(alice, bob)
+    ball = await ripe_ball(client, rt, bob)  # bob's energy, collected (moves the clock a day)
+    held = (await client.post(f"/v1/forest/balls/{ball['id']}/collect", headers=bob.headers)).json()[
+        "energy_g"
+    ]
+    today = rt.clock.local(rt.clock.now()).date().isoformat()
+    for p, steps in ((alice, 9_000), (bob, 5_000), (dan, 1_000)):
+        r = await client.post("/v1/me/steps", json={"date": today, "steps": steps}, headers=p.headers)
+        assert r.status_code == 200, r.text
+    assert (
+        await client.post("/v1/farm/quiz/answer", json={"choice": 0}, headers=alice.headers)
+    ).status_code == 200
+    await spend(client, rt, [event(alice.id, amount_fen=500_000, at=rt.clock.now())])  # her energy ball
+    # a grove alice started, that bob gave to: bob gets his energy back
+    grove = (
+        await client.post("/v1/forest/groves", json={"species_id": "saxaul"}, headers=alice.headers)
+    ).json()
+    r = await client.post(
+        f"/v1/forest/groves/{grove['id']}/contribute", json={"grams": 100}, headers=bob.headers
+    )
+    assert r.status_code == 200, r.text
+    assert (await client.get("/v1/forest", headers=bob.headers)).json()["energy_g"] == held - 100
+    # alice's chicken visits bob's bowl; what it ate goes back to bob's feed
+    assert (await client.post("/v1/farm/feed", headers=bob.headers)).status_code == 200
+    assert (await client.post(f"/v1/farm/visit/{bob.id}", headers=alice.headers)).status_code == 200
+    await rt.advance_clock(600)
+    # a voucher alice holds, paid in points
+    admin = await users.make("admin", roles="admin,user")
+    from tests.games.test_rights import give_points, make_right
+
+    await give_points(rt, alice, 100)
+    right = await make_right(client, rt, admin, points_price=10)
+    r = await client.post(
+        f"/v1/rights/{right['id']}/claim", headers=alice.headers | {"Idempotency-Key": "v1"}
+    )
+    assert r.status_code == 201, r.text
+    code = r.json()["code"]
+    pts = (await client.get("/v1/me/points", headers=alice.headers)).json()["balance"]
+    assert pts > 0
+    board = (
+        await client.get("/v1/leaderboards/steps", params={"scope": "global"}, headers=bob.headers)
+    ).json()
+    assert alice.id in [i["user_id"] for i in board["items"]]
+    async with rt.sessionmaker() as db:
+        expired_before = await ledger.balance(db, ledger.POINTS_EXPIRED)
+
+    assert (await client.delete("/v1/me", headers=alice.headers)).status_code == 204
+
+    board = (
+        await client.get("/v1/leaderboards/steps", params={"scope": "global"}, headers=bob.headers)
+    ).json()
+    assert [i["user_id"] for i in board["items"]] == [bob.id, dan.id]
+    assert (await client.get("/v1/forest", headers=bob.headers)).json()["energy_g"] == held
+    body = {"code": code, "merchant_id": "starbucks-001"}
+    r = await client.post("/v1/merchant/vouchers/redeem", json=body, headers=service_headers(rt))
+    assert r.status_code == 410 and error_code(r) == "expired"  # no code of a closed account works
+    async with rt.sessionmaker() as db:
+        assert await ledger.balance(db, ledger.points_account(alice.id)) == 0
+        assert await ledger.balance(db, ledger.POINTS_EXPIRED) == expired_before + pts
+        assert (await ledger.audit(db)).ok  # Σ = 0 in CNY and in PTS
+        [state] = (await db.execute(select(Voucher.state).where(Voucher.user_id == alice.id))).scalars()
+        assert state == "expired"
+        for model, column in (
+            (ForestAccount, ForestAccount.user_id),
+            (Grove, Grove.creator_id),
+            (Farm, Farm.user_id),
+            (EggLog, EggLog.user_id),
+            (QuizAnswer, QuizAnswer.user_id),
+        ):
+            n = await db.scalar(select(func.count()).select_from(model).where(column == alice.id))
+            assert n == 0, model
+        host = await db.get(Farm, bob.id)
+        assert host is not None and host.visitor_id is None
+    await assert_energy_conserved(rt)
+    # a rebuild from history leaves her out too
+    from games.leaderboards import boards
+
+    await boards.rebuild_all(rt)
+    board = (
+        await client.get("/v1/leaderboards/steps", params={"scope": "global"}, headers=bob.headers)
+    ).json()
+    assert [i["user_id"] for i in board["items"]] == [bob.id, dan.id]
+
+
+async def test_erasure_removes_address_book_matches_both_ways(client, rt, users):
+    from sqlalchemy import func, select
+
+    from social.contacts.models import ContactEdge
+
+    alice = await users.make("alice", phone="+8613900000041")
+    bob = await users.make("bob", phone="+8613900000042")
+    for p in (alice, bob):
+        await users.make_cardholder(p)
+    r = await client.post(
+        "/v1/contacts/sync", json={"contacts": [{"phone": "13900000041"}]}, headers=bob.headers
+    )
+    assert [m["user_id"] for m in r.json()["matches"]] == [alice.id]
+    r = await client.post(
+        "/v1/contacts/sync", json={"contacts": [{"phone": "13900000042"}]}, headers=alice.headers
+    )
+    assert [m["user_id"] for m in r.json()["matches"]] == [bob.id]
+
+    assert (await client.delete("/v1/me", headers=alice.headers)).status_code == 204
+
+    assert (await client.get("/v1/contacts/matches", headers=bob.headers)).json()["items"] == []
+    async with rt.sessionmaker() as db:
+        n = await db.scalar(
+            select(func.count())
+            .select_from(ContactEdge)
+            .where((ContactEdge.owner_id == alice.id) | (ContactEdge.contact_id == alice.id))
+        )
+    assert n == 0
