@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import random
 import statistics
+from collections import Counter
+from fractions import Fraction
 
 import pytest
 from hypothesis import given
@@ -51,14 +54,45 @@ def test_merged_cohorts_all_reach_k_and_cover_every_cell(sizes: list[int], k: in
     assert [c for cohort in cohorts for c in cohort] == RULES.cells  # each cell once, contiguous
 
 
-def test_laplace_noise_has_the_documented_scale_and_bound() -> None:
+def test_discrete_laplace_noise_has_the_documented_scale_and_bound() -> None:
     rng = random.Random(7)
-    scale = 1 / RULES.eps_savings
-    draws = [R.laplace(scale, rng) for _ in range(20_000)]
+    scale = R.scale_of(RULES.eps_savings)
+    assert scale == Fraction(2)  # ε = 0.5 exactly, not the nearest double
+    draws = [R.discrete_laplace(scale, rng) for _ in range(20_000)]
+    assert all(isinstance(d, int) for d in draws)  # integers: nothing in low-order bits
+    a = math.exp(-1 / float(scale))  # P[Z = z] = (1 − a)/(1 + a)·a^|z|
     assert abs(statistics.fmean(draws)) < 0.1
-    assert statistics.pstdev(draws) == pytest.approx(2**0.5 * scale, rel=0.05)  # Laplace: σ = √2·b
+    assert statistics.pstdev(draws) == pytest.approx(math.sqrt(2 * a) / (1 - a), rel=0.05)
     assert max(abs(d) for d in draws) <= R.noise_bound(scale)
-    assert sum(1 for d in draws if d != 0) == len(draws)
+
+
+def test_discrete_laplace_follows_its_exact_distribution() -> None:
+    """The empirical frequencies of a rational scale match P[Z = z] = (1−a)/(1+a)·a^|z|,
+    a = exp(−1/b), within 4 standard errors for every z, also for a scale that is not a
+    whole number (b = 6/1 and b = 5/2 take different paths of the sampler)."""
+    for scale in (Fraction(6), Fraction(5, 2), Fraction(1, 3)):
+        rng = random.Random(11)
+        n = 20_000
+        seen = Counter(R.discrete_laplace(scale, rng) for _ in range(n))
+        a = math.exp(-1 / float(scale))
+        for z in range(-8, 9):
+            p = (1 - a) / (1 + a) * a ** abs(z)
+            se = math.sqrt(p * (1 - p) / n)
+            assert abs(seen[z] / n - p) <= 4 * se + 1e-4, (scale, z, seen[z] / n, p)
+
+
+def test_bernoulli_exp_is_exact_in_frequency() -> None:
+    rng = random.Random(3)
+    for gamma in (Fraction(0), Fraction(1, 10), Fraction(1), Fraction(5, 2)):
+        n = 20_000
+        hits = sum(R.bernoulli_exp(gamma, rng) for _ in range(n))
+        p = math.exp(-float(gamma))
+        assert abs(hits / n - p) <= 4 * math.sqrt(p * (1 - p) / n) + 1e-9, gamma
+
+
+def test_a_huge_epsilon_adds_no_noise() -> None:
+    rng = random.Random(5)
+    assert R.noisy_counts([0, 3, 70], R.scale_of(1e9), rng) == [0, 3, 70]
 
 
 def test_quartiles_of_a_histogram_interpolate_inside_buckets() -> None:
