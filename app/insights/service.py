@@ -74,13 +74,18 @@ def check_allocation(allocation: dict[str, int] | None, rules: R.Rules) -> dict[
 async def set_attributes(
     db: AsyncSession, rt: Runtime, *, members: list[MemberAttributesIn]
 ) -> MemberAttributesResult:
-    """Record what the bank knows of members (birth year, assets, allocation); a field left
-    out keeps its value. Unknown members are counted. Raises ValidationFailed (nothing stored)."""
+    """Record what the bank knows of members (birth year, assets, allocation, and the risk
+    assessment, kept on the account: ``auth.set_risk_profiles``); a field left out keeps
+    its value. Unknown and erased members are counted, nothing of them stored. Raises
+    ValidationFailed (nothing stored)."""
     rules = rules_of(rt)
     now = rt.clock.now()
     checked = {m.user_id: (m, check_allocation(m.allocation, rules)) for m in members}
     async with transaction(db):
-        known = set(await auth.profiles(db, set(checked)))
+        known = await auth.live_ids(db, set(checked))
+        await auth.set_risk_profiles(
+            db, {uid: m.risk_level for uid, (m, _) in checked.items() if uid in known and m.risk_level}
+        )
         updated = 0
         for user_id, (m, allocation) in checked.items():
             if user_id not in known:

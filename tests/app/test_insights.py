@@ -302,3 +302,53 @@ async def test_the_demo_li_na_sees_her_cohort(client, rt) -> None:
     assert body["cohort"] is not None and "a1-w2-C3" in body["cohort"]["cells"]
     assert body["investing"]["my_allocation"]["deposits"] == 0.4
     assert body["notice"]["en"].startswith("Past returns")
+
+
+async def test_the_bank_sets_the_risk_level_which_products_and_the_cohort_use(client, rt, users) -> None:
+    from tests.content.products_support import catalogue
+
+    admin = await users.make("admin", roles="admin,user")
+    await catalogue(client, admin)
+    li, gone = await users.make("li"), await users.make("gone")
+
+    async def visible() -> list[str]:
+        r = await client.get("/v1/products", headers=li.headers)
+        assert r.status_code == 200, r.text
+        return [p["product_id"] for p in r.json()["items"]]
+
+    assert await visible() == ["dep-r1"]  # not assessed: R1 only
+    assert (await _me(client, li))["missing"] == ["birth_year", "assets", "risk_profile"]
+    assert (await client.delete("/v1/me", headers=gone.headers)).status_code == 204
+    answer = await _attributes(
+        client,
+        rt,
+        [
+            {"user_id": li.id, "risk_level": "C3", "birth_year": 1990},
+            {"user_id": gone.id, "risk_level": "C5"},  # erased: nothing of them is stored
+        ],
+    )
+    assert answer == {"received": 2, "updated": 1, "unknown_user": 1}
+    assert await visible() == ["dep-r1", "fund-r3"]
+    assert (await _me(client, li))["missing"] == ["assets"]
+    # a field left out keeps its value; a new assessment replaces it
+    await _attributes(client, rt, [{"user_id": li.id, "assets_fen": 1_000_000}])
+    assert await visible() == ["dep-r1", "fund-r3"]
+    await _attributes(client, rt, [{"user_id": li.id, "risk_level": "C5"}])
+    assert await visible() == ["dep-r1", "fund-r3", "fund-r5"]
+    async with rt.sessionmaker() as db:
+        assert (await auth.profiles(db, [gone.id]))[gone.id].risk_profile is None
+    for bad in ("C6", "c3", "", 3, None):
+        body = {"members": [{"user_id": li.id, "risk_level": bad, "birth_year": 1980}]}
+        r = await client.put("/v1/bank/members/attributes", json=body, headers=service_headers(rt))
+        if bad is None:  # null is "left out"
+            assert r.status_code == 200
+            continue
+        assert r.status_code == 422 and error_code(r) == "validation_error", bad
+    assert await visible() == ["dep-r1", "fund-r3", "fund-r5"]
+    r = await client.put(
+        "/v1/bank/members/attributes",
+        json={"members": [{"user_id": li.id, "risk_level": "C1"}]},
+        headers=li.headers,
+    )
+    assert r.status_code == 401
+    assert await visible() == ["dep-r1", "fund-r3", "fund-r5"]
