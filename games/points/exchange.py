@@ -30,6 +30,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.auth import service as auth
 from app.db import transaction
 from app.errors import Conflict, LimitExceeded, NotFound, ValidationFailed
 from app.ids import new_id
@@ -305,6 +306,12 @@ async def settle(rt: Runtime, *, exchange_id: str, answer: partners.Answer) -> b
                 ),
                 memo=f"from {p.name}",
             )
+        if not await auth.live_ids(db, [x.user_id]):
+            # The member erased their account while the partner decided: what came back
+            # (a refusal's released hold, an inbound exchange's lot) is forfeited as at
+            # erasure, and nobody is told.
+            await points.erase_personal_data(db, rt, x.user_id)
+            return True
         await notify(
             db,
             rt,
