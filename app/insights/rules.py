@@ -164,22 +164,22 @@ def scale_of(epsilon: float, sensitivity: int = 1) -> Fraction:
     return Fraction(sensitivity) / Fraction(repr(float(epsilon)))
 
 
-def _bernoulli(p: Fraction, rng: random.Random) -> bool:
-    """True with probability ``p`` (0 ≤ p ≤ 1), exactly: an integer draw, no float."""
-    return rng.randrange(p.denominator) < p.numerator
-
-
 def bernoulli_exp(gamma: Fraction, rng: random.Random) -> bool:
     """True with probability exp(−γ) for a rational γ ≥ 0, exactly (Canonne, Kamath &
     Steinke 2020, Algorithm 1): for γ ≤ 1, draw Bernoulli(γ/k) for k = 1, 2, … until one
     fails; the first failing k is odd with probability exp(−γ). A larger γ is split into
     whole units, each an independent exp(−1) trial."""
-    while gamma > 1:
-        if not bernoulli_exp(Fraction(1), rng):
+    return _bernoulli_exp(gamma.numerator, gamma.denominator, rng)
+
+
+def _bernoulli_exp(num: int, den: int, rng: random.Random) -> bool:
+    # γ = num/den; Bernoulli(γ/k) is "a uniform draw below den·k is below num".
+    while num > den:
+        if not _bernoulli_exp(1, 1, rng):
             return False
-        gamma -= 1
+        num -= den
     k = 1
-    while _bernoulli(gamma / k, rng):
+    while rng.randrange(den * k) < num:
         k += 1
     return k % 2 == 1
 
@@ -195,10 +195,10 @@ def discrete_laplace(scale: Fraction, rng: random.Random) -> int:
     t, s = scale.numerator, scale.denominator  # b = t/s
     while True:
         u = rng.randrange(t)
-        if not bernoulli_exp(Fraction(u, t), rng):
+        if not _bernoulli_exp(u, t, rng):
             continue
         v = 0
-        while bernoulli_exp(Fraction(1), rng):
+        while _bernoulli_exp(1, 1, rng):
             v += 1
         y = (u + t * v) // s  # u + t·v is geometric with ratio exp(−1/t); ÷ s: ratio exp(−s/t)
         negative = rng.randrange(2) == 1
