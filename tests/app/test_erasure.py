@@ -242,3 +242,40 @@ async def test_erasure_removes_address_book_matches_both_ways(client, rt, users)
             .where((ContactEdge.owner_id == alice.id) | (ContactEdge.contact_id == alice.id))
         )
     assert n == 0
+
+
+async def test_export_holds_each_features_new_section_and_nothing_of_others(client, rt, users):
+    alice = await users.make("alice", balance_fen=10_000, phone="+8613900000051")
+    bob = await users.make("bob", balance_fen=5_000, phone="+8613900000052")
+    await users.friends(alice, bob)
+    for p in (alice, bob):
+        await users.make_cardholder(p)
+    to_bob = await _send(client, alice, bob, 1_200)
+    from_bob = await _send(client, bob, alice, 700)
+    group = await make_group(rt, [alice, bob])
+    packet = await _packet(client, alice, group, 500, count=1)
+    r = await client.post("/v1/me/steps", json={"date": "2026-11-25", "steps": 4_321}, headers=alice.headers)
+    assert r.status_code == 200
+    assert (
+        await client.post("/v1/farm/quiz/answer", json={"choice": 1}, headers=alice.headers)
+    ).status_code == 200
+    r = await client.post(
+        "/v1/contacts/sync", json={"contacts": [{"phone": "13900000052"}]}, headers=alice.headers
+    )
+    assert r.status_code == 200
+
+    r = await client.get("/v1/me/export", headers=alice.headers)
+    assert r.status_code == 200
+    data = r.json()
+    assert {t["id"] for t in data["transfers"]["transfers"]} == {to_bob["id"], from_bob["id"]}
+    assert [p["id"] for p in data["red_packets"]["sent"]] == [packet["id"]]
+    assert [n["kind"] for n in data["notifications"]["notifications"]] == ["transfer_received"]
+    assert data["push"] == {"devices": [], "muted": [], "quiet_start": None, "quiet_end": None}
+    assert [m["user_id"] for m in data["contacts"]["matches"]] == [bob.id]
+    assert data["energy"]["steps"] == [{"day": "2026-11-25", "steps": 4_321}]
+    assert [a["choice"] for a in data["quiz"]["answers"]] == [1]
+    assert data["leaderboards"]["steps"]["all"] == 4_321
+    assert "balance" in data["points"]
+    theirs = await client.get("/v1/me/export", headers=bob.headers)
+    assert [n["kind"] for n in theirs.json()["notifications"]["notifications"]] == ["transfer_received"]
+    assert theirs.json()["red_packets"]["sent"] == [] and theirs.json()["energy"]["steps"] == []
