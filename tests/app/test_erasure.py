@@ -279,3 +279,35 @@ async def test_export_holds_each_features_new_section_and_nothing_of_others(clie
     theirs = await client.get("/v1/me/export", headers=bob.headers)
     assert [n["kind"] for n in theirs.json()["notifications"]["notifications"]] == ["transfer_received"]
     assert theirs.json()["red_packets"]["sent"] == [] and theirs.json()["energy"]["steps"] == []
+
+
+async def test_erasure_racing_an_accept_and_a_grab_pays_each_once(client, rt, users):
+    """The member accepts a transfer and a friend grabs the member's packet while the member
+    erases: each transfer is paid or refunded once, each share grabbed or refunded once."""
+    import asyncio
+
+    alice = await users.make("alice", balance_fen=10_000)
+    bob = await users.make("bob", balance_fen=5_000)
+    await users.friends(alice, bob)
+    t = await _send(client, bob, alice, 2_000)
+    group = await make_group(rt, [alice, bob])
+    packet = await _packet(client, alice, group, 900, count=1)
+    accept, grab, erase = await asyncio.gather(
+        client.post(f"/v1/transfers/{t['id']}/accept", headers=idem(alice)),
+        client.post(f"/v1/red-packets/{packet['id']}/grab", headers=idem(bob)),
+        client.delete("/v1/me", headers=alice.headers),
+    )
+    assert erase.status_code == 204
+    assert accept.status_code in (200, 401, 409), accept.text
+    assert grab.status_code in (200, 409, 410), grab.text
+    status = (await client.get(f"/v1/transfers/{t['id']}", headers=bob.headers)).json()["status"]
+    info = (await client.get(f"/v1/red-packets/{packet['id']}", headers=bob.headers)).json()
+    grabbed = sum(c["amount_fen"] for c in info["claims"])
+    assert grabbed + info["refunded_fen"] == 900
+    back = 2_000 if status == "refunded" else 0
+    assert status in ("accepted", "refunded") and (status == "accepted") == (accept.status_code == 200)
+    assert await users.balance(bob) == 5_000 - 2_000 + back + grabbed
+    assert await balance(rt, ledger.wallet_account(alice.id)) == 0
+    for account in (transfers.escrow_of(t["id"]), red_packets.escrow_of(packet["id"])):
+        assert await balance(rt, account) == 0, account
+    assert await audit_ok(rt)
