@@ -105,11 +105,20 @@ def in_unit_of_work(db: AsyncSession) -> bool:
 
 
 @asynccontextmanager
-async def transaction(db: AsyncSession) -> AsyncIterator[AsyncSession]:
+async def transaction(db: AsyncSession, *, autocommit: bool = False) -> AsyncIterator[AsyncSession]:
     """The use case's one transaction (``app.uow.UnitOfWork`` on ``db``): its last steps,
-    commit, then the after-commit callbacks; on failure, rollback and the undo callbacks."""
-    async with UnitOfWork(db):
+    commit, then the after-commit callbacks; on failure, rollback and the undo callbacks.
+    ``autocommit``: the use case is one statement, its own transaction (see UnitOfWork)."""
+    async with UnitOfWork(db, autocommit=autocommit):
         yield db
+
+
+async def reads_alone(db: AsyncSession) -> AsyncSession:
+    """Let ``db``'s statements run each on its own, with no BEGIN and COMMIT round trips:
+    for reads that need no snapshot across statements (a lookup, a cache fill). Call it
+    before ``db``'s first statement; ``end_read`` gives the connection back."""
+    await db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return db
 
 
 async def end_read(db: AsyncSession) -> None:

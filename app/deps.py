@@ -135,11 +135,19 @@ class Idempotent:
         body: BaseModel | None,
         action: Callable[[], Awaitable[BaseModel]],
         status_code: int = 200,
+        autocommit: bool = False,
     ) -> JSONResponse:
         payload = body.model_dump(mode="json") if body is not None else None
         fp = idempotency.fingerprint(self.request.method, self.request.url.path, payload)
         outcome = await idempotency.run(
-            db, rt, user_id=user_id, key=self.key, fp=fp, action=action, status_code=status_code
+            db,
+            rt,
+            user_id=user_id,
+            key=self.key,
+            fp=fp,
+            action=action,
+            status_code=status_code,
+            autocommit=autocommit,
         )
         headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
         return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)

@@ -25,10 +25,11 @@ or not: ``scripts/bench.py`` divides it by the operations of a scenario.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db import after_commit
@@ -76,22 +77,63 @@ def route_family(template: str) -> str:
     return head if not head.startswith("{") else "other"
 
 
-def count_round_trips(engine: AsyncEngine) -> None:
-    """Count every round trip ``engine`` makes: each statement, and each BEGIN, COMMIT and
-    ROLLBACK (asyncpg sends each of them on its own)."""
+RoundTrip = Callable[[Any, str, str], None]
+"""Told of each round trip: (the connection's DBAPI adapter, kind, statement or
+BEGIN/COMMIT/ROLLBACK)."""
+
+
+def _in_transaction(dbapi: Any) -> bool:
+    """Whether asyncpg has a transaction open on this connection (SQLAlchemy's adapter
+    starts it with the first statement and sends nothing for an autocommit connection)."""
+    return getattr(dbapi, "_transaction", True) is not None
+
+
+def listen_round_trips(engine: AsyncEngine, told: RoundTrip) -> Callable[[], None]:
+    """Call ``told`` for each round trip ``engine`` makes to PostgreSQL: each statement,
+    and each BEGIN, COMMIT and ROLLBACK asyncpg actually sends (none on an autocommit
+    connection, none for a transaction that ran no statement). Returns the function that
+    stops listening."""
     sync = engine.sync_engine
-    for kind, event_name in (
-        ("statement", "before_cursor_execute"),
-        ("begin", "begin"),
-        ("commit", "commit"),
-        ("rollback", "rollback"),
-    ):
-        child = DB_ROUND_TRIPS.labels(kind)
 
-        def count(*_args: Any, _child: Any = child, **_kw: Any) -> None:
-            _child.inc()
+    def adapter(conn: Any) -> Any:
+        try:
+            return conn.connection.dbapi_connection
+        except exc.PendingRollbackError:  # a failed transaction, about to roll back
+            return None
 
-        event.listen(sync, event_name, count)
+    def statement(conn: Any, cursor: Any, text: str, *_args: Any, **_kw: Any) -> None:
+        dbapi = adapter(conn)
+        if not _in_transaction(dbapi) and getattr(dbapi, "isolation_level", None) != "autocommit":
+            told(dbapi, "begin", "BEGIN")  # sent just before this statement
+        told(dbapi, "statement", text)
+
+    def ending(kind: str) -> Callable[..., None]:
+        def ended(conn: Any, *_args: Any, **_kw: Any) -> None:
+            dbapi = adapter(conn)
+            if _in_transaction(dbapi):
+                told(dbapi, kind, kind.upper())
+
+        return ended
+
+    listeners = [
+        ("before_cursor_execute", statement),
+        ("commit", ending("commit")),
+        ("rollback", ending("rollback")),
+    ]
+    for name, fn in listeners:
+        event.listen(sync, name, fn)
+
+    def stop() -> None:
+        for name, fn in listeners:
+            event.remove(sync, name, fn)
+
+    return stop
+
+
+def count_round_trips(engine: AsyncEngine) -> None:
+    """Count every round trip ``engine`` makes (``quanzi_db_round_trips_total{kind}``)."""
+    children = {kind: DB_ROUND_TRIPS.labels(kind) for kind in ("statement", "begin", "commit", "rollback")}
+    listen_round_trips(engine, lambda _dbapi, kind, _text: children[kind].inc())
 
 
 def count_after_commit(db: Any, counter: Any, amount: float = 1) -> None:

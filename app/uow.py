@@ -27,6 +27,13 @@ What it guarantees:
   is cancelled) the transaction rolls back, the after-commit queue is dropped and the
   ``on_rollback`` callbacks run (a failing one is logged; the original error is raised).
 
+A use case that is one statement — one call of the SQL function that applies all its
+rules (a grab, a transfer step) — opens ``UnitOfWork(db, autocommit=True)``: the
+statement is its own transaction, so no BEGIN and COMMIT are sent (two round trips fewer,
+on the hottest money paths). Each statement then commits as it returns: such a unit must
+do its writes in that one statement (``idempotency.run`` checks that the statement wrote
+the request's record); what comes after it runs as after a commit.
+
 ``app.db.transaction``, ``after_commit``, ``on_rollback`` and ``last_in_transaction`` are
 thin entry points over this class for code that holds only the session.
 """
@@ -53,8 +60,9 @@ _KEY = "quanzi.unit_of_work"
 class UnitOfWork:
     """One use case's transaction on ``db``; see the module docstring."""
 
-    def __init__(self, db: AsyncSession) -> None:
+    def __init__(self, db: AsyncSession, *, autocommit: bool = False) -> None:
         self.db = db
+        self.autocommit = autocommit
         self._last: list[Callback] = []
         self._after: list[Callback] = []
         self._undo: list[Callback] = []
@@ -112,6 +120,8 @@ class UnitOfWork:
         db.info[_KEY] = self
         try:
             self._tx = await db.begin()
+            if self.autocommit:  # each statement its own transaction: no BEGIN/COMMIT sent
+                await db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         except BaseException:
             db.info.pop(_KEY, None)
             raise

@@ -31,7 +31,7 @@ from app import hooks
 from app.auth import cards, names, otp, phones, sessions
 from app.auth.models import ROLES, Card, SessionEnd, User
 from app.auth.schemas import PersonCard
-from app.db import end_read, execute, is_unique_violation, transaction
+from app.db import end_read, execute, is_unique_violation, reads_alone, transaction
 from app.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
 from app.ids import new_id
 from app.ledger import service as ledger
@@ -219,7 +219,7 @@ class CardCache:
                 missing.add(uid)
         if missing:
             async with self.rt.sessionmaker() as db:
-                loaded = await person_cards(db, missing)
+                loaded = await person_cards(await reads_alone(db), missing)
             if len(self._cards) > CARD_CACHE_MAX:
                 self._cards = {k: v for k, v in self._cards.items() if v[0] > now}
                 if len(self._cards) > CARD_CACHE_MAX:

@@ -26,7 +26,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from app.auth import tokens
 from app.auth.models import AuthSession, RefreshToken, SessionEnd, User
 from app.clock import utcnow
-from app.db import after_commit, end_read, transaction
+from app.db import after_commit, end_read, execute, reads_alone, transaction
 from app.errors import Unauthenticated
 from app.ids import new_id
 from app.realtime.hub import user_channel
@@ -190,8 +190,8 @@ async def authenticate(db: AsyncSession, rt: Runtime, token: str) -> Bearer:
     claims = tokens.decode(rt.settings, token)
     if claims.session_id is None and not rt.settings.is_dev:
         raise Unauthenticated("invalid token")
-    conn = await db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    row = (await conn.execute(_CALLER, {"p_id": claims.user_id, "p_sid": claims.session_id})).first()
+    await reads_alone(db)
+    row = (await execute(db, _CALLER, {"p_id": claims.user_id, "p_sid": claims.session_id})).first()
     await end_read(db)  # gives the connection back; use cases open their own transaction
     if row is None or row._mapping[_users.c.erased_at] is not None:
         raise Unauthenticated("unknown user")

@@ -124,8 +124,12 @@ async def run(
     fp: str,
     action: Callable[[], Awaitable[BaseModel]],
     status_code: int = 200,
+    autocommit: bool = False,
 ) -> Outcome:
     """Run ``action`` once per (user, key) inside one transaction. Raises Conflict.
+
+    ``autocommit``: the action is one statement, its own transaction (``app.uow``), which
+    must write the record itself (``Pending.take``) — no BEGIN/COMMIT round trips.
 
     There is no read first, and the record is written last, with its answer, in the
     action's transaction (one statement fewer than claiming first and storing after; none
@@ -135,7 +139,7 @@ async def run(
     there is one effect and the stored answer is replayed."""
     pending = Pending(user_id, key, fp, status_code)
     try:
-        async with transaction(db):
+        async with transaction(db, autocommit=autocommit):
             db.info[_PENDING] = pending
             try:
                 result = await action()
@@ -145,6 +149,8 @@ async def run(
                 if pending.body is None:
                     raise RuntimeError("an action took the idempotency record and did not store it")
                 body = pending.body
+            elif autocommit:  # its statement has committed without the record: a bug
+                raise RuntimeError("an autocommit action must write its idempotency record (Pending.take)")
             else:
                 body = result.model_dump(mode="json")
                 # The key's record, last: a concurrent duplicate waits here on the primary key.
@@ -167,7 +173,7 @@ async def _remember_error(
     db: AsyncSession, rt: Runtime, *, user_id: str, key: str, fp: str, exc: QuanziError
 ) -> Outcome:
     try:
-        async with transaction(db):
+        async with transaction(db, autocommit=True):  # one statement
             await _insert(db, rt, user_id=user_id, key=key, fp=fp, status_code=exc.status, body=exc.body())
     except IntegrityError as again:
         if not is_unique_violation(again, _KEY_TAKEN):

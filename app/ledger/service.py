@@ -328,6 +328,26 @@ async def lock_account(db: AsyncSession, account_id: str, *, skip_locked: bool =
     return None if row is None else int(row.balance_fen)
 
 
+_TRY_LOCK_ACCOUNTS = text(
+    'SELECT id FROM ledger_accounts WHERE id = ANY (CAST(:ids AS varchar[])) ORDER BY id COLLATE "C"'
+    " FOR UPDATE SKIP LOCKED"
+)
+_LOCK_ACCOUNTS = text(
+    'SELECT id FROM ledger_accounts WHERE id = ANY (CAST(:ids AS varchar[])) ORDER BY id COLLATE "C"'
+    " FOR UPDATE"
+)
+
+
+async def lock_accounts(
+    db: AsyncSession, account_ids: Sequence[str], *, skip_locked: bool = False
+) -> list[str]:
+    """Lock many accounts' rows until commit, in id order (as ``ledger_post`` does); the
+    ids locked (with ``skip_locked``: without those another transaction holds — a
+    set-based sweep moves on)."""
+    stmt = _TRY_LOCK_ACCOUNTS if skip_locked else _LOCK_ACCOUNTS
+    return [str(i) for i in (await execute(db, stmt, {"ids": list(account_ids)})).scalars()]
+
+
 def wallet_flows(since: datetime, until: datetime, user_id: str | None = None) -> Select[Any]:
     """Money into and out of each member's CNY wallet in ``[since, until]`` as
     ``(user_id, inflow, outflow)`` in fen: a selectable for set-based statements (the

@@ -20,12 +20,11 @@ from datetime import time
 from typing import Any
 
 import structlog
-from sqlalchemy import delete, select
+from sqlalchemy import ARRAY, String, any_, bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
-from app.db import transaction
+from app.db import execute, reads_alone, transaction
 from app.errors import NotFound
 from app.push.models import Device, PushSettings
 from app.push.senders import Push, Sender, make_sender
@@ -122,6 +121,24 @@ def in_quiet_hours(now_local: time, start: str | None, end: str | None) -> bool:
 # ---- sending --------------------------------------------------------------------------
 
 
+_devices = Device.__table__  # type: ignore[attr-defined]
+_settings = PushSettings.__table__  # type: ignore[attr-defined]
+# The devices of some users with each one's settings: one statement, run on its own.
+_TARGETS = (
+    select(
+        _devices.c.user_id,
+        _devices.c.platform,
+        _devices.c.token,
+        _settings.c.muted,
+        _settings.c.quiet_start,
+        _settings.c.quiet_end,
+    )
+    .select_from(_devices.outerjoin(_settings, _settings.c.user_id == _devices.c.user_id))
+    .where(_devices.c.user_id == any_(bindparam("ids", type_=ARRAY(String))))
+    .order_by(_devices.c.created_at)
+)
+
+
 async def _deliver(
     rt: Runtime, user_ids: list[str], kind: str, title: str, body: str, data: dict[str, Any]
 ) -> int:
@@ -129,27 +146,14 @@ async def _deliver(
     if not offline:
         return 0
     async with rt.sessionmaker() as db:
-        prefs = {
-            p.user_id: p
-            for p in (
-                await db.execute(select(PushSettings).where(col(PushSettings.user_id).in_(offline)))
-            ).scalars()
-        }
-        devices = list(
-            (
-                await db.execute(
-                    select(Device).where(col(Device.user_id).in_(offline)).order_by(Device.created_at)
-                )
-            ).scalars()
-        )
+        targets = (await execute(await reads_alone(db), _TARGETS, {"ids": offline})).all()
     now_local = rt.clock.local(rt.clock.now()).time()
     out = rt.slot(PUSHER).sender
     sent = 0
-    for d in devices:
-        p = prefs.get(d.user_id)
-        if p is not None and (kind in p.muted or in_quiet_hours(now_local, p.quiet_start, p.quiet_end)):
+    for t in targets:
+        if kind in (t.muted or ()) or in_quiet_hours(now_local, t.quiet_start, t.quiet_end):
             continue
-        await out.send(Push(d.user_id, d.platform, d.token, kind, title, body, data))
+        await out.send(Push(t.user_id, t.platform, t.token, kind, title, body, data))
         sent += 1
     return sent
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.background import BackgroundTask
 
-from app.deps import CurrentUser, DbSession, IdempotencyKey, Rt
+from app.deps import CurrentUser, DbSession, IdempotencyKey, Rt, ServiceCaller
 from app.errors import (
     Conflict,
     InsufficientFunds,
@@ -23,6 +25,8 @@ from games.points import service as points
 from games.points.schemas import (
     ExchangeIn,
     ExchangePublic,
+    PartnerCancelIn,
+    PartnerCancelPublic,
     PartnerLinkIn,
     PointsLine,
     PointsPublic,
@@ -137,3 +141,40 @@ async def list_exchanges(
 )
 async def get_exchange(exchange_id: str, user: CurrentUser, db: DbSession) -> ExchangePublic:
     return await exchange.access(db, user_id=user.id, exchange_id=exchange_id)
+
+
+# -- the partners' side (through the bank's gateway, service token) ----------------------
+
+ProgrammeId = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_\-]+$")]
+ExchangeId = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_\-]+$")]
+
+
+@router.post(
+    "/v1/partners/{programme_id}/exchanges/{exchange_id}/cancel",
+    response_model=PartnerCancelPublic,
+    tags=["partners"],
+    responses=documented(
+        Unauthenticated("a valid service token is required"),
+        NotFound("no such exchange with this programme"),
+        Conflict(
+            "refused (reason refused), cancelled under another partner_ref (already_cancelled), "
+            "or a confirmed inbound exchange (inbound_confirmed)"
+        ),
+        ValidationFailed("malformed ids, partner_ref or reason"),
+    ),
+)
+async def partner_cancels_exchange(
+    programme_id: ProgrammeId, exchange_id: ExchangeId, body: PartnerCancelIn, caller: ServiceCaller, rt: Rt
+) -> PartnerCancelPublic:
+    """A partner programme reversed an exchange on its side (e.g. the member record was
+    wrong). A confirmed outbound exchange returns the member's points once, as a new lot
+    with the expiry of points credited today; a pending one releases the held points to
+    the lots they came from and is no longer sent. Idempotent by ``partner_ref``: the same
+    call again answers the first answer."""
+    return await exchange.cancel_by_partner(
+        rt,
+        programme_id=programme_id,
+        exchange_id=exchange_id,
+        cancel_ref=body.partner_ref,
+        reason=body.reason,
+    )

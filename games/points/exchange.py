@@ -19,6 +19,10 @@ once: the status changes from ``pending`` by a conditional update, so a second a
 
 So points are never lost (held until a definitive answer) and never doubled (one
 settlement per exchange, one booking per key at the partner).
+
+``cancel_by_partner`` is the partner's way back (``POST /v1/partners/{programme}/
+exchanges/{id}/cancel``, service token): an exchange they reversed on their side later
+returns the member's points once, through ``post_points`` like every other move.
 """
 
 from __future__ import annotations
@@ -40,8 +44,15 @@ from app.pagination import ID_CURSOR, Page, decode_cursor, encode_cursor
 from app.runtime import Runtime
 from games.points import partners
 from games.points import service as points
-from games.points.models import ExchangeDirection, ExchangeStatus, LotSource, PartnerMember, PointsExchange
-from games.points.schemas import ExchangePublic, ProgrammePublic, RatePublic
+from games.points.models import (
+    ExchangeDirection,
+    ExchangeStatus,
+    LotSource,
+    PartnerMember,
+    PointsExchange,
+    PointsLot,
+)
+from games.points.schemas import ExchangePublic, PartnerCancelPublic, ProgrammePublic, RatePublic
 from games.rules import PartnerProgramme, rules
 
 HOLD_KIND = "points_exchange"
@@ -64,6 +75,7 @@ def to_public(x: PointsExchange) -> ExchangePublic:
         reason=x.reason,
         created_at=x.created_at,
         settled_at=x.settled_at,
+        cancelled_at=x.cancelled_at,
     )
 
 
@@ -132,13 +144,17 @@ def partner_amount(p: PartnerProgramme, direction: str, pts: int) -> int:
     return pts // rate.points * rate.partner
 
 
+# Exchanges that came to nothing do not count against the caps.
+_UNDONE = (ExchangeStatus.REFUSED.value, ExchangeStatus.CANCELLED.value)
+
+
 async def _used(db: AsyncSession, *, user_id: str, since: datetime) -> int:
     return int(
         await db.scalar(
             select(func.coalesce(func.sum(PointsExchange.points), 0)).where(
                 PointsExchange.user_id == user_id,
                 PointsExchange.created_at >= since,
-                PointsExchange.status != ExchangeStatus.REFUSED.value,
+                col(PointsExchange.status).not_in(_UNDONE),
             )
         )
         or 0
@@ -306,11 +322,7 @@ async def settle(rt: Runtime, *, exchange_id: str, answer: partners.Answer) -> b
                 ),
                 memo=f"from {p.name}",
             )
-        if not await auth.live_ids(db, [x.user_id]):
-            # The member erased their account while the partner decided: what came back
-            # (a refusal's released hold, an inbound exchange's lot) is forfeited as at
-            # erasure, and nobody is told.
-            await points.erase_personal_data(db, rt, x.user_id)
+        if await _forfeited_if_erased(db, rt, x.user_id):
             return True
         await notify(
             db,
@@ -327,6 +339,140 @@ async def settle(rt: Runtime, *, exchange_id: str, answer: partners.Answer) -> b
             },
         )
     return True
+
+
+def _returned_ref(exchange_id: str) -> str:
+    return f"exchange_cancel:{exchange_id}"
+
+
+async def cancel_by_partner(
+    rt: Runtime, *, programme_id: str, exchange_id: str, cancel_ref: str, reason: str | None
+) -> PartnerCancelPublic:
+    """The partner reversed an exchange on their side (e.g. a wrong member record), once:
+
+    - a confirmed outbound one: its points come back to the member as a new lot from
+      ``system:points_partners``, with the expiry of points credited today (not counting
+      for tiers);
+    - a pending outbound one: the held points go back to the very lots they came from,
+      and it is no longer sent; a pending inbound one: nothing was credited, it just ends.
+
+    The same ``cancel_ref`` again answers the first answer. Locks the exchange row, then
+    the member's points account (through ``post_points``) — the order ``settle`` takes
+    them in, so a late confirmation and a cancellation cannot both apply. Raises NotFound
+    (no such exchange of that programme), Conflict (refused; cancelled under another
+    reference; a confirmed inbound exchange, whose points the member may have spent)."""
+    now = rt.clock.now()
+    async with rt.sessionmaker() as db, transaction(db):
+        x = await db.get(PointsExchange, exchange_id, with_for_update=True, populate_existing=True)
+        if x is None or x.programme_id != programme_id:
+            raise NotFound("no such exchange with this programme", exchange_id=exchange_id)
+        if x.status == ExchangeStatus.CANCELLED:
+            if x.cancel_ref != cancel_ref:
+                raise Conflict(
+                    "this exchange was cancelled under another reference",
+                    reason="already_cancelled",
+                    exchange_id=x.id,
+                )
+            return await _cancel_public(db, x)
+        if x.status == ExchangeStatus.REFUSED:
+            raise Conflict("this exchange was refused: nothing to cancel", reason="refused", exchange_id=x.id)
+        if x.direction == ExchangeDirection.IN and x.status == ExchangeStatus.CONFIRMED:
+            raise Conflict(
+                "a confirmed inbound exchange is reversed by the bank's operators",
+                reason="inbound_confirmed",
+                exchange_id=x.id,
+            )
+        p = _programme(x.programme_id)
+        memo = f"{p.name} cancelled the exchange"
+        if x.direction == ExchangeDirection.OUT and x.status == ExchangeStatus.CONFIRMED:
+            await points.post_points(
+                db,
+                rt,
+                user_id=x.user_id,
+                kind="points_returned",
+                ref=_returned_ref(x.id),
+                counter=ledger.POINTS_PARTNERS,
+                amount=x.points,
+                lot=points.new_lot(
+                    rules().points, rt, source=LotSource.PARTNER, earned_at=now, counts_for_tier=False
+                ),
+                memo=memo,
+            )
+        elif x.direction == ExchangeDirection.OUT:
+            ref = f"exchange:{x.id}"
+            await points.post_points(
+                db,
+                rt,
+                user_id=x.user_id,
+                kind="points_released",
+                ref=ref,
+                counter=hold_account(x.id),
+                amount=x.points,
+                restore=ref,
+                memo=memo,
+            )
+        x.cancelled_from = x.status
+        x.status = ExchangeStatus.CANCELLED.value
+        x.cancel_ref = cancel_ref
+        x.cancelled_at = now
+        x.settled_at = x.settled_at or now
+        x.reason = (reason or "cancelled by the partner")[:120]
+        await db.flush()
+        if await _forfeited_if_erased(db, rt, x.user_id):
+            return await _cancel_public(db, x)
+        await notify(
+            db,
+            rt,
+            user_id=x.user_id,
+            kind="points_exchange",
+            data={
+                "exchange_id": x.id,
+                "programme_id": x.programme_id,
+                "direction": x.direction,
+                "points": x.points,
+                "partner_amount": x.partner_amount,
+                "status": x.status,
+            },
+        )
+        return await _cancel_public(db, x)
+
+
+async def _forfeited_if_erased(db: AsyncSession, rt: Runtime, user_id: str) -> bool:
+    """When the member erased their account while the partner decided, what an answer or a
+    cancellation brought back (a released hold, a returned or inbound lot) is forfeited as
+    at erasure (``points.erase_personal_data``), and nobody is told. True then."""
+    if await auth.live_ids(db, [user_id]):
+        return False
+    await points.erase_personal_data(db, rt, user_id)
+    return True
+
+
+async def _cancel_public(db: AsyncSession, x: PointsExchange) -> PartnerCancelPublic:
+    out = x.direction == ExchangeDirection.OUT
+    was_confirmed = x.cancelled_from == ExchangeStatus.CONFIRMED
+    expires_at = (
+        await db.scalar(
+            select(PointsLot.expires_at).where(
+                PointsLot.user_id == x.user_id, PointsLot.ref == _returned_ref(x.id)
+            )
+        )
+        if out and was_confirmed
+        else None
+    )
+    assert x.cancel_ref is not None and x.cancelled_at is not None and x.cancelled_from is not None
+    return PartnerCancelPublic(
+        exchange_id=x.id,
+        programme_id=x.programme_id,
+        direction=x.direction,
+        status="cancelled",
+        cancelled_from=x.cancelled_from,
+        points=x.points,
+        points_returned=x.points if out and was_confirmed else 0,
+        points_released=x.points if out and not was_confirmed else 0,
+        lot_expires_at=expires_at,
+        partner_ref=x.cancel_ref,
+        cancelled_at=x.cancelled_at,
+    )
 
 
 def retry_delay(rt: Runtime, attempts: int) -> timedelta:

@@ -30,6 +30,7 @@ class PointsLot(SQLModel, table=True):
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("remaining >= 0 AND remaining <= amount", name="remaining_within_amount"),
         CheckConstraint("source IN ('spending', 'milestone', 'partner', 'adjustment')", name="source_valid"),
+        CheckConstraint("reversed_points >= 0 AND reversed_points <= amount", name="reversed_within_amount"),
         UniqueConstraint("user_id", "ref"),  # a lot is earned once per reason
         Index("ix_points_lots_user_expiry", "user_id", "expires_at"),
         Index("ix_points_lots_live_expiry", "expires_at", postgresql_where=text("remaining > 0")),
@@ -43,6 +44,9 @@ class PointsLot(SQLModel, table=True):
     amount: int = Field(sa_type=BigInteger())
     remaining: int = Field(sa_type=BigInteger())
     counts_for_tier: bool  # earned (spending, milestones), not bought in from partners
+    # What refunds took back of this lot's earning (taken, or owed but already spent):
+    # the tier counts ``amount - reversed_points`` (``service.tier_points``).
+    reversed_points: int = Field(default=0, sa_type=BigInteger(), sa_column_kwargs={"server_default": "0"})
     earned_at: datetime = at_field()
     expires_at: datetime = at_field()
     transaction_id: str = Field(max_length=40)
@@ -93,6 +97,7 @@ class ExchangeStatus(StrEnum):
     PENDING = "pending"  # sent (or to be sent) to the partner; points held
     CONFIRMED = "confirmed"  # the partner booked it
     REFUSED = "refused"  # the partner refused it definitively; held points released
+    CANCELLED = "cancelled"  # the partner reversed it later (``exchange.cancel_by_partner``)
 
 
 class ExchangeDirection(StrEnum):
@@ -104,7 +109,7 @@ class PointsExchange(SQLModel, table=True):
     __tablename__ = "points_exchanges"
     __table_args__ = (
         CheckConstraint("points > 0 AND partner_amount > 0", name="amounts_positive"),
-        CheckConstraint("status IN ('pending', 'confirmed', 'refused')", name="status_valid"),
+        CheckConstraint("status IN ('pending', 'confirmed', 'refused', 'cancelled')", name="status_valid"),
         CheckConstraint("direction IN ('out', 'in')", name="direction_valid"),
         Index("ix_points_exchanges_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
         Index("ix_points_exchanges_user_created", "user_id", "created_at"),
@@ -124,6 +129,9 @@ class PointsExchange(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=120)
     created_at: datetime = at_field()
     settled_at: datetime | None = at_field(nullable=True)
+    cancel_ref: str | None = Field(default=None, max_length=64)  # the partner's reference for it
+    cancelled_from: str | None = Field(default=None, max_length=16)  # pending | confirmed
+    cancelled_at: datetime | None = at_field(nullable=True)
 
 
 class SpendingPoints(SQLModel, table=True):
@@ -143,6 +151,7 @@ class SpendingPoints(SQLModel, table=True):
 
     event_id: str = Field(primary_key=True, max_length=64)
     user_id: str = Field(foreign_key="users.id", max_length=40, index=True)
+    lot_id: str | None = Field(default=None, max_length=40)  # the lot its points went into
     points: int = Field(sa_type=BigInteger())
     amount_fen: int = Field(sa_type=BigInteger())
     refunded_fen: int = Field(default=0, sa_type=BigInteger())

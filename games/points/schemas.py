@@ -108,9 +108,41 @@ class ExchangePublic(BaseModel):
     direction: str
     points: int
     partner_amount: int
-    status: str  # pending | confirmed | refused
+    status: str  # pending | confirmed | refused | cancelled
     attempts: int
     partner_ref: str | None
     reason: str | None
     created_at: datetime
     settled_at: datetime | None
+    cancelled_at: datetime | None = None  # the partner reversed it on their side
+
+
+class PartnerCancelIn(BaseModel):
+    """A partner's cancellation of an exchange it had booked or not yet answered."""
+
+    model_config = ConfigDict(extra="forbid")
+    partner_ref: str = Field(
+        pattern=r"^[A-Za-z0-9._:\-]{1,64}$",
+        description="the partner's reference for this cancellation: the same one again is the same call",
+    )
+    reason: str | None = Field(default=None, min_length=1, max_length=120)
+
+
+class PartnerCancelPublic(BaseModel):
+    exchange_id: str
+    programme_id: str
+    direction: str  # out | in
+    status: Literal["cancelled"]
+    cancelled_from: str  # confirmed | pending
+    points: int  # ours, as exchanged
+    points_returned: int = Field(
+        description="credited back to the member as a new lot (a confirmed outbound exchange)"
+    )
+    points_released: int = Field(
+        description="held points back to the lots they came from (a pending outbound one)"
+    )
+    lot_expires_at: datetime | None = Field(
+        description="the returned lot's expiry (the rules' default for points credited that day)"
+    )
+    partner_ref: str  # the cancellation's reference
+    cancelled_at: datetime

@@ -1,6 +1,7 @@
 """Points (积分): one currency (PTS) in the ledger, earned in lots that lapse.
 
-``post_points`` is the one function that moves a member's points; earning (card
+``post_points`` is the one function that moves a member's points (``lapse_members`` is
+its form for many members at once, for the expiry sweep); earning (card
 spending, milestones), spending, holding and releasing for partner exchanges, and
 expiry all call it. It
 
@@ -20,7 +21,9 @@ So Σ ``remaining`` of a member's lots always equals the ledger balance of
 Earning listens to ``app.hooks``: ``on_spending_recorded`` (1 point per 10 yuan,
 rounded down, × category × tier multipliers) and ``on_milestone`` (trees planted, quiz
 streaks, referrals). ``expire_due`` (job ``points_expiry``) lapses every lot past its
-expiry into ``system:points_expired`` and sends "n points expire on …" 30 days ahead.
+expiry into ``system:points_expired`` — set-based, thousands of members per statement
+through ``lapse_members``, the same lapse rule (``_lapse``) as a debit's — and sends
+"n points expire on …" 30 days ahead.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select, text, update
+from sqlalchemy import ColumnElement, and_, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -131,7 +134,7 @@ async def post_points(
             raise InsufficientFunds("no points", needed_points=-amount)
         return None
     if lapse:
-        return await _lapse(db, rt, user_id=user_id, account=account, kind=kind, counter=counter, now=now)
+        return await _lapse_one(db, user_id=user_id, kind=kind, counter=counter, now=now)
     if amount <= 0 and (lot is not None or restore is not None or forward_to is not None):
         raise ValidationFailed("points to credit, restore or forward must be positive")
     if amount == 0:
@@ -203,15 +206,7 @@ async def post_points(
     if amount > 0:
         raise ValidationFailed("a credit makes a lot or restores a hold")
     # A debit: lapse what expired first, so only live points are spent.
-    await _lapse(
-        db,
-        rt,
-        user_id=user_id,
-        account=account,
-        kind="points_expired",
-        counter=ledger.POINTS_EXPIRED,
-        now=now,
-    )
+    await _lapse_one(db, user_id=user_id, kind="points_expired", counter=ledger.POINTS_EXPIRED, now=now)
     need = -amount
     lots = (
         await db.execute(
@@ -251,7 +246,6 @@ async def _draw(
     ref: str,
     takes: list[tuple[str, int]],
     now: datetime,
-    record: bool = True,
 ) -> None:
     if not takes:
         return
@@ -259,34 +253,72 @@ async def _draw(
     result = await execute(db, _TAKE_FROM_LOTS, params)
     if getattr(result, "rowcount", 0) != len(takes):  # cannot happen under the account lock
         raise InsufficientFunds("a points lot changed underneath", ref=ref)
-    if not record:
-        return
     rows = [{"lot_id": i, "user_id": user_id, "ref": ref, "amount": n, "created_at": now} for i, n in takes]
     for start in range(0, len(rows), 5000):  # within PostgreSQL's bind parameter limit
         await db.execute(insert(PointsDraw).values(rows[start : start + 5000]))
 
 
+# The lapse rule, for one member or thousands: every live lot of ``users`` past its expiry
+# is emptied in one statement, which answers what each member lost.
+_LAPSE_LOTS = text(
+    """
+WITH due AS (
+    SELECT id, user_id, remaining FROM points_lots
+    WHERE user_id = ANY (CAST(:users AS varchar[])) AND remaining > 0 AND expires_at <= :now
+), gone AS (
+    UPDATE points_lots l SET remaining = 0 FROM due
+    WHERE l.id = due.id AND l.remaining = due.remaining
+    RETURNING due.user_id, due.remaining
+)
+SELECT user_id, CAST(sum(remaining) AS bigint) AS points FROM gone GROUP BY user_id
+"""
+)
+
+
 async def _lapse(
-    db: AsyncSession, rt: Runtime, *, user_id: str, account: str, kind: str, counter: str, now: datetime
-) -> Moved | None:
-    lapsed = (
-        await db.execute(
-            select(PointsLot.id, PointsLot.remaining).where(
-                PointsLot.user_id == user_id, PointsLot.remaining > 0, PointsLot.expires_at <= now
-            )
-        )
-    ).all()
+    db: AsyncSession, *, user_ids: list[str], kind: str, counter: str, now: datetime
+) -> tuple[ledger.Posted, dict[str, int]] | None:
+    """Lapse the expired lots of members whose points accounts the caller has locked, and
+    post it as one balanced ledger transaction (each member's account → ``counter``).
+    No draw rows: a lapsed lot is never restored; the ledger transaction records it."""
+    result = await execute(db, _LAPSE_LOTS, {"users": user_ids, "now": now})
+    lapsed = {str(row.user_id): int(row.points) for row in result if row.points}
     if not lapsed:
         return None
-    total = sum(int(r) for _, r in lapsed)
-    # No draw rows: a lapsed lot is never restored; its ledger transaction records it.
-    await _draw(
-        db, user_id=user_id, ref="expiry", takes=[(i, int(r)) for i, r in lapsed], now=now, record=False
+    entries = [ledger.Entry(ledger.points_account(u), -n) for u, n in sorted(lapsed.items())]
+    entries.append(ledger.Entry(counter, sum(lapsed.values())))
+    posted = await ledger.post(
+        db, kind=kind, entries=entries, now=now, ref_id="expiry", memo="points expired", currency=PTS
     )
-    moved = await _post(
-        db, kind=kind, frm=account, to=counter, amount=total, ref="expiry", memo="points expired", now=now
+    return posted, lapsed
+
+
+async def _lapse_one(
+    db: AsyncSession, *, user_id: str, kind: str, counter: str, now: datetime
+) -> Moved | None:
+    done = await _lapse(db, user_ids=[user_id], kind=kind, counter=counter, now=now)
+    if done is None:
+        return None
+    posted, lapsed = done
+    account = ledger.points_account(user_id)
+    return Moved(posted.transaction_id, -lapsed[user_id], posted.balances[account])
+
+
+async def lapse_members(db: AsyncSession, rt: Runtime, *, user_ids: list[str]) -> dict[str, int]:
+    """The set-based form of ``post_points(lapse=True)`` for the expiry sweep: lapse every
+    expired lot of these members into ``system:points_expired`` in one statement and one
+    balanced ledger transaction. In the caller's transaction; locks the members' points
+    accounts that no one else holds (``FOR UPDATE SKIP LOCKED``, in id order) until commit
+    and leaves the others (a spend lapses first anyway; another sweeper is on them).
+    Returns the points lapsed per member."""
+    locked = await ledger.lock_accounts(db, [ledger.points_account(u) for u in user_ids], skip_locked=True)
+    if not locked:
+        return {}
+    members = [a.removeprefix("points:") for a in locked]
+    done = await _lapse(
+        db, user_ids=members, kind="points_expired", counter=ledger.POINTS_EXPIRED, now=rt.clock.now()
     )
-    return Moved(moved.transaction_id, -total, moved.balances[account])
+    return {} if done is None else done[1]
 
 
 async def _post(
@@ -318,14 +350,22 @@ def new_lot(
 # -- earning -------------------------------------------------------------------------------
 
 
+def tier_points() -> ColumnElement[int]:
+    """What a lot counts for tiers, on the day it was earned: its amount less what refunds
+    took back of it (a refunded payment is as if never earned; spending points is not a
+    reversal and lowers nothing). Only lots with ``counts_for_tier``."""
+    return PointsLot.amount - PointsLot.reversed_points  # type: ignore[return-value]
+
+
 async def earned_by_day(
     db: AsyncSession, rt: Runtime, *, user_ids: list[str], since: datetime
 ) -> dict[str, dict[date, int]]:
-    """Points each member earned (lots that count for tiers) per business day since ``since``."""
+    """Points each member earned (lots that count for tiers, net of refunds) per business
+    day since ``since``."""
     day = func.date(func.timezone(rt.settings.timezone, PointsLot.earned_at))
     rows = (
         await db.execute(
-            select(PointsLot.user_id, day, func.sum(PointsLot.amount))
+            select(PointsLot.user_id, day, func.sum(tier_points()))
             .where(PointsLot.user_id.in_(user_ids), PointsLot.counts_for_tier, PointsLot.earned_at >= since)  # type: ignore[attr-defined]
             .group_by(PointsLot.user_id, day)
         )
@@ -370,16 +410,26 @@ async def points_for_spending(db: AsyncSession, rt: Runtime, events: list[Spendi
         )
     for (user_id, expires_at), items in sorted(groups.items()):
         first = min(items, key=lambda it: it[0].event_id)[0]
+        ref = f"spending:{first.event_id}"
         await post_points(
             db,
             rt,
             user_id=user_id,
             kind="points_earned",
-            ref=f"spending:{first.event_id}",
+            ref=ref,
             counter=ledger.POINTS_ISSUED,
             amount=sum(n for _, n in items),
             lot=NewLot(LotSource.SPENDING, True, max(min(e.occurred_at, now) for e, _ in items), expires_at),
             memo=f"card spending ({len(items)} payment{'s' if len(items) > 1 else ''})",
+        )
+        await db.execute(  # the lot a refund of these events lowers the tier total of
+            update(SpendingPoints)
+            .where(col(SpendingPoints.event_id).in_([e.event_id for e, _ in items]))
+            .values(
+                lot_id=select(PointsLot.id)
+                .where(PointsLot.user_id == user_id, PointsLot.ref == ref)
+                .scalar_subquery()
+            )
         )
     return SpendingEffects()
 
@@ -389,7 +439,8 @@ async def points_for_refund(db: AsyncSession, rt: Runtime, refund: SpendingRefun
     to what was refunded of it (rounded down; all of them once it is refunded in full, so
     the parts add up), once per refund. Never below zero: when the member has already
     spent them, what is left is taken and the rest recorded as a shortfall (kept on the
-    event and the refund; not carried over to points earned later)."""
+    event and the refund; not carried over to points earned later). Either way the whole
+    amount owed comes off the tier total of the lot the event earned into (``tier_points``)."""
     claimed = await db.scalar(
         insert(SpendingRefundPoints)
         .values(
@@ -426,6 +477,12 @@ async def points_for_refund(db: AsyncSession, rt: Runtime, refund: SpendingRefun
             counter=ledger.POINTS_ISSUED,
             amount=-taken,
             memo="card payment refunded",
+        )
+    if owed > 0 and earned.lot_id is not None:  # the earning is reversed: the tier total drops
+        await db.execute(
+            update(PointsLot)
+            .where(PointsLot.id == earned.lot_id)
+            .values(reversed_points=PointsLot.reversed_points + owed)
         )
     earned.refunded_fen = refunded
     earned.reversed_points = owed_total
@@ -515,44 +572,33 @@ async def spend(db: AsyncSession, rt: Runtime, *, user_id: str, points: int, ref
 # -- expiry --------------------------------------------------------------------------------
 
 
-async def expire_due(rt: Runtime, *, batch: int = 500) -> int:
-    """Job ``points_expiry``: lapse every lot past its expiry (one transaction per member)
-    and send the expiry notices that are due. Returns how many points lapsed."""
+# Members with lapsed points, found among the first ``:lots`` lapsed lots (the partial
+# index on live lots' expiry): each round costs its batch, not the whole backlog.
+_DUE_MEMBERS = text(
+    """
+SELECT DISTINCT user_id FROM (
+    SELECT user_id FROM points_lots WHERE remaining > 0 AND expires_at <= :now LIMIT :lots
+) due
+LIMIT :members
+"""
+)
+
+
+async def expire_due(rt: Runtime, *, members: int = 2_000, lots: int = 200_000) -> int:
+    """Job ``points_expiry``: lapse every lot past its expiry, set-based — up to ``members``
+    members (found among ``lots`` lapsed lots) per statement and transaction
+    (``lapse_members``; a round holds its members' points accounts while it runs, so it is
+    kept to a few thousand) — then send the expiry notices that are due. Exactly once
+    under concurrent sweepers (each takes the members' accounts no one holds) and
+    restartable (a round is all or nothing). Returns how many points lapsed."""
     total = 0
     while True:
-        skipped = 0
-        now = rt.clock.now()
-        async with rt.sessionmaker() as db:
-            users = list(
-                (
-                    await db.execute(
-                        select(PointsLot.user_id)
-                        .where(PointsLot.remaining > 0, PointsLot.expires_at <= now)
-                        .group_by(PointsLot.user_id)
-                        .limit(batch)
-                    )
-                ).scalars()
-            )
-            for user_id in users:
-                async with transaction(db):
-                    # Another worker's sweep (or a spend, which lapses first) holds it: skip.
-                    if (
-                        await ledger.lock_account(db, ledger.points_account(user_id), skip_locked=True)
-                        is None
-                    ):
-                        skipped += 1
-                        continue
-                    moved = await post_points(
-                        db,
-                        rt,
-                        user_id=user_id,
-                        kind="points_expired",
-                        ref="expiry",
-                        counter=ledger.POINTS_EXPIRED,
-                        lapse=True,
-                    )
-                total += -moved.amount if moved else 0
-        if len(users) < batch or skipped == len(users):
+        async with rt.sessionmaker() as db, transaction(db):
+            params = {"now": rt.clock.now(), "lots": lots, "members": members}
+            due = [str(u) for u in (await execute(db, _DUE_MEMBERS, params)).scalars()]
+            lapsed = await lapse_members(db, rt, user_ids=due) if due else {}
+        total += sum(lapsed.values())
+        if not lapsed:  # done, or what is left is another sweeper's (or a spend's) now
             break
     await send_expiry_notices(rt)
     return total

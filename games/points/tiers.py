@@ -79,8 +79,8 @@ def tier_condition(rt: Runtime, members: Any, test: Test, among: Sequence[str] |
     """Members whose tier (as ``standing`` computes it, grace included) is one of the
     values (``in``) or at least the value (``at_least``): the same rule in SQL. A tier is
     held when the rolling total reached its threshold on one of the last grace days, so
-    "at least T" is: some day d of today−grace … today has Σ lots (counting for tiers)
-    earned in (months_before(d, window), d] ≥ T.min_points."""
+    "at least T" is: some day d of today−grace … today has Σ ``tier_points`` of the lots
+    (counting for tiers) earned in (months_before(d, window), d] ≥ T.min_points."""
     r = rules().points
     by_id = {t.id: t for t in r.tiers}
     wanted = [by_id[str(v)] for v in test.values if str(v) in by_id]
@@ -97,7 +97,7 @@ def tier_condition(rt: Runtime, members: Any, test: Test, among: Sequence[str] |
             d = today - timedelta(days=k)
             start = points_rules.months_before(d, r.tier_window_months)
             sums.append(
-                func.sum(case((and_(day > start, day <= d), PointsLot.amount), else_=0)) >= t.min_points
+                func.sum(case((and_(day > start, day <= d), points.tier_points()), else_=0)) >= t.min_points
             )
         qualified = (
             select(PointsLot.user_id)

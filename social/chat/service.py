@@ -15,7 +15,7 @@ sender's own message read.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cache
@@ -242,6 +242,7 @@ async def get_or_create_direct(db: AsyncSession, rt: Runtime, a: str, b: str) ->
     except IntegrityError as exc:
         if not is_unique_violation(exc, "uq_conversations_direct_key"):
             raise
+        await db.rollback()  # the failed flush's session state; the other's chat is committed
         return (await db.execute(select(Conversation).where(Conversation.direct_key == key))).scalar_one()
     return conv
 
@@ -373,9 +374,12 @@ IS_MEMBER_SQL = "chat_is_member"
 """SQL (migration 1000): ``chat_is_member(conversation_id, user_id)``."""
 
 
-def appended_in_sql(db: AsyncSession, rt: Runtime, msg: StoredMessage, members: Sequence[str]) -> None:
+def appended_in_sql(
+    db: AsyncSession, rt: Runtime, msg: StoredMessage, members: Sequence[str], *, pushed: Collection[str] = ()
+) -> None:
     """A message appended in this transaction (``APPEND_MESSAGE_SQL``): members get it after
-    commit, and the session sees the conversation's new seq."""
+    commit, and the session sees the conversation's new seq. ``pushed``: members whose
+    phones the caller's notification of the same event already reaches (no second push)."""
     loaded = db.identity_map.get(identity_key(Conversation, msg.conversation_id))
     if loaded is not None:  # as the ORM's own UPDATE would: the session sees the new seq
         set_committed_value(loaded, "last_seq", msg.seq)
@@ -386,7 +390,7 @@ def appended_in_sql(db: AsyncSession, rt: Runtime, msg: StoredMessage, members: 
     async def publish() -> None:
         await with_senders(rt, [frame])
         await rt.hub.publish_many(channels, frame)
-        await push_offline(rt, list(members), frame)
+        await push_offline(rt, [m for m in members if m not in pushed], frame)
 
     after_commit(db, publish)
     count_after_commit(db, MESSAGES.labels(msg.kind))

@@ -80,6 +80,7 @@ async def grab(
         user_id=user.id,
         body=None,
         action=lambda: red_packets.grab(db, rt, packet_id=packet_id, user_id=user.id),
+        autocommit=True,  # one statement (red_packet_grab), its own transaction
     )
 
 

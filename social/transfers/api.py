@@ -54,6 +54,7 @@ async def create_transfer(
             note=body.note,
             conversation_id=body.conversation_id,
         ),
+        autocommit=True,  # one statement (transfer_create), its own transaction
     )
 
 
@@ -76,6 +77,7 @@ async def accept_transfer(
         user_id=user.id,
         body=None,
         action=lambda: transfers.accept_transfer(db, rt, transfer_id=transfer_id, user_id=user.id),
+        autocommit=True,  # one statement (transfer_settle), its own transaction
     )
 
 
@@ -89,6 +91,7 @@ async def decline_transfer(
         user_id=user.id,
         body=None,
         action=lambda: transfers.decline_transfer(db, rt, transfer_id=transfer_id, user_id=user.id),
+        autocommit=True,  # one statement (transfer_settle), its own transaction
     )
 
 

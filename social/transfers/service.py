@@ -36,6 +36,7 @@ from app.ledger import service as ledger
 from app.metrics import TRANSFERS, count_after_commit
 from app.notifications import service as notifications
 from app.runtime import Runtime
+from app.uow import UnitOfWork
 from social.chat import service as chat
 from social.transfers.models import Transfer
 from social.transfers.schemas import TransferPublic
@@ -76,6 +77,17 @@ async def _direct_conversation(db: AsyncSession, rt: Runtime, a: str, b: str) ->
         if not is_unique_violation(exc):
             raise
     return (await chat.get_or_create_direct(db, rt, a, b)).id
+
+
+async def _first_direct_conversation(db: AsyncSession, rt: Runtime, a: str, b: str) -> str:
+    """The pair's direct chat for their first transfer: in the use case's transaction, or,
+    when the use case is one autocommit statement (the route's), in a transaction of its
+    own before it (the two may chat anyway; the function found no chat and wrote nothing)."""
+    uow = UnitOfWork.current(db)
+    if uow is None or not uow.autocommit:
+        return await _direct_conversation(db, rt, a, b)
+    async with rt.sessionmaker() as own:
+        return (await chat.get_or_create_direct(own, rt, a, b)).id
 
 
 async def _conversation_for(
@@ -130,7 +142,8 @@ def _announce(
     ids: dict[str, Any],
 ) -> None:
     """After-commit pushes of what the SQL function stored: the notification (none for an
-    erased sender) and the message."""
+    erased sender) and the message (one push to the notified user's phone: the
+    notification's)."""
     now = ids["now"]
     if notify_user is not None:
         notifications.added_in_sql(
@@ -155,6 +168,7 @@ def _announce(
             created_at=now,
         ),
         got.members,
+        pushed=() if notify_user is None else {notify_user},
     )
 
 
@@ -212,7 +226,7 @@ async def create_transfer(
     }
     got = (await execute(db, _CREATE, params)).one()
     if got.conversation_id is None:  # the pair's first transfer: their chat first
-        params["conversation"] = await _direct_conversation(db, rt, sender_id, to_user_id)
+        params["conversation"] = await _first_direct_conversation(db, rt, sender_id, to_user_id)
         got = (await execute(db, _CREATE, params)).one()
     if record is not None:
         record.stored(got.response)

@@ -13,6 +13,7 @@ from games.points import service as points
 from games.points.partners import Answer
 from tests.games.test_points import audit_ok, lots_consistent, my_points
 from tests.social.money_support import idem, notifications
+from tests.support.cards import service_headers
 from tests.support.fake_partner import fake_partner
 from tests.support.people import error_code
 
@@ -196,6 +197,143 @@ async def test_concurrent_exchanges_never_hold_more_than_the_balance(client, rt,
     await lots_consistent(rt)
 
 
+# -- the partner cancels an exchange later (service token) ----------------------------------
+
+
+async def partner_cancel(client, rt, x_id, partner_ref="C-1", programme="hotel", headers=None, **body):
+    return await client.post(
+        f"/v1/partners/{programme}/exchanges/{x_id}/cancel",
+        json={"partner_ref": partner_ref} | body,
+        headers=service_headers(rt) if headers is None else headers,
+    )
+
+
+async def test_a_confirmed_exchange_cancelled_by_the_partner_returns_the_points_once(
+    client, rt, users, partner
+):
+    li = await member(rt, client, users)
+    x = (await exchange_out(client, li)).json()
+    assert (await client.get(f"/v1/me/points/exchanges/{x['id']}", headers=li.headers)).json()[
+        "status"
+    ] == "confirmed"
+    assert (await my_points(client, li))["balance"] == 3_000
+    # twice at once, then once more: the points come back once, every answer the first
+    rs = await asyncio.gather(*(partner_cancel(client, rt, x["id"], reason="wrong member") for _ in range(2)))
+    assert [r.status_code for r in rs] == [200, 200], [r.text for r in rs]
+    first = rs[0].json()
+    assert rs[1].json() == first
+    again = await partner_cancel(client, rt, x["id"], reason="wrong member")
+    assert again.status_code == 200 and again.json() == first
+    assert first["status"] == "cancelled" and first["cancelled_from"] == "confirmed"
+    assert (first["points_returned"], first["points_released"], first["partner_ref"]) == (2_000, 0, "C-1")
+    mine = await my_points(client, li)
+    assert mine["balance"] == 5_000
+    returned = next(lot for lot in mine["lots"] if lot["memo"].endswith("cancelled the exchange"))
+    # a new lot with the expiry of points credited today: the end of next year
+    assert returned["source"] == "partner" and returned["amount"] == 2_000
+    assert returned["expires_at"] == first["lot_expires_at"] and returned["last_day"] == "2027-12-31"
+    lines = (await client.get("/v1/me/points/statement", headers=li.headers)).json()["items"]
+    assert [x["kind"] for x in lines][:1] == ["points_returned"]
+    assert [x["kind"] for x in lines].count("points_returned") == 1
+    got = (await client.get(f"/v1/me/points/exchanges/{x['id']}", headers=li.headers)).json()
+    assert got["status"] == "cancelled" and got["cancelled_at"] is not None
+    # returned points are not earned: the tier does not move
+    assert (await client.get("/v1/me/tiers", headers=li.headers)).json()["rolling_points"] == 5_000
+    # cancelled under another reference: a conflict, nothing moves
+    r = await partner_cancel(client, rt, x["id"], partner_ref="C-2")
+    assert r.status_code == 409 and r.json()["error"]["details"]["reason"] == "already_cancelled"
+    async with rt.sessionmaker() as db:
+        assert await ledger.balance(db, ledger.POINTS_PARTNERS) == 0
+    assert [n.data["status"] for n in await notifications(rt, li.id, "points_exchange")] == [
+        "confirmed",
+        "cancelled",
+    ]
+    await audit_ok(rt)
+    await lots_consistent(rt)
+
+
+async def test_a_pending_exchange_cancelled_by_the_partner_is_released_and_never_sent_again(
+    client, rt, users, partner
+):
+    li = await member(rt, client, users)
+    before = (await my_points(client, li))["lots"]
+    partner.script = ["fail"]
+    x = (await exchange_out(client, li)).json()
+    assert (await my_points(client, li))["pending_out"] == 2_000
+    r = await partner_cancel(client, rt, x["id"])
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["cancelled_from"], body["points_released"], body["points_returned"]) == ("pending", 2_000, 0)
+    assert body["lot_expires_at"] is None
+    mine = await my_points(client, li)
+    assert mine["lots"] == before and mine["pending_out"] == 0  # the very lots, their expiry
+    calls = len(partner.calls)
+    await rt.advance_clock(3_600)
+    assert await exchange.deliver_due(rt) == 0 and len(partner.calls) == calls
+    # a late answer from an earlier try changes nothing
+    assert not await exchange.settle(rt, exchange_id=x["id"], answer=Answer("confirmed", "P-late"))
+    assert (await my_points(client, li))["balance"] == 5_000
+    # a cancelled exchange does not count against the day's cap
+    assert (await exchange_out(client, li, pts=5_000)).status_code == 202
+    await audit_ok(rt)
+    await lots_consistent(rt)
+
+
+async def test_what_a_partner_cannot_cancel(client, rt, users, partner):
+    li = await member(rt, client, users, pts=20_000)
+    partner.script = ["refuse"]
+    refused = (await exchange_out(client, li)).json()
+    cases = [
+        (refused["id"], "hotel", 409, "conflict"),
+        ("px_nope", "hotel", 404, "not_found"),
+    ]
+    confirmed = (await exchange_out(client, li)).json()
+    cases.append((confirmed["id"], "airline", 404, "not_found"))  # another programme's id
+    inbound = await client.post(
+        "/v1/me/points/exchanges",
+        json={"programme_id": "hotel", "direction": "in", "points": 8_000},
+        headers=idem(li),
+    )
+    cases.append((inbound.json()["id"], "hotel", 409, "conflict"))  # confirmed inbound
+    for x_id, programme, status, code in cases:
+        r = await partner_cancel(client, rt, x_id, programme=programme)
+        assert r.status_code == status and error_code(r) == code, (x_id, r.text)
+    r = await partner_cancel(client, rt, refused["id"])
+    assert r.json()["error"]["details"]["reason"] == "refused"
+    # bad input is a 422, no token or a member's token a 401
+    for body in ({"partner_ref": ""}, {"partner_ref": "a b"}, {"partner_ref": "C", "extra": 1}, {}):
+        r = await client.post(
+            f"/v1/partners/hotel/exchanges/{confirmed['id']}/cancel",
+            json=body,
+            headers=service_headers(rt),
+        )
+        assert r.status_code == 422, (body, r.text)
+    assert (await partner_cancel(client, rt, confirmed["id"], headers={})).status_code == 401
+    assert (await partner_cancel(client, rt, confirmed["id"], headers=li.headers)).status_code == 401
+    assert (await client.get(f"/v1/me/points/exchanges/{confirmed['id']}", headers=li.headers)).json()[
+        "status"
+    ] == "confirmed"
+    await audit_ok(rt)
+    await lots_consistent(rt)
+
+
+async def test_a_pending_inbound_exchange_cancelled_by_the_partner_just_ends(client, rt, users, partner):
+    li = await member(rt, client, users, pts=1)
+    partner.script = ["fail"]
+    r = await client.post(
+        "/v1/me/points/exchanges",
+        json={"programme_id": "hotel", "direction": "in", "points": 8_000},
+        headers=idem(li),
+    )
+    x = r.json()
+    r = await partner_cancel(client, rt, x["id"])
+    assert r.status_code == 200 and (r.json()["points_returned"], r.json()["points_released"]) == (0, 0)
+    await rt.advance_clock(3_600)
+    assert await exchange.deliver_due(rt) == 0
+    assert (await my_points(client, li))["balance"] == 1
+    await audit_ok(rt)
+
+
 async def test_a_refusal_after_the_member_erased_their_account_is_forfeited_not_restored(
     client, rt, users, partner
 ):
@@ -214,6 +352,22 @@ async def test_a_refusal_after_the_member_erased_their_account_is_forfeited_not_
         assert await ledger.balance(db, ledger.points_account(li.id)) == 0
         assert await ledger.balance(db, exchange.hold_account(x["id"])) == 0
         assert await ledger.balance(db, ledger.POINTS_EXPIRED) == expired_before + 5_000
+    assert await notifications(rt, li.id) == []
+    await audit_ok(rt)
+    await lots_consistent(rt)
+
+
+async def test_a_cancellation_after_the_member_erased_their_account_is_forfeited(client, rt, users, partner):
+    li = await member(rt, client, users)
+    x = (await exchange_out(client, li)).json()  # confirmed at once
+    assert (await client.delete("/v1/me", headers=li.headers)).status_code == 204
+    async with rt.sessionmaker() as db:
+        expired_before = await ledger.balance(db, ledger.POINTS_EXPIRED)
+    r = await partner_cancel(client, rt, x["id"], reason="wrong member")
+    assert r.status_code == 200 and r.json()["points_returned"] == 2_000
+    async with rt.sessionmaker() as db:
+        assert await ledger.balance(db, ledger.points_account(li.id)) == 0
+        assert await ledger.balance(db, ledger.POINTS_EXPIRED) == expired_before + 2_000
     assert await notifications(rt, li.id) == []
     await audit_ok(rt)
     await lots_consistent(rt)

@@ -1,7 +1,8 @@
-"""Money requests in few round trips: what each sends to PostgreSQL, counted on the engine
-(every statement, BEGIN, COMMIT and ROLLBACK, as ``quanzi_db_round_trips_total``). The
-use case's transaction is BEGIN, one call of its SQL function, COMMIT; around it the
-request authenticates (one statement) and, after the commit, pushes."""
+"""Money requests in few round trips: what each sends to PostgreSQL, as asyncpg puts it
+on the wire (every statement, BEGIN, COMMIT and ROLLBACK, as
+``quanzi_db_round_trips_total``). A request authenticates (one statement, no
+transaction) and runs its use case as one call of its SQL function, its own transaction
+(no BEGIN or COMMIT); after it, at most one lookup for the phones to push to."""
 
 from __future__ import annotations
 
@@ -9,50 +10,34 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import text
 
+from app.db import transaction
+from app.metrics import listen_round_trips
+from app.push import service as push
 from tests.social.money_support import idem, make_group
 
 
 @contextmanager
 def round_trips(rt: Any) -> Iterator[list[tuple[int, str]]]:
-    """(connection, statement's first line or BEGIN/COMMIT/ROLLBACK) as the engine sends them."""
+    """(connection, statement's first line or BEGIN/COMMIT/ROLLBACK) as the engine sends
+    them (``app.metrics.listen_round_trips``: what asyncpg puts on the wire)."""
     sent: list[tuple[int, str]] = []
-    sync = rt.engine.sync_engine
-
-    def statement(conn: Any, cursor: Any, text: str, *args: Any, **kw: Any) -> None:
-        sent.append((id(conn), text.strip().split("\n")[0]))
-
-    def command(name: str) -> Any:
-        return lambda conn, *args, **kw: sent.append((id(conn), name))
-
-    listeners = [
-        ("before_cursor_execute", statement),
-        ("begin", command("BEGIN")),
-        ("commit", command("COMMIT")),
-        ("rollback", command("ROLLBACK")),
-    ]
-    for name, fn in listeners:
-        event.listen(sync, name, fn)
+    stop = listen_round_trips(
+        rt.engine, lambda dbapi, _kind, text: sent.append((id(dbapi), text.strip().split("\n")[0]))
+    )
     try:
         yield sent
     finally:
-        for name, fn in listeners:
-            event.remove(sync, name, fn)
+        stop()
 
 
-def use_case(sent: list[tuple[int, str]], call: str) -> list[str]:
-    """The transaction around the statement that starts with ``call``, on its connection:
-    BEGIN … COMMIT (other connections' work, such as pushes after the commit, left out)."""
-    conn = next(c for c, s in sent if s.startswith(call))
-    mine = [s.split("(")[0] for c, s in sent if c == conn]
-    at = next(i for i, s in enumerate(mine) if s.startswith(call))
-    begin = max(i for i in range(at) if mine[i] == "BEGIN")
-    end = next(i for i in range(at, len(mine)) if mine[i] in ("COMMIT", "ROLLBACK"))
-    return mine[begin : end + 1]
+def requests_of(sent: list[tuple[int, str]]) -> list[str]:
+    """The statements' names (before their arguments), in order."""
+    return [text.split("(")[0] for _conn, text in sent]
 
 
-async def test_a_grab_is_one_statement_between_begin_and_commit(client, rt, users):
+async def test_a_grab_is_two_round_trips(client, rt, users):
     alice = await users.make("alice", balance_fen=10_000)
     bob = await users.make("bob")
     carol = await users.make("carol")
@@ -61,23 +46,22 @@ async def test_a_grab_is_one_statement_between_begin_and_commit(client, rt, user
     packet = (await client.post("/v1/red-packets", json=body, headers=idem(alice))).json()["id"]
     await client.post(f"/v1/red-packets/{packet}/grab", headers=idem(carol))  # the gate learns the packet
     await client.get("/v1/me", headers=bob.headers)  # his activity stamp, throttled from now on
+    await push.drain(rt)
     with round_trips(rt) as sent:
         r = await client.post(f"/v1/red-packets/{packet}/grab", headers=idem(bob))
+        await push.drain(rt)
     assert r.status_code == 200, r.text
-    # Authentication: one read on its own connection, ended by COMMIT or ROLLBACK (a
-    # read-only transaction ends either way); pushes after the commit use other connections.
-    auth = [s for c, s in sent if c == sent[0][0]][:3]
-    assert (
-        auth[0] == "BEGIN" and auth[1].startswith("SELECT users.id") and auth[2] in ("COMMIT", "ROLLBACK")
-    ), sent
-    assert use_case(sent, "SELECT * FROM red_packet_grab") == [
-        "BEGIN",
-        "SELECT * FROM red_packet_grab",
-        "COMMIT",
-    ], sent
+    names = requests_of(sent)
+    assert len(names) == 2 and names[0].startswith("SELECT users.id"), sent  # who is calling
+    assert names[1] == "SELECT * FROM red_packet_grab", sent  # the grab: no BEGIN, no COMMIT
+    # A refusal: the function says why, and the answer is kept for the key's replays.
+    with round_trips(rt) as sent:
+        r = await client.post(f"/v1/red-packets/{packet}/grab", headers=idem(alice))
+    assert r.status_code == 409 and r.json()["error"]["code"] == "sold_out", r.text
+    assert requests_of(sent)[1:] == ["SELECT red_packet_refuse", "SELECT idempotency_record"], sent
 
 
-async def test_a_transfer_and_its_acceptance_are_one_statement_each(client, rt, users):
+async def test_a_transfer_and_its_acceptance_are_three_round_trips_each(client, rt, users):
     alice = await users.make("alice", balance_fen=10_000)
     bob = await users.make("bob")
     await users.friends(alice, bob)
@@ -85,19 +69,37 @@ async def test_a_transfer_and_its_acceptance_are_one_statement_each(client, rt, 
     first = await client.post("/v1/transfers", json=body, headers=idem(alice))  # opens their chat
     assert first.status_code == 201, first.text
     await client.get("/v1/me", headers=bob.headers)  # his activity stamp, throttled from now on
+    await client.get("/v1/me", headers=alice.headers)
+    await push.drain(rt)
     with round_trips(rt) as sent:
         r = await client.post("/v1/transfers", json=body, headers=idem(alice))
+        await push.drain(rt)
     assert r.status_code == 201, r.text
-    assert use_case(sent, "SELECT * FROM transfer_create") == [
-        "BEGIN",
-        "SELECT * FROM transfer_create",
-        "COMMIT",
-    ], sent
+    names = requests_of(sent)
+    assert names[1] == "SELECT * FROM transfer_create", sent
+    # After it, one lookup of Bob's phones (the notification's push; the chat message is
+    # not pushed to him a second time).
+    assert len(names) == 3 and names[2].startswith("SELECT push_devices"), sent
     with round_trips(rt) as sent:
         r = await client.post(f"/v1/transfers/{r.json()['id']}/accept", headers=idem(bob))
+        await push.drain(rt)
     assert r.status_code == 200, r.text
-    assert use_case(sent, "SELECT * FROM transfer_settle") == [
-        "BEGIN",
-        "SELECT * FROM transfer_settle",
-        "COMMIT",
-    ], sent
+    names = [n for n in requests_of(sent) if not n.startswith("SELECT users.id, users.display_name")]
+    assert names[1] == "SELECT * FROM transfer_settle", (
+        sent
+    )  # (Bob's card, for the chat frame, may be loaded once)
+    assert len(names) == 3 and names[2].startswith("SELECT push_devices"), sent
+
+
+async def test_only_what_is_sent_is_counted(client, rt, users):
+    """A read on its own sends no BEGIN or COMMIT; a transaction sends both, once."""
+    alice = await users.make("alice")
+    await client.get("/v1/me", headers=alice.headers)  # her activity stamp, throttled from now on
+    with round_trips(rt) as sent:
+        assert (await client.get("/v1/me", headers=alice.headers)).status_code == 200
+    assert len(sent) == 1, sent
+    with round_trips(rt) as sent:
+        async with rt.sessionmaker() as db, transaction(db):
+            await db.execute(text("SELECT 1"))
+            await db.execute(text("SELECT 2"))
+    assert [t for _c, t in sent] == ["BEGIN", "SELECT 1", "SELECT 2", "COMMIT"]
