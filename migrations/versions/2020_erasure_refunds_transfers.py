@@ -8,7 +8,7 @@ paid back to the bank with the rest of its balance). The notification says
 ``reason: account_closed``, and an erased sender gets none.
 
 Revision ID: 2020
-Revises: 1901
+Revises: 2000
 Create Date: 2026-12-07 20:40:00
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 from alembic import op
 
 revision: str = "2020"
-down_revision: str | Sequence[str] | None = "1901"
+down_revision: str | Sequence[str] | None = "2000"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
