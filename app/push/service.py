@@ -23,6 +23,7 @@ import structlog
 from sqlalchemy import ARRAY, String, any_, bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.db import execute, reads_alone, transaction
 from app.errors import NotFound
