@@ -1,7 +1,7 @@
 """Field types for request bodies shared by every feature."""
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AwareDatetime, BeforeValidator, Field, StrictInt
 
@@ -14,6 +14,10 @@ SeqNumber = Annotated[StrictInt, Field(ge=0, le=INT32_MAX)]
 
 # Money in integer fen: strictly an int in JSON (no "100", no 1.0), and positive.
 PositiveFen = Annotated[StrictInt, Field(gt=0, le=100_000_000, description="integer fen")]
+# The bank's risk assessment of a customer (适当性): C1 保守型 … C5 进取型
+# (``users.risk_profile``; a product of risk level Rm is for Cn with m ≤ n).
+RiskProfile = Literal["C1", "C2", "C3", "C4", "C5"]
+RISK_PROFILES: tuple[str, ...] = get_args(RiskProfile)
 # Energy in integer grams.
 PositiveGrams = Annotated[StrictInt, Field(gt=0, le=10_000_000, description="integer grams")]
 

@@ -36,6 +36,7 @@ from app.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
 from app.ids import new_id
 from app.ledger import service as ledger
 from app.runtime import Runtime, Slot
+from app.types import RISK_PROFILES
 
 
 class Caller(Protocol):
@@ -574,6 +575,37 @@ async def set_bank_profile(
     return user
 
 
+async def set_risk_profiles(db: AsyncSession, levels: dict[str, str]) -> set[str]:
+    """Record the bank's risk assessments (user id → ``RISK_PROFILES`` level) in the
+    caller's transaction, one UPDATE per level; erased and unknown accounts are skipped.
+    Returns the ids updated. Raises ValueError for a level outside ``RISK_PROFILES``."""
+    by_level: dict[str, list[str]] = {}
+    for user_id, level in levels.items():
+        if level not in RISK_PROFILES:
+            raise ValueError(f"not a risk profile: {level!r}")
+        by_level.setdefault(level, []).append(user_id)
+    done: set[str] = set()
+    for level, ids in sorted(by_level.items()):
+        rows = await db.execute(
+            update(User)
+            .where(col(User.id).in_(sorted(ids)), col(User.erased_at).is_(None))
+            .values(risk_profile=level)
+            .returning(col(User.id))
+            .execution_options(synchronize_session=False)
+        )
+        done.update(rows.scalars())
+    return done
+
+
+async def live_ids(db: AsyncSession, user_ids: Iterable[str]) -> set[str]:
+    """Those of ``user_ids`` that are accounts, not erased (one statement)."""
+    ids = _ids(user_ids)
+    if not ids.value:
+        return set()
+    rows = await db.execute(select(_users.c.id).where(_users.c.id == any_(ids), _users.c.erased_at.is_(None)))
+    return set(rows.scalars())
+
+
 async def users_with_any_role(db: AsyncSession, roles: Iterable[str]) -> list[Profile]:
     """Every user holding any of ``roles`` (staff lists: moderators to tell of new work)."""
     wanted = tuple(roles)
@@ -649,6 +681,11 @@ async def erase_account(db: AsyncSession, rt: Runtime, *, user_id: str) -> None:
     user.erased_at = rt.clock.now()
     await db.flush()
     await sessions.end_all(db, rt, user_id=user_id, reason=SessionEnd.ERASED)
+
+
+async def erased_ids(db: AsyncSession) -> set[str]:
+    """Every erased account's id (few: what a rebuild from history leaves out)."""
+    return set((await db.execute(select(_users.c.id).where(_users.c.erased_at.is_not(None)))).scalars())
 
 
 def members_selectable() -> Select[Any]:

@@ -1,5 +1,6 @@
 """The pure rules of "users like you": bands, the neighbour order that merges small
-cohorts, the Laplace mechanism and quartiles read from a noisy histogram.
+cohorts, the discrete Laplace mechanism (exact, integer-only sampling) and quartiles read
+from a noisy histogram.
 
 Nothing here touches the database; the nightly job (``app.insights.service``) counts
 members per cell and per histogram bucket in SQL and hands the counts to these functions.
@@ -13,6 +14,7 @@ import tomllib
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import cache
 from pathlib import Path
 
@@ -24,7 +26,7 @@ NOTICE_EN = (
     "Past returns do not predict future returns. These are statistics of members like you "
     "(with privacy noise added), not investment advice or a promise of returns."
 )
-# |Laplace(b)| ≤ b·ln(1/δ) with probability 1 − δ: the documented bound of the noise.
+# |noise| ≤ b·ln(2/δ) with probability 1 − δ (discrete Laplace): the documented bound.
 NOISE_BOUND_DELTA = 1e-6
 
 
@@ -156,22 +158,65 @@ def merge_cells(counts: dict[str, int], order: Sequence[str], k: int) -> list[li
     return cohorts
 
 
-def laplace(scale: float, rng: random.Random) -> float:
-    """One draw of Laplace(0, scale), by inverting its CDF."""
-    u = rng.random() - 0.5
-    while u == -0.5:  # ln(0)
-        u = rng.random() - 0.5
-    return -scale * math.copysign(1.0, u) * math.log(1 - 2 * abs(u))
+def scale_of(epsilon: float, sensitivity: int = 1) -> Fraction:
+    """The discrete Laplace scale b = Δ/ε of a release, as an exact fraction (ε as written
+    in the rules file: 0.1 is 1/10, not the nearest double)."""
+    return Fraction(sensitivity) / Fraction(repr(float(epsilon)))
 
 
-def noise_bound(scale: float) -> float:
-    """|noise| ≤ this with probability 1 − NOISE_BOUND_DELTA."""
-    return scale * math.log(1 / NOISE_BOUND_DELTA)
+def bernoulli_exp(gamma: Fraction, rng: random.Random) -> bool:
+    """True with probability exp(−γ) for a rational γ ≥ 0, exactly (Canonne, Kamath &
+    Steinke 2020, Algorithm 1): for γ ≤ 1, draw Bernoulli(γ/k) for k = 1, 2, … until one
+    fails; the first failing k is odd with probability exp(−γ). A larger γ is split into
+    whole units, each an independent exp(−1) trial."""
+    return _bernoulli_exp(gamma.numerator, gamma.denominator, rng)
 
 
-def noisy_counts(counts: Sequence[int], epsilon: float, rng: random.Random) -> list[float]:
-    """Each count plus Laplace(1/ε) (sensitivity 1: a member is in one bucket), clamped ≥ 0."""
-    return [max(0.0, c + laplace(1 / epsilon, rng)) for c in counts]
+def _bernoulli_exp(num: int, den: int, rng: random.Random) -> bool:
+    # γ = num/den; Bernoulli(γ/k) is "a uniform draw below den·k is below num".
+    while num > den:
+        if not _bernoulli_exp(1, 1, rng):
+            return False
+        num -= den
+    k = 1
+    while rng.randrange(den * k) < num:
+        k += 1
+    return k % 2 == 1
+
+
+def discrete_laplace(scale: Fraction, rng: random.Random) -> int:
+    """One draw of the discrete Laplace (two-sided geometric) distribution of scale
+    b = ``scale``: P[Z = z] ∝ exp(−|z|/b) on the integers, sampled exactly with integer
+    arithmetic (Canonne, Kamath & Steinke 2020, Algorithm 2). Added to a count of
+    sensitivity Δ with b = Δ/ε it is ε-DP with no floating-point leak (Mironov 2012: the
+    low bits of a float Laplace draw can give the true value away); every output is an
+    integer and every probability an exact fraction. ``rng`` only supplies uniform
+    integers (``randrange``); the job uses ``secrets.SystemRandom``."""
+    t, s = scale.numerator, scale.denominator  # b = t/s
+    while True:
+        u = rng.randrange(t)
+        if not _bernoulli_exp(u, t, rng):
+            continue
+        v = 0
+        while _bernoulli_exp(1, 1, rng):
+            v += 1
+        y = (u + t * v) // s  # u + t·v is geometric with ratio exp(−1/t); ÷ s: ratio exp(−s/t)
+        negative = rng.randrange(2) == 1
+        if negative and y == 0:
+            continue  # 0 would be counted twice
+        return -y if negative else y
+
+
+def noise_bound(scale: float | Fraction) -> float:
+    """|noise| ≤ this with probability 1 − NOISE_BOUND_DELTA: for the discrete Laplace,
+    P[|Z| ≥ n] = 2·exp(−n/b)/(1 + exp(−1/b)) < 2·exp(−n/b), so n = b·ln(2/δ)."""
+    return float(scale) * math.log(2 / NOISE_BOUND_DELTA)
+
+
+def noisy_counts(counts: Sequence[int], scale: Fraction, rng: random.Random) -> list[int]:
+    """Each count plus discrete Laplace noise of scale ``scale`` (``scale_of(ε, Δ)``),
+    clamped ≥ 0 (post-processing)."""
+    return [max(0, c + discrete_laplace(scale, rng)) for c in counts]
 
 
 def quantiles(counts: Sequence[float], edges: Sequence[float], qs: Sequence[float]) -> list[float] | None:

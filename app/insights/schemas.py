@@ -5,6 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, StrictInt
 
+from app.types import RiskProfile
+
 
 class MemberAttributesIn(BaseModel):
     user_id: str = Field(min_length=1, max_length=40)
@@ -14,6 +16,11 @@ class MemberAttributesIn(BaseModel):
         default=None,
         description="basis points per asset class (deposits, bonds, funds, stocks), summing to "
         "10 000; {} when the member holds no investments",
+    )
+    risk_level: RiskProfile | None = Field(
+        default=None,
+        description="the bank's risk assessment (适当性): C1 保守型 … C5 进取型; which products the "
+        "member may see (C n: R1–R n) and their cohort's risk level",
     )
 
 

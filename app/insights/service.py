@@ -5,7 +5,7 @@ The job (``compute``) works on sets, never member by member: one statement place
 member in a cell (age band × asset band × risk level), one counts the cells, and one per
 statistic counts members per cohort and histogram bucket; only the counts (cohorts ×
 buckets) come back to Python, which merges small cells (``rules.merge_cells``), adds the
-Laplace noise and reads the quartiles off the noisy histograms. The results replace the
+discrete Laplace noise and reads the quartiles off the noisy histograms. The results replace the
 previous night's in the same transaction. A member's own figures are read when asked,
 each only from a source they consent to now.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import secrets
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -73,13 +74,18 @@ def check_allocation(allocation: dict[str, int] | None, rules: R.Rules) -> dict[
 async def set_attributes(
     db: AsyncSession, rt: Runtime, *, members: list[MemberAttributesIn]
 ) -> MemberAttributesResult:
-    """Record what the bank knows of members (birth year, assets, allocation); a field left
-    out keeps its value. Unknown members are counted. Raises ValidationFailed (nothing stored)."""
+    """Record what the bank knows of members (birth year, assets, allocation, and the risk
+    assessment, kept on the account: ``auth.set_risk_profiles``); a field left out keeps
+    its value. Unknown and erased members are counted, nothing of them stored. Raises
+    ValidationFailed (nothing stored)."""
     rules = rules_of(rt)
     now = rt.clock.now()
     checked = {m.user_id: (m, check_allocation(m.allocation, rules)) for m in members}
     async with transaction(db):
-        known = set(await auth.profiles(db, set(checked)))
+        known = await auth.live_ids(db, set(checked))
+        await auth.set_risk_profiles(
+            db, {uid: m.risk_level for uid, (m, _) in checked.items() if uid in known and m.risk_level}
+        )
         updated = 0
         for user_id, (m, allocation) in checked.items():
             if user_id not in known:
@@ -188,7 +194,7 @@ async def compute(
     """The nightly job: place every member, merge cells below k, count, noise, publish.
     Replaces the previous results in one transaction; returns a summary."""
     rules = rules or rules_of(rt)
-    rng = rng or random.SystemRandom()
+    rng = rng or secrets.SystemRandom()  # uniform integers from the OS (the sampler is exact)
     now = rt.clock.now()
     since = now - timedelta(days=rules.window_days)
     async with rt.sessionmaker() as db, transaction(db):
@@ -263,7 +269,7 @@ async def compute(
         for i, cells in enumerate(cohorts):
             size, card_n, inv_n = sizes.get(i, (0, 0, 0))
             stats = _cohort_stats(rules, rng, i, card_n, inv_n, savings, spending, allocation)
-            noisy = size + R.laplace(1 / rules.eps_members, rng)
+            noisy = size + R.discrete_laplace(R.scale_of(rules.eps_members), rng)
             members_about = max(rules.k, round(noisy / 10.0) * 10)
             rows.append(
                 {
@@ -301,30 +307,32 @@ def _cohort_stats(
     stats: dict[str, Any] = {}
     hist = savings.get(cohort, [0] * rules.savings_buckets)
     stats["savings"] = (
-        _quartiles(R.quantiles(R.noisy_counts(hist, rules.eps_savings, rng), R.savings_edges(rules), QS))
+        _quartiles(
+            R.quantiles(R.noisy_counts(hist, R.scale_of(rules.eps_savings), rng), R.savings_edges(rules), QS)
+        )
         if sum(hist) >= k
         else None
     )
     # A member is in one bucket of each category's histogram (bucket 0: spent nothing), so
-    # the categories share ε_spending: each count gets Laplace(C / ε_spending).
-    eps_cat = rules.eps_spending / len(rules.categories)
+    # the categories share ε_spending: each count gets discrete Laplace of scale C / ε_spending.
+    scale_cat = R.scale_of(rules.eps_spending, len(rules.categories))
     spend: dict[str, Any] = {}
     for cat in rules.categories:
         h = list(spending.get((cohort, cat), [0] * (len(rules.spending_edges_fen) + 1)))
         h[0] = card_n - sum(h[1:])
         spend[cat] = (
-            _quartiles(R.quantiles(R.noisy_counts(h, eps_cat, rng), R.spending_edges(rules), QS))
+            _quartiles(R.quantiles(R.noisy_counts(h, scale_cat, rng), R.spending_edges(rules), QS))
             if card_n >= k
             else None
         )
     stats["spending"] = spend
     typical: dict[str, float] | None = None
     if inv_n >= k:
-        eps_cls = rules.eps_allocation / len(rules.classes)
+        scale_cls = R.scale_of(rules.eps_allocation, len(rules.classes))
         medians = {}
         for c in rules.classes:
             h = allocation.get((cohort, c.name), [0] * rules.allocation_buckets)
-            found = R.quantiles(R.noisy_counts(h, eps_cls, rng), R.allocation_edges(rules), (0.5,))
+            found = R.quantiles(R.noisy_counts(h, scale_cls, rng), R.allocation_edges(rules), (0.5,))
             medians[c.name] = max(0.0, found[0]) if found else 0.0
         total = sum(medians.values())
         if total > 0:

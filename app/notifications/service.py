@@ -12,8 +12,9 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.db import after_commit, execute, transaction
 from app.ids import new_id
@@ -147,3 +148,21 @@ async def send(rt: Runtime, *, user_id: str, kind: str, data: dict[str, Any]) ->
     """Notify in a transaction of its own (for jobs and hooks outside a use case)."""
     async with rt.sessionmaker() as db, transaction(db):
         await notify(db, rt, user_id=user_id, kind=kind, data=data)
+
+
+# -- a member's data (app/profile) --------------------------------------------------------
+
+
+async def personal_data(db: AsyncSession, rt: Runtime, user_id: str) -> dict[str, Any]:
+    """The member's message centre (their export's ``notifications`` section)."""
+    rows = (
+        await db.execute(
+            select(Notification).where(Notification.user_id == user_id).order_by(Notification.id)
+        )
+    ).scalars()
+    return {"notifications": [to_public(n).model_dump(mode="json") for n in rows]}
+
+
+async def erase_personal_data(db: AsyncSession, rt: Runtime, user_id: str) -> None:
+    """An erased member's message centre is deleted (nobody else reads it)."""
+    await db.execute(delete(Notification).where(col(Notification.user_id) == user_id))

@@ -23,6 +23,7 @@ import structlog
 from sqlalchemy import ARRAY, String, any_, bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.db import execute, reads_alone, transaction
 from app.errors import NotFound
@@ -183,3 +184,32 @@ async def drain(rt: Runtime) -> None:
     pusher = rt.slot(PUSHER)
     while pusher.tasks:
         await asyncio.gather(*list(pusher.tasks), return_exceptions=True)
+
+
+# -- a member's data (app/profile) --------------------------------------------------------
+
+
+async def personal_data(db: AsyncSession, rt: Runtime, user_id: str) -> dict[str, Any]:
+    """The member's phones and push settings (their export's ``push`` section); a device
+    token is shown by its last 6 characters only."""
+    devices = (
+        await db.execute(
+            select(Device).where(col(Device.user_id) == user_id).order_by(col(Device.created_at))
+        )
+    ).scalars()
+    settings = await db.get(PushSettings, user_id)
+    return {
+        "devices": [
+            {"platform": str(d.platform), "token_end": d.token[-6:], "created_at": d.created_at.isoformat()}
+            for d in devices
+        ],
+        "muted": list(settings.muted) if settings else [],
+        "quiet_start": settings.quiet_start if settings else None,
+        "quiet_end": settings.quiet_end if settings else None,
+    }
+
+
+async def erase_personal_data(db: AsyncSession, rt: Runtime, user_id: str) -> None:
+    """An erased member's phones get no push any more: devices and settings deleted."""
+    await db.execute(delete(Device).where(col(Device.user_id) == user_id))
+    await db.execute(delete(PushSettings).where(col(PushSettings.user_id) == user_id))

@@ -492,24 +492,33 @@ async def unlike(db: AsyncSession, rt: Runtime, *, user: Caller, post_id: str) -
     """Take my like back (idempotent); the author's creator points go back down. Raises NotFound."""
     async with transaction(db):
         post = await access_post(db, rt, viewer=user, post_id=post_id)
-        removed = (
-            await db.execute(
-                delete(PostLike)
-                .where(PostLike.post_id == post.id, PostLike.user_id == user.id)
-                .returning(PostLike.created_at, PostLike.author_id)
-            )
-        ).one_or_none()
-        if removed is not None:
-            count = (await counters.bump(db, rt, post.id, likes=-1)).like_count
-            liked_at, author_id = removed
-            if author_id != user.id:
-                # Subtract from the periods the like was counted in.
-                creators.after_commit_score(
-                    db, rt, user_id=author_id, delta=-content_settings(rt).points_per_like, at=liked_at
-                )
-        else:
+        count = await _take_like_back(db, rt, post_id=post.id, user_id=user.id)
+        if count is None:
             count = int(await db.scalar(select(Post.like_count).where(Post.id == post.id)) or 0)
     return Liked(post_id=post.id, liked=False, like_count=count)
+
+
+async def _take_like_back(db: AsyncSession, rt: Runtime, *, post_id: str, user_id: str) -> int | None:
+    """Delete the member's like of a post: its count moves down once and the author's
+    creator points go back down (after commit). Returns the post's like count now, None
+    when there was no like. In the caller's transaction; locks the post row (``bump``)."""
+    removed = (
+        await db.execute(
+            delete(PostLike)
+            .where(col(PostLike.post_id) == post_id, col(PostLike.user_id) == user_id)
+            .returning(col(PostLike.created_at), col(PostLike.author_id))
+        )
+    ).one_or_none()
+    if removed is None:
+        return None
+    count = (await counters.bump(db, rt, post_id, likes=-1)).like_count
+    liked_at, author_id = removed
+    if author_id != user_id:
+        # Subtract from the periods the like was counted in.
+        creators.after_commit_score(
+            db, rt, user_id=author_id, delta=-content_settings(rt).points_per_like, at=liked_at
+        )
+    return count
 
 
 # --- follows --------------------------------------------------------------------------------
@@ -729,10 +738,20 @@ async def personal_data(db: AsyncSession, rt: Runtime, user_id: str) -> dict[str
     }
 
 
+ERASED_TEXT = "[已删除]"  # what stands where an erased member's comment was
+
+
 async def erase_personal_data(db: AsyncSession, rt: Runtime, user_id: str) -> None:
     """An erased member's posts are deleted and emptied, their follows (both ways) gone;
-    their comments stay in others' threads under the pseudonymised author, and their
-    likes stay counted."""
+    their likes are taken back (each post's count and its author's creator points move
+    down once, as an unlike); their comments keep their place in others' threads (replies
+    and counts stay right) with the text replaced by ``ERASED_TEXT``, under the
+    pseudonymised author; the reasons they gave in reports are emptied the same way."""
+    # Their posts' images are served no more (as for a removed post).
+    posted = (await db.execute(select(Post.media).where(col(Post.author_id) == user_id))).scalars()
+    media_ids = [m["id"] for media_list in posted for m in media_list]
+    if media_ids:
+        await media.set_withdrawn(db, rt, media_ids=media_ids, withdrawn=True)
     await db.execute(
         update(Post)
         .where(col(Post.author_id) == user_id)
@@ -740,4 +759,17 @@ async def erase_personal_data(db: AsyncSession, rt: Runtime, user_id: str) -> No
     )
     await db.execute(
         delete(Follow).where((col(Follow.follower_id) == user_id) | (col(Follow.followee_id) == user_id))
+    )
+    liked = (
+        await db.execute(
+            select(PostLike.post_id).where(col(PostLike.user_id) == user_id).order_by(col(PostLike.post_id))
+        )
+    ).scalars()
+    for post_id in list(liked):  # in post order: the same lock order as any other erasure
+        await _take_like_back(db, rt, post_id=post_id, user_id=user_id)
+    await db.execute(
+        update(Comment).where(col(Comment.author_id) == user_id).values(text=ERASED_TEXT, flags=[])
+    )
+    await db.execute(
+        update(PostReport).where(col(PostReport.reporter_id) == user_id).values(reason=ERASED_TEXT)
     )

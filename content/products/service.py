@@ -30,6 +30,7 @@ from app.errors import Conflict, NotFound, ValidationFailed
 from app.ids import new_id
 from app.pagination import ID_CURSOR, OFFSET_CURSOR, Chunk, decode_cursor, encode_cursor
 from app.runtime import Runtime
+from app.types import RISK_PROFILES  # the bank's assessment, kept on the account
 from content.config import content_settings
 from content.posts import links
 from content.products.models import Product, ProductClick, ProductConversion, ProductKind, ProductStatus
@@ -59,7 +60,6 @@ KIND_TOPIC: dict[str, str] = {
     "card": "credit_cards",
     "insurance": "insurance",
 }
-RISK_PROFILES = ("C1", "C2", "C3", "C4", "C5")
 ANY_RISK = "C5"  # how the one who embedded a card (a post's author, a message's sender) sees it
 
 

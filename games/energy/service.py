@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.db import after_commit, transaction
 from app.errors import ValidationFailed
@@ -165,3 +167,31 @@ async def report_steps(db: AsyncSession, rt: Runtime, *, user_id: str, day: date
     return StepsPublic(
         date=day, steps=total, energy_g=ball[1] if ball else 0, ball_id=ball[0] if ball else None
     )
+
+
+# -- a member's data (app/profile) --------------------------------------------------------
+
+
+async def personal_data(db: AsyncSession, rt: Runtime, user_id: str) -> dict[str, Any]:
+    """The member's reported steps per day and the energy caps they used (their export's
+    ``energy`` section)."""
+    days = (
+        await db.execute(select(StepDay).where(col(StepDay.user_id) == user_id).order_by(col(StepDay.day)))
+    ).scalars()
+    caps = (
+        await db.execute(
+            select(EnergyCap)
+            .where(col(EnergyCap.user_id) == user_id)
+            .order_by(col(EnergyCap.period), col(EnergyCap.category))
+        )
+    ).scalars()
+    return {
+        "steps": [{"day": d.day.isoformat(), "steps": d.steps} for d in days],
+        "caps_used": [{"category": c.category, "period": c.period, "used": c.used} for c in caps],
+    }
+
+
+async def erase_personal_data(db: AsyncSession, rt: Runtime, user_id: str) -> None:
+    """An erased member's steps and energy caps are deleted (they leave the steps board)."""
+    await db.execute(delete(StepDay).where(col(StepDay.user_id) == user_id))
+    await db.execute(delete(EnergyCap).where(col(EnergyCap.user_id) == user_id))

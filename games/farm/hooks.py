@@ -23,4 +23,4 @@ async def _personal_data(db: Any, rt: Runtime, user_id: str) -> Any:
     return to_jsonable_python(await farm.get_farm(db, rt, user_id=user_id))
 
 
-register_personal_data("farm", export=_personal_data)
+register_personal_data("farm", export=_personal_data, erase=farm.erase_personal_data)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -362,3 +362,34 @@ async def donate(
         await db.flush()
         left = f.eggs
     return donation, left
+
+
+# -- a member's data (app/profile) --------------------------------------------------------
+
+
+async def erase_personal_data(db: AsyncSession, rt: Runtime, user_id: str) -> None:
+    """An erased member's farm goes: a visit their chicken pays a friend ends as if chased
+    (what it ate goes back to the host's feed); a friend's chicken visiting them goes home
+    with what it ate, as at the window's end; then their farm and egg log are deleted
+    (they leave the eggs board). Donations stay, pseudonymised: the projects' totals count
+    them. Locks the farms involved in user-id order."""
+    r = rules().farm
+    now = rt.clock.now()
+    mine = await db.get(Farm, user_id)
+    if mine is not None:
+        involved = [user_id, *(u for u in (mine.away_host_id, mine.visitor_id) if u)]
+        farms = await _lock(db, involved)
+        me = farms[user_id]
+        if me.away_host_id and me.away_host_id in farms:
+            host = farms[me.away_host_id]
+            if host.visitor_id == user_id:
+                _rebase(host, r, now)
+                await _end_visit(db, rt, host, me, r, now, chased=True)
+                _lay(db, rt, host, r, now)
+        if me.visitor_id and me.visitor_id in farms:
+            _rebase(me, r, now)
+            await _end_visit(db, rt, me, farms[me.visitor_id], r, now, chased=False)
+        await db.flush()
+        await db.delete(me)
+    await db.execute(delete(EggLog).where(col(EggLog.user_id) == user_id))
+    await db.flush()

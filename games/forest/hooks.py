@@ -23,9 +23,8 @@ register_board("energy", rebuild=rebuild_energy)
 
 
 async def _personal_data(db: Any, rt: Runtime, user_id: str) -> Any:
-    """A member's forest as they see it (their export's ``forest`` section); an erasure
-    leaves it to the pseudonymised account, so friends' collections stay consistent."""
+    """A member's forest as they see it (their export's ``forest`` section)."""
     return to_jsonable_python(await forest.get_forest(db, rt, user_id=user_id))
 
 
-register_personal_data("forest", export=_personal_data)
+register_personal_data("forest", export=_personal_data, erase=forest.erase_personal_data)

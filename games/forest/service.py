@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -806,3 +806,51 @@ async def recent_activity(db: AsyncSession, *, user_id: str, limit: int = 10) ->
     events += [{"at": at, "kind": "planted", "grams": g, "detail": name} for at, g, name in planted]
     events.sort(key=lambda e: e["at"], reverse=True)  # type: ignore[arg-type,return-value]
     return events[:limit]
+
+
+# ---------------------------------------------------------------- a member's data (app/profile)
+
+
+async def erase_personal_data(db: AsyncSession, rt: Runtime, user_id: str) -> None:
+    """An erased member's forest goes: the energy they held (their account), what is left
+    in their balls (they expire now: nothing more to collect; what friends took stays
+    theirs, and each ball's collections still add up), and the trees they planted alone. A grove they started and that is not complete can be reached
+    by nobody any more: each friend's contribution goes back to that friend's energy, then
+    the grove goes. Completed groves' trees, their contributions to friends' groves and
+    the waterings between friends stay, pseudonymised. Locks those groves, then the
+    contributors' accounts in user-id order."""
+    now = rt.clock.now()
+    groves = list(
+        (
+            await db.execute(
+                select(Grove.id)
+                .where(col(Grove.creator_id) == user_id, col(Grove.completed_at).is_(None))
+                .order_by(col(Grove.id))
+                .with_for_update()
+            )
+        ).scalars()
+    )
+    if groves:
+        given = (
+            await db.execute(
+                select(GroveContribution.user_id, func.sum(GroveContribution.grams))
+                .where(col(GroveContribution.grove_id).in_(groves), col(GroveContribution.user_id) != user_id)
+                .group_by(col(GroveContribution.user_id))
+                .order_by(col(GroveContribution.user_id))
+            )
+        ).all()
+        for contributor, grams in given:  # the debit undone: held again, not spent
+            await db.execute(
+                update(ForestAccount)
+                .where(col(ForestAccount.user_id) == contributor)
+                .values(energy_g=ForestAccount.energy_g + grams, spent_g=ForestAccount.spent_g - grams)
+            )
+        await db.execute(delete(GroveContribution).where(col(GroveContribution.grove_id).in_(groves)))
+        await db.execute(delete(Grove).where(col(Grove.id).in_(groves)))
+    await db.execute(
+        update(EnergyBall)
+        .where(col(EnergyBall.owner_id) == user_id, col(EnergyBall.expires_at) > now)
+        .values(expires_at=now)
+    )
+    await db.execute(delete(Tree).where(col(Tree.owner_id) == user_id, col(Tree.grove_id).is_(None)))
+    await db.execute(delete(ForestAccount).where(col(ForestAccount.user_id) == user_id))

@@ -10,6 +10,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import service as auth
+from app.db import after_commit
 from app.runtime import Runtime
 from games.leaderboards import registry, scores
 from games.leaderboards.registry import Scores
@@ -34,12 +38,47 @@ async def totals_by_period(rt: Runtime, totals: Callable[[datetime | None], Any]
     return dict(out)
 
 
+async def forget(db: AsyncSession, rt: Runtime, user_id: str) -> None:
+    """An erased member leaves every board's current buckets (after commit); a rebuild
+    leaves erased accounts out too."""
+    now = rt.clock.now()
+
+    async def remove() -> None:
+        async with rt.redis.pipeline(transaction=False) as pipe:
+            for name in registry.BOARDS:
+                for period in scores.PERIODS:
+                    pipe.zrem(scores.key(rt, name, period, now), user_id)
+            await pipe.execute()
+
+    after_commit(db, remove)
+
+
+async def personal_data(db: AsyncSession, rt: Runtime, user_id: str) -> dict[str, Any]:
+    """The member's scores on every board's current buckets (their export's
+    ``leaderboards`` section); a board they are not on is left out."""
+    now = rt.clock.now()
+    names = sorted(registry.BOARDS)
+    async with rt.redis.pipeline(transaction=False) as pipe:
+        for name in names:
+            for period in scores.PERIODS:
+                pipe.zscore(scores.key(rt, name, period, now), user_id)
+        found = iter(await pipe.execute())
+    out: dict[str, Any] = {}
+    for name in names:
+        mine = {p: float(v) for p in scores.PERIODS if (v := next(found)) is not None}
+        if mine:
+            out[name] = mine
+    return out
+
+
 async def rebuild_all(rt: Runtime) -> dict[str, int]:
     """Recompute every registered board's current buckets from the database and swap them in."""
     now = rt.clock.now()
     counts: dict[str, int] = {}
+    async with rt.sessionmaker() as db:
+        erased = await auth.erased_ids(db)  # gone from every board (``forget``), also after a rebuild
     for name, board in sorted(registry.BOARDS.items()):
-        computed = await board.rebuild(rt)
+        computed = {uid: s for uid, s in (await board.rebuild(rt)).items() if uid not in erased}
         for period in scores.PERIODS:
             members = {uid: by_period[period] for uid, by_period in computed.items() if by_period.get(period)}
             await scores.replace_board(rt, board=name, period=period, at=now, members=members)

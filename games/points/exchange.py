@@ -34,6 +34,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.auth import service as auth
 from app.db import transaction
 from app.errors import Conflict, LimitExceeded, NotFound, ValidationFailed
 from app.ids import new_id
@@ -321,6 +322,8 @@ async def settle(rt: Runtime, *, exchange_id: str, answer: partners.Answer) -> b
                 ),
                 memo=f"from {p.name}",
             )
+        if await _forfeited_if_erased(db, rt, x.user_id):
+            return True
         await notify(
             db,
             rt,
@@ -415,6 +418,8 @@ async def cancel_by_partner(
         x.settled_at = x.settled_at or now
         x.reason = (reason or "cancelled by the partner")[:120]
         await db.flush()
+        if await _forfeited_if_erased(db, rt, x.user_id):
+            return await _cancel_public(db, x)
         await notify(
             db,
             rt,
@@ -430,6 +435,16 @@ async def cancel_by_partner(
             },
         )
         return await _cancel_public(db, x)
+
+
+async def _forfeited_if_erased(db: AsyncSession, rt: Runtime, user_id: str) -> bool:
+    """When the member erased their account while the partner decided, what an answer or a
+    cancellation brought back (a released hold, a returned or inbound lot) is forfeited as
+    at erasure (``points.erase_personal_data``), and nobody is told. True then."""
+    if await auth.live_ids(db, [user_id]):
+        return False
+    await points.erase_personal_data(db, rt, user_id)
+    return True
 
 
 async def _cancel_public(db: AsyncSession, x: PointsExchange) -> PartnerCancelPublic:

@@ -31,8 +31,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select, text, update
+from sqlalchemy import ColumnElement, and_, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -48,6 +49,7 @@ from app.runtime import Runtime
 from games.points.models import (
     ExpiryNotice,
     LotSource,
+    PartnerMember,
     PointsDraw,
     PointsLot,
     SpendingPoints,
@@ -724,3 +726,46 @@ async def statement(db: AsyncSession, *, user_id: str, limit: int, cursor: str |
         ],
         next_cursor=next_cursor,
     )
+
+
+# -- a member's data (app/profile) --------------------------------------------------------
+
+
+async def personal_data(db: AsyncSession, rt: Runtime, user_id: str) -> dict[str, Any]:
+    """The member's points as they see them: balance, live lots, what expires soon and what
+    is held for exchanges (their export's ``points`` section)."""
+    return (await my_points(db, rt, user_id=user_id)).model_dump(mode="json")
+
+
+async def erase_personal_data(db: AsyncSession, rt: Runtime, user_id: str) -> None:
+    """``DELETE /v1/me``: the member's points are forfeited, through ``post_points`` like
+    any other move: what lapsed goes to ``system:points_expired`` as at expiry, then every
+    live point too (kind ``points_forfeited``), so their account and lots end at 0 and Σ
+    stays 0 in PTS. Their partner memberships and expiry notices are deleted. Locks the
+    member's points account."""
+    account = ledger.points_account(user_id)
+    if await ledger.lock_account(db, account) is None:
+        return  # never held points
+    await post_points(
+        db,
+        rt,
+        user_id=user_id,
+        kind="points_expired",
+        ref="expiry",
+        counter=ledger.POINTS_EXPIRED,
+        lapse=True,
+    )
+    left = await live_balance(db, rt, user_id=user_id)
+    if left > 0:
+        await post_points(
+            db,
+            rt,
+            user_id=user_id,
+            kind="points_forfeited",
+            ref="erasure",
+            counter=ledger.POINTS_EXPIRED,
+            amount=-left,
+            memo="account erased: points forfeited",
+        )
+    await db.execute(delete(PartnerMember).where(col(PartnerMember.user_id) == user_id))
+    await db.execute(delete(ExpiryNotice).where(col(ExpiryNotice.user_id) == user_id))

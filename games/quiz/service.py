@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import hooks
 from app.db import is_unique_violation, transaction
@@ -114,3 +116,26 @@ async def answer(db: AsyncSession, rt: Runtime, *, user_id: str, choice: int) ->
             raise AlreadyClaimed("today's question is answered") from exc
         raise
     return Answered(correct=correct, reward_g=reward, answer=right, explanation=explanation)
+
+
+# -- a member's data (app/profile) --------------------------------------------------------
+
+
+async def personal_data(db: AsyncSession, rt: Runtime, user_id: str) -> dict[str, Any]:
+    """The member's quiz answers (their export's ``quiz`` section)."""
+    rows = (
+        await db.execute(
+            select(QuizAnswer).where(col(QuizAnswer.user_id) == user_id).order_by(col(QuizAnswer.day))
+        )
+    ).scalars()
+    return {
+        "answers": [
+            {"day": a.day, "question_id": a.question_id, "choice": a.choice, "correct": a.correct}
+            for a in rows
+        ]
+    }
+
+
+async def erase_personal_data(db: AsyncSession, rt: Runtime, user_id: str) -> None:
+    """An erased member's quiz answers are deleted."""
+    await db.execute(delete(QuizAnswer).where(col(QuizAnswer.user_id) == user_id))

@@ -638,3 +638,15 @@ async def export(db: AsyncSession, rt: Runtime, user_id: str) -> Any:
         )
     ).all()
     return [voucher_view(v, r, now).model_dump(mode="json") for v, r in rows]
+
+
+async def erase_personal_data(db: AsyncSession, rt: Runtime, user_id: str) -> None:
+    """``DELETE /v1/me``: the member's vouchers not used yet expire now (as at their
+    expiry: their points stay spent, their stock used), so no code of a closed account can
+    be redeemed; the vouchers themselves stay, pseudonymised, as the merchants' record."""
+    now = rt.clock.now()
+    await db.execute(
+        update(Voucher)
+        .where(col(Voucher.user_id) == user_id, col(Voucher.state) == VoucherState.ISSUED.value)
+        .values(state=VoucherState.EXPIRED.value, closed_at=now)
+    )

@@ -24,9 +24,10 @@ import hmac
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import anyio
-from sqlalchemy import Select, String, Subquery, bindparam, delete, func, literal, select
+from sqlalchemy import Select, String, Subquery, bindparam, delete, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -174,3 +175,27 @@ async def forget(db: AsyncSession, *, user_id: str) -> int:
     async with transaction(db):
         result = await db.execute(delete(ContactEdge).where(ContactEdge.owner_id == user_id))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+# -- a member's data (app/profile) --------------------------------------------------------
+
+
+async def personal_data(db: AsyncSession, rt: Runtime, user_id: str) -> dict[str, Any]:
+    """The matches remembered from the member's address book (their export's ``contacts``
+    section): only members who matched; the numbers themselves were never stored."""
+    rows = (
+        await db.execute(
+            select(ContactEdge.contact_id, ContactEdge.created_at)
+            .where(ContactEdge.owner_id == user_id)
+            .order_by(ContactEdge.created_at, ContactEdge.contact_id)
+        )
+    ).all()
+    return {"matches": [{"user_id": c, "since": at.isoformat()} for c, at in rows]}
+
+
+async def erase_personal_data(db: AsyncSession, rt: Runtime, user_id: str) -> None:
+    """An erased member's address-book matches are deleted both ways: theirs, and their
+    place in others' (so they are suggested to nobody)."""
+    await db.execute(
+        delete(ContactEdge).where(or_(ContactEdge.owner_id == user_id, ContactEdge.contact_id == user_id))
+    )

@@ -39,7 +39,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import service as auth
-from app.db import end_read
+from app.db import after_commit, end_read
 from app.runtime import Runtime
 from social.contacts import service as contacts
 from social.friends import suggest
@@ -139,11 +139,21 @@ ORDER BY t.rank_key DESC, t.vid
 """)
 
 
+def cache_key(rt: Runtime, user_id: str) -> str:
+    return rt.keys("suggest", user_id)
+
+
+async def forget(db: AsyncSession, rt: Runtime, user_id: str) -> None:
+    """An erased member's cached suggestions go (after commit). Others' cached heads drop
+    them by themselves: an erased account is not discoverable."""
+    after_commit(db, lambda: rt.redis.delete(cache_key(rt, user_id)))
+
+
 async def suggestions(db: AsyncSession, rt: Runtime, *, user_id: str, limit: int) -> list[Suggested]:
     """Friends-of-friends and contacts I may know, best first (see ``suggest``)."""
     conn = await db.connection()
     ttl = rt.settings.suggestions_cache_s
-    key = rt.keys("suggest", user_id)
+    key = cache_key(rt, user_id)
     fingerprint = ""
     if ttl:
         count, newest = (await db.execute(_FINGERPRINT, {"me": user_id})).one()

@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import expiry
@@ -327,15 +328,24 @@ async def access_packet(db: AsyncSession, rt: Runtime, *, packet_id: str, user_i
     )
 
 
-async def refund_one(db: AsyncSession, rt: Runtime, *, packet_id: str) -> int | None:
+async def refund_one(
+    db: AsyncSession, rt: Runtime, *, packet_id: str, closing: str | None = None
+) -> int | None:
     """Close one expired open packet and refund what is left to its sender, in the caller's
-    transaction. Returns the refunded fen, or None when it was not open and expired (someone
-    else closed it). Locks the packet row (conditional UPDATE)."""
+    transaction. With ``closing`` (a member erasing their account, who sent the packet or is
+    the one an exclusive packet is for) the open packet closes now, expired or not, and an
+    erased sender is not notified. Returns the refunded fen, or None when it was not open
+    (and expired) (someone else closed it). Locks the packet row (conditional UPDATE)."""
     now = rt.clock.now()
+    which = (
+        RedPacket.expires_at <= now
+        if closing is None
+        else or_(RedPacket.sender_id == closing, RedPacket.to_user_id == closing)
+    )
     row = (
         await db.execute(
             update(RedPacket)
-            .where(RedPacket.id == packet_id, RedPacket.status == "open", RedPacket.expires_at <= now)
+            .where(RedPacket.id == packet_id, RedPacket.status == "open", which)
             .values(
                 status="refunded",
                 refunded_fen=RedPacket.remaining_fen,
@@ -356,15 +366,13 @@ async def refund_one(db: AsyncSession, rt: Runtime, *, packet_id: str) -> int | 
         entries=ledger.move(escrow_of(packet_id), ledger.wallet_account(row.sender_id), refunded),
         now=now,
         ref_id=packet_id,
-        memo="red packet expired: refunded",
+        memo="red packet expired: refunded" if closing is None else "account closed: red packet refunded",
     )
-    await notify(
-        db,
-        rt,
-        user_id=row.sender_id,
-        kind="red_packet_refunded",
-        data={"packet_id": packet_id, "refunded_fen": refunded, "conversation_id": row.conversation_id},
-    )
+    if row.sender_id != closing:
+        data = {"packet_id": packet_id, "refunded_fen": refunded, "conversation_id": row.conversation_id}
+        if closing is not None:
+            data["reason"] = "account_closed"
+        await notify(db, rt, user_id=row.sender_id, kind="red_packet_refunded", data=data)
     await chat.post_message_last(
         db,
         rt,
@@ -379,6 +387,60 @@ async def refund_one(db: AsyncSession, rt: Runtime, *, packet_id: str) -> int | 
         },
     )
     return refunded
+
+
+async def refund_for_erasure(db: AsyncSession, rt: Runtime, user_id: str) -> None:
+    """``DELETE /v1/me``: close every open packet the erased member sent (the rest goes back
+    to their wallet, which the erasure then pays back to the bank) or that is exclusively
+    for them (back to its sender), through ``refund_one``, in the erasure's transaction."""
+    open_ids = (
+        await db.execute(
+            select(RedPacket.id)
+            .where(
+                RedPacket.status == "open",
+                or_(RedPacket.sender_id == user_id, RedPacket.to_user_id == user_id),
+            )
+            .order_by(RedPacket.id)
+        )
+    ).scalars()
+    for packet_id in list(open_ids):
+        await refund_one(db, rt, packet_id=packet_id, closing=user_id)
+
+
+async def personal_data(db: AsyncSession, rt: Runtime, user_id: str) -> dict[str, Any]:
+    """The red packets a member sent and the shares they grabbed (their export's
+    ``red_packets`` section)."""
+    sent = (
+        await db.execute(
+            select(RedPacket)
+            .where(RedPacket.sender_id == user_id)
+            .order_by(RedPacket.created_at, RedPacket.id)
+        )
+    ).scalars()
+    grabbed = (
+        await db.execute(
+            select(RedPacketClaim).where(RedPacketClaim.user_id == user_id).order_by(RedPacketClaim.at)
+        )
+    ).scalars()
+    return {
+        "sent": [
+            {
+                "id": p.id,
+                "conversation_id": p.conversation_id,
+                "mode": p.mode,
+                "greeting": p.greeting,
+                "total_fen": p.total_fen,
+                "count": p.count,
+                "refunded_fen": p.refunded_fen,
+                "status": p.status,
+                "created_at": p.created_at.isoformat(),
+            }
+            for p in sent
+        ],
+        "grabbed": [
+            {"packet_id": c.packet_id, "amount_fen": c.amount_fen, "at": c.at.isoformat()} for c in grabbed
+        ],
+    }
 
 
 async def refund_expired(rt: Runtime, *, max_rounds: int = 50) -> int:

@@ -23,7 +23,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -134,25 +134,27 @@ def _announce(
     rt: Runtime,
     got: Any,
     *,
-    notify_user: str,
+    notify_user: str | None,
     notify_kind: str,
     conversation_id: str,
     sender_id: str | None,
     kind: str,
     ids: dict[str, Any],
 ) -> None:
-    """After-commit pushes of what the SQL function stored: the notification and the message
-    (one push to the notified user's phone: the notification's)."""
+    """After-commit pushes of what the SQL function stored: the notification (none for an
+    erased sender) and the message (one push to the notified user's phone: the
+    notification's)."""
     now = ids["now"]
-    notifications.added_in_sql(
-        db,
-        rt,
-        notification_id=ids["notification"],
-        user_id=notify_user,
-        kind=notify_kind,
-        data=got.notification_data,
-        created_at=now,
-    )
+    if notify_user is not None:
+        notifications.added_in_sql(
+            db,
+            rt,
+            notification_id=ids["notification"],
+            user_id=notify_user,
+            kind=notify_kind,
+            data=got.notification_data,
+            created_at=now,
+        )
     chat.appended_in_sql(
         db,
         rt,
@@ -166,7 +168,7 @@ def _announce(
             created_at=now,
         ),
         got.members,
-        pushed={notify_user},
+        pushed=() if notify_user is None else {notify_user},
     )
 
 
@@ -322,6 +324,38 @@ async def refund_one(db: AsyncSession, rt: Runtime, *, transfer_id: str) -> bool
     (``SETTLE_SQL``). Returns False when it is no longer pending (someone else settled it).
     Locks the row."""
     return await _settle(db, rt, transfer_id=transfer_id, user_id=None, status="refunded") is not None
+
+
+async def refund_for_erasure(db: AsyncSession, rt: Runtime, user_id: str) -> None:
+    """``DELETE /v1/me``: refund every transfer still pending to or from the erased member
+    to its sender now, through the same refund as the sweep (``SETTLE_SQL``), in the
+    erasure's transaction. Money sent to them goes back to the sender; money they sent
+    goes back to their wallet, which the erasure then pays back to the bank. Locks each
+    transfer row."""
+    pending = (
+        await db.execute(
+            select(Transfer.id)
+            .where(
+                Transfer.status == "pending",
+                or_(Transfer.sender_id == user_id, Transfer.receiver_id == user_id),
+            )
+            .order_by(Transfer.id)
+        )
+    ).scalars()
+    for transfer_id in list(pending):
+        await _settle(db, rt, transfer_id=transfer_id, user_id=user_id, status="refunded")
+
+
+async def personal_data(db: AsyncSession, rt: Runtime, user_id: str) -> dict[str, Any]:
+    """The transfers a member sent or received (their export's ``transfers`` section)."""
+    rows = (
+        await db.execute(
+            select(Transfer)
+            .where(or_(Transfer.sender_id == user_id, Transfer.receiver_id == user_id))
+            .order_by(Transfer.created_at, Transfer.id)
+        )
+    ).scalars()
+    return {"transfers": [to_public(t).model_dump(mode="json") for t in rows]}
 
 
 async def refund_expired(rt: Runtime, *, max_rounds: int = 50) -> int:

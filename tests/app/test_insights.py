@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import random
 import statistics
+from collections import Counter
+from fractions import Fraction
 
 import pytest
 from hypothesis import given
@@ -51,14 +54,45 @@ def test_merged_cohorts_all_reach_k_and_cover_every_cell(sizes: list[int], k: in
     assert [c for cohort in cohorts for c in cohort] == RULES.cells  # each cell once, contiguous
 
 
-def test_laplace_noise_has_the_documented_scale_and_bound() -> None:
+def test_discrete_laplace_noise_has_the_documented_scale_and_bound() -> None:
     rng = random.Random(7)
-    scale = 1 / RULES.eps_savings
-    draws = [R.laplace(scale, rng) for _ in range(20_000)]
+    scale = R.scale_of(RULES.eps_savings)
+    assert scale == Fraction(2)  # ε = 0.5 exactly, not the nearest double
+    draws = [R.discrete_laplace(scale, rng) for _ in range(20_000)]
+    assert all(isinstance(d, int) for d in draws)  # integers: nothing in low-order bits
+    a = math.exp(-1 / float(scale))  # P[Z = z] = (1 − a)/(1 + a)·a^|z|
     assert abs(statistics.fmean(draws)) < 0.1
-    assert statistics.pstdev(draws) == pytest.approx(2**0.5 * scale, rel=0.05)  # Laplace: σ = √2·b
+    assert statistics.pstdev(draws) == pytest.approx(math.sqrt(2 * a) / (1 - a), rel=0.05)
     assert max(abs(d) for d in draws) <= R.noise_bound(scale)
-    assert sum(1 for d in draws if d != 0) == len(draws)
+
+
+def test_discrete_laplace_follows_its_exact_distribution() -> None:
+    """The empirical frequencies of a rational scale match P[Z = z] = (1−a)/(1+a)·a^|z|,
+    a = exp(−1/b), within 4 standard errors for every z, also for a scale that is not a
+    whole number (b = 6/1 and b = 5/2 take different paths of the sampler)."""
+    for scale in (Fraction(6), Fraction(5, 2), Fraction(1, 3)):
+        rng = random.Random(11)
+        n = 20_000
+        seen = Counter(R.discrete_laplace(scale, rng) for _ in range(n))
+        a = math.exp(-1 / float(scale))
+        for z in range(-8, 9):
+            p = (1 - a) / (1 + a) * a ** abs(z)
+            se = math.sqrt(p * (1 - p) / n)
+            assert abs(seen[z] / n - p) <= 4 * se + 1e-4, (scale, z, seen[z] / n, p)
+
+
+def test_bernoulli_exp_is_exact_in_frequency() -> None:
+    rng = random.Random(3)
+    for gamma in (Fraction(0), Fraction(1, 10), Fraction(1), Fraction(5, 2)):
+        n = 20_000
+        hits = sum(R.bernoulli_exp(gamma, rng) for _ in range(n))
+        p = math.exp(-float(gamma))
+        assert abs(hits / n - p) <= 4 * math.sqrt(p * (1 - p) / n) + 1e-9, gamma
+
+
+def test_a_huge_epsilon_adds_no_noise() -> None:
+    rng = random.Random(5)
+    assert R.noisy_counts([0, 3, 70], R.scale_of(1e9), rng) == [0, 3, 70]
 
 
 def test_quartiles_of_a_histogram_interpolate_inside_buckets() -> None:
@@ -268,3 +302,53 @@ async def test_the_demo_li_na_sees_her_cohort(client, rt) -> None:
     assert body["cohort"] is not None and "a1-w2-C3" in body["cohort"]["cells"]
     assert body["investing"]["my_allocation"]["deposits"] == 0.4
     assert body["notice"]["en"].startswith("Past returns")
+
+
+async def test_the_bank_sets_the_risk_level_which_products_and_the_cohort_use(client, rt, users) -> None:
+    from tests.content.products_support import catalogue
+
+    admin = await users.make("admin", roles="admin,user")
+    await catalogue(client, admin)
+    li, gone = await users.make("li"), await users.make("gone")
+
+    async def visible() -> list[str]:
+        r = await client.get("/v1/products", headers=li.headers)
+        assert r.status_code == 200, r.text
+        return [p["product_id"] for p in r.json()["items"]]
+
+    assert await visible() == ["dep-r1"]  # not assessed: R1 only
+    assert (await _me(client, li))["missing"] == ["birth_year", "assets", "risk_profile"]
+    assert (await client.delete("/v1/me", headers=gone.headers)).status_code == 204
+    answer = await _attributes(
+        client,
+        rt,
+        [
+            {"user_id": li.id, "risk_level": "C3", "birth_year": 1990},
+            {"user_id": gone.id, "risk_level": "C5"},  # erased: nothing of them is stored
+        ],
+    )
+    assert answer == {"received": 2, "updated": 1, "unknown_user": 1}
+    assert await visible() == ["dep-r1", "fund-r3"]
+    assert (await _me(client, li))["missing"] == ["assets"]
+    # a field left out keeps its value; a new assessment replaces it
+    await _attributes(client, rt, [{"user_id": li.id, "assets_fen": 1_000_000}])
+    assert await visible() == ["dep-r1", "fund-r3"]
+    await _attributes(client, rt, [{"user_id": li.id, "risk_level": "C5"}])
+    assert await visible() == ["dep-r1", "fund-r3", "fund-r5"]
+    async with rt.sessionmaker() as db:
+        assert (await auth.profiles(db, [gone.id]))[gone.id].risk_profile is None
+    for bad in ("C6", "c3", "", 3, None):
+        body = {"members": [{"user_id": li.id, "risk_level": bad, "birth_year": 1980}]}
+        r = await client.put("/v1/bank/members/attributes", json=body, headers=service_headers(rt))
+        if bad is None:  # null is "left out"
+            assert r.status_code == 200
+            continue
+        assert r.status_code == 422 and error_code(r) == "validation_error", bad
+    assert await visible() == ["dep-r1", "fund-r3", "fund-r5"]
+    r = await client.put(
+        "/v1/bank/members/attributes",
+        json={"members": [{"user_id": li.id, "risk_level": "C1"}]},
+        headers=li.headers,
+    )
+    assert r.status_code == 401
+    assert await visible() == ["dep-r1", "fund-r3", "fund-r5"]

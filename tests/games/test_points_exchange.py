@@ -332,3 +332,42 @@ async def test_a_pending_inbound_exchange_cancelled_by_the_partner_just_ends(cli
     assert await exchange.deliver_due(rt) == 0
     assert (await my_points(client, li))["balance"] == 1
     await audit_ok(rt)
+
+
+async def test_a_refusal_after_the_member_erased_their_account_is_forfeited_not_restored(
+    client, rt, users, partner
+):
+    li = await member(rt, client, users)
+    partner.script = ["fail", "refuse"]
+    x = (await exchange_out(client, li)).json()
+    assert (await my_points(client, li))["pending_out"] == 2_000
+    async with rt.sessionmaker() as db:
+        expired_before = await ledger.balance(db, ledger.POINTS_EXPIRED)
+    assert (await client.delete("/v1/me", headers=li.headers)).status_code == 204
+    async with rt.sessionmaker() as db:  # the 3 000 live points were forfeited at erasure
+        assert await ledger.balance(db, ledger.POINTS_EXPIRED) == expired_before + 3_000
+    await rt.advance_clock(61)
+    await exchange.deliver_due(rt)  # the partner refuses: the hold comes back, and goes
+    async with rt.sessionmaker() as db:
+        assert await ledger.balance(db, ledger.points_account(li.id)) == 0
+        assert await ledger.balance(db, exchange.hold_account(x["id"])) == 0
+        assert await ledger.balance(db, ledger.POINTS_EXPIRED) == expired_before + 5_000
+    assert await notifications(rt, li.id) == []
+    await audit_ok(rt)
+    await lots_consistent(rt)
+
+
+async def test_a_cancellation_after_the_member_erased_their_account_is_forfeited(client, rt, users, partner):
+    li = await member(rt, client, users)
+    x = (await exchange_out(client, li)).json()  # confirmed at once
+    assert (await client.delete("/v1/me", headers=li.headers)).status_code == 204
+    async with rt.sessionmaker() as db:
+        expired_before = await ledger.balance(db, ledger.POINTS_EXPIRED)
+    r = await partner_cancel(client, rt, x["id"], reason="wrong member")
+    assert r.status_code == 200 and r.json()["points_returned"] == 2_000
+    async with rt.sessionmaker() as db:
+        assert await ledger.balance(db, ledger.points_account(li.id)) == 0
+        assert await ledger.balance(db, ledger.POINTS_EXPIRED) == expired_before + 2_000
+    assert await notifications(rt, li.id) == []
+    await audit_ok(rt)
+    await lots_consistent(rt)
