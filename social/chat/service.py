@@ -364,6 +364,11 @@ async def _append(
     return msg
 
 
+CONVERSATION_KIND_SQL = "chat_conversation_kind"
+"""SQL (migration 2051): ``chat_conversation_kind(conversation_id)``, ``direct`` or ``group``
+(NULL: no such conversation), for other features' SQL functions."""
+MEMBER_IDS_SQL = "chat_member_ids"
+"""SQL (migration 2051): ``chat_member_ids(conversation_id)``, the members' ids (text[])."""
 APPEND_MESSAGE_SQL = "chat_append_message"
 """SQL (migration 1000) for other features' functions: ``chat_append_message(id,
 conversation_id, sender_id, kind, body json, cid, now)`` appends a message (the seq bump

@@ -57,6 +57,7 @@ async def create_packet(
             to_user_id=body.to_user_id,
             greeting=body.greeting,
         ),
+        autocommit=True,  # one statement (red_packet_create), its own transaction
     )
 
 

@@ -28,6 +28,7 @@ Lock order: packet row, ledger accounts (sorted by ``post``), conversation row.
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import timedelta
 from typing import Any
@@ -51,10 +52,7 @@ from app.ledger import service as ledger
 from app.metrics import RED_PACKET_GRABS, RED_PACKETS_SENT, count_after_commit
 from app.notifications.service import notify
 from app.runtime import Runtime
-from app.wallet import service as wallet
 from social.chat import service as chat
-from social.chat.models import Conversation
-from social.friends import service as friends
 from social.red_packets import gate
 from social.red_packets.models import RedPacket, RedPacketClaim
 from social.red_packets.schemas import ClaimPublic, GrabPublic, RedPacketCreated, RedPacketPublic
@@ -82,7 +80,8 @@ async def create_packet(
     rng: random.Random | None = None,
 ) -> RedPacketCreated:
     """Put ``total_fen`` from the sender's wallet into a new packet's escrow, cut its shares
-    and post it in the conversation. Runs in the caller's transaction (``idem.run``).
+    and post it in the conversation. Runs in the caller's transaction (``idem.run``), in
+    one statement (``CREATE_SQL``).
 
     Raises NotFound (not a member), Forbidden (``friends.check_may_send_money``: in a direct
     chat as for a transfer; an exclusive packet in a group, a block either way),
@@ -99,90 +98,70 @@ async def create_packet(
         )
     if total_fen < count:
         raise ValidationFailed("every share needs at least 1 fen", field="total_fen")
-    conv = await db.get(Conversation, conversation_id)
-    if conv is None or not await chat.is_member(db, conversation_id, sender_id):
-        raise NotFound("conversation not found", conversation_id=conversation_id)
-    members = await chat.member_ids(db, conversation_id)
-    direct = conv.kind == "direct"
-    if direct:
-        eligible = [m for m in members if m != sender_id]
-        # Person to person, as a transfer: friends only, no block either way.
-        for other in eligible:
-            await friends.check_may_send_money(db, sender_id=sender_id, receiver_id=other)
-    else:
-        eligible = members
-    if mode == "exclusive":
-        if to_user_id is None or to_user_id == sender_id or to_user_id not in members:
-            raise ValidationFailed("an exclusive packet names another member", field="to_user_id")
-        if count != 1:
-            raise ValidationFailed("an exclusive packet has one share", field="count")
-        if not direct:  # to one person through the group: no block either way
-            await friends.check_may_send_money(
-                db, sender_id=sender_id, receiver_id=to_user_id, friends_only=False
-            )
-    elif to_user_id is not None:
-        raise ValidationFailed("to_user_id is only for exclusive packets", field="to_user_id")
-    if count > len(eligible):
-        raise ValidationFailed(
-            "more shares than members who can grab", field="count", max_count=len(eligible)
-        )
-    await wallet.count_outgoing(db, rt, user_id=sender_id, amount_fen=total_fen)
-    shares = split(mode, total_fen, count, rng or _rng)
+    if mode == "exclusive" and count != 1:
+        raise ValidationFailed("an exclusive packet has one share", field="count")
     now = rt.clock.now()
-    p = RedPacket(
-        id=new_id("rp_"),
-        conversation_id=conversation_id,
-        sender_id=sender_id,
-        mode=mode,
-        to_user_id=to_user_id,
-        sender_may_grab=not direct,
-        greeting=greeting,
-        total_fen=total_fen,
-        count=count,
-        shares=shares,
-        remaining_count=count,
-        remaining_fen=total_fen,
-        status="open",
-        created_at=now,
-        expires_at=now + timedelta(seconds=settings.pending_ttl_s),
-    )
-    db.add(p)
-    await db.flush()
-    await ledger.open_account(db, account_id=escrow_of(p.id), kind=ESCROW_KIND, owner_id=None, now=now)
-    await ledger.post(
-        db,
-        kind="red_packet",
-        entries=ledger.move(ledger.wallet_account(sender_id), escrow_of(p.id), total_fen),
-        now=now,
-        ref_id=p.id,
-        memo="red packet sent",
-    )
-    await chat.post_message_last(
+    packet_id = new_id("rp_")
+    message_id = new_id("m_")
+    record = idempotency.Pending.take(db)  # the function stores the request's key and answer
+    params = {
+        "id": packet_id,
+        "conversation": conversation_id,
+        "sender": sender_id,
+        "mode": mode,
+        "to_user": to_user_id,
+        "greeting": greeting,
+        "total": total_fen,
+        "count": count,
+        "shares": json.dumps(split(mode, total_fen, count, rng or _rng)),
+        "now": now,
+        "expires_at": now + timedelta(seconds=settings.pending_ttl_s),
+        "day": rt.clock.today(),
+        "daily_limit": settings.outgoing_daily_max_fen,
+        "wallet": ledger.wallet_account(sender_id),
+        "escrow": escrow_of(packet_id),
+        "txn": new_id("lt_"),
+        "message": message_id,
+        "idem_key": record.key if record else None,
+        "idem_fingerprint": record.fingerprint if record else None,
+        "idem_status": record.status_code if record else None,
+    }
+    got = (await execute(db, _CREATE, params)).one()
+    if record is not None:
+        record.stored(got.response)
+    chat.appended_in_sql(
         db,
         rt,
-        conversation_id=conversation_id,
-        sender_id=sender_id,
-        kind="red_packet",
-        body={
-            "packet_id": p.id,
-            "total_fen": total_fen,
-            "count": count,
-            "mode": mode,
-            "to_user_id": to_user_id,
-            "greeting": greeting,
-            "expires_at": p.expires_at.isoformat(),
-        },
+        chat.AppendedMessage(
+            id=message_id,
+            conversation_id=conversation_id,
+            seq=int(got.message_seq),
+            sender_id=sender_id,
+            kind="red_packet",
+            body=got.message_body,
+            created_at=now,
+        ),
+        got.members,
     )
     count_after_commit(db, RED_PACKETS_SENT)
-    return RedPacketCreated(
-        id=p.id,
-        conversation_id=conversation_id,
-        total_fen=total_fen,
-        count=count,
-        mode=mode,
-        status=p.status,
-        expires_at=p.expires_at,
-    )
+    return RedPacketCreated.model_validate(got.response)
+
+
+CREATE_SQL = "red_packet_create"
+"""SQL (migration 2051): the whole sending of a packet in one call — the conversation and
+membership (``chat.CONVERSATION_KIND_SQL``, ``chat.MEMBER_IDS_SQL``; not_found), who may be sent money (``friends.CHECK_MAY_SEND_MONEY_SQL``: in a
+direct chat friends only; an exclusive packet in a group, no block either way), the
+packet's rules (validation_error: exclusive packets, more shares than members who may
+grab), the daily outgoing limit (``wallet.COUNT_OUTGOING_SQL``), the packet, its escrow
+and posting (``ledger.POST_SQL``; insufficient_funds), the ``red_packet`` message
+(``chat.APPEND_MESSAGE_SQL``, last) and, given the request's key, its idempotency record.
+Returns (response, message_body, message_seq, members)."""
+_CREATE = text(
+    f"SELECT * FROM {CREATE_SQL}(:id, :conversation, :sender, :mode, :to_user, :greeting,"
+    " CAST(:total AS bigint), CAST(:count AS integer), CAST(:shares AS json), CAST(:now AS timestamptz),"
+    " CAST(:expires_at AS timestamptz), CAST(:day AS date), CAST(:daily_limit AS bigint), :wallet, :escrow,"
+    " :txn, :message, :idem_key, :idem_fingerprint, CAST(:idem_status AS integer))"
+)
 
 
 _REMAINING = text("SELECT remaining_count FROM red_packets WHERE id = :p_packet")

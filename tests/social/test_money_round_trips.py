@@ -37,13 +37,21 @@ def requests_of(sent: list[tuple[int, str]]) -> list[str]:
     return [text.split("(")[0] for _conn, text in sent]
 
 
-async def test_a_grab_is_two_round_trips(client, rt, users):
+async def test_sending_and_grabbing_a_packet_are_two_round_trips_each(client, rt, users):
     alice = await users.make("alice", balance_fen=10_000)
     bob = await users.make("bob")
     carol = await users.make("carol")
     conv = await make_group(rt, [alice, bob, carol])
     body = {"conversation_id": conv, "total_fen": 100, "count": 2, "mode": "random"}
-    packet = (await client.post("/v1/red-packets", json=body, headers=idem(alice))).json()["id"]
+    await client.get("/v1/me", headers=alice.headers)  # her activity stamp, throttled from now on
+    with round_trips(rt) as sent:  # sending it: who, then one call (red_packet_create)
+        r = await client.post("/v1/red-packets", json=body, headers=idem(alice))
+    assert r.status_code == 201, r.text
+    after = ("SELECT users.id, users.display_name", "SELECT push_devices")  # the frame's card, pushes
+    assert [n for n in requests_of(sent)[1:] if not n.startswith(after)] == [
+        "SELECT * FROM red_packet_create"
+    ], sent
+    packet = r.json()["id"]
     await client.post(f"/v1/red-packets/{packet}/grab", headers=idem(carol))  # the gate learns the packet
     await client.get("/v1/me", headers=bob.headers)  # his activity stamp, throttled from now on
     await push.drain(rt)
