@@ -155,8 +155,9 @@ class SendBatcher:
         except Exception:
             # Committed: the acks still go out; members catch up with sync.
             log.exception("chat_batch_publish_failed", size=len(frames))
-        for channels, frame in frames:
-            await chat.push_offline(self.rt, [c.removeprefix(USER_CHANNEL_PREFIX) for c in channels], frame)
+        await chat.push_offline_many(
+            self.rt, [([c.removeprefix(USER_CHANNEL_PREFIX) for c in channels], f) for channels, f in frames]
+        )
         for s, outcome in zip(batch, outcomes, strict=True):
             if s.future.done():  # the sender went away
                 continue
