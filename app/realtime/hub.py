@@ -35,6 +35,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
+import orjson
 import redis.asyncio as aioredis
 import structlog
 
@@ -63,9 +64,25 @@ class Wire(dict[str, Any]):
         self.text = text
 
 
-def dumps(message: dict[str, Any]) -> str:
-    """A frame's JSON text, as the hub and the gateway write it."""
-    return json.dumps(message, ensure_ascii=False, separators=(",", ":"), default=str)
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_NON_STR_KEYS
+
+
+def dumps(message: Any) -> str:
+    """A frame's JSON text, as the hub and the gateway write it (orjson; the standard
+    library's text for what orjson refuses, such as integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(message, default=str, option=_ORJSON_OPTIONS).decode()
+    except TypeError:
+        return json.dumps(message, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def loads(text: str | bytes) -> Any:
+    """JSON text to Python (orjson; the standard library's reading of what orjson refuses,
+    such as NaN or integers beyond 64 bits). Raises ValueError."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 class Subscription:
@@ -184,7 +201,7 @@ class RedisHub(Hub):
     async def publish_many(self, channels: Iterable[str], message: dict[str, Any]) -> None:
         targets = [self._prefix + ch for ch in channels]
         if targets:
-            data = json.dumps(message, separators=(",", ":"), default=str)
+            data = dumps(message)
             await self._fanout(args=[data, *targets])
 
     async def publish_each(self, items: Iterable[tuple[Iterable[str], dict[str, Any]]]) -> None:
@@ -226,7 +243,7 @@ class RedisHub(Hub):
                 self._dispatch_batch(msg["data"])
                 continue
             try:
-                payload = json.loads(msg["data"])
+                payload = loads(msg["data"])
             except ValueError:
                 continue
             self._dispatch(channel[n:], payload)
@@ -242,7 +259,7 @@ class RedisHub(Hub):
             if not local:
                 continue
             try:
-                frame = Wire(json.loads(text), text)
+                frame = Wire(loads(text), text)
             except ValueError:
                 continue
             for ch in local:
@@ -268,7 +285,7 @@ class ShardedRedisHub(RedisHub):
     async def publish_each(self, items: Iterable[tuple[Iterable[str], dict[str, Any]]]) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
             for channels, message in items:
-                data = json.dumps(message, separators=(",", ":"), default=str)
+                data = dumps(message)
                 for ch in channels:
                     pipe.spublish(self._prefix + ch, data)
             if len(pipe):
@@ -308,7 +325,7 @@ class ShardedRedisHub(RedisHub):
             if msg is None or msg.get("type") != "smessage":
                 continue
             try:
-                payload = json.loads(msg["data"])
+                payload = loads(msg["data"])
             except ValueError:
                 continue
             self._dispatch(msg["channel"][n:], payload)
@@ -328,7 +345,7 @@ def encode_batch(items: Iterable[tuple[Iterable[str], dict[str, Any]]]) -> str |
             texts.append(text)
     if not header:
         return None
-    return "".join([json.dumps(header, separators=(",", ":")), "\n", *texts])
+    return "".join([dumps(header), "\n", *texts])
 
 
 def decode_batch(data: bytes | str) -> list[tuple[list[str], str]]:
@@ -339,7 +356,7 @@ def decode_batch(data: bytes | str) -> list[tuple[list[str], str]]:
         raise ValueError("no header")
     out = []
     at = 0
-    for channels, size in json.loads(head):
+    for channels, size in loads(head):
         out.append((channels, body[at : at + size]))
         at += size
     if at != len(body):
