@@ -41,7 +41,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import String, and_, any_, bindparam, case, false, func, select, text, tuple_
+from sqlalchemy import String, and_, bindparam, case, false, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -201,11 +201,17 @@ async def store_batch(
         wrote_for(db, {s.user_id for s in sends})
         conn = await db.connection()
         pairs = sorted({(s.conversation_id, s.user_id) for s in sends})
-        cids = sorted({s.cid for s in sends})
+        keys = sorted({s.key for s in sends})
         rows = (
             await conn.execute(
                 _batch_state,
-                {"b_convs": [c for c, _ in pairs], "b_users": [u for _, u in pairs], "b_cids": cids},
+                {
+                    "b_convs": [c for c, _ in pairs],
+                    "b_users": [u for _, u in pairs],
+                    "k_convs": [c for c, _, _ in keys],
+                    "k_users": [u for _, u, _ in keys],
+                    "k_cids": [cid for _, _, cid in keys],
+                },
             )
         ).all()
         # Per (conversation, sender): the conversation's last_seq and key, and whether the
@@ -326,7 +332,8 @@ def _state_query() -> Any:
     membership, the conversation's last_seq and direct key, a group's members (the
     audience of its messages) and whether either side of a direct conversation blocked
     the other; joined with the sender's earlier messages that carry one of the batch's
-    cids. Parameters are arrays (``b_convs`` and ``b_users`` pairwise, ``b_cids``), so the
+    cids. Parameters are arrays (``b_convs`` and ``b_users`` pairwise, the sends' keys as
+    ``k_convs``, ``k_users`` and ``k_cids``), so the
     statement's text is the same for every batch: prepared once per connection, planned
     once."""
     cm, c, m = _members.c, _conversations.c, _messages.c
@@ -342,6 +349,42 @@ def _state_query() -> Any:
         .table_valued("conversation_id", "user_id")
         .render_derived(name="pairs")
     )
+    keys = (
+        func.unnest(
+            bindparam("k_convs", type_=ARRAY(String)),
+            bindparam("k_users", type_=ARRAY(String)),
+            bindparam("k_cids", type_=ARRAY(String)),
+        )
+        .table_valued("conversation_id", "user_id", "cid")
+        .render_derived(name="keys")
+    )
+    # Each send's (conversation, sender, cid) is an equality probe of the unique index. (A
+    # ``cid = ANY(…)`` beside the pair let the planner scan the sender's whole history in
+    # the conversation and filter it: sends slowed down as history grew.)
+    earlier = (
+        select(
+            keys.c.conversation_id.label("k_conv"),
+            keys.c.user_id.label("k_user"),
+            m.id,
+            m.seq,
+            m.cid,
+            m.kind,
+            m.body,
+            m.created_at,
+        )
+        .select_from(
+            keys.join(
+                _messages,
+                and_(
+                    m.conversation_id == keys.c.conversation_id,
+                    m.sender_id == keys.c.user_id,
+                    m.cid == keys.c.cid,
+                ),
+            )
+        )
+        .subquery("earlier")
+    )
+    e = earlier.c
     return (
         select(
             cm.conversation_id,
@@ -350,12 +393,12 @@ def _state_query() -> Any:
             c.direct_key,
             case((c.direct_key.is_not(None), blocked), else_=false()).label("blocked"),
             case((c.direct_key.is_(None), audience), else_=None).label("members"),
-            m.id.label("message_id"),
-            m.seq,
-            m.cid,
-            m.kind,
-            m.body,
-            m.created_at,
+            e.id.label("message_id"),
+            e.seq,
+            e.cid,
+            e.kind,
+            e.body,
+            e.created_at,
         )
         .select_from(
             pairs.join(
@@ -363,14 +406,7 @@ def _state_query() -> Any:
                 and_(cm.conversation_id == pairs.c.conversation_id, cm.user_id == pairs.c.user_id),
             )
             .join(_conversations, c.id == cm.conversation_id)
-            .outerjoin(
-                _messages,
-                and_(
-                    m.conversation_id == cm.conversation_id,
-                    m.sender_id == cm.user_id,
-                    m.cid == any_(bindparam("b_cids", type_=ARRAY(String))),
-                ),
-            )
+            .outerjoin(earlier, and_(e.k_conv == cm.conversation_id, e.k_user == cm.user_id))
         )
         .order_by(cm.conversation_id)
         .with_for_update(of=_conversations)
