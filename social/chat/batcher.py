@@ -19,9 +19,9 @@ batcher; its flusher task runs while sends are queued and takes up to
 Both statements take arrays, so their text is the same for every batch (prepared and
 planned once per connection). With BEGIN and COMMIT a batch is four round trips.
 
-After the commit it publishes every ``message`` frame in one hub round trip, then
-answers the sends. A refused send (``NotFound``, ``Forbidden``) fails alone. If the batch
-transaction fails as a whole (a cid raced in from another worker, a lost connection),
+After the commit it answers the sends, then publishes every ``message`` frame in one hub
+round trip while their acks are written. A refused send (``NotFound``, ``Forbidden``)
+fails alone. If the batch transaction fails as a whole (a cid raced in from another worker, a lost connection),
 each of its sends is retried on its own through ``chat.send_message``, so one bad send
 cannot fail the others (but not when no pooled connection could be had: that fails the
 batch's sends at once, as it would have failed each alone).
@@ -153,15 +153,8 @@ class SendBatcher:
             await self._one_by_one(batch)
             return
         MESSAGES.labels("text").inc(len(frames))
-        await chat.with_senders(self.rt, [frame for _, frame in frames])
-        try:
-            await self.rt.hub.publish_each(frames)
-        except Exception:
-            # Committed: the acks still go out; members catch up with sync.
-            log.exception("chat_batch_publish_failed", size=len(frames))
-        await chat.push_offline_many(
-            self.rt, [([c.removeprefix(USER_CHANNEL_PREFIX) for c in channels], f) for channels, f in frames]
-        )
+        # Committed: the senders are answered now, their acks written while the batch is
+        # published (members catch up with sync should the publish fail).
         for s, outcome in zip(batch, outcomes, strict=True):
             if s.future.done():  # the sender went away
                 continue
@@ -169,6 +162,14 @@ class SendBatcher:
                 s.future.set_exception(outcome)
             else:
                 s.future.set_result(outcome)
+        await chat.with_senders(self.rt, [frame for _, frame in frames])
+        try:
+            await self.rt.hub.publish_each(frames)
+        except Exception:
+            log.exception("chat_batch_publish_failed", size=len(frames))
+        await chat.push_offline_many(
+            self.rt, [([c.removeprefix(USER_CHANNEL_PREFIX) for c in channels], f) for channels, f in frames]
+        )
 
     async def _one_by_one(self, batch: list[Send]) -> None:
         for s in batch:
