@@ -21,9 +21,9 @@ planned once per connection). With BEGIN and COMMIT a batch is four round trips.
 
 After the commit it answers the sends, then publishes every ``message`` frame in one hub
 round trip while their acks are written. A refused send (``NotFound``, ``Forbidden``)
-fails alone. If the batch transaction fails as a whole (a cid raced in from another worker, a lost connection),
-each of its sends is retried on its own through ``chat.send_message``, so one bad send
-cannot fail the others (but not when no pooled connection could be had: that fails the
+fails alone. If the batch transaction fails as a whole (a cid raced in from another
+worker, a lost connection), each of its sends is retried on its own through
+``chat.send_message``, so one bad send cannot fail the others (but not when no pooled connection could be had: that fails the
 batch's sends at once, as it would have failed each alone).
 
 Ordering: the gateway awaits each send before reading the connection's next frame, and
