@@ -82,6 +82,7 @@ def _serve(host: str, port: int, workers: int) -> None:
         log_level="warning",
         access_log=False,
         ws_max_size=settings.ws_transport_max_bytes,
+        ws_per_message_deflate=settings.ws_per_message_deflate,
         timeout_keep_alive=settings.http_keep_alive_s,
         # SIGTERM drains the node: uvicorn stops accepting, closes every WebSocket with 1012
         # (service restart: clients reconnect, through the proxy, to another node), lets

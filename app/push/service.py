@@ -140,10 +140,23 @@ _TARGETS = (
 )
 
 
-async def _deliver(
-    rt: Runtime, user_ids: list[str], kind: str, title: str, body: str, data: dict[str, Any]
-) -> int:
-    offline = [u for u in user_ids if u not in await presence.online(rt, user_ids)]
+@dataclass(frozen=True)
+class Event:
+    """One event to push to those of ``user_ids`` who are offline (``offline_push_many``)."""
+
+    user_ids: list[str]
+    kind: str
+    title: str
+    body: str
+    data: dict[str, Any]
+
+
+async def _deliver(rt: Runtime, events: list[Event]) -> int:
+    """Push each event to its offline users: one presence look-up for all the events' users,
+    and the offline ones' settings and devices read once."""
+    everyone = list(dict.fromkeys(u for e in events for u in e.user_ids))
+    live = await presence.online(rt, everyone)
+    offline = [u for u in everyone if u not in live]
     if not offline:
         return 0
     async with rt.sessionmaker() as db:
@@ -151,11 +164,15 @@ async def _deliver(
     now_local = rt.clock.local(rt.clock.now()).time()
     out = rt.slot(PUSHER).sender
     sent = 0
-    for t in targets:
-        if kind in (t.muted or ()) or in_quiet_hours(now_local, t.quiet_start, t.quiet_end):
-            continue
-        await out.send(Push(t.user_id, t.platform, t.token, kind, title, body, data))
-        sent += 1
+    for e in events:
+        wanted = set(e.user_ids) - live
+        for t in targets:
+            if t.user_id not in wanted:
+                continue
+            if e.kind in (t.muted or ()) or in_quiet_hours(now_local, t.quiet_start, t.quiet_end):
+                continue
+            await out.send(Push(t.user_id, t.platform, t.token, e.kind, e.title, e.body, e.data))
+            sent += 1
     return sent
 
 
@@ -164,15 +181,22 @@ async def offline_push(
 ) -> None:
     """Push an event to those of ``user_ids`` without a live socket (call after commit;
     returns at once, the sending runs in a task)."""
-    if not user_ids:
+    await offline_push_many(rt, [Event(user_ids, kind, title, body, data)])
+
+
+async def offline_push_many(rt: Runtime, events: list[Event]) -> None:
+    """``offline_push`` for several events at once (a chat send batch): one task and one
+    presence look-up for them all."""
+    events = [e for e in events if e.user_ids]
+    if not events:
         return
     pusher = rt.slot(PUSHER)
 
     async def run() -> None:
         try:
-            await _deliver(rt, list(dict.fromkeys(user_ids)), kind, title, body, data)
+            await _deliver(rt, events)
         except Exception:  # a push is best effort: the event itself is stored and delivered
-            log.exception("push_failed", kind=kind)
+            log.exception("push_failed", kinds=sorted({e.kind for e in events}))
 
     task = asyncio.create_task(run(), name="push")
     pusher.tasks.add(task)

@@ -60,7 +60,9 @@ from app.inputguard import json_has_nul, nul_error
 from app.metrics import WS_OPEN
 from app.observability import WS_CONNECTIONS
 from app.realtime import presence
-from app.realtime.hub import Subscription, user_channel
+from app.realtime.hub import Subscription, Wire, user_channel
+from app.realtime.hub import dumps as hub_dumps
+from app.realtime.hub import loads as hub_loads
 from app.realtime.ops import Registry, Socket, WsOp
 from app.realtime.ordering import Gap, InOrder
 from app.replicas import acting_user
@@ -145,7 +147,9 @@ def registry() -> Registry:
 
 
 def dumps(frame: dict[str, Any]) -> str:
-    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"), default=str)
+    """A frame's text: a frame from the hub (``Wire``) was serialised once for all its
+    recipients."""
+    return frame.text if type(frame) is Wire else hub_dumps(frame)
 
 
 class Bucket:
@@ -186,7 +190,7 @@ def parse_frame(text: str, max_bytes: int, ops: Registry) -> tuple[WsOp, Any, st
     if len(text) > max_bytes // 4 and len(text.encode("utf-8")) > max_bytes:
         raise PayloadTooLarge(f"frames are limited to {max_bytes} bytes", max_bytes=max_bytes)
     try:
-        data = json.loads(text)
+        data = hub_loads(text)
     except ValueError as exc:
         raise ValidationFailed("frame is not JSON") from exc
     if not isinstance(data, dict):

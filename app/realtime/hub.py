@@ -13,7 +13,16 @@ subscriber of ``channel``; ``async with hub.subscribe(channels) as sub`` gives a
   subscriber connection per shard it listens on.
 
 Channels are named by the caller (``user_channel(user_id)``); the hub adds the
-deployment's key prefix. A subscriber that falls too far behind is marked
+deployment's key prefix.
+
+``publish_each`` (chat's send batches) serialises each message once for all its
+recipients. On ``RedisHub`` it publishes the whole batch as one Redis message on the
+deployment's batch channel, which every worker listens to: each worker parses the batch
+once and hands each message to its local subscribers of the message's channels, as a
+``Wire`` (the dict and its JSON text, which the gateway writes to sockets as is). That is
+one Redis message per batch per worker instead of one per recipient; every worker sees
+every batch, which suits the few workers of one Redis (a Redis Cluster uses sharded
+per-channel publishes instead). A subscriber that falls too far behind is marked
 ``overflowed`` and should reconnect and sync, rather than slow everyone down.
 """
 
@@ -26,6 +35,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
+import orjson
 import redis.asyncio as aioredis
 import structlog
 
@@ -41,6 +51,38 @@ USER_CHANNEL_PREFIX = "user:"
 
 def user_channel(user_id: str) -> str:
     return f"{USER_CHANNEL_PREFIX}{user_id}"
+
+
+class Wire(dict[str, Any]):
+    """A frame from the hub with its JSON text (``text``): sockets get the text as is.
+    Shared by every local subscriber of its channels: never change it."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, frame: dict[str, Any], text: str) -> None:
+        super().__init__(frame)
+        self.text = text
+
+
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_NON_STR_KEYS
+
+
+def dumps(message: Any) -> str:
+    """A frame's JSON text, as the hub and the gateway write it (orjson; the standard
+    library's text for what orjson refuses, such as integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(message, default=str, option=_ORJSON_OPTIONS).decode()
+    except TypeError:
+        return json.dumps(message, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def loads(text: str | bytes) -> Any:
+    """JSON text to Python (orjson; the standard library's reading of what orjson refuses,
+    such as NaN or integers beyond 64 bits). Raises ValueError."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 class Subscription:
@@ -135,14 +177,16 @@ class RedisHub(Hub):
         self._redis = redis
         self._fanout = redis.register_script(_FANOUT)
         self._prefix = prefix + "hub:"
+        self._batch_channel = prefix + "hub-batch"
         self._pubsub: Any = None
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        # A subscription that never carries traffic keeps the listener's connection open.
-        await self._pubsub.subscribe(self._prefix + "_keepalive")
+        # Every worker hears every batch (``publish_each``); the subscription also keeps
+        # the listener's connection open when nothing else is subscribed.
+        await self._pubsub.subscribe(self._batch_channel)
         self._task = asyncio.create_task(self._listen(), name="redis-hub-listener")
 
     async def close(self) -> None:
@@ -157,18 +201,14 @@ class RedisHub(Hub):
     async def publish_many(self, channels: Iterable[str], message: dict[str, Any]) -> None:
         targets = [self._prefix + ch for ch in channels]
         if targets:
-            data = json.dumps(message, separators=(",", ":"), default=str)
+            data = dumps(message)
             await self._fanout(args=[data, *targets])
 
     async def publish_each(self, items: Iterable[tuple[Iterable[str], dict[str, Any]]]) -> None:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for channels, message in items:
-                targets = [self._prefix + ch for ch in channels]
-                if targets:
-                    data = json.dumps(message, separators=(",", ":"), default=str)
-                    await self._fanout(args=[data, *targets], client=pipe)
-            if len(pipe):
-                await pipe.execute()
+        """One Redis message for the whole batch on the batch channel (see the module)."""
+        data = encode_batch(items)
+        if data is not None:
+            await self._redis.publish(self._batch_channel, data)
 
     async def _add(self, sub: Subscription) -> None:
         async with self._lock:
@@ -199,11 +239,31 @@ class RedisHub(Hub):
             if msg is None or msg.get("type") != "message":
                 continue
             channel = msg["channel"]
+            if channel == self._batch_channel:
+                self._dispatch_batch(msg["data"])
+                continue
             try:
-                payload = json.loads(msg["data"])
+                payload = loads(msg["data"])
             except ValueError:
                 continue
             self._dispatch(channel[n:], payload)
+
+    def _dispatch_batch(self, data: bytes | str) -> None:
+        try:
+            batch = decode_batch(data)
+        except ValueError:
+            log.warning("hub_bad_batch", size=len(data))
+            return
+        for channels, text in batch:
+            local = [ch for ch in channels if ch in self._local]
+            if not local:
+                continue
+            try:
+                frame = Wire(loads(text), text)
+            except ValueError:
+                continue
+            for ch in local:
+                self._dispatch(ch, frame)
 
 
 class ShardedRedisHub(RedisHub):
@@ -225,7 +285,7 @@ class ShardedRedisHub(RedisHub):
     async def publish_each(self, items: Iterable[tuple[Iterable[str], dict[str, Any]]]) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
             for channels, message in items:
-                data = json.dumps(message, separators=(",", ":"), default=str)
+                data = dumps(message)
                 for ch in channels:
                     pipe.spublish(self._prefix + ch, data)
             if len(pipe):
@@ -265,10 +325,43 @@ class ShardedRedisHub(RedisHub):
             if msg is None or msg.get("type") != "smessage":
                 continue
             try:
-                payload = json.loads(msg["data"])
+                payload = loads(msg["data"])
             except ValueError:
                 continue
             self._dispatch(msg["channel"][n:], payload)
+
+
+def encode_batch(items: Iterable[tuple[Iterable[str], dict[str, Any]]]) -> str | None:
+    """A batch as one payload: a JSON header line ``[[channels, length], …]``, then the
+    messages' JSON texts back to back (each serialised once; lengths in characters).
+    None when empty."""
+    header: list[tuple[list[str], int]] = []
+    texts: list[str] = []
+    for channels, message in items:
+        targets = list(channels)
+        if targets:
+            text = dumps(message)
+            header.append((targets, len(text)))
+            texts.append(text)
+    if not header:
+        return None
+    return "".join([dumps(header), "\n", *texts])
+
+
+def decode_batch(data: bytes | str) -> list[tuple[list[str], str]]:
+    """``encode_batch``'s (channels, JSON text) pairs. Raises ValueError."""
+    text = data.decode() if isinstance(data, bytes) else data
+    head, sep, body = text.partition("\n")
+    if not sep:
+        raise ValueError("no header")
+    out = []
+    at = 0
+    for channels, size in loads(head):
+        out.append((channels, body[at : at + size]))
+        at += size
+    if at != len(body):
+        raise ValueError("lengths do not match the body")
+    return out
 
 
 def make_hub(redis_url: str, redis: aioredis.Redis, prefix: str) -> Hub:

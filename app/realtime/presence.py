@@ -3,7 +3,8 @@ connections, scored by when each stops counting unless refreshed.
 
 The gateway calls ``connected`` when a socket is ready, ``refresh`` on its heartbeat and
 ``disconnected`` when it closes; a worker that dies leaves entries that lapse after
-``ttl_s`` (a few heartbeats). ``online(rt, user_ids)`` answers in one round trip. Used for
+``ttl_s`` (a few heartbeats). ``online(rt, user_ids)`` answers in one round trip at most
+(none for users with a socket on this worker: the hub's local subscriptions say so). Used for
 presence frames and to decide who gets an offline push. Presence is expendable: on an
 empty Redis everyone is offline until their sockets' next heartbeat.
 
@@ -15,7 +16,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from app.runtime import Runtime
+from redis.commands.core import AsyncScript
+
+from app.realtime.hub import user_channel
+from app.redis import is_cluster
+from app.runtime import Runtime, Slot
 
 
 def _key(rt: Runtime, user_id: str) -> str:
@@ -43,14 +48,33 @@ async def disconnected(rt: Runtime, user_id: str, connection_id: str) -> None:
     await rt.redis.zrem(_key(rt, user_id), connection_id)
 
 
+# Which of KEYS have a member scored at or after ARGV[1]: their 1-based positions.
+_ONLINE = """
+local out = {}
+for i, key in ipairs(KEYS) do
+    if redis.call('ZCOUNT', key, ARGV[1], '+inf') > 0 then out[#out + 1] = i end
+end
+return out
+"""
+
+_SCRIPT: Slot[AsyncScript] = Slot("presence.online", lambda rt: rt.redis.register_script(_ONLINE))
+
+
 async def online(rt: Runtime, user_ids: Iterable[str]) -> set[str]:
-    """Those of ``user_ids`` with at least one live socket on any worker."""
+    """Those of ``user_ids`` with at least one live socket on any worker. A user with a
+    socket on this worker is online without asking Redis; the others are looked up in
+    one command (one pipeline of ``ZCOUNT``s on a cluster, whose keys span slots)."""
     ids = list(dict.fromkeys(user_ids))
-    if not ids:
-        return set()
+    here = {uid for uid in ids if rt.hub.local_subscribers(user_channel(uid))}
+    ask = [uid for uid in ids if uid not in here]
+    if not ask:
+        return here
     now = time.time()
-    async with rt.redis.pipeline(transaction=False) as pipe:
-        for uid in ids:
-            pipe.zcount(_key(rt, uid), now, "+inf")
-        counts = await pipe.execute()
-    return {uid for uid, n in zip(ids, counts, strict=True) if n}
+    if is_cluster(rt.settings.redis_url):
+        async with rt.redis.pipeline(transaction=False) as pipe:
+            for uid in ask:
+                pipe.zcount(_key(rt, uid), now, "+inf")
+            counts = await pipe.execute()
+        return here | {uid for uid, n in zip(ask, counts, strict=True) if n}
+    found = await rt.slot(_SCRIPT)(keys=[_key(rt, uid) for uid in ask], args=[now])
+    return here | {ask[int(i) - 1] for i in found}

@@ -27,7 +27,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import websockets
+from sqlalchemy import text
 
+from app.db import transaction
 from scripts import benchlib
 from scripts.benchlib import Bench, Result, Stats
 from social.chat import service as chat
@@ -134,7 +136,7 @@ async def run_phase(
     try:
         sockets = []
         for ws, (_, me, conv) in zip(conns, urls, strict=True):
-            if "/v1/ws" in ws.request.path:
+            if ws.request is not None and "/v1/ws" in ws.request.path:
                 ready = json.loads(await ws.recv())
                 assert ready["op"] == "ready", ready
             sockets.append(Socket(ws, me, conv, phase))
@@ -212,9 +214,30 @@ async def chat_bench(b: Bench) -> Result:
     )
 
 
-async def chat_groups(b: Bench) -> Result:
+_HISTORY = text(
+    """
+WITH mem AS (
+    SELECT conversation_id, array_agg(user_id ORDER BY user_id) AS us
+    FROM conversation_members WHERE conversation_id = ANY(CAST(:convs AS varchar[]))
+    GROUP BY conversation_id
+), added AS (
+    INSERT INTO messages (id, conversation_id, seq, sender_id, kind, body, cid, created_at)
+    SELECT 'mh_' || substr(md5(c.id || '/' || g), 1, 24), c.id, c.last_seq + g,
+           mem.us[1 + (g - 1) % cardinality(mem.us)], 'text',
+           json_build_object('text', 'history ' || g), 'history-' || g, CAST(:at AS timestamptz)
+    FROM conversations c JOIN mem ON mem.conversation_id = c.id,
+         generate_series(1, cardinality(mem.us) * CAST(:per AS int)) AS g
+)
+UPDATE conversations c SET last_seq = c.last_seq + cardinality(mem.us) * CAST(:per AS int)
+FROM mem WHERE mem.conversation_id = c.id
+"""
+)
+
+
+async def chat_groups(b: Bench, *, history_per_sender: int = 0) -> Result:
     """200 sockets in 40 groups of 5, a window of one; the relay in the same rooms is the
-    baseline; then half the maximum rate."""
+    baseline; then half the maximum rate. ``history_per_sender`` messages per member are
+    stored in each group first (``chat_groups_history``: 1 000 each)."""
     from scripts.benches.money import make_groups
 
     n_groups, size = b.scale(40, 8), 5
@@ -222,15 +245,24 @@ async def chat_groups(b: Bench) -> Result:
     people = await b.make_users(n_groups * size)
     groups = [people[g * size : (g + 1) * size] for g in range(n_groups)]
     convs = await make_groups(b, [g[0].id for g in groups], [[p.id for p in g[1:]] for g in groups])
+    if history_per_sender:
+        async with b.rt.sessionmaker() as db, transaction(db):
+            await db.execute(_HISTORY, {"convs": convs, "per": history_per_sender, "at": b.rt.clock.now()})
+        # Vacuumed and analysed, as a table long in use would be: otherwise autovacuum
+        # reads the fresh history during the measurement and counts as the sends' cost.
+        async with b.rt.engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text("VACUUM ANALYZE messages"))
     ws_urls = [u.replace("http://", "ws://") for u in b.urls]
     slots = [(g, k) for g in range(n_groups) for k in range(size)]
 
     def url(g: int, k: int) -> str:
         return ws_urls[(g * size + k) % len(ws_urls)]  # members spread over the workers
 
+    relay_phase = Phase(warmup, window)
     relay = await run_phase(
         [(url(g, k) + f"/v1/dev/ws-relay?room=g{g}", groups[g][k].id, convs[g]) for g, k in slots],
-        Phase(warmup, window),
+        relay_phase,
     )
     targets = [
         (url(g, k) + f"/v1/ws?token={groups[g][k].token}", groups[g][k].id, convs[g]) for g, k in slots
@@ -243,12 +275,15 @@ async def chat_groups(b: Bench) -> Result:
     half_phase = Phase(warmup, window)
     await run_phase(targets, half_phase, interval_s=lambda: interval)
     relay_acked = Stats(ops=relay.ops // (size - 1), seconds=relay.seconds, latencies_ms=relay.latencies_ms)
+    # What the transport alone costs per message (no storage): the floor under the chat's cost.
+    relay_acked.cost, relay_acked.cost_ops = relay_phase.cost, relay_phase.sent
     return Result(
         stats=full,
         baseline=relay_acked,
         baseline_name="ws_relay (messages/s: deliveries ÷ 4)",
         extra={
             "sockets": len(targets),
+            "history_per_sender": history_per_sender,
             "groups": n_groups,
             "group_size": size,
             "window_s": window,
@@ -263,4 +298,10 @@ async def chat_groups(b: Bench) -> Result:
     )
 
 
-SCENARIOS = {"chat": chat_bench, "chat_groups": chat_groups}
+async def chat_groups_history(b: Bench) -> Result:
+    """``chat_groups`` on groups that already hold 1 000 messages per member: sends must not
+    slow down as history grows."""
+    return await chat_groups(b, history_per_sender=1000)
+
+
+SCENARIOS = {"chat": chat_bench, "chat_groups": chat_groups, "chat_groups_history": chat_groups_history}

@@ -6,21 +6,24 @@ text (``chat.check_text``), queues the send and waits for its outcome: the same
 batcher; its flusher task runs while sends are queued and takes up to
 ``chat_send_batch_max`` of them at a time. For one batch, in one transaction, it:
 
-1. looks up earlier messages with the same (conversation, sender, cid) — a resend gets
-   the stored message back, as does a repeat inside the batch — and the senders'
-   memberships and, in direct conversations, blocks (a few queries for the whole batch);
-2. locks the batch's conversation rows in id order (``SELECT … ORDER BY id FOR UPDATE``,
-   so two workers flushing at once take the locks in the same order and cannot
-   deadlock), numbers the accepted sends from each ``last_seq`` on and stores the new
-   ``last_seq`` (one executemany);
-3. inserts the messages and moves each sender's read marker past their own message
-   (steps 2 and 3 are one statement on PostgreSQL).
+1. in one statement, looks up earlier messages with the same (conversation, sender,
+   cid) — a resend gets the stored message back, as does a repeat inside the batch —,
+   the senders' memberships, the groups' members and, in direct conversations, blocks,
+   and locks the batch's conversation rows in id order (``… ORDER BY id FOR UPDATE``, so
+   two workers flushing at once take the locks in the same order and cannot deadlock);
+2. numbers the accepted sends from each ``last_seq`` on, and in one more statement
+   stores each conversation's new ``last_seq`` (one ``UPDATE`` per conversation per
+   batch), inserts the messages and moves each sender's read marker past their own
+   message.
 
-After the commit it publishes every ``message`` frame in one hub round trip, then
-answers the sends. A refused send (``NotFound``, ``Forbidden``) fails alone. If the batch
-transaction fails as a whole (a cid raced in from another worker, a lost connection),
-each of its sends is retried on its own through ``chat.send_message``, so one bad send
-cannot fail the others (but not when no pooled connection could be had: that fails the
+Both statements take arrays, so their text is the same for every batch (prepared and
+planned once per connection). With BEGIN and COMMIT a batch is four round trips.
+
+After the commit it answers the sends, then publishes every ``message`` frame in one hub
+round trip while their acks are written. A refused send (``NotFound``, ``Forbidden``)
+fails alone. If the batch transaction fails as a whole (a cid raced in from another
+worker, a lost connection), each of its sends is retried on its own through
+``chat.send_message``, so one bad send cannot fail the others (but not when no pooled connection could be had: that fails the
 batch's sends at once, as it would have failed each alone).
 
 Ordering: the gateway awaits each send before reading the connection's next frame, and
@@ -38,7 +41,8 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, bindparam, case, false, select, text, tuple_
+from sqlalchemy import String, and_, bindparam, case, false, func, select, text, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -149,14 +153,8 @@ class SendBatcher:
             await self._one_by_one(batch)
             return
         MESSAGES.labels("text").inc(len(frames))
-        await chat.with_senders(self.rt, [frame for _, frame in frames])
-        try:
-            await self.rt.hub.publish_each(frames)
-        except Exception:
-            # Committed: the acks still go out; members catch up with sync.
-            log.exception("chat_batch_publish_failed", size=len(frames))
-        for channels, frame in frames:
-            await chat.push_offline(self.rt, [c.removeprefix(USER_CHANNEL_PREFIX) for c in channels], frame)
+        # Committed: the senders are answered now, their acks written while the batch is
+        # published (members catch up with sync should the publish fail).
         for s, outcome in zip(batch, outcomes, strict=True):
             if s.future.done():  # the sender went away
                 continue
@@ -164,6 +162,14 @@ class SendBatcher:
                 s.future.set_exception(outcome)
             else:
                 s.future.set_result(outcome)
+        await chat.with_senders(self.rt, [frame for _, frame in frames])
+        try:
+            await self.rt.hub.publish_each(frames)
+        except Exception:
+            log.exception("chat_batch_publish_failed", size=len(frames))
+        await chat.push_offline_many(
+            self.rt, [([c.removeprefix(USER_CHANNEL_PREFIX) for c in channels], f) for channels, f in frames]
+        )
 
     async def _one_by_one(self, batch: list[Send]) -> None:
         for s in batch:
@@ -195,12 +201,17 @@ async def store_batch(
     async with transaction(db):
         wrote_for(db, {s.user_id for s in sends})
         conn = await db.connection()
+        pairs = sorted({(s.conversation_id, s.user_id) for s in sends})
+        keys = sorted({s.key for s in sends})
         rows = (
             await conn.execute(
                 _batch_state,
                 {
-                    "b_pairs": list({(s.conversation_id, s.user_id) for s in sends}),
-                    "b_cids": list({s.cid for s in sends}),
+                    "b_convs": [c for c, _ in pairs],
+                    "b_users": [u for _, u in pairs],
+                    "k_convs": [c for c, _, _ in keys],
+                    "k_users": [u for _, u, _ in keys],
+                    "k_cids": [cid for _, _, cid in keys],
                 },
             )
         ).all()
@@ -208,8 +219,10 @@ async def store_batch(
         # sender is blocked; per (conversation, sender, cid): the message stored before.
         state: dict[tuple[str, str], tuple[int, str | None, bool]] = {}
         earlier: dict[tuple[str, str, str], Posted] = {}
+        members: dict[str, list[str]] = {}  # the audience of each conversation's messages
         for r in rows:
             state[(r.conversation_id, r.user_id)] = (int(r.last_seq), r.direct_key, bool(r.blocked))
+            members[r.conversation_id] = r.direct_key.split("|") if r.direct_key else list(r.members or ())
             if r.message_id is not None:
                 earlier[(r.conversation_id, r.user_id, r.cid)] = Posted(
                     r.message_id,
@@ -258,8 +271,6 @@ async def store_batch(
         frames: list[tuple[list[str], dict[str, Any]]] = []
         if fresh:
             await _write(conn, now, next_seq, list(fresh.values()))
-            direct_keys = {c: key for (c, _), (_, key, _) in state.items() if c in next_seq}
-            members = await _audiences(conn, direct_keys)
             for m in fresh.values():
                 frames.append(([user_channel(u) for u in members[m.conversation_id]], chat.message_frame(m)))
     answered = [o if o is not None else (fresh[s.key], True) for s, o in zip(sends, outcomes, strict=True)]
@@ -319,20 +330,43 @@ WHERE cm.conversation_id = r.conversation_id AND cm.user_id = r.user_id AND cm.l
 def _state_query() -> Any:
     """One query for the whole batch, locking the conversations in id order (so that two
     workers flushing at once cannot deadlock): per (conversation, sender) that is a
-    membership, the conversation's last_seq and direct key and whether either side of a
-    direct conversation blocked the other; joined with the sender's earlier messages that
-    carry one of the batch's cids. Parameters: ``b_pairs`` (conversation, sender) and
-    ``b_cids``."""
+    membership, the conversation's last_seq and direct key, a group's members (the
+    audience of its messages) and whether either side of a direct conversation blocked
+    the other; joined with the sender's earlier messages that carry one of the batch's
+    cids. Parameters are arrays (``b_convs`` and ``b_users`` pairwise, the sends' keys as
+    ``k_convs``, ``k_users`` and ``k_cids``), so the
+    statement's text is the same for every batch: prepared once per connection, planned
+    once."""
     cm, c, m = _members.c, _conversations.c, _messages.c
     blocked = chat.blocked_with_others_sql(cm.conversation_id, cm.user_id)
-    return (
+    others = _members.alias("audience")
+    audience = (
+        select(func.array_agg(others.c.user_id))
+        .where(others.c.conversation_id == cm.conversation_id)
+        .scalar_subquery()
+    )
+    pairs = (
+        func.unnest(bindparam("b_convs", type_=ARRAY(String)), bindparam("b_users", type_=ARRAY(String)))
+        .table_valued("conversation_id", "user_id")
+        .render_derived(name="pairs")
+    )
+    keys = (
+        func.unnest(
+            bindparam("k_convs", type_=ARRAY(String)),
+            bindparam("k_users", type_=ARRAY(String)),
+            bindparam("k_cids", type_=ARRAY(String)),
+        )
+        .table_valued("conversation_id", "user_id", "cid")
+        .render_derived(name="keys")
+    )
+    # Each send's (conversation, sender, cid) is an equality probe of the unique index. (A
+    # ``cid = ANY(…)`` beside the pair let the planner scan the sender's whole history in
+    # the conversation and filter it: sends slowed down as history grew.)
+    earlier = (
         select(
-            cm.conversation_id,
-            cm.user_id,
-            c.last_seq,
-            c.direct_key,
-            case((c.direct_key.is_not(None), blocked), else_=false()).label("blocked"),
-            m.id.label("message_id"),
+            keys.c.conversation_id.label("k_conv"),
+            keys.c.user_id.label("k_user"),
+            m.id,
             m.seq,
             m.cid,
             m.kind,
@@ -340,16 +374,41 @@ def _state_query() -> Any:
             m.created_at,
         )
         .select_from(
-            _members.join(_conversations, c.id == cm.conversation_id).outerjoin(
+            keys.join(
                 _messages,
                 and_(
-                    m.conversation_id == cm.conversation_id,
-                    m.sender_id == cm.user_id,
-                    m.cid.in_(bindparam("b_cids", expanding=True)),
+                    m.conversation_id == keys.c.conversation_id,
+                    m.sender_id == keys.c.user_id,
+                    m.cid == keys.c.cid,
                 ),
             )
         )
-        .where(tuple_(cm.conversation_id, cm.user_id).in_(bindparam("b_pairs", expanding=True)))
+        .subquery("earlier")
+    )
+    e = earlier.c
+    return (
+        select(
+            cm.conversation_id,
+            cm.user_id,
+            c.last_seq,
+            c.direct_key,
+            case((c.direct_key.is_not(None), blocked), else_=false()).label("blocked"),
+            case((c.direct_key.is_(None), audience), else_=None).label("members"),
+            e.id.label("message_id"),
+            e.seq,
+            e.cid,
+            e.kind,
+            e.body,
+            e.created_at,
+        )
+        .select_from(
+            pairs.join(
+                _members,
+                and_(cm.conversation_id == pairs.c.conversation_id, cm.user_id == pairs.c.user_id),
+            )
+            .join(_conversations, c.id == cm.conversation_id)
+            .outerjoin(earlier, and_(e.k_conv == cm.conversation_id, e.k_user == cm.user_id))
+        )
         .order_by(cm.conversation_id)
         .with_for_update(of=_conversations)
     )
@@ -375,20 +434,6 @@ async def _sent_before(conn: AsyncConnection, sends: list[Send]) -> dict[tuple[s
         )
     )
     return {(r.conversation_id, r.sender_id, r.cid): Posted(*r) for r in rows}
-
-
-async def _audiences(conn: AsyncConnection, direct_keys: dict[str, str | None]) -> dict[str, list[str]]:
-    """Who gets each conversation's messages: a direct conversation's members are in its
-    key; a group's are looked up (one query for all the groups)."""
-    out = {c: key.split("|") if key else [] for c, key in direct_keys.items()}
-    groups = [c for c, key in direct_keys.items() if not key]
-    if groups:
-        cm = _members.c
-        for conversation_id, user_id in await conn.execute(
-            select(cm.conversation_id, cm.user_id).where(cm.conversation_id.in_(groups))
-        ):
-            out[conversation_id].append(user_id)
-    return out
 
 
 BATCHER: Slot[SendBatcher] = Slot("chat.batcher", SendBatcher)

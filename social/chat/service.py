@@ -151,19 +151,32 @@ async def push_offline(rt: Runtime, members: list[str], frame: dict[str, Any]) -
     """After commit: the offline members (not the sender) get a push for a new ``message``
     frame (``app.push``: kind ``money`` for transfers and red packets, else ``chat``;
     system messages are not pushed)."""
-    m = frame["message"]
-    kind = m["kind"]
-    if kind == MessageKind.SYSTEM:
-        return
-    text = m["body"].get("text") if kind == MessageKind.TEXT else _PUSH_PREVIEW.get(MessageKind(kind), "")
-    await push.offline_push(
-        rt,
-        user_ids=[u for u in members if u != m["sender_id"]],
-        kind="money" if kind in (MessageKind.TRANSFER, MessageKind.RED_PACKET) else "chat",
-        title="新消息",
-        body=str(text or "")[:80],
-        data={"conversation_id": frame["conversation_id"], "seq": frame["seq"], "message_id": m["id"]},
-    )
+    await push_offline_many(rt, [(members, frame)])
+
+
+async def push_offline_many(rt: Runtime, items: Sequence[tuple[Sequence[str], dict[str, Any]]]) -> None:
+    """``push_offline`` for several (members, frame) pairs: one presence look-up for them all."""
+    events = []
+    for members, frame in items:
+        m = frame["message"]
+        kind = m["kind"]
+        if kind == MessageKind.SYSTEM:
+            continue
+        text = m["body"].get("text") if kind == MessageKind.TEXT else _PUSH_PREVIEW.get(MessageKind(kind), "")
+        events.append(
+            push.Event(
+                user_ids=[u for u in members if u != m["sender_id"]],
+                kind="money" if kind in (MessageKind.TRANSFER, MessageKind.RED_PACKET) else "chat",
+                title="新消息",
+                body=str(text or "")[:80],
+                data={
+                    "conversation_id": frame["conversation_id"],
+                    "seq": frame["seq"],
+                    "message_id": m["id"],
+                },
+            )
+        )
+    await push.offline_push_many(rt, events)
 
 
 def is_member_sql(conversation_id: Any, user_id: Any) -> Any:

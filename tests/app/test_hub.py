@@ -3,10 +3,20 @@ processes, sharded pub/sub on a Redis Cluster."""
 
 from __future__ import annotations
 
+import json
+
 import anyio
 import pytest
 
-from app.realtime.hub import MemoryHub, RedisHub, ShardedRedisHub, user_channel
+from app.realtime.hub import (
+    MemoryHub,
+    RedisHub,
+    ShardedRedisHub,
+    Wire,
+    decode_batch,
+    encode_batch,
+    user_channel,
+)
 
 # Each test runs on the in-process hub and, marked real_backends, on Redis pub/sub.
 pytestmark = pytest.mark.parametrize(
@@ -78,3 +88,48 @@ async def test_publish_each_delivers_every_message_to_its_channels_in_order(rt, 
             assert a.queue.empty()
     finally:
         await rt.hub.close()
+
+
+async def test_publish_each_keeps_text_beyond_ascii_and_shares_one_frame(rt, backend):
+    """A batch's message reaches all its local subscribers as one frame; on Redis with the
+    JSON text the gateway writes as is (serialised once, whatever the characters)."""
+    await rt.hub.start()
+    try:
+        async with (
+            rt.hub.subscribe([user_channel("a")]) as a,
+            rt.hub.subscribe([user_channel("b")]) as b,
+        ):
+            frames = [{"op": "message", "text": "新年快乐 🧧", "n": n} for n in range(3)]
+            await rt.hub.publish_each([([user_channel("a"), user_channel("b")], f) for f in frames])
+            with anyio.fail_after(10):
+                got_a = [await a.get() for _ in frames]
+                got_b = [await b.get() for _ in frames]
+        assert got_a == frames and got_b == frames
+        if backend is not ShardedRedisHub:  # the cluster publishes per channel
+            assert all(x is y for x, y in zip(got_a, got_b, strict=True))
+        if backend is RedisHub:
+            assert all(isinstance(f, Wire) and json.loads(f.text) == f for f in got_a)
+    finally:
+        await rt.hub.close()
+
+
+def test_a_batch_payload_round_trips_and_a_bad_one_is_refused(backend):
+    if backend is not MemoryHub:
+        pytest.skip("pure encoding: once is enough")
+    items = [
+        ([user_channel("a"), user_channel("b")], {"t": "é\n红"}),
+        ([], {"x": 1}),
+        ([user_channel("c")], {}),
+    ]
+    data = encode_batch(items)
+    assert data is not None
+    assert decode_batch(data) == [
+        ([user_channel("a"), user_channel("b")], '{"t":"é\\n红"}'),
+        ([user_channel("c")], "{}"),
+    ]
+    assert decode_batch(data.encode()) == decode_batch(data)
+    assert encode_batch([([], {"x": 1})]) is None
+    with pytest.raises(ValueError):
+        decode_batch(data + "x")
+    with pytest.raises(ValueError):
+        decode_batch("no header")

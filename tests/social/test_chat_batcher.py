@@ -19,16 +19,23 @@ from social.friends.models import Block
 
 @pytest.fixture
 def batch_sizes(monkeypatch):
-    """The size of every batch stored (to show that sends were in fact batched)."""
+    """The size of every batch stored (to show that sends were in fact batched); no batch
+    may fail as a whole (its sends would still succeed, one by one, hiding the failure)."""
     sizes: list[int] = []
+    failed: list[BaseException] = []
     real = batching.store_batch
 
     async def counting(db, rt, sends):
         sizes.append(len(sends))
-        return await real(db, rt, sends)
+        try:
+            return await real(db, rt, sends)
+        except Exception as exc:
+            failed.append(exc)
+            raise
 
     monkeypatch.setattr(batching, "store_batch", counting)
-    return sizes
+    yield sizes
+    assert not failed, failed
 
 
 async def direct(client, a, b) -> str:

@@ -95,6 +95,8 @@ class Server:
             "--no-access-log",
             "--ws-max-size",
             str(self.settings.ws_transport_max_bytes),
+            "--ws-per-message-deflate",
+            str(self.settings.ws_per_message_deflate).lower(),
             "--timeout-keep-alive",
             str(self.settings.http_keep_alive_s),
         ]
