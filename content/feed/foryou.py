@@ -84,12 +84,13 @@ def _topic(r: Ranked) -> str | None:
     return r.topic or (r.candidate.topics[0] if r.candidate.topics else None)
 
 
-def diversify(ranked: Sequence[Ranked], max_run: int = 2) -> list[Ranked]:
+def diversify(ranked: Sequence[Ranked], max_run: int = 2, stop: int | None = None) -> list[Ranked]:
     """The ranking with no more than ``max_run`` in a row from one author or on one topic
-    (when the remaining candidates allow it)."""
+    (when the remaining candidates allow it); with ``stop``, only its first ``stop`` items
+    (the same as the whole order's: each pick depends only on those before it)."""
     rest = list(ranked)
     out: list[Ranked] = []
-    while rest:
+    while rest and (stop is None or len(out) < stop):
         tail = out[-max_run:]
         pick = 0
         if len(tail) == max_run:

@@ -16,11 +16,10 @@ posts from 50 000 authors, a reader following 500.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, Select, bindparam, func, select, tuple_
+from sqlalchemy import BindParameter, Select, bindparam, func, literal_column, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -82,16 +81,18 @@ def _following(author_ids: list[str], columns: Any = None) -> Select[Any]:
 
 async def feed(
     db: AsyncSession, rt: Runtime, *, viewer: Caller, tab: str, limit: int, cursor: str | None
-) -> Chunk[posts.PostView]:
-    """One page of a feed tab. Raises ValidationFailed (bad cursor)."""
+) -> Chunk[dict[str, Any]]:
+    """One page of a feed tab, as ``PostPublic`` values (``posts.public_items``). Raises
+    ValidationFailed (bad cursor)."""
     if tab == "for_you":
         return await for_you(db, rt, viewer=viewer, limit=limit, cursor=cursor)
     now = rt.clock.now()
     after = decode_cursor(cursor, FEED_CURSOR)
+    columns = (*posts.PUBLIC_COLUMNS, Post.hot_score)
     if tab == "following":
-        q = _following(await _followed_authors(db, viewer.id, now))
+        q = _following(await _followed_authors(db, viewer.id, now), columns)
     else:
-        q = _visible(select(Post), viewer.id, now)
+        q = _visible(select(*columns), viewer.id, now)
     if tab == "hot":
         if after is not None and (after.t is None or after.s is None):
             raise ValidationFailed("invalid cursor", field="cursor")
@@ -104,7 +105,11 @@ async def feed(
         if after is not None:
             q = q.where(Post.id < after.i)
         q = q.order_by(Post.id.desc())  # type: ignore[attr-defined]
-    rows = list((await db.execute(q.limit(limit + 1))).scalars().all())
+    # The page (planned as before: a subquery with its LIMIT is not flattened), then its
+    # authors and the reader's likes in the same statement.
+    page = q.limit(limit + 1).subquery("page")
+    order = (page.c.hot_score.desc(), page.c.id.desc()) if tab == "hot" else (page.c.id.desc(),)
+    rows = list((await db.execute(posts.reader_sql(page, viewer.id).order_by(*order))).all())
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
@@ -112,7 +117,7 @@ async def feed(
         if tab == "hot":
             value |= {"s": last.hot_score, "t": as_of.isoformat()}
         next_cursor = encode_cursor(value)
-    return Chunk(await posts.present(db, rt, rows[:limit], viewer), next_cursor=next_cursor)
+    return Chunk(await posts.public_items(db, rt, rows[:limit], viewer), next_cursor=next_cursor)
 
 
 # -- "for you" -------------------------------------------------------------------------------
@@ -137,67 +142,67 @@ def _reason(r: foryou.Ranked, author_name: str, interests: dict[str, float]) -> 
 
 
 # What the ranking reads of a candidate: not the whole row (topics are found in the
-# title and the first ``_TOPIC_CHARS`` characters of the text).
+# title and the first ``_TOPIC_CHARS`` characters of the text); ``src`` says which source
+# found it (the same post may come from several).
 _TOPIC_CHARS = 300
-_CANDIDATE = (
-    Post.id,
-    Post.author_id,
-    Post.title,
-    func.left(Post.text, _TOPIC_CHARS).label("text"),
-    Post.product,
-)
+_HOT, _FOLLOWED, _PRODUCT = 0, 1, 2
+
+
+def _candidate_columns(src: int) -> tuple[Any, ...]:
+    return (
+        literal_column(str(src)).label("src"),
+        Post.id,
+        Post.author_id,
+        Post.title,
+        func.left(Post.text, _TOPIC_CHARS).label("text"),
+        Post.product,
+        Post.hot_score,
+    )
 
 
 async def for_you(
     db: AsyncSession, rt: Runtime, *, viewer: Caller, limit: int, cursor: str | None
-) -> Chunk[posts.PostView]:
+) -> Chunk[dict[str, Any]]:
     """One page of the "for you" tab (``content.feed.foryou``): the followed, hot and
     suitable-product candidates (each at most ``for_you_candidates``, as of the first
-    page's time; a few columns each), ranked by the member's topic tags and diversified;
-    a page is a slice of that order, and only its posts are read whole. Without topic tags
-    (no consent to ``content``, or none derived yet) it is the hot candidates in hot
-    order. Raises ValidationFailed (bad cursor)."""
+    page's time; a few columns each, the three sources in one statement), ranked by the
+    member's topic tags and diversified; a page is a slice of that order, and only its
+    posts are read whole. Without topic tags (no consent to ``content``, or none derived
+    yet) it is the hot candidates in hot order. Raises ValidationFailed (bad cursor)."""
     now = rt.clock.now()
     pos = decode_cursor(cursor, FOR_YOU_CURSOR)
     as_of = min(pos.t, now) if pos is not None else now
     offset = pos.o if pos is not None else 0
     n = rt.settings.content.for_you_candidates
-    held = await profile.profile(db, rt, user_id=viewer.id)
-    interests = {t.tag.partition(":")[2]: t.weight for t in held.tags if t.kind == "topic" and t.weight > 0}
+    interests = await profile.tag_weights(db, rt, user_id=viewer.id, kind="topic")
     risk = await products.risk_profile_of(db, viewer)
 
-    hot_q = _visible(select(*_CANDIDATE), viewer.id, now).where(Post.created_at <= as_of)
-    hot = list(
-        (await db.execute(hot_q.order_by(Post.hot_score.desc(), Post.id.desc()).limit(n))).all()  # type: ignore[attr-defined]
-    )
-    pool: dict[str, Any] = {p.id: p for p in hot}
+    hot_q = _visible(select(*_candidate_columns(_HOT)), viewer.id, now).where(Post.created_at <= as_of)
+    parts = [hot_q.order_by(Post.hot_score.desc(), Post.id.desc()).limit(n)]  # type: ignore[attr-defined]
     followed: set[str] = set()
     if interests:
         followed = set(await _followed_authors(db, viewer.id, now))
         if followed:
-            q = _following(sorted(followed), _CANDIDATE).where(Post.created_at <= as_of)
-            for p in (await db.execute(q.order_by(Post.id.desc()).limit(n))).all():  # type: ignore[attr-defined]
-                pool.setdefault(p.id, p)
-        suitable = await products.suitable_ids(db, risk)
-        if suitable:
-            q = _visible(select(*_CANDIDATE), viewer.id, now).where(
-                Post.product.is_not(None),  # type: ignore[union-attr]
-                Post.created_at <= as_of,
-                Post.product["product_id"].as_string().in_(sorted(suitable)),  # type: ignore[index]
-            )
-            for p in (await db.execute(q.order_by(Post.id.desc()).limit(n))).all():  # type: ignore[attr-defined]
-                pool.setdefault(p.id, p)
-
-    def product_of(row: Any) -> str | None:
-        product = row.product
-        return product.get("product_id") if isinstance(product, dict) else None
+            q = _following(sorted(followed), _candidate_columns(_FOLLOWED)).where(Post.created_at <= as_of)
+            parts.append(q.order_by(Post.id.desc()).limit(n))  # type: ignore[attr-defined]
+        q = _visible(select(*_candidate_columns(_PRODUCT)), viewer.id, now).where(
+            Post.product.is_not(None),  # type: ignore[union-attr]
+            Post.created_at <= as_of,
+            Post.product["product_id"].as_string().in_(products.suitable_ids_sql(risk)),  # type: ignore[index]
+        )
+        parts.append(q.order_by(Post.id.desc()).limit(n))  # type: ignore[attr-defined]
+    found = (await db.execute(union_all(*parts) if len(parts) > 1 else parts[0])).all()
+    hot = sorted((r for r in found if r.src == _HOT), key=lambda r: (r.hot_score, r.id), reverse=True)
+    hot_rank = {r.id: i for i, r in enumerate(hot)}
+    pool: dict[str, Any] = {}
+    for r in found:
+        pool.setdefault(r.id, r)
 
     # product cards of the candidates, for this member
-    cards = await products.render(db, {i for i in map(product_of, pool.values()) if i}, risk)
-    hot_rank = {p.id: i for i, p in enumerate(hot)}
+    cards = await products.render(db, {i for r in pool.values() if (i := _product_id(r.product))}, risk)
     candidates = []
     for p in pool.values():
-        pid = product_of(p)
+        pid = _product_id(p.product)
         card = cards.get(pid) if pid else None
         if card is not None and not card.available and interests:
             continue  # "for you" shows only products that suit the member
@@ -217,23 +222,32 @@ async def for_you(
             )
         )
     if interests:
-        ordered = foryou.diversify(foryou.rank(candidates, interests, len(hot)))
+        # only as far as this page: the greedy order's prefix does not depend on the rest
+        ordered = foryou.diversify(foryou.rank(candidates, interests, len(hot)), stop=offset + limit)
     else:  # no tags: the hot tab's order
         ordered = [foryou.Ranked(c, 0.0, None) for c in sorted(candidates, key=lambda c: hot_rank[c.id])]
     page = ordered[offset : offset + limit]
     next_cursor = None
-    if offset + limit < len(ordered):
+    if offset + limit < len(candidates):
         next_cursor = encode_cursor({"o": offset + limit, "t": as_of.isoformat()})
     if not page:
         return Chunk([], next_cursor=next_cursor)
     wanted = [r.id for r in page]
-    rows = {p.id: p for p in (await db.execute(select(Post).where(col(Post.id).in_(wanted)))).scalars()}
+    inner = select(*posts.PUBLIC_COLUMNS).where(col(Post.id).in_(wanted)).subquery("page")
+    rows = {row.id: row for row in (await db.execute(posts.reader_sql(inner, viewer.id))).all()}
     page = [r for r in page if r.id in rows]
-    views = await posts.present(db, rt, [rows[r.id] for r in page], viewer)
     return Chunk(
-        [
-            replace(v, reason=_reason(r, v.author.display_name if v.author else "", interests))
-            for r, v in zip(page, views, strict=True)
-        ],
+        await posts.public_items(
+            db,
+            rt,
+            [rows[r.id] for r in page],
+            viewer,
+            cards=cards,
+            reasons=[_reason(r, rows[r.id]._author_name or "", interests) for r in page],
+        ),
         next_cursor=next_cursor,
     )
+
+
+def _product_id(product: Any) -> str | None:
+    return product.get("product_id") if isinstance(product, dict) else None

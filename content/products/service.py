@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -146,6 +146,19 @@ async def suitable_ids(db: AsyncSession, risk_profile: str | None) -> dict[str, 
         )
     )
     return {i: KIND_TOPIC[str(k)] for i, k in rows.all()}
+
+
+def suitable_ids_sql(risk_profile: str | None) -> Select[Any]:
+    """SQL: the ids of the active products a member assessed ``risk_profile`` may see (for
+    an ``IN`` in another feature's statement)."""
+    return select(Product.id).where(
+        Product.status == ProductStatus.ACTIVE, col(Product.risk_level) <= member_level(risk_profile)
+    )
+
+
+def card_values(cards: dict[str, ProductCard]) -> dict[str, dict[str, Any]]:
+    """The cards as plain values, as they are serialised (for a response built without models)."""
+    return {i: c.model_dump() for i, c in cards.items()}
 
 
 async def topic_of(db: AsyncSession, ids: Iterable[str]) -> dict[str, str]:

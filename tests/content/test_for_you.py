@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from content.feed import foryou
+from content.posts.schemas import PostPublic
 from tests.content.helpers import new_post
 from tests.content.products_support import assess, catalogue
 
@@ -57,6 +58,9 @@ async def test_ranked_by_my_tags_with_the_reason(client, users):
     # the other tabs carry no reason
     latest = (await client.get("/v1/feed?tab=latest", headers=me.headers)).json()["items"]
     assert all(i["reason"] is None for i in latest)
+    # built as plain values (not models): exactly PostPublic's shape all the same
+    for item in items + latest:
+        assert PostPublic.model_validate(item).model_dump(mode="json") == item
 
 
 async def test_followed_authors_are_mixed_in_with_their_reason(client, users):
