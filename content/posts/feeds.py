@@ -19,11 +19,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, Select, bindparam, func, literal_column, select, tuple_, union_all
+from sqlalchemy import (
+    BindParameter,
+    Float,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.auth.service import Caller
+from app.dbtypes import UTCDateTime
 from app.errors import ValidationFailed
 from app.pagination import FEED_CURSOR, FOR_YOU_CURSOR, Chunk, decode_cursor, encode_cursor
 from app.profile import service as profile
@@ -37,27 +50,41 @@ from content.posts.schemas import FeedReason
 from content.products import service as products
 from social.friends import service as friends
 
+# Every statement is built once, at import, with bound parameters (``viewer_id``, ``now``,
+# ``as_of``, ``lim`` and the cursor's ``after_i``/``after_s``; ``reader_id`` for the likes):
+# building a select with its subqueries for each request cost more service CPU than
+# PostgreSQL spent running it. ``_STATEMENTS`` holds the tab pages by (tab, has cursor).
+_VIEWER: BindParameter[str] = bindparam("viewer_id", type_=String())
+_NOW: BindParameter[datetime] = bindparam("now", type_=UTCDateTime())
+_AS_OF: BindParameter[datetime] = bindparam("as_of", type_=UTCDateTime())
+_LIMIT: BindParameter[int] = bindparam("lim", type_=Integer())
+_AFTER_I: BindParameter[str] = bindparam("after_i", type_=String())
+_AFTER_S: BindParameter[float] = bindparam("after_s", type_=Float())
 
-def _visible(q: Select[Any], viewer_id: str, now: datetime) -> Select[Any]:
+
+def _visible(q: Select[Any]) -> Select[Any]:
     return q.where(
         Post.status == Status.PUBLISHED,
-        friends.unblocked_sql(viewer_id, Post.author_id),
-        (Post.author_id == viewer_id) | Post.author_id.not_in(muted_user_ids(now)),  # type: ignore[attr-defined]
+        friends.unblocked_sql(_VIEWER, Post.author_id),
+        (Post.author_id == _VIEWER) | Post.author_id.not_in(muted_user_ids(_NOW)),  # type: ignore[attr-defined]
     )
+
+
+_FOLLOWED_AUTHORS = select(Follow.followee_id).where(
+    Follow.follower_id == _VIEWER,
+    friends.unblocked_sql(_VIEWER, Follow.followee_id),
+    Follow.followee_id.not_in(muted_user_ids(_NOW)),  # type: ignore[attr-defined]
+)
 
 
 async def _followed_authors(db: AsyncSession, viewer_id: str, now: datetime) -> list[str]:
     """The authors the viewer follows and may see: no block either way, not muted now."""
-    q = select(Follow.followee_id).where(
-        Follow.follower_id == viewer_id,
-        friends.unblocked_sql(viewer_id, Follow.followee_id),
-        Follow.followee_id.not_in(muted_user_ids(now)),  # type: ignore[attr-defined]
-    )
-    return list((await db.execute(q)).scalars().all())
+    return list((await db.execute(_FOLLOWED_AUTHORS, {"viewer_id": viewer_id, "now": now})).scalars().all())
 
 
-def _following(author_ids: list[str], columns: Any = None) -> Select[Any]:
-    """Published posts by these authors, for newest-first keyset paging by id.
+def _following(q: Select[Any]) -> Select[Any]:
+    """Published posts by the authors bound as ``followed_authors``, for newest-first
+    keyset paging by id.
 
     Why this shape: the block and mute rules are applied once, to the (small) set of
     followed authors, and the posts query is then a backward walk of the primary key
@@ -72,11 +99,26 @@ def _following(author_ids: list[str], columns: Any = None) -> Select[Any]:
     id in turn (~100 ms). The cost grows as the followed authors post less than the
     rest: a reader whose 500 authors have all gone quiet walks far back.
     """
-    followed: BindParameter[list[str]] = bindparam(
-        "followed_authors", author_ids, expanding=True, literal_execute=True
-    )
-    q = select(*columns) if columns is not None else select(Post)
+    followed: BindParameter[list[str]] = bindparam("followed_authors", expanding=True, literal_execute=True)
     return q.where(Post.status == Status.PUBLISHED, Post.author_id.in_(followed))  # type: ignore[attr-defined]
+
+
+def _tab_page(tab: str, after: bool) -> Select[Any]:
+    q = posts.reader_select(Post.hot_score)
+    q = _following(q) if tab == "following" else _visible(q)
+    if tab == "hot":
+        q = q.where(Post.created_at <= _AS_OF)
+        if after:
+            q = q.where(tuple_(Post.hot_score, Post.id) < tuple_(_AFTER_S, _AFTER_I))
+        return q.order_by(Post.hot_score.desc(), Post.id.desc()).limit(_LIMIT)  # type: ignore[attr-defined]
+    if after:
+        q = q.where(Post.id < _AFTER_I)
+    return q.order_by(Post.id.desc()).limit(_LIMIT)  # type: ignore[attr-defined]
+
+
+_STATEMENTS = {
+    (tab, after): _tab_page(tab, after) for tab in ("latest", "following", "hot") for after in (False, True)
+}
 
 
 async def feed(
@@ -88,28 +130,19 @@ async def feed(
         return await for_you(db, rt, viewer=viewer, limit=limit, cursor=cursor)
     now = rt.clock.now()
     after = decode_cursor(cursor, FEED_CURSOR)
-    columns = (*posts.PUBLIC_COLUMNS, Post.hot_score)
+    params: dict[str, Any] = {"viewer_id": viewer.id, "reader_id": viewer.id, "now": now, "lim": limit + 1}
     if tab == "following":
-        q = _following(await _followed_authors(db, viewer.id, now), columns)
-    else:
-        q = _visible(select(*columns), viewer.id, now)
+        params["followed_authors"] = await _followed_authors(db, viewer.id, now)
     if tab == "hot":
         if after is not None and (after.t is None or after.s is None):
             raise ValidationFailed("invalid cursor", field="cursor")
         as_of = after.t if after is not None and after.t is not None else now
-        q = q.where(Post.created_at <= as_of)
+        params["as_of"] = as_of
         if after is not None:
-            q = q.where(tuple_(Post.hot_score, Post.id) < (after.s, after.i))
-        q = q.order_by(Post.hot_score.desc(), Post.id.desc())  # type: ignore[attr-defined]
-    else:
-        if after is not None:
-            q = q.where(Post.id < after.i)
-        q = q.order_by(Post.id.desc())  # type: ignore[attr-defined]
-    # The page (planned as before: a subquery with its LIMIT is not flattened), then its
-    # authors and the reader's likes in the same statement.
-    page = q.limit(limit + 1).subquery("page")
-    order = (page.c.hot_score.desc(), page.c.id.desc()) if tab == "hot" else (page.c.id.desc(),)
-    rows = list((await db.execute(posts.reader_sql(page, viewer.id).order_by(*order))).all())
+            params["after_s"] = after.s
+    if after is not None:
+        params["after_i"] = after.i
+    rows = list((await db.execute(_STATEMENTS[tab, after is not None], params)).all())
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
@@ -148,8 +181,8 @@ _TOPIC_CHARS = 300
 _HOT, _FOLLOWED, _PRODUCT = 0, 1, 2
 
 
-def _candidate_columns(src: int) -> tuple[Any, ...]:
-    return (
+def _candidates(src: int) -> Select[Any]:
+    q = select(
         literal_column(str(src)).label("src"),
         Post.id,
         Post.author_id,
@@ -158,6 +191,26 @@ def _candidate_columns(src: int) -> tuple[Any, ...]:
         Post.product,
         Post.hot_score,
     )
+    if src == _HOT:
+        q = _visible(q).where(Post.created_at <= _AS_OF)
+        return q.order_by(Post.hot_score.desc(), Post.id.desc()).limit(_LIMIT)  # type: ignore[attr-defined]
+    if src == _FOLLOWED:
+        q = _following(q).where(Post.created_at <= _AS_OF)
+    else:  # products suitable for the member (bound as ``risk_level``, 1–5)
+        suitable = products.suitable_ids_sql(bindparam("risk_level", type_=Integer()))
+        q = _visible(q).where(
+            Post.product.is_not(None),  # type: ignore[union-attr]
+            Post.created_at <= _AS_OF,
+            Post.product["product_id"].as_string().in_(suitable),  # type: ignore[index]
+        )
+    return q.order_by(Post.id.desc()).limit(_LIMIT)  # type: ignore[attr-defined]
+
+
+# the candidates of the sources that apply, in one statement
+_HOT_ONLY = _candidates(_HOT)
+_HOT_PRODUCT = union_all(_candidates(_HOT), _candidates(_PRODUCT))
+_ALL_SOURCES = union_all(_candidates(_HOT), _candidates(_FOLLOWED), _candidates(_PRODUCT))
+_PAGE_BY_ID = posts.reader_select().where(col(Post.id).in_(bindparam("ids", expanding=True)))
 
 
 async def for_you(
@@ -177,21 +230,17 @@ async def for_you(
     interests = await profile.tag_weights(db, rt, user_id=viewer.id, kind="topic")
     risk = await products.risk_profile_of(db, viewer)
 
-    hot_q = _visible(select(*_candidate_columns(_HOT)), viewer.id, now).where(Post.created_at <= as_of)
-    parts = [hot_q.order_by(Post.hot_score.desc(), Post.id.desc()).limit(n)]  # type: ignore[attr-defined]
+    params: dict[str, Any] = {"viewer_id": viewer.id, "now": now, "as_of": as_of, "lim": n}
+    statement: Any = _HOT_ONLY
     followed: set[str] = set()
     if interests:
         followed = set(await _followed_authors(db, viewer.id, now))
+        params["risk_level"] = products.member_level(risk)
+        statement = _HOT_PRODUCT
         if followed:
-            q = _following(sorted(followed), _candidate_columns(_FOLLOWED)).where(Post.created_at <= as_of)
-            parts.append(q.order_by(Post.id.desc()).limit(n))  # type: ignore[attr-defined]
-        q = _visible(select(*_candidate_columns(_PRODUCT)), viewer.id, now).where(
-            Post.product.is_not(None),  # type: ignore[union-attr]
-            Post.created_at <= as_of,
-            Post.product["product_id"].as_string().in_(products.suitable_ids_sql(risk)),  # type: ignore[index]
-        )
-        parts.append(q.order_by(Post.id.desc()).limit(n))  # type: ignore[attr-defined]
-    found = (await db.execute(union_all(*parts) if len(parts) > 1 else parts[0])).all()
+            params["followed_authors"] = sorted(followed)
+            statement = _ALL_SOURCES
+    found = (await db.execute(statement, params)).all()
     hot = sorted((r for r in found if r.src == _HOT), key=lambda r: (r.hot_score, r.id), reverse=True)
     hot_rank = {r.id: i for i, r in enumerate(hot)}
     pool: dict[str, Any] = {}
@@ -233,8 +282,9 @@ async def for_you(
     if not page:
         return Chunk([], next_cursor=next_cursor)
     wanted = [r.id for r in page]
-    inner = select(*posts.PUBLIC_COLUMNS).where(col(Post.id).in_(wanted)).subquery("page")
-    rows = {row.id: row for row in (await db.execute(posts.reader_sql(inner, viewer.id))).all()}
+    rows = {
+        row.id: row for row in (await db.execute(_PAGE_BY_ID, {"ids": wanted, "reader_id": viewer.id})).all()
+    }
     page = [r for r in page if r.id in rows]
     return Chunk(
         await posts.public_items(

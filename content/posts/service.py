@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Select, bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -133,7 +133,7 @@ async def present(
 #
 # ``present`` + ``PostPublic.of`` build three models per post and cost a statement each for
 # the authors and the likes; a feed page instead reads its posts with their authors' card
-# columns and the reader's likes in the statement that finds them (``reader_sql``) and is
+# columns and the reader's likes in the statement that finds them (``reader_select``) and is
 # built as plain values in ``PostPublic``'s shape (``public_items``), serialised once.
 # ``tests/content/test_feed.py`` checks that both give the same JSON.
 
@@ -157,24 +157,33 @@ PUBLIC_COLUMNS = (
 )
 
 
-def reader_sql(page: Any, viewer_id: str) -> Select[Any]:
-    """The rows of ``page`` (a subquery selecting ``PUBLIC_COLUMNS``, and any more) with
-    their author's card columns (``_author_name``, ``_author_avatar``, ``_author_roles``;
-    null when the author is gone) and ``_liked`` (the viewer liked it), in one statement."""
-    people = auth.profiles_sql()
+_people = auth.profiles_sql()
+
+
+def reader_select(*extra: Any) -> Select[Any]:
+    """``PUBLIC_COLUMNS`` (and ``extra``) of posts with their author's card columns
+    (``_author_name``, ``_author_avatar``, ``_author_roles``; null when the author is gone)
+    and ``_liked`` (the reader, bound as ``reader_id``, liked it), for one statement that
+    finds a page and all it shows. Build it once (at import): making a statement costs
+    more than running a cached one."""
     liked = (
         select(PostLike.post_id)
-        .where(PostLike.post_id == page.c.id, PostLike.user_id == viewer_id)
+        .where(PostLike.post_id == Post.id, PostLike.user_id == bindparam("reader_id"))
         .exists()
         .label("_liked")
     )
-    return select(
-        page,
-        people.c.display_name.label("_author_name"),
-        people.c.avatar_url.label("_author_avatar"),
-        people.c.roles.label("_author_roles"),
-        liked,
-    ).select_from(page.outerjoin(people, people.c.id == page.c.author_id))
+    return (
+        select(
+            *PUBLIC_COLUMNS,
+            *extra,
+            _people.c.display_name.label("_author_name"),
+            _people.c.avatar_url.label("_author_avatar"),
+            _people.c.roles.label("_author_roles"),
+            liked,
+        )
+        .select_from(Post)
+        .outerjoin(_people, _people.c.id == Post.author_id)
+    )
 
 
 def _author(row: Any) -> dict[str, Any]:
@@ -197,7 +206,7 @@ async def public_items(
     cards: dict[str, ProductCard] | None = None,
     reasons: Sequence[FeedReason | None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Rows of ``reader_sql`` as ``PostPublic`` values for the viewer (same rules as
+    """Rows of ``reader_select`` as ``PostPublic`` values for the viewer (same rules as
     ``present``); ``cards``: the products already rendered for the viewer's risk profile
     (the rest are rendered here, one statement); ``reasons``: the "for you" reasons."""
     if not rows:

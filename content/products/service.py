@@ -148,12 +148,10 @@ async def suitable_ids(db: AsyncSession, risk_profile: str | None) -> dict[str, 
     return {i: KIND_TOPIC[str(k)] for i, k in rows.all()}
 
 
-def suitable_ids_sql(risk_profile: str | None) -> Select[Any]:
-    """SQL: the ids of the active products a member assessed ``risk_profile`` may see (for
-    an ``IN`` in another feature's statement)."""
-    return select(Product.id).where(
-        Product.status == ProductStatus.ACTIVE, col(Product.risk_level) <= member_level(risk_profile)
-    )
+def suitable_ids_sql(level: Any) -> Select[Any]:
+    """SQL: the ids of the active products a member may see, ``level`` being their
+    ``member_level`` (or a bound parameter for it), for an ``IN`` in another statement."""
+    return select(Product.id).where(Product.status == ProductStatus.ACTIVE, col(Product.risk_level) <= level)
 
 
 def card_values(cards: dict[str, ProductCard]) -> dict[str, dict[str, Any]]:
