@@ -58,8 +58,10 @@ class Ranked:
         return self.candidate.id
 
 
-def score(c: Candidate, interests: dict[str, float], hot_count: int) -> Ranked:
-    top = max(interests.values(), default=0.0)
+def score(c: Candidate, interests: dict[str, float], hot_count: int, top: float | None = None) -> Ranked:
+    """``top``: the member's strongest interest (found here when not given)."""
+    if top is None:
+        top = max(interests.values(), default=0.0)
     best: str | None = None
     interest = 0.0
     for t in c.topics:
@@ -74,8 +76,9 @@ def score(c: Candidate, interests: dict[str, float], hot_count: int) -> Ranked:
 
 def rank(candidates: Sequence[Candidate], interests: dict[str, float], hot_count: int) -> list[Ranked]:
     """Best first; ties newest first (ids are time-sortable)."""
-    scored = [score(c, interests, hot_count) for c in candidates]
-    scored.sort(key=lambda r: r.id, reverse=True)
+    top = max(interests.values(), default=0.0)
+    scored = [score(c, interests, hot_count, top) for c in candidates]
+    scored.sort(key=lambda r: r.candidate.id, reverse=True)
     scored.sort(key=lambda r: -r.score)  # stable: ties stay newest first
     return scored
 

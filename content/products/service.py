@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, bindparam, delete, func, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -123,11 +123,14 @@ async def risk_profile_of(db: AsyncSession, viewer: Any) -> str | None:
     return found[viewer.id].risk_profile if viewer.id in found else None
 
 
+_BY_IDS = select(Product).where(col(Product.id).in_(bindparam("ids", expanding=True)))
+
+
 async def products_by_id(db: AsyncSession, ids: Iterable[str]) -> dict[str, Product]:
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    rows = await db.execute(select(Product).where(col(Product.id).in_(wanted)))
+    rows = await db.execute(_BY_IDS, {"ids": wanted})
     return {p.id: p for p in rows.scalars()}
 
 
