@@ -19,7 +19,7 @@ or topic) the best one is taken anyway. Same inputs, same order: pages are slice
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 INTEREST, FOLLOWED, HOT, PRODUCT = 3.0, 1.0, 1.0, 0.5
 
@@ -37,8 +37,9 @@ LABELS_ZH = {
 }
 
 
-@dataclass(frozen=True)
-class Candidate:
+# Named tuples (immutable like frozen dataclasses, several times cheaper to make: a page
+# makes ~300 of each).
+class Candidate(NamedTuple):
     id: str
     author_id: str
     topics: tuple[str, ...]
@@ -47,8 +48,7 @@ class Candidate:
     product: bool  # carries a product card suitable for the member
 
 
-@dataclass(frozen=True)
-class Ranked:
+class Ranked(NamedTuple):
     candidate: Candidate
     score: float
     topic: str | None  # the topic it matched the member on (the reason), else None

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -149,12 +149,6 @@ async def suitable_ids(db: AsyncSession, risk_profile: str | None) -> dict[str, 
         )
     )
     return {i: KIND_TOPIC[str(k)] for i, k in rows.all()}
-
-
-def suitable_ids_sql(level: Any) -> Select[Any]:
-    """SQL: the ids of the active products a member may see, ``level`` being their
-    ``member_level`` (or a bound parameter for it), for an ``IN`` in another statement."""
-    return select(Product.id).where(Product.status == ProductStatus.ACTIVE, col(Product.risk_level) <= level)
 
 
 def card_values(cards: dict[str, ProductCard]) -> dict[str, dict[str, Any]]:
