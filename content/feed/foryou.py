@@ -75,9 +75,23 @@ def score(c: Candidate, interests: dict[str, float], hot_count: int, top: float 
 
 
 def rank(candidates: Sequence[Candidate], interests: dict[str, float], hot_count: int) -> list[Ranked]:
-    """Best first; ties newest first (ids are time-sortable)."""
+    """Best first; ties newest first (ids are time-sortable). (``score`` inlined: a page
+    ranks ~300 candidates.)"""
     top = max(interests.values(), default=0.0)
-    scored = [score(c, interests, hot_count, top) for c in candidates]
+    get = interests.get
+    scored = []
+    for c in candidates:
+        best: str | None = None
+        interest = 0.0
+        for t in c.topics:
+            w = get(t, 0.0)
+            if w > interest:
+                best, interest = t, w
+        interest = interest / top if top > 0 else 0.0
+        hot = 1.0 - c.hot_rank / hot_count if c.hot_rank is not None and hot_count else 0.0
+        scored.append(
+            Ranked(c, INTEREST * interest + FOLLOWED * c.followed + HOT * hot + PRODUCT * c.product, best)
+        )
     scored.sort(key=lambda r: r.candidate.id, reverse=True)
     scored.sort(key=lambda r: -r.score)  # stable: ties stay newest first
     return scored
