@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -121,4 +122,10 @@ def create_app(
 
 def app_factory() -> FastAPI:
     """The entry point uvicorn imports in each worker (``app.main:app_factory``)."""
-    return create_app()
+    app = create_app()
+    # What startup made (modules, models, routes, compiled schemas: ~1 million objects)
+    # lives as long as the worker: out of the collector's sight, a full collection no
+    # longer walks it (measured: ~250 ms of CPU each, a request's p99 when one falls in it).
+    gc.collect()
+    gc.freeze()
+    return app

@@ -363,6 +363,25 @@ def _label(tag: str) -> str:
     return tag.partition(":")[2].replace("_", " ")
 
 
+# built once: the feed reads it for every "for you" page
+_TAG_WEIGHTS = select(TagEvidence.tag, TagEvidence.weight, TagEvidence.updated_at).where(
+    TagEvidence.user_id == bindparam("user_id"),  # type: ignore[arg-type]
+    func.split_part(TagEvidence.tag, ":", 1) == bindparam("kind"),
+)
+
+
+async def tag_weights(db: AsyncSession, rt: Runtime, *, user_id: str, kind: str) -> dict[str, float]:
+    """The weights of the member's tags of one kind (``topic`` → {"funds": 3.2, …}), decayed
+    to now and rounded as ``profile`` shows them; only those above 0. The feed's cheap read
+    of the same figures (no sources, no models)."""
+    now = rt.clock.now()
+    hl = half_life_s(rt)
+    sums: dict[str, float] = defaultdict(float)
+    for tag, weight, updated_at in (await db.execute(_TAG_WEIGHTS, {"user_id": user_id, "kind": kind})).all():
+        sums[tag.partition(":")[2]] += round(decayed(weight, since=updated_at, now=now, half_life_s=hl), 4)
+    return {name: w for name, total in sums.items() if (w := round(total, 4)) > 0}
+
+
 async def profile(db: AsyncSession, rt: Runtime, *, user_id: str, shared_only: bool = False) -> ProfilePublic:
     """Every tag held about the member, its weight decayed to now and why; with
     ``shared_only``, only evidence from scenarios the member shares with their advisor."""

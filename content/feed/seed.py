@@ -19,7 +19,7 @@ async def seed(ctx: SeedContext) -> None:
             db, rt, user_id=lina.id, changes=[ConsentChange(scenario="content", granted=True)]
         )
         found = await feeds.feed(db, rt, viewer=lina, tab="following", limit=50, cursor=None)
-    for view in found.items:
-        if "基金" in (view.post.title or "") + view.post.text:
+    for item in found.items:
+        if "基金" in (item["title"] or "") + item["text"]:
             async with rt.sessionmaker() as db:
-                await posts.get_post(db, rt, viewer=lina, post_id=view.id)
+                await posts.get_post(db, rt, viewer=lina, post_id=item["id"])

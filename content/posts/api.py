@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
+from pydantic_core import to_json
 
 from app.deps import CurrentUser, DbSession, Rt
 from app.errors import Conflict, Forbidden, documented
@@ -33,8 +34,9 @@ async def hot_posts(
 ) -> Response:
     """The hot list: the same ranking as ``GET /v1/feed?tab=hot``."""
     found = await feeds.feed(db, rt, viewer=user, tab="hot", limit=limit, cursor=cursor)
-    page = Page[PostPublic](items=[PostPublic.of(v) for v in found.items], next_cursor=found.next_cursor)
-    return Response(page.model_dump_json(), media_type="application/json")
+    return Response(
+        to_json({"items": found.items, "next_cursor": found.next_cursor}), media_type="application/json"
+    )
 
 
 @router.get("/v1/posts/{post_id}", response_model=PostPublic)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -123,11 +123,14 @@ async def risk_profile_of(db: AsyncSession, viewer: Any) -> str | None:
     return found[viewer.id].risk_profile if viewer.id in found else None
 
 
+_BY_IDS = select(Product).where(col(Product.id).in_(bindparam("ids", expanding=True)))
+
+
 async def products_by_id(db: AsyncSession, ids: Iterable[str]) -> dict[str, Product]:
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    rows = await db.execute(select(Product).where(col(Product.id).in_(wanted)))
+    rows = await db.execute(_BY_IDS, {"ids": wanted})
     return {p.id: p for p in rows.scalars()}
 
 
@@ -146,6 +149,11 @@ async def suitable_ids(db: AsyncSession, risk_profile: str | None) -> dict[str, 
         )
     )
     return {i: KIND_TOPIC[str(k)] for i, k in rows.all()}
+
+
+def card_values(cards: dict[str, ProductCard]) -> dict[str, dict[str, Any]]:
+    """The cards as plain values, as they are serialised (for a response built without models)."""
+    return {i: c.model_dump() for i, c in cards.items()}
 
 
 async def topic_of(db: AsyncSession, ids: Iterable[str]) -> dict[str, str]:

@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from content.feed import foryou
+from content.posts.schemas import PostPublic
 from tests.content.helpers import new_post
 from tests.content.products_support import assess, catalogue
 
@@ -57,6 +58,9 @@ async def test_ranked_by_my_tags_with_the_reason(client, users):
     # the other tabs carry no reason
     latest = (await client.get("/v1/feed?tab=latest", headers=me.headers)).json()["items"]
     assert all(i["reason"] is None for i in latest)
+    # built as plain values (not models): exactly PostPublic's shape all the same
+    for item in items + latest:
+        assert PostPublic.model_validate(item).model_dump(mode="json") == item
 
 
 async def test_followed_authors_are_mixed_in_with_their_reason(client, users):
@@ -176,3 +180,56 @@ def test_diversify_keeps_every_item_and_breaks_runs_when_it_can(rows):
     for i in range(2, len(pairs)):
         if not foryou.runs_ok(pairs[i - 2 : i + 1]):
             assert all(not foryou.runs_ok([*pairs[i - 2 : i], pairs[j]]) for j in range(i, len(pairs)))
+
+
+async def test_every_tab_serves_the_current_state_after_edits_deletions_and_moderation(client, users, rt):
+    """A reader who has paged every tab sees at once, in every tab: an edited post's new
+    text, nothing of a deleted or removed post, and a withdrawn product never as a card
+    (left out of "for you"). Nothing a page shows is kept from an earlier request."""
+    from content.config import ContentSettings
+
+    rt.settings = rt.settings.model_copy(update={"content": ContentSettings(report_threshold=1)})
+    admin = await users.make("admin", roles="admin,user")
+    mod = await users.make("mod", roles="moderator,user")
+    me, a, b, c, reporter = [await users.make(n) for n in ("me", "a", "b", "c", "reporter")]
+    await catalogue(client, admin)
+    await assess(rt, me, "C3")
+    await consent_to_content(client, me)
+    a1 = await new_post(client, a, text="基金 一")
+    a2 = await new_post(client, a, text="基金 二")
+    b1 = await new_post(client, b, text="基金 三")
+    c1 = await new_post(client, c, text="一个产品", product={"product_id": "fund-r3"})
+    await client.post(f"/v1/users/{a.id}/follow", headers=me.headers)
+    assert (await client.get(f"/v1/posts/{a1['id']}", headers=me.headers)).status_code == 200  # topic:funds
+    tabs = ("latest", "following", "hot", "for_you")
+
+    async def items(tab: str) -> dict[str, dict]:
+        r = await client.get("/v1/feed", params={"tab": tab, "limit": 100}, headers=me.headers)
+        assert r.status_code == 200, r.text
+        return {i["id"]: i for i in r.json()["items"]}
+
+    before = {tab: await items(tab) for tab in tabs}
+    assert {a1["id"], a2["id"], b1["id"], c1["id"]} <= before["for_you"].keys()
+
+    r = await client.patch(f"/v1/posts/{a2['id']}", json={"text": "基金 二（改）"}, headers=a.headers)
+    assert r.status_code == 200, r.text
+    assert (await client.delete(f"/v1/posts/{a1['id']}", headers=a.headers)).status_code == 204
+    r = await client.post(f"/v1/posts/{b1['id']}/report", json={"reason": "诈骗"}, headers=reporter.headers)
+    assert r.status_code == 202
+    [item] = (await client.get("/v1/moderation/queue", headers=mod.headers)).json()["items"]
+    r = await client.post(
+        f"/v1/moderation/items/{item['id']}/decision",
+        json={"action": "remove", "reason": "诈骗"},
+        headers=mod.headers,
+    )
+    assert r.status_code == 200, r.text
+    r = await client.patch("/v1/admin/products/fund-r3", json={"status": "withdrawn"}, headers=admin.headers)
+    assert r.status_code == 200, r.text
+
+    for tab in tabs:
+        now = await items(tab)
+        assert a1["id"] not in now and b1["id"] not in now, tab
+        assert now[a2["id"]]["text"] == "基金 二（改）", tab
+        if c1["id"] in now:
+            assert tab != "for_you" and now[c1["id"]]["product"]["available"] is False
+    assert c1["id"] not in await items("for_you")
