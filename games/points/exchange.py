@@ -324,20 +324,7 @@ async def settle(rt: Runtime, *, exchange_id: str, answer: partners.Answer) -> b
             )
         if await _forfeited_if_erased(db, rt, x.user_id):
             return True
-        await notify(
-            db,
-            rt,
-            user_id=x.user_id,
-            kind="points_exchange",
-            data={
-                "exchange_id": x.id,
-                "programme_id": x.programme_id,
-                "direction": x.direction,
-                "points": x.points,
-                "partner_amount": x.partner_amount,
-                "status": x.status,
-            },
-        )
+        await _notify_status(db, rt, x)
     return True
 
 
@@ -420,20 +407,7 @@ async def cancel_by_partner(
         await db.flush()
         if await _forfeited_if_erased(db, rt, x.user_id):
             return await _cancel_public(db, x)
-        await notify(
-            db,
-            rt,
-            user_id=x.user_id,
-            kind="points_exchange",
-            data={
-                "exchange_id": x.id,
-                "programme_id": x.programme_id,
-                "direction": x.direction,
-                "points": x.points,
-                "partner_amount": x.partner_amount,
-                "status": x.status,
-            },
-        )
+        await _notify_status(db, rt, x)
         return await _cancel_public(db, x)
 
 
@@ -533,3 +507,21 @@ async def deliver_due(rt: Runtime, *, batch: int = 200) -> int:
     for exchange_id in due:
         await deliver(rt, exchange_id=exchange_id)
     return len(due)
+
+
+async def _notify_status(db: AsyncSession, rt: Runtime, x: PointsExchange) -> None:
+    """The member's ``points_exchange`` notification of where an exchange now stands."""
+    await notify(
+        db,
+        rt,
+        user_id=x.user_id,
+        kind="points_exchange",
+        data={
+            "exchange_id": x.id,
+            "programme_id": x.programme_id,
+            "direction": x.direction,
+            "points": x.points,
+            "partner_amount": x.partner_amount,
+            "status": x.status,
+        },
+    )
