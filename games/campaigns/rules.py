@@ -20,7 +20,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 
@@ -112,10 +112,11 @@ def card_fits(rule: Rule, card_products: Iterable[str | None]) -> bool:
     return not rule.card_products or any(p in rule.card_products for p in card_products)
 
 
-def applies(rule: Rule, payment: Payment, local_now: datetime) -> bool:
+def applies(rule: Rule, payment: Payment, local_now: datetime, utc_now: datetime | None = None) -> bool:
     """The payment qualifies at ``local_now`` (the bank's zone): dates, day of week, time of
-    day, amount, card product, MCC, merchant, channel."""
-    if not live(rule, local_now):
+    day, amount, card product, MCC, merchant, channel. ``utc_now``: the same instant in UTC,
+    for callers that check many rules (the dates compare without a zone lookup each)."""
+    if not live(rule, utc_now or local_now):
         return False
     if payment.amount_fen < rule.min_amount_fen:
         return False
@@ -160,8 +161,9 @@ def ranked_offers(
     """The qualifying campaigns' discounts, best first (ties: the campaign ending first,
     then by id, so the order is stable)."""
     offers = []
+    utc_now = local_now.astimezone(UTC)  # the stored dates are UTC: no zone lookup per rule
     for rule in rules:
-        if applies(rule, payment, local_now):
+        if applies(rule, payment, local_now, utc_now):
             d = discount(rule, payment.amount_fen, rng)
             if d > 0:
                 offers.append(Offer(rule, d))

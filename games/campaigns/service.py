@@ -36,7 +36,7 @@ from sqlmodel import col
 from app import hooks
 from app.audiences import service as audiences
 from app.auth import service as auth
-from app.db import after_commit, execute, last_in_transaction, on_rollback, transaction
+from app.db import after_commit, execute, last_in_transaction, transaction
 from app.errors import Conflict, Expired, NotFound, ValidationFailed
 from app.events import service as events
 from app.events.schemas import SpendingEventIn
@@ -540,10 +540,12 @@ async def _replayed(db: AsyncSession, q: QuoteIn) -> QuoteOut:
 async def quote(db: AsyncSession, rt: Runtime, *, q: QuoteIn) -> QuoteOut:
     """The best discount a card payment gets, held for the campaign's ``hold_s``; 0 and no
     campaign when none applies (the payment is recorded either way, for its capture).
-    Idempotent by ``payment_id``. One transaction: the card's read, then per offer tried
-    (best first) a Redis hold and ``campaign_hold``. Raises NotFound (the card is not
-    that user's, or unknown), Conflict (the payment_id was quoted with other details)."""
-    async with transaction(db):
+    Idempotent by ``payment_id``. The card's read, then per offer tried (best first) a
+    Redis hold and ``campaign_hold``, each statement its own transaction (no BEGIN or
+    COMMIT round trips: the read needs no snapshot, and ``campaign_hold`` writes all of a
+    hold or nothing). Raises NotFound (the card is not that user's, or unknown), Conflict
+    (the payment_id was quoted with other details)."""
+    async with transaction(db, autocommit=True):
         out = await _quote(db, rt, q)
     return out if out is not None else await _replayed(db, q)
 
@@ -619,7 +621,7 @@ async def _quote(db: AsyncSession, rt: Runtime, q: QuoteIn) -> QuoteOut | None:
             },
         )
         if status == "held":
-            on_rollback(db, give_back)  # the commit failed: Redis gives the hold back too
+            # campaign_hold has committed the hold: Redis keeps its own
             return QuoteOut(
                 payment_id=q.payment_id,
                 discount_fen=offer.discount_fen,
