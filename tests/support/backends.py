@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 from collections.abc import Callable
@@ -86,9 +87,22 @@ def _clean_script() -> str:
 
 
 async def clean_database(rt: Runtime) -> None:
-    """Empty every table (children first, one round trip) and reopen the system accounts."""
+    """Empty every table (children first, one round trip) and reopen the system accounts.
+
+    The script is one implicit transaction; a row a previous test's last work commits
+    meanwhile (a chat batch finishing as its runtime closes) can make a parent's DELETE
+    fail on a child it has not emptied: the whole script rolls back and runs again."""
+    import asyncpg
+
     async with rt.engine.connect() as conn:
         raw = await conn.get_raw_connection()
-        await raw.driver_connection.execute(_clean_script())  # type: ignore[union-attr]
+        for attempt in range(5):
+            try:
+                await raw.driver_connection.execute(_clean_script())  # type: ignore[union-attr]
+                break
+            except asyncpg.ForeignKeyViolationError:
+                if attempt == 4:
+                    raise
+                await asyncio.sleep(0.05)  # let that commit land (test infrastructure, not a rule)
     async with rt.sessionmaker() as db, transaction(db):
         await ledger.open_system_accounts(db, rt.clock.now())
