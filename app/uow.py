@@ -27,12 +27,13 @@ What it guarantees:
   is cancelled) the transaction rolls back, the after-commit queue is dropped and the
   ``on_rollback`` callbacks run (a failing one is logged; the original error is raised).
 
-A use case that is one statement — one call of the SQL function that applies all its
-rules (a grab, a transfer step) — opens ``UnitOfWork(db, autocommit=True)``: the
-statement is its own transaction, so no BEGIN and COMMIT are sent (two round trips fewer,
-on the hottest money paths). Each statement then commits as it returns: such a unit must
-do its writes in that one statement (``idempotency.run`` checks that the statement wrote
-the request's record); what comes after it runs as after a commit.
+A use case whose every statement is complete on its own — one call of the SQL function
+that applies all its rules (a grab, a transfer step, sending a red packet), or reads and
+calls that each write all or nothing (a card-payment quote) — opens
+``UnitOfWork(db, autocommit=True)``: each statement is its own transaction, so no BEGIN
+and COMMIT are sent (two round trips fewer, on the hottest money paths). A statement then
+commits as it returns, so what comes after it runs as after a commit; a money request
+must write its key's record in its statement (``idempotency.run`` checks it).
 
 ``app.db.transaction``, ``after_commit``, ``on_rollback`` and ``last_in_transaction`` are
 thin entry points over this class for code that holds only the session.
