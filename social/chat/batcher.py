@@ -1,27 +1,29 @@
-"""Group commit for WebSocket text sends: one transaction per batch of sends, not per send.
+"""Group commit for WebSocket text sends: one write per batch of sends, not per send.
 
 ``await batcher(rt).send(user_id=…, conversation_id=…, cid=…, kind=…, body=…)`` checks the
 text (``chat.check_text``), queues the send and waits for its outcome: the same
 ``(Message, resent)`` or the same domain error as ``chat.send_message``. A worker has one
 batcher; its flusher task runs while sends are queued and takes up to
-``chat_send_batch_max`` of them at a time. For one batch, in one transaction, it:
+``chat_send_batch_max`` of them at a time. For one batch it runs two statements, each its
+own transaction (no BEGIN or COMMIT round trips):
 
-1. in one statement, looks up earlier messages with the same (conversation, sender,
-   cid) — a resend gets the stored message back, as does a repeat inside the batch —,
-   the senders' memberships, the groups' members and, in direct conversations, blocks,
-   and locks the batch's conversation rows in id order (``… ORDER BY id FOR UPDATE``, so
-   two workers flushing at once take the locks in the same order and cannot deadlock);
-2. numbers the accepted sends from each ``last_seq`` on, and in one more statement
-   stores each conversation's new ``last_seq`` (one ``UPDATE`` per conversation per
-   batch), inserts the messages and moves each sender's read marker past their own
-   message.
+1. a read: earlier messages with the same (conversation, sender, cid) — a resend gets the
+   stored message back, as does a repeat inside the batch —, the senders' memberships,
+   the groups' members and, in direct conversations, blocks;
+2. ``chat_append_messages`` (chat's sequence rule, ``chat.APPEND_MESSAGES_SQL``) with the
+   accepted sends: it locks their conversations in id order (two workers flushing at once
+   cannot deadlock), bumps each one's ``last_seq`` once, numbers, inserts and moves each
+   sender's read mark. The conversation rows are locked only for that statement and its
+   commit (they used to be locked from the read on, across four round trips, so the two
+   workers' batches, which share most conversations, ran one after the other).
 
 Both statements take arrays, so their text is the same for every batch (prepared and
-planned once per connection). With BEGIN and COMMIT a batch is four round trips.
+planned once per connection). Membership is read before the lock: a member removed in the
+same instant may still have a message stored (as if sent just before).
 
 After the commit it answers the sends, then publishes every ``message`` frame in one hub
 round trip while their acks are written. A refused send (``NotFound``, ``Forbidden``)
-fails alone. If the batch transaction fails as a whole (a cid raced in from another
+fails alone. If the batch's write fails as a whole (a cid raced in from another
 worker, a lost connection), each of its sends is retried on its own through
 ``chat.send_message``, so one bad send cannot fail the others (but not when no pooled connection could be had: that fails the
 batch's sends at once, as it would have failed each alone).
@@ -41,7 +43,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import String, and_, bindparam, case, false, func, select, text, tuple_
+from sqlalchemy import String, and_, bindparam, case, false, func, select, text, true, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -195,10 +197,10 @@ class SendBatcher:
 async def store_batch(
     db: AsyncSession, rt: Runtime, sends: list[Send]
 ) -> tuple[list[Outcome], list[tuple[list[str], dict[str, Any]]]]:
-    """Store a batch of checked text sends in one transaction: each send's outcome, and the
-    (channels, frame) pairs to publish once committed. Locks the conversation rows."""
+    """Store a batch of checked text sends, each statement its own transaction: each send's
+    outcome, and the (channels, frame) pairs to publish (the messages are committed)."""
     now = rt.clock.now()
-    async with transaction(db):
+    async with transaction(db, autocommit=True):
         wrote_for(db, {s.user_id for s in sends})
         conn = await db.connection()
         pairs = sorted({(s.conversation_id, s.user_id) for s in sends})
@@ -215,13 +217,13 @@ async def store_batch(
                 },
             )
         ).all()
-        # Per (conversation, sender): the conversation's last_seq and key, and whether the
-        # sender is blocked; per (conversation, sender, cid): the message stored before.
-        state: dict[tuple[str, str], tuple[int, str | None, bool]] = {}
+        # Per (conversation, sender): the conversation's direct key and whether the sender
+        # is blocked; per (conversation, sender, cid): the message stored before.
+        state: dict[tuple[str, str], bool] = {}
         earlier: dict[tuple[str, str, str], Posted] = {}
         members: dict[str, list[str]] = {}  # the audience of each conversation's messages
         for r in rows:
-            state[(r.conversation_id, r.user_id)] = (int(r.last_seq), r.direct_key, bool(r.blocked))
+            state[(r.conversation_id, r.user_id)] = bool(r.blocked)
             members[r.conversation_id] = r.direct_key.split("|") if r.direct_key else list(r.members or ())
             if r.message_id is not None:
                 earlier[(r.conversation_id, r.user_id, r.cid)] = Posted(
@@ -239,101 +241,78 @@ async def store_batch(
             # A resend of a message accepted before the sender lost access still gets its ack.
             earlier.update(await _sent_before(conn, refused))
 
-        outcomes: list[Outcome | None] = []
-        fresh: dict[tuple[str, str, str], Posted] = {}  # stored by this batch, by key
-        next_seq: dict[str, int] = {}
+        fresh: dict[tuple[str, str, str], Send] = {}  # to store, once per key, in send order
         for s in sends:
-            if s.key in earlier:
-                outcomes.append((earlier[s.key], True))
-                continue
-            if s.key in fresh:
-                outcomes.append(None)  # a repeat within the batch: answered like the first
-                continue
+            if s.key not in earlier and s.key not in fresh and _refusal(s, state) is None:
+                fresh[s.key] = s
+        stored = await _write(conn, now, list(fresh.values())) if fresh else {}
+
+    outcomes: list[Outcome] = []
+    for s in sends:
+        if s.key in earlier:
+            outcomes.append((earlier[s.key], True))
+        elif s.key in stored:
+            # a repeat within the batch is answered like a resend of the first
+            outcomes.append((stored[s.key], fresh[s.key] is not s))
+        else:
             refusal = _refusal(s, state)
-            if refusal is not None:
-                outcomes.append(refusal)
-                continue
-            last_seq, _, _ = state[(s.conversation_id, s.user_id)]
-            seq = next_seq[s.conversation_id] = next_seq.get(s.conversation_id, last_seq) + 1
-            msg = Posted(
-                new_id("m_"),
-                s.conversation_id,
-                seq,
-                s.user_id,
-                s.cid,
-                MessageKind.TEXT,
-                {"text": s.text},
-                now,
+            outcomes.append(
+                refusal
+                if refusal is not None
+                else NotFound("conversation not found", conversation_id=s.conversation_id)
             )
-            fresh[s.key] = msg
-            outcomes.append((msg, False))
-
-        frames: list[tuple[list[str], dict[str, Any]]] = []
-        if fresh:
-            await _write(conn, now, next_seq, list(fresh.values()))
-            for m in fresh.values():
-                frames.append(([user_channel(u) for u in members[m.conversation_id]], chat.message_frame(m)))
-    answered = [o if o is not None else (fresh[s.key], True) for s, o in zip(sends, outcomes, strict=True)]
-    return answered, frames
+    frames = [
+        ([user_channel(u) for u in members[m.conversation_id]], chat.message_frame(m))
+        for m in stored.values()
+    ]
+    return outcomes, frames
 
 
-async def _write(conn: AsyncConnection, now: datetime, last_seq: dict[str, int], fresh: list[Posted]) -> None:
-    """Store a batch: each conversation's new ``last_seq``, the messages, and the senders'
-    read markers past their own messages, in one statement."""
-    # Senders have read their own messages: they do not count as unread for them.
-    read_marks = sorted({(m.conversation_id, m.sender_id): m.seq for m in fresh}.items())
-    bumps = sorted(last_seq.items())
-    await conn.execute(
-        _WRITE_BATCH,
+async def _write(
+    conn: AsyncConnection, now: datetime, sends: list[Send]
+) -> dict[tuple[str, str, str], Posted]:
+    """Append the sends' messages (``chat.APPEND_MESSAGES_SQL``, one statement, its own
+    transaction): the stored messages by key, in seq order."""
+    ids = [new_id("m_") for _ in sends]
+    rows = await conn.execute(
+        _APPEND_BATCH,
         {
+            "ids": ids,
+            "convs": [s.conversation_id for s in sends],
+            "senders": [s.user_id for s in sends],
+            "kinds": [MessageKind.TEXT.value] * len(sends),
+            "bodies": [json.dumps({"text": s.text}) for s in sends],
+            "cids": [s.cid for s in sends],
             "at": now,
-            "bump_ids": [c for c, _ in bumps],
-            "bump_seqs": [seq for _, seq in bumps],
-            "ids": [m.id for m in fresh],
-            "convs": [m.conversation_id for m in fresh],
-            "seqs": [m.seq for m in fresh],
-            "senders": [m.sender_id for m in fresh],
-            "kinds": [m.kind for m in fresh],
-            "bodies": [json.dumps(m.body) for m in fresh],
-            "cids": [m.cid for m in fresh],
-            "read_convs": [c for (c, _), _ in read_marks],
-            "read_users": [u for (_, u), _ in read_marks],
-            "read_seqs": [seq for _, seq in read_marks],
         },
     )
+    seqs = {r.message_id: int(r.message_seq) for r in rows}
+    stored = {
+        s.key: Posted(
+            i, s.conversation_id, seqs[i], s.user_id, s.cid, MessageKind.TEXT, {"text": s.text}, now
+        )
+        for i, s in zip(ids, sends, strict=True)
+        if i in seqs
+    }
+    return dict(sorted(stored.items(), key=lambda kv: (kv[1].conversation_id, kv[1].seq)))
 
 
-_WRITE_BATCH = text(
-    """
-WITH bumped AS (
-    UPDATE conversations c SET last_seq = b.seq, last_message_at = CAST(:at AS timestamptz)
-    FROM unnest(CAST(:bump_ids AS varchar[]), CAST(:bump_seqs AS int[])) AS b(id, seq)
-    WHERE c.id = b.id
-), stored AS (
-    INSERT INTO messages (id, conversation_id, seq, sender_id, kind, body, cid, created_at)
-    SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.kind, CAST(m.body AS json), m.cid,
-           CAST(:at AS timestamptz)
-    FROM unnest(CAST(:ids AS varchar[]), CAST(:convs AS varchar[]), CAST(:seqs AS int[]),
-                CAST(:senders AS varchar[]), CAST(:kinds AS varchar[]), CAST(:bodies AS text[]),
-                CAST(:cids AS varchar[]))
-        AS m(id, conversation_id, seq, sender_id, kind, body, cid)
-)
-UPDATE conversation_members cm SET last_read_seq = r.seq
-FROM unnest(CAST(:read_convs AS varchar[]), CAST(:read_users AS varchar[]), CAST(:read_seqs AS int[]))
-    AS r(conversation_id, user_id, seq)
-WHERE cm.conversation_id = r.conversation_id AND cm.user_id = r.user_id AND cm.last_read_seq < r.seq
+_APPEND_BATCH = text(
+    f"""
+SELECT a.message_id, a.message_seq
+FROM {chat.APPEND_MESSAGES_SQL}(
+    CAST(:ids AS text[]), CAST(:convs AS text[]), CAST(:senders AS text[]), CAST(:kinds AS text[]),
+    CAST(CAST(:bodies AS text[]) AS json[]), CAST(:cids AS text[]), CAST(:at AS timestamptz)) a
 """
 )
-"""The batch's writes on PostgreSQL, as ``_write`` describes, from parallel arrays."""
 
 
 def _state_query() -> Any:
-    """One query for the whole batch, locking the conversations in id order (so that two
-    workers flushing at once cannot deadlock): per (conversation, sender) that is a
-    membership, the conversation's last_seq and direct key, a group's members (the
-    audience of its messages) and whether either side of a direct conversation blocked
-    the other; joined with the sender's earlier messages that carry one of the batch's
-    cids. Parameters are arrays (``b_convs`` and ``b_users`` pairwise, the sends' keys as
+    """One query for the whole batch (no lock: numbering is ``chat_append_messages``'s):
+    per (conversation, sender) that is a membership, the conversation's direct key, a
+    group's members (the audience of its messages) and whether either side of a direct
+    conversation blocked the other; joined with the sender's earlier messages that carry
+    one of the batch's cids. Parameters are arrays (``b_convs`` and ``b_users`` pairwise, the sends' keys as
     ``k_convs``, ``k_users`` and ``k_cids``), so the
     statement's text is the same for every batch: prepared once per connection, planned
     once."""
@@ -359,69 +338,58 @@ def _state_query() -> Any:
         .table_valued("conversation_id", "user_id", "cid")
         .render_derived(name="keys")
     )
-    # Each send's (conversation, sender, cid) is an equality probe of the unique index. (A
-    # ``cid = ANY(…)`` beside the pair let the planner scan the sender's whole history in
-    # the conversation and filter it: sends slowed down as history grew.)
+    # Each send's (conversation, sender, cid) is one probe of the unique index (a LATERAL
+    # lookup), done once for the batch (a materialised CTE). Joined as a plain subquery,
+    # the planner, misled by a new month partition's statistics, hash-joined every
+    # message of the month and did so again for each (conversation, sender): the read
+    # took 12-40 ms under load and grew with history.
+    found = (
+        select(m.id, m.seq, m.cid, m.kind, m.body, m.created_at)
+        .where(
+            m.conversation_id == keys.c.conversation_id,
+            m.sender_id == keys.c.user_id,
+            m.cid == keys.c.cid,
+        )
+        .limit(1)
+        .lateral("found")
+    )
     earlier = (
-        select(
-            keys.c.conversation_id.label("k_conv"),
-            keys.c.user_id.label("k_user"),
-            m.id,
-            m.seq,
-            m.cid,
-            m.kind,
-            m.body,
-            m.created_at,
-        )
-        .select_from(
-            keys.join(
-                _messages,
-                and_(
-                    m.conversation_id == keys.c.conversation_id,
-                    m.sender_id == keys.c.user_id,
-                    m.cid == keys.c.cid,
-                ),
-            )
-        )
-        .subquery("earlier")
+        select(keys.c.conversation_id.label("k_conv"), keys.c.user_id.label("k_user"), *found.c)
+        .select_from(keys.join(found, true()))
+        .cte("earlier")
+        .prefix_with("MATERIALIZED")
     )
     e = earlier.c
-    return (
-        select(
-            cm.conversation_id,
-            cm.user_id,
-            c.last_seq,
-            c.direct_key,
-            case((c.direct_key.is_not(None), blocked), else_=false()).label("blocked"),
-            case((c.direct_key.is_(None), audience), else_=None).label("members"),
-            e.id.label("message_id"),
-            e.seq,
-            e.cid,
-            e.kind,
-            e.body,
-            e.created_at,
+    return select(
+        cm.conversation_id,
+        cm.user_id,
+        c.direct_key,
+        case((c.direct_key.is_not(None), blocked), else_=false()).label("blocked"),
+        case((c.direct_key.is_(None), audience), else_=None).label("members"),
+        e.id.label("message_id"),
+        e.seq,
+        e.cid,
+        e.kind,
+        e.body,
+        e.created_at,
+    ).select_from(
+        pairs.join(
+            _members,
+            and_(cm.conversation_id == pairs.c.conversation_id, cm.user_id == pairs.c.user_id),
         )
-        .select_from(
-            pairs.join(
-                _members,
-                and_(cm.conversation_id == pairs.c.conversation_id, cm.user_id == pairs.c.user_id),
-            )
-            .join(_conversations, c.id == cm.conversation_id)
-            .outerjoin(earlier, and_(e.k_conv == cm.conversation_id, e.k_user == cm.user_id))
-        )
-        .order_by(cm.conversation_id)
-        .with_for_update(of=_conversations)
+        .join(_conversations, c.id == cm.conversation_id)
+        .outerjoin(earlier, and_(e.k_conv == cm.conversation_id, e.k_user == cm.user_id))
     )
 
 
 _batch_state = _state_query()
 
 
-def _refusal(s: Send, state: dict[tuple[str, str], tuple[int, str | None, bool]]) -> QuanziError | None:
-    found = state.get((s.conversation_id, s.user_id))
-    if found is None:
+def _refusal(s: Send, state: dict[tuple[str, str], bool]) -> QuanziError | None:
+    blocked = state.get((s.conversation_id, s.user_id))
+    if blocked is None:
         return NotFound("conversation not found", conversation_id=s.conversation_id)
-    if found[2]:
+    if blocked:
         return Forbidden("blocked users cannot message each other")
     return None
 

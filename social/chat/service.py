@@ -1,10 +1,11 @@
 """Conversations and messages: the use cases behind REST and the WebSocket gateway.
 
-``post_message`` assigns the next seq by bumping ``conversations.last_seq`` (the row lock)
-in the caller's transaction, so seqs have no gaps, and
-publishes the ``message`` frame to every member after commit. Every other chat feature
-(transfers, red packets) posts through it. WebSocket sends go through
-``social/chat/batcher.py``, which stores many sends in one transaction by the same rules.
+Messages are numbered by one rule, in SQL: ``chat_append_messages`` (migration 2052) bumps
+``conversations.last_seq`` under the row lock, so seqs have no gaps. ``post_message`` calls
+it in the caller's transaction and publishes the ``message`` frame to every member after
+commit; the money functions (transfers, red packets) call it through
+``chat_append_message``; WebSocket sends go through ``social/chat/batcher.py``, which
+appends a whole batch in one call.
 
 Who may do what: only members read or post (anyone else gets ``NotFound``, so a
 conversation's existence does not leak); a conversation is started with friends only;
@@ -15,14 +16,14 @@ sender's own message read.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import cache
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import and_, bindparam, collate, func, insert, literal, or_, select, text, update
+from sqlalchemy import String, and_, bindparam, collate, func, literal, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -364,12 +365,16 @@ async def _append(
         "p_conv": conversation_id,
         "p_sender": sender_id,
         "p_kind": kind,
-        "p_body": body,
+        "p_body": json.dumps(body),
         "p_cid": cid,
         "p_now": now,
     }
-    has_sender = sender_id is not None
-    row: Any = (await execute(db, _append_in_one_statement(guard and has_sender, has_sender), params)).first()
+    if guard and sender_id is not None:
+        if (
+            await execute(db, _MAY_POST, {"p_conv": conversation_id, "p_sender": sender_id, "p_cid": cid})
+        ).first() is None:
+            return None
+    row: Any = (await execute(db, _APPEND, params)).first()
     if row is None:
         return None
     msg.seq, members = int(row[0]), list(row[1] or [])
@@ -419,80 +424,45 @@ _members = ConversationMember.__table__  # type: ignore[attr-defined]
 _messages = Message.__table__  # type: ignore[attr-defined]
 
 
-@cache
-def _bump(guard: bool) -> Any:
-    """UPDATE conversations SET last_seq = last_seq + 1 … RETURNING last_seq, direct_key
-    (the row lock)."""
-    stmt = update(_conversations).where(_conversations.c.id == bindparam("p_conv"))
-    if guard:
-        m = _messages.c
-        # Not a resend: messages are partitioned by month, so the unique (…, cid) index
-        # only sees this month's; an earlier month's same cid is found here (the caller
-        # then answers with the stored message).
-        resent = (
-            select(1)
-            .where(
-                m.conversation_id == bindparam("p_conv"),
-                m.sender_id == bindparam("p_sender"),
-                m.cid == bindparam("p_cid"),
-            )
-            .exists()
-        )
-        stmt = stmt.where(_sender_may_post(bindparam("p_conv"), bindparam("p_sender")), ~resent)
-    return stmt.values(last_seq=_conversations.c.last_seq + 1, last_message_at=bindparam("p_now")).returning(
-        _conversations.c.last_seq, _conversations.c.direct_key
+APPEND_MESSAGES_SQL = "chat_append_messages"
+"""SQL (migration 2052): chat's sequence rule, written once. ``chat_append_messages(ids[],
+conversation_ids[], sender_ids[], kinds[], bodies json[], cids[], now)`` locks the
+conversations in id order, bumps each one's ``last_seq`` by its count, numbers the messages
+in array order, inserts them and moves each sender's read mark past their own message;
+returns ``(message_id, message_conversation, message_seq)`` per stored message (none for a
+missing conversation). Membership is the caller's check; the rows stay locked until the
+commit, so callers append last."""
+
+# One message: the seq, and the members who get it.
+_APPEND = text(
+    """
+SELECT a.message_seq, chat_member_ids(CAST(:p_conv AS text))
+FROM chat_append_messages(
+    ARRAY[CAST(:p_id AS text)], ARRAY[CAST(:p_conv AS text)], ARRAY[CAST(:p_sender AS text)],
+    ARRAY[CAST(:p_kind AS text)], ARRAY[CAST(:p_body AS json)], ARRAY[CAST(:p_cid AS text)],
+    CAST(:p_now AS timestamptz)) a
+"""
+)
+
+
+def _may_post_query() -> Any:
+    """A row when the sender may post (``_sender_may_post``) and the cid is not a resend:
+    messages are partitioned by month, so the unique (…, cid) index only sees this month's;
+    an earlier month's same cid is found here (the caller then answers with the stored
+    message)."""
+    m = _messages.c
+    p_conv, p_sender = bindparam("p_conv", type_=String()), bindparam("p_sender", type_=String())
+    resent = (
+        select(1)
+        .where(m.conversation_id == p_conv, m.sender_id == p_sender, m.cid == bindparam("p_cid"))
+        .exists()
+    )
+    return select(Conversation.id).where(
+        Conversation.id == p_conv, _sender_may_post(p_conv, p_sender), ~resent
     )
 
 
-def _message_row(seq: Any) -> list[Any]:
-    c = _messages.c
-    return [
-        bindparam("p_id", type_=c.id.type),
-        bindparam("p_conv", type_=c.conversation_id.type),
-        seq,
-        bindparam("p_sender", type_=c.sender_id.type),
-        bindparam("p_kind", type_=c.kind.type),
-        bindparam("p_body", type_=c.body.type),
-        bindparam("p_cid", type_=c.cid.type),
-        bindparam("p_now", type_=c.created_at.type),
-    ]
-
-
-_MESSAGE_COLUMNS = ["id", "conversation_id", "seq", "sender_id", "kind", "body", "cid", "created_at"]
-
-
-def _mark_own_read(seq: Any) -> Any:
-    """The sender has read their own message: it does not count as unread for them."""
-    c = _members.c
-    return (
-        update(_members)
-        .where(
-            c.conversation_id == bindparam("p_conv"),
-            c.user_id == bindparam("p_sender"),
-            c.last_read_seq < seq,
-        )
-        .values(last_read_seq=seq)
-    )
-
-
-@cache
-def _append_in_one_statement(guard: bool, has_sender: bool) -> Any:
-    """The seq bump (row lock), the insert and the sender's read mark in one
-    round trip (data-modifying CTEs), returning the new seq and the member list."""
-    bumped = _bump(guard).cte("bumped")
-    ctes = [
-        insert(_messages)
-        .from_select(_MESSAGE_COLUMNS, select(*_message_row(bumped.c.last_seq)))
-        .cte("inserted")
-    ]
-    if has_sender:
-        ctes.append(_mark_own_read(bumped.c.last_seq).cte("read_mark"))
-    members = (
-        select(func.array_agg(_members.c.user_id))
-        .where(_members.c.conversation_id == bindparam("p_conv"))
-        .scalar_subquery()
-    )
-    return select(bumped.c.last_seq, members).add_cte(*ctes)
+_MAY_POST = _may_post_query()
 
 
 # ---- reading ---------------------------------------------------------------------------
