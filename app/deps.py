@@ -20,6 +20,7 @@ from app.auth import service as auth
 from app.auth import sessions, tokens
 from app.auth.models import User
 from app.auth.sessions import Bearer
+from app.db import reads_alone
 from app.errors import Forbidden, Unauthenticated, ValidationFailed
 from app.idempotency import service as idempotency
 from app.replicas import acting_user
@@ -89,9 +90,11 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 
 async def get_read_db(user: CurrentUser, rt: Rt) -> AsyncIterator[AsyncSession]:
     """A session for a read that may be slightly stale, by the current user: a replica
-    that is fresh enough and has replayed the user's own writes, else the primary."""
+    that is fresh enough and has replayed the user's own writes, else the primary. Its
+    statements run each on its own (``reads_alone``: no BEGIN and COMMIT round trips):
+    such a read needs no snapshot across its statements."""
     async with rt.read_session(user.id) as session:
-        yield session
+        yield await reads_alone(session)
 
 
 # Feeds, message history, statements, leaderboards: reads only (a replica refuses writes).
