@@ -68,6 +68,24 @@ async def existing(conn: AsyncConnection) -> set[str]:
     return {r[0] for r in rows}
 
 
+async def _lock_referenced(conn: AsyncConnection) -> None:
+    """Take first what attaching a partition takes last: SHARE ROW EXCLUSIVE on the tables
+    the messages' foreign keys reference (the partition gets the keys). A message's writer
+    holds ``conversations`` (its row lock) and then inserts; attaching holds the partitions
+    and then wanted ``conversations``: each waited for the other (a deadlock, seen when
+    the job ran beside a storm of transfers). Now the job waits for the writers in flight
+    and the next ones wait for it (milliseconds, bounded by ``lock_timeout``)."""
+    rows = await conn.execute(
+        text(
+            "SELECT DISTINCT confrelid::regclass::text FROM pg_constraint"
+            " WHERE conrelid = CAST(:parent AS regclass) AND contype = 'f' ORDER BY 1"
+        ),
+        {"parent": PARENT},
+    )
+    for (table,) in rows.all():
+        await conn.execute(text(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"))
+
+
 async def _make_month(conn: AsyncConnection, month: datetime, done: Maintained) -> None:
     name, lo, hi = partition_name(month), month, add_months(month, 1)
     # Made detached, filled from the default partition, then attached: attaching checks
@@ -100,16 +118,20 @@ async def maintain(rt: Runtime) -> Maintained:
     async with rt.engine.begin() as conn:
         await conn.execute(text("SET LOCAL lock_timeout = '5s'"))
         have = await existing(conn)
-        for n in range(settings.chat_message_months_ahead + 1):
-            month = add_months(this_month, n)
-            if partition_name(month) not in have:
-                await _make_month(conn, month, done)
+        months = [add_months(this_month, n) for n in range(settings.chat_message_months_ahead + 1)]
+        missing = [m for m in months if partition_name(m) not in have]
+        if missing:
+            await _lock_referenced(conn)
+        for month in missing:
+            await _make_month(conn, month, done)
         keep = settings.chat_message_retention_months
         if keep > 0:
             cutoff = add_months(this_month, -keep)  # months ending on or before this go
             for name in sorted(have):
                 m = _NAME.match(name)
                 if m and add_months(datetime(int(m[1]), int(m[2]), 1, tzinfo=UTC), 1) <= cutoff:
+                    if not missing and not done.dropped:  # dropping the keys locks as adding them
+                        await _lock_referenced(conn)
                     await conn.execute(text(f"DROP TABLE {name}"))
                     done.dropped.append(name)
             old = await conn.execute(
