@@ -143,6 +143,12 @@ async def execute(db: AsyncSession, statement: Executable, params: Any = None) -
 
 
 UNIQUE_VIOLATION = "23505"
+DEADLOCK_DETECTED = "40P01"
+
+
+def is_deadlock(exc: Exception) -> bool:
+    """True when PostgreSQL aborted the statement to break a deadlock (SQLSTATE 40P01)."""
+    return getattr(getattr(exc, "orig", exc), "sqlstate", None) == DEADLOCK_DETECTED
 
 
 def is_unique_violation(exc: Exception, constraint: str | None = None) -> bool:

@@ -12,7 +12,9 @@ group conversations of 5, each client sending its next message when the previous
 acknowledged (a window of one), every message stored, acknowledged after the commit and
 pushed to the 4 other members. It reports acknowledged messages/s (the headline), delivered
 messages/s, ack and delivery p50/p99, and what a message costs (CPU of the service and of
-PostgreSQL, round trips), at full rate and at half of it.
+PostgreSQL, round trips), at full rate and at half of it; then at half rate again with
+every member marking read each message it receives (``half_rate_marking_read``: four read
+marks per message, as clients on screen send them).
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ class Phase:
     acked: int = 0  # acknowledged sends inside the window
     ack_latencies_ms: list[float] = field(default_factory=list)
     cost: Any = None  # benchcost.Cost over the whole phase (warm-up included)
+    error_kinds: dict[str, int] = field(default_factory=dict)  # error frames by code and message
+    mark_reads: bool = False  # each member marks read every message it receives (a client on screen)
 
     def in_window(self, t: float) -> bool:
         return self.start + self.warmup_s <= t < self.start + self.warmup_s + self.measure_s
@@ -89,6 +93,8 @@ class Socket:
                 fut = self.acks.pop(f.get("cid") or "", None)
                 if op == "error":
                     self.phase.errors += 1
+                    code = f"{f.get('code')}: {f.get('message')}"
+                    self.phase.error_kinds[code] = self.phase.error_kinds.get(code, 0) + 1
                 if fut is not None and not fut.done():
                     fut.set_result(None)
             elif op == "message":
@@ -99,6 +105,10 @@ class Socket:
                 if self.phase.in_window(now):
                     self.phase.delivered += 1
                     self.phase.latencies_ms.append((now - float(text)) * 1000)
+                if self.phase.mark_reads:
+                    await self.ws.send(
+                        json.dumps({"op": "read", "conversation_id": f["conversation_id"], "seq": f["seq"]})
+                    )
             elif op == "ping":
                 await self.ws.send('{"op":"pong"}')
 
@@ -276,6 +286,10 @@ async def chat_groups(b: Bench, *, history_per_sender: int = 0) -> Result:
     interval = len(targets) / half_rate
     half_phase = Phase(warmup, window)
     await run_phase(targets, half_phase, interval_s=lambda: interval)
+    # The same half rate with every member marking read each message it receives (4 marks
+    # per message): what reading costs on top.
+    reads_phase = Phase(warmup, window, mark_reads=True)
+    await run_phase(targets, reads_phase, interval_s=lambda: interval)
     relay_acked = Stats(ops=relay.ops // (size - 1), seconds=relay.seconds, latencies_ms=relay.latencies_ms)
     # What the transport alone costs per message (no storage): the floor under the chat's cost.
     relay_acked.cost, relay_acked.cost_ops = relay_phase.cost, relay_phase.sent
@@ -295,6 +309,11 @@ async def chat_groups(b: Bench, *, history_per_sender: int = 0) -> Result:
                 "target_msgs_per_s": round(half_rate, 1),
                 "acked": half_phase.ack_stats().summary(),
                 "delivered": half_phase.stats().summary(),
+            },
+            "half_rate_marking_read": {
+                "errors": reads_phase.error_kinds,
+                "acked": reads_phase.ack_stats().summary(),
+                "delivered": reads_phase.stats().summary(),
             },
         },
     )

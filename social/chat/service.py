@@ -52,6 +52,7 @@ from app.runtime import Runtime
 from content.media import service as media
 from content.products import service as products
 from content.products.service import Context
+from social.chat import readmarks
 from social.chat.models import (
     Conversation,
     ConversationKind,
@@ -961,29 +962,18 @@ async def _sent_before(db: AsyncSession, *, conversation_id: str, user_id: str, 
 async def mark_read(
     db: AsyncSession, rt: Runtime, *, user_id: str, conversation_id: str, seq: int
 ) -> tuple[int, int]:
-    """Move my read marker forward to ``seq`` (never back, never past the last message);
-    my other devices get a ``read`` frame. Returns (last_read_seq, unread). Raises NotFound."""
-    async with transaction(db):
-        member = await access_conversation(db, conversation_id=conversation_id, user_id=user_id)
-        target = min(seq, member.last_seq)
-        moved = await db.execute(
-            update(ConversationMember)
-            .where(
-                ConversationMember.conversation_id == conversation_id,
-                ConversationMember.user_id == user_id,
-                ConversationMember.last_read_seq < target,
-            )
-            .values(last_read_seq=target)
+    """Move my read marker forward to ``seq`` (never back, never past the last message;
+    ``readmarks.move``, one statement); my other devices get a ``read`` frame. Returns
+    (last_read_seq, unread). Raises NotFound. (The WebSocket's marks are coalesced:
+    ``readmarks.batcher``.)"""
+    marked = (await readmarks.move(db, {(conversation_id, user_id): seq})).get((conversation_id, user_id))
+    if marked is None:
+        raise NotFound("conversation not found", conversation_id=conversation_id)
+    if marked.moved:
+        await rt.hub.publish(
+            user_channel(user_id), readmarks.read_frame(conversation_id, marked.last_read_seq)
         )
-        now_read = max(member.last_read_seq, target)
-        if int(getattr(moved, "rowcount", 0) or 0):
-            frame = {"op": "read", "conversation_id": conversation_id, "seq": now_read}
-
-            async def publish() -> None:
-                await rt.hub.publish(user_channel(user_id), frame)
-
-            after_commit(db, publish)
-    return now_read, max(0, member.last_seq - now_read)
+    return marked.last_read_seq, marked.unread
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from app.realtime.hub import user_channel
 from app.realtime.ops import Frame, Socket, WsOp
 from app.realtime.ordering import Gap
 from app.runtime import Runtime
+from social.chat import readmarks
 from social.chat import service as chat
 from social.chat.batcher import batcher
 from social.chat.models import MessageKind
@@ -88,10 +89,10 @@ async def handle_sync(socket: Socket, frame: SyncFrame) -> None:
 
 
 async def handle_read(socket: Socket, frame: ReadFrame) -> None:
-    async with socket.rt.sessionmaker() as db:
-        await chat.mark_read(
-            db, socket.rt, user_id=socket.user_id, conversation_id=frame.conversation_id, seq=frame.seq
-        )
+    """Coalesced with the worker's other read marks (``readmarks.batcher``)."""
+    await readmarks.batcher(socket.rt).mark(
+        user_id=socket.user_id, conversation_id=frame.conversation_id, seq=frame.seq
+    )
 
 
 async def handle_typing(socket: Socket, frame: TypingFrame) -> None:
@@ -150,7 +151,9 @@ async def fill_gap(rt: Runtime, user_id: str, gap: Gap) -> list[Frame]:
 OPS = [
     WsOp("send", SendFrame, handle_send),
     WsOp("sync", SyncFrame, handle_sync),
-    WsOp("read", ReadFrame, handle_read),
+    # Not metered: read marks are coalesced (one write per flush, the latest seq per member
+    # and conversation), so a socket marking each message it shows costs no round trip each.
+    WsOp("read", ReadFrame, handle_read, metered=False),
     WsOp("typing", TypingFrame, handle_typing, metered=False),  # throttled in handle_typing
     WsOp("presence", PresenceFrame, handle_presence),
 ]
