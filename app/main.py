@@ -30,6 +30,7 @@ from app.inputguard import InputGuardMiddleware
 from app.observability import ObservabilityMiddleware, configure_logging
 from app.proxy import TrustedProxyMiddleware
 from app.push import service as push
+from app.routeindex import index_routes
 from app.runtime import Runtime, build_runtime
 from app.scheduler.runner import JobRunner
 from app.security import SecurityHeadersMiddleware
@@ -108,6 +109,7 @@ def create_app(
     install_handlers(app)
     for router in features.routers(dev=settings.is_dev):
         app.include_router(router)
+    index_routes(app)
     mount_docs(app, settings)
     if settings.is_dev and not settings.redis_url.startswith("memory://"):
         app.add_middleware(ClockSyncMiddleware, get_rt=lambda: getattr(app.state, "rt", None))
