@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 import time
 from datetime import timedelta
 from typing import Any
 
 import anyio
+import httpx
 from sqlalchemy import func, select, update
 
 from app.auth.models import Card
@@ -128,6 +130,36 @@ async def paced(op: Any, *, rate: float, total: int) -> Stats:
     )
 
 
+_BUCKET = re.compile(
+    r'quanzi_http_request_seconds_bucket\{le="([^"]+)",method="POST",route="([^"]+)"\} ([0-9.e+]+)'
+)
+
+
+async def _server_latency(b: Bench, route: str) -> dict[float, float]:
+    """The service's cumulative latency buckets of ``route`` (seconds -> count), summed
+    over the workers' ``/metrics``."""
+    total: dict[float, float] = {}
+    async with httpx.AsyncClient(timeout=30) as client:
+        for url in b.urls:
+            for le, found, value in _BUCKET.findall((await client.get(url + "/metrics")).text):
+                if found == route:
+                    bound = float("inf") if le == "+Inf" else float(le)
+                    total[bound] = total.get(bound, 0.0) + float(value)
+    return total
+
+
+def _buckets_diff(after: dict[float, float], before: dict[float, float]) -> dict[float, float]:
+    return {le: n - before.get(le, 0.0) for le, n in after.items()}
+
+
+def _share_over(buckets: dict[float, float], bound: float) -> float | None:
+    """The share of observations above ``bound`` (one of the buckets' bounds)."""
+    count = buckets.get(float("inf"), 0.0)
+    if not count or bound not in buckets:
+        return None
+    return round(1 - buckets[bound] / count, 4)
+
+
 async def campaign_quote(b: Bench) -> Result:
     """Quotes against 1 000 active campaigns and 100 000 cardholders."""
     from games.campaigns.rules import Channel, DiscountKind
@@ -192,7 +224,9 @@ async def campaign_quote(b: Bench) -> Result:
     await measure(lambda i: quote(i, "warm"), total=min(500, total), concurrency=concurrency)
     stats = await measure(quote, total=total, concurrency=concurrency)
     half = stats.ops_per_s / 2
+    before = await _server_latency(b, "/v1/payments/quote")
     at_half = await paced(lambda i: quote(i, "half"), rate=half, total=max(200, int(half * 10)))
+    server = _buckets_diff(await _server_latency(b, "/v1/payments/quote"), before)
     return Result(
         stats=stats,
         baseline=await b.baseline(concurrency),
@@ -205,6 +239,9 @@ async def campaign_quote(b: Bench) -> Result:
             "p99_ms_at_half_max": round(at_half.pct(0.99), 2),
             "p50_ms_at_half_max": round(at_half.pct(0.50), 2),
             "errors_at_half_max": at_half.errors,
+            # Inside the service (its request histogram, from arrival to response, over the
+            # workers): what share of the half-rate quotes took longer than 10 ms there.
+            "server_share_over_10ms_at_half_max": _share_over(server, 0.01),
         },
     )
 
