@@ -255,6 +255,42 @@ async def list_mine(
     return Page[ExchangePublic](items=[to_public(x) for x in rows[:limit]], next_cursor=nxt)
 
 
+async def _release_hold(db: AsyncSession, rt: Runtime, x: PointsExchange, *, memo: str) -> None:
+    """An outbound exchange's held points back to the member, into the lots they came from."""
+    ref = f"exchange:{x.id}"
+    await points.post_points(
+        db,
+        rt,
+        user_id=x.user_id,
+        kind="points_released",
+        ref=ref,
+        counter=hold_account(x.id),
+        amount=x.points,
+        restore=ref,
+        memo=memo,
+    )
+
+
+async def _credit_from_partner(
+    db: AsyncSession, rt: Runtime, x: PointsExchange, *, kind: str, ref: str, memo: str
+) -> None:
+    """Points from the partners' account to the member, in a new lot of partner points
+    (not counted for the tier): an inbound exchange confirmed, an outbound one returned."""
+    await points.post_points(
+        db,
+        rt,
+        user_id=x.user_id,
+        kind=kind,
+        ref=ref,
+        counter=ledger.POINTS_PARTNERS,
+        amount=x.points,
+        lot=points.new_lot(
+            rules().points, rt, source=LotSource.PARTNER, earned_at=rt.clock.now(), counts_for_tier=False
+        ),
+        memo=memo,
+    )
+
+
 async def settle(rt: Runtime, *, exchange_id: str, answer: partners.Answer) -> bool:
     """Apply a definitive answer once (False when the exchange was settled already).
     Locks the member's points account (through ``post_points``)."""
@@ -297,31 +333,9 @@ async def settle(rt: Runtime, *, exchange_id: str, answer: partners.Answer) -> b
                     memo=f"to {p.name}",
                 )
             else:
-                await points.post_points(
-                    db,
-                    rt,
-                    user_id=x.user_id,
-                    kind="points_released",
-                    ref=ref,
-                    counter=hold_account(x.id),
-                    amount=x.points,
-                    restore=ref,
-                    memo=f"{p.name} refused the exchange",
-                )
+                await _release_hold(db, rt, x, memo=f"{p.name} refused the exchange")
         elif status == ExchangeStatus.CONFIRMED:
-            await points.post_points(
-                db,
-                rt,
-                user_id=x.user_id,
-                kind="points_exchanged",
-                ref=ref,
-                counter=ledger.POINTS_PARTNERS,
-                amount=x.points,
-                lot=points.new_lot(
-                    rules().points, rt, source=LotSource.PARTNER, earned_at=now, counts_for_tier=False
-                ),
-                memo=f"from {p.name}",
-            )
+            await _credit_from_partner(db, rt, x, kind="points_exchanged", ref=ref, memo=f"from {p.name}")
         if await _forfeited_if_erased(db, rt, x.user_id):
             return True
         await _notify_status(db, rt, x)
@@ -372,32 +386,9 @@ async def cancel_by_partner(
         p = _programme(x.programme_id)
         memo = f"{p.name} cancelled the exchange"
         if x.direction == ExchangeDirection.OUT and x.status == ExchangeStatus.CONFIRMED:
-            await points.post_points(
-                db,
-                rt,
-                user_id=x.user_id,
-                kind="points_returned",
-                ref=_returned_ref(x.id),
-                counter=ledger.POINTS_PARTNERS,
-                amount=x.points,
-                lot=points.new_lot(
-                    rules().points, rt, source=LotSource.PARTNER, earned_at=now, counts_for_tier=False
-                ),
-                memo=memo,
-            )
+            await _credit_from_partner(db, rt, x, kind="points_returned", ref=_returned_ref(x.id), memo=memo)
         elif x.direction == ExchangeDirection.OUT:
-            ref = f"exchange:{x.id}"
-            await points.post_points(
-                db,
-                rt,
-                user_id=x.user_id,
-                kind="points_released",
-                ref=ref,
-                counter=hold_account(x.id),
-                amount=x.points,
-                restore=ref,
-                memo=memo,
-            )
+            await _release_hold(db, rt, x, memo=memo)
         x.cancelled_from = x.status
         x.status = ExchangeStatus.CANCELLED.value
         x.cancel_ref = cancel_ref
