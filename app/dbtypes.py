@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, TypeDecorator
-from sqlalchemy.types import UserDefinedType
 from sqlmodel import Field
 
 
@@ -39,22 +38,3 @@ def at_field(*, nullable: bool = False, index: bool = False, default: Any = ...)
 def fen_field(*, default: Any = ..., index: bool = False) -> Any:
     """A money column in integer fen (64-bit)."""
     return Field(default=default, sa_type=BigInteger(), index=index)
-
-
-class TextArrayLiteral(UserDefinedType[list[str]]):
-    """A list of strings rendered into the statement as one ``ARRAY[…]::varchar[]``
-    constant: for ``bindparam(…, type_=TextArrayLiteral(), literal_execute=True)`` where
-    PostgreSQL must plan with the values (``col = ANY(…)`` over a constant array is a hash
-    probe; over a bound array it may get a generic plan that compares each row with every
-    element). One join renders it: SQLAlchemy's expanding literals cost ~0.7 µs per value."""
-
-    cache_ok = True
-
-    def get_col_spec(self, **kw: Any) -> str:
-        return "VARCHAR[]"
-
-    def literal_processor(self, dialect: Any) -> Any:
-        def render(values: list[str]) -> str:
-            return "ARRAY[" + ",".join("'" + v.replace("'", "''") + "'" for v in values) + "]::varchar[]"
-
-        return render

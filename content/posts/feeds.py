@@ -29,15 +29,17 @@ from sqlalchemy import (
     bindparam,
     func,
     literal_column,
+    null,
     select,
     tuple_,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.auth.service import Caller
-from app.dbtypes import TextArrayLiteral, UTCDateTime
+from app.dbtypes import UTCDateTime
 from app.errors import ValidationFailed
 from app.pagination import FEED_CURSOR, FOR_YOU_CURSOR, Chunk, decode_cursor, encode_cursor
 from app.profile import service as profile
@@ -71,45 +73,51 @@ def _visible(q: Select[Any]) -> Select[Any]:
     )
 
 
-# one row: an array is decoded in asyncpg's C code, 500 rows each through the result machinery
-_FOLLOWED_AUTHORS = select(func.array_agg(Follow.followee_id)).where(
-    Follow.follower_id == _VIEWER,
-    friends.unblocked_sql(_VIEWER, Follow.followee_id),
-    Follow.followee_id.not_in(muted_user_ids(_NOW)),  # type: ignore[attr-defined]
+# The authors the viewer follows and may see (no block either way, not muted now), as one
+# array: the block and mute rules run once, over the (small) set of followed authors.
+_FOLLOWED_AUTHORS = (
+    select(func.array_agg(Follow.followee_id))
+    .where(
+        Follow.follower_id == _VIEWER,
+        friends.unblocked_sql(_VIEWER, Follow.followee_id),
+        Follow.followee_id.not_in(muted_user_ids(_NOW)),  # type: ignore[attr-defined]
+    )
+    .scalar_subquery()
 )
 
 
 async def _followed_authors(db: AsyncSession, viewer_id: str, now: datetime) -> list[str]:
-    """The authors the viewer follows and may see: no block either way, not muted now."""
-    return list((await db.execute(_FOLLOWED_AUTHORS, {"viewer_id": viewer_id, "now": now})).scalar() or ())
-
-
-def _following(q: Select[Any]) -> Select[Any]:
-    """Published posts by the authors bound as ``followed_authors``, for newest-first
-    keyset paging by id.
-
-    Why this shape: the block and mute rules are applied once, to the (small) set of
-    followed authors, and the posts query is then a backward walk of the primary key
-    (ids are time-sortable) that keeps posts whose author is in that set and stops at
-    the page size. Reading 500 authors' newest posts one index range each (a LATERAL
-    join) touches every author's last page, ~10 000 index entries and as many heap
-    pages, where the walk touches ~2 000 consecutive rows (64 buffers, < 1 ms).
-
-    The ids are rendered into the SQL as one constant array (``TextArrayLiteral``), not
-    bound: PostgreSQL then plans the statement for this list and probes a hash of it;
-    with 500 bound parameters asyncpg's prepared statement soon runs on a generic plan
-    that compares each row with every id in turn (~100 ms). The cost grows as the followed authors post less than the
-    rest: a reader whose 500 authors have all gone quiet walks far back.
-    """
-    followed: BindParameter[list[str]] = bindparam(
-        "followed_authors", type_=TextArrayLiteral(), literal_execute=True
+    return list(
+        (await db.execute(select(_FOLLOWED_AUTHORS), {"viewer_id": viewer_id, "now": now})).scalar() or ()
     )
-    return q.where(Post.status == Status.PUBLISHED, Post.author_id == any_(followed))
+
+
+def _following(q: Select[Any], authors: Any, *, after: Any, as_of: Any) -> Select[Any]:
+    """Published posts by ``authors`` (an array: ``_FOLLOWED_AUTHORS`` or a bound list),
+    for newest-first keyset paging by id: ``posts_newest_by`` (migration 2053) finds the
+    page's ids, ``after`` the cursor's id and created by ``as_of`` (either may be null).
+
+    Why this shape: the posts query is a backward walk of the primary key (ids are
+    time-sortable) that keeps posts whose author is in the list and stops at the page
+    size. Reading 500 authors' newest posts one index range each (a LATERAL join)
+    touches every author's last page, ~10 000 index entries and as many heap pages,
+    where the walk touches ~2 000 consecutive rows (64 buffers, < 1 ms). PostgreSQL
+    walks only when it plans for the list's values: with the list bound to a prepared
+    statement (or as ``= ANY(ARRAY(subquery))``) it soon runs a generic plan that reads
+    every listed author's posts and sorts them (10–100 ms), so the function plans the
+    walk at each call (``EXECUTE … USING``). The cost grows as the followed authors post
+    less than the rest: a reader whose 500 authors have all gone quiet walks far back.
+    """
+    newest = func.posts_newest_by(authors, after, as_of, _LIMIT, type_=ARRAY(String()))
+    return q.where(Post.id == any_(newest))
 
 
 def _tab_page(tab: str, after: bool) -> Select[Any]:
     q = posts.reader_select(Post.hot_score)
-    q = _following(q) if tab == "following" else _visible(q)
+    if tab == "following":
+        q = _following(q, _FOLLOWED_AUTHORS, after=_AFTER_I if after else null(), as_of=null())
+    else:
+        q = _visible(q)
     if tab == "hot":
         q = q.where(Post.created_at <= _AS_OF)
         if after:
@@ -135,8 +143,6 @@ async def feed(
     now = rt.clock.now()
     after = decode_cursor(cursor, FEED_CURSOR)
     params: dict[str, Any] = {"viewer_id": viewer.id, "reader_id": viewer.id, "now": now, "lim": limit + 1}
-    if tab == "following":
-        params["followed_authors"] = await _followed_authors(db, viewer.id, now)
     if tab == "hot":
         if after is not None and (after.t is None or after.s is None):
             raise ValidationFailed("invalid cursor", field="cursor")
@@ -199,7 +205,7 @@ def _candidates(src: int) -> Select[Any]:
         q = _visible(q).where(Post.created_at <= _AS_OF)
         return q.order_by(Post.hot_score.desc(), Post.id.desc()).limit(_LIMIT)  # type: ignore[attr-defined]
     if src == _FOLLOWED:
-        q = _following(q).where(Post.created_at <= _AS_OF)
+        q = _following(q, bindparam("followed_authors", type_=ARRAY(String())), after=null(), as_of=_AS_OF)
     else:  # products suitable for the member, by id (``suitable_products``)
         # A list, not a subquery: with ``IN (SELECT …)`` PostgreSQL hash-joins every post
         # that carries a product (10 000 of 1 000 000) and sorts them (36 ms); with the
