@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-import httpx
 
 from app.auth import phones, tokens
 from app.auth.models import User
@@ -33,6 +32,7 @@ from app.ledger import service as ledger
 from app.ledger.models import Account
 from app.runtime import Runtime
 from scripts.benchcost import Cost, CostMeter
+from scripts.benchhttp import Client, HTTPStatusError
 
 # Set by the harness (``scripts/bench.py``) once the servers run: ``measure`` samples it.
 METER: CostMeter | None = None
@@ -92,7 +92,7 @@ async def measure(op: Callable[[int], Awaitable[Any]], *, total: int, concurrenc
             t0 = time.perf_counter()
             try:
                 await op(i)
-            except httpx.HTTPStatusError as exc:
+            except HTTPStatusError as exc:
                 kind = f"http_{exc.response.status_code}"
                 kinds[kind] = kinds.get(kind, 0) + 1
             except Exception as exc:
@@ -117,9 +117,6 @@ async def measure(op: Callable[[int], Awaitable[Any]], *, total: int, concurrenc
     )
 
 
-CLIENT_POOLS_PER_WORKER = 8
-
-
 @dataclass
 class Person:
     id: str
@@ -139,17 +136,10 @@ class Bench:
         self.quick = quick
         self._baselines: dict[int, Stats] = {}
         self._numbers = itertools.count(10_000_000)
-        # Like a gateway in front of the service: every connection is kept alive (httpx keeps
-        # only 20 by default, and would otherwise open a new TCP connection per request).
-        limits = httpx.Limits(max_connections=2000, max_keepalive_connections=2000)
-        self.client = httpx.AsyncClient(base_url=self.urls[0], timeout=60, limits=limits)
-        # Many small pools, taking the workers in turn (``clients[i % len(clients)]``):
-        # httpcore scans its whole pool on every request, so one pool of 200 connections
-        # made the load generator, not the server, the bottleneck.
-        self.clients = [
-            httpx.AsyncClient(base_url=self.urls[k % len(self.urls)], timeout=60, limits=limits)
-            for k in range(CLIENT_POOLS_PER_WORKER * len(self.urls))
-        ]
+        # The load generator (``scripts/benchhttp.py``): one client per worker, its
+        # connections kept alive; ``clients[i % len(clients)]`` takes the workers in turn.
+        self.client = Client(self.urls[0])
+        self.clients = [Client(url) for url in self.urls]
 
     @property
     def url(self) -> str:
