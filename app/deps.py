@@ -73,7 +73,7 @@ async def get_caller(credentials: UserCredentials, rt: Rt, db: DbSession) -> Bea
         raise Unauthenticated("missing bearer token")
     caller = await sessions.authenticate(db, rt, token)
     acting_user.set(caller.user.id)  # this request's writes are the user's own (app/replicas.py)
-    if auth.activity_due(rt, caller.user.last_active_at):
+    if auth.activity_due(rt, caller.user.id, caller.user.last_active_at):
         await auth.note_activity(db, rt, user_id=caller.user.id)
     return caller
 

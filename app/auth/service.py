@@ -302,17 +302,30 @@ _TOUCH = (
 )
 
 
-def activity_due(rt: Runtime, last_active_at: datetime | None) -> bool:
-    """Whether a user seen active now should have ``last_active_at`` written (the throttle)."""
-    if last_active_at is None:
-        return True
-    return rt.clock.now() - last_active_at >= timedelta(seconds=rt.settings.last_active_every_s)
+# Users whose ``last_active_at`` this worker wrote, and when (business time). A user's
+# requests in flight together all carry the row as authentication read it, so without this
+# each would write it again (a red-packet storm: every grabber's first five grabs at once).
+# Cleared when full: forgetting costs one conditional UPDATE, not a wrong value.
+_TOUCHED: Slot[dict[str, datetime]] = Slot("auth.touched", lambda rt: {})
+_TOUCHED_MAX = 100_000
+
+
+def activity_due(rt: Runtime, user_id: str, last_active_at: datetime | None) -> bool:
+    """Whether a user seen active now should have ``last_active_at`` written (the throttle:
+    at most once per ``last_active_every_s``, counting this worker's own writes)."""
+    now, every = rt.clock.now(), timedelta(seconds=rt.settings.last_active_every_s)
+    written = rt.slot(_TOUCHED).get(user_id)
+    return all(at is None or now - at >= every for at in (last_active_at, written))
 
 
 async def note_activity(db: AsyncSession, rt: Runtime, *, user_id: str) -> None:
     """Record that the user is active now: ``users.last_active_at``, written at most once per
     ``last_active_every_s`` (a conditional UPDATE, autocommit, outside any use case)."""
     now = rt.clock.now()
+    touched = rt.slot(_TOUCHED)
+    if len(touched) >= _TOUCHED_MAX:
+        touched.clear()
+    touched[user_id] = now  # before the write: the user's other requests skip it
     stale = now - timedelta(seconds=rt.settings.last_active_every_s)
     conn = await db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     await conn.execute(_TOUCH, {"p_id": user_id, "p_stale": stale, "p_now": now})

@@ -245,7 +245,7 @@ class Connection:
 
     async def note_activity(self) -> None:
         """``users.last_active_at`` for a socket in use (throttled like HTTP requests)."""
-        if auth.activity_due(self.rt, self.last_active_at):
+        if auth.activity_due(self.rt, self.user_id, self.last_active_at):
             async with self.rt.sessionmaker() as db:
                 await auth.note_activity(db, self.rt, user_id=self.user_id)
             self.last_active_at = self.rt.clock.now()

@@ -43,3 +43,15 @@ async def test_an_open_socket_marks_its_user_active(server, users, rt):
     async with ws_connect(server, bob) as ws:
         await ws.roundtrip()
         assert await last_active(rt, bob) is not None
+
+
+async def test_a_users_requests_in_flight_together_write_it_once(client, users, rt):
+    # Each request carries the row as authentication read it (never written): only the
+    # first of them writes, the others see this worker's own write.
+    lina = await users.make("lina")
+    assert auth.activity_due(rt, lina.id, None)
+    async with rt.sessionmaker() as db:
+        await auth.note_activity(db, rt, user_id=lina.id)
+    assert not auth.activity_due(rt, lina.id, None)
+    await rt.advance_clock(rt.settings.last_active_every_s)
+    assert auth.activity_due(rt, lina.id, None)
