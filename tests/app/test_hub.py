@@ -69,6 +69,25 @@ async def test_messages_on_one_channel_keep_their_order(rt, backend):
         await rt.hub.close()
 
 
+async def test_publish_many_reaches_each_channel_in_order_with_single_publishes(rt, backend):
+    """A message to a group's members (one batch-channel message on Redis) and messages to
+    one member (a PUBLISH on their channel) reach that member in the order published."""
+    await rt.hub.start()
+    try:
+        members = [user_channel(f"m{i}") for i in range(100)]
+        async with rt.hub.subscribe([members[0]]) as first, rt.hub.subscribe([members[99]]) as last:
+            for n in range(20):
+                await rt.hub.publish_many(members, {"n": n, "to": "group"})
+                await rt.hub.publish(members[0], {"n": n, "to": "one"})
+            with anyio.fail_after(10):
+                got_first = [(await first.get())["to"] for _ in range(40)]
+                got_last = [(await last.get())["n"] for _ in range(20)]
+        assert got_first == ["group", "one"] * 20
+        assert got_last == list(range(20)) and last.queue.empty()
+    finally:
+        await rt.hub.close()
+
+
 async def test_publish_each_delivers_every_message_to_its_channels_in_order(rt, backend):
     assert type(rt.hub) is backend
     await rt.hub.start()
