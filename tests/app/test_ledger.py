@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import anyio
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from app.db import transaction
 from app.errors import InsufficientFunds, NotFound, ValidationFailed
+from app.ids import new_id
 from app.ledger import service as ledger
 from app.ledger.service import Entry
 
@@ -123,4 +126,60 @@ async def test_opposite_moves_between_two_wallets_do_not_deadlock(rt, users):
             tg.start_soon(move, *((a, b) if i % 2 else (b, a)))
     async with rt.sessionmaker() as db:
         assert await ledger.balance(db, a) == 1_000 and await ledger.balance(db, b) == 1_000
+        assert (await ledger.audit(db)).ok
+
+
+async def test_the_sql_function_refuses_each_bad_posting_with_its_code(rt, users):
+    """``ledger_post`` itself (every money function calls it, not only ``ledger.post``):
+    each refusal with its code, nothing written; a good posting answers the balances
+    after it of the tracked accounts."""
+    alice = await users.make("alice", balance_fen=100)
+    wallet = ledger.wallet_account(alice.id)
+    call = text(
+        "SELECT ledger_post(:txn, 'test', CAST(:accounts AS text[]), CAST(:amounts AS bigint[]),"
+        " CAST(:now AS timestamptz), NULL, '', :currency)"
+    )
+    cases = [
+        ([], [], "CNY", "postings must sum to zero"),
+        ([wallet, ledger.SETTLEMENT], [-10], "CNY", "postings must sum to zero"),
+        ([wallet, ledger.SETTLEMENT], [-10, 9], "CNY", "postings must sum to zero"),
+        ([wallet, ledger.SETTLEMENT], [0, 0], "CNY", "non-zero integers"),
+        ([wallet, ledger.SETTLEMENT, wallet], [-5, 10, -5], "CNY", "one entry per account"),
+        ([wallet, "wallet:nobody"], [-5, 5], "CNY", "account not found"),
+        ([wallet, ledger.SETTLEMENT], [-5, 5], "PTS", "moves one currency"),
+        ([wallet, ledger.SETTLEMENT], [-101, 101], "CNY", "insufficient funds"),
+    ]
+    async with rt.sessionmaker() as db:
+        for accounts, amounts, currency, message in cases:
+            params = {
+                "txn": new_id("lt_"),
+                "accounts": accounts,
+                "amounts": amounts,
+                "now": rt.clock.now(),
+                "currency": currency,
+            }
+            with pytest.raises(DBAPIError, match=message):
+                async with transaction(db):
+                    await db.execute(call, params)
+        params = {
+            "txn": new_id("lt_"),
+            "accounts": [wallet, ledger.SETTLEMENT],
+            "amounts": [-40, 40],
+            "now": rt.clock.now(),
+            "currency": "CNY",
+        }
+        async with transaction(db):
+            balances = (await db.execute(call, params)).scalar_one()
+        assert balances == {wallet: 60}  # the settlement account tracks no balance
+        postings = (
+            await db.execute(
+                text(
+                    "SELECT account_id, amount_fen, balance_after_fen FROM ledger_postings"
+                    " WHERE transaction_id = :txn ORDER BY amount_fen"
+                ),
+                params,
+            )
+        ).all()
+        assert [tuple(p) for p in postings] == [(wallet, -40, 60), (ledger.SETTLEMENT, 40, None)]
+        assert await ledger.balance(db, wallet) == 60
         assert (await ledger.audit(db)).ok
