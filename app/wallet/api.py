@@ -47,6 +47,7 @@ async def topup(
         user_id=user.id,
         body=body,
         action=lambda: wallet.topup(db, rt, user_id=user.id, amount_fen=body.amount_fen),
+        autocommit=True,  # one statement (wallet_dev_topup), its own transaction
     )
 
 

@@ -12,21 +12,19 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
-
 from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.models import User
 from app.db import execute, transaction
-from app.errors import Conflict, LimitExceeded, NotFound
+from app.errors import Conflict, LimitExceeded
+from app.idempotency import service as idempotency
+from app.ids import new_id
 from app.ledger import service as ledger
 from app.ledger.models import LedgerTransaction, Posting
 from app.pagination import INT_CURSOR, Page, decode_cursor, encode_cursor
 from app.runtime import Runtime
-from app.wallet.models import BankTopup, DailyKind
+from app.wallet.models import BankTopup
 from app.wallet.schemas import BankTopupPublic, StatementLine, TopupPublic, WalletPublic
 
 
@@ -72,23 +70,10 @@ COUNT_OUTGOING_SQL = "wallet_count_outgoing"
 outgoing limit (``count_outgoing``) for other statements and functions; raises
 limit_exceeded (``qz_raise``)."""
 
-_COUNT_DAILY = text(
-    f"SELECT {COUNT_DAILY_SQL}(:user_id, :kind, CAST(:day AS date), CAST(:amount_fen AS bigint),"
-    " CAST(:p_limit AS bigint))"
-)
 _COUNT_OUTGOING = text(
     f"SELECT {COUNT_OUTGOING_SQL}(:user_id, CAST(:day AS date), CAST(:amount_fen AS bigint),"
     " CAST(:p_limit AS bigint))"
 )
-
-
-async def _count_daily(
-    db: AsyncSession, *, user_id: str, kind: DailyKind, day: date, amount_fen: int, limit: int
-) -> bool:
-    """Add ``amount_fen`` to the day's total of ``kind`` unless that crosses ``limit``;
-    False when it would. Locks the user's row of the day and kind."""
-    params = {"user_id": user_id, "day": day, "kind": kind.value, "amount_fen": amount_fen, "p_limit": limit}
-    return bool((await execute(db, _COUNT_DAILY, params)).scalar())
 
 
 async def count_outgoing(db: AsyncSession, rt: Runtime, *, user_id: str, amount_fen: int) -> None:
@@ -107,30 +92,33 @@ async def count_outgoing(db: AsyncSession, rt: Runtime, *, user_id: str, amount_
     await execute(db, _COUNT_OUTGOING, params)
 
 
-async def _require_cardholder(db: AsyncSession, user_id: str) -> None:
-    """Raises NotFound (no such user), Conflict (no card linked)."""
-    is_cardholder = await db.scalar(select(User.is_cardholder).where(User.id == user_id))
-    if is_cardholder is None:
-        raise NotFound("user not found", user_id=user_id)
-    if not is_cardholder:
-        raise Conflict("link a bank card before topping up", reason="no_card")
+REQUIRE_CARDHOLDER_SQL = "wallet_require_cardholder"
+"""SQL (migration 2056): ``wallet_require_cardholder(user)`` raises not_found (no such
+user) or conflict (``reason`` no_card): who may be topped up."""
+CREDIT_FROM_BANK_SQL = "wallet_credit_from_bank"
+"""SQL (migration 2056): ``wallet_credit_from_bank(user, amount, settlement, wallet, txn,
+now, memo)``: ``REQUIRE_CARDHOLDER_SQL``, then the posting settlement → wallet
+(``ledger.POST_SQL``); returns the wallet's balance after."""
+DEV_TOPUP_SQL = "wallet_dev_topup"
+"""SQL (migration 2056): the whole dev top-up — the day's count (``COUNT_DAILY_SQL``,
+limit_exceeded), ``CREDIT_FROM_BANK_SQL`` and, given the request's key, its idempotency
+record with the answer. Returns (response)."""
+
+_REQUIRE_CARDHOLDER = text(f"SELECT {REQUIRE_CARDHOLDER_SQL}(:user_id)")
+_CREDIT = text(
+    f"SELECT {CREDIT_FROM_BANK_SQL}(:user_id, CAST(:amount_fen AS bigint), :settlement, :wallet, :txn,"
+    " CAST(:now AS timestamptz), :memo)"
+)
+_DEV_TOPUP = text(
+    f"SELECT * FROM {DEV_TOPUP_SQL}(:user_id, CAST(:amount_fen AS bigint), CAST(:day AS date),"
+    " CAST(:p_limit AS bigint), :settlement, :wallet, :txn, CAST(:now AS timestamptz),"
+    " :idem_key, :idem_fingerprint, CAST(:idem_status AS integer))"
+)
 
 
-async def _credit_from_bank(
-    db: AsyncSession, rt: Runtime, *, user_id: str, amount_fen: int, memo: str
-) -> Any:
-    """Post settlement → wallet for a cardholder. Raises NotFound, Conflict (no card), LimitExceeded."""
+def _check_topup_max(rt: Runtime, amount_fen: int) -> None:
     if amount_fen > rt.settings.topup_max_fen:
         raise LimitExceeded("top-up above the limit", limit="topup", max_fen=rt.settings.topup_max_fen)
-    await _require_cardholder(db, user_id)
-    return await ledger.post(
-        db,
-        kind="topup",
-        entries=ledger.move(ledger.SETTLEMENT, ledger.wallet_account(user_id), amount_fen),
-        now=rt.clock.now(),
-        ref_id=user_id,
-        memo=memo,
-    )
 
 
 def _bank_topup_public(t: BankTopup) -> BankTopupPublic:
@@ -160,7 +148,8 @@ async def bank_topup(
     async with transaction(db):
         existing = await db.get(BankTopup, bank_ref)
         if existing is None:
-            await _require_cardholder(db, user_id)
+            _check_topup_max(rt, amount_fen)
+            await execute(db, _REQUIRE_CARDHOLDER, {"user_id": user_id})  # before the reference's row
             claimed = (
                 await execute(
                     db,
@@ -186,21 +175,27 @@ async def bank_topup(
                     bank_ref=bank_ref,
                 )
             return _bank_topup_public(existing), False
-        posted = await _credit_from_bank(
-            db, rt, user_id=user_id, amount_fen=amount_fen, memo="top-up from the bank"
-        )
+        txn_id = new_id("lt_")
+        credit = {
+            "user_id": user_id,
+            "amount_fen": amount_fen,
+            "settlement": ledger.SETTLEMENT,
+            "wallet": ledger.wallet_account(user_id),
+            "txn": txn_id,
+            "now": now,
+            "memo": "top-up from the bank",
+        }
+        await execute(db, _CREDIT, credit)
         await execute(
             db,
-            update(_bank_topups)
-            .where(_bank_topups.c.bank_ref == bank_ref)
-            .values(transaction_id=posted.transaction_id),
+            update(_bank_topups).where(_bank_topups.c.bank_ref == bank_ref).values(transaction_id=txn_id),
         )
     return (
         BankTopupPublic(
             bank_ref=bank_ref,
             user_id=user_id,
             amount_fen=amount_fen,
-            transaction_id=posted.transaction_id,
+            transaction_id=txn_id,
             created_at=now,
         ),
         True,
@@ -211,19 +206,25 @@ async def topup(db: AsyncSession, rt: Runtime, *, user_id: str, amount_fen: int)
     """Dev/test only: move money from the bank's settlement account into a cardholder's
     wallet, within ``dev_topup_daily_max_fen`` per user per business day.
 
-    Runs inside the caller's transaction (``idempotency.run``). Raises Conflict (no card),
-    LimitExceeded."""
-    if amount_fen > rt.settings.topup_max_fen:
-        raise LimitExceeded("top-up above the limit", limit="topup", max_fen=rt.settings.topup_max_fen)
-    day, limit = rt.clock.today(), rt.settings.dev_topup_daily_max_fen
-    if not await _count_daily(
-        db, user_id=user_id, kind=DailyKind.DEV_TOPUP, day=day, amount_fen=amount_fen, limit=limit
-    ):
-        raise LimitExceeded(
-            "daily top-up limit reached", limit="dev_topup_daily", daily_max_fen=limit, day=day.isoformat()
-        )
-    posted = await _credit_from_bank(db, rt, user_id=user_id, amount_fen=amount_fen, memo="top-up from card")
-    wallet = ledger.wallet_account(user_id)
-    return TopupPublic(
-        transaction_id=posted.transaction_id, amount_fen=amount_fen, balance_fen=posted.balances[wallet]
-    )
+    Runs in the caller's transaction (``idem.run``), in one statement (``DEV_TOPUP_SQL``),
+    which also writes the request's idempotency record with the answer. Raises NotFound,
+    Conflict (no card), LimitExceeded."""
+    _check_topup_max(rt, amount_fen)
+    record = idempotency.Pending.take(db)  # the function stores the request's key and answer
+    params = {
+        "user_id": user_id,
+        "amount_fen": amount_fen,
+        "day": rt.clock.today(),
+        "p_limit": rt.settings.dev_topup_daily_max_fen,
+        "settlement": ledger.SETTLEMENT,
+        "wallet": ledger.wallet_account(user_id),
+        "txn": new_id("lt_"),
+        "now": rt.clock.now(),
+        "idem_key": record.key if record else None,
+        "idem_fingerprint": record.fingerprint if record else None,
+        "idem_status": record.status_code if record else None,
+    }
+    got = (await execute(db, _DEV_TOPUP, params)).one()
+    if record is not None:
+        record.stored(got.response)
+    return TopupPublic.model_validate(got.response)

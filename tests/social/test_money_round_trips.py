@@ -111,3 +111,20 @@ async def test_only_what_is_sent_is_counted(client, rt, users):
             await db.execute(text("SELECT 1"))
             await db.execute(text("SELECT 2"))
     assert [t for _c, t in sent] == ["BEGIN", "SELECT 1", "SELECT 2", "COMMIT"]
+
+
+async def test_a_dev_top_up_is_two_round_trips_and_its_key_replays(client, rt, users):
+    """Authentication, then one call (wallet_dev_topup) that also stores the key's record:
+    the same key again answers the same, and moves nothing."""
+    alice = await users.make("alice")
+    await client.get("/v1/me", headers=alice.headers)  # her activity stamp, throttled from now on
+    headers = idem(alice)
+    with round_trips(rt) as sent:
+        r = await client.post("/v1/wallet/topup", json={"amount_fen": 500}, headers=headers)
+    assert r.status_code == 200, r.text
+    names = requests_of(sent)
+    assert len(names) == 2 and names[1] == "SELECT * FROM wallet_dev_topup", sent
+    assert r.json()["balance_fen"] == 500 and r.json()["amount_fen"] == 500
+    again = await client.post("/v1/wallet/topup", json={"amount_fen": 500}, headers=headers)
+    assert again.status_code == 200 and again.json() == r.json()
+    assert (await client.get("/v1/wallet", headers=alice.headers)).json()["balance_fen"] == 500
