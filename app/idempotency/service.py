@@ -101,6 +101,16 @@ class Pending:
         self.body = body
 
 
+def key_params(record: Pending | None, prefix: str = "") -> dict[str, Any]:
+    """The bind parameters ``{prefix}idem_key``, ``…_fingerprint``, ``…_status`` that hand a
+    taken record (``Pending.take``) to a SQL function; all None without one."""
+    return {
+        f"{prefix}idem_key": record.key if record else None,
+        f"{prefix}idem_fingerprint": record.fingerprint if record else None,
+        f"{prefix}idem_status": record.status_code if record else None,
+    }
+
+
 async def _insert(
     db: AsyncSession, rt: Runtime, *, user_id: str, key: str, fp: str, status_code: int, body: dict[str, Any]
 ) -> None:

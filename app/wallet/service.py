@@ -220,9 +220,7 @@ async def topup(db: AsyncSession, rt: Runtime, *, user_id: str, amount_fen: int)
         "wallet": ledger.wallet_account(user_id),
         "txn": new_id("lt_"),
         "now": rt.clock.now(),
-        "idem_key": record.key if record else None,
-        "idem_fingerprint": record.fingerprint if record else None,
-        "idem_status": record.status_code if record else None,
+        **idempotency.key_params(record),
     }
     got = (await execute(db, _DEV_TOPUP, params)).one()
     if record is not None:

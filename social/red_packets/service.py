@@ -122,9 +122,7 @@ async def create_packet(
         "escrow": escrow_of(packet_id),
         "txn": new_id("lt_"),
         "message": message_id,
-        "idem_key": record.key if record else None,
-        "idem_fingerprint": record.fingerprint if record else None,
-        "idem_status": record.status_code if record else None,
+        **idempotency.key_params(record),
     }
     got = (await execute(db, _CREATE, params)).one()
     if record is not None:
@@ -222,9 +220,7 @@ async def grab(db: AsyncSession, rt: Runtime, *, packet_id: str, user_id: str) -
                 "p_wallet": ledger.wallet_account(user_id),
                 "p_txn": new_id("lt_"),
                 "p_message": message_id,
-                "p_idem_key": record.key if record else None,
-                "p_idem_fingerprint": record.fingerprint if record else None,
-                "p_idem_status": record.status_code if record else None,
+                **idempotency.key_params(record, prefix="p_"),
             },
         )
     ).one()

@@ -176,15 +176,6 @@ def _fresh_ids(now: datetime) -> dict[str, Any]:
     return {"now": now, "txn": new_id("lt_"), "notification": new_id("n_"), "message": new_id("m_")}
 
 
-def _key_of(record: idempotency.Pending | None) -> dict[str, Any]:
-    """The request's Idempotency-Key, for the function to write its record with the answer."""
-    return {
-        "idem_key": record.key if record else None,
-        "idem_fingerprint": record.fingerprint if record else None,
-        "idem_status": record.status_code if record else None,
-    }
-
-
 async def create_transfer(
     db: AsyncSession,
     rt: Runtime,
@@ -222,7 +213,7 @@ async def create_transfer(
         "wallet": ledger.wallet_account(sender_id),
         "escrow": escrow_of(transfer_id),
         **ids,
-        **_key_of(record),
+        **idempotency.key_params(record),
     }
     got = (await execute(db, _CREATE, params)).one()
     if got.conversation_id is None:  # the pair's first transfer: their chat first
@@ -264,7 +255,7 @@ async def _settle(
         "wallet_prefix": ledger.WALLET_PREFIX,
         "escrow": escrow_of(transfer_id),
         **ids,
-        **_key_of(record),
+        **idempotency.key_params(record),
     }
     got = (await execute(db, _SETTLE, params)).first()
     if got is None:
