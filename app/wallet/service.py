@@ -148,8 +148,8 @@ async def bank_topup(
     async with transaction(db):
         existing = await db.get(BankTopup, bank_ref)
         if existing is None:
-            _check_topup_max(rt, amount_fen)
             await execute(db, _REQUIRE_CARDHOLDER, {"user_id": user_id})  # before the reference's row
+            _check_topup_max(rt, amount_fen)  # after the card, as before: no card answers no_card
             claimed = (
                 await execute(
                     db,
